@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import click
 import typer
 
 app = typer.Typer(
@@ -35,7 +34,7 @@ def _subpackage_cli(name: str):
     try:
         return importlib.import_module(f"geomsci.{name}.cli")
     except ModuleNotFoundError as e:
-        if e.name == f"geomsci.{name}.cli":
+        if e.name in (f"geomsci.{name}", f"geomsci.{name}.cli"):
             return None
         raise
 
@@ -105,17 +104,24 @@ def main(argv=None) -> None:
     """Entry point: run the app, turning bad input into one line and exit code 2."""
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2)
-    except (InputError, ValueError, FileNotFoundError, IsADirectoryError, KeyError, OSError) as e:
+    except _INPUT_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         typer.echo(f"geomsci: error: {msg}", err=True)
         sys.exit(2)
+    except Exception as e:
+        # typer vendors its own click; match its exceptions by behaviour, not by class
+        name = type(e).__name__
+        if name == "Exit" and hasattr(e, "exit_code"):
+            sys.exit(e.exit_code)
+        if name == "Abort":
+            sys.exit(130)
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
+            e.show()
+            sys.exit(2)
+        raise
+
+
+_INPUT_ERRORS = (InputError, ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, KeyError, PermissionError)
 
 
 if __name__ == "__main__":
