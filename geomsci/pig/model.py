@@ -1,0 +1,260 @@
+"""The Physics-Informed Gaussian (PIG) model: a learnable Gaussian feature embedding followed by a
+tiny tanh MLP (Kang et al., "PIG: Physics-Informed Gaussians as Adaptive Parametric Mesh
+Representations", ICLR 2025).
+
+Feature embedding (K channels, each with its own N Gaussians, as in the paper's appendix A.1)::
+
+    FE_k(x) = sum_i f_ki * exp(-1/2 (x - mu_ki)^T Sigma_ki^-1 (x - mu_ki))        k = 1..K
+    u(x)    = MLP(FE(x))          MLP: K -> hidden (tanh) -> ... -> out
+
+Covariance. The precision is stored through a lower-triangular factor L, Sigma^-1 = L L^T, with
+diagonal 1/sigma_j (sigma_j > 0 via softplus or exp of a raw parameter) and, for ``covariance=
+"full"``, free strictly-lower entries (zero for ``"diag"``, where Sigma = diag(sigma^2)).
+
+Closed-form derivatives. With y = L^T (x - mu), q = |y|^2, G = exp(-q/2) and g = L y = Sigma^-1 (x - mu):
+
+    dG/dx_j     = -G g_j
+    d2G/dx_j^2  =  G (g_j^2 - P_jj)           P = Sigma^-1,  P_jj = sum_k L_jk^2
+
+so the embedding's jet is three sums over Gaussians, which are then pushed through the MLP in
+forward mode (``geomsci.pig.jet``). No double backward is needed for second-order PDE residuals.
+
+Truncation. With ``truncate_tol=tol`` each chunk of points keeps only the Gaussians whose
+Mahalanobis distance to the chunk's bounding box satisfies q_min <= 2 ln(1/tol); every dropped
+Gaussian is below ``tol`` on the whole chunk, so FE_k changes by at most tol * sum_i |f_ki| over
+the dropped ones (derivatives by the same factor times |g| and |g_j^2 - P_jj| there).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from geomsci.pig.jet import Jet, autograd_jet, mlp_jet
+
+
+def _check_points(x: torch.Tensor, dim: int, who: str) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != dim:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{who}: x must be a tensor of shape (P, {dim}), got {shape}")
+
+
+def _check_bounds(bounds, dim: int, who: str) -> torch.Tensor:
+    b = torch.as_tensor(bounds, dtype=torch.float64)
+    if b.shape != (2, dim) or not bool((b[1] > b[0]).all()):
+        raise ValueError(f"{who}: bounds must be ((lo_1..lo_d), (hi_1..hi_d)) with hi > lo and d = {dim}, got {b.tolist()}")
+    return b
+
+
+class JetModel(nn.Module):
+    """Shared front for models that give closed-form jets: chunking and the autograd fallback."""
+
+    dim: int
+
+    def jet(self, x: torch.Tensor, order: int = 2, dims=None, method: str = "closed", chunk_size: int = 4096) -> Jet:
+        """Value, gradient and pure second derivatives d2u/dx_j^2 (j in ``dims``) at ``x`` (P, d).
+
+        ``method="closed"`` uses the closed forms (forward mode); ``"autograd"`` uses double
+        backward on ``forward``. Both are differentiable in the parameters. Points are processed
+        in chunks of ``chunk_size``.
+        """
+        _check_points(x, self.dim, type(self).__name__ + ".jet")
+        if order not in (0, 1, 2):
+            raise ValueError(f"jet: order must be 0, 1 or 2, got {order}")
+        if method not in ("closed", "autograd"):
+            raise ValueError(f"jet: method must be 'closed' or 'autograd', got {method!r}")
+        dims = tuple(range(self.dim)) if dims is None else tuple(int(j) for j in dims)
+        if any(j < 0 or j >= self.dim for j in dims):
+            raise ValueError(f"jet: dims must lie in [0, {self.dim}), got {dims}")
+        if order < 2:
+            dims = ()
+        fn = self._closed_jet if method == "closed" else (lambda xc, o, ds: autograd_jet(self.forward, xc, o, ds))
+        if x.shape[0] <= chunk_size:
+            return fn(x, order, dims)
+        parts = [fn(xc, order, dims) for xc in torch.split(x, chunk_size)]
+        cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
+        return Jet(cat("value"), cat("grad"), cat("hess"), parts[0].dims)
+
+    def _closed_jet(self, x, order, dims) -> Jet:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def make_mlp(n_in: int, hidden: int, n_hidden_layers: int, out_dim: int, dtype, device, generator=None) -> nn.ModuleList:
+    """Linear layers of a tanh MLP, Xavier-normal weights and zero biases (seeded)."""
+    sizes = [n_in] + [hidden] * n_hidden_layers + [out_dim]
+    layers = nn.ModuleList()
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        lin = nn.Linear(a, b, dtype=dtype, device=device)
+        std = math.sqrt(2.0 / (a + b))
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(b, a, generator=generator, dtype=dtype).to(device) * std)
+            lin.bias.zero_()
+        layers.append(lin)
+    return layers
+
+
+class PIG(JetModel):
+    """Physics-Informed Gaussians: ``u(x) = MLP(FE(x))`` with K x N trainable Gaussians in d dims.
+
+    Parameters
+    ----------
+    dim : int, input dimension d (space plus time, time last by this package's convention)
+    bounds : ((lo_1..lo_d), (hi_1..hi_d)), the domain box; means start uniform in it
+    n_gaussians : int N per channel (the paper: 800 for Helmholtz with 4 channels)
+    channels : int K, feature channels = MLP input size (paper: 4)
+    hidden, n_hidden_layers : MLP width and depth (paper: one hidden layer of 16 tanh units)
+    out_dim : int, number of outputs
+    covariance : ``"diag"`` or ``"full"`` (Cholesky factor of the precision)
+    sigma_init : float or d floats, initial standard deviations (default 5 % of each extent:
+        0.1 on [-1, 1] as in the paper)
+    scale_param : ``"softplus"`` or ``"log"``, how sigma > 0 is parameterised
+    truncate_tol : float or None, see module docstring
+    seed : int, makes the initialisation reproducible
+    dtype, device : of all parameters
+
+    Parameters (tensors): ``means`` (M, d), ``raw_scales`` (M, d), ``features`` (M,), ``offdiag``
+    (M, d(d-1)/2) for full covariance, M = K N; ``channel`` (M,) is the channel of each Gaussian.
+    """
+
+    def __init__(self, dim: int, bounds, n_gaussians: int = 400, channels: int = 4, hidden: int = 16,
+                 n_hidden_layers: int = 1, out_dim: int = 1, covariance: str = "diag", sigma_init=None,
+                 scale_param: str = "softplus", truncate_tol: float | None = None, seed: int = 0,
+                 dtype=torch.float64, device=None):
+        super().__init__()
+        if dim < 1:
+            raise ValueError(f"PIG: dim must be >= 1, got {dim}")
+        if n_gaussians < 1 or channels < 1:
+            raise ValueError(f"PIG: n_gaussians and channels must be >= 1, got {n_gaussians}, {channels}")
+        if covariance not in ("diag", "full"):
+            raise ValueError(f"PIG: covariance must be 'diag' or 'full', got {covariance!r}")
+        if scale_param not in ("softplus", "log"):
+            raise ValueError(f"PIG: scale_param must be 'softplus' or 'log', got {scale_param!r}")
+        if truncate_tol is not None and not (0.0 < truncate_tol < 1.0):
+            raise ValueError(f"PIG: truncate_tol must be in (0, 1) or None, got {truncate_tol}")
+        b = _check_bounds(bounds, dim, "PIG")
+        self.dim, self.covariance, self.scale_param, self.truncate_tol = dim, covariance, scale_param, truncate_tol
+        self.n_gaussians, self.channels = n_gaussians, channels
+        g = torch.Generator().manual_seed(seed)
+        M = channels * n_gaussians
+        lo, hi = b[0].to(dtype), b[1].to(dtype)
+        means = lo + (hi - lo) * torch.rand(M, dim, generator=g, dtype=dtype)  # (M, d)
+        sig = 0.05 * (hi - lo) if sigma_init is None else torch.as_tensor(sigma_init, dtype=dtype).expand(dim)
+        if bool((sig <= 0).any()):
+            raise ValueError(f"PIG: sigma_init must be positive, got {sig.tolist()}")
+        raw = torch.log(torch.expm1(sig)) if scale_param == "softplus" else torch.log(sig)
+        self.means = nn.Parameter(means.to(device))
+        self.raw_scales = nn.Parameter(raw.expand(M, dim).clone().to(device))
+        self.features = nn.Parameter((0.01 * torch.randn(M, generator=g, dtype=dtype)).to(device))
+        if covariance == "full" and dim > 1:
+            self.offdiag = nn.Parameter(torch.zeros(M, dim * (dim - 1) // 2, dtype=dtype, device=device))
+        else:
+            self.offdiag = None
+        self.register_buffer("channel", torch.arange(channels, device=device).repeat_interleave(n_gaussians))
+        self.mlp = make_mlp(channels, hidden, n_hidden_layers, out_dim, dtype, device, g)
+
+    # -- Gaussian parameters ----------------------------------------------------------------------
+    @property
+    def scales(self) -> torch.Tensor:
+        """(M, d) standard deviations sigma > 0 (of the diagonal factor)."""
+        if self.scale_param == "softplus":
+            return nn.functional.softplus(self.raw_scales)
+        return torch.exp(self.raw_scales)
+
+    def precision_factor(self) -> torch.Tensor:
+        """(M, d, d) lower-triangular L with Sigma^-1 = L L^T (diagonal 1/sigma)."""
+        M, d = self.means.shape
+        L = torch.diag_embed(1.0 / self.scales)  # (M, d, d)
+        if self.offdiag is not None:
+            rows, cols = torch.tril_indices(d, d, offset=-1, device=L.device)
+            L = L.index_put((torch.arange(M, device=L.device)[:, None], rows[None], cols[None]), self.offdiag, accumulate=True)
+        return L
+
+    def covariances(self) -> torch.Tensor:
+        """(M, d, d) covariance matrices Sigma = (L L^T)^-1."""
+        L = self.precision_factor()
+        return torch.cholesky_inverse(L) if L.shape[-1] > 0 else L
+
+    # -- evaluation -------------------------------------------------------------------------------
+    def _select(self, x: torch.Tensor):
+        """Gaussians kept for the points ``x`` (index tensor) or None for all."""
+        if self.truncate_tol is None:
+            return None
+        with torch.no_grad():
+            lo, hi = x.min(0).values, x.max(0).values  # (d,)
+            dist = torch.clamp(torch.maximum(lo - self.means, self.means - hi), min=0.0)  # (M, d)
+            if self.offdiag is None:
+                qmin = ((dist / self.scales) ** 2).sum(-1)  # (M,)
+            else:
+                L = self.precision_factor()
+                lam = torch.linalg.eigvalsh(L @ L.transpose(1, 2))[:, 0]  # (M,) smallest eigenvalue
+                qmin = lam * (dist ** 2).sum(-1)
+            return torch.nonzero(qmin <= 2.0 * math.log(1.0 / self.truncate_tol)).flatten()
+
+    def embedding_jet(self, x: torch.Tensor, order: int = 2, dims=()) -> Jet:
+        """Closed-form jet of the K-channel embedding FE at ``x`` (P, d): value (P, K), grad (P, K, d),
+        hess (P, K, S). See the module docstring for the formulas.
+
+        Implementation: with P = Sigma^-1 and r = x - mu, every quantity is a polynomial of degree
+        <= 2 in x whose coefficients depend only on the Gaussian:
+
+            q            = r^T P r                 (exponent)
+            g_j          = (P x)_j - (P mu)_j
+            g_j^2 - P_jj = (sum_i P_ji x_i - (P mu)_j)^2 - P_jj
+
+        With the monomials phi(x) = [1, x_i, x_i x_k (i <= k)] (P, D2) this becomes two matrix
+        products: q = phi @ Q (P, M) and sums = exp(-q/2) @ C (P, K * blocks * D2), contracted with
+        phi per point. Coordinates are shifted to the centre of the chunk first (exact for every
+        derivative, and keeps the expansion free of cancellation when |x| >> sigma).
+        """
+        d = self.dim
+        idx = self._select(x)
+        L = self.precision_factor()  # (M, d, d)
+        mu, f, ch = self.means, self.features, self.channel
+        if idx is not None:
+            L, mu, f, ch = L[idx], mu[idx], f[idx], ch[idx]
+        M = mu.shape[0]
+        with torch.no_grad():
+            c = 0.5 * (x.min(0).values + x.max(0).values)  # (d,) chunk centre
+        xs, mus = x - c, mu - c  # (P, d), (M, d)
+        Pm = L @ L.transpose(1, 2)  # (M, d, d) precision
+        Pmu = (Pm @ mus.unsqueeze(-1)).squeeze(-1)  # (M, d)
+        ii, kk = torch.triu_indices(d, d, device=x.device)  # monomials x_i x_k, i <= k
+        twice = torch.where(ii == kk, 1.0, 2.0).to(x.dtype)  # (D2q,) symmetric off-diagonal counts twice
+        ones = x.new_ones(x.shape[0], 1)
+        phi = torch.cat([ones, xs, xs[:, ii] * xs[:, kk]], dim=1)  # (P, D2)
+        Q = torch.cat([(mus * Pmu).sum(-1, keepdim=True), -2.0 * Pmu, twice * Pm[:, ii, kk]], dim=1)  # (M, D2)
+        G = torch.exp(-0.5 * (phi @ Q.T))  # (P, M)
+        if order == 0:
+            F = x.new_zeros(M, self.channels).index_put((torch.arange(M, device=x.device), ch), f)
+            return Jet(G @ F)  # (P, K)
+        D2 = phi.shape[1]
+        zq = x.new_zeros(M, d * (d + 1) // 2)
+        blocks = [torch.cat([x.new_ones(M, 1), x.new_zeros(M, d), zq], 1)]  # value: 1
+        for j in range(d):  # -g_j
+            blocks.append(torch.cat([Pmu[:, j : j + 1], -Pm[:, j, :], zq], 1))
+        for j in dims if order == 2 else ():  # g_j^2 - P_jj
+            a = Pm[:, j, :]  # (M, d) coefficients of x in (P x)_j
+            blocks.append(torch.cat([Pmu[:, j : j + 1] ** 2 - Pm[:, j, j : j + 1], -2.0 * Pmu[:, j : j + 1] * a,
+                                     twice * a[:, ii] * a[:, kk]], 1))
+        B = len(blocks)
+        coef = torch.stack(blocks, 1)  # (M, B, D2)
+        C = x.new_zeros(M, self.channels, B, D2).index_put((torch.arange(M, device=x.device), ch), f[:, None, None] * coef)
+        sums = (G @ C.reshape(M, -1)).reshape(-1, self.channels, B, D2)  # (P, K, B, D2)
+        out = (sums * phi[:, None, None, :]).sum(-1)  # (P, K, B)
+        value, grad = out[:, :, 0], out[:, :, 1 : 1 + d]
+        hess = out[:, :, 1 + d :] if order == 2 and dims else None
+        return Jet(value, grad, hess, tuple(dims) if order == 2 else ())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """u(x): (P, d) -> (P, out_dim)."""
+        _check_points(x, self.dim, "PIG")
+        return mlp_jet(self.embedding_jet(x, order=0), self.mlp).value
+
+    def _closed_jet(self, x, order, dims) -> Jet:
+        return mlp_jet(self.embedding_jet(x, order, dims), self.mlp)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by role, for separate learning rates: means, scales (incl. off-diagonal), weights."""
+        scales = [self.raw_scales] + ([self.offdiag] if self.offdiag is not None else [])
+        return {"means": [self.means], "scales": scales, "weights": [self.features] + list(self.mlp.parameters())}
