@@ -1,0 +1,142 @@
+"""G-Shell extraction against analytic shapes: caps, bands, the watertight sphere; float64 gradients."""
+import math
+
+import pytest
+import torch
+
+from geomsci.core import geometry as G
+from geomsci.core.tetgrid import deform_vertices, tet_grid
+from geomsci.gshell.extract import cut_open, extract_gshell
+
+R = 0.7  # sphere radius on the [-1, 1]^3 grid
+
+
+def _loop_lengths(mesh):
+    loops = G.boundary_loops(mesh.cells)
+    return [float((mesh.points[lp] - mesh.points[lp.roll(-1)]).norm(dim=1).sum()) for lp in loops]
+
+
+@pytest.fixture(scope="module")
+def grid64():
+    return tet_grid(64, dtype=torch.float64)
+
+
+def test_spherical_cap_matches_analytic_within_1_percent(grid64):
+    # sphere |x| = R cut by nu = z - c: the cap z > c has area 2 pi R (R - c) and one boundary
+    # circle of length 2 pi sqrt(R^2 - c^2). Marching tets at 64^3 (h = 1/32) is O(h^2) accurate.
+    v, t = grid64
+    c = 0.3
+    out = extract_gshell(v, t, v.norm(dim=1) - R, v[:, 2] - c)
+    m = out.mesh
+    lengths = _loop_lengths(m)
+    assert len(lengths) == 1
+    assert abs(lengths[0] / (2 * math.pi * math.sqrt(R * R - c * c)) - 1) < 0.01
+    area = float(G.surface_area(m.points, m.cells))
+    assert abs(area / (2 * math.pi * R * (R - c)) - 1) < 0.01
+    assert G.is_manifold(m.cells) and G.is_oriented(m.cells)
+    assert G.euler_characteristic(m.cells) == 1  # a disk
+    # boundary mask = exactly the boundary-loop vertices, all on the plane z = c
+    bmask = G.boundary_vertices(m.cells, m.n_points)
+    assert torch.equal(bmask, out.boundary)
+    assert torch.allclose(m.points[out.boundary, 2], torch.full_like(m.points[out.boundary, 2], c))
+    assert (m.points[:, 2] >= c - 1e-12).all()
+    # no unused vertices
+    assert torch.unique(m.cells).numel() == m.n_points
+
+
+def test_positive_nu_gives_the_watertight_sphere(grid64):
+    v, t = grid64
+    out = extract_gshell(v, t, v.norm(dim=1) - R, torch.ones_like(v[:, 0]))
+    m = out.mesh
+    assert G.is_watertight(m.cells) and G.is_oriented(m.cells)
+    assert G.euler_characteristic(m.cells) == 2
+    assert not out.boundary.any()
+    assert torch.allclose(m.points, out.template.points)
+    assert float(G.signed_volume(m.points, m.cells)) > 0  # outward
+    # negative nu everywhere: nothing left
+    empty = extract_gshell(v, t, v.norm(dim=1) - R, -torch.ones_like(v[:, 0])).mesh
+    assert empty.n_points == 0 and empty.n_cells == 0
+
+
+def test_two_planes_of_nu_give_a_band_with_two_loops():
+    v, t = tet_grid(32, dtype=torch.float64)
+    half = 0.25
+    out = extract_gshell(v, t, v.norm(dim=1) - R, half - v[:, 2].abs())  # |z| < 1/4
+    m = out.mesh
+    lengths = sorted(_loop_lengths(m))
+    assert len(lengths) == 2
+    circle = 2 * math.pi * math.sqrt(R * R - half * half)
+    assert all(abs(L / circle - 1) < 0.02 for L in lengths)
+    # a band (annulus): Euler characteristic 0, zonal area 2 pi R * (2 half)
+    assert G.euler_characteristic(m.cells) == 0
+    area = float(G.surface_area(m.points, m.cells))
+    assert abs(area / (2 * math.pi * R * 2 * half) - 1) < 0.02
+    assert G.is_manifold(m.cells) and G.is_oriented(m.cells)
+
+
+def test_exact_zero_nu_is_finite_and_welded():
+    # nu = z is exactly 0 on grid vertices and on template vertices in the plane z = 0
+    v, t = tet_grid(8, dtype=torch.float32)
+    s = (v.norm(dim=1) - 0.6).requires_grad_(True)
+    nu = v[:, 2].clone().requires_grad_(True)
+    out = extract_gshell(v, t, s, nu)
+    m = out.mesh
+    assert torch.isfinite(m.points).all()
+    assert len(G.boundary_loops(m.cells)) == 1 and G.is_manifold(m.cells)
+    (m.points.square().sum()).backward()
+    assert torch.isfinite(s.grad).all() and torch.isfinite(nu.grad).all()
+
+
+def test_stop_gradient_nu_reaches_nu_only():
+    v, t = tet_grid(6, dtype=torch.float64)
+    s = (v.norm(dim=1) - 0.6).requires_grad_(True)
+    nu = (v[:, 2] + 0.1).requires_grad_(True)
+    out = extract_gshell(v, t, s, nu)
+    assert torch.allclose(out.nu_template_sg, out.nu_template)
+    out.nu_template_sg.sum().backward()
+    assert s.grad is None and nu.grad.abs().sum() > 0
+
+
+def test_cut_open_bad_input():
+    with pytest.raises(ValueError, match="nu"):
+        cut_open(torch.zeros(3, 3), torch.tensor([[0, 1, 2]]), torch.zeros(2))
+    v, t = tet_grid(2)
+    with pytest.raises(ValueError, match="msdf"):
+        extract_gshell(v, t, torch.zeros(v.shape[0]), torch.zeros(5))
+
+
+def test_gradcheck_extraction_wrt_s_nu_and_deformation():
+    gen = torch.Generator().manual_seed(1)
+    n = 3
+    v, t = tet_grid(n, dtype=torch.float64)
+    h = 2.0 / n
+
+    def off_zero(x, m):
+        return torch.where(x.abs() < m, torch.where(x < 0, -m, m), x)
+
+    s0 = off_zero(v.norm(dim=1) - 0.7 + 0.05 * torch.randn(v.shape[0], generator=gen, dtype=torch.float64), 0.04)
+    d0 = 0.3 * torch.randn(v.shape, generator=gen, dtype=torch.float64)
+    nu0 = v[:, 2] - 0.15 + 0.1 * torch.randn(v.shape[0], generator=gen, dtype=torch.float64)
+    ref = extract_gshell(deform_vertices(v, d0, h), t, s0, nu0)
+    # keep nu at template vertices off zero so that the cut topology is stable under the FD steps
+    assert ref.nu_template.abs().min() > 1e-3
+    assert ref.boundary.any() and (~ref.boundary).any()
+    wts = torch.randn(ref.mesh.points.shape, generator=gen, dtype=torch.float64)
+
+    def f(s, nu, d):
+        out = extract_gshell(deform_vertices(v, d, h), t, s, nu)
+        assert torch.equal(out.mesh.cells, ref.mesh.cells)
+        return (out.mesh.points * wts).sum(), out.nu_template.square().sum()
+
+    inputs = (s0.clone().requires_grad_(), nu0.clone().requires_grad_(), d0.clone().requires_grad_())
+    assert torch.autograd.gradcheck(f, inputs)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    v, t = tet_grid(16)
+    s, nu = v.norm(dim=1) - R, v[:, 2] - 0.2
+    a = extract_gshell(v, t, s, nu).mesh
+    b = extract_gshell(v.cuda(), t.cuda(), s.cuda(), nu.cuda()).mesh
+    assert torch.equal(a.cells, b.cells.cpu())
+    assert torch.allclose(a.points, b.points.cpu(), atol=1e-5)
