@@ -1,0 +1,217 @@
+"""Differentiable, vectorized marching cubes on a regular lattice (CPU and CUDA, same code).
+
+The surface is the level set ``{x : f(x) = level}`` of the trilinear-cell field sampled at the
+lattice nodes.  Node ``(i, j, k)`` sits at ``origin + (i, j, k) * spacing (+ deformation[i, j, k])``.
+
+Conventions
+-----------
+- A node is **inside** when ``value <= level`` and outside when ``value > level``.  The equality
+  goes to the inside consistently (a symbolic perturbation), so a node exactly at the level never
+  makes a NaN or a hole: the vertex on an edge from it sits exactly on it (t = 0).
+- Faces are oriented **outward for a field that is negative inside** (e.g. a signed distance):
+  normals point toward increasing values.  Flip the faces (or negate the field) for the opposite.
+- Vertices are welded: one vertex per crossed lattice edge, shared by the (up to four) cubes
+  around that edge.  Faces never repeat a vertex.  Near a node exactly at the level several
+  vertices may coincide in space; the zero-area faces between them are kept, because removing them
+  would open holes in a surface that is topologically closed.
+- A closed level set strictly inside the lattice comes out watertight and manifold (see
+  ``tables.py`` for the consistent ambiguous-face rule).
+
+Differentiability
+-----------------
+The connectivity is decided under ``torch.no_grad()`` from the signs; positions are then a smooth
+function of the values at the two ends of each crossed edge::
+
+    t = (level - v_a) / (v_b - v_a),     x = (1 - t) p_a + t p_b
+
+so gradients reach ``values`` (and ``deformation``, which moves ``p_a`` and ``p_b``).  On a
+crossed edge one end is ``<= level`` and the other ``> level``, so ``v_b - v_a`` is never zero;
+it is still bounded away from zero in magnitude to keep ``dt/dv`` finite for subnormal gaps.
+"""
+from __future__ import annotations
+
+import torch
+
+from geomsci.core.grid import Grid
+from geomsci.core.mesh import Mesh
+
+from . import tables
+
+# local edge e of a cube: axis and the offset of its lower end within the cube
+_EDGE_AXIS = []
+_EDGE_OFFSET = []
+for _a, _b in tables.EDGES:
+    _pa, _pb = tables.CORNERS[_a], tables.CORNERS[_b]
+    _EDGE_AXIS.append([d for d in range(3) if _pa[d] != _pb[d]][0])
+    _EDGE_OFFSET.append(tuple(min(_pa[d], _pb[d]) for d in range(3)))
+
+_TABLE_CACHE: dict = {}
+
+
+def _tri_table(device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(256, T, 3) long triangle table padded with 0 and (256, T) bool validity, on ``device``."""
+    key = str(device)
+    if key not in _TABLE_CACHE:
+        T = tables.MAX_TRIANGLES
+        tri = torch.zeros(256, T, 3, dtype=torch.long)
+        valid = torch.zeros(256, T, dtype=torch.bool)
+        for case, tris in enumerate(tables.TRI_TABLE):
+            if tris:
+                tri[case, : len(tris)] = torch.tensor(tris, dtype=torch.long)
+                valid[case, : len(tris)] = True
+        _TABLE_CACHE[key] = (tri.to(device), valid.to(device))
+    return _TABLE_CACHE[key]
+
+
+def _as_grid(grid_or_tensor, spacing, origin) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    if isinstance(grid_or_tensor, Grid):
+        if grid_or_tensor.values.dim() != 3:
+            raise ValueError(
+                f"marching_cubes: grid must hold a scalar field (X, Y, Z), got values of shape "
+                f"{tuple(grid_or_tensor.values.shape)}"
+            )
+        values = grid_or_tensor.values
+        return values, grid_or_tensor.origin, grid_or_tensor.spacing
+    values = grid_or_tensor
+    if not isinstance(values, torch.Tensor):
+        values = torch.as_tensor(values)
+    if not values.is_floating_point():
+        values = values.to(torch.get_default_dtype())
+    if values.dim() != 3:
+        raise ValueError(f"marching_cubes: values must have shape (X, Y, Z), got {tuple(values.shape)}")
+    if min(values.shape) < 2:
+        raise ValueError(f"marching_cubes: need at least 2 nodes per axis, got {tuple(values.shape)}")
+    if not torch.isfinite(values).all():
+        raise ValueError("marching_cubes: values contain NaN or inf")
+    sp = torch.as_tensor(spacing, dtype=values.dtype, device=values.device).reshape(-1)
+    sp = sp.expand(3) if sp.numel() == 1 else sp
+    if sp.numel() != 3 or (sp <= 0).any():
+        raise ValueError(f"marching_cubes: spacing must be a positive float or 3 floats, got {spacing}")
+    org = torch.as_tensor(origin, dtype=values.dtype, device=values.device).reshape(-1)
+    if org.numel() != 3:
+        raise ValueError(f"marching_cubes: origin must be 3 floats, got {origin}")
+    return values, org, sp
+
+
+def marching_cubes(
+    grid_or_tensor,
+    level: float = 0.0,
+    spacing=1.0,
+    origin=(0.0, 0.0, 0.0),
+    deformation: torch.Tensor | None = None,
+) -> Mesh:
+    """Triangle mesh of the ``level`` iso-surface of a scalar field on a regular lattice.
+
+    Parameters
+    ----------
+    grid_or_tensor : Grid (scalar) or float tensor (X, Y, Z)
+        Field values at the nodes; may require grad.  A ``Grid`` brings its own origin/spacing.
+    level : float
+        Iso-value.  Nodes with ``value <= level`` are inside.
+    spacing : float or 3 floats
+        Node spacing per axis (ignored for a ``Grid``).
+    origin : 3 floats
+        Position of node (0, 0, 0) (ignored for a ``Grid``).
+    deformation : float tensor (X, Y, Z, 3), optional
+        Per-node displacement added to the node positions (world units); vertex positions are
+        differentiable in it, e.g. to learn a deformable lattice.
+
+    Returns
+    -------
+    Mesh
+        ``points`` (V, 3) in ``values``' dtype/device, differentiable in ``values`` and
+        ``deformation``; ``cells`` (F, 3) long, oriented outward for a negative-inside field.
+        An empty surface gives a mesh with 0 points and 0 faces.
+
+    Examples
+    --------
+    >>> x = torch.linspace(-1, 1, 32)
+    >>> X, Y, Z = torch.meshgrid(x, x, x, indexing="ij")
+    >>> mesh = marching_cubes((X**2 + Y**2 + Z**2).sqrt() - 0.7, spacing=2 / 31, origin=(-1, -1, -1))
+    """
+    values, org, sp = _as_grid(grid_or_tensor, spacing, origin)
+    level = float(level)
+    shape = tuple(values.shape)
+    device, dtype = values.device, values.dtype
+    if deformation is not None:
+        if deformation.shape != shape + (3,):
+            raise ValueError(
+                f"marching_cubes: deformation must have shape {shape + (3,)}, got {tuple(deformation.shape)}"
+            )
+        deformation = deformation.to(dtype=dtype, device=device)
+
+    with torch.no_grad():
+        inside = values.detach() <= level  # (X, Y, Z) bool
+        X, Y, Z = shape
+        # -- case index of every cube: bit k set when corner k is inside ----------------------
+        case = torch.zeros((X - 1, Y - 1, Z - 1), dtype=torch.uint8, device=device)
+        for k, (dx, dy, dz) in enumerate(tables.CORNERS):
+            corner = inside[dx : X - 1 + dx, dy : Y - 1 + dy, dz : Z - 1 + dz]
+            case |= corner.to(torch.uint8) << k
+        case_flat = case.reshape(-1)
+        active = ((case_flat != 0) & (case_flat != 255)).nonzero().squeeze(1)  # (A,)
+        if active.numel() == 0:
+            empty = torch.zeros((0, 3), dtype=dtype, device=device)
+            return Mesh(empty + values.sum() * 0, torch.zeros((0, 3), dtype=torch.long, device=device), "triangle")
+        cube_case = case_flat[active].long()  # (A,)
+        ci = active // ((Y - 1) * (Z - 1))
+        cj = (active // (Z - 1)) % (Y - 1)
+        ck = active % (Z - 1)
+
+        # -- crossed lattice edges, per axis, sorted by flat index: one vertex each -------------
+        crossed_flat, offsets, edge_shapes = [], [], []
+        n_vert = 0
+        for axis in range(3):
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis] = slice(0, shape[axis] - 1)
+            hi[axis] = slice(1, shape[axis])
+            crossed = inside[tuple(lo)] != inside[tuple(hi)]  # edge grid with shape[axis] - 1
+            flat = crossed.reshape(-1).nonzero().squeeze(1)  # (E_axis,) sorted
+            edge_shapes.append(tuple(crossed.shape))
+            crossed_flat.append(flat)
+            offsets.append(n_vert)
+            n_vert += flat.numel()
+
+        # -- global vertex id of each of the 12 local edges of every active cube ----------------
+        vid = torch.empty((active.numel(), 12), dtype=torch.long, device=device)  # (A, 12)
+        for e in range(12):
+            axis = _EDGE_AXIS[e]
+            dx, dy, dz = _EDGE_OFFSET[e]
+            sx, sy, sz = edge_shapes[axis]
+            flat = ((ci + dx) * sy + (cj + dy)) * sz + (ck + dz)  # (A,) edge index in its axis grid
+            pos = torch.searchsorted(crossed_flat[axis], flat)
+            vid[:, e] = offsets[axis] + pos.clamp_max(max(crossed_flat[axis].numel() - 1, 0))
+        tri, valid = _tri_table(device)
+        local = tri[cube_case]  # (A, T, 3) local edge ids
+        keep = valid[cube_case]  # (A, T)
+        faces = torch.gather(vid, 1, local.reshape(local.shape[0], -1)).reshape(local.shape)
+        faces = faces[keep]  # (F, 3)
+
+    # -- vertex positions: differentiable edge interpolation ------------------------------------
+    points = []
+    tiny = torch.finfo(dtype).tiny ** 0.5  # |v_b - v_a| floor: keeps dt/dv finite
+    for axis in range(3):
+        flat = crossed_flat[axis]
+        if flat.numel() == 0:
+            continue
+        sx, sy, sz = edge_shapes[axis]
+        i = flat // (sy * sz)
+        j = (flat // sz) % sy
+        k = flat % sz
+        ia = torch.stack([i, j, k], dim=1)  # (E, 3) lower node
+        ib = ia.clone()
+        ib[:, axis] += 1  # (E, 3) upper node
+        va = values[ia[:, 0], ia[:, 1], ia[:, 2]]  # (E,)
+        vb = values[ib[:, 0], ib[:, 1], ib[:, 2]]  # (E,)
+        den = vb - va
+        den = torch.where(den.abs() < tiny, torch.where(den < 0, -tiny, tiny), den)
+        t = ((level - va) / den).clamp(0.0, 1.0)  # (E,) in [0, 1]
+        pa = org + ia.to(dtype) * sp  # (E, 3)
+        pb = org + ib.to(dtype) * sp
+        if deformation is not None:
+            pa = pa + deformation[ia[:, 0], ia[:, 1], ia[:, 2]]
+            pb = pb + deformation[ib[:, 0], ib[:, 1], ib[:, 2]]
+        points.append(pa + t.unsqueeze(1) * (pb - pa))
+    points = torch.cat(points, dim=0)  # (V, 3)
+    return Mesh(points, faces, "triangle")
