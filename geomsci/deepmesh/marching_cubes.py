@@ -63,6 +63,39 @@ def _tri_table(device) -> tuple[torch.Tensor, torch.Tensor]:
     return _TABLE_CACHE[key]
 
 
+def _axis_edges(axis: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Local edge ids along ``axis`` (4,) and the offsets of their lower ends (4, 3)."""
+    key = ("axis", axis, str(device))
+    if key not in _TABLE_CACHE:
+        ids = [e for e in range(12) if _EDGE_AXIS[e] == axis]
+        _TABLE_CACHE[key] = (
+            torch.tensor(ids, dtype=torch.long, device=device),
+            torch.tensor([_EDGE_OFFSET[e] for e in ids], dtype=torch.long, device=device),
+        )
+    return _TABLE_CACHE[key]
+
+
+def _lex_to_case(device) -> torch.Tensor:
+    """(256,) long: case index in lexicographic corner bits -> table (Bourke) case index."""
+    key = ("lex", str(device))
+    if key not in _TABLE_CACHE:
+        perm = torch.zeros(256, dtype=torch.long)
+        for lex in range(256):
+            case = 0
+            for k, (dx, dy, dz) in enumerate(tables.CORNERS):
+                if (lex >> (dx + 2 * dy + 4 * dz)) & 1:
+                    case |= 1 << k
+            perm[lex] = case
+        _TABLE_CACHE[key] = perm.to(device)
+    return _TABLE_CACHE[key]
+
+
+def _all_finite(values: torch.Tensor) -> bool:
+    """Cheap finiteness test: a NaN or inf poisons the sum; only an overflowing sum needs the full check."""
+    total = values.sum()
+    return bool(torch.isfinite(total)) or bool(torch.isfinite(values).all())
+
+
 def _as_grid(grid_or_tensor, spacing, origin) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if isinstance(grid_or_tensor, Grid):
         if grid_or_tensor.values.dim() != 3:
@@ -81,7 +114,7 @@ def _as_grid(grid_or_tensor, spacing, origin) -> tuple[torch.Tensor, torch.Tenso
         raise ValueError(f"marching_cubes: values must have shape (X, Y, Z), got {tuple(values.shape)}")
     if min(values.shape) < 2:
         raise ValueError(f"marching_cubes: need at least 2 nodes per axis, got {tuple(values.shape)}")
-    if not torch.isfinite(values).all():
+    if not _all_finite(values):
         raise ValueError("marching_cubes: values contain NaN or inf")
     sp = torch.as_tensor(spacing, dtype=values.dtype, device=values.device).reshape(-1)
     sp = sp.expand(3) if sp.numel() == 1 else sp
@@ -143,17 +176,19 @@ def marching_cubes(
     with torch.no_grad():
         inside = values.detach() <= level  # (X, Y, Z) bool
         X, Y, Z = shape
-        # -- case index of every cube: bit k set when corner k is inside ----------------------
-        case = torch.zeros((X - 1, Y - 1, Z - 1), dtype=torch.uint8, device=device)
-        for k, (dx, dy, dz) in enumerate(tables.CORNERS):
-            corner = inside[dx : X - 1 + dx, dy : Y - 1 + dy, dz : Z - 1 + dz]
-            case |= corner.to(torch.uint8) << k
-        case_flat = case.reshape(-1)
-        active = ((case_flat != 0) & (case_flat != 255)).nonzero().squeeze(1)  # (A,)
+        # -- case index of every cube, built separably in "lexicographic" bit order
+        #    (bit dx + 2 dy + 4 dz for the corner at offset (dx, dy, dz)), then permuted to the
+        #    table's corner numbering for the active cubes only ---------------------------------
+        u = inside.to(torch.uint8)
+        lex = u[:-1] | (u[1:] << 1)  # (X-1, Y, Z)
+        lex = lex[:, :-1] | (lex[:, 1:] << 2)  # (X-1, Y-1, Z)
+        lex = lex[:, :, :-1] | (lex[:, :, 1:] << 4)  # (X-1, Y-1, Z-1)
+        lex_flat = lex.reshape(-1)
+        active = ((lex_flat != 0) & (lex_flat != 255)).nonzero().squeeze(1)  # (A,)
         if active.numel() == 0:
             empty = torch.zeros((0, 3), dtype=dtype, device=device)
             return Mesh(empty + values.sum() * 0, torch.zeros((0, 3), dtype=torch.long, device=device), "triangle")
-        cube_case = case_flat[active].long()  # (A,)
+        cube_case = _lex_to_case(device)[lex_flat[active].long()]  # (A,) table case index
         ci = active // ((Y - 1) * (Z - 1))
         cj = (active // (Z - 1)) % (Y - 1)
         ck = active % (Z - 1)
@@ -175,13 +210,14 @@ def marching_cubes(
 
         # -- global vertex id of each of the 12 local edges of every active cube ----------------
         vid = torch.empty((active.numel(), 12), dtype=torch.long, device=device)  # (A, 12)
-        for e in range(12):
-            axis = _EDGE_AXIS[e]
-            dx, dy, dz = _EDGE_OFFSET[e]
+        for axis in range(3):
+            local_ids, off = _axis_edges(axis, device)  # (4,), (4, 3)
             sx, sy, sz = edge_shapes[axis]
-            flat = ((ci + dx) * sy + (cj + dy)) * sz + (ck + dz)  # (A,) edge index in its axis grid
+            # (A, 4) flat index of each local edge in its axis' edge grid
+            flat = ((ci[:, None] + off[:, 0]) * sy + (cj[:, None] + off[:, 1])) * sz + (ck[:, None] + off[:, 2])
             pos = torch.searchsorted(crossed_flat[axis], flat)
-            vid[:, e] = offsets[axis] + pos.clamp_max(max(crossed_flat[axis].numel() - 1, 0))
+            # edges that are not crossed get a clamped dummy id; the table never references them
+            vid[:, local_ids] = offsets[axis] + pos.clamp_max(max(crossed_flat[axis].numel() - 1, 0))
         tri, valid = _tri_table(device)
         local = tri[cube_case]  # (A, T, 3) local edge ids
         keep = valid[cube_case]  # (A, T)
