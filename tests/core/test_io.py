@@ -1,0 +1,155 @@
+"""Mesh file round trips for every supported format, CSV tables, and the one-line errors."""
+import numpy as np
+import pytest
+import torch
+
+import geomsci
+from geomsci.core import io, shapes
+from geomsci.core.mesh import Mesh
+
+# format -> (point fields kept, cell fields kept, vertex order kept)
+FORMATS = {
+    "ply": (True, True, True),
+    "glb": (True, False, True),
+    "obj": (False, False, True),
+    "off": (False, False, True),
+    "stl": (False, False, False),
+    "vtk": (True, True, True),
+    "vtu": (True, True, True),
+    "msh": (True, True, True),
+    "xdmf": (True, True, True),
+}
+
+
+@pytest.fixture
+def sphere():
+    m = shapes.icosphere(1)  # 42 points, 80 faces, float32
+    g = torch.Generator().manual_seed(0)
+    m.set_point_field("temperature", torch.rand(m.n_points, generator=g))
+    m.set_point_field("velocity", torch.rand(m.n_points, 3, generator=g))
+    m.set_cell_field("region", torch.arange(m.n_cells) % 5)
+    return m
+
+
+def _same_up_to_vertex_order(a: Mesh, b: Mesh):
+    """Match b's points to a's (STL forgets the order) and compare the face sets."""
+    d = torch.cdist(b.points.double(), a.points.double())
+    perm = d.argmin(dim=1)  # b index -> a index
+    assert d.min(dim=1).values.max() < 1e-6
+    assert len(set(perm.tolist())) == a.n_points
+    faces_b = {tuple(sorted(f)) for f in perm[b.cells].tolist()}
+    faces_a = {tuple(sorted(f)) for f in a.cells.tolist()}
+    assert faces_a == faces_b
+
+
+@pytest.mark.parametrize("ext", sorted(FORMATS))
+def test_round_trip(tmp_path, sphere, ext):
+    keeps_point, keeps_cell, keeps_order = FORMATS[ext]
+    path = geomsci.save(sphere, tmp_path / f"sphere.{ext}") or tmp_path / f"sphere.{ext}"
+    back = geomsci.load(path)
+    assert back.cell_type == "triangle" and back.n_points == sphere.n_points and back.n_cells == sphere.n_cells
+    if not keeps_order:
+        _same_up_to_vertex_order(sphere, back)
+        return
+    assert torch.allclose(back.points, sphere.points, atol=1e-6)
+    assert torch.equal(back.cells, sphere.cells)
+    if keeps_point:
+        assert set(back.point_data) == {"temperature", "velocity"}
+        for k, v in sphere.point_data.items():
+            assert back.point_data[k].shape == v.shape
+            assert torch.allclose(back.point_data[k].double(), v.double(), atol=1e-6)
+    if keeps_cell:
+        assert set(back.cell_data) == {"region"}
+        assert torch.equal(back.cell_data["region"].long(), sphere.cell_data["region"])
+
+
+@pytest.mark.parametrize("ext", ["vtu", "vtk", "msh", "xdmf"])
+def test_round_trip_tetra_and_2d(tmp_path, ext):
+    pts = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], dtype=torch.float64)
+    tets = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    m = Mesh(pts, tets, "tetra", point_data={"u": pts.sum(1)}, cell_data={"k": torch.tensor([1.5, 2.5], dtype=torch.float64)})
+    back = io.load(io.save(m, tmp_path / f"tet.{ext}"), dtype=torch.float64)
+    assert back.cell_type == "tetra" and torch.equal(back.cells, tets)
+    assert torch.equal(back.points, pts)  # float64 survives exactly
+    assert torch.equal(back.point_data["u"], m.point_data["u"]) and torch.equal(back.cell_data["k"], m.cell_data["k"])
+
+    flat = shapes.plane_mesh(3, 2, dim=2, dtype=torch.float64)
+    back = io.load(io.save(flat, tmp_path / f"flat.{ext}"), dtype=torch.float64, dim=2)
+    assert back.points.shape == (12, 2) and torch.equal(back.points, flat.points) and torch.equal(back.cells, flat.cells)
+
+
+def test_float64_obj_and_point_set(tmp_path):
+    m = shapes.torus_mesh(dtype=torch.float64)
+    back = io.load(io.save(m, tmp_path / "t.obj"), dtype=torch.float64)
+    assert (back.points - m.points).abs().max() < 1e-14
+    cloud = Mesh(torch.rand(20, 3, generator=torch.Generator().manual_seed(1)))
+    for ext in ("ply", "vtu", "vtk", "msh", "xdmf"):
+        back = io.load(io.save(cloud, tmp_path / f"cloud.{ext}"))
+        assert back.cells is None and torch.allclose(back.points, cloud.points)
+
+
+def test_save_refuses_what_the_format_cannot_hold(tmp_path):
+    tet = Mesh(torch.eye(4, 3), torch.tensor([[0, 1, 2, 3]]), "tetra")
+    with pytest.raises(ValueError, match=r"'tetra' cells; save it as \.vtu"):
+        io.save(tet, tmp_path / "t.obj")
+    with pytest.raises(ValueError, match="unknown mesh format '.xyz'"):
+        io.save(tet, tmp_path / "t.xyz")
+    with pytest.raises(ValueError, match="expected a geomsci Mesh"):
+        io.save(tet.points, tmp_path / "t.vtu")
+
+
+def test_missing_unknown_and_corrupt_files(tmp_path, sphere):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        io.load(tmp_path / "nope.obj")
+    (tmp_path / "x.xyz").write_text("1 2 3\n")
+    with pytest.raises(ValueError, match=r"unknown mesh format '\.xyz'; use one of \.obj"):
+        io.load(tmp_path / "x.xyz")
+    with pytest.raises(ValueError, match="is a directory"):
+        io.load(tmp_path)
+    for ext in FORMATS:
+        bad = tmp_path / f"bad.{ext}"
+        bad.write_bytes(b"garbage \x00\x01 not a mesh\n1 2 3\n")
+        with pytest.raises(ValueError) as info:
+            io.load(bad)
+        msg = str(info.value)
+        assert str(bad) in msg and "\n" not in msg and ext.upper() in msg
+    # a truncated binary file
+    good = io.save(sphere, tmp_path / "good.ply")
+    cut = tmp_path / "cut.ply"
+    cut.write_bytes(good.read_bytes()[:400])
+    with pytest.raises(ValueError, match="cut.ply"):
+        io.load(cut)
+
+
+def test_table_round_trip(tmp_path):
+    cols = {
+        "sample": np.array(["s000", "s001", "wing,b"]),
+        "mach": np.array([0.7, 0.75, 1 / 3]),
+        "n_points": torch.tensor([100, 200, 300]),
+        "cd": torch.tensor([0.0123456789012345, -1e-300, 2.5e10], dtype=torch.float64),
+    }
+    path = io.write_table(tmp_path / "sub" / "table.csv", cols)
+    back = io.read_table(path)
+    assert list(back) == list(cols)
+    assert back["sample"].dtype.kind == "U" and back["sample"].tolist() == ["s000", "s001", "wing,b"]
+    assert back["n_points"].dtype == np.int64 and back["n_points"].tolist() == [100, 200, 300]
+    assert np.array_equal(back["mach"], cols["mach"])  # full precision
+    assert np.array_equal(back["cd"], cols["cd"].numpy())
+
+
+def test_table_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        io.read_table(tmp_path / "none.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="empty CSV"):
+        io.read_table(tmp_path / "empty.csv")
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3\n")
+    with pytest.raises(ValueError, match="line 3 has 1 values"):
+        io.read_table(tmp_path / "ragged.csv")
+    with pytest.raises(ValueError, match="different lengths"):
+        io.write_table(tmp_path / "t.csv", {"a": [1, 2], "b": [1]})
+    with pytest.raises(ValueError, match="expected a 1-D array"):
+        io.write_table(tmp_path / "t.csv", {"a": np.zeros((2, 2))})
+    (tmp_path / "gaps.csv").write_text("x,y\n1.5,\n2,3\n")
+    t = io.read_table(tmp_path / "gaps.csv")
+    assert t["x"].tolist() == [1.5, 2.0] and np.isnan(t["y"][0]) and t["y"][1] == 3
