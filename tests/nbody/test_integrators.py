@@ -1,0 +1,119 @@
+"""The integrators against analytic orbits, an independent library, and themselves."""
+import math
+
+import pytest
+import torch
+
+from geomsci.nbody import (angular_momentum, center_of_mass, energy, evolve, figure_eight, integrate,
+                           kepler_orbit, paper_triple, pythagorean, state_from)
+from geomsci.nbody.initial_conditions import FIGURE_EIGHT_PERIOD
+
+
+def test_hermite_is_fourth_order_on_kepler():
+    # After exactly one period (2 pi) an e = 0.5 orbit returns to pericentre. The step is
+    # dt = mu * collision time, so halving mu halves every step: a 4th-order method cuts the
+    # position error by 2^4 = 16.
+    k = kepler_orbit(0.5)
+    errs = []
+    for mu in (4e-3, 2e-3, 1e-3):
+        tr = integrate(k, [2 * math.pi], mu=mu, G=1.0)
+        errs.append((tr.x[-1, 0] - k.points).norm().item())
+    ratios = [errs[0] / errs[1], errs[1] / errs[2]]
+    assert all(14.0 < r < 18.0 for r in ratios), ratios
+
+
+def test_leapfrog_is_second_order_on_kepler():
+    k = kepler_orbit(0.5)
+    errs = [(integrate(k, [2 * math.pi], mu=mu, G=1.0, method="leapfrog").x[-1, 0] - k.points).norm().item()
+            for mu in (2e-3, 1e-3)]
+    assert 3.5 < errs[0] / errs[1] < 4.5, errs
+
+
+def test_figure_eight_energy_and_period():
+    # mu = 3e-3: ~5600 steps per period; 4th-order error ~ mu^4 keeps |dE/E0| far below 1e-10.
+    f = figure_eight()
+    tr = integrate(f, [FIGURE_EIGHT_PERIOD], mu=3e-3, G=1.0)
+    assert tr.relative_energy_error[-1].item() < 1e-10
+    # the choreography closes after one period (to the 8 digits of the published initial conditions)
+    assert (tr.x[-1, 0] - f.points).abs().max().item() < 1e-5
+    # angular momentum (zero for this orbit) and the centre of mass stay put
+    assert tr.angular_momentum[-1].abs().max().item() < 1e-10
+    xc, vc = center_of_mass(tr.x[-1], tr.v[-1], tr.m)
+    assert xc.abs().max().item() < 1e-10 and vc.abs().max().item() < 1e-10
+
+
+@pytest.mark.parametrize("method", ["hermite", "aarseth", "leapfrog"])
+def test_batched_equals_single_bit_for_bit(method):
+    # Each system in a batch of 5 must produce exactly the same bits as when integrated alone,
+    # though the systems take different step sizes and numbers of steps.
+    systems = [paper_triple(s) for s in range(5)]
+    param = 0.05 if method != "aarseth" else 0.01
+    batch = integrate(systems, [0.7, 1.5], method=method, mu=param, eta=param)
+    for b, s in enumerate(systems):
+        one = integrate(s, [0.7, 1.5], method=method, mu=param, eta=param)
+        assert torch.equal(one.x[:, 0], batch.x[:, b])
+        assert torch.equal(one.v[:, 0], batch.v[:, b])
+        assert torch.equal(one.energy[:, 0], batch.energy[:, b])
+        assert torch.equal(one.n_force[:, 0], batch.n_force[:, b])
+    assert len(set(batch.n_force[-1].tolist())) > 1  # the systems really took different steps
+
+
+def test_lands_exactly_on_output_times_and_counts_forces():
+    st = state_from([paper_triple(0), paper_triple(1)])
+    evolve(st, torch.tensor([0.1, 0.3], dtype=torch.float64), param=0.1)
+    assert st.t.tolist() == [0.1, 0.3]
+    assert torch.equal(st.n_force, st.n_steps + 1)  # one evaluation per Hermite step plus the start
+
+
+def test_per_system_parameters_and_max_steps():
+    st = state_from([paper_triple(3)] * 2)
+    evolve(st, 1.0, param=torch.tensor([0.1, 0.01], dtype=torch.float64))
+    n = st.n_steps.tolist()
+    assert 5 < n[1] / n[0] < 20  # ten times smaller mu, about ten times more steps
+    st2 = state_from(paper_triple(3))
+    stalled = evolve(st2, 1.0, param=0.01, max_steps=3)
+    assert stalled.tolist() == [True] and st2.n_steps.item() == 3 and st2.t.item() < 1.0
+
+
+def test_conserved_quantities_on_paper_triple():
+    tr = integrate(paper_triple(7), [5.0], mu=1e-2)
+    assert tr.relative_energy_error[-1].item() < 1e-8
+    s = paper_triple(7)
+    L0 = angular_momentum(s.points[None], s.point_data["velocities"][None], tr.m)  # (1, 3)
+    # Hermite is not symplectic: L drifts like E, at the ~mu^4 level
+    assert ((tr.angular_momentum[-1] - L0).norm() / L0.norm()).item() < 1e-8
+    assert energy(tr.x[-1], tr.v[-1], tr.m, 4 * math.pi**2).shape == (1,)
+
+
+def test_pythagorean_matches_rebound_ias15_until_first_close_encounter():
+    pytest.importorskip("rebound")
+    from geomsci.nbody.reference import ias15_trajectory
+
+    # The first close encounter (bodies of mass 4 and 5 pass at r ~ 0.02) happens at t ~ 1.88.
+    times = [0.5, 1.0, 1.5, 1.8]
+    p = pythagorean()
+    ref = ias15_trajectory(p, times, G=1.0)
+    tr = integrate(p, times, mu=2e-3, G=1.0)
+    err = (tr.x[:, 0] - torch.as_tensor(ref["x"])).abs().max().item()
+    assert err < 1e-8, err
+
+
+def test_bad_input_is_reported():
+    with pytest.raises(ValueError, match="method"):
+        integrate(figure_eight(), [1.0], method="rk4")
+    with pytest.raises(ValueError, match="times"):
+        integrate(figure_eight(), [1.0, 0.5], G=1.0)
+    with pytest.raises(ValueError, match="param"):
+        integrate(figure_eight(), [1.0], mu=-1.0)
+    with pytest.raises(ValueError, match="velocities"):
+        from geomsci.core.mesh import Mesh
+        integrate(Mesh(torch.zeros(3, 3)), [1.0])
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    systems = [paper_triple(s) for s in range(4)]
+    cpu = integrate(systems, [1.0], mu=0.02)
+    gpu = integrate([s.to("cuda") for s in systems], [1.0], mu=0.02)
+    assert gpu.x.device.type == "cuda"
+    torch.testing.assert_close(gpu.x.cpu(), cpu.x, rtol=0, atol=1e-9)
