@@ -1,0 +1,345 @@
+"""Point location in simplex meshes and P1 (barycentric) interpolation between meshes.
+
+Supported meshes: triangles in the plane (points (N, 2)), triangulated surfaces in space (points
+(N, 3), where a query is located by orthogonal projection onto the surface) and tetrahedra
+(points (N, 3)). A P1 field ``u`` (one value per mesh point) is evaluated at a query ``q`` inside
+cell c = (v_0, ..., v_k) as ``u(q) = sum_j b_j u(v_j)`` with the barycentric coordinates b of q.
+
+Finding the cell (no gradients) uses a multi-level bounding-box grid: a cell of extent e is filed in
+the <= 2^D bins of side s >= e (s a power-of-two multiple of the smallest extent) that its bounding
+box touches, so strongly graded meshes cost no more than uniform ones. A query only tests the cells
+filed in its own bin at every level. A query that no cell contains is *outside*: it takes, among the
+cells around its nearest mesh vertex and its bin candidates, the one whose clamped barycentric point
+(negative weights set to 0, renormalized) is closest, and is flagged, never silently.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import torch
+
+from .losses import nearest_neighbors
+from .mesh import Mesh
+
+__all__ = ["locate_points", "barycentric", "transfer_matrix", "interpolate"]
+
+_CHUNK = 2**16  # queries per pass
+
+
+def _check(mesh, query) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"mesh must be a geomsci Mesh, got {type(mesh).__name__}")
+    if mesh.cell_type not in ("triangle", "tetra"):
+        raise ValueError(f"mesh must have 'triangle' or 'tetra' cells, got cell_type {mesh.cell_type!r}")
+    if mesh.cell_type == "tetra" and mesh.dim != 3:
+        raise ValueError(f"a tetra mesh needs 3-D points, got points of shape {tuple(mesh.points.shape)}")
+    if mesh.n_cells == 0:
+        raise ValueError("mesh has no cells to locate points in")
+    if not isinstance(query, torch.Tensor):
+        query = torch.as_tensor(query, dtype=mesh.dtype, device=mesh.device)
+    if query.dim() != 2 or query.shape[1] != mesh.dim:
+        raise ValueError(f"query must have shape (P, {mesh.dim}) to match the mesh points, got {tuple(query.shape)}")
+    if not query.is_floating_point():
+        query = query.to(mesh.dtype)
+    return mesh.points, mesh.cells, query.to(device=mesh.device, dtype=mesh.dtype)
+
+
+def barycentric(simplex: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Barycentric coordinates of points in simplices, differentiable in both.
+
+    Parameters
+    ----------
+    simplex : (T, k, D) vertices; k = 3 (triangle, D = 2 or 3) or k = 4 (tetrahedron, D = 3)
+    q : (T, D) points
+
+    Returns
+    -------
+    bary : (T, k), summing to 1. For a triangle in 3-D these are the coordinates of the orthogonal
+        projection of q onto the triangle's plane, from the 2x2 normal equations
+        ``[e1.e1 e1.e2; e1.e2 e2.e2] [b1 b2]^T = [d.e1 d.e2]^T``, ``e_i = v_i - v_0``, ``d = q - v_0``.
+        For a tetrahedron, Cramer's rule with triple products, ``b1 = d.(e2 x e3) / e1.(e2 x e3)`` etc.
+    dist : (T,) distance from q to the plane of a 3-D triangle (0 otherwise)
+    """
+    v0 = simplex[:, 0]
+    e = simplex[:, 1:] - v0.unsqueeze(1)  # (T, k-1, D)
+    d = q - v0  # (T, D)
+    tiny = torch.finfo(q.dtype).tiny
+    if simplex.shape[1] == 3 and q.shape[1] == 2:  # Cramer's rule on the 2x2 system [e1 e2] b = d
+        e1, e2 = e[:, 0], e[:, 1]
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+        b1 = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
+        b2 = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
+        return torch.stack([1 - b1 - b2, b1, b2], dim=1), torch.zeros_like(b1)
+    if simplex.shape[1] == 3:
+        e1, e2 = e[:, 0], e[:, 1]
+        g11, g12, g22 = (e1 * e1).sum(-1), (e1 * e2).sum(-1), (e2 * e2).sum(-1)
+        r1, r2 = (d * e1).sum(-1), (d * e2).sum(-1)
+        det = g11 * g22 - g12 * g12
+        det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+        b1 = (g22 * r1 - g12 * r2) / det
+        b2 = (g11 * r2 - g12 * r1) / det
+        resid = d - b1.unsqueeze(1) * e1 - b2.unsqueeze(1) * e2  # (T, 3) normal component
+        return torch.stack([1 - b1 - b2, b1, b2], dim=1), torch.linalg.vector_norm(resid, dim=-1)
+    e1, e2, e3 = e[:, 0], e[:, 1], e[:, 2]
+    det = (e1 * torch.cross(e2, e3, dim=-1)).sum(-1)
+    det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+    b1 = (d * torch.cross(e2, e3, dim=-1)).sum(-1) / det
+    b2 = (e1 * torch.cross(d, e3, dim=-1)).sum(-1) / det
+    b3 = (e1 * torch.cross(e2, d, dim=-1)).sum(-1) / det
+    return torch.stack([1 - b1 - b2 - b3, b1, b2, b3], dim=1), torch.zeros_like(b1)
+
+
+def _clamp_bary(bary: torch.Tensor) -> torch.Tensor:
+    b = bary.clamp_min(0)
+    return b / b.sum(1, keepdim=True).clamp_min(torch.finfo(b.dtype).tiny)
+
+
+class _CellBins:
+    """Cells filed into multi-level grid bins by their bounding boxes (see the module docstring)."""
+
+    def __init__(self, points: torch.Tensor, cells: torch.Tensor, surface: bool):
+        d = points.shape[1]
+        dev = points.device
+        v = points[cells]  # (M, k, D)
+        bmin, bmax = v.min(1).values, v.max(1).values  # (M, D)
+        ext = (bmax - bmin).max(1).values  # (M,)
+        if surface:  # a query a little off a curved surface must still land in the bin
+            pad = 0.25 * ext.unsqueeze(1)
+            bmin, bmax, ext = bmin - pad, bmax + pad, 1.5 * ext
+        self.origin = bmin.min(0).values  # (D,)
+        span = float((bmax.max(0).values - self.origin).max())
+        bits = 56 // d
+        self.s0 = max(float(ext[ext > 0].min()) if (ext > 0).any() else span, span / 2 ** (bits - 1), 1e-300)
+        self.r0 = int(span / self.s0) + 2  # bins per axis at level 0
+        level = torch.ceil(torch.log2((ext / self.s0).clamp_min(1.0))).long()  # (M,)
+        for _ in range(3):  # rounding can leave a box across 3 bins: move it up a level
+            size = self.s0 * torch.pow(2.0, level.to(points.dtype)).unsqueeze(1)  # (M, 1) bin side
+            lo = ((bmin - self.origin) / size).floor().long()  # (M, D)
+            hi = ((bmax - self.origin) / size).floor().long()
+            wide = (hi - lo > 1).any(1)
+            if not wide.any():
+                break
+            level = level + wide.long()
+        self.levels = torch.unique(level).tolist()
+        self.stride_level = self.r0**d
+        self.strides = torch.tensor([self.r0 ** (d - 1 - a) for a in range(d)], device=dev)  # (D,)
+        offsets = torch.tensor(list(itertools.product((0, 1), repeat=d)), device=dev)  # (2^D, D)
+        bins = lo.unsqueeze(1) + offsets  # (M, 2^D, D)
+        keep = (bins <= hi.unsqueeze(1)).all(-1)  # (M, 2^D)
+        keys = level.unsqueeze(1) * self.stride_level + (bins * self.strides).sum(-1)  # (M, 2^D)
+        cell_id = torch.arange(cells.shape[0], device=dev).unsqueeze(1).expand_as(keys)
+        keys, self.cell_of_entry = keys[keep], cell_id[keep]
+        keys, order = torch.sort(keys, stable=True)
+        self.cell_of_entry = self.cell_of_entry[order]
+        self.ukeys, self.ucounts = torch.unique_consecutive(keys, return_counts=True)
+        self.ustarts = torch.cumsum(self.ucounts, 0) - self.ucounts
+
+    def candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(query index (T,), cell index (T,)) of every cell filed in a query's bins."""
+        dev = q.device
+        keys = []
+        for lev in self.levels:
+            size = self.s0 * 2.0**lev
+            b = ((q - self.origin) / size).floor().long()  # (P, D)
+            r = self.r0
+            inside = ((b >= 0) & (b < r)).all(-1)
+            k = lev * self.stride_level + (b.clamp(0, r - 1) * self.strides).sum(-1)
+            keys.append(torch.where(inside, k, torch.full_like(k, -1)))
+        keys = torch.stack(keys, 1)  # (P, L)
+        u = self.ukeys.numel()
+        pos = torch.searchsorted(self.ukeys, keys).clamp_max(u - 1)
+        cnt = torch.where(self.ukeys[pos] == keys, self.ucounts[pos], torch.zeros_like(pos)).reshape(-1)
+        start = self.ustarts[pos].reshape(-1)
+        total = int(cnt.sum())
+        first = torch.cumsum(cnt, 0) - cnt
+        entry = torch.arange(total, device=dev) + torch.repeat_interleave(start - first, cnt, output_size=total)
+        qi = torch.repeat_interleave(torch.arange(q.shape[0], device=dev), cnt.view(q.shape[0], -1).sum(1),
+                                     output_size=total)
+        return qi, self.cell_of_entry[entry]
+
+
+def _vertex_cells(cells: torch.Tensor, n: int):
+    """CSR map vertex -> incident cells: (start (N,), count (N,), cell ids)."""
+    flat = cells.reshape(-1)
+    order = torch.argsort(flat, stable=True)
+    count = torch.bincount(flat, minlength=n)
+    start = torch.cumsum(count, 0) - count
+    return start, count, order // cells.shape[1]
+
+
+def _best(points, cells, q, qi, ci, n_q, tol):
+    """Best candidate cell per query: among containing cells the one nearest the query's plane
+    (then the lowest id); when none contains it, the cell whose clamped barycentric point is
+    closest. Returns (cell (n_q,), score (n_q,), inside (n_q,)); cell is -1 without candidates."""
+    bary, dist = barycentric(points[cells[ci]], q[qi])  # (T, k), (T,)
+    inside = bary.min(1).values >= -tol  # (T,)
+    any_in = torch.zeros(n_q, dtype=torch.long, device=q.device).scatter_reduce(0, qi, inside.long(), "amax")
+    clamped = (_clamp_bary(bary).unsqueeze(-1) * points[cells[ci]]).sum(1)  # (T, D)
+    out_d = torch.linalg.vector_norm(clamped - q[qi], dim=-1)
+    score = torch.where(inside, dist, out_d)
+    score = torch.where(inside.long() == any_in[qi], score, torch.full_like(score, math.inf))
+    best = torch.full((n_q,), math.inf, dtype=q.dtype, device=q.device).scatter_reduce(0, qi, score, "amin")
+    sentinel = cells.shape[0]
+    cand = torch.where(score == best[qi], ci, torch.full_like(ci, sentinel))
+    cell = torch.full((n_q,), sentinel, dtype=torch.long, device=q.device).scatter_reduce(0, qi, cand, "amin")
+    return torch.where(cell == sentinel, -1, cell), best, any_in.bool()
+
+
+def _beyond_boundary(cells, cell, bary, tol) -> torch.Tensor:
+    """For a 3-D surface: whether the clamped foot point of each (non-containing) query lies on a
+    boundary edge or boundary vertex of the mesh, i.e. the query is beyond the surface's border."""
+    from .geometry import boundary_edges
+
+    be = boundary_edges(cells)  # (B, 2)
+    n = int(cells.max()) + 1
+    bkeys = torch.sort(torch.minimum(be[:, 0], be[:, 1]) * n + torch.maximum(be[:, 0], be[:, 1])).values
+    bvert = torch.zeros(n, dtype=torch.bool, device=cells.device)
+    bvert[be.reshape(-1)] = True
+    tri = cells[cell]  # (m, 3)
+    pos = bary >= -tol  # (m, 3) corners that carry weight after clamping
+    one = pos.sum(1) == 1
+    vert = tri[torch.arange(tri.shape[0], device=tri.device), pos.long().argmax(1)]  # the single corner
+    # with two corners left, the foot point is on the edge opposite the dropped corner
+    drop = (~pos).long().argmax(1)
+    a = tri.gather(1, ((drop + 1) % 3).unsqueeze(1)).squeeze(1)
+    b = tri.gather(1, ((drop + 2) % 3).unsqueeze(1)).squeeze(1)
+    key = torch.minimum(a, b) * n + torch.maximum(a, b)
+    if bkeys.numel():
+        at = torch.searchsorted(bkeys, key).clamp_max(bkeys.numel() - 1)
+        on_edge = bkeys[at] == key
+    else:
+        on_edge = torch.zeros_like(one)
+    return torch.where(one, bvert[vert], on_edge)
+
+
+def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
+    """Find the cell of ``mesh`` that contains each query point, and its barycentric coordinates.
+
+    Parameters
+    ----------
+    mesh : Mesh with 'triangle' cells (points (N, 2) or (N, 3)) or 'tetra' cells (points (N, 3))
+    query : (P, D) points, D = mesh.dim
+    tol : a point is inside a cell when all barycentric weights are >= -tol.
+        Default ``1000 * eps`` of the dtype (~1e-4 in float32, ~2e-13 in float64).
+
+    Returns
+    -------
+    cell : (P,) long, the containing cell (for an outside point: the nearest candidate cell)
+    bary : (P, k) barycentric weights in that cell (k = 3 or 4), clamped to >= 0 and summing to 1
+        for outside points; differentiable in the query and mesh points
+    outside : (P,) bool, True where no cell contains the point. For a 3-D surface a query is
+        located by its foot point on the surface (orthogonal projection onto a triangle, or the
+        nearest point of an edge or vertex where it projects between faces, e.g. above a convex
+        vertex); it is outside only when that foot point lies on the surface's boundary and the
+        projection falls beyond it. Distance from the surface is not judged.
+    """
+    points, cells, query = _check(mesh, query)
+    tol = 1000 * torch.finfo(points.dtype).eps if tol is None else float(tol)
+    p = query.shape[0]
+    k = cells.shape[1]
+    cell = torch.zeros(p, dtype=torch.long, device=points.device)
+    outside = torch.zeros(p, dtype=torch.bool, device=points.device)
+    if p == 0:
+        return cell, points.new_zeros((0, k)), outside
+    surface = mesh.cell_type == "triangle" and mesh.dim == 3
+    with torch.no_grad():
+        pts = points.detach()
+        bins = _CellBins(pts, cells, surface)
+        vstart = vcount = vcell = used = None
+        for s in range(0, p, _CHUNK):
+            q = query[s:s + _CHUNK].detach()  # (c, D)
+            qi, ci = bins.candidates(q)
+            c_cell, c_score, c_in = _best(pts, cells, q, qi, ci, q.shape[0], tol)
+            miss = (~c_in).nonzero().flatten()  # queries no cell contains
+            if miss.numel():
+                if vstart is None:
+                    vstart, vcount, vcell = _vertex_cells(cells, pts.shape[0])
+                    used = torch.unique(cells)  # vertices of at least one cell
+                _, near = nearest_neighbors(q[miss], pts[used])
+                near = used[near]  # (m,) nearest mesh vertex that has cells
+                cnt = vcount[near]
+                total = int(cnt.sum())
+                first = torch.cumsum(cnt, 0) - cnt
+                e = torch.arange(total, device=q.device) + torch.repeat_interleave(vstart[near] - first, cnt,
+                                                                                   output_size=total)
+                mi = torch.repeat_interleave(torch.arange(miss.numel(), device=q.device), cnt, output_size=total)
+                r_cell, r_score, r_in = _best(pts, cells, q[miss], mi, vcell[e], miss.numel(), tol)
+                # merge with the bin candidates of the same queries
+                old_in = c_in[miss]
+                better = (r_in & ~old_in) | ((r_in == old_in) & (r_score < c_score[miss]))
+                better &= r_cell >= 0
+                c_cell[miss] = torch.where(better, r_cell, c_cell[miss])
+                c_in[miss] = old_in | r_in
+            cell[s:s + _CHUNK] = c_cell
+            outside[s:s + _CHUNK] = ~c_in
+    bary, _ = barycentric(points[cells[cell]], query)  # (P, k), with gradients
+    if surface and outside.any():  # off the triangles' planes but within the surface: not outside
+        with torch.no_grad():
+            idx = outside.nonzero().flatten()
+            outside[idx] = _beyond_boundary(cells, cell[idx], bary[idx].detach(), tol)
+    clamp = bary.detach().min(1).values < -tol  # (P,) clamped weights for every foot point off a cell
+    bary = torch.where(clamp.unsqueeze(1), _clamp_bary(bary), bary)
+    return cell, bary, outside
+
+
+def _warn_outside(outside: torch.Tensor, who: str) -> None:
+    n = int(outside.sum())
+    if n:
+        warnings.warn(
+            f"{who}: {n} of {outside.numel()} query points lie outside the mesh; they take the values "
+            "of the nearest cell (clamped barycentric weights)",
+            stacklevel=3,
+        )
+
+
+def transfer_matrix(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
+    """Sparse P1 interpolation matrix ``T`` (P, N) with ``T @ u = u(query)`` for any point field u.
+
+    Row i holds the barycentric weights of query i at the vertices of its cell (so rows sum to 1).
+    Warns when points fall outside the mesh (see ``locate_points``).
+
+    Returns
+    -------
+    T : torch sparse COO (P, N), coalesced, dtype/device of the mesh points
+    outside : (P,) bool
+    """
+    cell, bary, outside = locate_points(mesh, query, tol=tol)
+    _warn_outside(outside, "transfer_matrix")
+    p, k = bary.shape
+    rows = torch.arange(p, device=bary.device).repeat_interleave(k)  # (P*k,)
+    cols = mesh.cells[cell].reshape(-1)
+    t = torch.sparse_coo_tensor(torch.stack([rows, cols]), bary.reshape(-1), (p, mesh.n_points),
+                                check_invariants=False).coalesce()
+    return t, outside
+
+
+def interpolate(mesh: Mesh, field, query: torch.Tensor, *, tol: float | None = None):
+    """Evaluate a P1 point field of ``mesh`` at query points: ``u(q) = sum_j b_j u(v_j)``.
+
+    Parameters
+    ----------
+    mesh : triangle or tetra Mesh (see ``locate_points``)
+    field : (N, ...) values at the mesh points (tensor or array)
+    query : (P, D) points
+
+    Returns
+    -------
+    values : (P, ...) tensor, differentiable in ``field``, the query and the mesh points
+    outside : (P,) bool; outside points take the nearest cell's clamped values, and a warning says
+        how many there were
+    """
+    field = field if isinstance(field, torch.Tensor) else torch.as_tensor(field)
+    field = field.to(mesh.device)
+    if field.dim() == 0 or field.shape[0] != mesh.n_points:
+        raise ValueError(f"field must have shape (N, ...) with N = {mesh.n_points} mesh points, "
+                         f"got {tuple(field.shape)}")
+    cell, bary, outside = locate_points(mesh, query, tol=tol)
+    _warn_outside(outside, "interpolate")
+    if not field.is_floating_point():
+        field = field.to(bary.dtype)
+    vals = field[mesh.cells[cell]]  # (P, k, ...)
+    w = bary.to(field.dtype).reshape(bary.shape + (1,) * (field.dim() - 1))  # (P, k, 1, ...)
+    return (w * vals).sum(1), outside
