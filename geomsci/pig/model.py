@@ -177,7 +177,10 @@ class PIG(JetModel):
 
     # -- evaluation -------------------------------------------------------------------------------
     def _select(self, x: torch.Tensor):
-        """Gaussians kept for the points ``x`` (index tensor) or None for all."""
+        """Gaussians kept for the points ``x``: (idx (K, N'), live (K, N')) or None for all.
+
+        Channels keep different numbers of Gaussians; shorter rows are padded with index 0 and
+        ``live = False`` (their features are zeroed), so every channel has N' columns."""
         if self.truncate_tol is None:
             return None
         with torch.no_grad():
@@ -188,8 +191,13 @@ class PIG(JetModel):
             else:
                 L = self.precision_factor()
                 lam = torch.linalg.eigvalsh(L @ L.transpose(1, 2))[:, 0]  # (M,) smallest eigenvalue
-                qmin = lam * (dist ** 2).sum(-1)
-            return torch.nonzero(qmin <= 2.0 * math.log(1.0 / self.truncate_tol)).flatten()
+                qmin = lam * (dist**2).sum(-1)
+            keep = (qmin <= 2.0 * math.log(1.0 / self.truncate_tol)).reshape(self.channels, self.n_gaussians)
+            n_keep = max(1, int(keep.sum(1).max()))
+            # stable sort puts kept Gaussians first in each channel, in their original order
+            order = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices[:, :n_keep]  # (K, N')
+            live = torch.gather(keep, 1, order)
+            return order, live
 
     def embedding_jet(self, x: torch.Tensor, order: int = 2, dims=()) -> Jet:
         """Closed-form jet of the K-channel embedding FE at ``x`` (P, d): value (P, K), grad (P, K, d),
@@ -202,49 +210,54 @@ class PIG(JetModel):
             g_j          = (P x)_j - (P mu)_j
             g_j^2 - P_jj = (sum_i P_ji x_i - (P mu)_j)^2 - P_jj
 
-        With the monomials phi(x) = [1, x_i, x_i x_k (i <= k)] (P, D2) this becomes two matrix
-        products: q = phi @ Q (P, M) and sums = exp(-q/2) @ C (P, K * blocks * D2), contracted with
-        phi per point. Coordinates are shifted to the centre of the chunk first (exact for every
-        derivative, and keeps the expansion free of cancellation when |x| >> sigma).
+        With the monomials phi(x) = [1, x_i, x_i x_k (i <= k)] (P, D2) this becomes two batched
+        matrix products per channel: q = phi @ Q_k (P, N) and sums = exp(-q/2) @ C_k, contracted
+        with phi per point. Coordinates are shifted to the centre of the chunk first (exact for
+        every derivative, and keeps the expansion free of cancellation when |x| >> sigma).
         """
-        d = self.dim
-        idx = self._select(x)
-        L = self.precision_factor()  # (M, d, d)
-        mu, f, ch = self.means, self.features, self.channel
-        if idx is not None:
-            L, mu, f, ch = L[idx], mu[idx], f[idx], ch[idx]
-        M = mu.shape[0]
+        d, K, N = self.dim, self.channels, self.n_gaussians
+        L = self.precision_factor().reshape(K, N, d, d)
+        mu, f = self.means.reshape(K, N, d), self.features.reshape(K, N)
+        sel = self._select(x)
+        if sel is not None:
+            idx, live = sel  # (K, N')
+            L = torch.gather(L, 1, idx[:, :, None, None].expand(-1, -1, d, d))
+            mu = torch.gather(mu, 1, idx[:, :, None].expand(-1, -1, d))
+            f = torch.gather(f, 1, idx) * live
         with torch.no_grad():
             c = 0.5 * (x.min(0).values + x.max(0).values)  # (d,) chunk centre
-        xs, mus = x - c, mu - c  # (P, d), (M, d)
-        Pm = L @ L.transpose(1, 2)  # (M, d, d) precision
-        Pmu = (Pm @ mus.unsqueeze(-1)).squeeze(-1)  # (M, d)
+        xs, mus = x - c, mu - c  # (P, d), (K, N, d)
+        Pm = L @ L.transpose(-1, -2)  # (K, N, d, d) precision
+        Pmu = (Pm @ mus.unsqueeze(-1)).squeeze(-1)  # (K, N, d)
         ii, kk = torch.triu_indices(d, d, device=x.device)  # monomials x_i x_k, i <= k
-        twice = torch.where(ii == kk, 1.0, 2.0).to(x.dtype)  # (D2q,) symmetric off-diagonal counts twice
-        ones = x.new_ones(x.shape[0], 1)
-        phi = torch.cat([ones, xs, xs[:, ii] * xs[:, kk]], dim=1)  # (P, D2)
-        Q = torch.cat([(mus * Pmu).sum(-1, keepdim=True), -2.0 * Pmu, twice * Pm[:, ii, kk]], dim=1)  # (M, D2)
-        G = torch.exp(-0.5 * (phi @ Q.T))  # (P, M)
+        twice = torch.where(ii == kk, 1.0, 2.0).to(x.dtype)  # off-diagonal monomials count twice
+        phi1 = torch.cat([x.new_ones(x.shape[0], 1), xs], dim=1)  # (P, 1 + d)
+        phi = torch.cat([phi1, xs[:, ii] * xs[:, kk]], dim=1)  # (P, D2)
+        # -q/2 = phi @ Qh with Qh the coefficients of -r^T P r / 2
+        Qh = torch.cat([-0.5 * (mus * Pmu).sum(-1, keepdim=True), Pmu, -0.5 * twice * Pm[..., ii, kk]], dim=-1)  # (K, N, D2)
+        G = torch.exp(torch.matmul(phi, Qh.transpose(1, 2)))  # (K, P, N)
         if order == 0:
-            F = x.new_zeros(M, self.channels).index_put((torch.arange(M, device=x.device), ch), f)
-            return Jet(G @ F)  # (P, K)
-        D2 = phi.shape[1]
-        zq = x.new_zeros(M, d * (d + 1) // 2)
-        blocks = [torch.cat([x.new_ones(M, 1), x.new_zeros(M, d), zq], 1)]  # value: 1
-        for j in range(d):  # -g_j
-            blocks.append(torch.cat([Pmu[:, j : j + 1], -Pm[:, j, :], zq], 1))
-        for j in dims if order == 2 else ():  # g_j^2 - P_jj
-            a = Pm[:, j, :]  # (M, d) coefficients of x in (P x)_j
-            blocks.append(torch.cat([Pmu[:, j : j + 1] ** 2 - Pm[:, j, j : j + 1], -2.0 * Pmu[:, j : j + 1] * a,
-                                     twice * a[:, ii] * a[:, kk]], 1))
-        B = len(blocks)
-        coef = torch.stack(blocks, 1)  # (M, B, D2)
-        C = x.new_zeros(M, self.channels, B, D2).index_put((torch.arange(M, device=x.device), ch), f[:, None, None] * coef)
-        sums = (G @ C.reshape(M, -1)).reshape(-1, self.channels, B, D2)  # (P, K, B, D2)
-        out = (sums * phi[:, None, None, :]).sum(-1)  # (P, K, B)
-        value, grad = out[:, :, 0], out[:, :, 1 : 1 + d]
-        hess = out[:, :, 1 + d :] if order == 2 and dims else None
-        return Jet(value, grad, hess, tuple(dims) if order == 2 else ())
+            return Jet(torch.bmm(G, f.unsqueeze(-1)).squeeze(-1).T)  # (P, K)
+        # coefficient columns: value [1] | -g_j over phi1, for each j | g_j^2 - P_jj over phi, for j in dims
+        cols = [f.unsqueeze(-1)]
+        for j in range(d):
+            cols.append(f.unsqueeze(-1) * torch.cat([Pmu[..., j : j + 1], -Pm[..., j, :]], -1))  # (K, N, 1 + d)
+        dims = tuple(dims) if order == 2 else ()
+        for j in dims:
+            a = Pm[..., j, :]  # (K, N, d) coefficients of x in (P x)_j
+            cj = torch.cat([Pmu[..., j : j + 1] ** 2 - Pm[..., j, j : j + 1], -2.0 * Pmu[..., j : j + 1] * a,
+                            twice * a[..., ii] * a[..., kk]], -1)  # (K, N, D2)
+            cols.append(f.unsqueeze(-1) * cj)
+        sums = torch.bmm(G, torch.cat(cols, -1))  # (K, P, 1 + d (1 + d) + S D2)
+        value = sums[:, :, 0].T  # (P, K)
+        n1 = 1 + d
+        g = sums[:, :, 1 : 1 + d * n1].reshape(K, -1, d, n1)  # (K, P, d, 1 + d)
+        grad = (g * phi1[None, :, None, :]).sum(-1).permute(1, 0, 2)  # (P, K, d)
+        hess = None
+        if dims:
+            h = sums[:, :, 1 + d * n1 :].reshape(K, -1, len(dims), phi.shape[1])  # (K, P, S, D2)
+            hess = (h * phi[None, :, None, :]).sum(-1).permute(1, 0, 2)  # (P, K, S)
+        return Jet(value, grad, hess, dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """u(x): (P, d) -> (P, out_dim)."""
