@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from geomsci.core.geometry import vertex_normals
 from geomsci.core.mesh import Mesh
 from geomsci.wing.finite_diff import grid_derivatives
 from geomsci.wing.fundamental_forms import FEATURE_GROUPS, fundamental_forms
@@ -141,12 +142,6 @@ def _neighbourhoods(faces: torch.Tensor, n_points: int, rings: int, min_count: i
     return torch.as_tensor(out, device=faces.device)
 
 
-def _vertex_normals(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    fn = torch.linalg.cross(points[faces[:, 1]] - points[faces[:, 0]], points[faces[:, 2]] - points[faces[:, 0]], dim=-1)
-    vn = torch.zeros_like(points).index_add_(0, faces.reshape(-1), fn.repeat_interleave(3, 0))
-    return vn / vn.norm(dim=-1, keepdim=True).clamp_min(1e-300)
-
-
 def _poly_basis(a: torch.Tensor, b: torch.Tensor, degree: int) -> torch.Tensor:
     """Monomials 1, a, b, a^2, ab, b^2 [, a^3, a^2 b, a b^2, b^3] stacked on a new last axis."""
     cols = [torch.ones_like(a), a, b, a * a, a * b, b * b]
@@ -187,7 +182,7 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
     Q = P[nbr.clamp_min(0)] - P.unsqueeze(1)  # (N, K, 3)
     scale = ((Q.norm(dim=-1) * mask).sum(1) / mask.sum(1)).clamp_min(1e-300)  # (N,) mean distance
     Q = Q / scale[:, None, None]
-    n = _vertex_normals(P, faces)  # (N, 3)
+    n = vertex_normals(P, faces)  # (N, 3) area-weighted
     helper = torch.where((n[:, :1].abs() < 0.9), torch.tensor([1.0, 0, 0], dtype=P.dtype, device=P.device),
                          torch.tensor([0, 1.0, 0], dtype=P.dtype, device=P.device))
     t1 = torch.linalg.cross(n, helper, dim=-1)

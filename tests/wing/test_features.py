@@ -229,3 +229,18 @@ def test_features_on_cuda_match_cpu():
     c = mesh_features(m).point_data["K"]
     d = mesh_features(m.to("cuda")).point_data["K"]
     assert torch.allclose(c, d.cpu(), atol=1e-8)
+
+
+def test_mesh_fit_on_icosphere_converges():
+    """Unstructured icosphere (outward normals): K = 1/R^2, H = -1/R; error falls ~4x per subdivision."""
+    from geomsci.core.shapes import icosphere
+
+    errs = []
+    for s in (2, 3, 4):
+        m = icosphere(s, radius=2.0, dtype=torch.float64)
+        f = mesh_features(m).point_data
+        errs.append(((f["K"] - 0.25).abs().max().item(), (f["H"] + 0.5).abs().max().item()))
+    print("\nicosphere K/H errors:", errs)
+    for k in (0, 1):
+        assert errs[2][k] < errs[1][k] < errs[0][k]
+        assert math.log2(errs[1][k] / errs[2][k]) > 1.6
