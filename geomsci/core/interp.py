@@ -26,6 +26,7 @@ from .mesh import Mesh
 __all__ = ["locate_points", "barycentric", "transfer_matrix", "interpolate"]
 
 _CHUNK = 2**16  # queries per pass
+_S0_QUANTILE = 0.25  # level-0 bin side: this quantile of the cell extents
 
 
 def _check(mesh, query) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -112,7 +113,9 @@ class _CellBins:
         self.origin = bmin.min(0).values  # (D,)
         span = float((bmax.max(0).values - self.origin).max())
         bits = 56 // d
-        self.s0 = max(float(ext[ext > 0].min()) if (ext > 0).any() else span, span / 2 ** (bits - 1), 1e-300)
+        pos = ext[ext > 0]
+        small = float(torch.sort(pos).values[int(_S0_QUANTILE * (pos.numel() - 1))]) if pos.numel() else span
+        self.s0 = max(small, span / 2 ** (bits - 1), 1e-300)  # smaller cells all share level 0
         self.r0 = int(span / self.s0) + 2  # bins per axis at level 0
         level = torch.ceil(torch.log2((ext / self.s0).clamp_min(1.0))).long()  # (M,)
         for _ in range(3):  # rounding can leave a box across 3 bins: move it up a level
@@ -170,22 +173,29 @@ def _vertex_cells(cells: torch.Tensor, n: int):
     return start, count, order // cells.shape[1]
 
 
-def _best(points, cells, q, qi, ci, n_q, tol):
+def _best(points, cells, q, qi, ci, n_q, tol, surface):
     """Best candidate cell per query: among containing cells the one nearest the query's plane
     (then the lowest id); when none contains it, the cell whose clamped barycentric point is
     closest. Returns (cell (n_q,), score (n_q,), inside (n_q,)); cell is -1 without candidates."""
-    bary, dist = barycentric(points[cells[ci]], q[qi])  # (T, k), (T,)
-    inside = bary.min(1).values >= -tol  # (T,)
-    any_in = torch.zeros(n_q, dtype=torch.long, device=q.device).scatter_reduce(0, qi, inside.long(), "amax")
-    clamped = (_clamp_bary(bary).unsqueeze(-1) * points[cells[ci]]).sum(1)  # (T, D)
-    out_d = torch.linalg.vector_norm(clamped - q[qi], dim=-1)
-    score = torch.where(inside, dist, out_d)
-    score = torch.where(inside.long() == any_in[qi], score, torch.full_like(score, math.inf))
-    best = torch.full((n_q,), math.inf, dtype=q.dtype, device=q.device).scatter_reduce(0, qi, score, "amin")
     sentinel = cells.shape[0]
-    cand = torch.where(score == best[qi], ci, torch.full_like(ci, sentinel))
-    cell = torch.full((n_q,), sentinel, dtype=torch.long, device=q.device).scatter_reduce(0, qi, cand, "amin")
-    return torch.where(cell == sentinel, -1, cell), best, any_in.bool()
+    dev = q.device
+    v = points[cells[ci]]  # (T, k, D)
+    bary, dist = barycentric(v, q[qi])  # (T, k), (T,)
+    inside = bary.min(1).values >= -tol  # (T,)
+    any_in = torch.zeros(n_q, dtype=torch.bool, device=dev).scatter_reduce(0, qi, inside, "amax")
+    score = torch.full((ci.numel(),), math.inf, dtype=q.dtype, device=dev)
+    if surface:
+        score = torch.where(inside, dist, score)
+    else:
+        score = torch.where(inside, 0.0, score)
+    rest = (~any_in[qi]).nonzero().flatten()  # pairs of queries no candidate contains
+    if rest.numel():
+        clamped = (_clamp_bary(bary[rest]).unsqueeze(-1) * v[rest]).sum(1)  # (R, D)
+        score[rest] = torch.linalg.vector_norm(clamped - q[qi[rest]], dim=-1)
+    best = torch.full((n_q,), math.inf, dtype=q.dtype, device=dev).scatter_reduce(0, qi, score, "amin")
+    cand = torch.where(score == best[qi], ci, sentinel)
+    cell = torch.full((n_q,), sentinel, dtype=torch.long, device=dev).scatter_reduce(0, qi, cand, "amin")
+    return torch.where(cell == sentinel, -1, cell), best, any_in
 
 
 def _beyond_boundary(cells, cell, bary, tol) -> torch.Tensor:
@@ -252,7 +262,7 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
         for s in range(0, p, _CHUNK):
             q = query[s:s + _CHUNK].detach()  # (c, D)
             qi, ci = bins.candidates(q)
-            c_cell, c_score, c_in = _best(pts, cells, q, qi, ci, q.shape[0], tol)
+            c_cell, c_score, c_in = _best(pts, cells, q, qi, ci, q.shape[0], tol, surface)
             miss = (~c_in).nonzero().flatten()  # queries no cell contains
             if miss.numel():
                 if vstart is None:
@@ -266,7 +276,7 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
                 e = torch.arange(total, device=q.device) + torch.repeat_interleave(vstart[near] - first, cnt,
                                                                                    output_size=total)
                 mi = torch.repeat_interleave(torch.arange(miss.numel(), device=q.device), cnt, output_size=total)
-                r_cell, r_score, r_in = _best(pts, cells, q[miss], mi, vcell[e], miss.numel(), tol)
+                r_cell, r_score, r_in = _best(pts, cells, q[miss], mi, vcell[e], miss.numel(), tol, surface)
                 # merge with the bin candidates of the same queries
                 old_in = c_in[miss]
                 better = (r_in & ~old_in) | ((r_in == old_in) & (r_score < c_score[miss]))
