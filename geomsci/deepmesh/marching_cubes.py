@@ -48,21 +48,6 @@ for _a, _b in tables.EDGES:
 _TABLE_CACHE: dict = {}
 
 
-def _tri_table(device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(256, T, 3) long triangle table padded with 0 and (256, T) bool validity, on ``device``."""
-    key = str(device)
-    if key not in _TABLE_CACHE:
-        T = tables.MAX_TRIANGLES
-        tri = torch.zeros(256, T, 3, dtype=torch.long)
-        valid = torch.zeros(256, T, dtype=torch.bool)
-        for case, tris in enumerate(tables.TRI_TABLE):
-            if tris:
-                tri[case, : len(tris)] = torch.tensor(tris, dtype=torch.long)
-                valid[case, : len(tris)] = True
-        _TABLE_CACHE[key] = (tri.to(device), valid.to(device))
-    return _TABLE_CACHE[key]
-
-
 def _axis_edges(axis: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Local edge ids along ``axis`` (4,) and the offsets of their lower ends (4, 3)."""
     key = ("axis", axis, str(device))
@@ -132,6 +117,7 @@ def marching_cubes(
     spacing=1.0,
     origin=(0.0, 0.0, 0.0),
     deformation: torch.Tensor | None = None,
+    inside: torch.Tensor | None = None,
 ) -> Mesh:
     """Triangle mesh of the ``level`` iso-surface of a scalar field on a regular lattice.
 
@@ -148,6 +134,11 @@ def marching_cubes(
     deformation : float tensor (X, Y, Z, 3), optional
         Per-node displacement added to the node positions (world units); vertex positions are
         differentiable in it, e.g. to learn a deformable lattice.
+    inside : bool tensor (X, Y, Z), optional
+        Overrides the classification ``values <= level``: the connectivity comes from this mask,
+        the positions from ``values``.  Holding the mask fixed makes the output a smooth function
+        of the values (for gradient checks, or to differentiate a fixed connectivity); where the
+        values disagree with the mask, t is extrapolated linearly instead of clamped to [0, 1].
 
     Returns
     -------
@@ -174,7 +165,16 @@ def marching_cubes(
         deformation = deformation.to(dtype=dtype, device=device)
 
     with torch.no_grad():
-        inside = values.detach() <= level  # (X, Y, Z) bool
+        override = inside is not None
+        if override:
+            if inside.shape != shape or inside.dtype != torch.bool:
+                raise ValueError(
+                    f"marching_cubes: inside must be a bool tensor of shape {shape}, got "
+                    f"{inside.dtype} {tuple(inside.shape)}"
+                )
+            inside = inside.to(device)
+        else:
+            inside = values.detach() <= level  # (X, Y, Z) bool
         X, Y, Z = shape
         # -- case index of every cube, built separably in "lexicographic" bit order
         #    (bit dx + 2 dy + 4 dz for the corner at offset (dx, dy, dz)), then permuted to the
@@ -218,11 +218,6 @@ def marching_cubes(
             pos = torch.searchsorted(crossed_flat[axis], flat)
             # edges that are not crossed get a clamped dummy id; the table never references them
             vid[:, local_ids] = offsets[axis] + pos.clamp_max(max(crossed_flat[axis].numel() - 1, 0))
-        tri, valid = _tri_table(device)
-        local = tri[cube_case]  # (A, T, 3) local edge ids
-        keep = valid[cube_case]  # (A, T)
-        faces = torch.gather(vid, 1, local.reshape(local.shape[0], -1)).reshape(local.shape)
-        faces = faces[keep]  # (F, 3)
 
     # -- vertex positions: differentiable edge interpolation ------------------------------------
     points = []
@@ -242,7 +237,9 @@ def marching_cubes(
         vb = values[ib[:, 0], ib[:, 1], ib[:, 2]]  # (E,)
         den = vb - va
         den = torch.where(den.abs() < tiny, torch.where(den < 0, -tiny, tiny), den)
-        t = ((level - va) / den).clamp(0.0, 1.0)  # (E,) in [0, 1]
+        t = (level - va) / den  # (E,) in [0, 1] up to rounding
+        if not override:
+            t = t.clamp(0.0, 1.0)
         pa = org + ia.to(dtype) * sp  # (E, 3)
         pb = org + ib.to(dtype) * sp
         if deformation is not None:
@@ -250,4 +247,69 @@ def marching_cubes(
             pb = pb + deformation[ib[:, 0], ib[:, 1], ib[:, 2]]
         points.append(pa + t.unsqueeze(1) * (pb - pa))
     points = torch.cat(points, dim=0)  # (V, 3)
+    with torch.no_grad():
+        faces = _triangulate_loops(points.detach(), vid, cube_case)  # (F, 3)
     return Mesh(points, faces, "triangle")
+
+
+def _loop_tables(device) -> dict:
+    """Tensor form of tables.LOOP_TABLE and, per loop size n, all triangulations with their
+    diagonals and, per (case, loop), which triangulations are admissible."""
+    key = ("loops", str(device))
+    if key not in _TABLE_CACHE:
+        L, N = tables.MAX_LOOPS, tables.MAX_LOOP_SIZE
+        edges = torch.zeros(256, L, N, dtype=torch.long)  # (256, L, N) edge ids, 0-padded
+        size = torch.zeros(256, L, dtype=torch.long)  # (256, L) loop sizes, 0 = no loop
+        per_n = {}
+        for n, tris in tables.TRIANGULATIONS.items():
+            adm = torch.zeros(256, L, len(tris), dtype=torch.bool)
+            per_n[n] = {
+                "tris": torch.tensor(tris, dtype=torch.long).reshape(len(tris), n - 2, 3).to(device),
+                "diag": torch.tensor(tables.DIAGONALS[n], dtype=torch.long).reshape(len(tris), n - 3, 2).to(device),
+                "adm": adm,
+            }
+        for case, loops in enumerate(tables.LOOP_TABLE):
+            for li, loop in enumerate(loops):
+                n = len(loop)
+                edges[case, li, :n] = torch.tensor(loop)
+                size[case, li] = n
+                for k, tri in enumerate(tables.TRIANGULATIONS[n]):
+                    per_n[n]["adm"][case, li, k] = tables.admissible(loop, tri)
+        for n in per_n:
+            per_n[n]["adm"] = per_n[n]["adm"].to(device)
+        _TABLE_CACHE[key] = {"edges": edges.to(device), "size": size.to(device), "per_n": per_n}
+    return _TABLE_CACHE[key]
+
+
+def _triangulate_loops(points: torch.Tensor, vid: torch.Tensor, cube_case: torch.Tensor) -> torch.Tensor:
+    """Faces (F, 3) of every loop of every active cube.
+
+    Each cube's surface is a few closed loops of crossed edges (``tables.LOOP_TABLE``).  A loop of
+    n vertices has Catalan(n - 2) triangulations; among those whose diagonals never join two edges
+    of one cube face (the ones that keep the surface manifold across cubes) we take the one with the
+    smallest total diagonal length in the actual vertex positions.  Diagonals are internal to one
+    cube, so this choice never affects the neighbours: the surface stays watertight.
+
+    points (V, 3) detached, vid (A, 12) vertex id of each local edge, cube_case (A,) table case.
+    """
+    lt = _loop_tables(points.device)
+    loop_edges = lt["edges"][cube_case]  # (A, L, N) local edge ids
+    loop_size = lt["size"][cube_case]  # (A, L)
+    faces = []
+    for n, opt in lt["per_n"].items():
+        a, li = (loop_size == n).nonzero(as_tuple=True)  # (P,), (P,) cube and loop of each n-gon
+        if a.numel() == 0:
+            continue
+        ids = torch.gather(vid[a], 1, loop_edges[a, li, :n])  # (P, n) vertex ids around the loop
+        if n == 3:
+            faces.append(ids)
+            continue
+        pos = points[ids]  # (P, n, 3)
+        diag = opt["diag"]  # (K, n-3, 2) local vertex pairs
+        d = pos[:, diag[..., 0]] - pos[:, diag[..., 1]]  # (P, K, n-3, 3)
+        cost = d.norm(dim=-1).sum(dim=-1)  # (P, K) total diagonal length
+        cost = cost.masked_fill(~opt["adm"][cube_case[a], li], float("inf"))
+        best = cost.argmin(dim=1)  # (P,)
+        local = opt["tris"][best]  # (P, n-2, 3) local vertex indices
+        faces.append(torch.gather(ids, 1, local.reshape(local.shape[0], -1)).reshape(-1, 3))
+    return torch.cat(faces, dim=0)

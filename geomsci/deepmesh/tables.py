@@ -25,11 +25,14 @@ of the same cube face (such a diagonal could be drawn by the neighbouring cube t
 with four triangles).  Loops are oriented counter-clockwise seen from outside (positive values),
 so a field that is negative inside yields outward normals.
 
-Tables (all built once at import, ~20 ms):
+Tables (all built once at import, ~50 ms):
 
 - ``EDGE_TABLE``: list[int] of 256 12-bit masks of crossed edges.
 - ``TRI_TABLE``: list of 256 lists of triangles, each a tuple of 3 edge indices, oriented outward.
 - ``MAX_TRIANGLES``: the longest list (padding size for the tensor form).
+- ``LOOP_TABLE``: the same surfaces as closed loops of edge ids, with ``TRIANGULATIONS[n]`` /
+  ``DIAGONALS[n]`` (all triangulations of an n-gon) and ``admissible(loop, tri)``, so that the
+  triangulation of each loop can be chosen from the actual vertex positions at run time.
 """
 from __future__ import annotations
 
@@ -167,6 +170,39 @@ def _triangulate(loop):
     return tris
 
 
+def _all_triangulations(n: int) -> list[list[tuple[int, int, int]]]:
+    """Every triangulation of a convex n-gon with vertices 0..n-1, triangles in increasing index
+    order (so they keep the polygon's orientation).  Catalan(n - 2) of them."""
+
+    def rec(i, j):
+        if j - i < 2:
+            return [[]]
+        out = []
+        for k in range(i + 1, j):
+            for left in rec(i, k):
+                for right in rec(k, j):
+                    out.append([(i, k, j)] + left + right)
+        return out
+
+    return rec(0, n - 1)
+
+
+def _diagonals(tri: list[tuple[int, int, int]], n: int) -> list[tuple[int, int]]:
+    """Interior diagonals (i, j) of a triangulation of an n-gon."""
+    out = set()
+    for t in tri:
+        for a, b in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])):
+            if (b - a) % n not in (1, n - 1):
+                out.add((a, b))
+    return sorted(out)
+
+
+def admissible(loop, tri) -> bool:
+    """A triangulation of ``loop`` is admissible when no diagonal joins two edges of one cube face."""
+    n = len(loop)
+    return not any(_SAME_FACE[loop[a]][loop[b]] for a, b in _diagonals(tri, n))
+
+
 def _build():
     edge_table, tri_table = [], []
     for case in range(256):
@@ -184,3 +220,11 @@ def _build():
 
 EDGE_TABLE, TRI_TABLE = _build()
 MAX_TRIANGLES = max(len(t) for t in TRI_TABLE)
+# Loop form, for choosing the triangulation of each loop from the actual vertex positions
+# (marching_cubes picks, among the admissible triangulations, the one with the shortest
+# diagonals -- the classic tables break the many ties of the unit cube arbitrarily):
+LOOP_TABLE = [_loops(case) for case in range(256)]  # per case, oriented loops of edge ids
+MAX_LOOPS = max(len(ls) for ls in LOOP_TABLE)  # 4
+MAX_LOOP_SIZE = max(len(l) for ls in LOOP_TABLE for l in ls)  # 7
+TRIANGULATIONS = {n: _all_triangulations(n) for n in range(3, MAX_LOOP_SIZE + 1)}
+DIAGONALS = {n: [_diagonals(t, n) for t in TRIANGULATIONS[n]] for n in TRIANGULATIONS}
