@@ -1,0 +1,237 @@
+"""geometry: areas, volumes and curvature against analytic shapes; topology of known surfaces;
+the cotangent Laplacian against libigl; float64 gradchecks."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from torch.autograd import gradcheck
+
+from geomsci.core import geometry as G
+
+
+# ---- test shapes, built here so these tests depend on nothing but trimesh ---------------------
+def icosphere(subdivisions, radius=1.0, device="cpu"):
+    s = trimesh.creation.icosphere(subdivisions, radius=radius)
+    return (torch.tensor(s.vertices, dtype=torch.float64, device=device),
+            torch.tensor(s.faces, dtype=torch.long, device=device))
+
+
+def grid_faces(n_u, n_v, wrap_u, wrap_v):
+    """Two triangles per quad of an (n_u x n_v) vertex grid, index i * n_v + j, optionally periodic."""
+    cu = n_u if wrap_u else n_u - 1
+    cv = n_v if wrap_v else n_v - 1
+    i, j = torch.meshgrid(torch.arange(cu), torch.arange(cv), indexing="ij")
+    i, j = i.reshape(-1), j.reshape(-1)
+    a = i * n_v + j
+    b = ((i + 1) % n_u) * n_v + j
+    c = ((i + 1) % n_u) * n_v + (j + 1) % n_v
+    d = i * n_v + (j + 1) % n_v
+    return torch.cat([torch.stack([a, b, c], 1), torch.stack([a, c, d], 1)])
+
+
+def torus(R, r, n_major, n_minor):
+    """Parametric torus around z, faces oriented outwards."""
+    u = torch.arange(n_major, dtype=torch.float64) * 2 * math.pi / n_major
+    v = torch.arange(n_minor, dtype=torch.float64) * 2 * math.pi / n_minor
+    uu, vv = torch.meshgrid(u, v, indexing="ij")
+    p = torch.stack([(R + r * vv.cos()) * uu.cos(), (R + r * vv.cos()) * uu.sin(), r * vv.sin()], -1)
+    return p.reshape(-1, 3), grid_faces(n_major, n_minor, True, True)
+
+
+def open_cylinder(n_around, n_height, radius=1.0, height=2.0):
+    t = torch.arange(n_around, dtype=torch.float64) * 2 * math.pi / n_around
+    z = torch.linspace(0, height, n_height, dtype=torch.float64)
+    tt, zz = torch.meshgrid(t, z, indexing="ij")
+    p = torch.stack([radius * tt.cos(), radius * tt.sin(), zz], -1).reshape(-1, 3)
+    return p, grid_faces(n_around, n_height, True, False)
+
+
+def plane(n, size=1.0):
+    x = torch.linspace(0, size, n, dtype=torch.float64)
+    xx, yy = torch.meshgrid(x, x, indexing="ij")
+    return torch.stack([xx, yy], -1).reshape(-1, 2), grid_faces(n, n, False, False)
+
+
+# ---- areas and volumes ------------------------------------------------------------------------
+def test_sphere_area_volume_within_half_percent(device):
+    p, f = icosphere(4, radius=2.0, device=device)  # 5120 faces
+    assert abs(float(G.surface_area(p, f)) / (4 * math.pi * 4) - 1) < 5e-3
+    assert abs(float(G.signed_volume(p, f)) / (4 / 3 * math.pi * 8) - 1) < 5e-3
+    assert G.face_areas(p, f).device == p.device
+
+
+def test_torus_area_volume_within_half_percent():
+    R, r = 2.0, 0.5
+    p, f = torus(R, r, 128, 64)
+    assert abs(float(G.surface_area(p, f)) / (4 * math.pi**2 * R * r) - 1) < 5e-3
+    assert abs(float(G.signed_volume(p, f)) / (2 * math.pi**2 * R * r**2) - 1) < 5e-3
+
+
+def test_vertex_areas_and_mass_matrix_sum_to_area():
+    p, f = icosphere(2)
+    total = G.surface_area(p, f)
+    assert torch.allclose(G.vertex_areas(p, f).sum(), total)
+    assert torch.allclose(G.voronoi_areas(p, f).sum(), total)
+    m = G.mass_matrix(p, f)
+    assert torch.allclose(torch.sparse.sum(m), total)
+    # planar (N, 2) mesh: the unit square
+    q, g = plane(6)
+    assert torch.allclose(G.mass_matrix(q, g).to_dense().diagonal().sum(), torch.tensor(1.0, dtype=torch.float64))
+
+
+def test_normals_point_outwards_on_a_sphere():
+    p, f = icosphere(3)
+    vn = G.vertex_normals(p, f)
+    assert torch.allclose(vn.norm(dim=1), torch.ones(len(p), dtype=torch.float64))
+    assert float((vn * p).sum(1).min()) > 0.999  # radial
+    fn = G.face_normals(p, f)
+    centers = p[f].mean(1)
+    assert float((fn * centers).sum(1).min()) > 0.99
+    raw = G.face_normals(p, f, normalize=False)
+    assert torch.allclose(raw.norm(dim=1) / 2, G.face_areas(p, f))
+
+
+# ---- curvature --------------------------------------------------------------------------------
+def test_sphere_curvatures_within_two_percent():
+    r = 2.0
+    p, f = icosphere(3, radius=r)  # 642 vertices, valence 5 and 6
+    h = G.mean_curvature(p, f)
+    k = G.gaussian_curvature(p, f)
+    assert float((h * r - 1).abs().max()) < 0.02  # H = 1/r at every vertex
+    assert float((k * r * r - 1).abs().max()) < 0.02  # K = 1/r^2
+    hn = G.mean_curvature_normal(p, f)
+    assert float((hn - h.unsqueeze(1) * G.vertex_normals(p, f)).norm(dim=1).max()) < 0.02 / r
+
+
+def test_gauss_bonnet_is_exact():
+    for (p, f), chi in ((icosphere(2), 2), (torus(2.0, 0.7, 24, 12), 0)):
+        total = (G.gaussian_curvature(p, f) * G.voronoi_areas(p, f)).sum()
+        assert abs(float(total) - 2 * math.pi * chi) < 1e-9
+
+
+def test_torus_mean_curvature():
+    # H(v) = (R + 2 r cos v) / (2 r (R + r cos v)) on the tube angle v
+    R, r = 3.0, 1.0
+    p, f = torus(R, r, 60, 30)
+    cosv = ((p[:, :2].norm(dim=1) - R) / r).clamp(-1, 1)
+    exact = (R + 2 * r * cosv) / (2 * r * (R + r * cosv))
+    assert float((G.mean_curvature(p, f) - exact).abs().max()) < 0.005 * float(exact.abs().max())
+
+
+def test_cotangent_laplacian_matches_libigl():
+    igl = pytest.importorskip("igl")
+    s = trimesh.creation.icosphere(2)
+    s.vertices += np.random.default_rng(0).normal(scale=0.02, size=s.vertices.shape)
+    p, f = torch.tensor(s.vertices), torch.tensor(s.faces)
+    ours = G.cotangent_laplacian(p, f).to_dense().numpy()
+    ref = igl.cotmatrix(s.vertices, s.faces).toarray()
+    assert np.abs(ours - ref).max() < 1e-12
+    assert np.abs(ours.sum(1)).max() < 1e-12 and np.allclose(ours, ours.T)
+
+
+def test_planar_laplacian_kills_linear_functions():
+    p, f = plane(7)
+    lap = G.cotangent_laplacian(p, f)
+    u = (2 * p[:, 0] - 3 * p[:, 1] + 1).unsqueeze(1)
+    interior = ~G.boundary_vertices(f, len(p))
+    assert float(torch.sparse.mm(lap, u)[interior].abs().max()) < 1e-12
+
+
+def test_uniform_laplacian_is_neighbour_mean_minus_value():
+    p, f = icosphere(1)
+    lap = G.uniform_laplacian(f, len(p), dtype=torch.float64)
+    e = G.edges(f)
+    adj = torch.zeros(len(p), len(p), dtype=torch.float64)
+    adj[e[:, 0], e[:, 1]] = adj[e[:, 1], e[:, 0]] = 1
+    expected = adj / adj.sum(1, keepdim=True) - torch.eye(len(p), dtype=torch.float64)
+    assert torch.allclose(lap.to_dense(), expected)
+
+
+# ---- topology ---------------------------------------------------------------------------------
+def test_open_cylinder_has_two_ordered_boundary_loops():
+    p, f = open_cylinder(16, 5)
+    loops = G.boundary_loops(f)
+    assert len(loops) == 2
+    edge_set = {tuple(e) for e in G.edges(f).tolist()}
+    for loop in loops:
+        assert len(loop) == 16
+        nxt = torch.roll(loop, -1)
+        assert all((min(a, b), max(a, b)) in edge_set for a, b in zip(loop.tolist(), nxt.tolist()))
+    assert G.genus(f) == 0 and G.euler_characteristic(f) == 0
+    assert not G.is_watertight(f) and G.is_manifold(f) and G.is_oriented(f)
+    assert len(G.boundary_edges(f)) == 32
+
+
+def test_torus_genus_one_and_sphere_genus_zero():
+    _, f = torus(2.0, 0.5, 20, 10)
+    assert G.genus(f) == 1 and G.euler_characteristic(f) == 0
+    assert G.is_watertight(f) and G.is_manifold(f) and G.is_oriented(f)
+    _, s = icosphere(2)
+    assert G.genus(s) == 0 and G.euler_characteristic(s) == 2 and G.boundary_loops(s) == []
+    assert len(G.edges(s)) == 3 * len(s) // 2
+
+
+def test_two_tori_glued_in_one_mesh():
+    _, f = torus(2.0, 0.5, 12, 8)
+    both = torch.cat([f, f + 96])
+    assert G.genus(both) == 2
+    labels = G.connected_components(both, 192 + 1)  # one isolated vertex
+    assert labels.unique().numel() == 3
+    assert (labels[:96] == labels[0]).all() and (labels[96:192] != labels[0]).all()
+
+
+def test_manifold_and_orientation_checks_catch_defects():
+    bowtie = torch.tensor([[0, 1, 2], [0, 3, 4]])  # two fans meet at vertex 0
+    assert not G.is_manifold(bowtie)
+    fin = torch.tensor([[0, 1, 2], [1, 0, 3], [0, 1, 4]])  # edge (0, 1) in three faces
+    assert not G.is_manifold(fin) and not G.is_oriented(fin)
+    _, s = icosphere(1)
+    flipped = s.clone()
+    flipped[0] = flipped[0, [0, 2, 1]]
+    assert G.is_manifold(flipped) and not G.is_oriented(flipped)
+    assert G.is_manifold(torch.tensor([[0, 1, 2], [2, 1, 3]]))  # a two-triangle strip
+
+
+# ---- gradients, devices, errors ---------------------------------------------------------------
+def test_gradcheck_areas_normals_volume_curvature():
+    p, f = icosphere(1)
+    p = (p + 0.01 * torch.randn(p.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    p.requires_grad_(True)
+    assert gradcheck(lambda x: G.face_areas(x, f), (p,))
+    assert gradcheck(lambda x: G.face_normals(x, f), (p,))
+    assert gradcheck(lambda x: G.vertex_normals(x, f), (p,))
+    assert gradcheck(lambda x: G.signed_volume(x, f), (p,))
+    assert gradcheck(lambda x: G.mean_curvature(x, f), (p,))
+    assert gradcheck(lambda x: G.cotangent_laplacian(x, f).values(), (p,))
+
+
+def test_bad_input_raises_clear_errors():
+    p, f = icosphere(0)
+    with pytest.raises(ValueError, match=r"points must have shape \(N, 3\)"):
+        G.face_normals(p[:, :2], f)
+    with pytest.raises(ValueError, match=r"faces must have shape \(F, 3\)"):
+        G.face_areas(p, f[:, :2])
+    with pytest.raises(ValueError, match="out of range"):
+        G.face_areas(p[:5], f)
+    with pytest.raises(ValueError, match="integer"):
+        G.edges(f.double())
+
+
+def test_empty_faces():
+    p = torch.zeros(4, 3)
+    f = torch.zeros(0, 3, dtype=torch.long)
+    assert G.face_areas(p, f).shape == (0,)
+    assert G.vertex_areas(p, f).shape == (4,)
+    assert G.edges(f).shape == (0, 2) and G.boundary_loops(f) == []
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    p, f = icosphere(3)
+    pc, fc = p.cuda(), f.cuda()
+    for fn in (G.face_normals, G.face_areas, G.vertex_normals, G.mean_curvature, G.gaussian_curvature):
+        assert torch.allclose(fn(pc, fc).cpu(), fn(p, f), atol=1e-10)
+    assert torch.allclose(G.cotangent_laplacian(pc, fc).to_dense().cpu(), G.cotangent_laplacian(p, f).to_dense())
+    assert G.genus(fc) == 0 and len(G.boundary_loops(fc)) == 0
