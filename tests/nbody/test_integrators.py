@@ -15,7 +15,7 @@ def test_hermite_is_fourth_order_on_kepler():
     # position error by 2^4 = 16.
     k = kepler_orbit(0.5)
     errs = []
-    for mu in (4e-3, 2e-3, 1e-3):
+    for mu in (8e-3, 4e-3, 2e-3):
         tr = integrate(k, [2 * math.pi], mu=mu, G=1.0)
         errs.append((tr.x[-1, 0] - k.points).norm().item())
     ratios = [errs[0] / errs[1], errs[1] / errs[2]]
@@ -25,7 +25,7 @@ def test_hermite_is_fourth_order_on_kepler():
 def test_leapfrog_is_second_order_on_kepler():
     k = kepler_orbit(0.5)
     errs = [(integrate(k, [2 * math.pi], mu=mu, G=1.0, method="leapfrog").x[-1, 0] - k.points).norm().item()
-            for mu in (2e-3, 1e-3)]
+            for mu in (4e-3, 2e-3)]
     assert 3.5 < errs[0] / errs[1] < 4.5, errs
 
 

@@ -1,0 +1,197 @@
+"""A compact deep Q-network (Mnih et al. 2015, with the double-DQN target of van Hasselt et al. 2016).
+
+Pieces: `QNetwork` (MLP observation -> one Q value per action), `ReplayBuffer` (uniform
+sampling), `train_dqn` (epsilon-greedy rollouts of B systems at once, Huber TD loss, soft target
+update), `Policy` (greedy, batched, save/load).
+
+Exploration decays across episodes and is never reset: after e finished episodes,
+
+    eps(e) = eps_end + (eps_start - eps_end) * exp(-e / eps_decay)
+
+(the paper's code restarted the decay every episode). Training systems come from
+`TRAIN_SEEDS`, disjoint from the test seeds 0-99.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .env import ACTIONS, TRAIN_SEEDS, SystemBatch, compute_reward
+
+OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
+
+
+class QNetwork(nn.Module):
+    """MLP: observation (B, obs_dim) -> Q values (B, n_actions)."""
+
+    def __init__(self, obs_dim: int = 13, n_actions: int = len(ACTIONS), hidden: int = 64, layers: int = 2):
+        super().__init__()
+        dims = [obs_dim] + [hidden] * layers
+        mods = []
+        for i in range(layers):
+            mods += [nn.Linear(dims[i], dims[i + 1]), nn.ReLU()]
+        mods.append(nn.Linear(dims[-1], n_actions))
+        self.net = nn.Sequential(*mods)
+        scale = torch.ones(obs_dim)
+        scale[-1] = OBS_SCALE
+        self.register_buffer("scale", scale)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs.clamp(-100, 100) * self.scale)
+
+
+class ReplayBuffer:
+    """Ring buffer of transitions (obs, action, reward, next_obs, done) as tensors."""
+
+    def __init__(self, capacity: int, obs_dim: int, generator: torch.Generator):
+        self.obs = torch.zeros(capacity, obs_dim)
+        self.next_obs = torch.zeros(capacity, obs_dim)
+        self.action = torch.zeros(capacity, dtype=torch.long)
+        self.reward = torch.zeros(capacity)
+        self.done = torch.zeros(capacity)
+        self.capacity, self.size, self.pos, self.gen = capacity, 0, 0, generator
+
+    def add(self, obs, action, reward, next_obs, done) -> None:
+        for o, a, r, n, d in zip(obs, action, reward, next_obs, done):
+            i = self.pos
+            self.obs[i], self.action[i], self.reward[i] = torch.as_tensor(o), int(a), float(r)
+            self.next_obs[i], self.done[i] = torch.as_tensor(n), float(d)
+            self.pos = (self.pos + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, n: int):
+        idx = torch.randint(0, self.size, (n,), generator=self.gen)
+        return self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.done[idx]
+
+
+@dataclass
+class DQNConfig:
+    """Training settings (defaults: small, single-threaded CPU budget)."""
+
+    episodes: int = 400
+    parallel: int = 8  # systems rolled out at once (one 'round' = `parallel` episodes)
+    n_checks: int = 100  # 0.1-yr intervals per training episode (10 yr, as in the paper's settings)
+    integrator: str = "hermite"
+    reward: str = "cost"
+    lam: float = 1.0
+    hidden: int = 64
+    layers: int = 2
+    lr: float = 1e-3
+    gamma: float = 0.9
+    batch_size: int = 128
+    buffer: int = 50_000
+    updates_per_step: int = 2
+    tau: float = 0.01
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    eps_decay: float = 100.0  # in episodes
+    max_substeps: int = 5000
+    seed: int = 0
+
+
+class Policy:
+    """Greedy policy of a trained `QNetwork`: ``policy(obs (B, 13)) -> action indices (B,)``."""
+
+    def __init__(self, net: QNetwork, config: DQNConfig | None = None, history: dict | None = None):
+        self.net, self.config, self.history = net.eval(), config or DQNConfig(), history or {}
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        q = self.net(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
+        return q.argmax(dim=1).cpu().numpy()
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": self.net.state_dict(), "config": asdict(self.config), "history": self.history}, path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Policy":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"policy file {path} does not exist")
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = DQNConfig(**blob["config"])
+        net = QNetwork(hidden=cfg.hidden, layers=cfg.layers)
+        net.load_state_dict(blob["state_dict"])
+        return cls(net, cfg, blob.get("history"))
+
+
+def epsilon(episode: int, cfg: DQNConfig) -> float:
+    """Exploration rate after ``episode`` finished episodes (decays across episodes)."""
+    return cfg.eps_end + (cfg.eps_start - cfg.eps_end) * math.exp(-episode / cfg.eps_decay)
+
+
+def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
+    """Train a DQN on `TimeStepEnv`-equivalent rollouts of ``cfg.parallel`` systems at a time."""
+    if cfg.episodes < 1 or cfg.parallel < 1:
+        raise ValueError(f"train_dqn: episodes and parallel must be >= 1, got {cfg.episodes}, {cfg.parallel}")
+    torch.manual_seed(cfg.seed)  # network initialisation
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    net = QNetwork(hidden=cfg.hidden, layers=cfg.layers)
+    target = QNetwork(hidden=cfg.hidden, layers=cfg.layers)
+    target.load_state_dict(net.state_dict())
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    buf = ReplayBuffer(cfg.buffer, 13, gen)
+    history = {"episode_return": [], "final_error": [], "n_force": [], "epsilon": []}
+    done_episodes = 0
+    bar = tqdm(total=cfg.episodes, disable=not progress, desc="dqn episodes")
+    while done_episodes < cfg.episodes:
+        seeds = rng.choice(len(TRAIN_SEEDS), size=cfg.parallel, replace=False) + TRAIN_SEEDS.start
+        sysb = SystemBatch(seeds, integrator=cfg.integrator, max_substeps=cfg.max_substeps)
+        eps = epsilon(done_episodes, cfg)
+        obs = sysb.observe()
+        ret = np.zeros(cfg.parallel)
+        for k in range(cfg.n_checks):
+            running = ~sysb.done.numpy()
+            with torch.no_grad():
+                greedy = net(torch.as_tensor(obs)).argmax(1).numpy()
+            explore = rng.random(cfg.parallel) < eps
+            act = np.where(explore, rng.integers(len(ACTIONS), size=cfg.parallel), greedy)
+            out = sysb.step(act)
+            rew = compute_reward(cfg.reward, out, lam=cfg.lam)
+            nobs = np.clip(np.nan_to_num(sysb.observe(), nan=0.0), -1e3, 1e3)
+            term = out["ended_early"]
+            m = running
+            buf.add(obs[m], act[m], rew[m], nobs[m], term[m])
+            ret += np.where(m, rew, 0.0)
+            obs = nobs
+            if buf.size >= cfg.batch_size:
+                for _ in range(cfg.updates_per_step):
+                    _update(net, target, opt, buf, cfg)
+            if sysb.done.all():
+                break
+        done_episodes += cfg.parallel
+        history["episode_return"] += ret.tolist()
+        history["final_error"] += sysb.rel_error.numpy().tolist()
+        history["n_force"] += sysb.state.n_force.numpy().tolist()
+        history["epsilon"] += [eps] * cfg.parallel
+        bar.update(cfg.parallel)
+        bar.set_postfix(eps=f"{eps:.2f}", ret=f"{ret.mean():.1f}", err=f"{np.median(sysb.rel_error.numpy()):.1e}")
+    bar.close()
+    return Policy(net, cfg, history)
+
+
+def _update(net, target, opt, buf, cfg: DQNConfig) -> float:
+    o, a, r, n, d = buf.sample(cfg.batch_size)
+    q = net(o).gather(1, a[:, None])[:, 0]
+    with torch.no_grad():
+        a_next = net(n).argmax(1, keepdim=True)  # double DQN: online net picks, target net scores
+        y = r + cfg.gamma * (1.0 - d) * target(n).gather(1, a_next)[:, 0]
+    loss = nn.functional.smooth_l1_loss(q, y)
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+    opt.step()
+    with torch.no_grad():
+        for p, tp in zip(net.parameters(), target.parameters()):
+            tp.mul_(1 - cfg.tau).add_(cfg.tau * p)
+    return loss.item()

@@ -1,0 +1,106 @@
+"""The time-step environment, rewards, the DQN pieces and the batched evaluator."""
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from geomsci.nbody.dqn import DQNConfig, Policy, QNetwork, epsilon, train_dqn
+from geomsci.nbody.env import ACTIONS, TEST_SEEDS, TRAIN_SEEDS, SystemBatch, TimeStepEnv
+from geomsci.nbody.evaluate import parse_seeds, run_controller, summarize
+from geomsci.nbody.rewards import cost_reward, paper_reward
+
+
+def test_actions_are_the_papers_ten_log_spaced_values():
+    assert len(ACTIONS) == 10 and ACTIONS[0] == pytest.approx(1e-4) and ACTIONS[-1] == pytest.approx(1e-1)
+    assert np.allclose(np.diff(np.log10(ACTIONS)), 1 / 3)
+
+
+def test_train_and_test_seeds_are_disjoint():
+    assert set(TEST_SEEDS).isdisjoint(range(TRAIN_SEEDS.start, TRAIN_SEEDS.start + 10_000))
+    assert TRAIN_SEEDS.start > max(TEST_SEEDS)
+
+
+@pytest.mark.parametrize("reward,integrator", [("cost", "hermite"), ("paper", "aarseth")])
+def test_env_passes_gymnasium_checker(reward, integrator):
+    env = TimeStepEnv(reward=reward, integrator=integrator, n_checks=5)
+    check_env(env, skip_render_check=True)
+
+
+def test_env_episode_and_observation():
+    env = TimeStepEnv(n_checks=3)
+    obs, info = env.reset(options={"system_seed": 4})
+    assert obs.shape == (13,) and obs.dtype == np.float32 and obs[-1] == 16.0  # no error yet
+    total = 0
+    for k in range(3):
+        obs, r, term, trunc, info = env.step(9)
+        total += info["n_force"]
+        assert not term
+    assert trunc and info["t"] == pytest.approx(0.3) and obs[-1] < 16
+    with pytest.raises(ValueError, match="action"):
+        env.step(10)
+
+
+def test_env_ends_early_on_large_error():
+    env = TimeStepEnv(n_checks=300, max_error=1e-12)
+    env.reset(options={"system_seed": 0})
+    _, r, term, _, info = env.step(9)  # mu = 0.1 makes far more than 1e-12 error
+    assert term and info["energy_error"] > 1e-12 and r < -50
+
+
+def test_rewards():
+    # paper: more error -> less reward; larger mu -> more reward
+    assert paper_reward(np.array([1e-6]), np.array([1e-6]), np.array([1e-2]))[0] < \
+        paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-2]))[0]
+    assert paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-1]))[0] > \
+        paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-3]))[0]
+    # cost: error below the limit is free, each dex above costs 1, each 1000 evaluations cost lam
+    r = cost_reward(np.array([1.0 + 1e-12, 1.0 + 1e-7]), np.array([1.0, 1.0]), np.array([1.0, 1.0]),
+                    np.array([500, 0]), lam=2.0)
+    np.testing.assert_allclose(r, [-1.0, -3.0], atol=1e-6)
+
+
+def test_system_batch_matches_single_system_runs():
+    seeds = [1, 2, 3]
+    batch = SystemBatch(seeds)
+    singles = [SystemBatch([s]) for s in seeds]
+    acts = np.array([9, 6, 7])
+    for _ in range(3):
+        batch.step(acts)
+        for i, s in enumerate(singles):
+            s.step(acts[i:i + 1])
+    for i, s in enumerate(singles):
+        assert torch.equal(s.state.x[0], batch.state.x[i]) and torch.equal(s.E[0], batch.E[i])
+
+
+def test_epsilon_decays_across_episodes_not_per_episode():
+    cfg = DQNConfig(eps_start=1.0, eps_end=0.05, eps_decay=10.0)
+    eps = [epsilon(e, cfg) for e in range(0, 100, 10)]
+    assert eps[0] == 1.0 and all(a > b for a, b in zip(eps, eps[1:])) and eps[-1] < 0.06
+
+
+def test_train_save_load_evaluate(tmp_path):
+    cfg = DQNConfig(episodes=4, parallel=2, n_checks=4, batch_size=8, max_substeps=300, seed=0)
+    pol = train_dqn(cfg, progress=False)
+    assert len(pol.history["final_error"]) == 4
+    path = pol.save(tmp_path / "p.pt")
+    pol2 = Policy.load(path)
+    obs = np.random.default_rng(0).normal(size=(5, 13)).astype(np.float32)
+    assert np.array_equal(pol(obs), pol2(obs))
+    res = run_controller([0, 1, 2], pol2, t_end=0.3)
+    s = summarize(res)
+    assert res["actions"].shape == (3, 3) and s["ended_early"] == 0 and s["median_n_force"] > 0
+    with pytest.raises(FileNotFoundError):
+        Policy.load(tmp_path / "missing.pt")
+
+
+def test_fixed_controller_smaller_mu_costs_more_and_errs_less():
+    big = summarize(run_controller([0, 1], 9, t_end=1.0))
+    small = summarize(run_controller([0, 1], 3, t_end=1.0))  # mu = 1e-3 vs 1e-1
+    assert small["median_n_force"] > 5 * big["median_n_force"]
+    assert small["median_error"] < big["median_error"]
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+    with pytest.raises(ValueError, match="seeds"):
+        parse_seeds("a-b")
