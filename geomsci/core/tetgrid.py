@@ -46,6 +46,7 @@ __all__ = [
     "tet_grid",
     "tet_edges",
     "deform_vertices",
+    "orient_tets",
     "marching_tetrahedra",
     "interpolate_on_edges",
 ]
@@ -210,6 +211,15 @@ def deform_vertices(
     return vertices + max_fraction * h * torch.tanh(deformation)
 
 
+def orient_tets(vertices: torch.Tensor, tets: torch.Tensor) -> torch.Tensor:
+    """Reorder each tet's vertices so that its volume ``det[p1-p0, p2-p0, p3-p0]`` is positive
+    (swaps the last two where it is negative). vertices (V, 3), tets (T, 4) -> (T, 4)."""
+    with torch.no_grad():
+        p = vertices[tets]  # (T, 4, 3)
+        neg = torch.linalg.det(p[:, 1:] - p[:, :1]) < 0
+        return torch.where(neg[:, None], tets[:, [0, 1, 3, 2]], tets)
+
+
 def interpolate_on_edges(field: torch.Tensor, edges: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Carry a vertex field to edge points: ``w_a f[a] + w_b f[b]``.
 
@@ -238,7 +248,10 @@ def marching_tetrahedra(
     vertices : (V, 3) float
         Grid vertex positions (possibly deformed; gradients flow to them).
     tets : (T, 4) long
-        Tetrahedra (any orientation; triangles are oriented per tet from its volume sign).
+        Tetrahedra, all positively oriented (``det[p1-p0, p2-p0, p3-p0] > 0``) in the reference
+        grid, as ``tet_grid`` makes them (``orient_tets`` fixes an arbitrary tet mesh once). The
+        orientation is combinatorial: a deformation that inverts a tet does not flip its
+        triangles, so the output stays consistently oriented.
     sdf : (V,) float
         Field at the vertices; negative is inside. Gradients flow to it.
     level : float
@@ -304,17 +317,11 @@ def marching_tetrahedra(
         case = (occ_v.long() * torch.tensor([1, 2, 4, 8], device=device)).sum(1)  # (Tv,)
         table = torch.tensor(_TRI_TABLE, dtype=torch.long, device=device)  # (16, 2, 3)
         ntri = torch.tensor(_NUM_TRI, dtype=torch.long, device=device)[case]  # (Tv,)
-        # orientation: the table is for positive-volume tets; flip triangles of negative ones
-        p = vertices.detach()[vt]  # (Tv, 4, 3)
-        det = torch.linalg.det(p[:, 1:] - p[:, :1])  # (Tv,)
         faces = []
         for t in (0, 1):
             has = ntri > t
             loc = table[case[has], t]  # (n, 3) local edge ids
-            tri = torch.gather(edge_of_tet[has], 1, loc)  # (n, 3)
-            flip = det[has] < 0
-            tri = torch.where(flip[:, None], tri[:, [0, 2, 1]], tri)
-            faces.append(tri)
+            faces.append(torch.gather(edge_of_tet[has], 1, loc))  # (n, 3)
         faces = torch.cat(faces, 0)  # (F, 3)
 
     # -- geometry (differentiable) --------------------------------------------------------------

@@ -9,6 +9,7 @@ from geomsci.core.tetgrid import (
     deform_vertices,
     interpolate_on_edges,
     marching_tetrahedra,
+    orient_tets,
     tet_edges,
     tet_grid,
 )
@@ -115,6 +116,28 @@ def test_bad_input_raises():
         tet_grid(0)
     with pytest.raises(ValueError, match="deformation"):
         deform_vertices(v, torch.zeros(3, 3), 0.5)
+
+
+def test_orientation_is_combinatorial_under_large_deformation():
+    # a deformation of half a cell inverts some tets; triangles must still be consistently oriented
+    from geomsci.core import geometry as G
+
+    gen = torch.Generator().manual_seed(3)
+    v, t = tet_grid(12, dtype=torch.float64)
+    vd = deform_vertices(v, 3 * torch.randn(v.shape, generator=gen, dtype=torch.float64), 2 / 12)
+    assert (_tet_volumes(vd, t) < 0).any()
+    m = marching_tetrahedra(vd, t, v.norm(dim=1) - 0.6)
+    assert G.is_watertight(m.cells) and G.is_oriented(m.cells)
+    assert float(G.signed_volume(m.points, m.cells)) > 0
+
+
+def test_orient_tets():
+    v, t = tet_grid(2)
+    flipped = t.clone()
+    flipped[::3] = flipped[::3][:, [1, 0, 2, 3]]
+    fixed = orient_tets(v, flipped)
+    assert (_tet_volumes(v, fixed) > 0).all()
+    assert torch.equal(torch.sort(fixed, 1).values, torch.sort(t, 1).values)
 
 
 def test_deformation_is_bounded():
