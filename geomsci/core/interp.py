@@ -9,8 +9,9 @@ Finding the cell (no gradients) uses a multi-level bounding-box grid: a cell of 
 the <= 2^D bins of side s >= e (s a power-of-two multiple of the smallest extent) that its bounding
 box touches, so strongly graded meshes cost no more than uniform ones. A query only tests the cells
 filed in its own bin at every level. A query that no cell contains is *outside*: it takes, among the
-cells around its nearest mesh vertex and its bin candidates, the one whose clamped barycentric point
-(negative weights set to 0, renormalized) is closest, and is flagged, never silently.
+cells around its nearest mesh vertex and its bin candidates, the cell nearest to it, with the
+barycentric weights of that cell's nearest point (all >= 0: the query clamped onto the mesh), and
+is flagged, never silently.
 """
 from __future__ import annotations
 
@@ -93,9 +94,47 @@ def barycentric(simplex: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, t
     return torch.stack([1 - b1 - b2 - b3, b1, b2, b3], dim=1), torch.zeros_like(b1)
 
 
-def _clamp_bary(bary: torch.Tensor) -> torch.Tensor:
-    b = bary.clamp_min(0)
-    return b / b.sum(1, keepdim=True).clamp_min(torch.finfo(b.dtype).tiny)
+def _closest_on_triangle(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor):
+    """Barycentric weights (T, 3) >= 0 of the point of triangle v (T, 3, D) nearest q (T, D), given
+    the plane barycentrics ``bary``: the plane projection when it falls inside the triangle, else
+    the nearest point of one of the three edges, ``a + t (b - a)`` with ``t`` clamped to [0, 1]."""
+    best_w = None
+    best_d = None
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        e = v[:, b] - v[:, a]  # (T, D)
+        t = (((q - v[:, a]) * e).sum(-1) / (e * e).sum(-1).clamp_min(torch.finfo(q.dtype).tiny)).clamp(0, 1)
+        d = ((v[:, a] + t.unsqueeze(1) * e - q) ** 2).sum(-1)  # (T,)
+        w = torch.zeros_like(bary)
+        w = w.index_copy(1, torch.tensor([a, b], device=q.device), torch.stack([1 - t, t], 1))
+        if best_d is None:
+            best_w, best_d = w, d
+        else:
+            take = d < best_d
+            best_w = torch.where(take.unsqueeze(1), w, best_w)
+            best_d = torch.minimum(d, best_d)
+    return torch.where((bary >= 0).all(1, keepdim=True), bary, best_w)
+
+
+def _closest_bary(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor) -> torch.Tensor:
+    """Barycentric weights (T, k) >= 0 of the point of simplex v (T, k, D) nearest q. For a
+    tetrahedron with q outside, the nearest point lies on one of its four faces."""
+    if v.shape[1] == 3:
+        return _closest_on_triangle(v, q, bary)
+    best_w, best_d = None, None
+    for face in ((1, 2, 3), (0, 3, 2), (0, 1, 3), (0, 2, 1)):
+        idx = torch.tensor(face, device=q.device)
+        fv = v[:, idx]  # (T, 3, 3)
+        fb, _ = barycentric(fv, q)
+        w3 = _closest_on_triangle(fv, q, fb)  # (T, 3)
+        d = (((w3.unsqueeze(-1) * fv).sum(1) - q) ** 2).sum(-1)
+        w = torch.zeros_like(bary).index_copy(1, idx, w3)
+        if best_d is None:
+            best_w, best_d = w, d
+        else:
+            take = d < best_d
+            best_w = torch.where(take.unsqueeze(1), w, best_w)
+            best_d = torch.minimum(d, best_d)
+    return torch.where((bary >= 0).all(1, keepdim=True), bary, best_w)
 
 
 class _CellBins:
@@ -175,8 +214,7 @@ def _vertex_cells(cells: torch.Tensor, n: int):
 
 def _best(points, cells, q, qi, ci, n_q, tol, surface):
     """Best candidate cell per query: among containing cells the one nearest the query's plane
-    (then the lowest id); when none contains it, the cell whose clamped barycentric point is
-    closest. Returns (cell (n_q,), score (n_q,), inside (n_q,)); cell is -1 without candidates."""
+    (then the lowest id); when none contains it, the cell whose nearest point is closest. Returns (cell (n_q,), score (n_q,), inside (n_q,)); cell is -1 without candidates."""
     sentinel = cells.shape[0]
     dev = q.device
     v = points[cells[ci]]  # (T, k, D)
@@ -190,7 +228,8 @@ def _best(points, cells, q, qi, ci, n_q, tol, surface):
         score = torch.where(inside, 0.0, score)
     rest = (~any_in[qi]).nonzero().flatten()  # pairs of queries no candidate contains
     if rest.numel():
-        clamped = (_clamp_bary(bary[rest]).unsqueeze(-1) * v[rest]).sum(1)  # (R, D)
+        foot = _closest_bary(v[rest], q[qi[rest]], bary[rest])  # (R, k)
+        clamped = (foot.unsqueeze(-1) * v[rest]).sum(1)  # (R, D) nearest point of the cell
         score[rest] = torch.linalg.vector_norm(clamped - q[qi[rest]], dim=-1)
     best = torch.full((n_q,), math.inf, dtype=q.dtype, device=dev).scatter_reduce(0, qi, score, "amin")
     cand = torch.where(score == best[qi], ci, sentinel)
@@ -198,9 +237,22 @@ def _best(points, cells, q, qi, ci, n_q, tol, surface):
     return torch.where(cell == sentinel, -1, cell), best, any_in
 
 
-def _beyond_boundary(cells, cell, bary, tol) -> torch.Tensor:
-    """For a 3-D surface: whether the clamped foot point of each (non-containing) query lies on a
-    boundary edge or boundary vertex of the mesh, i.e. the query is beyond the surface's border."""
+def _merge(current, rows, new) -> None:
+    """Overwrite (cell, score, inside) of queries ``rows`` in place where the new candidate is
+    better: containing beats not containing, then the lower score."""
+    c_cell, c_score, c_in = current
+    r_cell, r_score, r_in = new
+    old_in = c_in[rows]
+    better = ((r_in & ~old_in) | ((r_in == old_in) & (r_score < c_score[rows]))) & (r_cell >= 0)
+    c_cell[rows] = torch.where(better, r_cell, c_cell[rows])
+    c_score[rows] = torch.where(better, r_score, c_score[rows])
+    c_in[rows] = old_in | r_in
+
+
+def _beyond_boundary(cells, cell, bary) -> torch.Tensor:
+    """For a 3-D surface: whether the foot point (nearest point of the cell, weights ``bary`` with
+    exact zeros off its edge or vertex) of each non-contained query lies on a boundary edge or
+    boundary vertex of the mesh, i.e. the query is beyond the surface's border."""
     from .geometry import boundary_edges
 
     be = boundary_edges(cells)  # (B, 2)
@@ -209,7 +261,7 @@ def _beyond_boundary(cells, cell, bary, tol) -> torch.Tensor:
     bvert = torch.zeros(n, dtype=torch.bool, device=cells.device)
     bvert[be.reshape(-1)] = True
     tri = cells[cell]  # (m, 3)
-    pos = bary >= -tol  # (m, 3) corners that carry weight after clamping
+    pos = bary > 0  # (m, 3) corners that carry weight
     one = pos.sum(1) == 1
     vert = tri[torch.arange(tri.shape[0], device=tri.device), pos.long().argmax(1)]  # the single corner
     # with two corners left, the foot point is on the edge opposite the dropped corner
@@ -238,8 +290,9 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
     Returns
     -------
     cell : (P,) long, the containing cell (for an outside point: the nearest candidate cell)
-    bary : (P, k) barycentric weights in that cell (k = 3 or 4), clamped to >= 0 and summing to 1
-        for outside points; differentiable in the query and mesh points
+    bary : (P, k) barycentric weights in that cell (k = 3 or 4), summing to 1; for an outside
+        point those of the cell's point nearest to it (all >= 0); differentiable in the query and
+        mesh points
     outside : (P,) bool, True where no cell contains the point. For a 3-D surface a query is
         located by its foot point on the surface (orthogonal projection onto a triangle, or the
         nearest point of an edge or vertex where it projects between faces, e.g. above a convex
@@ -276,22 +329,29 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
                 e = torch.arange(total, device=q.device) + torch.repeat_interleave(vstart[near] - first, cnt,
                                                                                    output_size=total)
                 mi = torch.repeat_interleave(torch.arange(miss.numel(), device=q.device), cnt, output_size=total)
-                r_cell, r_score, r_in = _best(pts, cells, q[miss], mi, vcell[e], miss.numel(), tol, surface)
-                # merge with the bin candidates of the same queries
-                old_in = c_in[miss]
-                better = (r_in & ~old_in) | ((r_in == old_in) & (r_score < c_score[miss]))
-                better &= r_cell >= 0
-                c_cell[miss] = torch.where(better, r_cell, c_cell[miss])
-                c_in[miss] = old_in | r_in
+                _merge((c_cell, c_score, c_in), miss,
+                       _best(pts, cells, q[miss], mi, vcell[e], miss.numel(), tol, surface))
+                miss = (~c_in).nonzero().flatten()
+            if surface and miss.numel():
+                # a query far off a surface can miss the bins of the triangle below it: search
+                # again from its foot point on the best triangle found so far
+                v = pts[cells[c_cell[miss]]]  # (m, 3, 3)
+                fb, _ = barycentric(v, q[miss])
+                foot = (_closest_bary(v, q[miss], fb).unsqueeze(-1) * v).sum(1)  # (m, 3)
+                fi, fc = bins.candidates(foot)
+                _merge((c_cell, c_score, c_in), miss, _best(pts, cells, q[miss], fi, fc, miss.numel(), tol, surface))
             cell[s:s + _CHUNK] = c_cell
             outside[s:s + _CHUNK] = ~c_in
-    bary, _ = barycentric(points[cells[cell]], query)  # (P, k), with gradients
+    v = points[cells[cell]]  # (P, k, D)
+    bary, _ = barycentric(v, query)  # (P, k), with gradients
+    off = bary.detach().min(1).values < -tol  # (P,) query beyond its cell: use the nearest point
+    if off.any():
+        idx = off.nonzero().flatten()
+        bary = bary.index_put((idx,), _closest_bary(v[idx], query[idx], bary[idx]))
     if surface and outside.any():  # off the triangles' planes but within the surface: not outside
         with torch.no_grad():
             idx = outside.nonzero().flatten()
-            outside[idx] = _beyond_boundary(cells, cell[idx], bary[idx].detach(), tol)
-    clamp = bary.detach().min(1).values < -tol  # (P,) clamped weights for every foot point off a cell
-    bary = torch.where(clamp.unsqueeze(1), _clamp_bary(bary), bary)
+            outside[idx] = _beyond_boundary(cells, cell[idx], bary[idx].detach())
     return cell, bary, outside
 
 
@@ -300,7 +360,7 @@ def _warn_outside(outside: torch.Tensor, who: str) -> None:
     if n:
         warnings.warn(
             f"{who}: {n} of {outside.numel()} query points lie outside the mesh; they take the values "
-            "of the nearest cell (clamped barycentric weights)",
+            "at the nearest point of the nearest cell",
             stacklevel=3,
         )
 
@@ -338,7 +398,8 @@ def interpolate(mesh: Mesh, field, query: torch.Tensor, *, tol: float | None = N
     Returns
     -------
     values : (P, ...) tensor, differentiable in ``field``, the query and the mesh points
-    outside : (P,) bool; outside points take the nearest cell's clamped values, and a warning says
+    outside : (P,) bool; outside points take the value at the nearest point of the mesh (of the
+        candidate cells, see ``locate_points``), and a warning says
         how many there were
     """
     field = field if isinstance(field, torch.Tensor) else torch.as_tensor(field)
