@@ -1,0 +1,147 @@
+"""Batched exact Gaussian processes in gpytorch: b independent outputs trained as one batch.
+
+Each output j (a POD coefficient of a field, or one scalar) gets its own GP
+
+    y_j(x) ~ GP(c_j, s_j^2 k_Matern52(x, x'; l_j)) + N(0, sigma_j^2),
+    k(r) = (1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r),  r^2 = sum_d (x_d - x'_d)^2 / l_{j,d}^2  (ARD),
+
+with hyperparameters maximising the exact marginal likelihood (Adam). Outputs are standardised
+per column. Several restarts run side by side as extra batch members (random initial length
+scales) and each output keeps the restart with the best marginal likelihood. Double precision.
+"""
+from __future__ import annotations
+
+import math
+
+import gpytorch
+import torch
+
+
+class _BatchExactGP(gpytorch.models.ExactGP):
+    def __init__(self, x, y, likelihood, batch: int):
+        super().__init__(x, y, likelihood)
+        bs = torch.Size([batch])
+        self.mean_module = gpytorch.means.ConstantMean(batch_shape=bs)
+        kern = gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=x.shape[-1], batch_shape=bs)
+        self.covar_module = gpytorch.kernels.ScaleKernel(kern, batch_shape=bs)
+
+    def forward(self, x):
+        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+def _build(x, y, batch, noise_floor):
+    lik = gpytorch.likelihoods.GaussianLikelihood(
+        batch_shape=torch.Size([batch]), noise_constraint=gpytorch.constraints.GreaterThan(noise_floor)
+    ).to(x)
+    return _BatchExactGP(x.expand(batch, *x.shape), y, lik, batch).to(x)
+
+
+class BatchedGP:
+    """b independent ARD Matern-5/2 GPs on shared inputs.
+
+    Parameters
+    ----------
+    n_restarts : hyperparameter optimisations per output (different initial length scales)
+    n_iter, lr : Adam iterations and step size on the negative marginal log-likelihood
+    noise_floor : lower bound of the noise variance (in standardised output units)
+    seed : seeds the restarts' initial length scales
+
+    Learned: ``y_mean_``, ``y_std_`` (b,), the selected hyperparameters, ``mll_`` (b,) per-datum
+    marginal log-likelihood of the kept restart.
+    """
+
+    def __init__(self, n_restarts: int = 3, n_iter: int = 150, lr: float = 0.05, noise_floor: float = 1e-6, seed: int = 0):
+        if n_restarts < 1 or n_iter < 1:
+            raise ValueError(f"BatchedGP: n_restarts and n_iter must be >= 1, got {n_restarts} and {n_iter}")
+        self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed = n_restarts, n_iter, lr, noise_floor, seed
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> "BatchedGP":
+        """x (n, d) standardised inputs, y (n, b) outputs. Returns self."""
+        if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"BatchedGP.fit: need x (n, d) and y (n, b), got {tuple(x.shape)} and {tuple(y.shape)}")
+        n, d = x.shape
+        b = y.shape[1]
+        self.y_mean_ = y.mean(0)
+        self.y_std_ = y.std(0).clamp_min(1e-12 * y.abs().max().clamp_min(1e-300))
+        yt = ((y - self.y_mean_) / self.y_std_).T.contiguous()  # (b, n)
+        R = self.n_restarts
+        gen = torch.Generator().manual_seed(self.seed)
+        model = _build(x, yt.repeat(R, 1), R * b, self.noise_floor)
+        init = torch.full((R, b, 1, d), math.sqrt(d), dtype=x.dtype)
+        if R > 1:
+            init[1:] *= torch.exp(torch.empty(R - 1, b, 1, d, dtype=x.dtype).uniform_(math.log(0.25), math.log(4.0), generator=gen))
+        model.covar_module.base_kernel.lengthscale = init.reshape(R * b, 1, d).to(x.device)
+        model.likelihood.noise = torch.full((R * b, 1), 1e-2, dtype=x.dtype, device=x.device)
+        model.train()
+        mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        with gpytorch.settings.max_cholesky_size(10**6), gpytorch.settings.cholesky_jitter(1e-8):
+            for _ in range(self.n_iter):
+                opt.zero_grad()
+                loss = -mll(model(*model.train_inputs), model.train_targets)  # (R b,)
+                loss.sum().backward()
+                opt.step()
+            with torch.no_grad():
+                final = mll(model(*model.train_inputs), model.train_targets).reshape(R, b)
+        final = torch.nan_to_num(final, nan=-math.inf)
+        best = final.argmax(0)  # (b,)
+        self.mll_ = final.max(0).values
+        state = {}
+        for k, v in model.state_dict().items():
+            if v.dim() > 0 and v.shape[0] == R * b:
+                v = v.reshape(R, b, *v.shape[1:])[best, torch.arange(b, device=best.device)]
+            state[k] = v
+        self.x_train_, self.y_train_ = x, yt
+        self._state = {k: v for k, v in state.items() if not k.startswith("train_")}
+        self._model = self._make_model()
+        return self
+
+    def _make_model(self):
+        b = self.y_train_.shape[0]
+        model = _build(self.x_train_, self.y_train_, b, self.noise_floor)
+        model.load_state_dict(self._state, strict=False)
+        model.eval()
+        return model
+
+    @property
+    def n_outputs_(self) -> int:
+        return int(self.y_train_.shape[0])
+
+    def predict(self, x: torch.Tensor, include_noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predictive mean and variance in original units, each (m, b), for x (m, d)."""
+        mean, var = self.predict_standardized(x, include_noise)
+        return mean * self.y_std_ + self.y_mean_, var * self.y_std_**2
+
+    def predict_standardized(self, x: torch.Tensor, include_noise: bool = True):
+        """Mean and variance (m, b) in standardised units."""
+        b = self.n_outputs_
+        with torch.no_grad(), gpytorch.settings.max_cholesky_size(10**6), gpytorch.settings.fast_pred_var(False):
+            post = self._model(x.expand(b, *x.shape))
+            if include_noise:
+                post = self._model.likelihood(post)
+            return post.mean.T, post.variance.T
+
+    def posterior(self, x: torch.Tensor, include_noise: bool = True):
+        """The joint predictive distribution: a batch (b) of MultivariateNormal over the m points."""
+        b = self.n_outputs_
+        with torch.no_grad(), gpytorch.settings.max_cholesky_size(10**6):
+            post = self._model(x.expand(b, *x.shape))
+            return self._model.likelihood(post) if include_noise else post
+
+    def hyperparameters(self) -> dict[str, torch.Tensor]:
+        """Length scales (b, d), output scales (b,), noise variances (b,), in standardised units."""
+        m = self._model
+        return {"lengthscale": m.covar_module.base_kernel.lengthscale.detach().squeeze(1),
+                "outputscale": m.covar_module.outputscale.detach(), "noise": m.likelihood.noise.detach().squeeze(-1)}
+
+    def state(self) -> dict:
+        return {"x": self.x_train_, "y": self.y_train_, "y_mean": self.y_mean_, "y_std": self.y_std_, "mll": self.mll_,
+                "params": self._state, "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed]}
+
+    @classmethod
+    def from_state(cls, s: dict) -> "BatchedGP":
+        gp = cls(*s["config"])
+        gp.x_train_, gp.y_train_, gp.y_mean_, gp.y_std_, gp.mll_ = s["x"], s["y"], s["y_mean"], s["y_std"], s["mll"]
+        gp._state = s["params"]
+        gp._model = gp._make_model()
+        return gp

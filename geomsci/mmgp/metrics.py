@@ -1,0 +1,49 @@
+"""Error metrics of the PLAID benchmarks (as in the MMGP paper) and interval coverage.
+
+For n test samples, sample i with N_i nodes, true field U_i and prediction V_i:
+
+    RRMSE_field = sqrt( (1/n) sum_i ||U_i - V_i||_2^2 / (N_i ||U_i||_inf^2) )
+    RRMSE_scalar = sqrt( (1/n) sum_i ((u_i - v_i) / u_i)^2 )
+    Q2 = 1 - sum (u - v)^2 / sum (u - mean(u))^2      (fields: over all nodes of all samples)
+
+Coverage of a central 95% interval: the fraction of true values within mean +- 1.96 std.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+
+def _cat(xs) -> torch.Tensor:
+    return torch.cat([torch.as_tensor(x).reshape(-1).double() for x in xs]) if isinstance(xs, (list, tuple)) else torch.as_tensor(xs).double().reshape(-1)
+
+
+def rrmse_field(true: Sequence[torch.Tensor], pred: Sequence[torch.Tensor]) -> float:
+    """PLAID field RRMSE over samples of (possibly) different node counts."""
+    if len(true) != len(pred) or len(true) == 0:
+        raise ValueError(f"rrmse_field: need as many predictions as truths (>0), got {len(pred)} and {len(true)}")
+    terms = []
+    for u, v in zip(true, pred):
+        u, v = torch.as_tensor(u).double(), torch.as_tensor(v).double().to(torch.as_tensor(u).device)
+        terms.append(((u - v) ** 2).sum() / (u.numel() * u.abs().max() ** 2))
+    return float(torch.stack(terms).mean().sqrt())
+
+
+def rrmse_scalar(true, pred) -> float:
+    """PLAID scalar RRMSE (relative to each true value)."""
+    u, v = _cat(true), _cat(pred).to(_cat(true).device)
+    return float((((u - v) / u) ** 2).mean().sqrt())
+
+
+def q2(true, pred) -> float:
+    """Coefficient of determination over all values (nodes of all samples, or scalars)."""
+    u, v = _cat(true), _cat(pred)
+    v = v.to(u.device)
+    return float(1 - ((u - v) ** 2).sum() / ((u - u.mean()) ** 2).sum())
+
+
+def coverage(true, mean, std, z: float = 1.959963984540054) -> float:
+    """Fraction of true values inside mean +- z std (z = 1.96: central 95% interval)."""
+    u, m, s = _cat(true), _cat(mean), _cat(std)
+    return float(((u - m).abs() <= z * s.to(u.device)).double().mean())

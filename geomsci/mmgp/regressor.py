@@ -1,0 +1,350 @@
+"""``MMGPRegressor``: mesh-morphing Gaussian-process regression of fields and scalars (Casenave et al. 2023).
+
+    fit:   mesh_i --morph--> support_i --P_i--> common mesh      (P_i: P1 transfer, sparse (N_c, N_i))
+           shape    x_i = P_i X_i (physical coordinates as a field)  --POD--> shape modes z_i (k_s,)
+           field f  u_i = P_i U_i                                    --POD--> coefficients a_i^f (k_f,)
+           GP inputs  [z_i, scalar inputs]  (standardised);  one batched GP per field (its k_f modes)
+           and one per scalar output
+    predict on mesh j:  a^f ~ N(mu, diag(var)) from the GP, u_j = Q_j (mean^f + Phi^f a^f) with
+           Q_j (N_j, N_c) the transfer from the common mesh back to mesh j's morphed nodes, so
+           E[u_j] = Q_j (mean^f + Phi^f mu)  and  Var[u_j] = diag(B diag(var) B^T) = (B * B) var,
+           B = Q_j Phi^f  (analytic, no sampling).
+
+Morphing ``'disk'``: Floater mean-value map onto the unit disk (one boundary loop, 2-D or 3-D patch).
+Morphing ``'rbf'``: RBF morph of each mesh onto the common mesh's geometry, driven by its boundary
+loops (several loops, 3-D surfaces).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from geomsci.core.geometry import boundary_loops, vertex_areas
+from geomsci.core.mesh import Mesh
+from geomsci.mmgp.executor import map_samples
+from geomsci.mmgp.gp import BatchedGP
+from geomsci.mmgp.metrics import q2
+from geomsci.mmgp.morphing import disk_map, rbf_boundary_morph
+from geomsci.mmgp.pod import WeightedPOD
+from geomsci.mmgp.transfer import apply, transfer_operator
+
+Z95 = 1.959963984540054
+
+
+def _sparse_parts(T: torch.Tensor):
+    T = T.coalesce().cpu()
+    return T.indices(), T.values(), tuple(T.shape)
+
+
+def _sparse(parts, device, dtype) -> torch.Tensor:
+    idx, val, shape = parts
+    return torch.sparse_coo_tensor(idx, val, shape, check_invariants=False).to(device=device, dtype=dtype).coalesce()
+
+
+def _morph(points, faces, morphing, n_corners, reference):
+    mesh = Mesh(points, faces, "triangle")
+    if morphing == "disk":
+        return disk_map(points, faces, n_corners=n_corners)
+    return rbf_boundary_morph(mesh, reference).points
+
+
+def _prepare_sample(task: dict) -> dict:
+    """Per-sample work (module level, so dask can ship it): morph, then transfer both ways.
+
+    task: points (N, D), faces (F, 3), fields {name: (N,)}, support (N_c, D'), support_faces,
+    support_ref (common mesh in physical space, for 'rbf'), morphing, n_corners, back (bool).
+    Returns coords (N_c, D) and fields {name: (N_c,)} on the common mesh, and, when ``back``,
+    the sparse parts of Q (N, N_c).
+    """
+    pts, faces = task["points"], task["faces"]
+    ref = None if task["support_ref"] is None else Mesh(task["support_ref"], task["support_faces"], "triangle")
+    morphed = _morph(pts, faces, task["morphing"], task["n_corners"], ref)
+    P, _ = transfer_operator(Mesh(morphed, faces, "triangle"), task["support"])  # (N_c, N)
+    out = {"coords": apply(P, pts), "fields": {k: apply(P, v) for k, v in task["fields"].items()}}
+    if task["back"]:
+        Q, _ = transfer_operator(Mesh(task["support"], task["support_faces"], "triangle"), morphed)  # (N, N_c)
+        out["back"] = _sparse_parts(Q)
+    return out
+
+
+class MMGPRegressor:
+    """Mesh-morphing GP surrogate, scikit-learn style.
+
+    Parameters
+    ----------
+    morphing : ``'disk'`` (Floater map onto the unit disk; one boundary loop) or ``'rbf'``
+    n_corners : for ``'disk'``, boundary corners pinned at equally spaced angles (0: pure arc length)
+    common_mesh : index of the training mesh used as common mesh, or ``None`` for the one with most
+        nodes, or a ``Mesh`` (in physical space) to use instead
+    n_shape_modes : POD modes of the coordinates used as GP inputs
+    field_energy : POD energy threshold for each output field (ignored when ``field_modes`` given)
+    field_modes : fixed number of POD modes per field, or ``None``
+    n_restarts, n_iter, lr : GP hyperparameter optimisation (see ``BatchedGP``)
+    scheduler : ``None`` (serial) or a dask scheduler address / ``distributed.Client`` for the
+        per-sample morphing and transfer
+    progress : show tqdm bars; seed : GP restarts
+    """
+
+    def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
+                 field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 100,
+                 lr: float = 0.1, scheduler=None, progress: bool = False, seed: int = 0):
+        self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
+        self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
+        self.n_restarts, self.n_iter, self.lr = n_restarts, n_iter, lr
+        self.scheduler, self.progress, self.seed = scheduler, progress, seed
+
+    # -- validation ---------------------------------------------------------------------------
+    def _check_meshes(self, meshes, ids):
+        if isinstance(meshes, Mesh) or not isinstance(meshes, Sequence) or len(meshes) == 0:
+            raise ValueError("MMGPRegressor: meshes must be a non-empty list of Mesh objects")
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(meshes))]
+        if len(ids) != len(meshes):
+            raise ValueError(f"MMGPRegressor: got {len(ids)} ids for {len(meshes)} meshes")
+        want_loops = getattr(self, "n_loops_", None)
+        for i, (m, sid) in enumerate(zip(meshes, ids)):
+            where = f"sample {sid!r} (index {i})"
+            if not isinstance(m, Mesh) or m.cell_type != "triangle":
+                kind = m.cell_type if isinstance(m, Mesh) else type(m).__name__
+                raise ValueError(f"MMGPRegressor: {where} must be a triangle Mesh, got {kind}")
+            n_loops = len(boundary_loops(m.cells))
+            if self.morphing == "disk" and n_loops != 1:
+                raise ValueError(f"MMGPRegressor: {where} has {n_loops} boundary loops; morphing='disk' needs exactly one")
+            if want_loops is not None and n_loops != want_loops:
+                raise ValueError(f"MMGPRegressor: {where} has {n_loops} boundary loops, the training meshes have {want_loops}")
+            if hasattr(self, "dim_") and m.dim != self.dim_:
+                raise ValueError(f"MMGPRegressor: {where} has {m.dim}-D points, the training meshes are {self.dim_}-D")
+        return ids
+
+    def _check_inputs(self, inputs, n, ids) -> torch.Tensor:
+        if isinstance(inputs, Mapping):
+            names = list(inputs)
+            if hasattr(self, "input_names_") and self.input_names_ is not None and sorted(names) != sorted(self.input_names_):
+                raise ValueError(f"MMGPRegressor: inputs have columns {names}, the model was fit on {self.input_names_}")
+            names = self.input_names_ if getattr(self, "input_names_", None) else names
+            arr = np.stack([np.asarray(inputs[k], dtype=float).reshape(-1) for k in names], 1) if names else np.zeros((n, 0))
+        else:
+            arr = np.asarray(inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs, dtype=float)
+            if arr.ndim == 1:
+                arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[0] != n:
+            raise ValueError(f"MMGPRegressor: inputs must have one row per mesh ({n}), got shape {arr.shape}")
+        if hasattr(self, "x_mean_") and arr.shape[1] != self.n_inputs_:
+            raise ValueError(f"MMGPRegressor: inputs have {arr.shape[1]} columns, the model was fit on {self.n_inputs_}")
+        bad = ~np.isfinite(arr).all(1)
+        if bad.any():
+            i = int(np.nonzero(bad)[0][0])
+            raise ValueError(f"MMGPRegressor: inputs of sample {ids[i]!r} (index {i}) are not finite: {arr[i].tolist()}")
+        return torch.as_tensor(arr)
+
+    def _split_outputs(self, outputs, meshes, ids):
+        if not isinstance(outputs, Mapping) or len(outputs) == 0:
+            raise ValueError("MMGPRegressor: outputs must be a non-empty mapping name -> values")
+        fields, scalars = {}, {}
+        n = len(meshes)
+        for name, val in outputs.items():
+            if isinstance(val, (list, tuple)) and len(val) == n and all(np.ndim(v) >= 1 for v in val):
+                for i, (v, m) in enumerate(zip(val, meshes)):
+                    if len(v) != m.n_points:
+                        raise ValueError(
+                            f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has {len(v)} values, its mesh has {m.n_points} nodes"
+                        )
+                    if not torch.isfinite(torch.as_tensor(v)).all():
+                        raise ValueError(f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has NaN or inf values")
+                fields[name] = [torch.as_tensor(v).to(meshes[0].points).reshape(-1) for v in val]
+            else:
+                arr = np.asarray(val.detach().cpu() if isinstance(val, torch.Tensor) else val, dtype=float).reshape(-1)
+                if arr.shape[0] != n:
+                    raise ValueError(f"MMGPRegressor: output {name!r} must be {n} scalars or {n} nodal fields, got shape {np.shape(val)}")
+                if not np.isfinite(arr).all():
+                    i = int(np.nonzero(~np.isfinite(arr))[0][0])
+                    raise ValueError(f"MMGPRegressor: output {name!r} of sample {ids[i]!r} (index {i}) is not finite")
+                scalars[name] = torch.as_tensor(arr)
+        return fields, scalars
+
+    # -- common pipeline ------------------------------------------------------------------------
+    def _prepare(self, meshes, fields, back: bool, desc: str):
+        dev, dt = self.device_, self.dtype_
+        tasks = []
+        for i, m in enumerate(meshes):
+            tasks.append({"points": m.points.detach().cpu().to(dt), "faces": m.cells.cpu(),
+                          "fields": {k: v[i].detach().cpu().to(dt) for k, v in fields.items()},
+                          "support": self.support_.cpu(), "support_faces": self.common_faces_.cpu(),
+                          "support_ref": None if self.morphing == "disk" else self.common_points_.cpu(),
+                          "morphing": self.morphing, "n_corners": self.n_corners, "back": back})
+        return map_samples(_prepare_sample, tasks, scheduler=self.scheduler, desc=desc, progress=self.progress)
+
+    def _gp_inputs(self, coords: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        z = self.shape_pod_.transform(coords)  # (n, k_s)
+        return (torch.cat([z, x.to(z)], 1) - self.x_mean_) / self.x_std_
+
+    # -- estimator API ----------------------------------------------------------------------------
+    def fit(self, meshes: Sequence[Mesh], inputs, outputs: Mapping, ids: Sequence[str] | None = None) -> "MMGPRegressor":
+        """Learn the surrogate.
+
+        Parameters
+        ----------
+        meshes : n triangle meshes (2-D, or 3-D surface patches), any node counts
+        inputs : (n, p) array of scalar inputs, or a mapping name -> (n,) values
+        outputs : mapping name -> either n nodal fields (each (N_i,)) or (n,) scalars
+        ids : optional sample names used in error messages
+        """
+        if self.morphing not in ("disk", "rbf"):
+            raise ValueError(f"MMGPRegressor: morphing must be 'disk' or 'rbf', got {self.morphing!r}")
+        for attr in ("n_loops_", "dim_", "x_mean_", "input_names_"):
+            self.__dict__.pop(attr, None)
+        ids = self._check_meshes(meshes, ids)
+        self.input_names_ = list(inputs) if isinstance(inputs, Mapping) else None
+        x = self._check_inputs(inputs, len(meshes), ids)
+        fields, scalars = self._split_outputs(outputs, meshes, ids)
+        self.device_, self.dtype_ = meshes[0].device, torch.float64
+        self.dim_ = meshes[0].dim
+        self.n_loops_ = len(boundary_loops(meshes[0].cells))
+        self.n_inputs_ = x.shape[1]
+        self.field_names_, self.scalar_names_ = list(fields), list(scalars)
+        # Common mesh: a training mesh (most nodes by default) or a given one; its morphed image is the support.
+        cm = self.common_mesh
+        if isinstance(cm, Mesh):
+            common = cm
+        else:
+            idx = int(np.argmax([m.n_points for m in meshes])) if cm is None else int(cm)
+            common = meshes[idx]
+        self.common_points_ = common.points.detach().to(self.dtype_)
+        self.common_faces_ = common.cells
+        if self.morphing == "disk":
+            self.support_ = disk_map(self.common_points_, self.common_faces_, n_corners=self.n_corners)
+        else:
+            self.support_ = self.common_points_
+        self.support_ = self.support_.to(self.device_)
+        w = vertex_areas(self.support_, self.common_faces_.to(self.device_))  # (N_c,) lumped mass
+        prep = self._prepare(meshes, fields, back=False, desc="mmgp: morph+transfer (fit)")
+        coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)  # (n, N_c D)
+        self.shape_pod_ = WeightedPOD(n_modes=self.n_shape_modes).fit(coords, w.repeat_interleave(self.dim_))
+        xin = torch.cat([self.shape_pod_.transform(coords), x.to(coords)], 1)  # (n, k_s + p)
+        self.x_mean_ = xin.mean(0)
+        self.x_std_ = xin.std(0).clamp_min(1e-12)
+        xs = (xin - self.x_mean_) / self.x_std_
+        self.field_pods_, self.field_gps_ = {}, {}
+        for name in self.field_names_:
+            snaps = torch.stack([p["fields"][name] for p in prep]).to(self.device_)  # (n, N_c)
+            pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
+            self.field_pods_[name] = pod
+            self.field_gps_[name] = BatchedGP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, pod.transform(snaps))
+        self.scalar_gp_ = None
+        if self.scalar_names_:
+            y = torch.stack([scalars[k] for k in self.scalar_names_], 1).to(xs)
+            self.scalar_gp_ = BatchedGP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, y)
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "shape_pod_"):
+            raise RuntimeError("MMGPRegressor: call fit (or load) before predict")
+
+    def predict_coefficients(self, meshes, inputs, ids=None):
+        """GP inputs and per-sample back-transfer operators: ``(x (n, d) standardised, [Q_j sparse (N_j, N_c)])``."""
+        self._check_fitted()
+        ids = self._check_meshes(meshes, ids)
+        x = self._check_inputs(inputs, len(meshes), ids)
+        prep = self._prepare(meshes, {}, back=True, desc="mmgp: morph+transfer (predict)")
+        coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)
+        Qs = [_sparse(p["back"], self.device_, self.dtype_) for p in prep]
+        return self._gp_inputs(coords, x), Qs
+
+    def reconstruct(self, name: str, Q: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+        """Field ``name`` on a sample's nodes from POD coefficients: Q (mean + Phi a); coeffs (k,) or (S, k) -> (N,) or (S, N)."""
+        pod = self.field_pods_[name]
+        common = pod.inverse_transform(coeffs.reshape(-1, pod.n_components_))  # (S, N_c)
+        out = torch.sparse.mm(Q, common.T).T  # (S, N)
+        return out[0] if coeffs.dim() == 1 else out
+
+    def predict(self, meshes: Sequence[Mesh], inputs, return_std: bool = False, ids: Sequence[str] | None = None):
+        """Predict every fitted output.
+
+        Returns ``mean`` (or ``(mean, std)`` with ``return_std``): dicts mapping each field name to a
+        list of (N_j,) tensors on the given meshes and each scalar name to an (n,) tensor. The 95%
+        interval is mean +- 1.96 std (``Z95``); std includes the GP noise variance.
+        """
+        xs, Qs = self.predict_coefficients(meshes, inputs, ids)
+        mean, std = {}, {}
+        for name in self.field_names_:
+            mu, var = self.field_gps_[name].predict(xs)  # (n, k) each
+            modes = self.field_pods_[name].modes_
+            mean[name], std[name] = [], []
+            for j, Q in enumerate(Qs):
+                mean[name].append(self.reconstruct(name, Q, mu[j]))
+                B = torch.sparse.mm(Q, modes)  # (N_j, k)
+                std[name].append(((B * B) @ var[j]).sqrt())
+        if self.scalar_gp_ is not None:
+            mu, var = self.scalar_gp_.predict(xs)  # (n, s)
+            for c, name in enumerate(self.scalar_names_):
+                mean[name], std[name] = mu[:, c], var[:, c].sqrt()
+        return (mean, std) if return_std else mean
+
+    def score(self, meshes, inputs, outputs: Mapping, ids=None) -> float:
+        """Mean Q2 (coefficient of determination) over the given outputs."""
+        pred = self.predict(meshes, inputs, ids=ids)
+        return float(np.mean([q2(outputs[k] if k in self.scalar_names_ else list(outputs[k]), pred[k]) for k in outputs]))
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write the fitted model to ``path`` (a ``torch.save`` file of tensors and plain values)."""
+        self._check_fitted()
+        state = {
+            "format": "geomsci.mmgp/1",
+            "params": {k: getattr(self, k) for k in ("morphing", "n_corners", "n_shape_modes", "field_energy", "field_modes",
+                                                       "n_restarts", "n_iter", "lr", "seed")},
+            "common_points": self.common_points_.cpu(), "common_faces": self.common_faces_.cpu(), "support": self.support_.cpu(),
+            "dim": self.dim_, "n_loops": self.n_loops_, "n_inputs": self.n_inputs_, "input_names": self.input_names_,
+            "field_names": self.field_names_, "scalar_names": self.scalar_names_,
+            "x_mean": self.x_mean_.cpu(), "x_std": self.x_std_.cpu(),
+            "shape_pod": _cpu(self.shape_pod_.state()),
+            "field_pods": {k: _cpu(v.state()) for k, v in self.field_pods_.items()},
+            "field_gps": {k: _cpu(v.state()) for k, v in self.field_gps_.items()},
+            "scalar_gp": None if self.scalar_gp_ is None else _cpu(self.scalar_gp_.state()),
+        }
+        path = Path(path)
+        torch.save(state, path)
+        return path
+
+    @classmethod
+    def load(cls, path, device=None) -> "MMGPRegressor":
+        """Read a model written by ``save`` (onto ``device``, default CPU)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"MMGPRegressor.load: no model file at {path}")
+        try:
+            s = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model ({type(e).__name__})") from None
+        if not isinstance(s, dict) or s.get("format") != "geomsci.mmgp/1":
+            raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model")
+        dev = torch.device(device or "cpu")
+        mv = lambda st: _to(st, dev)  # noqa: E731
+        model = cls(**s["params"])
+        model.device_, model.dtype_ = dev, torch.float64
+        model.common_points_, model.common_faces_ = s["common_points"].to(dev), s["common_faces"].to(dev)
+        model.support_ = s["support"].to(dev)
+        model.dim_, model.n_loops_, model.n_inputs_ = s["dim"], s["n_loops"], s["n_inputs"]
+        model.input_names_, model.field_names_, model.scalar_names_ = s["input_names"], s["field_names"], s["scalar_names"]
+        model.x_mean_, model.x_std_ = s["x_mean"].to(dev), s["x_std"].to(dev)
+        model.shape_pod_ = WeightedPOD.from_state(mv(s["shape_pod"]))
+        model.field_pods_ = {k: WeightedPOD.from_state(mv(v)) for k, v in s["field_pods"].items()}
+        model.field_gps_ = {k: BatchedGP.from_state(mv(v)) for k, v in s["field_gps"].items()}
+        model.scalar_gp_ = None if s["scalar_gp"] is None else BatchedGP.from_state(mv(s["scalar_gp"]))
+        return model
+
+
+def _cpu(state):
+    return _to(state, torch.device("cpu"))
+
+
+def _to(state, device):
+    if isinstance(state, torch.Tensor):
+        return state.to(device)
+    if isinstance(state, dict):
+        return {k: _to(v, device) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_to(v, device) for v in state]
+    return state
