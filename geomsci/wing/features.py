@@ -155,7 +155,8 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
 
     Curvatures: in the tangent frame (t1, t2, n) of vertex p (n the area-weighted vertex normal), the
     neighbours q give heights h = (q - p).n over tangent coordinates (a, b) = ((q - p).t1, (q - p).t2);
-    the fit h = c0 + c1 a + c2 b + c3 a^2 + c4 a b + c5 b^2 is the Monge patch
+    the weighted least-squares fit h = c0 + c1 a + c2 b + c3 a^2 + c4 a b + c5 b^2 (+ cubic terms
+    for ``degree=3``, the default; error O(h^2) instead of O(h)) is the Monge patch
     x(a, b) = p + a t1 + b t2 + h(a, b) n, whose derivatives at (0, 0) feed
     :func:`fundamental_forms` (K and H are chart-independent). The normal orientation follows
     the mesh's face winding.
@@ -189,8 +190,11 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
     t1 = t1 / t1.norm(dim=-1, keepdim=True)
     t2 = torch.linalg.cross(n, t1, dim=-1)  # (t1, t2, n) right-handed
     a, b, h = (Q * t1[:, None]).sum(-1), (Q * t2[:, None]).sum(-1), (Q * n[:, None]).sum(-1)
-    A = _poly_basis(a, b, degree) * mask.unsqueeze(-1)  # (N, K, 6 or 10)
-    c = torch.linalg.solve(A.transpose(1, 2) @ A, A.transpose(1, 2) @ (h * mask).unsqueeze(-1))[..., 0]  # (N, 6|10)
+    # Gaussian weights w = exp(-4 d^2 / s^2) (s: mean neighbour distance) favour the nearer ring;
+    # sw = sqrt(w) scales the rows of the least-squares system.
+    sw = mask * torch.exp(-2.0 * (a * a + b * b))  # (N, K)
+    A = _poly_basis(a, b, degree) * sw.unsqueeze(-1)  # (N, K, 6 or 10)
+    c = torch.linalg.solve(A.transpose(1, 2) @ A, A.transpose(1, 2) @ (h * sw).unsqueeze(-1))[..., 0]  # (N, 6|10)
     zero, one = torch.zeros_like(c[:, 0]), torch.ones_like(c[:, 0])
     # Monge patch derivatives at the vertex, in units of `scale`; curvatures scale as 1/scale.
     ff = fundamental_forms(torch.stack([one, zero, c[:, 1]], -1), torch.stack([zero, one, c[:, 2]], -1),

@@ -66,7 +66,7 @@ class Wing:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["section"] = self.section if isinstance(self.section, str) else "cst:" + ",".join(
+        d["section"] = self.section if isinstance(self.section, str) else "cst:" + ";".join(
             f"{float(w):.4f}" for w in list(self.section[1]) + list(self.section[2]))
         return d
 

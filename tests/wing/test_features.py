@@ -187,7 +187,7 @@ def _mesh_errors(name, n):
 
 @pytest.mark.parametrize("name", list(MESH_CASES))
 def test_mesh_fit_features_converge_second_order(name):
-    ns = (16, 32, 64)
+    ns = (12, 24, 48)
     errs = [_mesh_errors(name, n) for n in ns]
     print(f"\nmesh {name}: " + "  ".join(f"n={n} K {e['K']:.2e} H {e['H']:.2e}" for n, e in zip(ns, errs)))
     for key in ("K", "H"):
