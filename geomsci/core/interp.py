@@ -28,6 +28,7 @@ __all__ = ["locate_points", "barycentric", "transfer_matrix", "interpolate"]
 
 _CHUNK = 2**16  # queries per pass
 _S0_QUANTILE = 0.25  # level-0 bin side: this quantile of the cell extents
+_BINS_PER_CELL = 4  # bins per axis a cell's box may span (fewer candidates per query when larger)
 
 
 def _check(mesh, query) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -149,6 +150,32 @@ class _CellBins:
         if surface:  # a query a little off a curved surface must still land in the bin
             pad = 0.25 * ext.unsqueeze(1)
             bmin, bmax, ext = bmin - pad, bmax + pad, 1.5 * ext
+        tiny = torch.finfo(points.dtype).tiny
+        pad = 1e-9 * ext.unsqueeze(1) + tiny  # boxes a hair larger: a point on a face is in the box
+        self.bmin, self.bmax = bmin - pad, bmax + pad  # (M, D) for a cheap pre-test
+        # bary_{1..k-1}(q) = lin @ (q - v0) for every cell, bary_0 = 1 - sum (see ``barycentric``)
+        self.v0 = v[:, 0]  # (M, D)
+        e = v[:, 1:] - v[:, :1]  # (M, k-1, D)
+        if v.shape[1] == 4:  # rows of E^-1 for E = [e1 e2 e3]: cross products over the determinant
+            e1, e2, e3 = e.unbind(1)
+            det = (e1 * torch.cross(e2, e3, dim=-1)).sum(-1, keepdim=True)
+            det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+            rows = [torch.cross(e2, e3, dim=-1), torch.cross(e3, e1, dim=-1), torch.cross(e1, e2, dim=-1)]
+            self.lin = torch.stack([r / det for r in rows], 1)  # (M, 3, 3)
+        elif d == 2:
+            e1, e2 = e.unbind(1)
+            det = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).unsqueeze(1)
+            det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+            r1 = torch.stack([e2[:, 1], -e2[:, 0]], 1) / det
+            r2 = torch.stack([-e1[:, 1], e1[:, 0]], 1) / det
+            self.lin = torch.stack([r1, r2], 1)  # (M, 2, 2)
+        else:  # triangle in 3-D: G^-1 E^T with the Gram matrix G = E E^T (orthogonal projection)
+            e1, e2 = e.unbind(1)
+            g11, g12, g22 = ((e1 * e1).sum(-1, keepdim=True), (e1 * e2).sum(-1, keepdim=True),
+                             (e2 * e2).sum(-1, keepdim=True))
+            det = g11 * g22 - g12 * g12
+            det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+            self.lin = torch.stack([(g22 * e1 - g12 * e2) / det, (g11 * e2 - g12 * e1) / det], 1)  # (M, 2, 3)
         self.origin = bmin.min(0).values  # (D,)
         span = float((bmax.max(0).values - self.origin).max())
         bits = 56 // d
@@ -156,22 +183,23 @@ class _CellBins:
         small = float(torch.sort(pos).values[int(_S0_QUANTILE * (pos.numel() - 1))]) if pos.numel() else span
         self.s0 = max(small, span / 2 ** (bits - 1), 1e-300)  # smaller cells all share level 0
         self.r0 = int(span / self.s0) + 2  # bins per axis at level 0
-        level = torch.ceil(torch.log2((ext / self.s0).clamp_min(1.0))).long()  # (M,)
-        for _ in range(3):  # rounding can leave a box across 3 bins: move it up a level
+        w = _BINS_PER_CELL  # a cell spans at most w bins per axis: bin side >= extent / (w - 1)
+        level = torch.ceil(torch.log2((ext / ((w - 1) * self.s0)).clamp_min(1.0))).long()  # (M,)
+        for _ in range(3):  # rounding can leave a box across w + 1 bins: move it up a level
             size = self.s0 * torch.pow(2.0, level.to(points.dtype)).unsqueeze(1)  # (M, 1) bin side
             lo = ((bmin - self.origin) / size).floor().long()  # (M, D)
             hi = ((bmax - self.origin) / size).floor().long()
-            wide = (hi - lo > 1).any(1)
+            wide = (hi - lo > w - 1).any(1)
             if not wide.any():
                 break
             level = level + wide.long()
         self.levels = torch.unique(level).tolist()
         self.stride_level = self.r0**d
         self.strides = torch.tensor([self.r0 ** (d - 1 - a) for a in range(d)], device=dev)  # (D,)
-        offsets = torch.tensor(list(itertools.product((0, 1), repeat=d)), device=dev)  # (2^D, D)
-        bins = lo.unsqueeze(1) + offsets  # (M, 2^D, D)
-        keep = (bins <= hi.unsqueeze(1)).all(-1)  # (M, 2^D)
-        keys = level.unsqueeze(1) * self.stride_level + (bins * self.strides).sum(-1)  # (M, 2^D)
+        offsets = torch.tensor(list(itertools.product(range(w), repeat=d)), device=dev)  # (w^D, D)
+        bins = lo.unsqueeze(1) + offsets  # (M, w^D, D)
+        keep = (bins <= hi.unsqueeze(1)).all(-1)  # (M, w^D)
+        keys = level.unsqueeze(1) * self.stride_level + (bins * self.strides).sum(-1)  # (M, w^D)
         cell_id = torch.arange(cells.shape[0], device=dev).unsqueeze(1).expand_as(keys)
         keys, self.cell_of_entry = keys[keep], cell_id[keep]
         keys, order = torch.sort(keys, stable=True)
@@ -212,25 +240,35 @@ def _vertex_cells(cells: torch.Tensor, n: int):
     return start, count, order // cells.shape[1]
 
 
-def _best(points, cells, q, qi, ci, n_q, tol, surface):
+def _best(bins, points, cells, q, qi, ci, n_q, tol, surface):
     """Best candidate cell per query: among containing cells the one nearest the query's plane
-    (then the lowest id); when none contains it, the cell whose nearest point is closest. Returns (cell (n_q,), score (n_q,), inside (n_q,)); cell is -1 without candidates."""
+    (then the lowest id); when none contains it, the cell whose nearest point is closest.
+    Returns (cell (n_q,), score (n_q,), inside (n_q,)); cell is -1 without candidates."""
     sentinel = cells.shape[0]
     dev = q.device
-    v = points[cells[ci]]  # (T, k, D)
-    bary, dist = barycentric(v, q[qi])  # (T, k), (T,)
-    inside = bary.min(1).values >= -tol  # (T,)
-    any_in = torch.zeros(n_q, dtype=torch.bool, device=dev).scatter_reduce(0, qi, inside, "amax")
+    # cheap pre-test: only candidates whose (padded) box holds the query can contain it
+    qq = q[qi]  # (T, D)
+    inbox = ((qq >= bins.bmin[ci]) & (qq <= bins.bmax[ci])).all(1).nonzero().flatten()  # (S,)
+    bq, bc = qq[inbox], ci[inbox]
+    b = torch.einsum("sjd,sd->sj", bins.lin[bc], bq - bins.v0[bc])  # (S, k-1)
+    bmin_all = torch.minimum(b.min(1).values, 1 - b.sum(1))
+    inside_s = bmin_all >= -tol  # (S,)
+    any_in = torch.zeros(n_q, dtype=torch.bool, device=dev).scatter_reduce(0, qi[inbox], inside_s, "amax")
     score = torch.full((ci.numel(),), math.inf, dtype=q.dtype, device=dev)
-    if surface:
-        score = torch.where(inside, dist, score)
+    if surface:  # among containing triangles, the one whose plane is nearest
+        hit = inbox[inside_s]
+        v = points[cells[ci[hit]]]  # (H, 3, 3)
+        _, dist = barycentric(v, qq[hit])
+        score[hit] = dist
     else:
-        score = torch.where(inside, 0.0, score)
+        score[inbox[inside_s]] = 0.0
     rest = (~any_in[qi]).nonzero().flatten()  # pairs of queries no candidate contains
     if rest.numel():
-        foot = _closest_bary(v[rest], q[qi[rest]], bary[rest])  # (R, k)
-        clamped = (foot.unsqueeze(-1) * v[rest]).sum(1)  # (R, D) nearest point of the cell
-        score[rest] = torch.linalg.vector_norm(clamped - q[qi[rest]], dim=-1)
+        v = points[cells[ci[rest]]]  # (R, k, D)
+        bary, _ = barycentric(v, qq[rest])
+        foot = _closest_bary(v, qq[rest], bary)  # (R, k)
+        clamped = (foot.unsqueeze(-1) * v).sum(1)  # (R, D) nearest point of the cell
+        score[rest] = torch.linalg.vector_norm(clamped - qq[rest], dim=-1)
     best = torch.full((n_q,), math.inf, dtype=q.dtype, device=dev).scatter_reduce(0, qi, score, "amin")
     cand = torch.where(score == best[qi], ci, sentinel)
     cell = torch.full((n_q,), sentinel, dtype=torch.long, device=dev).scatter_reduce(0, qi, cand, "amin")
@@ -315,7 +353,7 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
         for s in range(0, p, _CHUNK):
             q = query[s:s + _CHUNK].detach()  # (c, D)
             qi, ci = bins.candidates(q)
-            c_cell, c_score, c_in = _best(pts, cells, q, qi, ci, q.shape[0], tol, surface)
+            c_cell, c_score, c_in = _best(bins, pts, cells, q, qi, ci, q.shape[0], tol, surface)
             miss = (~c_in).nonzero().flatten()  # queries no cell contains
             if miss.numel():
                 if vstart is None:
@@ -330,7 +368,7 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
                                                                                    output_size=total)
                 mi = torch.repeat_interleave(torch.arange(miss.numel(), device=q.device), cnt, output_size=total)
                 _merge((c_cell, c_score, c_in), miss,
-                       _best(pts, cells, q[miss], mi, vcell[e], miss.numel(), tol, surface))
+                       _best(bins, pts, cells, q[miss], mi, vcell[e], miss.numel(), tol, surface))
                 miss = (~c_in).nonzero().flatten()
             if surface and miss.numel():
                 # a query far off a surface can miss the bins of the triangle below it: search
@@ -339,7 +377,7 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
                 fb, _ = barycentric(v, q[miss])
                 foot = (_closest_bary(v, q[miss], fb).unsqueeze(-1) * v).sum(1)  # (m, 3)
                 fi, fc = bins.candidates(foot)
-                _merge((c_cell, c_score, c_in), miss, _best(pts, cells, q[miss], fi, fc, miss.numel(), tol, surface))
+                _merge((c_cell, c_score, c_in), miss, _best(bins, pts, cells, q[miss], fi, fc, miss.numel(), tol, surface))
             cell[s:s + _CHUNK] = c_cell
             outside[s:s + _CHUNK] = ~c_in
     v = points[cells[cell]]  # (P, k, D)
