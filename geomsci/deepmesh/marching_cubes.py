@@ -220,33 +220,36 @@ def marching_cubes(
             vid[:, local_ids] = offsets[axis] + pos.clamp_max(max(crossed_flat[axis].numel() - 1, 0))
 
     # -- vertex positions: differentiable edge interpolation ------------------------------------
-    points = []
+    with torch.no_grad():
+        node_a, ijk, axis_of = [], [], []  # lower node (flat), its (i, j, k), edge axis; per vertex
+        for axis in range(3):
+            flat = crossed_flat[axis]
+            sx, sy, sz = edge_shapes[axis]
+            i, j, k = flat // (sy * sz), (flat // sz) % sy, flat % sz
+            node_a.append((i * Y + j) * Z + k)
+            ijk.append(torch.stack([i, j, k], dim=1))
+            axis_of.append(torch.full_like(flat, axis))
+        node_a = torch.cat(node_a)  # (V,)
+        ijk = torch.cat(ijk).to(dtype)  # (V, 3)
+        axis_of = torch.cat(axis_of)  # (V,)
+        strides = torch.tensor([Y * Z, Z, 1], device=device)
+        node_b = node_a + strides[axis_of]  # (V,) upper node
+        e_axis = torch.eye(3, dtype=dtype, device=device)[axis_of]  # (V, 3) unit edge direction
+    vflat = values.reshape(-1)
+    va, vb = vflat[node_a], vflat[node_b]  # (V,), (V,)
     tiny = torch.finfo(dtype).tiny ** 0.5  # |v_b - v_a| floor: keeps dt/dv finite
-    for axis in range(3):
-        flat = crossed_flat[axis]
-        if flat.numel() == 0:
-            continue
-        sx, sy, sz = edge_shapes[axis]
-        i = flat // (sy * sz)
-        j = (flat // sz) % sy
-        k = flat % sz
-        ia = torch.stack([i, j, k], dim=1)  # (E, 3) lower node
-        ib = ia.clone()
-        ib[:, axis] += 1  # (E, 3) upper node
-        va = values[ia[:, 0], ia[:, 1], ia[:, 2]]  # (E,)
-        vb = values[ib[:, 0], ib[:, 1], ib[:, 2]]  # (E,)
-        den = vb - va
-        den = torch.where(den.abs() < tiny, torch.where(den < 0, -tiny, tiny), den)
-        t = (level - va) / den  # (E,) in [0, 1] up to rounding
-        if not override:
-            t = t.clamp(0.0, 1.0)
-        pa = org + ia.to(dtype) * sp  # (E, 3)
-        pb = org + ib.to(dtype) * sp
-        if deformation is not None:
-            pa = pa + deformation[ia[:, 0], ia[:, 1], ia[:, 2]]
-            pb = pb + deformation[ib[:, 0], ib[:, 1], ib[:, 2]]
-        points.append(pa + t.unsqueeze(1) * (pb - pa))
-    points = torch.cat(points, dim=0)  # (V, 3)
+    den = vb - va
+    den = torch.where(den.abs() < tiny, torch.where(den < 0, -tiny, tiny), den)
+    t = (level - va) / den  # (V,) in [0, 1] up to rounding
+    if not override:
+        t = t.clamp(0.0, 1.0)
+    if deformation is None:
+        points = org + (ijk + t.unsqueeze(1) * e_axis) * sp  # (V, 3)
+    else:
+        dflat = deformation.reshape(-1, 3)
+        pa = org + ijk * sp + dflat[node_a]  # (V, 3)
+        pb = org + (ijk + e_axis) * sp + dflat[node_b]  # (V, 3)
+        points = pa + t.unsqueeze(1) * (pb - pa)
     with torch.no_grad():
         faces = _triangulate_loops(points.detach(), vid, cube_case)  # (F, 3)
     return Mesh(points, faces, "triangle")
@@ -293,21 +296,23 @@ def _triangulate_loops(points: torch.Tensor, vid: torch.Tensor, cube_case: torch
     points (V, 3) detached, vid (A, 12) vertex id of each local edge, cube_case (A,) table case.
     """
     lt = _loop_tables(points.device)
+    A = vid.shape[0]
     loop_edges = lt["edges"][cube_case]  # (A, L, N) local edge ids
+    loop_vid = torch.gather(vid, 1, loop_edges.reshape(A, -1)).reshape(loop_edges.shape)  # (A, L, N)
     loop_size = lt["size"][cube_case]  # (A, L)
     faces = []
     for n, opt in lt["per_n"].items():
         a, li = (loop_size == n).nonzero(as_tuple=True)  # (P,), (P,) cube and loop of each n-gon
         if a.numel() == 0:
             continue
-        ids = torch.gather(vid[a], 1, loop_edges[a, li, :n])  # (P, n) vertex ids around the loop
+        ids = loop_vid[a, li, :n]  # (P, n) vertex ids around the loop
         if n == 3:
             faces.append(ids)
             continue
         pos = points[ids]  # (P, n, 3)
         diag = opt["diag"]  # (K, n-3, 2) local vertex pairs
         d = pos[:, diag[..., 0]] - pos[:, diag[..., 1]]  # (P, K, n-3, 3)
-        cost = d.norm(dim=-1).sum(dim=-1)  # (P, K) total diagonal length
+        cost = d.square().sum(dim=-1).sqrt().sum(dim=-1)  # (P, K) total diagonal length
         cost = cost.masked_fill(~opt["adm"][cube_case[a], li], float("inf"))
         best = cost.argmin(dim=1)  # (P,)
         local = opt["tris"][best]  # (P, n-2, 3) local vertex indices
