@@ -245,10 +245,17 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     with torch.no_grad():
         i, j = _opposite_edges(faces)
         i, j = i.reshape(-1), j.reshape(-1)  # (3F,)
-        rows = torch.cat([i, j, i, j])
-        cols = torch.cat([j, i, i, j])
-    vals = torch.cat([w, w, -w, -w])  # (12F,)
-    return torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (n, n), check_invariants=False).coalesce()
+        # one sort of the off-diagonal keys row * n + col (both directions) and the diagonal
+        diag = torch.arange(n, device=faces.device)
+        keys = torch.cat([i * n + j, j * n + i, diag * (n + 1)])  # (6F + N,)
+        ukeys, inv = torch.unique(keys, sorted=True, return_inverse=True)
+        m = 6 * faces.shape[0]
+        index = torch.stack([ukeys // n, ukeys % n])  # (2, U) sorted: a coalesced layout
+    # diagonal: -sum of the row's off-diagonal weights
+    dvals = torch.zeros(n, dtype=w.dtype, device=w.device).index_add(0, i, -w).index_add(0, j, -w)
+    vals = torch.zeros(ukeys.numel(), dtype=w.dtype, device=w.device)
+    vals = vals.index_add(0, inv[:m], torch.cat([w, w])).index_add(0, inv[m:], dvals)  # (U,)
+    return torch.sparse_coo_tensor(index, vals, (n, n), is_coalesced=True, check_invariants=False)
 
 
 def uniform_laplacian(faces: torch.Tensor, n_points: int | None = None, *, dtype=None) -> torch.Tensor:
