@@ -1,0 +1,167 @@
+"""The `GShell` module: learnable s, nu and deformation on a tetrahedral grid.
+
+Two ways to hold the fields (``head``):
+
+- ``"grid"``: one learnable value of s and nu and a 3-vector of deformation per grid vertex
+  (DMTet's explicit grid); the deformation moves a vertex by at most half a cell per axis
+  (``x + h/2 tanh(d)``).
+- ``"mlp"``: a small MLP on Fourier features of the vertex positions predicts residuals
+  (ds, dnu, d) added to the initial fields; its last layer starts at zero, so the module starts
+  exactly at its initialization either way.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from geomsci.core.mesh import Mesh
+from geomsci.core.tetgrid import deform_vertices, tet_edges, tet_grid
+
+from .extract import GShellSurface, extract_gshell
+from .regularizers import nu_smoothness_loss, nu_target_loss, sdf_sign_loss
+
+
+def _init_field(init, points: torch.Tensor, default: Callable[[torch.Tensor], torch.Tensor], name: str) -> torch.Tensor:
+    if init is None:
+        values = default(points)
+    elif callable(init):
+        values = init(points)
+    elif isinstance(init, (int, float)):
+        values = torch.full_like(points[:, 0], float(init))
+    else:
+        values = torch.as_tensor(init)
+    values = values.to(dtype=points.dtype, device=points.device)
+    if values.shape != (points.shape[0],):
+        raise ValueError(f"GShell: {name} must give one value per grid vertex ({points.shape[0]},), got {tuple(values.shape)}")
+    return values
+
+
+class GShell(nn.Module):
+    """Ghost-on-the-Shell: an SDF s (watertight template) and a manifold SDF nu (kept where nu > 0)
+    on a deformable tetrahedral grid.
+
+    Parameters
+    ----------
+    resolution : int, cubes per axis of the tet grid (6 tets per cube)
+    bounds : ((xmin, ymin, zmin), (xmax, ymax, zmax)), the grid's box
+    init_sdf : None, float, tensor (V,) or callable points (V, 3) -> (V,)
+        Initial s; default a sphere of radius 0.6 x the box's half-size around its center.
+    init_nu : None, float, tensor (V,) or callable; initial nu (default 0.1: all kept, watertight).
+    deform : learn a bounded per-vertex deformation (half a cell at most).
+    head : ``"grid"`` or ``"mlp"`` (see module docstring).
+    hidden, n_freqs : MLP width and number of Fourier frequencies (``head="mlp"`` only).
+    seed : seeds the MLP's initial weights (the grid head has no randomness).
+    dtype, device : of the grid and parameters.
+    """
+
+    def __init__(
+        self,
+        resolution: int = 32,
+        bounds=((-1.0, -1.0, -1.0), (1.0, 1.0, 1.0)),
+        *,
+        init_sdf=None,
+        init_nu=0.1,
+        deform: bool = True,
+        head: str = "grid",
+        hidden: int = 64,
+        n_freqs: int = 4,
+        seed: int = 0,
+        dtype: torch.dtype | None = None,
+        device=None,
+    ):
+        super().__init__()
+        if head not in ("grid", "mlp"):
+            raise ValueError(f"GShell: head must be 'grid' or 'mlp', got {head!r}")
+        if not isinstance(resolution, int) or resolution < 1:
+            raise ValueError(f"GShell: resolution must be a positive int, got {resolution!r}")
+        dtype = dtype or torch.get_default_dtype()
+        vertices, tets = tet_grid(resolution, bounds, dtype=dtype, device=device)
+        lo = torch.as_tensor(bounds[0], dtype=dtype, device=device)
+        hi = torch.as_tensor(bounds[1], dtype=dtype, device=device)
+        self.resolution, self.head, self.deform = resolution, head, deform
+        self.register_buffer("vertices", vertices)  # (V, 3) undeformed
+        self.register_buffer("tets", tets)  # (T, 4)
+        self.register_buffer("cell_size", (hi - lo) / resolution)  # (3,)
+        self._edges = None
+        center, half = (lo + hi) / 2, float((hi - lo).min()) / 2
+        s0 = _init_field(init_sdf, vertices, lambda p: (p - center).norm(dim=1) - 0.6 * half, "init_sdf")
+        nu0 = _init_field(init_nu, vertices, lambda p: torch.full_like(p[:, 0], 0.1), "init_nu")
+        if head == "grid":
+            self.sdf = nn.Parameter(s0)
+            self.nu = nn.Parameter(nu0)
+            self.deformation = nn.Parameter(torch.zeros_like(vertices)) if deform else None
+        else:
+            gen = torch.Generator(device="cpu").manual_seed(seed)
+            self.register_buffer("sdf0", s0)
+            self.register_buffer("nu0", nu0)
+            self.register_buffer("freqs", (2.0 ** torch.arange(n_freqs, dtype=dtype, device=device)) * math.pi)
+            self.register_buffer("center", center)
+            self.register_buffer("half", torch.as_tensor(half, dtype=dtype, device=device))
+            n_in = 3 + 6 * n_freqs
+            layers = [nn.Linear(n_in, hidden), nn.Softplus(beta=10), nn.Linear(hidden, hidden), nn.Softplus(beta=10)]
+            self.mlp = nn.Sequential(*layers)
+            self.out = nn.Linear(hidden, 5)
+            with torch.no_grad():
+                for lin in (layers[0], layers[2]):
+                    bound = 1 / math.sqrt(lin.in_features)
+                    lin.weight.copy_(torch.rand(lin.weight.shape, generator=gen) * 2 * bound - bound)
+                    lin.bias.copy_(torch.rand(lin.bias.shape, generator=gen) * 2 * bound - bound)
+                self.out.weight.zero_()
+                self.out.bias.zero_()
+            self.to(dtype=dtype, device=device)
+
+    # -- fields ---------------------------------------------------------------------------------
+    def fields(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(deformed vertices (V, 3), s (V,), nu (V,)) of the current parameters."""
+        if self.head == "grid":
+            s, nu, d = self.sdf, self.nu, self.deformation
+        else:
+            x = (self.vertices - self.center) / self.half  # (V, 3) in [-1, 1]
+            ang = x[:, :, None] * self.freqs  # (V, 3, n_freqs)
+            feat = torch.cat([x, ang.sin().flatten(1), ang.cos().flatten(1)], 1)
+            o = self.out(self.mlp(feat))  # (V, 5)
+            s, nu, d = self.sdf0 + o[:, 0], self.nu0 + o[:, 1], o[:, 2:] if self.deform else None
+        v = self.vertices if d is None else deform_vertices(self.vertices, d, self.cell_size)
+        return v, s, nu
+
+    @property
+    def grid_edges(self) -> torch.Tensor:
+        """(E, 2) unique edges of the tet grid (computed once)."""
+        if self._edges is None or self._edges.device != self.tets.device:
+            self._edges = tet_edges(self.tets)
+        return self._edges
+
+    # -- extraction -----------------------------------------------------------------------------
+    def surface(self) -> GShellSurface:
+        """Full extraction result (open mesh, boundary mask, template, nu at template vertices)."""
+        v, s, nu = self.fields()
+        return extract_gshell(v, self.tets, s, nu)
+
+    def extract(self) -> Mesh:
+        """The open surface {s = 0, nu > 0} as a triangle `Mesh` (point field ``"boundary"``),
+        differentiable in the parameters."""
+        return self.surface().mesh
+
+    def extract_watertight(self) -> Mesh:
+        """The watertight template {s = 0} (nu ignored) as a triangle `Mesh` (point field ``"nu"``)."""
+        return self.surface().template
+
+    # -- regularizers ---------------------------------------------------------------------------
+    def sdf_sign_loss(self) -> torch.Tensor:
+        """BCE sign consistency of s over crossed grid edges (see ``regularizers.sdf_sign_loss``)."""
+        _, s, _ = self.fields()
+        return sdf_sign_loss(s, self.grid_edges)
+
+    def nu_smoothness_loss(self) -> torch.Tensor:
+        """Dirichlet energy of nu over grid edges (see ``regularizers.nu_smoothness_loss``)."""
+        _, _, nu = self.fields()
+        return nu_smoothness_loss(nu, self.grid_edges)
+
+    @staticmethod
+    def nu_loss(surface: GShellSurface, target: torch.Tensor, margin: float = 0.0, delta: float = 0.05) -> torch.Tensor:
+        """Open/close Huber terms on nu at template vertices (stop-gradient coefficients) for a
+        signed, weighted per-template-vertex target in [-1, 1] (see ``regularizers.nu_target_loss``)."""
+        return nu_target_loss(surface.nu_template_sg, target, margin, delta)
