@@ -2,13 +2,14 @@
 
 Loss (``c`` runs over the problem's constraints, ``b`` over time bins when causal weighting is on)::
 
-    L = sum_b w_b mean_{x in bin b}( (R(u; x) / residual_scale)^2 )  +  sum_c weight_c mean( (D_c u - target_c)^2 )
-    w_b = exp(-eps * sum_{b' < b} L_b')   (detached; Wang, Sankaran & Perdikaris 2022), w = 1 when off
+    L = lambda_r sum_b w_b mean_{x in bin b}( (R(u; x) / residual_scale)^2 )  +  sum_c weight_c mean( (D_c u - target_c)^2 )
+    lambda_r = residual_weight (default 1),  w_b = exp(-eps * sum_{b' < b} L_b')   (detached; Wang, Sankaran & Perdikaris 2022), w = 1 when off
 
 Schedule (documented default): Adam on fresh collocation points every ``resample_every`` steps
 for the first ``adam_fraction`` of the iterations (or of the time budget), learning rate decaying
 exponentially to ``lr_final_factor`` times its start; then L-BFGS (strong Wolfe line search,
-history 50) on one fixed set of points for the rest. Means, scales and weights have their own
+history 50, 10 iterations per call, each counted as a step) on one fixed set of points
+for the rest. Means, scales and weights have their own
 learning rates. The budget clock counts training only, not the periodic evaluation.
 
 NaN guard: every ``eval_every`` steps the parameters are copied when the loss is finite; a
@@ -25,6 +26,8 @@ import torch
 from tqdm.auto import tqdm
 
 from geomsci.pig.problems.base import Problem
+
+LBFGS_INNER = 10  # L-BFGS iterations per optimiser call; each counts as one step
 
 
 @dataclass
@@ -54,7 +57,7 @@ def relative_l2(model, x: torch.Tensor, u: torch.Tensor, chunk_size: int = 8192)
         return float(torch.linalg.vector_norm(pred - u) / torch.linalg.vector_norm(u))
 
 
-def _loss(problem: Problem, model, xi, cons, causal_eps, causal_bins, method, chunk_size):
+def _loss(problem: Problem, model, xi, cons, causal_eps, causal_bins, method, chunk_size, residual_weight=1.0):
     jet = model.jet(xi, order=problem.order, dims=problem.second_dims, method=method, chunk_size=chunk_size)
     r = problem.residual(jet, xi) / problem.residual_scale  # (P,)
     r2 = r * r
@@ -69,7 +72,7 @@ def _loss(problem: Problem, model, xi, cons, causal_eps, causal_bins, method, ch
         res_loss = (w * per_bin).mean()
     else:
         res_loss = r2.mean()
-    total = res_loss
+    total = residual_weight * res_loss
     for c in cons:
         order = 0 if c.deriv is None else 1
         j = model.jet(c.x, order=order, method=method, chunk_size=chunk_size)
@@ -85,7 +88,7 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
           lr: float = 1e-2, lr_means: float | None = None, lr_scales: float | None = None,
           lr_final_factor: float = 0.1, n_collocation: int = 2000, n_data: int = 500, resample_every: int = 1,
           lbfgs_points: int | None = None, causal_eps: float | None = None, causal_bins: int = 16,
-          eval_every: int = 50, n_eval: int = 20000, seed: int = 0, method: str = "closed",
+          residual_weight: float = 1.0, eval_every: int = 50, n_eval: int = 20000, seed: int = 0, method: str = "closed",
           chunk_size: int = 8192, progress: bool = True) -> TrainResult:
     """Train ``model`` (a `PIG` or `PINN`) on ``problem``; see the module docstring for the loss and schedule.
 
@@ -99,6 +102,7 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         (means/scales default to ``lr``)
     n_collocation, n_data : residual points and points per data term per step
     lbfgs_points : collocation points of the fixed L-BFGS set (default ``2 * n_collocation``)
+    residual_weight : multiplies the PDE term (after division by ``problem.residual_scale``)
     causal_eps : causal weighting strength for time-dependent problems (None: off)
     eval_every, n_eval : evaluation period (steps) and size of the fixed evaluation subset of
         ``problem.test_points()`` (the whole set when smaller)
@@ -174,6 +178,7 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         return False
 
     adam_end = adam_fraction * total
+    next_eval = eval_every
     xi, cons = sample(n_collocation)
     evaluate()
     # ---- Adam phase -----------------------------------------------------------------------------
@@ -185,9 +190,9 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         for g, b0 in zip(adam.param_groups, base_lrs):
             g["lr"] = b0 * (lr_final_factor**frac) * (0.5**restores)
         adam.zero_grad(set_to_none=True)
-        loss = _loss(problem, model, xi, cons, causal_eps, causal_bins, method, chunk_size)
+        loss = _loss(problem, model, xi, cons, causal_eps, causal_bins, method, chunk_size, residual_weight)
         loss.backward()
-        lv = float(loss)
+        lv = float(loss.detach())
         if math.isfinite(lv):
             adam.step()
         ok = guard(lv)
@@ -196,34 +201,38 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         step += 1
         hist["step"].append(step), hist["time"].append(train_time), hist["loss"].append(lv)
         bar.update(dt if budget is not None else 1)
-        if step % eval_every == 0:
+        if step >= next_eval:
+            next_eval += eval_every
             evaluate()
             if ok and math.isfinite(lv):
                 good_state = copy.deepcopy(model.state_dict())
     # ---- L-BFGS phase ---------------------------------------------------------------------------
     if not progress_done():
         xi, cons = sample(lbfgs_points or 2 * n_collocation)
-        lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+        make = lambda: torch.optim.LBFGS(params, lr=1.0, max_iter=LBFGS_INNER, history_size=50, line_search_fn="strong_wolfe",
+                                         tolerance_grad=0.0, tolerance_change=0.0)
+        lbfgs = make()
 
         def closure():
             lbfgs.zero_grad(set_to_none=True)
-            loss = _loss(problem, model, xi, cons, causal_eps, causal_bins, method, chunk_size)
+            loss = _loss(problem, model, xi, cons, causal_eps, causal_bins, method, chunk_size, residual_weight)
             loss.backward()
             return loss
 
         good_state = copy.deepcopy(model.state_dict())
         while not progress_done():
             t0 = time.perf_counter()
-            lv = float(lbfgs.step(closure))
+            lv = float(lbfgs.step(closure).detach())
             ok = guard(lv)
             if not ok:  # restart the quasi-Newton memory from the restored state
-                lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+                lbfgs = make()
             dt = time.perf_counter() - t0
             train_time += dt
-            step += 1
+            step += LBFGS_INNER
             hist["step"].append(step), hist["time"].append(train_time), hist["loss"].append(lv)
-            bar.update(dt if budget is not None else 1)
-            if step % eval_every == 0:
+            bar.update(dt if budget is not None else LBFGS_INNER)
+            if step >= next_eval:
+                next_eval += eval_every
                 evaluate()
                 if ok:
                     good_state = copy.deepcopy(model.state_dict())
