@@ -4,8 +4,9 @@ For a torus SDF sampled on n^3 lattices (n = 64, 128, 256; --quick: 32, 64) it p
 - forward time (best of --repeats) of both, and their ratio (goal on CPU: <= 1.5),
 - forward + backward time of ours (loss = sum |v|^2, gradient to the grid values), as a ratio to
   scikit-image's forward (goal: <= 3),
-- peak memory of one forward: the rise of the process' peak resident set (Linux VmHWM, reset
-  before each call) for both on the CPU, torch.cuda.max_memory_allocated for ours on CUDA,
+- peak memory of one forward: the rise of the peak resident set (Linux VmHWM) over the resident
+  set before the call, each in a fresh process, for both on the CPU; torch.cuda.max_memory_allocated
+  for ours on CUDA,
 - mesh quality on a sphere and the torus: watertight / manifold / outward for ours, and the mean
   distance of 200k area-uniform surface samples to the analytic surface, ours vs scikit-image.
 
@@ -42,15 +43,35 @@ def _rss_kb(field: str) -> int:
     return 0
 
 
-def peak_rss_mb(fn) -> float:
-    """Rise of the peak resident set while ``fn`` runs (MB); NaN where /proc is not available."""
+def _memory_child(lib: str, n: int) -> None:
+    """Run in a fresh process: print the rise of the peak resident set (MB) during one forward."""
+    torch.set_num_threads(1)
+    v, _ = lattice(n, torus, torch.float32, "cpu")
+    if lib == "skimage":
+        from skimage.measure import marching_cubes as sk_mc
+
+        v_np = v.numpy()
+        run = lambda: sk_mc(v_np, 0.0)
+    else:
+        from geomsci.deepmesh import marching_cubes
+
+        run = lambda: marching_cubes(v, 0.0)
+    before = _rss_kb("VmRSS:")
+    run()
+    print((_rss_kb("VmHWM:") - before) / 1024)
+
+
+def peak_rss_mb(lib: str, n: int) -> float:
+    """Peak resident-set rise (MB) of one forward of ``lib`` at n^3, measured in a fresh process so
+    that no memory kept by an allocator from earlier runs hides it; NaN without Linux /proc."""
+    import subprocess
+    import sys
+
     try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # resets VmHWM to the current RSS
-        before = _rss_kb("VmRSS:")
-        fn()
-        return (_rss_kb("VmHWM:") - before) / 1024
-    except OSError:
+        out = subprocess.run([sys.executable, __file__, "--_memory", lib, str(n)], capture_output=True,
+                             text=True, check=True, timeout=600)
+        return float(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return float("nan")
 
 
@@ -72,7 +93,10 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (scikit-image is single-threaded)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args._memory:
+        return _memory_child(args._memory[0], int(args._memory[1]))
     torch.set_num_threads(args.threads)
     from skimage.measure import marching_cubes as sk_mc
 
@@ -93,23 +117,24 @@ def main(argv=None):
     for n in sizes:
         v, h = lattice(n, torus, torch.float32, device)
         v_np = v.cpu().numpy()
-        t_sk = best_time(lambda: sk_mc(v_np, 0.0), args.repeats, lambda: None)
-        t_fw = best_time(lambda: marching_cubes(v, 0.0), args.repeats, sync)
+        reps = args.repeats * (4 if n <= 64 else 1)  # small sizes: more repeats against timer noise
+        t_sk = best_time(lambda: sk_mc(v_np, 0.0), reps, lambda: None)
+        t_fw = best_time(lambda: marching_cubes(v, 0.0), reps, sync)
 
         def fwd_bwd():
             vg = v.detach().requires_grad_(True)
             m = marching_cubes(vg, 0.0)
             m.points.square().sum().backward()
 
-        t_fb = best_time(fwd_bwd, args.repeats, sync)
-        mem_sk = peak_rss_mb(lambda: sk_mc(v_np, 0.0))
+        t_fb = best_time(fwd_bwd, reps, sync)
+        mem_sk = peak_rss_mb("skimage", n)
         if cuda:
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
             marching_cubes(v, 0.0)
             mem_ours = (torch.cuda.max_memory_allocated() - base) / 2**20
         else:
-            mem_ours = peak_rss_mb(lambda: marching_cubes(v, 0.0))
+            mem_ours = peak_rss_mb("geomsci", n)
         faces = marching_cubes(v, 0.0).n_cells
         rows.append((n, t_sk, t_fw, t_fb))
         print(f"{n:>5} {faces:>9} {t_sk:>10.4f} {t_fw:>9.4f} {t_fw / t_sk:>6.2f} {t_fb:>11.4f} {t_fb / t_sk:>6.2f} "

@@ -195,29 +195,28 @@ def marching_cubes(
 
         # -- crossed lattice edges, per axis, sorted by flat index: one vertex each -------------
         crossed_flat, offsets, edge_shapes = [], [], []
+        vid = torch.empty((active.numel(), 12), dtype=torch.long, device=device)  # (A, 12)
         n_vert = 0
         for axis in range(3):
             lo = [slice(None)] * 3
             hi = [slice(None)] * 3
             lo[axis] = slice(0, shape[axis] - 1)
             hi[axis] = slice(1, shape[axis])
-            crossed = inside[tuple(lo)] != inside[tuple(hi)]  # edge grid with shape[axis] - 1
-            flat = crossed.reshape(-1).nonzero().squeeze(1)  # (E_axis,) sorted
-            edge_shapes.append(tuple(crossed.shape))
+            crossed = (inside[tuple(lo)] != inside[tuple(hi)]).reshape(-1)  # edge grid, flat
+            flat = crossed.nonzero().squeeze(1)  # (E_axis,) sorted
+            sx, sy, sz = edge_shapes_axis = tuple(s - (d == axis) for d, s in enumerate(shape))
+            edge_shapes.append(edge_shapes_axis)
             crossed_flat.append(flat)
             offsets.append(n_vert)
-            n_vert += flat.numel()
-
-        # -- global vertex id of each of the 12 local edges of every active cube ----------------
-        vid = torch.empty((active.numel(), 12), dtype=torch.long, device=device)  # (A, 12)
-        for axis in range(3):
+            # -- vertex id of the 4 local edges along this axis of every active cube: the rank of
+            #    the edge among the crossed ones (a running count); uncrossed edges get a dummy id
+            #    that the tables never reference ------------------------------------------------
+            rank = torch.cumsum(crossed, 0, dtype=torch.int32) - 1  # (n_edges,) int32
             local_ids, off = _axis_edges(axis, device)  # (4,), (4, 3)
-            sx, sy, sz = edge_shapes[axis]
-            # (A, 4) flat index of each local edge in its axis' edge grid
-            flat = ((ci[:, None] + off[:, 0]) * sy + (cj[:, None] + off[:, 1])) * sz + (ck[:, None] + off[:, 2])
-            pos = torch.searchsorted(crossed_flat[axis], flat)
-            # edges that are not crossed get a clamped dummy id; the table never references them
-            vid[:, local_ids] = offsets[axis] + pos.clamp_max(max(crossed_flat[axis].numel() - 1, 0))
+            q = ((ci[:, None] + off[:, 0]) * sy + (cj[:, None] + off[:, 1])) * sz + (ck[:, None] + off[:, 2])  # (A, 4)
+            vid[:, local_ids] = n_vert + rank[q].long().clamp_min(0)
+            del rank
+            n_vert += flat.numel()
 
     # -- vertex positions: differentiable edge interpolation ------------------------------------
     with torch.no_grad():
