@@ -81,7 +81,7 @@ def train(
     episodes: int = typer.Option(160, help="training episodes (systems)"),
     parallel: int = typer.Option(8, help="systems rolled out at once"),
     n_checks: int = typer.Option(100, help="0.1-yr intervals per episode"),
-    reward: str = typer.Option("cost", help="cost | paper"),
+    reward: str = typer.Option("cost", help="cost | final | paper"),
     lam: float = typer.Option(2.0, help="cost weight of the 'cost' reward (per 1000 force evaluations)"),
     seed: int = typer.Option(0, help="training seed (systems are drawn from seeds >= 1000)"),
     threads: int = typer.Option(1, help="torch threads"),

@@ -26,7 +26,7 @@ from .diagnostics import energy
 from .initial_conditions import paper_triple
 from .integrate import state_from
 from .integrators import evolve
-from .rewards import E_LIM, PAPER_WEIGHTS, REWARDS, cost_reward, paper_reward
+from .rewards import E_LIM, PAPER_WEIGHTS, REWARDS, cost_reward, final_reward, paper_reward
 from .units import G_AU, nbody_velocity_unit
 
 ACTIONS = np.logspace(-4, -1, 10)
@@ -85,9 +85,10 @@ class SystemBatch:
         err = -torch.log10(self.rel_error.clamp_min(1e-16))[:, None]  # (B, 1)
         return torch.cat([pos, vel, err], dim=1).cpu().numpy().astype(np.float32)
 
-    def step(self, action_idx) -> dict:
+    def step(self, action_idx, max_steps=None) -> dict:
         """Advance every running system one interval with ``ACTIONS[action_idx[b]]``.
 
+        ``max_steps`` (int or (B,) tensor) overrides ``max_substeps`` for this interval.
         Returns a dict of numpy arrays (B,): 'E', 'E_prev', 'n_force' (this interval), 'mu',
         'ended_early', 'stalled', 'active' (systems that were running before this call).
         """
@@ -100,7 +101,8 @@ class SystemBatch:
         t_next = torch.full_like(st.t, (self.k + 1) * self.check_step)
         t_target = torch.where(active, t_next, st.t)  # finished systems stay where they are
         nf0 = st.n_force.clone()
-        stalled = evolve(st, t_target, method=self.integrator, param=mu, max_steps=self.max_substeps)
+        cap = self.max_substeps if max_steps is None else max_steps
+        stalled = evolve(st, t_target, method=self.integrator, param=mu, max_steps=cap)
         E_prev = self.E
         self.E = energy(st.x, st.v, st.m, G_AU)
         err = self.rel_error
@@ -124,6 +126,10 @@ def compute_reward(kind: str, out: dict, weights=PAPER_WEIGHTS, lam: float = 1.0
         r = paper_reward(dE, dEp, out["mu"], weights, e_lim)
     elif kind == "cost":
         r = cost_reward(out["E"], out["E_prev"], out["E0"], out["n_force"], lam, e_lim)
+    elif kind == "final":
+        dE = (out["E"] - out["E0"]) / out["E0"]
+        dEp = (out["E_prev"] - out["E0"]) / out["E0"]
+        r = final_reward(dE, dEp, out["n_force"], lam)
     else:
         raise ValueError(f"reward must be one of {REWARDS}, got {kind!r}")
     r = np.where(np.isfinite(r), r, -100.0)
@@ -137,7 +143,7 @@ class TimeStepEnv(gym.Env):
     ----------
     seeds : systems to draw from on `reset` (default: the training seeds, disjoint from TEST_SEEDS)
     integrator : 'hermite' (mu) or 'aarseth' (eta = mu)
-    reward : 'paper' or 'cost' (see `geomsci.nbody.rewards`)
+    reward : 'paper', 'cost' or 'final' (see `geomsci.nbody.rewards`)
     n_checks : intervals per episode (300 x 0.1 yr = 30 yr)
     lam : cost weight of the 'cost' reward
 

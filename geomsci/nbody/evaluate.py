@@ -7,6 +7,7 @@ together in one `SystemBatch`; each keeps its own time step.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from .env import ACTIONS, SystemBatch
@@ -33,12 +34,13 @@ def parse_seeds(spec: str) -> list[int]:
 
 
 def run_controller(seeds, controller, *, integrator: str = "hermite", t_end: float = 30.0, check_step: float = 0.1,
-                   max_substeps: int = 20000, progress: bool = False) -> dict:
+                   max_substeps: int = 20000, max_force: int | None = None, progress: bool = False) -> dict:
     """Run ``controller`` on the paper systems ``seeds`` up to ``t_end`` yr.
 
     Returns a dict of numpy arrays over systems (B,): 'final_error' |dE/E0| at the end (or where the
     run stopped), 'n_force' force evaluations, 'ended_early' (|dE/E0| > 0.1), 'stalled' (hit
-    ``max_substeps`` in one interval), and 'actions' (K, B) the chosen indices (-1 once stopped).
+    ``max_substeps`` in one interval or spent more than ``max_force`` evaluations in all; the
+    error is then the one where it stopped), and 'actions' (K, B) the chosen indices (-1 once stopped).
     """
     sysb = SystemBatch(seeds, integrator=integrator, check_step=check_step, max_substeps=max_substeps)
     n_checks = int(round(t_end / check_step))
@@ -56,7 +58,11 @@ def run_controller(seeds, controller, *, integrator: str = "hermite", t_end: flo
             act = np.full(sysb.batch, idx, dtype=np.int64)
         running = ~sysb.done.cpu().numpy()
         actions[k] = np.where(running, act, -1)
-        sysb.step(act)
+        cap = None
+        if max_force is not None:  # never spend more than the budget, even inside one interval
+            left = (max_force - sysb.state.n_force).clamp_min(0)
+            cap = torch.minimum(left, torch.full_like(left, sysb.max_substeps))
+        sysb.step(act, max_steps=cap)
         if sysb.done.all():
             break
     return {"final_error": sysb.rel_error.cpu().numpy(), "n_force": sysb.state.n_force.cpu().numpy(),

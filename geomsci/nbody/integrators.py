@@ -112,7 +112,7 @@ def _as_batch(value, state: NBodyState, name: str) -> torch.Tensor:
     return t
 
 
-def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max_steps: int | None = None) -> torch.Tensor:
+def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max_steps=None) -> torch.Tensor:
     """Advance every system of ``state`` (in place) to exactly ``t_end``.
 
     Parameters
@@ -122,7 +122,8 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
     method : 'hermite' (collision-time criterion, param = mu), 'aarseth' (Hermite with Aarseth's
         criterion, param = eta) or 'leapfrog' (KDK with the collision-time criterion, param = mu)
     param : float or (B,) step parameter per system
-    max_steps : stop a system after this many steps in this call (it is then 'stalled')
+    max_steps : int or (B,) int tensor; stop a system after this many steps in this call (it is
+        then 'stalled')
 
     Returns
     -------

@@ -16,6 +16,12 @@ made *in this interval*, |E_i - E_{i-1}| / |E_0|, in dex above E_lim, and the fo
 
 which makes the per-step signal local (easy credit assignment) while the return still ranks
 whole runs by error and cost.
+
+`final_reward` charges the growth of the accumulated error instead, so that the undiscounted
+return telescopes to the benchmark's objective, -(log10 of the final error above E_lim) - lam *
+(total force evaluations) / 1000:
+
+    r_i = -( max(log10|dE_i|, log10 E_lim) - max(log10|dE_{i-1}|, log10 E_lim) ) - lam * n_i / 1000
 """
 from __future__ import annotations
 
@@ -42,4 +48,11 @@ def cost_reward(E, E_prev, E0, n_force, lam: float = 1.0, e_lim: float = E_LIM):
     return -np.log10(np.maximum(local, e_lim) / e_lim) - lam * np.asarray(n_force) / 1000.0
 
 
-REWARDS = ("paper", "cost")
+def final_reward(dE, dE_prev, n_force, lam: float = 0.3, e_lim: float = 1e-12):
+    """Telescoping reward on the accumulated error. dE, dE_prev, n_force: arrays (B,) -> (B,)."""
+    le = np.maximum(_log10_abs(dE), np.log10(e_lim))
+    lp = np.maximum(_log10_abs(dE_prev), np.log10(e_lim))
+    return -(le - lp) - lam * np.asarray(n_force) / 1000.0
+
+
+REWARDS = ("paper", "cost", "final")

@@ -1,0 +1,129 @@
+"""Benchmark: a learned time-step policy against fixed step parameters, Aarseth's rule and IAS15.
+
+Test systems: the paper's three-body generator, seeds 0-99 (the policy was trained on seeds >=
+1000), integrated for 30 yr with a decision every 0.1 yr. For every controller we print the
+median and 90th-percentile final |dE/E0|, the median number of force evaluations, the runs that
+ended early (|dE/E0| > 0.1) and the runs stopped by the step budget ('capped'; their error is
+the one where they stopped and their cost is at least the budget). Then rebound's IAS15 on the
+same systems (the accuracy ceiling) and the batched-Hermite throughput beside IAS15's.
+
+    .venv/bin/python benchmarks/nbody.py            # full: seeds 0-99, 30 yr
+    .venv/bin/python benchmarks/nbody.py --quick    # seeds 0-9, 5 yr
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geomsci.nbody import paper_triple
+from geomsci.nbody.dqn import Policy
+from geomsci.nbody.env import ACTIONS
+from geomsci.nbody.evaluate import run_controller, summarize
+from geomsci.nbody.integrate import state_from
+from geomsci.nbody.integrators import evolve
+from geomsci.nbody.plots import plot_front
+from geomsci.nbody.reference import ias15_final_energy_error, rebound_simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POLICY = ROOT / "assets" / "nbody" / "policy.pt"
+
+
+def row_text(name, s):
+    return (f"{name:>16} {s['median_error']:11.2e} {s['p90_error']:11.2e} {s['median_n_force']:12.0f} "
+            f"{s['ended_early']:6d} {s['stalled']:7d}")
+
+
+def interp_front(front, x_key, y_key, x):
+    """log-log interpolation of y(x) along the fixed-parameter front (None outside its range)."""
+    xs = np.log10([r[x_key] for r in front])
+    ys = np.log10([r[y_key] for r in front])
+    order = np.argsort(xs)
+    xs, ys = xs[order], ys[order]
+    lx = np.log10(x)
+    if lx < xs[0] or lx > xs[-1]:
+        return None
+    return 10 ** np.interp(lx, xs, ys)
+
+
+def pareto(policy_row, front):
+    """Cost ratio at equal median error, and error gap (dex) at equal median cost."""
+    ok = [r for r in front if r["stalled"] == 0]
+    c_fixed = interp_front(ok, "median_error", "median_n_force", policy_row["median_error"])
+    e_fixed = interp_front(ok, "median_n_force", "median_error", policy_row["median_n_force"])
+    ratio = None if c_fixed is None else c_fixed / policy_row["median_n_force"]
+    dex = None if e_fixed is None else np.log10(e_fixed / policy_row["median_error"])
+    return ratio, dex
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="seeds 0-9 over 5 yr")
+    ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    ap.add_argument("--max-force", type=int, default=None, help="force-evaluation budget per run")
+    ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    seeds = list(range(10 if args.quick else 100))
+    t_end = 5.0 if args.quick else 30.0
+    max_force = args.max_force or (10_000 if args.quick else 30_000)
+    args.out.mkdir(parents=True, exist_ok=True)
+    pol = Policy.load(args.policy)
+    print(f"seeds {seeds[0]}-{seeds[-1]}, {t_end:g} yr, decisions every 0.1 yr, budget {max_force} force evaluations per run")
+    print(f"policy {args.policy} (trained on seeds >= 1000, {pol.config.episodes} episodes, reward '{pol.config.reward}')\n")
+    head = f"{'controller':>16} {'med|dE/E0|':>11} {'p90|dE/E0|':>11} {'med n_force':>12} {'early':>6} {'capped':>7}"
+    all_rows = {}
+    for integ, pname in (("hermite", "mu"), ("aarseth", "eta")):
+        print(f"== {integ} ({pname} per decision) ==")
+        print(head)
+        rows = []
+        for k, val in enumerate(ACTIONS):
+            t0 = time.perf_counter()
+            s = summarize(run_controller(seeds, k, integrator=integ, t_end=t_end, max_force=max_force))
+            r = {"name": f"{pname}={val:.2g}", "group": f"fixed {pname}", **s}
+            rows.append(r)
+            print(row_text(r["name"], s), f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
+        t0 = time.perf_counter()
+        res = run_controller(seeds, pol, integrator=integ, t_end=t_end, max_force=max_force)
+        s = summarize(res)
+        prow = {"name": "RL policy", "group": "RL policy", **s}
+        used = np.bincount(res["actions"][res["actions"] >= 0], minlength=len(ACTIONS))
+        print(row_text("RL policy", s), f"  [{time.perf_counter() - t0:.0f} s]")
+        print(f"{'':>16} policy's choices: " + ", ".join(f"{ACTIONS[i]:.2g}:{100 * used[i] / used.sum():.0f}%"
+                                                        for i in range(len(ACTIONS)) if used[i]))
+        ratio, dex = pareto(prow, rows)
+        rtxt = "outside the front" if ratio is None else f"{ratio:.2f}x fewer force evaluations"
+        dtxt = "outside the front" if dex is None else f"{dex:+.2f} dex lower error"
+        goal = (ratio is not None and ratio >= 1.5) or (dex is not None and dex >= 0.5)
+        print(f"{'':>16} vs fixed {pname}: at equal median error {rtxt}; at equal median cost {dtxt}; "
+              f"goal (>=1.5x or >=0.5 dex, no early ends) {'MET' if goal and s['ended_early'] == 0 else 'NOT met'}\n")
+        all_rows[integ] = rows + [prow]
+        plot_front(rows + [prow], args.out / f"front_{integ}.png", title=f"{integ}: seeds 0-{seeds[-1]}, {t_end:g} yr")
+
+    print("== rebound IAS15 (accuracy ceiling) ==")
+    t0 = time.perf_counter()
+    errs, steps = zip(*[ias15_final_energy_error(paper_triple(s), t_end) for s in seeds])
+    print(f"{'IAS15':>16} {np.median(errs):11.2e} {np.quantile(errs, 0.9):11.2e} {'(steps)':>5}{np.median(steps):7.0f}"
+          f"  [{time.perf_counter() - t0:.0f} s]\n")
+
+    print("== throughput: batched Hermite (mu = 1e-2) vs rebound IAS15, 1 thread ==")
+    n_it = 200 if args.quick else 1000
+    for B in (1, 64, 256):
+        st = state_from([paper_triple(s % 100) for s in range(B)])
+        t0 = time.perf_counter()
+        evolve(st, 1e9, param=1e-2, max_steps=n_it)
+        dt = time.perf_counter() - t0
+        print(f"  Hermite B={B:>3}: {B * n_it / dt:12,.0f} system-steps/s")
+    sim = rebound_simulation(paper_triple(0))
+    t0 = time.perf_counter()
+    sim.integrate(t_end, exact_finish_time=1)
+    dt = time.perf_counter() - t0
+    print(f"  IAS15 (1 system): {sim.steps_done / dt:12,.0f} steps/s ({sim.steps_done} steps to {t_end:g} yr)")
+    print(f"\nfront plots: {args.out / 'front_hermite.png'}, {args.out / 'front_aarseth.png'}")
+
+
+if __name__ == "__main__":
+    main()
