@@ -82,6 +82,7 @@ class _HashGrid:
         key = self.keys(self.cell_of(y))  # (M,)
         key, self.order = torch.sort(key, stable=True)
         self.ys = y[self.order]  # (M, D) sorted by cell
+        self.ys_t = self.ys.T.contiguous()  # (D, M)
         self.ukeys, self.ucounts = torch.unique_consecutive(key, return_counts=True)  # (U,)
         self.ustarts = torch.cumsum(self.ucounts, 0) - self.ucounts
         self.dense = self.n_cells * 16 <= max(max_memory // 2, 64 * y.shape[0])
@@ -129,6 +130,7 @@ class _HashGrid:
         # distance of each query to the bounding box of y, per axis
         for s in range(0, p, block):
             xb = x[s:s + block]  # (b, D)
+            xb_t = xb.T.contiguous()  # (D, b): coordinate columns gather faster
             u = (xb - self.lo) / self.h  # (b, D) position in cell units
             cq = torch.minimum(u.floor().clamp_min(0), (self.res - 1).to(u.dtype))  # unpadded cell
             bl = (cq + torch.where(u - cq >= 0.5, 0.0, -1.0)).long() + 1  # padded lower block cell
@@ -147,12 +149,13 @@ class _HashGrid:
                         start[i0:i1].reshape(-1) - first, c, output_size=n_pairs)  # (T,) sorted y
                     q = torch.repeat_interleave(torch.arange(i1 - i0, device=dev), c.view(-1, k).sum(1),
                                                 output_size=n_pairs)  # (T,) query
-                    dd = ((xb[i0:i1].index_select(0, q) - self.ys.index_select(0, j)) ** 2).sum(-1)  # (T,)
-                    m = torch.full((i1 - i0,), math.inf, dtype=x.dtype, device=dev)
-                    m = m.scatter_reduce(0, q, dd, "amin")
-                    cand = torch.where(dd == m.index_select(0, q), j, m_pts)
-                    arg = torch.full((i1 - i0,), m_pts, dtype=torch.long, device=dev)
-                    arg = arg.scatter_reduce(0, q, cand, "amin")
+                    xc = xb_t[:, i0:i1]  # (D, q)
+                    dd = None  # (T,) squared distances, one coordinate column at a time
+                    for a in range(d):
+                        t = xc[a].index_select(0, q).sub_(self.ys_t[a].index_select(0, j))
+                        t.mul_(t)
+                        dd = t if dd is None else dd.add_(t)
+                    m, arg = _segment_argmin(dd, j, q, i1 - i0, m_pts)
                     best_d[s + i0:s + i1] = m
                     best_i[s + i0:s + i1] = self.order[arg.clamp_max(m_pts - 1)]
                 i0 = i1
@@ -171,6 +174,28 @@ class _HashGrid:
             bd = best_d[s:s + block]
             exact[s:s + block] = torch.isfinite(bd) & (bd <= bound2 * (1 - 1e-5))
         return best_d, best_i, exact
+
+
+def _segment_argmin(dd: torch.Tensor, j: torch.Tensor, q: torch.Tensor, n_q: int, sentinel: int):
+    """Per query q, the smallest dd and (among ties) the smallest j. Returns (min (n_q,), j (n_q,)).
+
+    float32 distances are >= 0, so their bit patterns order like the values: one scatter of the
+    packed key ``bits << 32 | j`` does both. Other dtypes take two scatters.
+    """
+    dev = dd.device
+    if dd.dtype == torch.float32 and sentinel < 2**31:
+        key = (dd.view(torch.int32).long() << 32) | j  # (T,)
+        best = torch.full((n_q,), torch.iinfo(torch.int64).max, dtype=torch.long, device=dev)
+        best = best.scatter_reduce(0, q, key, "amin")
+        empty = best == torch.iinfo(torch.int64).max
+        m = (best >> 32).to(torch.int32).view(torch.float32)
+        m = torch.where(empty, torch.full_like(m, math.inf), m)
+        arg = torch.where(empty, sentinel, best & 0xFFFFFFFF)
+        return m, arg
+    m = torch.full((n_q,), math.inf, dtype=dd.dtype, device=dev).scatter_reduce(0, q, dd, "amin")
+    cand = torch.where(dd == m.index_select(0, q), j, sentinel)
+    arg = torch.full((n_q,), sentinel, dtype=torch.long, device=dev).scatter_reduce(0, q, cand, "amin")
+    return m, arg
 
 
 def _grid_cell_size(y: torch.Tensor, lo: torch.Tensor, max_memory: int, target: float = 3.0) -> float:
