@@ -20,7 +20,7 @@ def _build(problem_name: str, model: str, gaussians: int, seed: int):
     if gaussians < 1:
         raise ValueError(f"--gaussians must be >= 1, got {gaussians}")
     problem = get_problem(problem_name)
-    kw = model_kwargs(problem_name, model)
+    kw = model_kwargs(problem_name, model, problem.bounds)
     if model == "pig":
         kw["n_gaussians"] = gaussians
         net = PIG(problem.dim, problem.bounds, seed=seed, **kw)

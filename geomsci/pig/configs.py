@@ -14,22 +14,29 @@ _PINN = {"width": 50, "depth": 3}
 
 _TRAIN = {
     # problem: (shared trainer settings, PIG overrides, PINN overrides)
-    "helmholtz": ({"n_collocation": 1000, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 3e-3}),
+    "helmholtz": ({"n_collocation": 1000, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 1e-3}),
     "helmholtz_high": ({"n_collocation": 2000, "n_data": 400, "adam_fraction": 0.5, "lbfgs_points": 6000}, {"lr": 1e-2}, {"lr": 3e-3}),
     "klein_gordon": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 3e-3}),
     "flow_mixing": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 3e-3}),
     "diffusion": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 3e-3}),
     "allen_cahn": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 3e-3}),
-    "poisson_mesh": ({"n_collocation": 1000, "n_data": 300, "adam_fraction": 0.3, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 3e-3}),
+    "poisson_mesh": ({"n_collocation": 500, "n_data": 300, "adam_fraction": 0.25, "lbfgs_points": 3000}, {"lr": 1e-2}, {"lr": 3e-3}),
 }
-_PIG_MODEL = {"helmholtz_high": {"n_gaussians": 400}}
+# (2+1)-D problems: wider initial Gaussians (10 % of each extent) so that 4 x 100 of them cover the box
+_PIG_MODEL = {"helmholtz_high": {"n_gaussians": 400}, "klein_gordon": {"sigma_init_frac": 0.1},
+              "flow_mixing": {"sigma_init_frac": 0.1}, "diffusion": {"sigma_init_frac": 0.1}}
 
 
-def model_kwargs(problem: str, model: str) -> dict:
-    """Constructor keyword arguments of ``PIG`` or ``PINN`` for ``problem``."""
-    if model == "pig":
-        return {**_PIG, **_PIG_MODEL.get(problem, {})}
-    return dict(_PINN)
+def model_kwargs(problem: str, model: str, bounds=None) -> dict:
+    """Constructor keyword arguments of ``PIG`` or ``PINN`` for ``problem`` (``bounds`` (2, d) is
+    needed for problems whose PIG sets ``sigma_init`` as a fraction of the extent)."""
+    if model != "pig":
+        return dict(_PINN)
+    kw = {**_PIG, **_PIG_MODEL.get(problem, {})}
+    frac = kw.pop("sigma_init_frac", None)
+    if frac is not None and bounds is not None:
+        kw["sigma_init"] = (frac * (bounds[1] - bounds[0])).tolist()
+    return kw
 
 
 def train_kwargs(problem: str, model: str) -> dict:
