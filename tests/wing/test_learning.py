@@ -1,0 +1,99 @@
+"""Dataset generation, the Cp models and the `geomsci wing` command line, on tiny sizes."""
+import pytest
+import torch
+
+from geomsci.wing.dataset import FEATURE_NAMES, load_dataset, make_dataset, random_wing
+from geomsci.wing.models import AttentionCpNet, PointMLP
+from geomsci.wing.panel import panel_to_points, solve_panels
+from geomsci.wing.planform import wing_grid
+from geomsci.wing.train import cp_mse, feature_columns, predict_cp, train_cp_model
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is faster than two on a shared CPU (no OpenMP barrier spinning)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wingdata")
+    make_dataset(folder, n_wings=4, n_test=1, n_mach=1, n_alpha=2, n_chord=6, n_span=3, seed=3, progress=False)
+    return folder
+
+
+def test_dataset_files_and_cp_match_a_direct_solve(tiny):
+    from geomsci.core.io import read_table
+
+    t = read_table(tiny / "conditions.csv")
+    assert len(t["alpha"]) == 8 and set(t["split"]) == {"train", "test"}
+    assert ((t["alpha"] >= -2) & (t["alpha"] <= 12)).all() and ((t["mach"] >= 0.1) & (t["mach"] <= 0.7)).all()
+    d = load_dataset(tiny)
+    assert d.points.shape == (4, 13 * 6, 3) and d.features.shape == (4, 78, len(FEATURE_NAMES))
+    assert d.cp.shape == (4, 2, 78) and d.split.tolist() == [0, 0, 0, 1]
+    # wing 0 again, from the same generator stream
+    g = torch.Generator().manual_seed(3)
+    wing = random_wing(g)
+    X = wing_grid(wing, 6, 3, 2)
+    sol = solve_panels(X, d.conditions[0, :, 0].double(), float(d.conditions[0, 0, 1]))
+    assert torch.allclose(panel_to_points(sol.cp).reshape(2, -1).float(), d.cp[0], atol=1e-4)
+
+
+def test_models_shapes_and_attention_is_permutation_equivariant():
+    x = torch.randn(2, 50, 7)
+    assert PointMLP(7)(x).shape == (2, 50)
+    net = AttentionCpNet(7).eval()
+    perm = torch.randperm(50)
+    with torch.no_grad():
+        assert torch.allclose(net(x)[:, perm], net(x[:, perm]), atol=1e-5)
+        # and not point-wise: changing one point changes the others' predictions
+        y = x.clone()
+        y[:, 0] += 1
+        assert (net(y)[:, 1:] - net(x)[:, 1:]).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="heads"):
+        AttentionCpNet(7, d=30, heads=4)
+
+
+@pytest.mark.parametrize("model", ["mlp", "attention"])
+def test_training_reduces_error_and_groups_select_columns(tiny, model):
+    d = load_dataset(tiny)
+    assert len(feature_columns(d, ("metric",))) == 7 and len(feature_columns(d, ("christoffel", "curvature"))) == 10
+    with pytest.raises(ValueError, match="unknown feature group"):
+        feature_columns(d, ("torsion",))
+    kw = dict(d=16, latents=8) if model == "attention" else dict(hidden=32)
+    net, norm = train_cp_model(d, model, ("metric", "christoffel", "curvature"), epochs=40, batch=2, seed=0, **kw)
+    train = d.subset("train")
+    assert cp_mse(net, norm, d, "train") < 0.5 * float(train.cp.var())
+    assert predict_cp(net, norm, d).shape == d.cp.shape
+
+
+def _cli(capsys, *args):
+    from geomsci.cli import main
+
+    try:
+        main(["wing", *args])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_features_train_and_errors(tiny, tmp_path, capsys):
+    import geomsci
+
+    out = tmp_path / "f.vtu"
+    code, stdout, err = _cli(capsys, "features", str(tiny / "wing_000.vtu"), "-o", str(out))
+    assert code == 0, err
+    m = geomsci.load(out)
+    assert {"K", "H", "Gamma1_12", "det_g"} <= set(m.point_data)
+    code, stdout, err = _cli(capsys, "train", str(tiny), "--model", "mlp", "--features", "curvature", "--epochs", "2",
+                             "-o", str(tmp_path / "m.pt"))
+    assert code == 0 and "held-out Cp MSE" in stdout, err
+    code, _, err = _cli(capsys, "features", str(tmp_path / "missing.vtu"), "-o", str(out))
+    assert code == 2 and "geomsci: error" in err
+    code, _, err = _cli(capsys, "train", str(tiny), "--features", "torsion")
+    assert code == 2 and "unknown group" in err
