@@ -11,6 +11,7 @@ Pipeline (all in a normalized frame where the target fits in [-0.8, 0.8]^3 on a 
 2. Optimization with Adam of s, nu and the deformation on
 
        L = CD(samples of the open surface, target)           (L1 Chamfer)
+         + w_t  one-sided L1 Chamfer target -> template (hidden parts near the target stay on it)
          + w_n  normal term (1 - |cos|)
          + w_nu open/close Huber on nu at template vertices: +1 (close) where the template is
                 within half a cell of the target, -1 (open) where it is farther than a cell
@@ -175,6 +176,7 @@ def fit(
     sdf_weight: float = 0.01,
     laplacian_weight: float = 0.05,
     nu_smooth_weight: float = 0.0,
+    template_weight: float = 0.5,
     min_component: float = 0.01,
     nu_band: tuple[float, float] = (0.5, 1.0),
     seed: int = 0,
@@ -244,6 +246,11 @@ def fit(
         y = tgt[sel]
         yn = None if tgt_n is None else tgt_n[sel]
         cd, nl = chamfer_distance(x, y, squared=False, x_normals=None if yn is None else xn, y_normals=yn)
+        if template_weight:
+            # target -> template: also pulls hidden (nu < 0) parts of the template near the target
+            # back onto it, so a part opened too early can close again
+            xt = sample_points(surf.template.points, surf.template.cells, n_samples, generator=gen)
+            cd = cd + template_weight * chamfer_distance(y, xt, squared=False, two_sided=False)[0]
         nu_tgt = distance_targets(surf.template.points, tgt, nu_band[0] * h, nu_band[1] * h)
         loss_nu = model.nu_loss(surf, nu_tgt, margin=0.01)
         loss = cd + nu_weight * loss_nu + sdf_weight * model.sdf_sign_loss()

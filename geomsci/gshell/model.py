@@ -99,7 +99,7 @@ class GShell(nn.Module):
             self.register_buffer("nu0", nu0)
             self.register_buffer("freqs", (2.0 ** torch.arange(n_freqs, dtype=dtype, device=device)) * math.pi)
             self.register_buffer("center", center)
-            self.register_buffer("half", torch.as_tensor(half, dtype=dtype, device=device))
+            self.register_buffer("half_size", torch.as_tensor(half, dtype=dtype, device=device))
             n_in = 3 + 6 * n_freqs
             layers = [nn.Linear(n_in, hidden), nn.Softplus(beta=10), nn.Linear(hidden, hidden), nn.Softplus(beta=10)]
             self.mlp = nn.Sequential(*layers)
@@ -119,7 +119,7 @@ class GShell(nn.Module):
         if self.head == "grid":
             s, nu, d = self.sdf, self.nu, self.deformation
         else:
-            x = (self.vertices - self.center) / self.half  # (V, 3) in [-1, 1]
+            x = (self.vertices - self.center) / self.half_size  # (V, 3) in [-1, 1]
             ang = x[:, :, None] * self.freqs  # (V, 3, n_freqs)
             feat = torch.cat([x, ang.sin().flatten(1), ang.cos().flatten(1)], 1)
             o = self.out(self.mlp(feat))  # (V, 5)
