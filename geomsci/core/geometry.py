@@ -215,14 +215,30 @@ def cotangent_weights(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor
     Degenerate faces (zero area) get zero weight.
     """
     points, faces = _check(points, faces, dims=(2, 3))
-    v = points[faces]  # (F, 3, D)
-    a = v.roll(-1, dims=1) - v
-    b = v.roll(1, dims=1) - v
-    dot = (a * b).sum(-1)  # (F, 3)
-    v0, v1, v2 = v.unbind(1)
-    dbl = _double_areas(v0, v1, v2).unsqueeze(1)  # (F, 1)
+    # coordinate-major layout: every op below runs on contiguous (F,) rows
+    pt = points.T.contiguous()  # (D, N)
+    ft = faces.T.contiguous()  # (3, F)
+    v0, v1, v2 = (pt.index_select(1, ft[k]) for k in range(3))  # (D, F) each
+    a, b, c = v1 - v0, v2 - v1, v0 - v2  # edges opposite corners 2, 0, 1
+    if pt.shape[0] == 3:
+        cx = a[1] * c[2] - a[2] * c[1]
+        cy = a[2] * c[0] - a[0] * c[2]
+        cz = a[0] * c[1] - a[1] * c[0]
+        dbl = torch.sqrt(cx * cx + cy * cy + cz * cz)  # (F,) |a x c| = 2 area
+    else:
+        dbl = (a[0] * c[1] - a[1] * c[0]).abs()
+
+    def dot(u, v):  # (F,)
+        out = u[0] * v[0]
+        for k in range(1, u.shape[0]):
+            out = out.addcmul(u[k], v[k])
+        return out
+
     tiny = torch.finfo(points.dtype).tiny
-    return torch.where(dbl > tiny, 0.5 * dot / dbl.clamp_min(tiny), torch.zeros_like(dot))
+    ok = dbl > tiny
+    scale = torch.where(ok, -0.5 / dbl.clamp_min(tiny), torch.zeros_like(dbl))  # (F,)
+    # angle at v0 is between a and -c, at v1 between b and -a, at v2 between c and -b
+    return torch.stack([dot(a, c) * scale, dot(a, b) * scale, dot(b, c) * scale], 1)
 
 
 def _opposite_edges(faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,20 +258,50 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     points, faces = _check(points, faces, dims=(2, 3))
     n = points.shape[0]
     w = cotangent_weights(points, faces).reshape(-1)  # (3F,)
-    with torch.no_grad():
-        i, j = _opposite_edges(faces)
-        i, j = i.reshape(-1), j.reshape(-1)  # (3F,)
-        # one sort of the off-diagonal keys row * n + col (both directions) and the diagonal
-        diag = torch.arange(n, device=faces.device)
-        keys = torch.cat([i * n + j, j * n + i, diag * (n + 1)])  # (6F + N,)
-        ukeys, inv = torch.unique(keys, sorted=True, return_inverse=True)
-        m = 6 * faces.shape[0]
-        index = torch.stack([ukeys // n, ukeys % n])  # (2, U) sorted: a coalesced layout
-    # diagonal: -sum of the row's off-diagonal weights
-    dvals = torch.zeros(n, dtype=w.dtype, device=w.device).index_add(0, i, -w).index_add(0, j, -w)
-    vals = torch.zeros(ukeys.numel(), dtype=w.dtype, device=w.device)
-    vals = vals.index_add(0, inv[:m], torch.cat([w, w])).index_add(0, inv[m:], dvals)  # (U,)
+    index, src, inv, lo, hi = _symmetric_layout(faces, n)
+    w_e = torch.zeros(lo.numel(), dtype=w.dtype, device=w.device).index_add(0, inv, w)  # (E,) per edge
+    diag = torch.zeros(n, dtype=w.dtype, device=w.device).index_add(0, lo, -w_e).index_add(0, hi, -w_e)
+    vals = torch.cat([w_e, diag])[src]  # (2E + N,) in coalesced order
     return torch.sparse_coo_tensor(index, vals, (n, n), is_coalesced=True, check_invariants=False)
+
+
+@torch.no_grad()
+def _symmetric_layout(faces: torch.Tensor, n: int):
+    """Coalesced (row-major) layout of a symmetric matrix with one entry per mesh edge and a full
+    diagonal, built with a single sort of the 3F undirected edge keys.
+
+    Row r holds, in column order: its lower entries (r, c < r), the diagonal, its upper entries.
+    Returns index (2, 2E + N), src (2E + N,) into ``cat([edge values, diagonal])``, inv (3F,)
+    mapping each corner's opposite edge to its edge, and the edges' endpoints lo < hi (E,).
+    """
+    dev = faces.device
+    i, j = _opposite_edges(faces)
+    i, j = i.reshape(-1), j.reshape(-1)  # (3F,)
+    ukeys, inv = torch.unique(torch.minimum(i, j) * n + torch.maximum(i, j), sorted=True, return_inverse=True)
+    lo, hi = ukeys // n, ukeys % n  # (E,) sorted by (lo, hi): the upper entries in row order
+    e = ukeys.numel()
+    perm = torch.argsort(hi * n + lo)  # the lower entries (hi, lo) in row order
+    cu = torch.bincount(lo, minlength=n)  # upper entries per row
+    cl = torch.bincount(hi, minlength=n)  # lower entries per row
+    width = cl + cu + 1
+    rowptr = torch.cumsum(width, 0) - width  # (N,) first slot of each row
+    ar = torch.arange(e, device=dev)
+    pos_low = rowptr[hi[perm]] + ar - (torch.cumsum(cl, 0) - cl)[hi[perm]]  # (E,)
+    pos_up = rowptr[lo] + cl[lo] + 1 + ar - (torch.cumsum(cu, 0) - cu)[lo]  # (E,)
+    pos_diag = rowptr + cl  # (N,)
+    nnz = 2 * e + n
+    diag_ids = torch.arange(n, device=dev)
+    # src: for every slot, the entry of cat([edges, diagonal]) it holds; cols follow from it
+    src = torch.empty(nnz, dtype=torch.long, device=dev)
+    src[pos_low] = perm
+    src[pos_up] = ar
+    src[pos_diag] = e + diag_ids
+    rows = torch.repeat_interleave(diag_ids, width, output_size=nnz)
+    low_slot = torch.zeros(nnz, dtype=torch.bool, device=dev)
+    low_slot[pos_low] = True
+    other = torch.cat([hi, diag_ids])[src]  # upper entries' and diagonal's column
+    cols = torch.where(low_slot, lo[src.clamp_max(e - 1)] if e else other, other)
+    return torch.stack([rows, cols]), src, inv, lo, hi
 
 
 def uniform_laplacian(faces: torch.Tensor, n_points: int | None = None, *, dtype=None) -> torch.Tensor:

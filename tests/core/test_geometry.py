@@ -125,10 +125,19 @@ def test_cotangent_laplacian_matches_libigl():
     s = trimesh.creation.icosphere(2)
     s.vertices += np.random.default_rng(0).normal(scale=0.02, size=s.vertices.shape)
     p, f = torch.tensor(s.vertices), torch.tensor(s.faces)
-    ours = G.cotangent_laplacian(p, f).to_dense().numpy()
+    lap = G.cotangent_laplacian(p, f)
+    # the layout is built by hand: it must really be coalesced (sorted, unique)
+    assert lap.is_coalesced() and torch.equal(torch.sparse_coo_tensor(lap.indices(), lap.values(), lap.shape)
+                                              .coalesce().indices(), lap.indices())
+    ours = lap.to_dense().numpy()
     ref = igl.cotmatrix(s.vertices, s.faces).toarray()
     assert np.abs(ours - ref).max() < 1e-12
     assert np.abs(ours.sum(1)).max() < 1e-12 and np.allclose(ours, ours.T)
+    # an open mesh with an unused vertex (its row stays empty)
+    q, g = open_cylinder(9, 4)
+    q = torch.cat([q, torch.zeros(1, 3, dtype=q.dtype)])
+    ref = igl.cotmatrix(q.numpy(), g.numpy()).toarray()
+    assert np.abs(G.cotangent_laplacian(q, g).to_dense().numpy() - ref).max() < 1e-12
 
 
 def test_planar_laplacian_kills_linear_functions():
