@@ -127,7 +127,8 @@ def test_cotangent_laplacian_matches_libigl():
     p, f = torch.tensor(s.vertices), torch.tensor(s.faces)
     lap = G.cotangent_laplacian(p, f)
     # the layout is built by hand: it must really be coalesced (sorted, unique)
-    assert lap.is_coalesced() and torch.equal(torch.sparse_coo_tensor(lap.indices(), lap.values(), lap.shape)
+    assert lap.is_coalesced() and torch.equal(torch.sparse_coo_tensor(lap.indices(), lap.values(), lap.shape,
+                                                                      check_invariants=True)
                                               .coalesce().indices(), lap.indices())
     ours = lap.to_dense().numpy()
     ref = igl.cotmatrix(s.vertices, s.faces).toarray()
