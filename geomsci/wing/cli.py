@@ -111,13 +111,15 @@ def _plot(mesh, field, path, title, cmap):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     P = mesh.points.detach().cpu().numpy()
     F = mesh.cells.cpu().numpy()
     v = field.detach().cpu().numpy()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    nz = np.cross(P[F[:, 1]] - P[F[:, 0]], P[F[:, 2]] - P[F[:, 0]])[:, 2]  # face normal z
     for ax, (sign, name) in zip(axes, ((1, "upper"), (-1, "lower"))):
-        up = (P[F, 2].mean(1) - P[:, 2].mean()) * sign >= 0
+        up = nz * sign >= 0
         tpc = ax.tripcolor(P[:, 1], P[:, 0], F[up], v, shading="gouraud", cmap=cmap)
         ax.set_aspect("equal")
         ax.invert_yaxis()
@@ -134,6 +136,17 @@ def demo(out_dir: Path) -> str:
     """A random unseen wing: features, panel-method Cp and the pretrained MLP's Cp, as PNGs."""
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small dense ops: one thread avoids OpenMP spinning on a shared CPU
+    try:
+        return _demo(Path(out_dir))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _demo(out_dir: Path) -> str:
+    import torch
+
     import geomsci
     from geomsci.wing.dataset import FEATURE_NAMES, WingData, random_wing
     from geomsci.wing.features import grid_features
@@ -142,7 +155,6 @@ def demo(out_dir: Path) -> str:
     from geomsci.wing.planform import wing_grid
     from geomsci.wing.train import Normalizer, predict_cp
 
-    out_dir = Path(out_dir)
     wing = random_wing(torch.Generator().manual_seed(2024))  # not among the training seeds' wings
     X = wing_grid(wing, 16, 8, 2)
     t0 = time.perf_counter()
