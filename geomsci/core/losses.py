@@ -5,12 +5,13 @@ Nearest neighbours are exact and never build a dense (N, M) matrix beyond ``max_
 1-3 dimensions they use a uniform hash grid built with sorting (pure torch, so the same code runs on
 CPU and CUDA)::
 
-    bin y into cells of side h            query x: look at the 3^D cells around its own
-    +---+---+---+                         and keep the closest candidate y. It is exact when
-    | . |  .|   |                         |x - y*| <= distance from x to the border of the
-    +---+---+---+     h chosen so that    3^D block (nothing outside can be closer); the few
-    |  .| x |.  |     ~2 points share     queries that fail are retried on a grid twice as
-    +---+---+---+     an occupied cell    coarse, and at last by chunked brute force.
+    bin y into cells of side h            query x: look at the 2^D cells nearest to it (its own
+    +---+---+---+                         and, per axis, the neighbour on its side) and keep the
+    | . |  .|   |                         closest candidate y*. It is exact when |x - y*| is at
+    +---+---+---+     h: ~3 points per    most the distance from x to the part of y's bounding
+    |  .| x.|.  |     occupied cell, and  box outside that block; the queries that fail are
+    +---+---+---+     ~2x the typical     retried on a grid twice as coarse, and at last by
+                      nearest distance    chunked brute force.
 
 The search runs without gradients; the returned squared distances are recomputed from the chosen
 pairs, so they are differentiable in both point sets.
