@@ -28,7 +28,7 @@ __all__ = ["locate_points", "barycentric", "transfer_matrix", "interpolate"]
 
 _CHUNK = 2**16  # queries per pass
 _S0_QUANTILE = 0.25  # level-0 bin side: this quantile of the cell extents
-_BINS_PER_CELL = 4  # bins per axis a cell's box may span (fewer candidates per query when larger)
+_BINS_PER_CELL = {2: 4, 3: 3}  # per dimension: bins per axis a cell box may span (more: fewer candidates)
 
 
 def _check(mesh, query) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -183,7 +183,7 @@ class _CellBins:
         small = float(torch.sort(pos).values[int(_S0_QUANTILE * (pos.numel() - 1))]) if pos.numel() else span
         self.s0 = max(small, span / 2 ** (bits - 1), 1e-300)  # smaller cells all share level 0
         self.r0 = int(span / self.s0) + 2  # bins per axis at level 0
-        w = _BINS_PER_CELL  # a cell spans at most w bins per axis: bin side >= extent / (w - 1)
+        w = _BINS_PER_CELL[d]  # a cell spans at most w bins per axis: bin side >= extent / (w - 1)
         level = torch.ceil(torch.log2((ext / ((w - 1) * self.s0)).clamp_min(1.0))).long()  # (M,)
         for _ in range(3):  # rounding can leave a box across w + 1 bins: move it up a level
             size = self.s0 * torch.pow(2.0, level.to(points.dtype)).unsqueeze(1)  # (M, 1) bin side
