@@ -138,6 +138,86 @@ def _closest_bary(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor) -> torch
     return torch.where((bary >= 0).all(1, keepdim=True), bary, best_w)
 
 
+def _affine_maps(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-cell affine barycentric maps: ``bary_{1..k-1}(q) = lin @ (q - v0)``, ``bary_0 = 1 - sum``.
+
+    v : (M, k, D) cell vertices. Returns v0 (M, D) and lin (M, k-1, D): the rows of E^-1 for a
+    full-dimensional simplex (E = [v1 - v0, ...]), or G^-1 E^T (G = E E^T) for a triangle in 3-D.
+    """
+    d = v.shape[2]
+    tiny = torch.finfo(v.dtype).tiny
+    e = v[:, 1:] - v[:, :1]  # (M, k-1, D)
+    if v.shape[1] == 4:  # rows of E^-1: cross products over the determinant
+        e1, e2, e3 = e.unbind(1)
+        det = (e1 * torch.cross(e2, e3, dim=-1)).sum(-1, keepdim=True)
+        det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+        rows = [torch.cross(e2, e3, dim=-1), torch.cross(e3, e1, dim=-1), torch.cross(e1, e2, dim=-1)]
+        lin = torch.stack([r / det for r in rows], 1)  # (M, 3, 3)
+    elif d == 2:
+        e1, e2 = e.unbind(1)
+        det = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).unsqueeze(1)
+        det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+        r1 = torch.stack([e2[:, 1], -e2[:, 0]], 1) / det
+        r2 = torch.stack([-e1[:, 1], e1[:, 0]], 1) / det
+        lin = torch.stack([r1, r2], 1)  # (M, 2, 2)
+    else:  # triangle in 3-D: orthogonal projection onto its plane
+        e1, e2 = e.unbind(1)
+        g11, g12, g22 = ((e1 * e1).sum(-1, keepdim=True), (e1 * e2).sum(-1, keepdim=True),
+                         (e2 * e2).sum(-1, keepdim=True))
+        det = g11 * g22 - g12 * g12
+        det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
+        lin = torch.stack([(g22 * e1 - g12 * e2) / det, (g11 * e2 - g12 * e1) / det], 1)  # (M, 2, 3)
+    return v[:, 0], lin
+
+
+def _cell_neighbors(cells: torch.Tensor, n: int) -> torch.Tensor:
+    """(M, k) index of the cell across the facet opposite each corner, -1 on the boundary (and
+    across facets shared by more than two cells)."""
+    m, k = cells.shape
+    idx = [[c for c in range(k) if c != j] for j in range(k)]  # facet opposite corner j
+    facets = torch.sort(cells[:, idx], dim=-1).values.reshape(-1, k - 1)  # (M*k, k-1)
+    if n ** (k - 1) < 2**62:
+        key = facets[:, 0]
+        for c in range(1, k - 1):
+            key = key * n + facets[:, c]
+    else:  # pragma: no cover - beyond ~2 million vertices in tets
+        key = torch.unique(facets, dim=0, return_inverse=True)[1]
+    sk, order = torch.sort(key, stable=True)
+    nb = torch.full((m * k,), -1, dtype=torch.long, device=cells.device)
+    pair = sk[1:] == sk[:-1]
+    single = torch.ones_like(pair)  # exclude runs of 3+ (non-manifold facets)
+    if pair.numel() > 1:
+        single[1:] &= ~pair[:-1]
+        single[:-1] &= ~pair[1:]
+    a, b = order[:-1][pair & single], order[1:][pair & single]
+    nb[a] = b // k
+    nb[b] = a // k
+    return nb.view(m, k)
+
+
+def _walk(v0, lin, nb, q, start, tol, max_steps: int = 64):
+    """Visibility walk: from ``start`` (P,), step across the facet opposite the most negative
+    barycentric weight until a cell contains q. Returns (cell (P,), found (P,) bool); a walk that
+    reaches the boundary or runs out of steps is not found (its query goes to the bins)."""
+    cell = start.clone()
+    found = torch.zeros_like(start, dtype=torch.bool)
+    active = torch.arange(q.shape[0], device=q.device)
+    for _ in range(max_steps):
+        c = cell[active]
+        b = torch.einsum("pjd,pd->pj", lin[c], q[active] - v0[c])  # (A, k-1)
+        b = torch.cat([(1 - b.sum(1)).unsqueeze(1), b], 1)  # (A, k)
+        worst = b.min(1)
+        inside = worst.values >= -tol
+        found[active[inside]] = True
+        nxt = nb[c, worst.indices]
+        go = ~inside & (nxt >= 0)
+        cell[active[go]] = nxt[go]
+        active = active[go]
+        if active.numel() == 0:
+            break
+    return cell, found
+
+
 class _CellBins:
     """Cells filed into multi-level grid bins by their bounding boxes (see the module docstring)."""
 
@@ -153,29 +233,7 @@ class _CellBins:
         tiny = torch.finfo(points.dtype).tiny
         pad = 1e-9 * ext.unsqueeze(1) + tiny  # boxes a hair larger: a point on a face is in the box
         self.bmin, self.bmax = bmin - pad, bmax + pad  # (M, D) for a cheap pre-test
-        # bary_{1..k-1}(q) = lin @ (q - v0) for every cell, bary_0 = 1 - sum (see ``barycentric``)
-        self.v0 = v[:, 0]  # (M, D)
-        e = v[:, 1:] - v[:, :1]  # (M, k-1, D)
-        if v.shape[1] == 4:  # rows of E^-1 for E = [e1 e2 e3]: cross products over the determinant
-            e1, e2, e3 = e.unbind(1)
-            det = (e1 * torch.cross(e2, e3, dim=-1)).sum(-1, keepdim=True)
-            det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
-            rows = [torch.cross(e2, e3, dim=-1), torch.cross(e3, e1, dim=-1), torch.cross(e1, e2, dim=-1)]
-            self.lin = torch.stack([r / det for r in rows], 1)  # (M, 3, 3)
-        elif d == 2:
-            e1, e2 = e.unbind(1)
-            det = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).unsqueeze(1)
-            det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
-            r1 = torch.stack([e2[:, 1], -e2[:, 0]], 1) / det
-            r2 = torch.stack([-e1[:, 1], e1[:, 0]], 1) / det
-            self.lin = torch.stack([r1, r2], 1)  # (M, 2, 2)
-        else:  # triangle in 3-D: G^-1 E^T with the Gram matrix G = E E^T (orthogonal projection)
-            e1, e2 = e.unbind(1)
-            g11, g12, g22 = ((e1 * e1).sum(-1, keepdim=True), (e1 * e2).sum(-1, keepdim=True),
-                             (e2 * e2).sum(-1, keepdim=True))
-            det = g11 * g22 - g12 * g12
-            det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
-            self.lin = torch.stack([(g22 * e1 - g12 * e2) / det, (g11 * e2 - g12 * e1) / det], 1)  # (M, 2, 3)
+        self.v0, self.lin = _affine_maps(v)  # bary_{1..k-1}(q) = lin @ (q - v0)
         self.origin = bmin.min(0).values  # (D,)
         span = float((bmax.max(0).values - self.origin).max())
         bits = 56 // d
@@ -348,17 +406,24 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
     surface = mesh.cell_type == "triangle" and mesh.dim == 3
     with torch.no_grad():
         pts = points.detach()
-        bins = _CellBins(pts, cells, surface)
-        vstart = vcount = vcell = used = None
-        for s in range(0, p, _CHUNK):
-            q = query[s:s + _CHUNK].detach()  # (c, D)
+        vstart, vcount, vcell = _vertex_cells(cells, pts.shape[0])
+        used = torch.unique(cells)  # vertices of at least one cell
+        todo = torch.arange(p, device=points.device)
+        if not surface:  # walk from a cell at the nearest vertex; most queries end here
+            v0, lin = _affine_maps(pts[cells])
+            nb = _cell_neighbors(cells, pts.shape[0])
+            _, near = nearest_neighbors(query.detach(), pts[used])
+            c_walk, found = _walk(v0, lin, nb, query.detach(), vcell[vstart[used[near]]], tol)
+            cell[found] = c_walk[found]
+            todo = (~found).nonzero().flatten()
+        bins = _CellBins(pts, cells, surface) if todo.numel() else None
+        for s in range(0, todo.numel(), _CHUNK):
+            rows = todo[s:s + _CHUNK]
+            q = query[rows].detach()  # (c, D)
             qi, ci = bins.candidates(q)
             c_cell, c_score, c_in = _best(bins, pts, cells, q, qi, ci, q.shape[0], tol, surface)
             miss = (~c_in).nonzero().flatten()  # queries no cell contains
             if miss.numel():
-                if vstart is None:
-                    vstart, vcount, vcell = _vertex_cells(cells, pts.shape[0])
-                    used = torch.unique(cells)  # vertices of at least one cell
                 _, near = nearest_neighbors(q[miss], pts[used])
                 near = used[near]  # (m,) nearest mesh vertex that has cells
                 cnt = vcount[near]
@@ -378,8 +443,8 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
                 foot = (_closest_bary(v, q[miss], fb).unsqueeze(-1) * v).sum(1)  # (m, 3)
                 fi, fc = bins.candidates(foot)
                 _merge((c_cell, c_score, c_in), miss, _best(bins, pts, cells, q[miss], fi, fc, miss.numel(), tol, surface))
-            cell[s:s + _CHUNK] = c_cell
-            outside[s:s + _CHUNK] = ~c_in
+            cell[rows] = c_cell
+            outside[rows] = ~c_in
     v = points[cells[cell]]  # (P, k, D)
     bary, _ = barycentric(v, query)  # (P, k), with gradients
     off = bary.detach().min(1).values < -tol  # (P,) query beyond its cell: use the nearest point

@@ -239,7 +239,7 @@ def _nn_index(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor
     # A query passes when its nearest distance is below ~h/2 (its distance to the 2^D block's
     # border). Clouds that lie apart (a shell around a shell) need larger cells: estimate the
     # nearest distances on an evenly strided sample of x by brute force.
-    sample = x[:: max(1, n // 256)]  # (<= 512, D)
+    sample = x[:: max(1, n // 128)]  # (<= 256, D)
     d_sample = ((sample - y[_nn_brute(sample, y, max_memory)]) ** 2).sum(-1).sqrt()
     h = max(h, 2.2 * float(torch.quantile(d_sample.double(), 0.75)))
     idx = torch.empty(n, dtype=torch.long, device=x.device)
