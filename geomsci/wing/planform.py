@@ -10,7 +10,9 @@ wing (y >= 0; the left half is its mirror image)::
     ...          n_cap rounded cap stations: thickness x cos(phi), offset r sin(phi), phi -> pi/2
     j = last     camber line of the tip: upper and lower rows coincide, so the tip is closed
 
-Chordwise stations are cosine-spaced. With u increasing from the lower TE over the LE to the upper
+Chordwise stations are cosine-spaced, which clusters panels at both edges but makes the two
+trailing-edge rows parametric singularities of the grid (x_u -> 0, det g -> 0): finite-difference
+curvatures there, and at the tip's leading-edge point, are not meaningful (the metric is). With u increasing from the lower TE over the LE to the upper
 TE and v from root to tip, x_u x x_v points out of the wing. Lengths in the units of the chord.
 """
 from __future__ import annotations
