@@ -115,6 +115,30 @@ def test_flat_surface_in_space_is_exact_and_has_an_outside():
     assert float(err) < 1e-12, float(err)
 
 
+def test_annulus_with_a_hole_matches_brute_force():
+    # queries whose walk runs into the hole fall back to the bins; points in the hole are outside
+    rng = np.random.default_rng(10)
+    t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    ring = np.concatenate([np.stack([np.cos(t), np.sin(t)], 1) * r for r in (0.3, 1.0)])
+    pts = np.vstack([ring, rng.uniform(-1, 1, (700, 2))])
+    pts = pts[(np.linalg.norm(pts, axis=1) > 0.299) & (np.linalg.norm(pts, axis=1) < 1.001)]
+    tri = Delaunay(pts).simplices
+    keep = np.linalg.norm(pts[tri].mean(1), axis=1) > 0.3
+    mesh = Mesh(torch.tensor(pts), torch.tensor(tri[keep]))
+    q = rng.uniform(-1.1, 1.1, (1500, 2))
+    # brute force: barycentrics of every query in every triangle
+    v = pts[tri[keep]]  # (M, 3, 2)
+    e1, e2, d = v[:, 1] - v[:, 0], v[:, 2] - v[:, 0], q[:, None, :] - v[None, :, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    b1 = (d[..., 0] * e2[:, 1] - d[..., 1] * e2[:, 0]) / det
+    b2 = (e1[:, 0] * d[..., 1] - e1[:, 1] * d[..., 0]) / det
+    contained = (np.minimum(np.minimum(b1, b2), 1 - b1 - b2) >= -1e-12).any(1)
+    cell, bary, outside = locate_points(mesh, torch.tensor(q))
+    assert (outside.numpy() == ~contained).all() and (~contained).sum() > 100
+    back = (bary.unsqueeze(-1) * mesh.points[mesh.cells[cell]]).sum(1)
+    assert torch.allclose(back[~outside], torch.tensor(q)[~outside], atol=1e-12)
+
+
 def test_gradcheck_interpolation_wrt_field_query_and_mesh():
     mesh, _ = graded_2d(60, seed=6)
     q = torch.tensor(np.random.default_rng(7).random((20, 2)) * 0.8 + 0.1, requires_grad=True)
@@ -145,3 +169,22 @@ def test_cuda_interpolation_matches_cpu():
     v_cpu, o_cpu = interpolate(mesh, field, q)
     v_gpu, o_gpu = interpolate(mesh.to("cuda"), field.cuda(), q.cuda())
     assert torch.equal(o_gpu.cpu(), o_cpu) and torch.allclose(v_gpu.cpu(), v_cpu, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_benchmark_size_interpolation_equals_scipy():
+    from scipy.interpolate import LinearNDInterpolator
+
+    rng = np.random.default_rng(12)
+    pts = rng.random((50_000, 2))
+    pts[:, 0] = pts[:, 0] ** 3
+    tri = Delaunay(pts)
+    field = np.sin(3 * pts[:, 0]) + pts[:, 1]
+    q = rng.random((100_000, 2))
+    mesh = Mesh(torch.tensor(pts), torch.tensor(tri.simplices))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values, outside = interpolate(mesh, torch.tensor(field), torch.tensor(q))
+    ref = LinearNDInterpolator(tri, field)(q)
+    assert (outside.numpy() == np.isnan(ref)).all()
+    assert np.abs(values.numpy()[~outside.numpy()] - ref[~np.isnan(ref)]).max() < 1e-12
