@@ -5,13 +5,22 @@ Supported meshes: triangles in the plane (points (N, 2)), triangulated surfaces 
 (points (N, 3)). A P1 field ``u`` (one value per mesh point) is evaluated at a query ``q`` inside
 cell c = (v_0, ..., v_k) as ``u(q) = sum_j b_j u(v_j)`` with the barycentric coordinates b of q.
 
-Finding the cell (no gradients) uses a multi-level bounding-box grid: a cell of extent e is filed in
-the <= 2^D bins of side s >= e (s a power-of-two multiple of the smallest extent) that its bounding
-box touches, so strongly graded meshes cost no more than uniform ones. A query only tests the cells
-filed in its own bin at every level. A query that no cell contains is *outside*: it takes, among the
-cells around its nearest mesh vertex and its bin candidates, the cell nearest to it, with the
-barycentric weights of that cell's nearest point (all >= 0: the query clamped onto the mesh), and
-is flagged, never silently.
+Finding the cell runs without gradients, in up to three stages, all vectorized over the queries:
+
+1. (planar and tet meshes) a visibility walk: start in a cell at the query's nearest mesh vertex
+   and step across the facet opposite the most negative barycentric weight until a cell contains
+   the query; ends early at the boundary (the domain may be non-convex) or after 64 steps;
+2. a multi-level bounding-box grid for the rest: a cell of extent e is filed in the bins of side
+   s >= e / (w - 1) (s a power-of-two multiple of a small extent, w = 4 in 2-D, 3 in 3-D) that its
+   box touches, so strongly graded meshes cost no more than uniform ones; a query tests the
+   cells filed in its own bin at every level;
+3. a query that no cell contains is *outside*: it takes, among the cells around its nearest mesh
+   vertex and its bin candidates, the cell nearest to it, with the barycentric weights of that
+   cell's nearest point (all >= 0: the query clamped onto the mesh), and is flagged, never
+   silently.
+
+The weights returned are then recomputed with gradients, so interpolated values are
+differentiable in the field, the query points and the mesh points.
 """
 from __future__ import annotations
 
