@@ -51,12 +51,34 @@ def interp_front(front, x_key, y_key, x):
 
 def pareto(policy_row, front):
     """Cost ratio at equal median error, and error gap (dex) at equal median cost."""
-    ok = [r for r in front if r["stalled"] == 0]
+    ok = [r for r in front if r["stalled"] <= 0.1 * r["n_runs"]]  # medians unaffected by a few capped runs
     c_fixed = interp_front(ok, "median_error", "median_n_force", policy_row["median_error"])
     e_fixed = interp_front(ok, "median_n_force", "median_error", policy_row["median_n_force"])
     ratio = None if c_fixed is None else c_fixed / policy_row["median_n_force"]
     dex = None if e_fixed is None else np.log10(e_fixed / policy_row["median_error"])
     return ratio, dex
+
+
+def run_all(seeds, policy, integrator, t_end, max_force):
+    """Every fixed parameter and the policy on all seeds, as ONE batch of 11 x len(seeds) systems.
+
+    Each system keeps its own step size, and a system's bits do not depend on its batch-mates, so
+    this gives the same numbers as 11 separate runs at a fraction of the Python overhead.
+    Returns 11 result dicts (10 fixed parameters, then the policy).
+    """
+    S, K = len(seeds), len(ACTIONS)
+    fixed = np.repeat(np.arange(K), S)  # (K * S,)
+
+    def controller(obs):
+        return np.concatenate([fixed, policy(obs[K * S:])])
+
+    res = run_controller(list(seeds) * (K + 1), controller, integrator=integrator, t_end=t_end,
+                         max_force=max_force, progress=True)
+    out = []
+    for k in range(K + 1):
+        sl = slice(k * S, (k + 1) * S)
+        out.append({key: (v[:, sl] if key == "actions" else v[sl]) for key, v in res.items()})
+    return out
 
 
 def main(argv=None):
@@ -69,7 +91,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     seeds = list(range(10 if args.quick else 100))
     t_end = 5.0 if args.quick else 30.0
-    max_force = args.max_force or (10_000 if args.quick else 30_000)
+    max_force = args.max_force or (10_000 if args.quick else 40_000)
     args.out.mkdir(parents=True, exist_ok=True)
     pol = Policy.load(args.policy)
     print(f"seeds {seeds[0]}-{seeds[-1]}, {t_end:g} yr, decisions every 0.1 yr, budget {max_force} force evaluations per run")
@@ -79,26 +101,27 @@ def main(argv=None):
     for integ, pname in (("hermite", "mu"), ("aarseth", "eta")):
         print(f"== {integ} ({pname} per decision) ==")
         print(head)
+        t0 = time.perf_counter()
+        blocks = run_all(seeds, pol, integ, t_end, max_force)
+        print(f"{'':>16} (10 fixed {pname} + policy: {11 * len(seeds)} systems in one batch, "
+              f"{time.perf_counter() - t0:.0f} s)")
         rows = []
         for k, val in enumerate(ACTIONS):
-            t0 = time.perf_counter()
-            s = summarize(run_controller(seeds, k, integrator=integ, t_end=t_end, max_force=max_force))
-            r = {"name": f"{pname}={val:.2g}", "group": f"fixed {pname}", **s}
-            rows.append(r)
-            print(row_text(r["name"], s), f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
-        t0 = time.perf_counter()
-        res = run_controller(seeds, pol, integrator=integ, t_end=t_end, max_force=max_force)
+            s = summarize(blocks[k])
+            rows.append({"name": f"{pname}={val:.2g}", "group": f"fixed {pname}", "n_runs": len(seeds), **s})
+            print(row_text(rows[-1]["name"], s))
+        res = blocks[-1]
         s = summarize(res)
-        prow = {"name": "RL policy", "group": "RL policy", **s}
+        prow = {"name": "RL policy", "group": "RL policy", "n_runs": len(seeds), **s}
         used = np.bincount(res["actions"][res["actions"] >= 0], minlength=len(ACTIONS))
-        print(row_text("RL policy", s), f"  [{time.perf_counter() - t0:.0f} s]")
+        print(row_text("RL policy", s))
         print(f"{'':>16} policy's choices: " + ", ".join(f"{ACTIONS[i]:.2g}:{100 * used[i] / used.sum():.0f}%"
                                                         for i in range(len(ACTIONS)) if used[i]))
         ratio, dex = pareto(prow, rows)
         rtxt = "outside the front" if ratio is None else f"{ratio:.2f}x fewer force evaluations"
         dtxt = "outside the front" if dex is None else f"{dex:+.2f} dex lower error"
         goal = (ratio is not None and ratio >= 1.5) or (dex is not None and dex >= 0.5)
-        print(f"{'':>16} vs fixed {pname}: at equal median error {rtxt}; at equal median cost {dtxt}; "
+        print(f"{'':>16} vs fixed {pname} (rows with <= 10% capped): at equal median error {rtxt}; at equal median cost {dtxt}; "
               f"goal (>=1.5x or >=0.5 dex, no early ends) {'MET' if goal and s['ended_early'] == 0 else 'NOT met'}\n")
         all_rows[integ] = rows + [prow]
         plot_front(rows + [prow], args.out / f"front_{integ}.png", title=f"{integ}: seeds 0-{seeds[-1]}, {t_end:g} yr")
