@@ -295,16 +295,16 @@ def _triangulate_loops(points: torch.Tensor, vid: torch.Tensor, cube_case: torch
     points (V, 3) detached, vid (A, 12) vertex id of each local edge, cube_case (A,) table case.
     """
     lt = _loop_tables(points.device)
-    A = vid.shape[0]
-    loop_edges = lt["edges"][cube_case]  # (A, L, N) local edge ids
-    loop_vid = torch.gather(vid, 1, loop_edges.reshape(A, -1)).reshape(loop_edges.shape)  # (A, L, N)
-    loop_size = lt["size"][cube_case]  # (A, L)
+    loop_size = lt["size"][cube_case]  # (A, L) loop sizes, 0 = no loop
+    vid_flat = vid.reshape(-1)  # (A * 12,)
     faces = []
     for n, opt in lt["per_n"].items():
         a, li = (loop_size == n).nonzero(as_tuple=True)  # (P,), (P,) cube and loop of each n-gon
         if a.numel() == 0:
             continue
-        ids = loop_vid[a, li, :n]  # (P, n) vertex ids around the loop
+        case = cube_case[a]  # (P,)
+        edges = lt["edges"][case, li, :n]  # (P, n) local edge ids around the loop
+        ids = vid_flat[a.unsqueeze(1) * 12 + edges]  # (P, n) vertex ids around the loop
         if n == 3:
             faces.append(ids)
             continue
@@ -312,7 +312,7 @@ def _triangulate_loops(points: torch.Tensor, vid: torch.Tensor, cube_case: torch
         diag = opt["diag"]  # (K, n-3, 2) local vertex pairs
         d = pos[:, diag[..., 0]] - pos[:, diag[..., 1]]  # (P, K, n-3, 3)
         cost = d.square().sum(dim=-1).sqrt().sum(dim=-1)  # (P, K) total diagonal length
-        cost = cost.masked_fill(~opt["adm"][cube_case[a], li], float("inf"))
+        cost = cost.masked_fill(~opt["adm"][case, li], float("inf"))
         best = cost.argmin(dim=1)  # (P,)
         local = opt["tris"][best]  # (P, n-2, 3) local vertex indices
         faces.append(torch.gather(ids, 1, local.reshape(local.shape[0], -1)).reshape(-1, 3))
