@@ -156,7 +156,7 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
     train_time, step = 0.0, 0
     total = budget if budget is not None else iters
     bar = tqdm(total=total, disable=not progress, desc=f"{type(model).__name__} {problem.name}",
-               unit="s" if budget is not None else "it", leave=False)
+               unit="s" if budget is not None else "it", leave=False, mininterval=2.0)
 
     def evaluate():
         nonlocal best
