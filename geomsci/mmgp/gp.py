@@ -36,6 +36,24 @@ def _build(x, y, batch, noise_floor):
     return _BatchExactGP(x.expand(batch, *x.shape), y, lik, batch).to(x)
 
 
+def _adam(loss_fn, params, n_iter: int, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
+    """Plain Adam (Kingma & Ba) on ``loss_fn()``; written out to keep torch.optim's import cost off the CLI path."""
+    m = [torch.zeros_like(p) for p in params]
+    v = [torch.zeros_like(p) for p in params]
+    for t in range(1, n_iter + 1):
+        for p in params:
+            p.grad = None
+        loss_fn().backward()
+        with torch.no_grad():
+            for p, mt, vt in zip(params, m, v):
+                g = torch.nan_to_num(p.grad, nan=0.0) if p.grad is not None else torch.zeros_like(p)
+                mt.mul_(betas[0]).add_(g, alpha=1 - betas[0])
+                vt.mul_(betas[1]).addcmul_(g, g, value=1 - betas[1])
+                p -= lr * (mt / (1 - betas[0] ** t)) / ((vt / (1 - betas[1] ** t)).sqrt() + eps)
+    for p in params:
+        p.grad = None
+
+
 class BatchedGP:
     """b independent ARD Matern-5/2 GPs on shared inputs.
 
@@ -74,13 +92,9 @@ class BatchedGP:
         model.likelihood.noise = torch.full((R * b, 1), 1e-2, dtype=x.dtype, device=x.device)
         model.train()
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        params = [p for p in model.parameters() if p.requires_grad]
         with gpytorch.settings.max_cholesky_size(10**6), gpytorch.settings.cholesky_jitter(1e-8):
-            for _ in range(self.n_iter):
-                opt.zero_grad()
-                loss = -mll(model(*model.train_inputs), model.train_targets)  # (R b,)
-                loss.sum().backward()
-                opt.step()
+            _adam(lambda: -mll(model(*model.train_inputs), model.train_targets).sum(), params, self.n_iter, self.lr)
             with torch.no_grad():
                 final = mll(model(*model.train_inputs), model.train_targets).reshape(R, b)
         final = torch.nan_to_num(final, nan=-math.inf)

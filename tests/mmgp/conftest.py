@@ -1,0 +1,31 @@
+import pytest
+import torch
+
+from geomsci.mmgp.datasets import make_split
+
+torch.set_num_threads(1)  # small dense algebra: threads only add overhead on a shared CPU
+H = (0.08, 0.1)  # coarse meshes (~150-250 nodes) keep the default suite fast
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """16 train and 4 test plates with fields and scalars, coarse meshes."""
+    torch.set_num_threads(1)
+    train = make_split(16, "train", seed=3, h_range=H)
+    test = make_split(4, "test", seed=3, h_range=H)
+    return train, test
+
+
+def outputs_of(meshes, scalars, fields=("u2",)):
+    out = {f: [m.point_data[f] for m in meshes] for f in fields}
+    out["max_top_u2"] = scalars[:, 1]
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_model(small_data):
+    from geomsci.mmgp.regressor import MMGPRegressor
+
+    (mtr, xtr, ytr), _ = small_data
+    model = MMGPRegressor(n_corners=4, n_shape_modes=3, field_energy=0.999, n_restarts=2, n_iter=40, seed=0)
+    return model.fit(mtr, xtr, outputs_of(mtr, ytr, ("u1", "u2")))

@@ -1,0 +1,119 @@
+"""MMGPRegressor: fits and predicts, analytic variance = Monte-Carlo variance, save/load, validation
+errors that name the sample, dask executor gives the serial result."""
+import numpy as np
+import pytest
+import torch
+
+from geomsci.core.mesh import Mesh
+from geomsci.mmgp.gp import BatchedGP
+from geomsci.mmgp.metrics import q2, rrmse_field
+from geomsci.mmgp.regressor import MMGPRegressor
+
+from .conftest import outputs_of
+
+
+def test_batched_gp_learns_and_picks_best_restart():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(60, 2, generator=g, dtype=torch.float64) * 2 - 1
+    f = lambda x: torch.stack([torch.sin(3 * x[:, 0]), x[:, 0] * x[:, 1] + x[:, 1]], 1)  # noqa: E731
+    xt = torch.rand(50, 2, generator=g, dtype=torch.float64) * 2 - 1
+    gp1 = BatchedGP(n_restarts=1, n_iter=80).fit(x, f(x))
+    gp3 = BatchedGP(n_restarts=3, n_iter=80).fit(x, f(x))
+    mean, var = gp3.predict(xt)
+    assert mean.shape == (50, 2) and var.shape == (50, 2) and bool((var > 0).all())
+    assert q2(f(xt)[:, 0], mean[:, 0]) > 0.999 and q2(f(xt)[:, 1], mean[:, 1]) > 0.999
+    assert bool((gp3.mll_ >= gp1.mll_ - 1e-6).all())  # restart 0 of gp3 is gp1's run
+    again = BatchedGP.from_state(gp3.state()).predict(xt)
+    assert torch.equal(again[0], mean) and torch.equal(again[1], var)
+
+
+def test_fit_predict_shapes_and_accuracy(small_data, small_model):
+    _, (mte, xte, yte) = small_data
+    mean, std = small_model.predict(mte, xte, return_std=True)
+    assert [len(m) for m in mean["u2"]] == [m.n_points for m in mte]
+    assert mean["max_top_u2"].shape == (4,) and bool((std["max_top_u2"] > 0).all())
+    truth = [m.point_data["u2"] for m in mte]
+    # 16 coarse training plates: the surrogate explains most of the variation
+    assert rrmse_field(truth, mean["u2"]) < 0.2
+    assert small_model.score(mte, xte, {"u2": truth}) > 0.8
+    assert all(bool((s >= 0).all()) for s in std["u2"])
+
+
+def test_variance_propagation_matches_monte_carlo(small_data, small_model):
+    """Var[u_j] = diag(B Sigma B^T), B = Q_j Phi: compare with the sample variance of fields built
+    from 4000 joint draws of the GP posterior over the POD coefficients, pushed through the same
+    reconstruction Q_j (mean + Phi a). Relative standard error of a variance from S draws:
+    sqrt(2 / (S - 1)) = 2.2%; allow 6 of them at the worst node."""
+    _, (mte, xte, _) = small_data
+    _, std = small_model.predict(mte, xte, return_std=True)
+    xs, Qs = small_model.predict_coefficients(mte, xte)
+    gp = small_model.field_gps_["u2"]
+    torch.manual_seed(0)
+    draws = gp.posterior(xs).sample(torch.Size([4000]))  # (S, k, n_test) standardised
+    for j, Q in enumerate(Qs):
+        coeffs = draws[:, :, j] * gp.y_std_ + gp.y_mean_  # (S, k)
+        fields = small_model.reconstruct("u2", Q, coeffs)  # (S, N_j)
+        mc = fields.var(0)
+        an = std["u2"][j] ** 2
+        big = an > 1e-6 * an.max()
+        assert float(((mc[big] / an[big]) - 1).abs().max()) < 6 * (2 / 3999) ** 0.5
+
+
+def test_save_load_roundtrip(tmp_path, small_data, small_model):
+    _, (mte, xte, _) = small_data
+    path = small_model.save(tmp_path / "m.pt")
+    loaded = MMGPRegressor.load(path)
+    a, sa = small_model.predict(mte, xte, return_std=True)
+    b, sb = loaded.predict(mte, xte, return_std=True)
+    for k in a:
+        if k == "max_top_u2":
+            assert torch.allclose(a[k], b[k]) and torch.allclose(sa[k], sb[k])
+        else:
+            assert all(torch.allclose(u, v) for u, v in zip(a[k], b[k]))
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a saved MMGP model"):
+        MMGPRegressor.load(tmp_path / "junk.pt")
+
+
+def test_errors_name_the_sample(small_data, small_model):
+    (mtr, xtr, ytr), (mte, xte, _) = small_data
+    with pytest.raises(RuntimeError, match="before predict"):
+        MMGPRegressor().predict(mte, xte)
+    out = outputs_of(mtr[:4], ytr[:4])
+    out["u2"][2] = out["u2"][2][:-1]
+    with pytest.raises(ValueError, match=r"field 'u2' of sample 'c' \(index 2\) has \d+ values, its mesh has"):
+        MMGPRegressor().fit(mtr[:4], xtr[:4], out, ids=["a", "b", "c", "d"])
+    annulus = Mesh(torch.tensor([[0, 0], [3, 0], [3, 3], [0, 3], [1, 1], [2, 1], [2, 2], [1, 2]], dtype=torch.float64),
+                   torch.tensor([[0, 1, 5], [0, 5, 4], [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]]))
+    with pytest.raises(ValueError, match=r"sample '1' \(index 1\) has 2 boundary loops"):
+        small_model.predict([mte[0], annulus], xte[:2])
+    bad = xte.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"inputs of sample '3' \(index 3\) are not finite"):
+        small_model.predict(mte, bad)
+    with pytest.raises(ValueError, match="one row per mesh"):
+        small_model.predict(mte, xte[:2])
+
+
+def test_dask_executor_same_result(small_data):
+    distributed = pytest.importorskip("distributed")
+    (mtr, xtr, ytr), (mte, xte, _) = small_data
+    kw = dict(n_corners=4, n_shape_modes=2, field_modes=3, n_restarts=1, n_iter=10)
+    out = outputs_of(mtr[:8], ytr[:8])
+    serial = MMGPRegressor(**kw).fit(mtr[:8], xtr[:8], out).predict(mte[:2], xte[:2])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        par = MMGPRegressor(**kw, scheduler=cluster.scheduler_address).fit(mtr[:8], xtr[:8], out).predict(mte[:2], xte[:2])
+    assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(serial["u2"], par["u2"]))
+    assert torch.allclose(serial["max_top_u2"], par["max_top_u2"], atol=1e-10)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(small_data, small_model):
+    (mtr, xtr, ytr), (mte, xte, _) = small_data
+    cuda = [m.to("cuda") for m in mtr]
+    kw = dict(n_corners=4, n_shape_modes=3, field_energy=0.999, n_restarts=2, n_iter=40, seed=0)
+    model = MMGPRegressor(**kw).fit(cuda, xtr, outputs_of(cuda, ytr, ("u1", "u2")))
+    a = model.predict([m.to("cuda") for m in mte], xte)
+    b = small_model.predict(mte, xte)
+    assert a["u2"][0].device.type == "cuda"
+    assert all(torch.allclose(u.cpu(), v, rtol=1e-4, atol=1e-6 * float(v.abs().max())) for u, v in zip(a["u2"], b["u2"]))
