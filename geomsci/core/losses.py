@@ -239,9 +239,13 @@ def _nn_index(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor
     # A query passes when its nearest distance is below ~h/2 (its distance to the 2^D block's
     # border). Clouds that lie apart (a shell around a shell) need larger cells: estimate the
     # nearest distances on an evenly strided sample of x by brute force.
+    # Queries outside y's bounding box need no such help: the bound there also counts their
+    # distance to the box, which a far query's candidate shares.
     sample = x[:: max(1, n // 128)]  # (<= 256, D)
-    d_sample = ((sample - y[_nn_brute(sample, y, max_memory)]) ** 2).sum(-1).sqrt()
-    h = max(h, 2.2 * float(torch.quantile(d_sample.double(), 0.75)))
+    sample = sample[((sample >= lo) & (sample <= y.max(0).values)).all(1)]
+    if sample.shape[0]:
+        d_sample = ((sample - y[_nn_brute(sample, y, max_memory)]) ** 2).sum(-1).sqrt()
+        h = max(h, 2.2 * float(torch.quantile(d_sample.double(), 0.75)))
     idx = torch.empty(n, dtype=torch.long, device=x.device)
     todo = torch.arange(n, device=x.device)
     while todo.numel():
