@@ -175,9 +175,9 @@ def solve_panels(X: torch.Tensor, alpha, mach: float = 0.0, *, wake: bool = True
     c_real, n_real, a_real = panel_frames(panel_corners(X, periodic_v))
     force = -(cp.unsqueeze(-1) * (n_real * a_real.unsqueeze(-1))).sum((1, 2))  # (A, 3) / q_inf
     lift_dir = torch.stack([-torch.sin(a_rad), torch.zeros_like(a_rad), torch.cos(a_rad)], -1)
-    if ref_area is None:
-        ref_area = (a_real * n_real[..., 2].abs()).sum() / 2  # projected area of a closed half body
     mult = 2.0 if symmetric else 1.0
+    if ref_area is None:  # projected area of the closed body (both sides counted, so halve), mirrored
+        ref_area = mult * (a_real * n_real[..., 2].abs()).sum() / 2
     cl = mult * (force * lift_dir).sum(-1) / ref_area
     wake_mu = (mu[:, -1, :] - mu[:, 0, :]) if wake else None
     return PanelSolution(cp=cp, mu=mu, sigma=sigma.reshape(-1, Pu, Pv), centres=centres / scale, normals=n_real,

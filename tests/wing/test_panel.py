@@ -143,3 +143,11 @@ def test_panel_solver_cuda_matches_cpu():
     a = solve_panels(X, [2.0, 6.0], 0.3)
     b = solve_panels(X.cuda(), [2.0, 6.0], 0.3)
     assert b.cp.is_cuda and torch.allclose(a.cp, b.cp.cpu(), atol=1e-8)
+
+
+def test_default_reference_area_is_the_full_planform():
+    w = Wing("naca0012", span=4.0, taper=0.5)
+    X = wing_grid(w, 6, 3, 1)
+    a = solve_panels(X, 4.0).cl
+    b = solve_panels(X, 4.0, ref_area=w.area).cl
+    assert abs(a.item() / b.item() - 1) < 0.05  # the rounded tip cap adds a little projected area
