@@ -46,6 +46,10 @@ def plot_front(rows: list[dict], path, *, title: str = "energy error vs cost") -
         e = np.array([r["median_error"] for r in rs])
         style = "-o" if len(rs) > 1 else "*"
         ax.plot(c, e, style, ms=6 if len(rs) > 1 else 14, label=g)
+        capped = [r for r in rs if r.get("stalled", 0) > 0.1 * r.get("n_runs", float("inf"))]
+        if capped:  # medians biased by the step budget: drawn hollow
+            ax.plot([r["median_n_force"] for r in capped], [r["median_error"] for r in capped], "o", mfc="white",
+                    color="gray", ms=7, label=f"{g}: >10% runs capped" if len(rs) > 1 else None)
         for r in rs:
             if "p90_error" in r:
                 ax.plot([r["median_n_force"]] * 2, [r["median_error"], r["p90_error"]], color="gray", lw=0.5)
