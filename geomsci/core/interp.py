@@ -263,12 +263,15 @@ class _CellBins:
         self.levels = torch.unique(level).tolist()
         self.stride_level = self.r0**d
         self.strides = torch.tensor([self.r0 ** (d - 1 - a) for a in range(d)], device=dev)  # (D,)
-        offsets = torch.tensor(list(itertools.product(range(w), repeat=d)), device=dev)  # (w^D, D)
-        bins = lo.unsqueeze(1) + offsets  # (M, w^D, D)
-        keep = (bins <= hi.unsqueeze(1)).all(-1)  # (M, w^D)
-        keys = level.unsqueeze(1) * self.stride_level + (bins * self.strides).sum(-1)  # (M, w^D)
-        cell_id = torch.arange(cells.shape[0], device=dev).unsqueeze(1).expand_as(keys)
-        keys, self.cell_of_entry = keys[keep], cell_id[keep]
+        base = level * self.stride_level + (lo * self.strides).sum(-1)  # (M,) key of the lowest bin
+        cell_id = torch.arange(cells.shape[0], device=dev)
+        keys, ids = [], []
+        for off in itertools.product(range(w), repeat=d):  # one (M,) pass per bin offset
+            off_t = torch.tensor(off, device=dev)
+            keep = (lo + off_t <= hi).all(1)  # (M,) the box reaches this bin
+            keys.append(base[keep] + int((off_t * self.strides).sum()))
+            ids.append(cell_id[keep])
+        keys, self.cell_of_entry = torch.cat(keys), torch.cat(ids)
         keys, order = torch.sort(keys, stable=True)
         self.cell_of_entry = self.cell_of_entry[order]
         self.ukeys, self.ucounts = torch.unique_consecutive(keys, return_counts=True)
