@@ -209,13 +209,12 @@ def marching_cubes(
             crossed_flat.append(flat)
             offsets.append(n_vert)
             # -- vertex id of the 4 local edges along this axis of every active cube: the rank of
-            #    the edge among the crossed ones (a running count); uncrossed edges get a dummy id
-            #    that the tables never reference ------------------------------------------------
-            rank = torch.cumsum(crossed, 0, dtype=torch.int32) - 1  # (n_edges,) int32
+            #    the edge among the crossed ones (binary search in the sorted list); uncrossed
+            #    edges get a dummy id that the tables never reference ---------------------------
             local_ids, off = _axis_edges(axis, device)  # (4,), (4, 3)
             q = ((ci[:, None] + off[:, 0]) * sy + (cj[:, None] + off[:, 1])) * sz + (ck[:, None] + off[:, 2])  # (A, 4)
-            vid[:, local_ids] = n_vert + rank[q].long().clamp_min(0)
-            del rank
+            rank = torch.searchsorted(flat, q).clamp_max(max(flat.numel() - 1, 0))  # (A, 4)
+            vid[:, local_ids] = n_vert + rank
             n_vert += flat.numel()
 
     # -- vertex positions: differentiable edge interpolation ------------------------------------
