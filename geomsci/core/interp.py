@@ -334,6 +334,13 @@ def _best(bins, points, cells, q, qi, ci, n_q, tol, surface):
         score[inbox[inside_s]] = 0.0
     rest = (~any_in[qi]).nonzero().flatten()  # pairs of queries no candidate contains
     if rest.numel():
+        # prune: a cell whose box is farther than some candidate's first vertex cannot be nearest
+        qr, cr = qq[rest], ci[rest]
+        gap = torch.clamp_min(torch.maximum(bins.bmin[cr] - qr, qr - bins.bmax[cr]), 0)  # (R, D)
+        lower = torch.linalg.vector_norm(gap, dim=-1)  # (R,)
+        upper = torch.linalg.vector_norm(qr - bins.v0[cr], dim=-1)
+        ub = torch.full((n_q,), math.inf, dtype=q.dtype, device=dev).scatter_reduce(0, qi[rest], upper, "amin")
+        rest = rest[lower <= ub[qi[rest]]]
         v = points[cells[ci[rest]]]  # (R, k, D)
         bary, _ = barycentric(v, qq[rest])
         foot = _closest_bary(v, qq[rest], bary)  # (R, k)
