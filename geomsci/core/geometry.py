@@ -258,8 +258,8 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     points, faces = _check(points, faces, dims=(2, 3))
     n = points.shape[0]
     w = cotangent_weights(points, faces).reshape(-1)  # (3F,)
-    index, src, inv, lo, hi = _symmetric_layout(faces, n)
-    w_e = torch.zeros(lo.numel(), dtype=w.dtype, device=w.device).index_add(0, inv, w)  # (E,) per edge
+    index, src, inv, valid, lo, hi = _symmetric_layout(faces, n)
+    w_e = torch.zeros(lo.numel(), dtype=w.dtype, device=w.device).index_add(0, inv, w[valid])  # (E,)
     diag = torch.zeros(n, dtype=w.dtype, device=w.device).index_add(0, lo, -w_e).index_add(0, hi, -w_e)
     vals = torch.cat([w_e, diag])[src]  # (2E + N,) in coalesced order
     return torch.sparse_coo_tensor(index, vals, (n, n), is_coalesced=True, check_invariants=False)
@@ -271,12 +271,16 @@ def _symmetric_layout(faces: torch.Tensor, n: int):
     diagonal, built with a single sort of the 3F undirected edge keys.
 
     Row r holds, in column order: its lower entries (r, c < r), the diagonal, its upper entries.
-    Returns index (2, 2E + N), src (2E + N,) into ``cat([edge values, diagonal])``, inv (3F,)
-    mapping each corner's opposite edge to its edge, and the edges' endpoints lo < hi (E,).
+    Returns index (2, 2E + N), src (2E + N,) into ``cat([edge values, diagonal])``, valid (3F,)
+    marking the corners whose opposite edge joins two distinct vertices (a degenerate face that
+    repeats a vertex has none), inv mapping each valid corner's opposite edge to its edge, and
+    the edges' endpoints lo < hi (E,).
     """
     dev = faces.device
     i, j = _opposite_edges(faces)
     i, j = i.reshape(-1), j.reshape(-1)  # (3F,)
+    valid = i != j
+    i, j = i[valid], j[valid]
     ukeys, inv = torch.unique(torch.minimum(i, j) * n + torch.maximum(i, j), sorted=True, return_inverse=True)
     lo, hi = ukeys // n, ukeys % n  # (E,) sorted by (lo, hi): the upper entries in row order
     e = ukeys.numel()
@@ -301,7 +305,7 @@ def _symmetric_layout(faces: torch.Tensor, n: int):
     low_slot[pos_low] = True
     other = torch.cat([hi, diag_ids])[src]  # upper entries' and diagonal's column
     cols = torch.where(low_slot, lo[src.clamp_max(e - 1)] if e else other, other)
-    return torch.stack([rows, cols]), src, inv, lo, hi
+    return torch.stack([rows, cols]), src, inv, valid, lo, hi
 
 
 def uniform_laplacian(faces: torch.Tensor, n_points: int | None = None, *, dtype=None) -> torch.Tensor:

@@ -139,6 +139,12 @@ def test_cotangent_laplacian_matches_libigl():
     q = torch.cat([q, torch.zeros(1, 3, dtype=q.dtype)])
     ref = igl.cotmatrix(q.numpy(), g.numpy()).toarray()
     assert np.abs(G.cotangent_laplacian(q, g).to_dense().numpy() - ref).max() < 1e-12
+    # a degenerate face repeating a vertex adds nothing and keeps the layout valid
+    bad = G.cotangent_laplacian(q, torch.cat([g, torch.tensor([[0, 0, 1]])]))
+    assert bad.is_coalesced() and np.abs(bad.to_dense().numpy() - ref).max() < 1e-12
+    torch.sparse_coo_tensor(bad.indices(), bad.values(), bad.shape, check_invariants=True).coalesce()
+    assert bad.indices().shape[1] == torch.sparse_coo_tensor(bad.indices(), bad.values(), bad.shape,
+                                                             check_invariants=True).coalesce()._nnz()
 
 
 def test_planar_laplacian_kills_linear_functions():
