@@ -417,12 +417,14 @@ def _edge_keys(he: torch.Tensor, n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def edges(faces: torch.Tensor) -> torch.Tensor:
-    """Unique undirected edges, each as (i, j) with i < j, sorted lexicographically; shape (E, 2)."""
+    """Unique undirected edges, each as (i, j) with i < j, sorted lexicographically; shape (E, 2).
+    A degenerate face that repeats a vertex contributes no (i, i) loop."""
     faces = _check_faces(faces)
     if faces.numel() == 0:
         return faces.new_zeros((0, 2))
     n = int(faces.max()) + 1
-    keys = torch.unique(_edge_keys(_half_edges(faces), n))  # sorted
+    he = _half_edges(faces)
+    keys = torch.unique(_edge_keys(he[he[:, 0] != he[:, 1]], n))  # sorted; no self-loops
     return torch.stack([keys // n, keys % n], dim=1)
 
 
