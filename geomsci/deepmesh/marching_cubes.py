@@ -48,16 +48,12 @@ for _a, _b in tables.EDGES:
 _TABLE_CACHE: dict = {}
 
 
-def _axis_edges(axis: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Local edge ids along ``axis`` (4,) and the offsets of their lower ends (4, 3)."""
-    key = ("axis", axis, str(device))
-    if key not in _TABLE_CACHE:
-        ids = [e for e in range(12) if _EDGE_AXIS[e] == axis]
-        _TABLE_CACHE[key] = (
-            torch.tensor(ids, dtype=torch.long, device=device),
-            torch.tensor([_EDGE_OFFSET[e] for e in ids], dtype=torch.long, device=device),
-        )
-    return _TABLE_CACHE[key]
+# local edges grouped by axis: vid's columns are [x edges, y edges, z edges]
+_AXIS_EDGES = [[e for e in range(12) if _EDGE_AXIS[e] == axis] for axis in range(3)]
+_AXIS_OFFSETS = [[_EDGE_OFFSET[e] for e in ids] for ids in _AXIS_EDGES]
+_EDGE_COLUMN = [0] * 12
+for _col, _e in enumerate(_AXIS_EDGES[0] + _AXIS_EDGES[1] + _AXIS_EDGES[2]):
+    _EDGE_COLUMN[_e] = _col
 
 
 def _lex_to_case(device) -> torch.Tensor:
@@ -184,7 +180,7 @@ def marching_cubes(
         lex = lex[:, :-1] | (lex[:, 1:] << 2)  # (X-1, Y-1, Z)
         lex = lex[:, :, :-1] | (lex[:, :, 1:] << 4)  # (X-1, Y-1, Z-1)
         lex_flat = lex.reshape(-1)
-        active = ((lex_flat != 0) & (lex_flat != 255)).nonzero().squeeze(1)  # (A,)
+        active = ((lex_flat - 1) < 254).nonzero().squeeze(1)  # (A,) cases 1..254 (uint8 wraps 0 to 255)
         if active.numel() == 0:
             empty = torch.zeros((0, 3), dtype=dtype, device=device)
             return Mesh(empty + values.sum() * 0, torch.zeros((0, 3), dtype=torch.long, device=device), "triangle")
@@ -194,8 +190,7 @@ def marching_cubes(
         ck = active % (Z - 1)
 
         # -- crossed lattice edges, per axis, sorted by flat index: one vertex each -------------
-        crossed_flat, offsets, edge_shapes = [], [], []
-        vid = torch.empty((active.numel(), 12), dtype=torch.long, device=device)  # (A, 12)
+        crossed_flat, offsets, edge_shapes, ranks = [], [], [], []
         n_vert = 0
         for axis in range(3):
             lo = [slice(None)] * 3
@@ -211,11 +206,12 @@ def marching_cubes(
             # -- vertex id of the 4 local edges along this axis of every active cube: the rank of
             #    the edge among the crossed ones (binary search in the sorted list); uncrossed
             #    edges get a dummy id that the tables never reference ---------------------------
-            local_ids, off = _axis_edges(axis, device)  # (4,), (4, 3)
-            q = ((ci[:, None] + off[:, 0]) * sy + (cj[:, None] + off[:, 1])) * sz + (ck[:, None] + off[:, 2])  # (A, 4)
-            rank = torch.searchsorted(flat, q).clamp_max(max(flat.numel() - 1, 0))  # (A, 4)
-            vid[:, local_ids] = n_vert + rank
+            off = torch.tensor([(dx * sy + dy) * sz + dz for dx, dy, dz in _AXIS_OFFSETS[axis]], device=device)
+            q = ((ci * sy + cj) * sz + ck).unsqueeze(1) + off  # (A, 4) edge index in this axis' grid
+            rank = torch.searchsorted(flat, q).clamp_(max=max(flat.numel() - 1, 0))  # (A, 4)
+            ranks.append(rank.add_(n_vert))
             n_vert += flat.numel()
+        vid = torch.cat(ranks, dim=1)  # (A, 12) vertex ids, columns in _EDGE_COLUMN order
 
     # -- vertex positions: differentiable edge interpolation ------------------------------------
     with torch.no_grad():
@@ -259,7 +255,7 @@ def _loop_tables(device) -> dict:
     key = ("loops", str(device))
     if key not in _TABLE_CACHE:
         L, N = tables.MAX_LOOPS, tables.MAX_LOOP_SIZE
-        edges = torch.zeros(256, L, N, dtype=torch.long)  # (256, L, N) edge ids, 0-padded
+        edges = torch.zeros(256, L, N, dtype=torch.long)  # (256, L, N) vid columns of the edges, 0-padded
         size = torch.zeros(256, L, dtype=torch.long)  # (256, L) loop sizes, 0 = no loop
         per_n = {}
         for n, tris in tables.TRIANGULATIONS.items():
@@ -272,7 +268,7 @@ def _loop_tables(device) -> dict:
         for case, loops in enumerate(tables.LOOP_TABLE):
             for li, loop in enumerate(loops):
                 n = len(loop)
-                edges[case, li, :n] = torch.tensor(loop)
+                edges[case, li, :n] = torch.tensor([_EDGE_COLUMN[e] for e in loop])
                 size[case, li] = n
                 for k, tri in enumerate(tables.TRIANGULATIONS[n]):
                     per_n[n]["adm"][case, li, k] = tables.admissible(loop, tri)
@@ -291,7 +287,8 @@ def _triangulate_loops(points: torch.Tensor, vid: torch.Tensor, cube_case: torch
     smallest total diagonal length in the actual vertex positions.  Diagonals are internal to one
     cube, so this choice never affects the neighbours: the surface stays watertight.
 
-    points (V, 3) detached, vid (A, 12) vertex id of each local edge, cube_case (A,) table case.
+    points (V, 3) detached, vid (A, 12) vertex id of each local edge (columns in ``_EDGE_COLUMN``
+    order), cube_case (A,) table case.
     """
     lt = _loop_tables(points.device)
     loop_size = lt["size"][cube_case]  # (A, L) loop sizes, 0 = no loop
@@ -302,7 +299,7 @@ def _triangulate_loops(points: torch.Tensor, vid: torch.Tensor, cube_case: torch
         if a.numel() == 0:
             continue
         case = cube_case[a]  # (P,)
-        edges = lt["edges"][case, li, :n]  # (P, n) local edge ids around the loop
+        edges = lt["edges"][case, li, :n]  # (P, n) vid columns of the edges around the loop
         ids = vid_flat[a.unsqueeze(1) * 12 + edges]  # (P, n) vertex ids around the loop
         if n == 3:
             faces.append(ids)
