@@ -1,0 +1,87 @@
+"""The `geomsci` command: info, convert, the core demo step, and one-line errors (exit code 2)."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import geomsci
+from geomsci.cli import main
+from geomsci.core import shapes
+from geomsci.core.mesh import Mesh
+from geomsci.core.summary import describe
+
+
+def _run(argv):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+        raise SystemExit(0)
+    return e.value.code
+
+
+def test_describe_analytic_shapes():
+    d = describe(shapes.torus_mesh(1.0, 0.3, 32, 16))
+    assert (d["points"], d["cells"], d["cell type"]) == (512, 1024, "triangle")
+    assert d["watertight"] is True and d["manifold"] is True and d["genus"] == 1 and d["boundary loops"] == 0
+    d = describe(shapes.cylinder_mesh(1.0, 2.0, 20, 4))
+    assert d["watertight"] is False and d["genus"] == 0 and d["boundary loops"].startswith("2 (lengths [20, 20])")
+    assert d["bounding box"] == "[-1, -1, -1] .. [1, 1, 1]"
+    tets = Mesh(torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]), torch.tensor([[0, 1, 2, 3], [1, 3, 2, 4]]), "tetra")
+    d = describe(tets)
+    assert d["surface triangles"] == 6 and d["surface watertight"] is True and d["surface genus"] == 0
+    assert float(d["volume"]) == pytest.approx(1 / 6 + 1 / 3)
+    d = describe(Mesh(torch.rand(10, 3), point_data={"mass": torch.ones(10)}))
+    assert d["cell type"] == "none (point set)" and d["point fields"] == "mass (10,) float32"
+
+
+def test_info_prints_topology(tmp_path, capsys):
+    path = geomsci.save(shapes.torus_mesh(1.0, 0.3, 16, 8), tmp_path / "torus.obj") or tmp_path / "torus.obj"
+    assert _run(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    for line in ("points: 128", "cells: 256", "cell type: triangle", "watertight: True", "manifold: True", "genus: 1", "boundary loops: 0", "bounding box:"):
+        assert line in out
+
+
+def test_convert_keeps_fields(tmp_path, capsys):
+    m = shapes.icosphere(1)
+    m.set_point_field("u", torch.arange(m.n_points, dtype=torch.float32))
+    src = geomsci.save(m, tmp_path / "s.vtu") or tmp_path / "s.vtu"
+    assert _run(["convert", str(src), str(tmp_path / "s.ply")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    back = geomsci.load(tmp_path / "s.ply")
+    assert torch.equal(back.cells, m.cells) and torch.equal(back.point_data["u"], m.point_data["u"])
+
+
+def test_core_demo_step(tmp_path, capsys):
+    assert _run(["demo", "--only", "core", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "genus 1" in out and "mean curvature within" in out
+    for name in ("torus.ply", "torus_curvature.png", "torus_render.png"):
+        assert (tmp_path / "core" / name).stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["info", "{tmp}/missing.obj"], "missing.obj: no such file"),
+        (["info", "{tmp}/bad.ply"], "bad.ply: could not read as PLY"),
+        (["info", "{tmp}/mesh.xyz"], "unknown mesh format '.xyz'"),
+        (["convert", "{tmp}/tet.vtu", "{tmp}/tet.obj"], "save it as .vtu"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
+    (tmp_path / "bad.ply").write_bytes(b"ply\nformat nonsense\n\x00\x01")
+    (tmp_path / "mesh.xyz").write_text("0 0 0\n")
+    geomsci.save(Mesh(torch.eye(4, 3), torch.tensor([[0, 1, 2, 3]]), "tetra"), tmp_path / "tet.vtu")
+    assert _run([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("geomsci: error: ") and message in err and "\n" not in err
+
+
+def test_no_traceback_from_the_installed_command(tmp_path):
+    bad = tmp_path / "broken.stl"
+    bad.write_bytes(b"solid x\nfacet normal nonsense\n")
+    res = subprocess.run([sys.executable, "-m", "geomsci", "info", str(bad)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken.stl" in lines[0] and "Traceback" not in res.stderr
