@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 import geomsci
+from geomsci.core.plot import plot_mesh
 from geomsci.core.shapes import sphere_sdf
 from geomsci.deepmesh.drag import optimize_drag
 from geomsci.deepmesh.sdf_net import SDFNet, fit_sdf
@@ -35,13 +36,9 @@ def main(argv=None):
           f"at equal volume {r['drag_equal_volume']:.4f}: reduction {100 * r['reduction']:.1f}%")
     geomsci.save(r["mesh0"], args.out / "sphere.ply")
     geomsci.save(r["mesh"], args.out / "optimized.ply")
-    try:
-        from geomsci.core.plot import plot_mesh
-    except ImportError:
-        print("  (geomsci.core.plot not available: no PNG)")
-    else:
-        plot_mesh(r["mesh"], args.out / "optimized.png", views=2,
-                  title=f"flow +x: drag -{100 * r['reduction']:.0f}% at equal volume")
+    plot_mesh(r["mesh0"], args.out / "sphere.png", views=2, title=f"start: sphere, drag {r['drag0']:.3f}")
+    plot_mesh(r["mesh"], args.out / "optimized.png", views=2,
+              title=f"flow +x: drag -{100 * r['reduction']:.0f}% at equal volume")
     results = {k: v for k, v in r.items() if k not in ("mesh", "mesh0", "history")}
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     return results

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 import geomsci
+from geomsci.core.plot import plot_images, plot_mesh
 from geomsci.core.render import Camera, render
 from geomsci.core.shapes import sphere_sdf
 from geomsci.deepmesh import extract_surface
@@ -60,14 +61,9 @@ def main(argv=None):
     geomsci.save(target, args.out / "target.ply")
     geomsci.save(m0, args.out / "start.ply")
     geomsci.save(m1, args.out / "reconstructed.ply")
-    try:
-        from geomsci.core.plot import plot_images, plot_mesh
-    except ImportError:
-        print("  (geomsci.core.plot not available: no PNG)")
-    else:
-        plot_images([gt["silhouette"].numpy(), img0.numpy(), img1.numpy()], args.out / "silhouettes.png",
-                    titles=["target view", f"start (IoU {iou0:.2f})", f"reconstructed (IoU {iou1:.2f})"])
-        plot_mesh(m1, args.out / "reconstructed.png", title="reconstruction from one view", views=2)
+    plot_images([gt["silhouette"].numpy(), img0.numpy(), img1.numpy()], args.out / "silhouettes.png",
+                titles=["target view", f"start (IoU {iou0:.2f})", f"reconstructed (IoU {iou1:.2f})"])
+    plot_mesh(m1, args.out / "reconstructed.png", title="reconstruction from one view", views=2)
     results = {"iou_before": iou0, "iou_after": iou1, "before": s0, "after": s1}
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     return results

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 import geomsci
+from geomsci.core.plot import plot_mesh
 from geomsci.core.mesh import Mesh
 from geomsci.core.shapes import icosphere, sphere_sdf, torus_mesh
 from geomsci.deepmesh import extract_surface
@@ -56,13 +57,8 @@ def main(argv=None):
         geomsci.save(target, args.out / f"{name}_target.ply")
         geomsci.save(before, args.out / f"{name}_start.ply")
         geomsci.save(after, args.out / f"{name}_fitted.ply")
-        try:
-            from geomsci.core.plot import plot_mesh
-        except ImportError:
-            print("  (geomsci.core.plot not available: no PNG)")
-        else:
-            plot_mesh(after, args.out / f"{name}_fitted.png", title=f"{name}: genus {m1['genus']}, "
-                      f"{m1['components']} component(s), F@1% {m1['f_score']:.3f}", views=2)
+        plot_mesh(after, args.out / f"{name}_fitted.png", title=f"{name}: genus {m1['genus']}, "
+                  f"{m1['components']} component(s), F@1% {m1['f_score']:.3f}", views=2)
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     return results
 

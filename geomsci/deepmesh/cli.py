@@ -56,6 +56,7 @@ def demo(out_dir: Path) -> str:
     import geomsci
     from geomsci.core import geometry
     from geomsci.core.losses import chamfer_distance
+    from geomsci.core.plot import plot_mesh
     from geomsci.core.sampling import sample_points
     from geomsci.core.shapes import sphere_sdf, torus_sdf
 
@@ -88,7 +89,8 @@ def demo(out_dir: Path) -> str:
             loss.backward()
             opt.step()
         geomsci.save(mesh.detach().to(dtype=torch.float32), out_dir / "torus_fitted.ply")
-        _plot(target, out_dir / "torus_target.png", "marching cubes 64^3 (genus %d)" % genus)
+        plot_mesh(mesh.detach().to(dtype=torch.float32), out_dir / "torus_fitted.png",
+                  title=f"(R, r) fitted through the mesh: ({params[0]:.3f}, {params[1]:.3f})")
     finally:
         torch.set_num_threads(n_threads)
     R_fit, r_fit = params.detach().tolist()
@@ -96,11 +98,3 @@ def demo(out_dir: Path) -> str:
         f"torus 64^3: {target.n_points} verts, genus {genus}; sphere dL/dr = {r.grad.item():.4f} (exact 1); "
         f"Chamfer fit (R, r) = ({R_fit:.3f}, {r_fit:.3f}) vs true (0.55, 0.2)"
     )
-
-
-def _plot(mesh, path: Path, title: str) -> None:
-    try:
-        from geomsci.core.plot import plot_mesh
-    except ImportError:  # the plotting module is optional for this step
-        return
-    plot_mesh(mesh.detach().to(dtype=torch.float32), path, title=title)
