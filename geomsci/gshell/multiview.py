@@ -9,10 +9,10 @@ images with known cameras (rendered by ``geomsci.core.render``).
 2. Optimization of s, nu and the deformation, a few views per step, on
 
        L = |S - S*|_1 + w_d |D - D*|_1 + w_n |N - N*|_1       (premultiplied images, mean per pixel)
-         + w_nu open/close Huber on nu from *carving*: a template vertex that projects outside a
-                silhouette, or in front of the observed depth by more than tau, lies in free
-                space (open); one within tau of the observed depth in some view lies on the
-                surface (close)
+         + w_nu open/close Huber on nu from conservative *carving*: a template vertex that
+                projects outside a (dilated) silhouette, or in front of the nearest observed
+                depth around its pixel by more than 2 tau, lies in free space (open); one within
+                tau of the observed depth in some view lies on the surface (close)
          + w_s BCE sign consistency of s + w_l Laplacian smoothing.
 
    With ``use_nu=False`` the same pipeline renders and returns the watertight template (nu is
@@ -30,7 +30,7 @@ from geomsci.core.losses import laplacian_smoothing
 from geomsci.core.mesh import Mesh
 from geomsci.core.render import Camera, render
 
-from .fit import normalize, remove_small_components, template_sdf
+from .fit import normalize, polish_nu, remove_small_components, template_sdf
 from .model import GShell
 
 
@@ -107,25 +107,32 @@ def carving_targets(
 ) -> torch.Tensor:
     """nu targets (K,) in [-1, 1] for template vertices (world frame) from the observed images.
 
-    -1 (open) if some view sees the vertex in free space: projected outside the silhouette, or in
-    front of the observed depth by more than ``2 tau``; else +1 (close) if some view observes it
-    within ``tau`` of the depth; else ``-band_weight`` (weak push to open).
+    Conservative space carving on a 3 x 3 pixel neighbourhood (so that silhouette edges and
+    surfaces seen at grazing angles do not carve the surface itself): -1 (open) if some view sees
+    the vertex in free space, i.e. projected where no pixel of the neighbourhood is covered, or in
+    front of the nearest observed depth of the neighbourhood by more than ``2 tau``; else +1
+    (close) if some view observes it within ``tau`` of the depth of its own pixel; else
+    ``-band_weight`` (weak push to open).
     """
+    import torch.nn.functional as F
+
     k = points.shape[0]
     free = torch.zeros(k, dtype=torch.bool, device=points.device)
     seen = torch.zeros_like(free)
     for img, cam in zip(images, cameras):
         H, W = cam.image_size
+        sil = img["silhouette"]
+        on = sil > 0.5  # (H, W)
+        z_img = torch.where(on, img["depth"] / sil.clamp_min(1e-6), torch.full_like(sil, float("inf")))
+        near = F.max_pool2d(on[None, None].to(sil.dtype), 3, 1, 1)[0, 0] > 0  # dilated silhouette
+        zmin = -F.max_pool2d(-z_img[None, None], 3, 1, 1)[0, 0]  # nearest depth around each pixel
         xy, z = cam.project(points)
         col = torch.round((xy[:, 0] * H + W - 1) / 2).long()
         row = torch.round((H - 1 - xy[:, 1] * H) / 2).long()
         inside = (col >= 0) & (col < W) & (row >= 0) & (row < H) & (z > cam.znear)
         pix = row.clamp(0, H - 1) * W + col.clamp(0, W - 1)
-        sil = img["silhouette"].reshape(-1)[pix]
-        zgt = img["depth"].reshape(-1)[pix] / sil.clamp_min(1e-6)
-        on = sil > 0.5
-        free |= inside & (~on | (z < zgt - 2 * tau))
-        seen |= inside & on & ((z - zgt).abs() < tau)
+        free |= inside & (~near.reshape(-1)[pix] | (z < zmin.reshape(-1)[pix] - 2 * tau))
+        seen |= inside & on.reshape(-1)[pix] & ((z - z_img.reshape(-1)[pix]).abs() < tau)
     t = torch.full((k,), -band_weight, dtype=points.dtype, device=points.device)
     t[seen & ~free] = 1.0
     t[free] = -1.0
@@ -163,6 +170,7 @@ def fit_multiview(
     laplacian_weight: float = 0.05,
     sigma: float = 3e-5,
     min_component: float = 0.01,
+    polish_steps: int = 100,
     seed: int = 0,
     progress: bool = True,
 ) -> MultiviewResult:
@@ -176,6 +184,7 @@ def fit_multiview(
     use_nu : False reconstructs with the watertight template only (baseline)
     resolution, steps, views_per_step : grid size, Adam steps, views rendered per step
     seed : seeds the order in which views are visited
+    polish_steps : final nu-only steps on the frozen template (see ``fit.polish_nu``)
     min_component : drop components with fewer than this fraction of the faces (see ``fit.fit``)
 
     Returns
@@ -237,6 +246,8 @@ def fit_multiview(
         history.append({"step": it, "loss": float(loss.detach()), "image": float(loss_img.detach()), "nu": float(loss_nu.detach()), "faces": mesh.n_cells})
         if progress:
             bar.set_postfix(img=f"{history[-1]['image']:.4f}", faces=mesh.n_cells)
+    if use_nu:
+        polish_nu(model, lambda p: carving_targets(p * scale + center, images, cameras, tau=h * scale), polish_steps, nu_lr)
     with torch.no_grad():
         surf = model.surface()
         final = surf.mesh if use_nu else surf.template

@@ -13,7 +13,8 @@ from geomsci.core.render import Camera, render
 
 
 def turntable(meshes: list[Mesh] | Mesh, path, *, n_views: int = 4, image_size: int = 96, titles=None, elevation: float = 25.0) -> Path:
-    """Write one PNG: a row per mesh, ``n_views`` azimuths around z per row.
+    """Write one PNG: a row per mesh, ``n_views`` azimuths around z per row, seen alternately from
+    ``elevation`` degrees above and below.
 
     Each view shows the soft-rendered normal image mapped to RGB (``(n + 1) / 2``) on white; the
     camera frames the bounding sphere of all meshes. Back faces show their own (inward) normals, so
@@ -34,7 +35,7 @@ def turntable(meshes: list[Mesh] | Mesh, path, *, n_views: int = 4, image_size: 
         p = m.points.detach().double().cpu()
         for k in range(n_views):
             az = 2 * math.pi * k / n_views + 0.3
-            e = math.radians(elevation)
+            e = math.radians(elevation if k % 2 == 0 else -elevation)
             eye = center + dist * torch.tensor([math.cos(e) * math.cos(az), math.cos(e) * math.sin(az), math.sin(e)], dtype=torch.float64)
             cam = Camera.look_at(eye.tolist(), at=center.tolist(), image_size=(image_size, image_size), fov=40.0)
             with torch.no_grad():
