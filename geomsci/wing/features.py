@@ -151,7 +151,7 @@ def _poly_basis(a: torch.Tensor, b: torch.Tensor, degree: int) -> torch.Tensor:
 
 
 def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
-    """Features of a triangle mesh by local quadratic fits over each vertex's ``rings``-ring.
+    """Features of a triangle mesh by local polynomial fits over each vertex's ``rings``-ring.
 
     Curvatures: in the tangent frame (t1, t2, n) of vertex p (n the area-weighted vertex normal), the
     neighbours q give heights h = (q - p).n over tangent coordinates (a, b) = ((q - p).t1, (q - p).t2);
@@ -162,8 +162,8 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
     the mesh's face winding.
 
     Metric and Christoffel symbols depend on the chart, so they are returned only when the mesh has
-    a ``"uv"`` point field (N, 2): then each coordinate of x is fitted as a quadratic in (u - u_p,
-    v - v_p) over the same neighbourhood, and all fields come from that fit.
+    a ``"uv"`` point field (N, 2): then each coordinate of x is fitted as a polynomial of the same
+    degree in (u - u_p, v - v_p) over the same neighbourhood (unweighted), and all fields come from that fit.
     Vertices whose ring is too small for the fit (corners of open patches) use a wider ring.
     """
     if mesh.cell_type != "triangle" or mesh.dim != 3:
