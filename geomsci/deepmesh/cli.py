@@ -1,7 +1,6 @@
 """`geomsci deepmesh ...` commands and the DeepMesh step of `geomsci demo`."""
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 

@@ -190,7 +190,7 @@ def marching_cubes(
         ck = active % (Z - 1)
 
         # -- crossed lattice edges, per axis, sorted by flat index: one vertex each -------------
-        crossed_flat, offsets, edge_shapes, ranks = [], [], [], []
+        crossed_flat, edge_shapes, ranks = [], [], []
         n_vert = 0
         for axis in range(3):
             lo = [slice(None)] * 3
@@ -199,10 +199,9 @@ def marching_cubes(
             hi[axis] = slice(1, shape[axis])
             crossed = (inside[tuple(lo)] != inside[tuple(hi)]).reshape(-1)  # edge grid, flat
             flat = crossed.nonzero().squeeze(1)  # (E_axis,) sorted
-            sx, sy, sz = edge_shapes_axis = tuple(s - (d == axis) for d, s in enumerate(shape))
+            _, sy, sz = edge_shapes_axis = tuple(s - (d == axis) for d, s in enumerate(shape))
             edge_shapes.append(edge_shapes_axis)
             crossed_flat.append(flat)
-            offsets.append(n_vert)
             # -- vertex id of the 4 local edges along this axis of every active cube: the rank of
             #    the edge among the crossed ones (binary search in the sorted list); uncrossed
             #    edges get a dummy id that the tables never reference ---------------------------
@@ -218,7 +217,7 @@ def marching_cubes(
         node_a, ijk, axis_of = [], [], []  # lower node (flat), its (i, j, k), edge axis; per vertex
         for axis in range(3):
             flat = crossed_flat[axis]
-            sx, sy, sz = edge_shapes[axis]
+            _, sy, sz = edge_shapes[axis]
             i, j, k = flat // (sy * sz), (flat // sz) % sy, flat % sz
             node_a.append((i * Y + j) * Z + k)
             ijk.append(torch.stack([i, j, k], dim=1))

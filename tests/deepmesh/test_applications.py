@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from geomsci.core.geometry import signed_volume
 from geomsci.core.mesh import Mesh
 from geomsci.core.shapes import icosphere, plane_mesh, sphere_sdf
 from geomsci.deepmesh import extract_surface
