@@ -329,11 +329,16 @@ def write_table(path, columns: Mapping[str, object]) -> Path:
 
 
 def _parse_column(values: list[str]) -> np.ndarray:
-    """int64 if every entry is an integer, float64 if every entry is a number (empty -> nan), else str."""
+    """int64 if every entry is an integer written plainly (so ids like "007" stay strings), float64 if
+    every entry is a number (empty -> nan), else str."""
     try:
-        return np.array([int(v) for v in values], dtype=np.int64)
+        ints = [int(v) for v in values]
     except ValueError:
         pass
+    else:
+        if all(str(i) == v for i, v in zip(ints, values)):
+            return np.array(ints, dtype=np.int64)
+        return np.array(values, dtype=str)
     try:
         return np.array([float(v) if v.strip() != "" else np.nan for v in values], dtype=np.float64)
     except ValueError:
@@ -344,7 +349,7 @@ def read_table(path) -> dict[str, np.ndarray]:
     """Read a CSV file with a header row into ``{column name: 1-D numpy array}``.
 
     Each column becomes int64, float64 (empty cells -> nan) or, if any entry is not a number, a
-    string array (e.g. sample ids).
+    string array (e.g. sample ids; integers with leading zeros such as "007" also stay strings).
     """
     path = Path(path)
     if not path.exists():

@@ -150,6 +150,9 @@ def test_table_errors(tmp_path):
         io.write_table(tmp_path / "t.csv", {"a": [1, 2], "b": [1]})
     with pytest.raises(ValueError, match="expected a 1-D array"):
         io.write_table(tmp_path / "t.csv", {"a": np.zeros((2, 2))})
+    (tmp_path / "ids.csv").write_text("id,n\n007,1\n010,2\n")
+    t = io.read_table(tmp_path / "ids.csv")
+    assert t["id"].tolist() == ["007", "010"] and t["n"].dtype == np.int64
     (tmp_path / "gaps.csv").write_text("x,y\n1.5,\n2,3\n")
     t = io.read_table(tmp_path / "gaps.csv")
     assert t["x"].tolist() == [1.5, 2.0] and np.isnan(t["y"][0]) and t["y"][1] == 3
