@@ -99,37 +99,13 @@ def train(
         typer.echo(f"saved {out}")
 
 
-def _plot(mesh, field, path, title, cmap):
-    """A PNG of a point field on a triangle mesh (top and bottom views)."""
-    try:
-        from geomsci.core.plot import plot_mesh
-    except ImportError:
-        plot_mesh = None
-    if plot_mesh is not None:
-        return plot_mesh(mesh, path, field=field, title=title, views=2, cmap=cmap)
-    import matplotlib
+def _plot(half, name, path, title, cmap):
+    """PNG of point field ``name`` on the full (mirrored) wing, seen from above (core's plot_mesh)."""
+    from geomsci.core.plot import plot_mesh
+    from geomsci.wing.planform import mirror_mesh
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    P = mesh.points.detach().cpu().numpy()
-    F = mesh.cells.cpu().numpy()
-    v = field.detach().cpu().numpy()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    nz = np.cross(P[F[:, 1]] - P[F[:, 0]], P[F[:, 2]] - P[F[:, 0]])[:, 2]  # face normal z
-    for ax, (sign, name) in zip(axes, ((1, "upper"), (-1, "lower"))):
-        up = nz * sign >= 0
-        tpc = ax.tripcolor(P[:, 1], P[:, 0], F[up], v, shading="gouraud", cmap=cmap)
-        ax.set_aspect("equal")
-        ax.invert_yaxis()
-        ax.set_title(f"{title} ({name})", fontsize=9)
-        ax.set_xlabel("y")
-        ax.set_ylabel("x")
-    fig.colorbar(tpc, ax=axes, shrink=0.8)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    full = mirror_mesh(half)
+    return plot_mesh(full, path, field=name, title=title, cmap=cmap, elev=35.0, azim=-125.0, size=5.0)
 
 
 def demo(out_dir: Path) -> str:
@@ -164,10 +140,17 @@ def _demo(out_dir: Path) -> str:
     cp = panel_to_points(sol.cp)[0].reshape(-1)
     t_solve = time.perf_counter() - t0
     mesh.set_point_field("cp", cp)
-    msg = f"wing {wing.to_dict()['section']} AR {wing.aspect_ratio:.1f}: CL {float(sol.cl[0]):.3f} at {alpha} deg, M {mach} ({t_solve:.1f} s)"
-    _plot(mesh, mesh.point_data["K"].clamp(-5, 5), out_dir / "wing_gaussian_curvature.png", "Gaussian curvature K", "coolwarm")
-    _plot(mesh, torch.asinh(mesh.point_data["Gamma1_11"]), out_dir / "wing_christoffel_1_11.png", "asinh Gamma^1_11", "viridis")
-    _plot(mesh, cp, out_dir / "wing_cp_panel.png", "Cp, panel method", "jet_r")
+    section = wing.to_dict()["section"]
+    section = "CST" if section.startswith("cst") else section.upper()
+    msg = f"{section} wing, AR {wing.aspect_ratio:.1f}: CL {float(sol.cl[0]):.3f} at {alpha} deg, M {mach} ({t_solve:.1f} s)"
+    shown = mesh.detach()
+    for name in ("H", "Gamma1_11"):  # clip to the 10-90 % range: the singular trailing-edge rows would swamp the colours
+        v = mesh.point_data[name]
+        lo, hi = torch.quantile(v, torch.tensor([0.1, 0.9], dtype=v.dtype))
+        shown.set_point_field(f"{name}_clipped", v.clamp(lo, hi))
+    _plot(shown, "H_clipped", out_dir / "wing_mean_curvature.png", "mean curvature H (10-90 % range)", "coolwarm")
+    _plot(shown, "Gamma1_11_clipped", out_dir / "wing_christoffel_1_11.png", "Christoffel symbol Gamma^1_11 (10-90 %)", "viridis")
+    _plot(shown, "cp", out_dir / "wing_cp_panel.png", f"Cp, panel method (alpha {alpha}, M {mach})", "jet_r")
     if ASSET.exists():
         ck = torch.load(ASSET, weights_only=False)
         norm = Normalizer(**ck["norm"])
@@ -180,7 +163,8 @@ def _demo(out_dir: Path) -> str:
         net.eval()
         pred = predict_cp(net, norm, d)[0, 0]
         mesh.set_point_field("cp_predicted", pred.double())
-        _plot(mesh, pred, out_dir / "wing_cp_predicted.png", "Cp, MLP + features", "jet_r")
+        shown.set_point_field("cp_predicted", pred.double())
+        _plot(shown, "cp_predicted", out_dir / "wing_cp_predicted.png", "Cp, MLP + Riemannian features", "jet_r")
         msg += f"; MLP+features Cp MSE {float(((pred - cp) ** 2).mean()):.4f} (Cp variance {float(cp.var()):.3f})"
     geomsci.save(mesh, out_dir / "wing.vtu")
     return msg

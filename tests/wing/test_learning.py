@@ -97,3 +97,15 @@ def test_cli_features_train_and_errors(tiny, tmp_path, capsys):
     assert code == 2 and "geomsci: error" in err
     code, _, err = _cli(capsys, "train", str(tiny), "--features", "torsion")
     assert code == 2 and "unknown group" in err
+
+
+def test_demo_writes_pngs_and_reports_prediction_error(tmp_path):
+    from geomsci.wing.cli import demo
+
+    summary = demo(tmp_path)
+    for name in ("wing_mean_curvature", "wing_christoffel_1_11", "wing_cp_panel", "wing_cp_predicted"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    assert "CL" in summary and "Cp MSE" in summary
+    mse = float(summary.split("Cp MSE ")[1].split()[0])
+    var = float(summary.split("Cp variance ")[1].rstrip(")"))
+    assert mse < 0.5 * var  # the pretrained model does far better than predicting the mean on an unseen wing
