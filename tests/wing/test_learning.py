@@ -9,15 +9,6 @@ from geomsci.wing.planform import wing_grid
 from geomsci.wing.train import cp_mse, feature_columns, predict_cp, train_cp_model
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster than two on a shared CPU (no OpenMP barrier spinning)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     folder = tmp_path_factory.mktemp("wingdata")
