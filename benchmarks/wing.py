@@ -3,7 +3,7 @@
 Three parts, each printing a table (select with --part; default all):
 
 features  errors of K and H against analytic surfaces under refinement, with the observed order:
-          fourth-order finite differences on grids, cubic tangent-frame fits on meshes, and the
+          fourth-order finite differences on grids, cubic (and quartic) tangent-frame fits on meshes, and the
           peer: geomsci.core's discrete curvatures (cotangent mean curvature, angle defect) on the
           same meshes, as error ratios.
 panel     Cp on a sphere against 1 - 9/4 sin^2(theta); lift slope of an AR-6 rectangular NACA 0006
@@ -76,12 +76,14 @@ def part_features(quick: bool):
               f"{e[4]:10.2e} {e[5]:10.2e} {e[4] / e[2]:10.1f} {e[5] / e[3]:10.1f}")
         prev = e
     print("\n[features] icosphere radius 2 (unstructured): max |error| of K = 1/4 and |H| = 1/2")
-    print(f"{'subdiv':>6} {'points':>7} {'fit K':>10} {'fit H':>10} {'core K':>10} {'core H':>10}")
+    print(f"{'subdiv':>6} {'points':>7} {'fit K':>10} {'fit H':>10} {'fit4 K':>10} {'fit4 H':>10} {'core K':>10} {'core H':>10}")
     for s in (2, 3, 4):
         m = icosphere(s, radius=2.0, dtype=torch.float64)
         f = mesh_features(m).point_data
+        f4 = mesh_features(m, degree=4).point_data
         ck, ch = gaussian_curvature(m.points, m.faces), mean_curvature(m.points, m.faces)
         print(f"{s:>6} {m.n_points:>7} {float((f['K'] - 0.25).abs().max()):10.2e} {float((f['H'] + 0.5).abs().max()):10.2e} "
+              f"{float((f4['K'] - 0.25).abs().max()):10.2e} {float((f4['H'] + 0.5).abs().max()):10.2e} "
               f"{float((ck - 0.25).abs().max()):10.2e} {float((ch.abs() - 0.5).abs().max()):10.2e}")
 
 

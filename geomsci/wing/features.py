@@ -143,10 +143,12 @@ def _neighbourhoods(faces: torch.Tensor, n_points: int, rings: int, min_count: i
 
 
 def _poly_basis(a: torch.Tensor, b: torch.Tensor, degree: int) -> torch.Tensor:
-    """Monomials 1, a, b, a^2, ab, b^2 [, a^3, a^2 b, a b^2, b^3] stacked on a new last axis."""
+    """Monomials 1, a, b, a^2, ab, b^2 [, cubic [, quartic]] stacked on a new last axis."""
     cols = [torch.ones_like(a), a, b, a * a, a * b, b * b]
-    if degree == 3:
+    if degree >= 3:
         cols += [a * a * a, a * a * b, a * b * b, b * b * b]
+    if degree >= 4:
+        cols += [a**4, a**3 * b, a * a * b * b, a * b**3, b**4]
     return torch.stack(cols, -1)
 
 
@@ -156,7 +158,9 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
     Curvatures: in the tangent frame (t1, t2, n) of vertex p (n the area-weighted vertex normal), the
     neighbours q give heights h = (q - p).n over tangent coordinates (a, b) = ((q - p).t1, (q - p).t2);
     the weighted least-squares fit h = c0 + c1 a + c2 b + c3 a^2 + c4 a b + c5 b^2 (+ cubic terms
-    for ``degree=3``, the default; error O(h^2) instead of O(h)) is the Monge patch
+    for ``degree=3``, the default, error O(h^2) instead of O(h); + quartic terms for ``degree=4``,
+    which needs 15 neighbours and is O(h^4) on near-isotropic meshes such as icospheres, but less
+    robust on stretched ones) is the Monge patch
     x(a, b) = p + a t1 + b t2 + h(a, b) n, whose derivatives at (0, 0) feed
     :func:`fundamental_forms` (K and H are chart-independent). The normal orientation follows
     the mesh's face winding.
@@ -168,12 +172,12 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
     """
     if mesh.cell_type != "triangle" or mesh.dim != 3:
         raise ValueError(f"mesh_features: needs a 3-D triangle mesh, got cell_type={mesh.cell_type!r}, dim={mesh.dim}")
-    if degree not in (2, 3):
-        raise ValueError(f"mesh_features: degree must be 2 or 3, got {degree}")
+    if degree not in (2, 3, 4):
+        raise ValueError(f"mesh_features: degree must be 2, 3 or 4, got {degree}")
     if rings < 1:
         raise ValueError(f"mesh_features: rings must be >= 1, got {rings}")
     P, faces = mesh.points, mesh.faces
-    need = 6 if degree == 2 else 10
+    need = {2: 6, 3: 10, 4: 15}[degree]
     with torch.no_grad():
         nbr = _neighbourhoods(faces, mesh.n_points, rings, need + 2)  # (N, K)
     mask = (nbr >= 0).to(P.dtype)  # (N, K)

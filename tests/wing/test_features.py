@@ -208,7 +208,7 @@ def test_mesh_without_uv_has_curvature_only_and_bad_input_raises():
     with pytest.raises(ValueError, match="shape"):
         grid_features(torch.zeros(5, 5))
     with pytest.raises(ValueError, match="degree"):
-        mesh_features(plain, degree=4)
+        mesh_features(plain, degree=5)
 
 
 def test_grid_mesh_dispatch_matches_grid_features():
@@ -244,3 +244,14 @@ def test_mesh_fit_on_icosphere_converges():
     for k in (0, 1):
         assert errs[2][k] < errs[1][k] < errs[0][k]
         assert math.log2(errs[1][k] / errs[2][k]) > 1.6
+
+
+def test_quartic_mesh_fit_on_icosphere_is_higher_order():
+    from geomsci.core.shapes import icosphere
+
+    errs = []
+    for s in (2, 3, 4):
+        f = mesh_features(icosphere(s, radius=2.0, dtype=torch.float64), degree=4).point_data
+        errs.append((f["H"] + 0.5).abs().max().item())
+    print("\nicosphere quartic-fit H errors:", errs)  # measured 1.9e-2, 8.1e-4, 5.3e-5
+    assert math.log2(errs[1] / errs[2]) > 3.0 and errs[2] < 1e-4
