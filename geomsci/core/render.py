@@ -21,7 +21,8 @@ delta = +1 inside, -1 outside::
 computed as ``1 - exp(-sum_f softplus(delta d^2 / sigma))`` (stable in the log domain). A face
 only touches pixels within ``sqrt(cutoff * sigma)`` of it (outside that, D < e^-cutoff ~ 2e-9 is
 dropped): rendering is a sparse list of (face, pixel) pairs, processed in chunks of ``max_pairs``
-with gradient checkpointing, so memory stays bounded (a 128 x 128 image of a 20k-face mesh with its
+with gradient checkpointing (each chunk is recomputed in the backward pass instead of keeping its
+intermediates; first-order gradients only), so memory stays bounded (a 128 x 128 image of a 20k-face mesh with its
 backward pass takes a few hundred MB).
 
 Soft z-buffer (depth, normals)
@@ -44,7 +45,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 from .geometry import face_normals
 
@@ -212,6 +212,36 @@ def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, 
     return log_miss, m, s, acc
 
 
+class _RecomputedChunk(torch.autograd.Function):
+    """Gradient checkpointing of `_chunk`: the forward pass keeps only the inputs, the backward
+    pass recomputes the chunk with autograd on and back-propagates through it. (A plain Function
+    rather than ``torch.utils.checkpoint``, whose first call imports torch._dynamo: seconds.)"""
+
+    @staticmethod
+    def forward(ctx, xy, z, normals, znear_n, zrange, fids, pix, centers, faces, opts):
+        ctx.save_for_backward(xy, z, normals, znear_n, zrange, fids, pix, centers, faces)
+        ctx.opts = opts
+        sigma, gamma, ortho, cutoff, P, want_z = opts
+        with torch.no_grad():
+            out = _chunk(xy, z, normals, fids, pix, centers, faces, sigma, gamma, znear_n, zrange, ortho, cutoff, P, want_z)
+        if len(out) > 1:
+            ctx.mark_non_differentiable(out[1])  # the per-pixel max logit is a constant shift
+        return out
+
+    @staticmethod
+    def backward(ctx, *grads):
+        xy, z, normals, znear_n, zrange, fids, pix, centers, faces = ctx.saved_tensors
+        diff = [None if t is None else t.detach().requires_grad_(t.requires_grad) for t in (xy, z, normals, znear_n, zrange)]
+        sigma, gamma, ortho, cutoff, P, want_z = ctx.opts
+        with torch.enable_grad():
+            out = _chunk(diff[0], diff[1], diff[2], fids, pix, centers, faces, sigma, gamma, diff[3], diff[4], ortho, cutoff, P, want_z)
+        pairs = [(o, g) for o, g in zip(out, grads) if g is not None and o.requires_grad]
+        wrt = [t for t in diff if t is not None and t.requires_grad]
+        got = iter(torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True) if pairs and wrt else [])
+        grads_in = [next(got) if t is not None and t.requires_grad else None for t in diff]
+        return (*grads_in, None, None, None, None, None)
+
+
 def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: float = 1e-4, gamma: float = 1e-4,
            channels=CHANNELS, cutoff: float = 20.0, max_pairs: int = 2**18) -> dict[str, torch.Tensor]:
     """Soft-rasterize a triangle mesh (see the module docstring for the formulas).
@@ -290,9 +320,12 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
             local = pid - (ends[k] - counts[k])
             pix = (r0[k] + local // nc[k]) * W + c0[k] + local % nc[k]  # (Q,) flat pixel ids
             fids = fidx[k]  # (Q,) face ids
-        args = (xy, z, normals if want_z else xy, fids, pix, centers, faces, sigma, gamma, znear_n, zrange,
-                camera.orthographic, cutoff, P, want_z)
-        res = checkpoint(_chunk, *args, use_reentrant=False) if use_ckpt else _chunk(*args)
+        if use_ckpt:
+            opts = (sigma, gamma, camera.orthographic, cutoff, P, want_z)
+            res = _RecomputedChunk.apply(xy, z, normals, znear_n, zrange, fids, pix, centers, faces, opts)
+        else:
+            res = _chunk(xy, z, normals, fids, pix, centers, faces, sigma, gamma, znear_n, zrange,
+                         camera.orthographic, cutoff, P, want_z)
         out_log_miss = out_log_miss + res[0]
         if want_z:
             _, m_c, s_c, acc_c = res
