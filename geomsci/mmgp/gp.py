@@ -159,3 +159,146 @@ class BatchedGP:
         gp._state = s["params"]
         gp._model = gp._make_model()
         return gp
+
+
+class SharedGP:
+    """b outputs that share one ARD Matern-5/2 kernel and one noise level (a multi-output GP in the
+    GPy sense, as in the original MMGP code). ``scaling='joint'`` centres each output and divides
+    all by one common scale (for POD coefficients: a GP on the field itself with the kernel
+    k(x, x') I in mass-weighted L2, dominated by the energetic modes); ``'each'`` standardises
+    every output on its own.
+
+    With Y (n, b) the standardised outputs and K = s^2 k(X, X) + sigma^2 I, the exact log-likelihood
+
+        log p(Y) = -1/2 tr(Y^T K^-1 Y) - b/2 log det K - n b/2 log 2 pi
+
+    needs one Cholesky factor of K for all b outputs (instead of b), and the predictive variance
+    k** - k*^T K^-1 k* (+ sigma^2) is shared, scaled back by each output's variance. Kernel and
+    noise are gpytorch modules (constraints, priors-free); restarts run as a batch. Same interface
+    as ``BatchedGP``.
+    """
+
+    def __init__(self, n_restarts: int = 3, n_iter: int = 150, lr: float = 0.05, noise_floor: float = 1e-6, seed: int = 0,
+                 scaling: str = "joint"):
+        if n_restarts < 1 or n_iter < 1:
+            raise ValueError(f"SharedGP: n_restarts and n_iter must be >= 1, got {n_restarts} and {n_iter}")
+        if scaling not in ("joint", "each"):
+            raise ValueError(f"SharedGP: scaling must be 'joint' or 'each', got {scaling!r}")
+        self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed = n_restarts, n_iter, lr, noise_floor, seed
+        self.scaling = scaling
+
+    def _modules(self, d: int, R: int, like):
+        kern = gpytorch.kernels.ScaleKernel(
+            gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=d, batch_shape=torch.Size([R])), batch_shape=torch.Size([R])
+        ).to(like)
+        lik = gpytorch.likelihoods.GaussianLikelihood(
+            batch_shape=torch.Size([R]), noise_constraint=gpytorch.constraints.GreaterThan(self.noise_floor)
+        ).to(like)
+        return kern, lik
+
+    def _nll(self, kern, lik, x, Y):
+        """Negative log-likelihood per datum and output, one value per restart, (R,)."""
+        n, b = Y.shape
+        K = kern(x).to_dense() + lik.noise.unsqueeze(-1) * torch.eye(n, dtype=x.dtype, device=x.device)  # (R, n, n)
+        L = torch.linalg.cholesky(K)
+        alpha = torch.cholesky_solve(Y.expand(K.shape[0], n, b), L)  # (R, n, b)
+        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (R,)
+        return (0.5 * (Y * alpha).sum((-2, -1)) + 0.5 * b * logdet) / (n * b) + 0.5 * math.log(2 * math.pi)
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> "SharedGP":
+        """x (n, d) standardised inputs, y (n, b) outputs. Returns self."""
+        if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"SharedGP.fit: need x (n, d) and y (n, b), got {tuple(x.shape)} and {tuple(y.shape)}")
+        n, d = x.shape
+        self.y_mean_ = y.mean(0)
+        self.y_std_ = y.std(0).clamp_min(1e-12 * y.abs().max().clamp_min(1e-300))
+        if self.scaling == "joint":  # one scale for all columns: POD modes keep their energy ratios
+            self.y_std_ = self.y_std_.pow(2).mean().sqrt().expand_as(self.y_std_).clone()
+        Y = (y - self.y_mean_) / self.y_std_  # (n, b)
+        R = self.n_restarts
+        kern, lik = self._modules(d, R, x)
+        gen = torch.Generator().manual_seed(self.seed)
+        init = torch.full((R, 1, d), math.sqrt(d), dtype=x.dtype)
+        if R > 1:
+            init[1:] *= torch.exp(torch.empty(R - 1, 1, d, dtype=x.dtype).uniform_(math.log(0.25), math.log(4.0), generator=gen))
+        kern.base_kernel.lengthscale = init.to(x.device)
+        lik.noise = torch.full((R, 1), 1e-2, dtype=x.dtype, device=x.device)
+        params = list(kern.parameters()) + list(lik.parameters())
+        _adam(lambda: self._nll(kern, lik, x, Y).sum(), params, self.n_iter, self.lr)
+        with torch.no_grad():
+            final = -torch.nan_to_num(self._nll(kern, lik, x, Y), nan=math.inf)
+        best = int(final.argmax())
+        self.mll_ = final[best].expand(Y.shape[1]).clone()
+        self._state = {"kernel": {k: v[best:best + 1] if v.dim() > 0 and v.shape[0] == R else v for k, v in kern.state_dict().items()},
+                       "likelihood": {k: v[best:best + 1] if v.dim() > 0 and v.shape[0] == R else v for k, v in lik.state_dict().items()}}
+        self.x_train_, self.y_train_ = x, Y.T.contiguous()  # (b, n) as in BatchedGP
+        self._setup()
+        return self
+
+    def _setup(self):
+        x, Y = self.x_train_, self.y_train_.T
+        self._kern, self._lik = self._modules(x.shape[1], 1, x)
+        self._kern.load_state_dict(self._state["kernel"])
+        self._lik.load_state_dict(self._state["likelihood"])
+        with torch.no_grad():
+            K = self._kern(x).to_dense()[0] + self._lik.noise[0] * torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
+            self._L = torch.linalg.cholesky(K)
+            self._alpha = torch.cholesky_solve(Y, self._L)  # (n, b)
+
+    @property
+    def n_outputs_(self) -> int:
+        return int(self.y_train_.shape[0])
+
+    def _post(self, xq: torch.Tensor, full: bool):
+        with torch.no_grad():
+            Ks = self._kern(xq, self.x_train_).to_dense()[0]  # (m, n)
+            mean = Ks @ self._alpha  # (m, b)
+            v = torch.linalg.solve_triangular(self._L, Ks.T, upper=False)  # (n, m)
+            if full:
+                cov = self._kern(xq).to_dense()[0] - v.T @ v  # (m, m)
+                return mean, cov
+            kss = self._kern(xq, diag=True)[0]  # (m,)
+            return mean, (kss - (v * v).sum(0)).clamp_min(0)
+
+    def predict_standardized(self, x: torch.Tensor, include_noise: bool = True):
+        """Mean and variance (m, b) in standardised units."""
+        mean, var = self._post(x, full=False)
+        if include_noise:
+            var = var + self._lik.noise[0].detach()
+        return mean, var.unsqueeze(1).expand_as(mean).contiguous()
+
+    def predict(self, x: torch.Tensor, include_noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predictive mean and variance in original units, each (m, b), for x (m, d)."""
+        mean, var = self.predict_standardized(x, include_noise)
+        return mean * self.y_std_ + self.y_mean_, var * self.y_std_**2
+
+    def posterior(self, x: torch.Tensor, include_noise: bool = True):
+        """Joint predictive distribution in standardised units: a batch (b) of MultivariateNormal over the m points."""
+        mean, cov = self._post(x, full=True)
+        if include_noise:
+            cov = cov + self._lik.noise[0].detach() * torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
+        b = mean.shape[1]
+        return gpytorch.distributions.MultivariateNormal(mean.T.contiguous(), cov.expand(b, *cov.shape).contiguous())
+
+    def hyperparameters(self) -> dict[str, torch.Tensor]:
+        """Length scales (1, d), output scale (1,), noise variance (1,), shared by all outputs (standardised units)."""
+        return {"lengthscale": self._kern.base_kernel.lengthscale.detach().squeeze(1),
+                "outputscale": self._kern.outputscale.detach(), "noise": self._lik.noise.detach().squeeze(-1)}
+
+    def state(self) -> dict:
+        return {"kind": "shared", "x": self.x_train_, "y": self.y_train_, "y_mean": self.y_mean_, "y_std": self.y_std_,
+                "mll": self.mll_, "params": self._state,
+                "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed, self.scaling]}
+
+    @classmethod
+    def from_state(cls, s: dict) -> "SharedGP":
+        gp = cls(*s["config"])
+        gp.x_train_, gp.y_train_, gp.y_mean_, gp.y_std_, gp.mll_ = s["x"], s["y"], s["y_mean"], s["y_std"], s["mll"]
+        gp._state = s["params"]
+        gp._setup()
+        return gp
+
+
+def gp_from_state(s: dict):
+    """Rebuild a ``SharedGP`` or ``BatchedGP`` from its ``state()``."""
+    return SharedGP.from_state(s) if s.get("kind") == "shared" else BatchedGP.from_state(s)

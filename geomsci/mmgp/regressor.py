@@ -25,7 +25,7 @@ import torch
 from geomsci.core.geometry import boundary_loops, vertex_areas
 from geomsci.core.mesh import Mesh
 from geomsci.mmgp.executor import map_samples
-from geomsci.mmgp.gp import BatchedGP
+from geomsci.mmgp.gp import BatchedGP, SharedGP, gp_from_state
 from geomsci.mmgp.metrics import q2
 from geomsci.mmgp.morphing import disk_map, rbf_boundary_morph
 from geomsci.mmgp.pod import WeightedPOD
@@ -82,7 +82,13 @@ class MMGPRegressor:
     n_shape_modes : POD modes of the coordinates used as GP inputs
     field_energy : POD energy threshold for each output field (ignored when ``field_modes`` given)
     field_modes : fixed number of POD modes per field, or ``None``
-    n_restarts, n_iter, lr : GP hyperparameter optimisation (see ``BatchedGP``)
+    gp : ``'shared'`` (one multi-output GP per field: modes share kernel and noise, one Cholesky;
+        the original MMGP choice) or ``'independent'`` (a gpytorch batch of one GP per mode)
+    n_restarts, n_iter, lr : GP hyperparameter optimisation (see ``SharedGP`` / ``BatchedGP``)
+    log_transform : regress on log x for scalar inputs positive in all training samples, and on
+        log y for scalar outputs positive in all training samples (multiplicative laws such as
+        u ~ p / E become additive); a log-output's prediction is the log-normal mean
+        exp(m + v/2) with std mean * sqrt(exp(v) - 1)
     scheduler : ``None`` (serial) or a dask scheduler address / ``distributed.Client`` for the
         per-sample morphing and transfer
     progress : show tqdm bars; seed : GP restarts
@@ -90,10 +96,12 @@ class MMGPRegressor:
 
     def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
                  field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 100,
-                 lr: float = 0.1, scheduler=None, progress: bool = False, seed: int = 0):
+                 lr: float = 0.1, gp: str = "shared", log_transform: bool = True, scheduler=None, progress: bool = False,
+                 seed: int = 0):
         self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
         self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
-        self.n_restarts, self.n_iter, self.lr = n_restarts, n_iter, lr
+        self.n_restarts, self.n_iter, self.lr, self.gp = n_restarts, n_iter, lr, gp
+        self.log_transform = log_transform
         self.scheduler, self.progress, self.seed = scheduler, progress, seed
 
     # -- validation ---------------------------------------------------------------------------
@@ -176,9 +184,17 @@ class MMGPRegressor:
                           "morphing": self.morphing, "n_corners": self.n_corners, "back": back})
         return map_samples(_prepare_sample, tasks, scheduler=self.scheduler, desc=desc, progress=self.progress)
 
+    def _log_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        if not bool(self.log_inputs_.any()):
+            return x
+        if bool((x[:, self.log_inputs_] <= 0).any()):
+            raise ValueError("MMGPRegressor: an input that was positive in every training sample is <= 0 here; "
+                             "refit with log_transform=False")
+        return torch.where(self.log_inputs_.to(x.device), x.clamp_min(1e-300).log(), x)
+
     def _gp_inputs(self, coords: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         z = self.shape_pod_.transform(coords)  # (n, k_s)
-        return (torch.cat([z, x.to(z)], 1) - self.x_mean_) / self.x_std_
+        return (torch.cat([z, self._log_inputs(x.to(z))], 1) - self.x_mean_) / self.x_std_
 
     # -- estimator API ----------------------------------------------------------------------------
     def fit(self, meshes: Sequence[Mesh], inputs, outputs: Mapping, ids: Sequence[str] | None = None) -> "MMGPRegressor":
@@ -193,6 +209,9 @@ class MMGPRegressor:
         """
         if self.morphing not in ("disk", "rbf"):
             raise ValueError(f"MMGPRegressor: morphing must be 'disk' or 'rbf', got {self.morphing!r}")
+        if self.gp not in ("shared", "independent"):
+            raise ValueError(f"MMGPRegressor: gp must be 'shared' or 'independent', got {self.gp!r}")
+        GP = SharedGP if self.gp == "shared" else BatchedGP
         for attr in ("n_loops_", "dim_", "x_mean_", "input_names_"):
             self.__dict__.pop(attr, None)
         ids = self._check_meshes(meshes, ids)
@@ -222,7 +241,9 @@ class MMGPRegressor:
         prep = self._prepare(meshes, fields, back=False, desc="mmgp: morph+transfer (fit)")
         coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)  # (n, N_c D)
         self.shape_pod_ = WeightedPOD(n_modes=self.n_shape_modes).fit(coords, w.repeat_interleave(self.dim_))
-        xin = torch.cat([self.shape_pod_.transform(coords), x.to(coords)], 1)  # (n, k_s + p)
+        x = x.to(coords)
+        self.log_inputs_ = (x > 0).all(0) if self.log_transform else torch.zeros(x.shape[1], dtype=torch.bool)
+        xin = torch.cat([self.shape_pod_.transform(coords), self._log_inputs(x)], 1)  # (n, k_s + p)
         self.x_mean_ = xin.mean(0)
         self.x_std_ = xin.std(0).clamp_min(1e-12)
         xs = (xin - self.x_mean_) / self.x_std_
@@ -231,10 +252,12 @@ class MMGPRegressor:
             snaps = torch.stack([p["fields"][name] for p in prep]).to(self.device_)  # (n, N_c)
             pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
             self.field_pods_[name] = pod
-            self.field_gps_[name] = BatchedGP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, pod.transform(snaps))
+            self.field_gps_[name] = GP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, pod.transform(snaps))
         self.scalar_gp_ = None
         if self.scalar_names_:
             y = torch.stack([scalars[k] for k in self.scalar_names_], 1).to(xs)
+            self.log_outputs_ = (y > 0).all(0) if self.log_transform else torch.zeros(y.shape[1], dtype=torch.bool)
+            y = torch.where(self.log_outputs_, y.clamp_min(1e-300).log(), y)
             self.scalar_gp_ = BatchedGP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, y)
         return self
 
@@ -279,7 +302,11 @@ class MMGPRegressor:
         if self.scalar_gp_ is not None:
             mu, var = self.scalar_gp_.predict(xs)  # (n, s)
             for c, name in enumerate(self.scalar_names_):
-                mean[name], std[name] = mu[:, c], var[:, c].sqrt()
+                if bool(self.log_outputs_[c]):  # log-normal moments
+                    m = torch.exp(mu[:, c] + var[:, c] / 2)
+                    mean[name], std[name] = m, m * torch.expm1(var[:, c]).sqrt()
+                else:
+                    mean[name], std[name] = mu[:, c], var[:, c].sqrt()
         return (mean, std) if return_std else mean
 
     def score(self, meshes, inputs, outputs: Mapping, ids=None) -> float:
@@ -294,11 +321,12 @@ class MMGPRegressor:
         state = {
             "format": "geomsci.mmgp/1",
             "params": {k: getattr(self, k) for k in ("morphing", "n_corners", "n_shape_modes", "field_energy", "field_modes",
-                                                       "n_restarts", "n_iter", "lr", "seed")},
+                                                       "n_restarts", "n_iter", "lr", "gp", "log_transform", "seed")},
             "common_points": self.common_points_.cpu(), "common_faces": self.common_faces_.cpu(), "support": self.support_.cpu(),
             "dim": self.dim_, "n_loops": self.n_loops_, "n_inputs": self.n_inputs_, "input_names": self.input_names_,
             "field_names": self.field_names_, "scalar_names": self.scalar_names_,
-            "x_mean": self.x_mean_.cpu(), "x_std": self.x_std_.cpu(),
+            "x_mean": self.x_mean_.cpu(), "x_std": self.x_std_.cpu(), "log_inputs": self.log_inputs_.cpu(),
+            "log_outputs": getattr(self, "log_outputs_", torch.zeros(0, dtype=torch.bool)).cpu(),
             "shape_pod": _cpu(self.shape_pod_.state()),
             "field_pods": {k: _cpu(v.state()) for k, v in self.field_pods_.items()},
             "field_gps": {k: _cpu(v.state()) for k, v in self.field_gps_.items()},
@@ -329,10 +357,11 @@ class MMGPRegressor:
         model.dim_, model.n_loops_, model.n_inputs_ = s["dim"], s["n_loops"], s["n_inputs"]
         model.input_names_, model.field_names_, model.scalar_names_ = s["input_names"], s["field_names"], s["scalar_names"]
         model.x_mean_, model.x_std_ = s["x_mean"].to(dev), s["x_std"].to(dev)
+        model.log_inputs_, model.log_outputs_ = s["log_inputs"].to(dev), s["log_outputs"].to(dev)
         model.shape_pod_ = WeightedPOD.from_state(mv(s["shape_pod"]))
         model.field_pods_ = {k: WeightedPOD.from_state(mv(v)) for k, v in s["field_pods"].items()}
-        model.field_gps_ = {k: BatchedGP.from_state(mv(v)) for k, v in s["field_gps"].items()}
-        model.scalar_gp_ = None if s["scalar_gp"] is None else BatchedGP.from_state(mv(s["scalar_gp"]))
+        model.field_gps_ = {k: gp_from_state(mv(v)) for k, v in s["field_gps"].items()}
+        model.scalar_gp_ = None if s["scalar_gp"] is None else gp_from_state(mv(s["scalar_gp"]))
         return model
 
 

@@ -7,7 +7,7 @@ non-zeros per row summing to one; every affine field is reproduced exactly.
 
 On the unit disk, the boundary nodes of one mesh lie on the circle, i.e. slightly outside the
 inscribed polygon of another; they take the clamped barycentrics of the nearest cell. That is
-expected here, so the core's warning about outside points is silenced (the count is returned).
+expected here, so the core's warning about outside points is silenced (the mask is returned).
 
     to_common(sample, support)      T (N_c, N_i): sample field -> common-mesh nodes
     to_sample(support_mesh, sample) Q (N_i, N_c): common-mesh field -> the sample's morphed nodes
@@ -22,12 +22,13 @@ from geomsci.core.interp import transfer_matrix
 from geomsci.core.mesh import Mesh
 
 
-def transfer_operator(mesh: Mesh, query: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Sparse P1 operator (P, N) from ``mesh`` nodes to ``query`` (P, D), and how many queries were outside."""
+def transfer_operator(mesh: Mesh, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sparse P1 operator (P, N) from ``mesh`` nodes to ``query`` (P, D), and the (P,) bool mask of
+    queries outside the mesh (they use the nearest cell's clamped weights)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="transfer_matrix: .* outside the mesh")
         T, outside = transfer_matrix(mesh, query)
-    return T, int(outside.sum())
+    return T, outside
 
 
 def apply(T: torch.Tensor, field: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,7 @@ def test_linear_field_transfer_exact_through_the_disk():
     err = (apply(T, lin(uv[0])) - lin(uv[1])).abs()
     inside = uv[1].norm(dim=1) < 0.999  # boundary nodes sit on the circle, outside the chords
     assert float(err[inside].max()) < 1e-12
-    assert n_out <= int((~inside).sum())
+    assert not bool(n_out[inside].any())
     assert float(err.max()) < 0.02  # the clamped boundary nodes stay close
 
 

@@ -1,0 +1,257 @@
+"""MMGP on the Tensile2d-like plate benchmark, against three baselines, in one run.
+
+    python benchmarks/mmgp.py            # 300 train / 100 test plates of 1.1k-2.8k nodes
+    python benchmarks/mmgp.py --quick    # 60 train / 20 test (the first ones of the same cache)
+
+The dataset is generated once into ``--cache`` (default /tmp/geomsci-mmgp-bench); its generation
+time is reported on its own line and not counted in any training time.
+
+Methods (all see the same inputs: the mesh and the scalars pressure, young, poisson):
+  MMGP           Floater disk morphing (4 corners pinned) + P1 transfer + mass-weighted POD +
+                 gpytorch multi-output GPs (Matern 5/2 ARD, shared kernel per field), analytic std
+  (a) grid+PCA+GP  no morphing: fields rasterized (P1, nearest-cell clamped outside) on a fixed 48 x 72
+                 grid over the bounding box of all plates; shape enters as PCA modes of the plate's
+                 occupancy mask; PCA of the grid fields + the same GPs; back to nodes by P1 on the grid
+  (b) morph+POD+kNN / +ridge  MMGP's inputs and POD coefficients, regressed by 5-NN (distance
+                 weighted) or ridge regression instead of the GP (no uncertainty)
+  (c) sklearn GPR   MMGP's inputs and POD coefficients with sklearn GaussianProcessRegressor
+                 (Matern 5/2 ARD + white noise, 2 restarts, multi-output = shared kernel like MMGP);
+                 time ratio sklearn / gpytorch
+
+Metrics (PLAID / MMGP paper definitions), over n test samples with N_i nodes:
+  field RRMSE  = sqrt( (1/n) sum_i ||U_i - V_i||_2^2 / (N_i ||U_i||_inf^2) )
+  scalar RRMSE = sqrt( (1/n) sum_i ((u_i - v_i) / u_i)^2 )
+  Q2 = 1 - sum (u - v)^2 / sum (u - mean u)^2   (fields: over all nodes of all test samples)
+  cover95 = fraction of true values inside mean +- 1.96 std.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geomsci.core.mesh import Mesh
+from geomsci.mmgp.datasets import make_dataset
+from geomsci.mmgp.files import read_samples
+from geomsci.mmgp.gp import SharedGP
+from geomsci.mmgp.metrics import coverage, q2, rrmse_field, rrmse_scalar
+from geomsci.mmgp.pod import WeightedPOD
+from geomsci.mmgp.regressor import MMGPRegressor
+from geomsci.mmgp.transfer import apply, transfer_operator
+
+FIELDS = ["u1", "u2", "von_mises"]
+SCALARS = ["max_von_mises", "max_top_u2"]
+
+
+def load(cache: Path, n_train: int, n_test: int):
+    if not (cache / "test" / "outputs.csv").exists() or len(list((cache / "train").glob("*.vtu"))) < n_train:
+        t0 = time.perf_counter()
+        make_dataset(cache, max(n_train, 300), max(n_test, 100), 20, seed=0, progress=True)
+        print(f"dataset generated in {time.perf_counter() - t0:.1f} s into {cache} (not counted below)")
+    t0 = time.perf_counter()
+    tr = read_samples(cache / "train", "inputs.csv", "outputs.csv", FIELDS)
+    te = read_samples(cache / "test", "inputs.csv", "outputs.csv", FIELDS)
+
+    def cut(d, n):
+        return {"ids": d["ids"][:n], "meshes": d["meshes"][:n], "inputs": {k: v[:n] for k, v in d["inputs"].items()},
+                "outputs": {k: v[:n] for k, v in d["outputs"].items()}}
+
+    tr, te = cut(tr, n_train), cut(te, n_test)
+    nodes = [m.n_points for m in tr["meshes"] + te["meshes"]]
+    print(f"read {len(tr['ids'])} train / {len(te['ids'])} test plates ({min(nodes)}-{max(nodes)} nodes) in {time.perf_counter() - t0:.1f} s")
+    return tr, te
+
+
+def evaluate(name, te, mean, std, t_fit, t_pred, rows):
+    for f in FIELDS + SCALARS:
+        truth = te["outputs"][f]
+        if f in FIELDS:
+            err = rrmse_field(truth, mean[f])
+        else:
+            err = rrmse_scalar(truth, mean[f])
+        cov = coverage(truth, mean[f], std[f]) if std is not None else float("nan")
+        rows.append((name, f, err, q2(truth, mean[f]), cov, t_fit, t_pred))
+
+
+def run_mmgp(tr, te, args, rows):
+    model = MMGPRegressor(n_corners=4, n_shape_modes=args.shape_modes, field_energy=args.energy, n_restarts=2,
+                          n_iter=args.iters, gp="shared", progress=True)
+    t0 = time.perf_counter()
+    model.fit(tr["meshes"], tr["inputs"], tr["outputs"], ids=tr["ids"])
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mean, std = model.predict(te["meshes"], te["inputs"], return_std=True, ids=te["ids"])
+    t_pred = time.perf_counter() - t0
+    evaluate("MMGP (gpytorch)", te, mean, std, t_fit, t_pred, rows)
+    modes = {k: p.n_components_ for k, p in model.field_pods_.items()}
+    print(f"MMGP: POD modes {modes}, shape modes {model.shape_pod_.n_components_}, fit {t_fit:.1f} s, predict {t_pred:.1f} s")
+    return model
+
+
+def _coeff_data(model, te):
+    """Training GP inputs / POD coefficients of a fitted MMGP, and the test inputs and back-transfers."""
+    xs_te, Qs = model.predict_coefficients(te["meshes"], te["inputs"])
+    x_tr = next(iter(model.field_gps_.values())).x_train_
+    y_tr = {k: (gp.y_train_.T * gp.y_std_ + gp.y_mean_) for k, gp in model.field_gps_.items()}
+    s_tr = model.scalar_gp_.y_train_.T * model.scalar_gp_.y_std_ + model.scalar_gp_.y_mean_
+    return x_tr, y_tr, s_tr, xs_te, Qs
+
+
+def run_regressors(model, te, rows, t_prep):
+    from sklearn.linear_model import RidgeCV
+    from sklearn.neighbors import KNeighborsRegressor
+
+    x_tr, y_tr, s_tr, xs_te, Qs = _coeff_data(model, te)
+    for name, make in (("(b) morph+POD+kNN", lambda: KNeighborsRegressor(5, weights="distance")),
+                       ("(b) morph+POD+ridge", lambda: RidgeCV(alphas=np.logspace(-6, 2, 17)))):
+        t0 = time.perf_counter()
+        regs = {k: make().fit(x_tr.numpy(), y.numpy()) for k, y in y_tr.items()}
+        sreg = make().fit(x_tr.numpy(), s_tr.numpy())
+        t_fit = time.perf_counter() - t0 + t_prep
+        t0 = time.perf_counter()
+        mean = {}
+        for k, reg in regs.items():
+            a = torch.as_tensor(reg.predict(xs_te.numpy())).reshape(len(Qs), -1)
+            mean[k] = [model.reconstruct(k, Q, a[j]) for j, Q in enumerate(Qs)]
+        s = torch.as_tensor(sreg.predict(xs_te.numpy())).reshape(len(Qs), -1)
+        for c, k in enumerate(SCALARS):
+            mean[k] = s[:, c]
+        evaluate(name, te, mean, None, t_fit, time.perf_counter() - t0, rows)
+
+
+def run_sklearn_gp(model, te, rows, t_prep, t_gpytorch):
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    x_tr, y_tr, s_tr, xs_te, Qs = _coeff_data(model, te)
+    d = x_tr.shape[1]
+
+    def make():
+        kern = ConstantKernel(1.0) * Matern(length_scale=np.full(d, np.sqrt(d)), length_scale_bounds=(1e-2, 1e3), nu=2.5) \
+            + WhiteKernel(1e-2, noise_level_bounds=(1e-6, 1e1))
+        return GaussianProcessRegressor(kern, normalize_y=True, n_restarts_optimizer=1, random_state=0)
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        regs = {k: make().fit(x_tr.numpy(), y.numpy()) for k, y in y_tr.items()}
+        sreg = make().fit(x_tr.numpy(), s_tr.numpy())
+    t_gp = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mean, std = {}, {}
+    for k, reg in regs.items():
+        a, sd = reg.predict(xs_te.numpy(), return_std=True)
+        a, var = torch.as_tensor(a).reshape(len(Qs), -1), torch.as_tensor(sd).reshape(len(Qs), -1) ** 2
+        modes = model.field_pods_[k].modes_
+        mean[k] = [model.reconstruct(k, Q, a[j]) for j, Q in enumerate(Qs)]
+        std[k] = [((torch.sparse.mm(Q, modes) ** 2) @ var[j]).sqrt() for j, Q in enumerate(Qs)]
+    s, ssd = sreg.predict(xs_te.numpy(), return_std=True)
+    s, ssd = torch.as_tensor(s).reshape(len(Qs), -1), torch.as_tensor(ssd).reshape(len(Qs), -1)
+    for c, k in enumerate(SCALARS):
+        mean[k], std[k] = s[:, c], ssd[:, c]
+    evaluate("(c) MMGP, sklearn GPR", te, mean, std, t_gp + t_prep, time.perf_counter() - t0, rows)
+    print(f"(c) GP hyperparameter fitting: sklearn {t_gp:.1f} s vs gpytorch {t_gpytorch:.1f} s -> ratio {t_gp / max(t_gpytorch, 1e-9):.1f}x")
+
+
+def run_grid_baseline(tr, te, args, rows):
+    """(a): rasterize on a fixed grid (no morphing), occupancy-mask PCA as shape input, PCA + GP."""
+    t0 = time.perf_counter()
+    allp = torch.cat([m.points for m in tr["meshes"]])
+    lo, hi = allp.min(0).values - 0.02, allp.max(0).values + 0.02
+    gx, gy = torch.linspace(float(lo[0]), float(hi[0]), 48, dtype=torch.float64), torch.linspace(float(lo[1]), float(hi[1]), 72, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(gx, gy, indexing="ij"), -1).reshape(-1, 2)  # (G, 2)
+    cell_area = torch.full((grid.shape[0],), float((gx[1] - gx[0]) * (gy[1] - gy[0])), dtype=torch.float64)
+    nx, ny = len(gx), len(gy)
+    gfaces = []
+    for i in range(nx - 1):
+        for j in range(ny - 1):
+            a, b, c, d = i * ny + j, (i + 1) * ny + j, (i + 1) * ny + j + 1, i * ny + j + 1
+            gfaces += [[a, b, c], [a, c, d]]
+    grid_mesh = Mesh(grid, torch.tensor(gfaces), "triangle")
+
+    def raster(d):
+        masks, fields = [], {f: [] for f in FIELDS}
+        for j, m in enumerate(d["meshes"]):
+            T, outside = transfer_operator(m, grid)
+            masks.append((~outside).double())
+            for f in FIELDS:
+                fields[f].append(apply(T, d["outputs"][f][j]))
+        return torch.stack(masks), {f: torch.stack(v) for f, v in fields.items()}
+
+    masks, gfields = raster(tr)
+    x_sc = torch.as_tensor(np.stack([tr["inputs"][k] for k in tr["inputs"]], 1))
+    mask_pod = WeightedPOD(n_modes=args.shape_modes).fit(masks, cell_area)
+    xin = torch.cat([mask_pod.transform(masks), x_sc], 1)
+    mu, sd = xin.mean(0), xin.std(0).clamp_min(1e-12)
+    xs = (xin - mu) / sd
+    pods, gps = {}, {}
+    for f in FIELDS:
+        pods[f] = WeightedPOD(energy=args.energy).fit(gfields[f], cell_area)
+        gps[f] = SharedGP(2, args.iters, 0.1).fit(xs, pods[f].transform(gfields[f]))
+    s_tr = torch.as_tensor(np.stack([tr["outputs"][k] for k in SCALARS], 1))
+    sgp = SharedGP(2, args.iters, 0.1).fit(xs, s_tr)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    masks_te = torch.stack([(~transfer_operator(m, grid)[1]).double() for m in te["meshes"]])
+    x_te = torch.cat([mask_pod.transform(masks_te), torch.as_tensor(np.stack([te["inputs"][k] for k in te["inputs"]], 1))], 1)
+    xs_te = (x_te - mu) / sd
+    backs = [transfer_operator(grid_mesh, m.points)[0] for m in te["meshes"]]
+    mean, std = {}, {}
+    for f in FIELDS:
+        a, var = gps[f].predict(xs_te)
+        mean[f], std[f] = [], []
+        for j, Q in enumerate(backs):
+            mean[f].append(apply(Q, pods[f].inverse_transform(a[j:j + 1])[0]))
+            std[f].append(((torch.sparse.mm(Q, pods[f].modes_) ** 2) @ var[j]).sqrt())
+    s, svar = sgp.predict(xs_te)
+    for c, k in enumerate(SCALARS):
+        mean[k], std[k] = s[:, c], svar[:, c].sqrt()
+    evaluate("(a) grid+PCA+GP", te, mean, std, t_fit, time.perf_counter() - t0, rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="60 train / 20 test")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/geomsci-mmgp-bench"))
+    ap.add_argument("--n-train", type=int, default=300)
+    ap.add_argument("--n-test", type=int, default=100)
+    ap.add_argument("--shape-modes", type=int, default=8)
+    ap.add_argument("--energy", type=float, default=0.99999)
+    ap.add_argument("--iters", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    if args.quick:
+        args.n_train, args.n_test = 60, 20
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*outside the mesh.*")
+    tr, te = load(args.cache, args.n_train, args.n_test)
+    rows = []
+    model = run_mmgp(tr, te, args, rows)
+    t_mmgp = rows[-1][5]
+    # time of MMGP's GP fitting alone, to price the preprocessing shared by (b) and (c)
+    t0 = time.perf_counter()
+    for gp in list(model.field_gps_.values()) + [model.scalar_gp_]:
+        type(gp)(2, args.iters, 0.1).fit(gp.x_train_, gp.y_train_.T)
+    t_gpytorch = time.perf_counter() - t0
+    t_prep = t_mmgp - t_gpytorch
+    run_sklearn_gp(model, te, rows, t_prep, t_gpytorch)
+    run_regressors(model, te, rows, t_prep)
+    run_grid_baseline(tr, te, args, rows)
+    print(f"\n{len(tr['ids'])} train / {len(te['ids'])} test, torch threads {args.threads}\n")
+    print(f"| {'method':<24} | {'output':<14} | {'RRMSE':>8} | {'Q2':>7} | {'cover95':>7} | {'train s':>7} | {'predict s':>9} |")
+    print(f"|{'-' * 26}|{'-' * 16}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 11}|")
+    for name, out, err, qq, cov, tf, tp in rows:
+        covs = "   -   " if np.isnan(cov) else f"{cov:7.1%}"
+        print(f"| {name:<24} | {out:<14} | {err:8.2e} | {qq:7.4f} | {covs} | {tf:7.1f} | {tp:9.1f} |")
+    mm = {r[1]: r[2] for r in rows if r[0].startswith("MMGP")}
+    for base in ("(a) grid+PCA+GP", "(b) morph+POD+kNN", "(b) morph+POD+ridge", "(c) MMGP, sklearn GPR"):
+        ratio = ", ".join(f"{f} {r[2] / mm[f]:.1f}x" for r in rows if r[0] == base for f in [r[1]])
+        print(f"RRMSE ratio {base} / MMGP: {ratio}")
+
+
+if __name__ == "__main__":
+    main()
