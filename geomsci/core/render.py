@@ -18,7 +18,10 @@ delta = +1 inside, -1 outside::
     D_f(p) = sigmoid(delta * d^2 / sigma)          # -> 1 inside, 1/2 on the edge, -> 0 outside
     S(p)   = 1 - prod_f (1 - D_f(p))               # probability that some face covers p
 
-computed as ``1 - exp(-sum_f softplus(delta d^2 / sigma))`` (stable in the log domain). A face
+computed as ``1 - exp(-sum_f softplus(delta d^2 / sigma))`` (stable in the log domain). As in
+SoftRas, a pixel on an edge shared by two faces of one layer gets 1 - (1/2)^2 = 3/4, and many
+faces along a silhouette push it outwards: areas are exact only as sigma -> 0 (measured: a
+sphere's silhouette within 0.2% of the analytic disk at sigma = 1e-6, 256 x 256). A face
 only touches pixels within ``sqrt(cutoff * sigma)`` of it (outside that, D < e^-cutoff ~ 2e-9 is
 dropped): rendering is a sparse list of (face, pixel) pairs, processed in chunks of ``max_pairs``
 with gradient checkpointing (each chunk is recomputed in the backward pass instead of keeping its
