@@ -249,30 +249,35 @@ def marching_cubes(
 
 
 def _loop_tables(device) -> dict:
-    """Tensor form of tables.LOOP_TABLE and, per loop size n, all triangulations with their
-    diagonals and, per (case, loop), which triangulations are admissible."""
+    """Tensor form of tables.LOOP_TABLE, keyed by ``case * MAX_LOOPS + loop``: the loop's vid
+    columns and size, and per loop size n all triangulations as an incidence matrix over the
+    n(n-3)/2 possible diagonals, with an additive penalty (0 or inf) for inadmissible ones."""
     key = ("loops", str(device))
     if key not in _TABLE_CACHE:
         L, N = tables.MAX_LOOPS, tables.MAX_LOOP_SIZE
-        edges = torch.zeros(256, L, N, dtype=torch.long)  # (256, L, N) vid columns of the edges, 0-padded
-        size = torch.zeros(256, L, dtype=torch.long)  # (256, L) loop sizes, 0 = no loop
+        edges = torch.zeros(256 * L, N, dtype=torch.long)  # (256 L, N) vid columns of the edges, 0-padded
+        size = torch.zeros(256 * L, dtype=torch.long)  # (256 L,) loop sizes, 0 = no loop
         per_n = {}
         for n, tris in tables.TRIANGULATIONS.items():
-            adm = torch.zeros(256, L, len(tris), dtype=torch.bool)
+            pairs = sorted({d for diags in tables.DIAGONALS[n] for d in diags})  # (D, 2) all diagonals
+            incidence = torch.zeros(len(tris), max(len(pairs), 1))  # (K, D): diagonal d used by option k
+            for k, diags in enumerate(tables.DIAGONALS[n]):
+                for d in diags:
+                    incidence[k, pairs.index(d)] = 1.0
             per_n[n] = {
                 "tris": torch.tensor(tris, dtype=torch.long).reshape(len(tris), n - 2, 3).to(device),
-                "diag": torch.tensor(tables.DIAGONALS[n], dtype=torch.long).reshape(len(tris), n - 3, 2).to(device),
-                "adm": adm,
+                "pairs": torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).to(device),
+                "incidence": incidence,
+                "penalty": torch.zeros(256 * L, len(tris)),
             }
         for case, loops in enumerate(tables.LOOP_TABLE):
             for li, loop in enumerate(loops):
-                n = len(loop)
-                edges[case, li, :n] = torch.tensor([_EDGE_COLUMN[e] for e in loop])
-                size[case, li] = n
+                n, row = len(loop), case * L + li
+                edges[row, :n] = torch.tensor([_EDGE_COLUMN[e] for e in loop])
+                size[row] = n
                 for k, tri in enumerate(tables.TRIANGULATIONS[n]):
-                    per_n[n]["adm"][case, li, k] = tables.admissible(loop, tri)
-        for n in per_n:
-            per_n[n]["adm"] = per_n[n]["adm"].to(device)
+                    if not tables.admissible(loop, tri):
+                        per_n[n]["penalty"][row, k] = float("inf")
         _TABLE_CACHE[key] = {"edges": edges.to(device), "size": size.to(device), "per_n": per_n}
     return _TABLE_CACHE[key]
 
@@ -290,25 +295,25 @@ def _triangulate_loops(points: torch.Tensor, vid: torch.Tensor, cube_case: torch
     order), cube_case (A,) table case.
     """
     lt = _loop_tables(points.device)
-    loop_size = lt["size"][cube_case]  # (A, L) loop sizes, 0 = no loop
+    L = tables.MAX_LOOPS
+    rows = (cube_case * L).unsqueeze(1) + torch.arange(L, device=points.device)  # (A, L) table rows
+    loop_size = lt["size"][rows]  # (A, L) loop sizes, 0 = no loop
     vid_flat = vid.reshape(-1)  # (A * 12,)
     faces = []
     for n, opt in lt["per_n"].items():
         a, li = (loop_size == n).nonzero(as_tuple=True)  # (P,), (P,) cube and loop of each n-gon
         if a.numel() == 0:
             continue
-        case = cube_case[a]  # (P,)
-        edges = lt["edges"][case, li, :n]  # (P, n) vid columns of the edges around the loop
-        ids = vid_flat[a.unsqueeze(1) * 12 + edges]  # (P, n) vertex ids around the loop
+        row = rows[a, li]  # (P,)
+        ids = vid_flat[a.unsqueeze(1) * 12 + lt["edges"][row, :n]]  # (P, n) vertex ids around the loop
         if n == 3:
             faces.append(ids)
             continue
         pos = points[ids]  # (P, n, 3)
-        diag = opt["diag"]  # (K, n-3, 2) local vertex pairs
-        d = pos[:, diag[..., 0]] - pos[:, diag[..., 1]]  # (P, K, n-3, 3)
-        cost = d.square().sum(dim=-1).sqrt().sum(dim=-1)  # (P, K) total diagonal length
-        cost = cost.masked_fill(~opt["adm"][case, li], float("inf"))
-        best = cost.argmin(dim=1)  # (P,)
+        pairs = opt["pairs"]  # (D, 2) every diagonal of an n-gon
+        length = (pos[:, pairs[:, 0]] - pos[:, pairs[:, 1]]).norm(dim=-1)  # (P, D)
+        cost = length @ opt["incidence"].to(length).T + opt["penalty"].to(length)[row]  # (P, K)
+        best = cost.argmin(dim=1)  # (P,) shortest admissible triangulation
         local = opt["tris"][best]  # (P, n-2, 3) local vertex indices
         faces.append(torch.gather(ids, 1, local.reshape(local.shape[0], -1)).reshape(-1, 3))
     return torch.cat(faces, dim=0)
