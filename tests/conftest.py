@@ -1,6 +1,10 @@
 import pytest
 import torch
 
+# One thread per test process: xdist already runs one worker per core, and oversubscribed
+# threads stall small-tensor ops by an order of magnitude on a 2-core machine.
+torch.set_num_threads(1)
+
 
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
