@@ -15,7 +15,8 @@ Methods (all see the same inputs: the mesh and the scalars pressure, young, pois
   (b) morph+POD+kNN / +ridge  MMGP's inputs and POD coefficients, regressed by 5-NN (distance
                  weighted) or ridge regression instead of the GP (no uncertainty)
   (c) sklearn GPR   MMGP's inputs and POD coefficients with sklearn GaussianProcessRegressor
-                 (Matern 5/2 ARD + white noise, 2 restarts, multi-output = shared kernel like MMGP);
+                 (Matern 5/2 ARD + white noise, 2 starts, multi-output = shared kernel and the same
+                 output scaling as MMGP, one GPR per scalar);
                  time ratio sklearn / gpytorch
 
 Metrics (PLAID / MMGP paper definitions), over n test samples with N_i nodes:
@@ -97,8 +98,21 @@ def _coeff_data(model, te):
     xs_te, Qs = model.predict_coefficients(te["meshes"], te["inputs"])
     x_tr = next(iter(model.field_gps_.values())).x_train_
     y_tr = {k: (gp.y_train_.T * gp.y_std_ + gp.y_mean_) for k, gp in model.field_gps_.items()}
-    s_tr = model.scalar_gp_.y_train_.T * model.scalar_gp_.y_std_ + model.scalar_gp_.y_mean_
+    s_tr = model.scalar_gp_.y_train_.T * model.scalar_gp_.y_std_ + model.scalar_gp_.y_mean_  # log y where MMGP uses log
     return x_tr, y_tr, s_tr, xs_te, Qs
+
+
+def _scalars_back(model, mean, var=None):
+    """Undo MMGP's log transform of positive scalar outputs (log-normal moments when var is given)."""
+    out_m, out_s = {}, {}
+    for c, k in enumerate(SCALARS):
+        m, v = mean[:, c], (torch.zeros_like(mean[:, c]) if var is None else var[:, c])
+        if bool(model.log_outputs_[c]):
+            out_m[k] = torch.exp(m + v / 2)
+            out_s[k] = out_m[k] * torch.expm1(v).sqrt()
+        else:
+            out_m[k], out_s[k] = m, v.sqrt()
+    return out_m, out_s
 
 
 def run_regressors(model, te, rows, t_prep):
@@ -118,8 +132,7 @@ def run_regressors(model, te, rows, t_prep):
             a = torch.as_tensor(reg.predict(xs_te.numpy())).reshape(len(Qs), -1)
             mean[k] = [model.reconstruct(k, Q, a[j]) for j, Q in enumerate(Qs)]
         s = torch.as_tensor(sreg.predict(xs_te.numpy())).reshape(len(Qs), -1)
-        for c, k in enumerate(SCALARS):
-            mean[k] = s[:, c]
+        mean.update(_scalars_back(model, s)[0])
         evaluate(name, te, mean, None, t_fit, time.perf_counter() - t0, rows)
 
 
@@ -133,26 +146,42 @@ def run_sklearn_gp(model, te, rows, t_prep, t_gpytorch):
     def make():
         kern = ConstantKernel(1.0) * Matern(length_scale=np.full(d, np.sqrt(d)), length_scale_bounds=(1e-2, 1e3), nu=2.5) \
             + WhiteKernel(1e-2, noise_level_bounds=(1e-6, 1e1))
-        return GaussianProcessRegressor(kern, normalize_y=True, n_restarts_optimizer=1, random_state=0)
+        return GaussianProcessRegressor(kern, normalize_y=False, n_restarts_optimizer=1, random_state=0)
+
+    def scaled(y, joint):  # the same output scaling as MMGP's GPs: centred, one common scale per field
+        mu = y.mean(0)
+        sd = y.std(0).pow(2).mean().sqrt().expand_as(mu) if joint else y.std(0)
+        return (y - mu) / sd, mu, sd
 
     t0 = time.perf_counter()
+    regs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        regs = {k: make().fit(x_tr.numpy(), y.numpy()) for k, y in y_tr.items()}
-        sreg = make().fit(x_tr.numpy(), s_tr.numpy())
+        for k, y in y_tr.items():
+            ys, mu, sd = scaled(y, True)
+            regs[k] = (make().fit(x_tr.numpy(), ys.numpy()), mu, sd)
+        sregs = []
+        for c in range(s_tr.shape[1]):  # one GP per scalar, as MMGP
+            ys, mu, sd = scaled(s_tr[:, c:c + 1], False)
+            sregs.append((make().fit(x_tr.numpy(), ys.numpy()), mu, sd))
     t_gp = time.perf_counter() - t0
     t0 = time.perf_counter()
     mean, std = {}, {}
-    for k, reg in regs.items():
-        a, sd = reg.predict(xs_te.numpy(), return_std=True)
-        a, var = torch.as_tensor(a).reshape(len(Qs), -1), torch.as_tensor(sd).reshape(len(Qs), -1) ** 2
+    for k, (reg, mu, sd) in regs.items():
+        a, s_ = reg.predict(xs_te.numpy(), return_std=True)
+        a = torch.as_tensor(a).reshape(len(Qs), -1) * sd + mu
+        var = torch.as_tensor(s_).reshape(len(Qs), -1) ** 2 * sd**2
         modes = model.field_pods_[k].modes_
         mean[k] = [model.reconstruct(k, Q, a[j]) for j, Q in enumerate(Qs)]
         std[k] = [((torch.sparse.mm(Q, modes) ** 2) @ var[j]).sqrt() for j, Q in enumerate(Qs)]
-    s, ssd = sreg.predict(xs_te.numpy(), return_std=True)
-    s, ssd = torch.as_tensor(s).reshape(len(Qs), -1), torch.as_tensor(ssd).reshape(len(Qs), -1)
-    for c, k in enumerate(SCALARS):
-        mean[k], std[k] = s[:, c], ssd[:, c]
+    sm, sv = [], []
+    for reg, mu, sd in sregs:
+        a, s_ = reg.predict(xs_te.numpy(), return_std=True)
+        sm.append(torch.as_tensor(a).reshape(-1) * sd + mu)
+        sv.append(torch.as_tensor(s_).reshape(-1) ** 2 * sd**2)
+    m_, s_ = _scalars_back(model, torch.stack(sm, 1), torch.stack(sv, 1))
+    mean.update(m_)
+    std.update(s_)
     evaluate("(c) MMGP, sklearn GPR", te, mean, std, t_gp + t_prep, time.perf_counter() - t0, rows)
     print(f"(c) GP hyperparameter fitting: sklearn {t_gp:.1f} s vs gpytorch {t_gpytorch:.1f} s -> ratio {t_gp / max(t_gpytorch, 1e-9):.1f}x")
 
@@ -221,7 +250,7 @@ def main():
     ap.add_argument("--n-test", type=int, default=100)
     ap.add_argument("--shape-modes", type=int, default=8)
     ap.add_argument("--energy", type=float, default=0.99999)
-    ap.add_argument("--iters", type=int, default=100)
+    ap.add_argument("--iters", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     if args.quick:

@@ -95,7 +95,7 @@ class MMGPRegressor:
     """
 
     def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
-                 field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 100,
+                 field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 300,
                  lr: float = 0.1, gp: str = "shared", log_transform: bool = True, scheduler=None, progress: bool = False,
                  seed: int = 0):
         self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
