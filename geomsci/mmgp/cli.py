@@ -26,8 +26,8 @@ def make_dataset_cmd(
     n_test: int = typer.Option(10, help="test samples"),
     n_ood: int = typer.Option(5, help="samples of each out-of-distribution shape (ellipse, wedge)"),
     seed: int = typer.Option(0, help="random seed"),
-    h_min: float = typer.Option(0.025, help="smallest mesh size (about 2.8k nodes)"),
-    h_max: float = typer.Option(0.04, help="largest mesh size (about 1.1k nodes)"),
+    h_min: float = typer.Option(0.025, help="smallest mesh size (about 3k nodes)"),
+    h_max: float = typer.Option(0.04, help="largest mesh size (about 1k nodes)"),
 ):
     """Generate the Tensile2d-like plate benchmark: one VTU per sample plus inputs.csv / outputs.csv per split."""
     from geomsci.mmgp.datasets import make_dataset

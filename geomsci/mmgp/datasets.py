@@ -1,7 +1,7 @@
 """A Tensile2d-like benchmark generator: random plates, independent meshes, plane-strain elasticity.
 
 Every sample draws a shape (``plates.random_plate_mesh``), a mesh size ``h`` (so node counts differ:
-about 1.1k to 2.8k nodes for the default range), and three scalar inputs
+about 1k to 3k nodes for the default range), and three scalar inputs
 
     pressure p in [1, 5], young E in [70, 130], poisson nu in [0.2, 0.4]   (consistent units)
 

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from geomsci.core.geometry import boundary_loops, vertex_areas
 from geomsci.core.mesh import Mesh
@@ -248,7 +249,7 @@ class MMGPRegressor:
         self.x_std_ = xin.std(0).clamp_min(1e-12)
         xs = (xin - self.x_mean_) / self.x_std_
         self.field_pods_, self.field_gps_ = {}, {}
-        for name in self.field_names_:
+        for name in tqdm(self.field_names_, desc="mmgp: POD + GP per field", disable=not self.progress, leave=False):
             snaps = torch.stack([p["fields"][name] for p in prep]).to(self.device_)  # (n, N_c)
             pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
             self.field_pods_[name] = pod
