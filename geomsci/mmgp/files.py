@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from geomsci.core.io import load, read_table
+from geomsci.core.mesh import Mesh
 
 MESH_SUFFIXES = (".vtu", ".vtk", ".msh", ".xdmf", ".ply", ".obj", ".off", ".stl")
 
@@ -98,8 +99,8 @@ def read_samples(directory, inputs="inputs.csv", outputs=None, fields=(), progre
     meshes = []
     for sid in tqdm(ids, desc="mmgp: reading meshes", disable=not progress, leave=False):
         m = load(files[sid], dtype=torch.float64)
-        if m.dim == 3 and m.n_points and not bool((m.points[:, 2] != 0).any()):
-            m = load(files[sid], dtype=torch.float64, dim=2)
+        if m.dim == 3 and m.n_points and not bool((m.points[:, 2] != 0).any()):  # a planar mesh saved with z = 0
+            m = Mesh(m.points[:, :2].contiguous(), m.cells, m.cell_type, m.point_data, m.cell_data)
         if m.cell_type != "triangle":
             raise ValueError(f"{files[sid]}: sample {sid!r} has {m.cell_type!r} cells; MMGP needs triangles")
         meshes.append(m)

@@ -106,3 +106,11 @@ def test_rbf_boundary_morph_two_loop_surface():
     one_loop = Mesh(torch.eye(3, dtype=torch.float64), torch.tensor([[0, 1, 2]]), "triangle")
     with pytest.raises(ValueError, match="2 boundary loops, reference has 1"):
         boundary_correspondence(mesh, one_loop)
+
+
+def test_disk_map_of_a_curved_3d_patch():
+    """The mean-value weights use 3-D angles and lengths: a bent plate in space maps without flips."""
+    points, faces = next(_meshes())
+    lifted = torch.cat([points, (0.3 * torch.sin(2 * points[:, 0]) * torch.cos(points[:, 1]))[:, None]], 1)
+    uv = disk_map(lifted, faces)
+    assert len(flipped_triangles(uv, faces)) == 0
