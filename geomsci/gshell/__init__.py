@@ -1,7 +1,7 @@
 """geomsci.gshell: Ghost-on-the-Shell (Liu et al., ICLR 2024), watertight and open meshes from an SDF
 and a manifold SDF on a deformable tetrahedral grid, with fitting and multiview reconstruction."""
 from .extract import GShellSurface, cut_open, extract_gshell
-from .fit import FitResult, evaluate, fit, remove_small_components, template_sdf, winding_number
+from .fit import FitResult, clean_surface, evaluate, fit, remove_small_components, template_sdf, winding_number
 from .model import GShell
 from .multiview import MultiviewResult, backproject, carving_targets, fit_multiview, render_views, ring_cameras
 from .regularizers import (
@@ -22,6 +22,7 @@ __all__ = [
     "FitResult",
     "evaluate",
     "remove_small_components",
+    "clean_surface",
     "template_sdf",
     "winding_number",
     "fit_multiview",

@@ -22,8 +22,13 @@ Pipeline (all in a normalized frame where the target fits in [-0.8, 0.8]^3 on a 
    Gradients reach nu through the boundary points (Chamfer) and through the open/close terms;
    the latter use nu with stop-gradient interpolation coefficients.
 3. Polishing: s and the deformation frozen, nu alone is fitted to the open/close targets of the
-   final template (fixed targets: the hinge terms can all be met), which removes the pinholes
-   left where the moving template made the targets flicker.
+   final template (fixed targets), which removes most pinholes left where the moving template
+   made the targets flicker.
+4. Topology clean-up (``clean_surface``): nu is a per-grid-vertex field, so near a rim, where
+   grid vertices serve both the surface and the hole-filling template, a few one-cell islands
+   or pinholes can remain. Regions of the template kept (nu > 0) or removed that hold fewer than
+   ``min_component`` of its vertices get nu's sign flipped at the template vertices and the
+   template is cut again. ``FitResult.raw_mesh`` is the surface before this step.
 """
 from __future__ import annotations
 
@@ -122,7 +127,7 @@ def _area_per_sample(target: Mesh, pts: torch.Tensor, n: int) -> torch.Tensor:
 @dataclass
 class FitResult:
     """Outcome of :func:`fit`: the trained model (normalized frame), the open mesh in the target's
-    frame (detached, small components removed), the map between frames (``world = normalized *
+    frame (detached, after ``clean_surface``), the map between frames (``world = normalized *
     scale + center``), the loss history (one dict per step) and the uncleaned mesh."""
 
     model: GShell
@@ -156,6 +161,44 @@ def remove_small_components(mesh: Mesh, min_fraction: float) -> Mesh:
     used[faces.reshape(-1)] = True
     remap = torch.cumsum(used.long(), 0) - 1
     return Mesh(mesh.points[used], remap[faces], "triangle", {k: v[used] for k, v in mesh.point_data.items()})
+
+
+@torch.no_grad()
+def small_regions(faces: torch.Tensor, keep: torch.Tensor, min_fraction: float) -> torch.Tensor:
+    """Vertices (K,) bool of the template that lie in a connected region of kept (``keep``) or of
+    removed vertices holding fewer than ``min_fraction`` of all K vertices: islands and pinholes."""
+    import numpy as np
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    k = keep.shape[0]
+    e = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).cpu().numpy()
+    kp = keep.cpu().numpy()
+    same = kp[e[:, 0]] == kp[e[:, 1]]  # edges inside one region
+    e = e[same]
+    g = sp.coo_matrix((np.ones(len(e), dtype=np.int8), (e[:, 0], e[:, 1])), shape=(k, k))
+    _, labels = connected_components(g, directed=False)
+    sizes = np.bincount(labels)
+    return torch.as_tensor(sizes[labels] < min_fraction * k, device=keep.device)
+
+
+@torch.no_grad()
+def clean_surface(surface, min_fraction: float) -> Mesh:
+    """The open surface after flipping the sign of nu (at template vertices) on kept or removed
+    template regions holding fewer than ``min_fraction`` of the template's vertices: one-cell
+    islands are removed and pinholes closed, exactly, then the template is cut again
+    (``extract.cut_open``). surface: a ``GShellSurface`` -> Mesh (detached)."""
+    from .extract import cut_open
+
+    tmpl = surface.template
+    if tmpl.n_cells == 0:
+        return surface.mesh.detach()
+    nu = surface.nu_template.detach()
+    keep = nu > 0
+    flip = small_regions(tmpl.cells, keep, min_fraction)
+    tiny = torch.finfo(nu.dtype).eps
+    nu = torch.where(flip, torch.where(keep, -nu, (-nu).clamp_min(tiny)), nu)
+    return cut_open(tmpl.points.detach(), tmpl.cells, nu)[0]
 
 
 def polish_nu(model: GShell, targets, steps: int, lr: float, margin: float = 0.02) -> None:
@@ -219,9 +262,9 @@ def fit(
     nu_lr : learning rate of nu
     n_samples : points sampled per step on the prediction and on the target
     *_weight : loss weights (see module docstring)
-    min_component : connected components of the final open mesh with fewer than this fraction of
-        its faces are dropped (slivers of the hole-filling template kept within half a cell of a
-        rim); 0 keeps everything. ``FitResult.raw_mesh`` keeps the uncleaned surface.
+    min_component : kept or removed template regions with fewer than this fraction of the
+        template's vertices are flipped (see ``clean_surface``); 0 keeps the raw extraction.
+        ``FitResult.raw_mesh`` is the surface before the clean-up.
     polish_steps : Adam steps of the final nu-only stage on the frozen template (``polish_nu``)
     nu_band : (close, open) in cells: template vertices nearer the target than ``close`` cells are
         kept, those farther than ``open`` cells opened
@@ -295,9 +338,10 @@ def fit(
             bar.set_postfix(cd=f"{rec['chamfer']:.4f}", faces=rec["faces"])
     polish_nu(model, lambda pts: distance_targets(pts, tgt, nu_band[0] * h, nu_band[1] * h), polish_steps, nu_lr)
     with torch.no_grad():
-        final = model.extract()
-    raw = Mesh(final.points.detach() * scale + center, final.cells, "triangle", {"boundary": final.point_data["boundary"]})
-    out = remove_small_components(raw, min_component) if min_component > 0 else raw
+        surf = model.surface()
+        clean = clean_surface(surf, min_component) if min_component > 0 else surf.mesh
+    raw = Mesh(surf.mesh.points * scale + center, surf.mesh.cells, "triangle", {"boundary": surf.mesh.point_data["boundary"]})
+    out = Mesh(clean.points * scale + center, clean.cells, "triangle", {"boundary": clean.point_data["boundary"]})
     return FitResult(model, out, center, scale, history, raw)
 
 

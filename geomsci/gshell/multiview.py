@@ -30,7 +30,7 @@ from geomsci.core.losses import laplacian_smoothing
 from geomsci.core.mesh import Mesh
 from geomsci.core.render import Camera, render
 
-from .fit import normalize, polish_nu, remove_small_components, template_sdf
+from .fit import clean_surface, normalize, polish_nu, template_sdf
 from .model import GShell
 
 
@@ -142,7 +142,7 @@ def carving_targets(
 @dataclass
 class MultiviewResult:
     """Model (normalized frame), final mesh in the world frame (open, or the template with
-    ``use_nu=False``; small components removed), frame map ``world = normalized * scale +
+    ``use_nu=False``; after ``fit.clean_surface``), frame map ``world = normalized * scale +
     center``, loss history and the uncleaned mesh."""
 
     model: GShell
@@ -185,7 +185,7 @@ def fit_multiview(
     resolution, steps, views_per_step : grid size, Adam steps, views rendered per step
     seed : seeds the order in which views are visited
     polish_steps : final nu-only steps on the frozen template (see ``fit.polish_nu``)
-    min_component : drop components with fewer than this fraction of the faces (see ``fit.fit``)
+    min_component : flip kept/removed template regions below this fraction (``fit.clean_surface``)
 
     Returns
     -------
@@ -251,6 +251,7 @@ def fit_multiview(
     with torch.no_grad():
         surf = model.surface()
         final = surf.mesh if use_nu else surf.template
+        clean = clean_surface(surf, min_component) if (use_nu and min_component > 0) else final
     raw = Mesh(final.points.detach() * scale + center, final.cells, "triangle")
-    out = remove_small_components(raw, min_component) if min_component > 0 else raw
+    out = Mesh(clean.points.detach() * scale + center, clean.cells, "triangle")
     return MultiviewResult(model, out, center, scale, history, raw)

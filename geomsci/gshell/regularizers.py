@@ -91,7 +91,8 @@ def distance_targets(
     vertices within ``close`` of the target, -1 (open) for those farther than ``open`` (default
     ``close``): no target point near, so that part of the template is not part of the surface;
     ``-band_weight`` in between, a weak push to open that loses against the close term where
-    grid vertices are shared by surface and hole-filling parts of the template.
+    grid vertices are shared by surface and hole-filling parts of the template (a negative
+    ``band_weight`` makes it a weak push to close).
     points (K, 3), target_points (P, 3) -> (K,) float."""
     open = close if open is None else open
     from geomsci.core.losses import nearest_neighbors

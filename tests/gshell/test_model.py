@@ -146,3 +146,42 @@ def test_backprojection_recovers_the_surface():
     # carving: a point far outside is free, a point on the visible surface is seen
     t = carving_targets(torch.cat([p[:1], torch.tensor([[0.8, 0.0, 0.0]])]), imgs, cams, tau=0.03)
     assert t.tolist() == [1.0, -1.0]
+
+
+@pytest.mark.gpu
+def test_gshell_module_on_cuda_matches_cpu():
+    cpu = GShell(12, init_nu=lambda p: p[:, 2] - 0.1)
+    gpu = GShell(12, init_nu=lambda p: p[:, 2] - 0.1, device="cuda")
+    a, b = cpu.extract(), gpu.extract()
+    assert torch.equal(a.cells, b.cells.cpu()) and torch.allclose(a.points, b.points.cpu(), atol=1e-5)
+    b.points.square().sum().backward()
+    assert gpu.nu.grad.is_cuda and torch.isfinite(gpu.nu.grad).all()
+    assert float(gpu.sdf_sign_loss()) == pytest.approx(float(cpu.sdf_sign_loss()), rel=1e-4)
+
+
+def test_small_regions_finds_islands_and_pinholes():
+    from geomsci.gshell.fit import small_regions
+
+    s = icosphere(3, 1.0)  # 642 vertices
+    p = s.points
+    keep = p[:, 2] > -0.5  # a big kept cap and a big removed cap
+    keep[torch.argmin((p - torch.tensor([0.0, 0, 1])).norm(dim=1))] = False  # pinhole at the north pole
+    keep[torch.argmin((p - torch.tensor([0.0, 0, -1])).norm(dim=1))] = True  # island at the south pole
+    flip = small_regions(s.cells, keep, 0.01)
+    assert int(flip.sum()) == 2
+    assert flip[torch.argmin((p - torch.tensor([0.0, 0, 1])).norm(dim=1))]
+
+
+def test_clean_surface_closes_a_pinhole_and_drops_an_island():
+    from geomsci.core.tetgrid import tet_grid
+    from geomsci.gshell.fit import clean_surface
+
+    v, t = tet_grid(24)
+    s = v.norm(dim=1) - 0.7
+    nu = (v[:, 2] + 0.5).clone()  # keep z > -0.5: one rim
+    nu[torch.argmin((v - torch.tensor([0.0, 0.0, 0.7])).norm(dim=1))] = -1.0  # pinhole at the top
+    nu[torch.argmin((v - torch.tensor([0.0, 0.0, -0.7])).norm(dim=1))] = 1.0  # island at the bottom
+    surf = extract_gshell(v, t, s, nu)
+    assert len(G.boundary_loops(surf.mesh.cells)) == 3
+    clean = clean_surface(surf, 0.01)
+    assert len(G.boundary_loops(clean.cells)) == 1 and G.is_manifold(clean.cells)
