@@ -14,7 +14,7 @@ learn     Cp MSE on held-out wing planforms, mean and 95 % t-interval over 5 see
           with all Riemannian features, and with each feature group alone; relative MSE change
           against the no-feature baseline with a paired 95 % interval.
 
-    .venv/bin/python benchmarks/wing.py                 # full: 27 min measured on the shared 2-core CPU
+    .venv/bin/python benchmarks/wing.py                 # full: ~13 min on the shared 2-core CPU (learn: 11)
     .venv/bin/python benchmarks/wing.py --quick         # small version (2 seeds, 24 wings, 6 epochs)
     .venv/bin/python benchmarks/wing.py --part learn --data /tmp/wing_bench_data
 """
