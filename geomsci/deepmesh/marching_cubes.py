@@ -175,7 +175,7 @@ def marching_cubes(
         # -- case index of every cube, built separably in "lexicographic" bit order
         #    (bit dx + 2 dy + 4 dz for the corner at offset (dx, dy, dz)), then permuted to the
         #    table's corner numbering for the active cubes only ---------------------------------
-        u = inside.to(torch.uint8)
+        u = inside.view(torch.uint8)  # (X, Y, Z) 0/1, no copy
         lex = u[:-1] | (u[1:] << 1)  # (X-1, Y, Z)
         lex = lex[:, :-1] | (lex[:, 1:] << 2)  # (X-1, Y-1, Z)
         lex = lex[:, :, :-1] | (lex[:, :, 1:] << 4)  # (X-1, Y-1, Z-1)
