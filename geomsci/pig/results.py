@@ -77,10 +77,16 @@ def plot_solution(problem, model, path, title: str | None = None) -> Path:
     u = _predict(model, x)
     err = (u - ref).abs()
     xy = x[:, :2].cpu().numpy()
+    from matplotlib.tri import Triangulation
+
+    if hasattr(problem, "reference_mesh") and x.shape[0] == problem.reference_mesh().n_points:
+        tri = Triangulation(xy[:, 0], xy[:, 1], problem.reference_mesh().cells.cpu().numpy())  # keeps the holes
+    else:
+        tri = Triangulation(xy[:, 0], xy[:, 1])
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     names = ["prediction", "reference", "|error|"]
     for ax, vals, name in zip(axes, [u, ref, err], names):
-        sc = ax.tricontourf(xy[:, 0], xy[:, 1], vals.cpu().numpy(), levels=40, cmap="viridis" if name != "|error|" else "magma")
+        sc = ax.tricontourf(tri, vals.cpu().numpy(), levels=40, cmap="viridis" if name != "|error|" else "magma")
         fig.colorbar(sc, ax=ax, shrink=0.85)
         ax.set_title(name + (f" (t = {float(x[0, 2]):.2f})" if problem.dim == 3 else ""))
         ax.set_aspect("equal" if problem.dim != 2 or problem.time_dim is None else "auto")

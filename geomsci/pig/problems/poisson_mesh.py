@@ -20,6 +20,8 @@ class PoissonMesh(Problem):
     """Poisson on ``mesh`` (default: a plate with two holes, h = 0.1).
 
     f, g : callables on (P, 2) float64 tensors -> (P,); default f = 1, g = 0.
+    boundary_weight : weight of the boundary term. The boundary error bounds the interior error
+        (maximum principle), so it is weighted well above the PDE term.
     """
 
     name = "poisson_mesh"
@@ -27,14 +29,14 @@ class PoissonMesh(Problem):
     second_dims = (0, 1)
     residual_scale = 10.0  # |lap u| / |u| ~ 10 on the default plate: balances the PDE and boundary terms
 
-    def __init__(self, mesh: Mesh | None = None, f=None, g=None, refine: int = 2):
+    def __init__(self, mesh: Mesh | None = None, f=None, g=None, refine: int = 2, boundary_weight: float = 100.0):
         mesh = plate_with_holes(0.1) if mesh is None else mesh
         if mesh.cell_type != "triangle" or mesh.dim != 2:
             raise ValueError(f"PoissonMesh: mesh must be a 2-D triangle mesh, got {mesh!r}")
         self.mesh = mesh.to(dtype=torch.float64)
         self.f = f if f is not None else (lambda x: torch.ones(x.shape[0], dtype=x.dtype, device=x.device))
         self.g = g if g is not None else (lambda x: torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
-        self.refine = refine
+        self.refine, self.boundary_weight = refine, float(boundary_weight)
         p = self.mesh.points
         self.bounds = torch.stack([p.min(0).values, p.max(0).values])
         self.edges = boundary_edges(self.mesh.cells)  # (B, 2)
@@ -59,7 +61,7 @@ class PoissonMesh(Problem):
 
     def constraints(self, n, generator=None):
         xb = self.sample_boundary(n, generator)
-        return [Constraint(xb, self.g(xb), weight=10.0, name="boundary")]
+        return [Constraint(xb, self.g(xb), weight=self.boundary_weight, name="boundary")]
 
     def test_points(self):
         _, _, verts, u = self._reference
