@@ -186,18 +186,26 @@ def small_regions(faces: torch.Tensor, keep: torch.Tensor, min_fraction: float) 
 def clean_surface(surface, min_fraction: float) -> Mesh:
     """The open surface after flipping the sign of nu (at template vertices) on kept or removed
     template regions holding fewer than ``min_fraction`` of the template's vertices: one-cell
-    islands are removed and pinholes closed, exactly, then the template is cut again
+    islands are removed and pinholes closed; template components (bubbles of s) smaller than
+    that are removed whole. Then the template is cut again
     (``extract.cut_open``). surface: a ``GShellSurface`` -> Mesh (detached)."""
     from .extract import cut_open
 
     tmpl = surface.template
     if tmpl.n_cells == 0:
         return surface.mesh.detach()
+    from geomsci.core.geometry import connected_components
+
     nu = surface.nu_template.detach()
     keep = nu > 0
-    flip = small_regions(tmpl.cells, keep, min_fraction)
+    # tiny closed components of the template (bubbles of s) are floaters: removed whole
+    comp = connected_components(tmpl.cells, tmpl.n_points)  # (K,)
+    sizes = torch.bincount(comp)
+    floater = sizes[comp] < min_fraction * tmpl.n_points
+    flip = small_regions(tmpl.cells, keep, min_fraction) & ~floater
     tiny = torch.finfo(nu.dtype).eps
     nu = torch.where(flip, torch.where(keep, -nu, (-nu).clamp_min(tiny)), nu)
+    nu = torch.where(floater, -nu.abs(), nu)
     return cut_open(tmpl.points.detach(), tmpl.cells, nu)[0]
 
 
