@@ -1,13 +1,15 @@
-"""Batched exact Gaussian processes in gpytorch: b independent outputs trained as one batch.
-
-Each output j (a POD coefficient of a field, or one scalar) gets its own GP
+"""Exact Gaussian processes for MMGP's outputs (gpytorch, double precision, ARD Matern 5/2).
 
     y_j(x) ~ GP(c_j, s_j^2 k_Matern52(x, x'; l_j)) + N(0, sigma_j^2),
-    k(r) = (1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r),  r^2 = sum_d (x_d - x'_d)^2 / l_{j,d}^2  (ARD),
+    k(r) = (1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r),  r^2 = sum_d (x_d - x'_d)^2 / l_{j,d}^2  (ARD).
 
-with hyperparameters maximising the exact marginal likelihood (Adam). Outputs are standardised
-per column. Several restarts run side by side as extra batch members (random initial length
-scales) and each output keeps the restart with the best marginal likelihood. Double precision.
+``BatchedGP``: b independent GPs (one per output: a scalar, or a POD mode) trained as one gpytorch
+batch of ``ExactGP`` models, each with its own hyperparameters.
+``SharedGP``: one multi-output GP whose b outputs share kernel and noise (one Cholesky for all),
+the original MMGP choice for the POD coefficients of a field.
+
+Hyperparameters maximise the exact marginal likelihood (Adam). Several restarts run side by side as
+extra batch members (random initial length scales); each output keeps the best restart.
 """
 from __future__ import annotations
 

@@ -39,24 +39,36 @@ def test_fit_predict_shapes_and_accuracy(small_data, small_model):
     assert all(bool((s >= 0).all()) for s in std["u2"])
 
 
+def _check_monte_carlo(model, mte, xte):
+    _, std = model.predict(mte, xte, return_std=True)
+    xs, Qs = model.predict_coefficients(mte, xte)
+    gp = model.field_gps_["u2"]
+    torch.manual_seed(0)
+    draws = gp.posterior(xs).sample(torch.Size([4000]))  # (S, k, n_test) standardised
+    for j, Q in enumerate(Qs):
+        coeffs = draws[:, :, j] * gp.y_std_ + gp.y_mean_  # (S, k)
+        fields = model.reconstruct("u2", Q, coeffs)  # (S, N_j)
+        mc = fields.var(0)
+        an = std["u2"][j] ** 2
+        big = an > 1e-6 * an.max()
+        assert float(((mc[big] / an[big]) - 1).abs().max()) < 6 * (2 / 3999) ** 0.5
+
+
 def test_variance_propagation_matches_monte_carlo(small_data, small_model):
     """Var[u_j] = diag(B Sigma B^T), B = Q_j Phi: compare with the sample variance of fields built
     from 4000 joint draws of the GP posterior over the POD coefficients, pushed through the same
     reconstruction Q_j (mean + Phi a). Relative standard error of a variance from S draws:
     sqrt(2 / (S - 1)) = 2.2%; allow 6 of them at the worst node."""
     _, (mte, xte, _) = small_data
-    _, std = small_model.predict(mte, xte, return_std=True)
-    xs, Qs = small_model.predict_coefficients(mte, xte)
-    gp = small_model.field_gps_["u2"]
-    torch.manual_seed(0)
-    draws = gp.posterior(xs).sample(torch.Size([4000]))  # (S, k, n_test) standardised
-    for j, Q in enumerate(Qs):
-        coeffs = draws[:, :, j] * gp.y_std_ + gp.y_mean_  # (S, k)
-        fields = small_model.reconstruct("u2", Q, coeffs)  # (S, N_j)
-        mc = fields.var(0)
-        an = std["u2"][j] ** 2
-        big = an > 1e-6 * an.max()
-        assert float(((mc[big] / an[big]) - 1).abs().max()) < 6 * (2 / 3999) ** 0.5
+    _check_monte_carlo(small_model, mte, xte)
+
+
+def test_variance_propagation_independent_gps(small_data):
+    """The same check with one gpytorch GP per POD mode (different variances per mode)."""
+    (mtr, xtr, ytr), (mte, xte, _) = small_data
+    model = MMGPRegressor(n_corners=4, n_shape_modes=3, field_modes=4, n_restarts=1, n_iter=30, gp="independent")
+    model.fit(mtr, xtr, outputs_of(mtr, ytr))
+    _check_monte_carlo(model, mte[:2], xte[:2])
 
 
 def test_save_load_roundtrip(tmp_path, small_data, small_model):
