@@ -22,7 +22,7 @@ policy = train_dqn(DQNConfig(episodes=48, parallel=8, n_checks=50, eps_decay=12.
 policy.save(out / "policy.pt")
 seeds = list(range(10))
 rows = [{"name": f"mu={mu:.2g}", "group": "fixed mu", **summarize(run_controller(seeds, k, t_end=10.0, max_force=50_000))}
-        for k, mu in enumerate(ACTIONS) if mu >= 1e-3]
+        for k, mu in enumerate(ACTIONS) if mu >= 2e-3]
 rows.append({"name": "RL policy", **summarize(run_controller(seeds, policy, t_end=10.0))})
 for r in rows:
     print(f"{r['name']:>10}: median |dE/E0| {r['median_error']:.2e}, median force evaluations {r['median_n_force']:.0f}")

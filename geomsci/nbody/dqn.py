@@ -74,12 +74,12 @@ class ReplayBuffer:
 class DQNConfig:
     """Training settings (defaults: small, single-threaded CPU budget)."""
 
-    episodes: int = 400
+    episodes: int = 160
     parallel: int = 8  # systems rolled out at once (one 'round' = `parallel` episodes)
-    n_checks: int = 100  # 0.1-yr intervals per training episode (10 yr, as in the paper's settings)
+    n_checks: int = 200  # 0.1-yr intervals per training episode (20 yr)
     integrator: str = "hermite"
     reward: str = "cost"
-    lam: float = 1.0
+    lam: float = 4.0
     hidden: int = 64
     layers: int = 2
     lr: float = 1e-3
@@ -90,8 +90,8 @@ class DQNConfig:
     tau: float = 0.01
     eps_start: float = 1.0
     eps_end: float = 0.05
-    eps_decay: float = 100.0  # in episodes
-    max_substeps: int = 5000
+    eps_decay: float = 40.0  # in episodes
+    max_substeps: int = 1000  # per 0.1-yr interval; a system needing more ends its episode
     seed: int = 0
 
 
