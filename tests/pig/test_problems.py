@@ -31,10 +31,13 @@ def test_allen_cahn_reference_initial_state_and_interpolation():
     xt, ut = p.test_points()
     torch.testing.assert_close(p.solution(xt[:500]), ut[:500], atol=1e-10, rtol=0)
     # off the grid, trigonometric interpolation of the kinked periodic extension of x^2 cos(pi x)
-    # (u'(-1) = 2, u'(1) = -2) is accurate to O(1/n^2)
-    for c in p.constraints(10):
+    # (u'(-1) = 2, u'(1) = -2) is accurate to O(1/n^2) near the kink (measured max 5.9e-3 at
+    # n = 128, next to x = 1) and much better away from it (7e-4 for |x| < 0.9)
+    for c in p.constraints(200, torch.Generator().manual_seed(0)):
         if c.name == "initial":
-            torch.testing.assert_close(p.solution(c.x), c.target, atol=5e-3, rtol=0)
+            err = (p.solution(c.x) - c.target).abs()
+            assert err.max() < 1e-2
+            assert err[c.x[:, 0].abs() < 0.9].max() < 1e-3
 
 
 def test_diffusion_reference_grid_and_interpolation():
