@@ -140,15 +140,15 @@ def demo(out_dir: Path) -> str:
 
     torch.set_num_threads(1)
     out_dir = Path(out_dir)
-    fe = integrate(figure_eight(), [FIGURE_EIGHT_PERIOD], mu=5e-3, G=1.0)
+    fe = integrate(figure_eight(), [FIGURE_EIGHT_PERIOD], mu=6e-3, G=1.0)
     p = pythagorean()
-    times = torch.linspace(0.02, 2.2, 110, dtype=torch.float64)
+    times = torch.linspace(0.02, 2.0, 100, dtype=torch.float64)
     tr = integrate(p, times, mu=5e-3, G=1.0)
     plot_orbits(torch.cat([p.points[None], tr.x[:, 0]]).numpy(), out_dir / "pythagorean_orbits.png",
-                title="Pythagorean problem, t = 0..2.2", labels=["m=3", "m=4", "m=5"])
+                title="Pythagorean problem, t = 0..2", labels=["m=3", "m=4", "m=5"])
     systems = [paper_triple(s) for s in range(64)]
     t0 = time.perf_counter()
-    batch = integrate(systems, [0.5], mu=1e-2)
+    batch = integrate(systems, [0.3], mu=1e-2)
     wall = time.perf_counter() - t0
     rate = batch.state.n_steps.sum().item() / wall
     return (f"figure-eight |dE/E0| over one period {fe.relative_energy_error[-1, 0].item():.1e}; "
