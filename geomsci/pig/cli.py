@@ -92,7 +92,7 @@ def solve(
 
 
 def demo(out_dir: Path) -> str:
-    """Helmholtz (1, 4) with a small PIG for a 2.5-second training budget; returns the rel. L2 reached."""
+    """Helmholtz (1, 4) with a small PIG for a 2-second training budget; returns the rel. L2 reached."""
     import torch
 
     from geomsci.pig import PIG
@@ -104,10 +104,10 @@ def demo(out_dir: Path) -> str:
     torch.set_num_threads(1)
     try:
         prob = Helmholtz2D(1, 4)
-        prob.test_shape = (51, 51)
+        prob.test_shape = (41, 41)
         net = PIG(2, prob.bounds, n_gaussians=64, channels=4, seed=0)
         t0 = time.perf_counter()
-        res = train(prob, net, budget=2.5, adam_fraction=0.6, lr=2e-2, n_collocation=300, n_data=120,
+        res = train(prob, net, budget=2.0, adam_fraction=0.6, lr=2e-2, n_collocation=300, n_data=120,
                     lbfgs_points=1000, eval_every=50, progress=False)
         plot_solution(prob, net, Path(out_dir) / "helmholtz_pig.png")
     finally:
