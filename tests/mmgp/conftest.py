@@ -16,7 +16,7 @@ def small_data():
     return train, test
 
 
-def outputs_of(meshes, scalars, fields=("u2",)):
+def _outputs_of(meshes, scalars, fields=("u2",)):
     out = {f: [m.point_data[f] for m in meshes] for f in fields}
     out["max_top_u2"] = scalars[:, 1]
     return out
@@ -28,4 +28,4 @@ def small_model(small_data):
 
     (mtr, xtr, ytr), _ = small_data
     model = MMGPRegressor(n_corners=4, n_shape_modes=3, field_energy=0.999, n_restarts=2, n_iter=40, seed=0)
-    return model.fit(mtr, xtr, outputs_of(mtr, ytr, ("u1", "u2")))
+    return model.fit(mtr, xtr, _outputs_of(mtr, ytr, ("u1", "u2")))
