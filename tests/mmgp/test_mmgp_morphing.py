@@ -114,3 +114,13 @@ def test_disk_map_of_a_curved_3d_patch():
     lifted = torch.cat([points, (0.3 * torch.sin(2 * points[:, 0]) * torch.cos(points[:, 1]))[:, None]], 1)
     uv = disk_map(lifted, faces)
     assert len(flipped_triangles(uv, faces)) == 0
+
+
+@pytest.mark.parametrize("split", ["train", "test", "ood_ellipse", "ood_wedge"])
+def test_disk_map_bijective_on_every_split(split):
+    from geomsci.mmgp.datasets import make_split
+
+    meshes, _, _ = make_split(6, split, seed=7, h_range=(0.06, 0.09))
+    for m in meshes:
+        for n_corners in (0, 4):
+            assert len(flipped_triangles(disk_map(m.points, m.cells, n_corners=n_corners), m.cells)) == 0
