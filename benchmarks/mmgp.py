@@ -81,6 +81,7 @@ def evaluate(name, te, mean, std, t_fit, t_pred, rows):
 
 def run_mmgp(tr, te, args, rows):
     model = MMGPRegressor(n_corners=4, n_shape_modes=args.shape_modes, field_energy=args.energy, n_restarts=2,
+                          field_scaling=args.field_scaling,
                           n_iter=args.iters, gp="shared", progress=True)
     t0 = time.perf_counter()
     model.fit(tr["meshes"], tr["inputs"], tr["outputs"], ids=tr["ids"])
@@ -121,6 +122,7 @@ def run_regressors(model, te, rows, t_prep):
     from sklearn.neighbors import KNeighborsRegressor
 
     x_tr, y_tr, s_tr, xs_te, Qs = _coeff_data(model, te)
+    sc = model.field_scales(te["inputs"])  # power-law amplitudes (ones without field scaling)
     for name, make in (("(b) morph+POD+kNN", lambda: KNeighborsRegressor(5, weights="distance")),
                        ("(b) morph+POD+ridge", lambda: RidgeCV(alphas=np.logspace(-6, 2, 17)))):
         t0 = time.perf_counter()
@@ -131,7 +133,7 @@ def run_regressors(model, te, rows, t_prep):
         mean = {}
         for k, reg in regs.items():
             a = torch.as_tensor(reg.predict(xs_te.numpy())).reshape(len(Qs), -1)
-            mean[k] = [model.reconstruct(k, Q, a[j]) for j, Q in enumerate(Qs)]
+            mean[k] = [model.reconstruct(k, Q, a[j], sc[k][j]) for j, Q in enumerate(Qs)]
         s = torch.as_tensor(sreg.predict(xs_te.numpy())).reshape(len(Qs), -1)
         mean.update(_scalars_back(model, s)[0])
         evaluate(name, te, mean, None, t_fit, time.perf_counter() - t0, rows)
@@ -142,6 +144,7 @@ def run_sklearn_gp(model, te, rows, t_prep, t_gpytorch):
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     x_tr, y_tr, s_tr, xs_te, Qs = _coeff_data(model, te)
+    sc = model.field_scales(te["inputs"])
     d = x_tr.shape[1]
 
     def make():
@@ -173,8 +176,8 @@ def run_sklearn_gp(model, te, rows, t_prep, t_gpytorch):
         a = torch.as_tensor(a).reshape(len(Qs), -1) * sd + mu
         var = torch.as_tensor(s_).reshape(len(Qs), -1) ** 2 * sd**2
         modes = model.field_pods_[k].modes_
-        mean[k] = [model.reconstruct(k, Q, a[j]) for j, Q in enumerate(Qs)]
-        std[k] = [((torch.sparse.mm(Q, modes) ** 2) @ var[j]).sqrt() for j, Q in enumerate(Qs)]
+        mean[k] = [model.reconstruct(k, Q, a[j], sc[k][j]) for j, Q in enumerate(Qs)]
+        std[k] = [((torch.sparse.mm(Q, modes) ** 2) @ var[j]).sqrt() * sc[k][j] for j, Q in enumerate(Qs)]
     sm, sv = [], []
     for reg, mu, sd in sregs:
         a, s_ = reg.predict(xs_te.numpy(), return_std=True)
@@ -218,8 +221,15 @@ def run_grid_baseline(tr, te, args, rows):
     xin = torch.cat([mask_pod.transform(masks), x_sc], 1)
     mu, sd = xin.mean(0), xin.std(0).clamp_min(1e-12)
     xs = (xin - mu) / sd
-    pods, gps = {}, {}
+    pods, gps, betas = {}, {}, {}
+    logx = x_sc.log()
+    lmu = logx.mean(0)
     for f in FIELDS:
+        if args.field_scaling == "power":  # the same power-law amplitude as MMGP's field_scaling='power'
+            logn = (gfields[f] ** 2 @ cell_area).sqrt().log()
+            A = torch.cat([torch.ones(len(logx), 1, dtype=logx.dtype), logx - lmu], 1)
+            betas[f] = torch.linalg.lstsq(A, logn[:, None]).solution[1:, 0]
+            gfields[f] = gfields[f] / ((logx - lmu) @ betas[f]).exp()[:, None]
         pods[f] = WeightedPOD(energy=args.energy).fit(gfields[f], cell_area)
         gps[f] = SharedGP(2, args.iters, 0.1).fit(xs, pods[f].transform(gfields[f]))
     s_tr = torch.as_tensor(np.stack([tr["outputs"][k] for k in SCALARS], 1))
@@ -227,16 +237,18 @@ def run_grid_baseline(tr, te, args, rows):
     t_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
     masks_te = torch.stack([(~transfer_operator(m, grid)[1]).double() for m in te["meshes"]])
-    x_te = torch.cat([mask_pod.transform(masks_te), torch.as_tensor(np.stack([te["inputs"][k] for k in te["inputs"]], 1))], 1)
+    xsc_te = torch.as_tensor(np.stack([te["inputs"][k] for k in te["inputs"]], 1))
+    x_te = torch.cat([mask_pod.transform(masks_te), xsc_te], 1)
     xs_te = (x_te - mu) / sd
     backs = [transfer_operator(grid_mesh, m.points)[0] for m in te["meshes"]]
     mean, std = {}, {}
     for f in FIELDS:
         a, var = gps[f].predict(xs_te)
+        sc = ((xsc_te.log() - lmu) @ betas[f]).exp() if f in betas else torch.ones(len(backs), dtype=torch.float64)
         mean[f], std[f] = [], []
         for j, Q in enumerate(backs):
-            mean[f].append(apply(Q, pods[f].inverse_transform(a[j:j + 1])[0]))
-            std[f].append(((torch.sparse.mm(Q, pods[f].modes_) ** 2) @ var[j]).sqrt())
+            mean[f].append(apply(Q, pods[f].inverse_transform(a[j:j + 1])[0]) * sc[j])
+            std[f].append(((torch.sparse.mm(Q, pods[f].modes_) ** 2) @ var[j]).sqrt() * sc[j])
     s, svar = sgp.predict(xs_te)
     for c, k in enumerate(SCALARS):
         mean[k], std[k] = s[:, c], svar[:, c].sqrt()
@@ -252,6 +264,8 @@ def main():
     ap.add_argument("--shape-modes", type=int, default=8)
     ap.add_argument("--energy", type=float, default=0.99999)
     ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--field-scaling", choices=["power", "none"], default="power",
+                    help="MMGPRegressor field_scaling (also used by baseline (a))")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     if args.quick:

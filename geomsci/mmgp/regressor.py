@@ -3,12 +3,14 @@
     fit:   mesh_i --morph--> support_i --P_i--> common mesh      (P_i: P1 transfer, sparse (N_c, N_i))
            shape    x_i = P_i X_i (physical coordinates as a field)  --POD--> shape modes z_i (k_s,)
            field f  u_i = P_i U_i                                    --POD--> coefficients a_i^f (k_f,)
+           amplitude  (optional) u_i = s_f(x_i) v_i with the power law log s_f = beta_f . (log x_i - mean),
+                      fitted by least squares to log ||u_i||_W over the training set; POD and GP see v_i
            GP inputs  [z_i, scalar inputs]  (standardised);  one batched GP per field (its k_f modes)
            and one per scalar output
     predict on mesh j:  a^f ~ N(mu, diag(var)) from the GP, u_j = Q_j (mean^f + Phi^f a^f) with
            Q_j (N_j, N_c) the transfer from the common mesh back to mesh j's morphed nodes, so
-           E[u_j] = Q_j (mean^f + Phi^f mu)  and  Var[u_j] = diag(B diag(var) B^T) = (B * B) var,
-           B = Q_j Phi^f  (analytic, no sampling).
+           E[u_j] = s_j Q_j (mean^f + Phi^f mu)  and  Var[u_j] = s_j^2 diag(B diag(var) B^T) = s_j^2 (B * B) var,
+           B = Q_j Phi^f, s_j = s_f(x_j) (deterministic given the inputs; analytic, no sampling).
 
 Morphing ``'disk'``: Floater mean-value map onto the unit disk (one boundary loop, 2-D or 3-D patch).
 Morphing ``'rbf'``: RBF morph of each mesh onto the common mesh's geometry, driven by its boundary
@@ -86,6 +88,11 @@ class MMGPRegressor:
     gp : ``'shared'`` (one multi-output GP per field: modes share kernel and noise, one Cholesky;
         the original MMGP choice) or ``'independent'`` (a gpytorch batch of one GP per mode)
     n_restarts, n_iter, lr : GP hyperparameter optimisation (see ``SharedGP`` / ``BatchedGP``)
+    field_scaling : ``'power'`` (default) divides each field by a power law of the positive scalar
+        inputs, s(x) = prod_d x_d^beta_d, with beta fitted by least squares to the log of each training
+        field's mass-weighted L2 norm (for linear elasticity it finds u ~ p / E by itself); POD and GP
+        then learn the remaining, shape-driven variation. ``'none'``: no scaling. Needs inputs positive
+        in every training sample (others are left out of the law; with none, s = 1)
     log_transform : regress on log x for scalar inputs positive in all training samples, and on
         log y for scalar outputs positive in all training samples (multiplicative laws such as
         u ~ p / E become additive); a log-output's prediction is the log-normal mean
@@ -97,12 +104,12 @@ class MMGPRegressor:
 
     def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
                  field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 300,
-                 lr: float = 0.1, gp: str = "shared", log_transform: bool = True, scheduler=None, progress: bool = False,
+                 lr: float = 0.1, gp: str = "shared", field_scaling: str = "power", log_transform: bool = True, scheduler=None, progress: bool = False,
                  seed: int = 0):
         self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
         self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
         self.n_restarts, self.n_iter, self.lr, self.gp = n_restarts, n_iter, lr, gp
-        self.log_transform = log_transform
+        self.field_scaling, self.log_transform = field_scaling, log_transform
         self.scheduler, self.progress, self.seed = scheduler, progress, seed
 
     # -- validation ---------------------------------------------------------------------------
@@ -193,6 +200,28 @@ class MMGPRegressor:
                              "refit with log_transform=False")
         return torch.where(self.log_inputs_.to(x.device), x.clamp_min(1e-300).log(), x)
 
+    def _scale_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Centred log of the inputs positive in every training sample, (n, p_+), for the amplitude law."""
+        pos = (x > 0).all(0) if not hasattr(self, "scale_inputs_") else self.scale_inputs_.to(x.device)
+        if bool((x[:, pos] <= 0).any()):
+            raise ValueError("MMGPRegressor: an input that was positive in every training sample is <= 0 here; "
+                             "refit with field_scaling='none'")
+        return x[:, pos].clamp_min(1e-300).log()
+
+    def field_scales(self, inputs) -> dict[str, torch.Tensor]:
+        """Amplitude s_f(x_j) of every field for n samples' inputs, {name: (n,)} (ones when not scaled)."""
+        self._check_fitted()
+        n = len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
+        x = self._check_inputs(inputs, n, [str(i) for i in range(n)])
+        return self._field_scales(x.to(self.device_, self.dtype_))
+
+    def _field_scales(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for name in self.field_names_:
+            beta = self.field_beta_.get(name)
+            out[name] = x.new_ones(x.shape[0]) if beta is None else ((self._scale_features(x) - self.scale_center_) @ beta).exp()
+        return out
+
     def _gp_inputs(self, coords: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         z = self.shape_pod_.transform(coords)  # (n, k_s)
         return (torch.cat([z, self._log_inputs(x.to(z))], 1) - self.x_mean_) / self.x_std_
@@ -210,10 +239,12 @@ class MMGPRegressor:
         """
         if self.morphing not in ("disk", "rbf"):
             raise ValueError(f"MMGPRegressor: morphing must be 'disk' or 'rbf', got {self.morphing!r}")
+        if self.field_scaling not in ("power", "none"):
+            raise ValueError(f"MMGPRegressor: field_scaling must be 'power' or 'none', got {self.field_scaling!r}")
         if self.gp not in ("shared", "independent"):
             raise ValueError(f"MMGPRegressor: gp must be 'shared' or 'independent', got {self.gp!r}")
         GP = SharedGP if self.gp == "shared" else BatchedGP
-        for attr in ("n_loops_", "dim_", "x_mean_", "input_names_"):
+        for attr in ("n_loops_", "dim_", "x_mean_", "input_names_", "scale_inputs_"):
             self.__dict__.pop(attr, None)
         ids = self._check_meshes(meshes, ids)
         self.input_names_ = list(inputs) if isinstance(inputs, Mapping) else None
@@ -248,9 +279,20 @@ class MMGPRegressor:
         self.x_mean_ = xin.mean(0)
         self.x_std_ = xin.std(0).clamp_min(1e-12)
         xs = (xin - self.x_mean_) / self.x_std_
-        self.field_pods_, self.field_gps_ = {}, {}
+        self.scale_inputs_ = (x > 0).all(0) if self.field_scaling == "power" else torch.zeros(x.shape[1], dtype=torch.bool)
+        feats = self._scale_features(x)  # (n, p_+)
+        self.scale_center_ = feats.mean(0)
+        self.field_pods_, self.field_gps_, self.field_beta_ = {}, {}, {}
         for name in tqdm(self.field_names_, desc="mmgp: POD + GP per field", disable=not self.progress, leave=False):
             snaps = torch.stack([p["fields"][name] for p in prep]).to(self.device_)  # (n, N_c)
+            if feats.shape[1] > 0:  # power-law amplitude: least squares on log ||u_i||_W = c + beta . f_i
+                norm = (snaps**2 @ w).sqrt()
+                logn = norm.clamp_min(1e-12 * float(norm.max()) + 1e-300).log()
+                F = feats - self.scale_center_
+                A = torch.cat([torch.ones_like(logn)[:, None], F], 1)
+                beta = torch.linalg.lstsq(A, logn[:, None]).solution[1:, 0]  # (p_+,)
+                self.field_beta_[name] = beta
+                snaps = snaps / (F @ beta).exp()[:, None]
             pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
             self.field_pods_[name] = pod
             self.field_gps_[name] = GP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, pod.transform(snaps))
@@ -276,11 +318,12 @@ class MMGPRegressor:
         Qs = [_sparse(p["back"], self.device_, self.dtype_) for p in prep]
         return self._gp_inputs(coords, x), Qs
 
-    def reconstruct(self, name: str, Q: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
-        """Field ``name`` on a sample's nodes from POD coefficients: Q (mean + Phi a); coeffs (k,) or (S, k) -> (N,) or (S, N)."""
+    def reconstruct(self, name: str, Q: torch.Tensor, coeffs: torch.Tensor, scale=1.0) -> torch.Tensor:
+        """Field ``name`` on a sample's nodes from POD coefficients: s Q (mean + Phi a); coeffs (k,) or (S, k) -> (N,) or (S, N);
+        ``scale``: the sample's amplitude s (``field_scales``; 1 without field scaling)."""
         pod = self.field_pods_[name]
         common = pod.inverse_transform(coeffs.reshape(-1, pod.n_components_))  # (S, N_c)
-        out = torch.sparse.mm(Q, common.T).T  # (S, N)
+        out = torch.sparse.mm(Q, common.T).T * scale  # (S, N)
         return out[0] if coeffs.dim() == 1 else out
 
     def predict(self, meshes: Sequence[Mesh], inputs, return_std: bool = False, ids: Sequence[str] | None = None):
@@ -291,15 +334,17 @@ class MMGPRegressor:
         interval is mean +- 1.96 std (``Z95``); std includes the GP noise variance.
         """
         xs, Qs = self.predict_coefficients(meshes, inputs, ids)
+        scales = self._field_scales(self._check_inputs(inputs, len(meshes), ids or [str(i) for i in range(len(meshes))]).to(xs))
         mean, std = {}, {}
         for name in self.field_names_:
             mu, var = self.field_gps_[name].predict(xs)  # (n, k) each
             modes = self.field_pods_[name].modes_
             mean[name], std[name] = [], []
             for j, Q in enumerate(Qs):
-                mean[name].append(self.reconstruct(name, Q, mu[j]))
+                s = scales[name][j]
+                mean[name].append(self.reconstruct(name, Q, mu[j], s))
                 B = torch.sparse.mm(Q, modes)  # (N_j, k)
-                std[name].append(((B * B) @ var[j]).sqrt())
+                std[name].append(((B * B) @ var[j]).sqrt() * s)
         if self.scalar_gp_ is not None:
             mu, var = self.scalar_gp_.predict(xs)  # (n, s)
             for c, name in enumerate(self.scalar_names_):
@@ -322,12 +367,14 @@ class MMGPRegressor:
         state = {
             "format": "geomsci.mmgp/1",
             "params": {k: getattr(self, k) for k in ("morphing", "n_corners", "n_shape_modes", "field_energy", "field_modes",
-                                                       "n_restarts", "n_iter", "lr", "gp", "log_transform", "seed")},
+                                                       "n_restarts", "n_iter", "lr", "gp", "field_scaling", "log_transform", "seed")},
             "common_points": self.common_points_.cpu(), "common_faces": self.common_faces_.cpu(), "support": self.support_.cpu(),
             "dim": self.dim_, "n_loops": self.n_loops_, "n_inputs": self.n_inputs_, "input_names": self.input_names_,
             "field_names": self.field_names_, "scalar_names": self.scalar_names_,
             "x_mean": self.x_mean_.cpu(), "x_std": self.x_std_.cpu(), "log_inputs": self.log_inputs_.cpu(),
             "log_outputs": getattr(self, "log_outputs_", torch.zeros(0, dtype=torch.bool)).cpu(),
+            "scale_inputs": self.scale_inputs_.cpu(), "scale_center": self.scale_center_.cpu(),
+            "field_beta": {k: v.cpu() for k, v in self.field_beta_.items()},
             "shape_pod": _cpu(self.shape_pod_.state()),
             "field_pods": {k: _cpu(v.state()) for k, v in self.field_pods_.items()},
             "field_gps": {k: _cpu(v.state()) for k, v in self.field_gps_.items()},
@@ -359,6 +406,9 @@ class MMGPRegressor:
         model.input_names_, model.field_names_, model.scalar_names_ = s["input_names"], s["field_names"], s["scalar_names"]
         model.x_mean_, model.x_std_ = s["x_mean"].to(dev), s["x_std"].to(dev)
         model.log_inputs_, model.log_outputs_ = s["log_inputs"].to(dev), s["log_outputs"].to(dev)
+        model.scale_inputs_ = s.get("scale_inputs", torch.zeros(model.n_inputs_, dtype=torch.bool)).to(dev)
+        model.scale_center_ = s.get("scale_center", torch.zeros(0, dtype=torch.float64)).to(dev)
+        model.field_beta_ = {k: v.to(dev) for k, v in s.get("field_beta", {}).items()}
         model.shape_pod_ = WeightedPOD.from_state(mv(s["shape_pod"]))
         model.field_pods_ = {k: WeightedPOD.from_state(mv(v)) for k, v in s["field_pods"].items()}
         model.field_gps_ = {k: gp_from_state(mv(v)) for k, v in s["field_gps"].items()}
