@@ -84,7 +84,9 @@ def comparison(problems, budget, seeds, clock):
 
 
 def _at(r, t):
-    """Error at the last evaluation not later than time t."""
+    """Error at the last evaluation not later than time t (the final error for the full budget)."""
+    if t >= r.seconds:
+        return r.final_rel_l2
     errs = [e for tt, e in zip(r.history["eval_time"], r.history["rel_l2"]) if tt <= t]
     return errs[-1] if errs else r.history["rel_l2"][0]
 
