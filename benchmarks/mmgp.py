@@ -8,7 +8,9 @@ time is reported on its own line and not counted in any training time.
 
 Methods (all see the same inputs: the mesh and the scalars pressure, young, poisson):
   MMGP           Floater disk morphing (4 corners pinned) + P1 transfer + mass-weighted POD +
-                 gpytorch multi-output GPs (Matern 5/2 ARD, shared kernel per field), analytic std
+                 gpytorch multi-output GPs (Matern 5/2 ARD, shared kernel per field), analytic std;
+                 fields divided by a fitted power law of the scalar inputs (--field-scaling power,
+                 used by every method below; --field-scaling none turns it off everywhere)
   (a) grid+PCA+GP  no morphing: fields rasterized (P1, nearest-cell clamped outside) on a fixed 48 x 72
                  grid over the bounding box of all plates; shape enters as PCA modes of the plate's
                  occupancy mask; PCA of the grid fields + the same GPs; back to nodes by P1 on the grid
