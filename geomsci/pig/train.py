@@ -156,7 +156,13 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
     train_time, step = 0.0, 0
     total = budget if budget is not None else iters
     bar = tqdm(total=total, disable=not progress, desc=f"{type(model).__name__} {problem.name}",
-               unit="s" if budget is not None else "it", leave=False, mininterval=2.0)
+               unit="s" if budget is not None else "it", leave=False, mininterval=2.0,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
+               if budget is not None else None)
+
+    def advance(n):
+        # the last step (or L-BFGS round) overshoots the budget or iteration count: clamp to the total
+        bar.update(min(n, max(total - bar.n, 0)))
 
     def evaluate():
         nonlocal best
@@ -206,7 +212,7 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         train_time += dt
         step += 1
         hist["step"].append(step), hist["time"].append(train_time), hist["loss"].append(lv)
-        bar.update(dt if budget is not None else 1)
+        advance(dt if budget is not None else 1)
         if step >= next_eval:
             next_eval += eval_every
             evaluate()
@@ -236,7 +242,7 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
             train_time += dt
             step += LBFGS_INNER
             hist["step"].append(step), hist["time"].append(train_time), hist["loss"].append(lv)
-            bar.update(dt if budget is not None else LBFGS_INNER)
+            advance(dt if budget is not None else LBFGS_INNER)
             if step >= next_eval:
                 next_eval += eval_every
                 evaluate()
