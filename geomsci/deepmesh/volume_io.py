@@ -50,12 +50,12 @@ def read_volume(path, key: str | None = None) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _read_meshio_lattice(path: Path, key: str | None):
-    import meshio
+    import torch
 
-    try:
-        m = meshio.read(path)
-    except Exception as e:  # meshio raises many types for unknown formats
-        raise ValueError(f"cannot read {path.name} as a volume (.npy, .npz or a meshio format): {e}") from None
+    from geomsci.core.io import load
+
+    # core's reader turns meshio's failures (some of which exit the process) into one-line errors
+    m = load(path, dtype=torch.float64)
     names = list(m.point_data)
     if not names:
         raise ValueError(f"{path.name} has no point field to extract a surface from")
@@ -64,10 +64,10 @@ def _read_meshio_lattice(path: Path, key: str | None):
     name = key if key is not None else names[0]
     if name not in m.point_data:
         raise ValueError(f"{path.name} has no point field {name!r}; it holds {names}")
-    field = np.asarray(m.point_data[name])
+    field = m.point_data[name].numpy()
     if field.ndim != 1:
         raise ValueError(f"point field {name!r} must be scalar, got shape {field.shape}")
-    pts = np.asarray(m.points, dtype=float)
+    pts = m.points.numpy()
     if pts.shape[1] != 3:
         raise ValueError(f"{path.name}: volume points must be 3-D, got {pts.shape[1]} coordinates")
     axes = [np.unique(np.round(pts[:, d], 9)) for d in range(3)]
