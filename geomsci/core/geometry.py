@@ -174,6 +174,15 @@ def voronoi_areas(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return out.index_add(0, faces.reshape(-1), a.reshape(-1))
 
 
+def signed_areas_2d(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Signed areas of 2-D triangles, (F,): positive for counter-clockwise vertex order, zero for
+    degenerate ones. Their signs tell whether a planar map flipped any triangle."""
+    points, faces = _check(points, faces, dims=(2,))
+    p0, p1, p2 = points[faces].unbind(1)  # (F, 2) each
+    d1, d2 = p1 - p0, p2 - p0
+    return 0.5 * (d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
+
+
 def signed_volume(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Enclosed volume ``sum_f v0 . (v1 x v2) / 6`` (divergence theorem), a 0-d tensor.
 

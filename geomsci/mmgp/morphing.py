@@ -35,7 +35,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from geomsci.core.geometry import boundary_loops, corner_angles
+from geomsci.core.geometry import boundary_loops, corner_angles, signed_areas_2d
 from geomsci.core.mesh import Mesh
 
 
@@ -139,13 +139,6 @@ def disk_map(points: torch.Tensor, faces: torch.Tensor, *, n_corners: int = 0, t
         if len(inner):
             uv[inner] = torch.as_tensor(np.column_stack([spla.spsolve(A, rhs[:, c]) for c in range(2)]))
     return uv.to(device=points.device, dtype=points.dtype)
-
-
-def signed_areas_2d(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Signed areas of 2-D triangles, (F,): positive for counter-clockwise vertex order."""
-    p0, p1, p2 = points[faces[:, 0]], points[faces[:, 1]], points[faces[:, 2]]
-    d1, d2 = p1 - p0, p2 - p0
-    return 0.5 * (d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
 
 
 def flipped_triangles(points: torch.Tensor, faces: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:

@@ -251,3 +251,12 @@ def test_cuda_matches_cpu():
         assert torch.allclose(fn(pc, fc).cpu(), fn(p, f), atol=1e-10)
     assert torch.allclose(G.cotangent_laplacian(pc, fc).to_dense().cpu(), G.cotangent_laplacian(p, f).to_dense())
     assert G.genus(fc) == 0 and len(G.boundary_loops(fc)) == 0
+
+
+def test_signed_areas_2d_follow_orientation():
+    # the unit right triangle has area 1/2: positive counter-clockwise, negative once two vertices swap
+    points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    areas = G.signed_areas_2d(points, torch.tensor([[0, 1, 2], [0, 2, 1]]))
+    assert areas.tolist() == [0.5, -0.5]
+    with pytest.raises(ValueError):
+        G.signed_areas_2d(torch.zeros(3, 3), torch.tensor([[0, 1, 2]]))
