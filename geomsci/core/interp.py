@@ -104,6 +104,14 @@ def barycentric(simplex: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, t
     return torch.stack([1 - b1 - b2 - b3, b1, b2, b3], dim=1), torch.zeros_like(b1)
 
 
+def _keep_nearer(best_w, best_d, w, d):
+    """Per row, the weights (T, k) and squared distance (T,) of whichever candidate is nearer."""
+    if best_d is None:
+        return w, d
+    take = d < best_d
+    return torch.where(take.unsqueeze(1), w, best_w), torch.minimum(d, best_d)
+
+
 def _closest_on_triangle(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor):
     """Barycentric weights (T, 3) >= 0 of the point of triangle v (T, 3, D) nearest q (T, D), given
     the plane barycentrics ``bary``: the plane projection when it falls inside the triangle, else
@@ -116,12 +124,7 @@ def _closest_on_triangle(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor):
         d = ((v[:, a] + t.unsqueeze(1) * e - q) ** 2).sum(-1)  # (T,)
         w = torch.zeros_like(bary)
         w = w.index_copy(1, torch.tensor([a, b], device=q.device), torch.stack([1 - t, t], 1))
-        if best_d is None:
-            best_w, best_d = w, d
-        else:
-            take = d < best_d
-            best_w = torch.where(take.unsqueeze(1), w, best_w)
-            best_d = torch.minimum(d, best_d)
+        best_w, best_d = _keep_nearer(best_w, best_d, w, d)
     return torch.where((bary >= 0).all(1, keepdim=True), bary, best_w)
 
 
@@ -138,12 +141,7 @@ def _closest_bary(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor) -> torch
         w3 = _closest_on_triangle(fv, q, fb)  # (T, 3)
         d = (((w3.unsqueeze(-1) * fv).sum(1) - q) ** 2).sum(-1)
         w = torch.zeros_like(bary).index_copy(1, idx, w3)
-        if best_d is None:
-            best_w, best_d = w, d
-        else:
-            take = d < best_d
-            best_w = torch.where(take.unsqueeze(1), w, best_w)
-            best_d = torch.minimum(d, best_d)
+        best_w, best_d = _keep_nearer(best_w, best_d, w, d)
     return torch.where((bary >= 0).all(1, keepdim=True), bary, best_w)
 
 
