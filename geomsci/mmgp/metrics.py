@@ -6,6 +6,13 @@ For n test samples, sample i with N_i nodes, true field U_i and prediction V_i:
     RRMSE_scalar = sqrt( (1/n) sum_i ((u_i - v_i) / u_i)^2 )
     Q2 = 1 - sum (u - v)^2 / sum (u - mean(u))^2      (fields: over all nodes of all samples)
 
+Source, checked on 2026-11-27: the PLAID benchmark documentation
+(https://plaid-lib.readthedocs.io/en/stable/source/plaid_benchmarks.html, "The relative RMSE is the
+considered metric") defines RRMSE_f = ((1/n) sum_i (1/N^i) ||U^i_ref - U^i_pred||_2^2 / ||U^i_ref||_inf^2)^(1/2)
+and RRMSE_s = ((1/n) sum_i |w^i_ref - w^i_pred|^2 / |w^i_ref|^2)^(1/2); the plaid library's
+``plaid.post.metrics`` (github.com/PLAID-lib/plaid, src/plaid/post/metrics.py) computes the scalar
+one as sqrt(mean(((pred - ref) / ref)^2)). ||U||_inf is the largest |entry| of the true field.
+
 Coverage of a central 95% interval: the fraction of true values within mean +- 1.96 std.
 """
 from __future__ import annotations
@@ -20,7 +27,7 @@ def _cat(xs) -> torch.Tensor:
 
 
 def rrmse_field(true: Sequence[torch.Tensor], pred: Sequence[torch.Tensor]) -> float:
-    """PLAID field RRMSE over samples of (possibly) different node counts."""
+    """PLAID field RRMSE over samples of (possibly) different node counts (formula in the module docstring)."""
     if len(true) != len(pred) or len(true) == 0:
         raise ValueError(f"rrmse_field: need as many predictions as truths (>0), got {len(pred)} and {len(true)}")
     terms = []
