@@ -35,6 +35,7 @@ from geomsci.mmgp.pod import WeightedPOD
 from geomsci.mmgp.transfer import apply, transfer_operator
 
 Z95 = 1.959963984540054
+FORMAT = "geomsci.mmgp/2"  # /2: log-parametrised GP hyperparameters, kernel choice, LOO output covariance
 
 
 def _sparse_parts(T: torch.Tensor):
@@ -87,7 +88,13 @@ class MMGPRegressor:
     field_modes : fixed number of POD modes per field, or ``None``
     gp : ``'shared'`` (one multi-output GP per field: modes share kernel and noise, one Cholesky;
         the original MMGP choice) or ``'independent'`` (a gpytorch batch of one GP per mode)
-    n_restarts, n_iter, lr : GP hyperparameter optimisation (see ``SharedGP`` / ``BatchedGP``)
+    n_restarts, n_iter, lr, n_polish : GP hyperparameter optimisation: restarts, Adam iterations and
+        step size on the log hyperparameters, then L-BFGS iterations (see ``SharedGP`` / ``BatchedGP``)
+    kernel : ``'matern52'`` (default, as in MMGP), ``'matern32'`` or ``'rbf'``, ARD in every case
+    calibration : output covariance of a field's shared GP, ``'loo'`` (default: estimated from the
+        leave-one-out residuals, so each POD mode gets its own variance and the modes' error
+        correlations enter the nodal variance) or ``'none'`` (all modes share one standardised
+        variance); see ``SharedGP``
     field_scaling : ``'power'`` (default) divides each field by a power law of the positive scalar
         inputs, s(x) = prod_d x_d^beta_d, with beta fitted by least squares to the log of each training
         field's mass-weighted L2 norm (for linear elasticity it finds u ~ p / E by itself); POD and GP
@@ -104,11 +111,13 @@ class MMGPRegressor:
 
     def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
                  field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 300,
-                 lr: float = 0.1, gp: str = "shared", field_scaling: str = "power", log_transform: bool = True, scheduler=None, progress: bool = False,
+                 lr: float = 0.1, n_polish: int = 100, kernel: str = "matern52", calibration: str = "loo", gp: str = "shared",
+                 field_scaling: str = "power", log_transform: bool = True, scheduler=None, progress: bool = False,
                  seed: int = 0):
         self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
         self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
         self.n_restarts, self.n_iter, self.lr, self.gp = n_restarts, n_iter, lr, gp
+        self.n_polish, self.kernel, self.calibration = n_polish, kernel, calibration
         self.field_scaling, self.log_transform = field_scaling, log_transform
         self.scheduler, self.progress, self.seed = scheduler, progress, seed
 
@@ -243,7 +252,11 @@ class MMGPRegressor:
             raise ValueError(f"MMGPRegressor: field_scaling must be 'power' or 'none', got {self.field_scaling!r}")
         if self.gp not in ("shared", "independent"):
             raise ValueError(f"MMGPRegressor: gp must be 'shared' or 'independent', got {self.gp!r}")
-        GP = SharedGP if self.gp == "shared" else BatchedGP
+        if self.calibration not in ("loo", "none"):
+            raise ValueError(f"MMGPRegressor: calibration must be 'loo' or 'none', got {self.calibration!r}")
+        gkw = dict(n_restarts=self.n_restarts, n_iter=self.n_iter, lr=self.lr, seed=self.seed, kernel=self.kernel,
+                   n_polish=self.n_polish)
+        GP = (lambda: SharedGP(**gkw, calibration=self.calibration)) if self.gp == "shared" else (lambda: BatchedGP(**gkw))
         for attr in ("n_loops_", "dim_", "x_mean_", "input_names_", "scale_inputs_"):
             self.__dict__.pop(attr, None)
         ids = self._check_meshes(meshes, ids)
@@ -295,13 +308,13 @@ class MMGPRegressor:
                 snaps = snaps / (F @ beta).exp()[:, None]
             pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
             self.field_pods_[name] = pod
-            self.field_gps_[name] = GP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, pod.transform(snaps))
+            self.field_gps_[name] = GP().fit(xs, pod.transform(snaps))
         self.scalar_gp_ = None
         if self.scalar_names_:
             y = torch.stack([scalars[k] for k in self.scalar_names_], 1).to(xs)
             self.log_outputs_ = (y > 0).all(0) if self.log_transform else torch.zeros(y.shape[1], dtype=torch.bool)
             y = torch.where(self.log_outputs_, y.clamp_min(1e-300).log(), y)
-            self.scalar_gp_ = BatchedGP(self.n_restarts, self.n_iter, self.lr, seed=self.seed).fit(xs, y)
+            self.scalar_gp_ = BatchedGP(**gkw).fit(xs, y)
         return self
 
     def _check_fitted(self):
@@ -331,20 +344,27 @@ class MMGPRegressor:
 
         Returns ``mean`` (or ``(mean, std)`` with ``return_std``): dicts mapping each field name to a
         list of (N_j,) tensors on the given meshes and each scalar name to an (n,) tensor. The 95%
-        interval is mean +- 1.96 std (``Z95``); std includes the GP noise variance.
+        interval is mean +- 1.96 std (``Z95``); std includes the GP noise variance and, for a shared
+        GP, the correlation of the POD modes' errors (``calibration``).
         """
         xs, Qs = self.predict_coefficients(meshes, inputs, ids)
         scales = self._field_scales(self._check_inputs(inputs, len(meshes), ids or [str(i) for i in range(len(meshes))]).to(xs))
         mean, std = {}, {}
         for name in self.field_names_:
-            mu, var = self.field_gps_[name].predict(xs)  # (n, k) each
+            gp = self.field_gps_[name]
+            if isinstance(gp, SharedGP):  # Cov[a | x_j] = v_j C  ->  Var u_j = v_j diag(B C B^T)
+                mu, v = gp.predict_shared(xs)  # (n, k), (n,)
+                C = gp.output_cov_
+            else:  # independent GPs: Cov[a | x_j] = diag(var_j)
+                mu, var = gp.predict(xs)  # (n, k) each
             modes = self.field_pods_[name].modes_
             mean[name], std[name] = [], []
             for j, Q in enumerate(Qs):
                 s = scales[name][j]
                 mean[name].append(self.reconstruct(name, Q, mu[j], s))
                 B = torch.sparse.mm(Q, modes)  # (N_j, k)
-                std[name].append(((B * B) @ var[j]).sqrt() * s)
+                nodal = ((B @ C) * B).sum(1) * v[j] if isinstance(gp, SharedGP) else (B * B) @ var[j]
+                std[name].append(nodal.clamp_min(0).sqrt() * s)
         if self.scalar_gp_ is not None:
             mu, var = self.scalar_gp_.predict(xs)  # (n, s)
             for c, name in enumerate(self.scalar_names_):
@@ -365,9 +385,10 @@ class MMGPRegressor:
         """Write the fitted model to ``path`` (a ``torch.save`` file of tensors and plain values)."""
         self._check_fitted()
         state = {
-            "format": "geomsci.mmgp/1",
+            "format": FORMAT,
             "params": {k: getattr(self, k) for k in ("morphing", "n_corners", "n_shape_modes", "field_energy", "field_modes",
-                                                       "n_restarts", "n_iter", "lr", "gp", "field_scaling", "log_transform", "seed")},
+                                                       "n_restarts", "n_iter", "lr", "n_polish", "kernel", "calibration", "gp",
+                                                       "field_scaling", "log_transform", "seed")},
             "common_points": self.common_points_.cpu(), "common_faces": self.common_faces_.cpu(), "support": self.support_.cpu(),
             "dim": self.dim_, "n_loops": self.n_loops_, "n_inputs": self.n_inputs_, "input_names": self.input_names_,
             "field_names": self.field_names_, "scalar_names": self.scalar_names_,
@@ -394,7 +415,10 @@ class MMGPRegressor:
             s = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
             raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model ({type(e).__name__})") from None
-        if not isinstance(s, dict) or s.get("format") != "geomsci.mmgp/1":
+        if isinstance(s, dict) and s.get("format") == "geomsci.mmgp/1":
+            raise ValueError(f"MMGPRegressor.load: {path} was saved by an older geomsci (format geomsci.mmgp/1, "
+                             "softplus-parametrised GPs); refit the model")
+        if not isinstance(s, dict) or s.get("format") != FORMAT:
             raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model")
         dev = torch.device(device or "cpu")
         mv = lambda st: _to(st, dev)  # noqa: E731
