@@ -72,9 +72,22 @@ class JetModel(nn.Module):
         fn = self._closed_jet if method == "closed" else (lambda xc, o, ds: autograd_jet(self.forward, xc, o, ds))
         if x.shape[0] <= chunk_size:
             return fn(x, order, dims)
-        parts = [fn(xc, order, dims) for xc in torch.split(x, chunk_size)]
+        perm = self._chunk_order(x, chunk_size) if method == "closed" else None
+        xs = x if perm is None else x[perm]
+        parts = [fn(xc, order, dims) for xc in torch.split(xs, chunk_size)]
         cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
-        return Jet(cat("value"), cat("grad"), cat("hess"), parts[0].dims)
+        jet = Jet(cat("value"), cat("grad"), cat("hess"), parts[0].dims)
+        if perm is not None:  # back to the caller's order
+            inv = torch.empty_like(perm)
+            inv[perm] = torch.arange(perm.numel(), device=perm.device)
+            jet = Jet(jet.value[inv], None if jet.grad is None else jet.grad[inv],
+                      None if jet.hess is None else jet.hess[inv], jet.dims)
+        return jet
+
+    def _chunk_order(self, x: torch.Tensor, chunk_size: int) -> torch.Tensor | None:
+        """Permutation of the points that makes chunks spatially compact (None: keep the order).
+        Used by models that truncate far Gaussians per chunk."""
+        return None
 
     def _closed_jet(self, x, order, dims) -> Jet:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -176,6 +189,22 @@ class PIG(JetModel):
         return torch.cholesky_inverse(L) if L.shape[-1] > 0 else L
 
     # -- evaluation -------------------------------------------------------------------------------
+    def _chunk_order(self, x: torch.Tensor, chunk_size: int) -> torch.Tensor | None:
+        """With truncation on, sort the points by the cell of a regular grid over their bounding box
+        with about P / chunk_size cells (row-major), so that each chunk covers about one cell and
+        keeps only the Gaussians near it. Without truncation the order does not matter: None."""
+        if self.truncate_tol is None:
+            return None
+        with torch.no_grad():
+            lo, hi = x.min(0).values, x.max(0).values  # (d,)
+            n_cells = max(1, round((x.shape[0] / chunk_size) ** (1.0 / self.dim)))
+            cell = ((x - lo) / (hi - lo).clamp(min=1e-300) * n_cells).long().clamp(0, n_cells - 1)  # (P, d)
+            key = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+            for j in range(self.dim):
+                # serpentine (boustrophedon) order keeps consecutive cells adjacent
+                key = key * n_cells + torch.where(key % 2 == 1, n_cells - 1 - cell[:, j], cell[:, j])
+            return torch.sort(key, stable=True).indices
+
     def _select(self, x: torch.Tensor):
         """Gaussians kept for the points ``x``: (idx (K, N'), live (K, N')) or None for all.
 

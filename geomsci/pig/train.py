@@ -9,8 +9,8 @@ Schedule (documented default): Adam on fresh collocation points every ``resample
 for the first ``adam_fraction`` of the iterations (or of the time budget), learning rate decaying
 exponentially to ``lr_final_factor`` times its start; then L-BFGS (strong Wolfe line search,
 history 50, 10 iterations per call, each counted as a step) on one fixed set of points
-for the rest. Means, scales and weights have their own
-learning rates. The budget clock counts training only, not the periodic evaluation.
+for the rest (or a fresh set every ``lbfgs_resample_every`` steps). Means, scales and weights
+have their own learning rates. The budget clock counts training only, not the periodic evaluation.
 
 NaN guard: every ``eval_every`` steps the parameters are copied when the loss is finite; a
 non-finite loss or parameter restores that copy, halves the learning rates and goes on.
@@ -87,7 +87,7 @@ def _loss(problem: Problem, model, xi, cons, causal_eps, causal_bins, method, ch
 def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = None, adam_fraction: float = 0.8,
           lr: float = 1e-2, lr_means: float | None = None, lr_scales: float | None = None,
           lr_final_factor: float = 0.1, n_collocation: int = 2000, n_data: int = 500, resample_every: int = 1,
-          lbfgs_points: int | None = None, causal_eps: float | None = None, causal_bins: int = 16,
+          lbfgs_points: int | None = None, lbfgs_resample_every: int | None = None, causal_eps: float | None = None, causal_bins: int = 16,
           residual_weight: float = 1.0, eval_every: int = 50, n_eval: int = 20000, seed: int = 0, method: str = "closed",
           chunk_size: int = 8192, progress: bool = True, clock: str = "wall") -> TrainResult:
     """Train ``model`` (a `PIG` or `PINN`) on ``problem``; see the module docstring for the loss and schedule.
@@ -102,6 +102,8 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         (means/scales default to ``lr``)
     n_collocation, n_data : residual points and points per data term per step
     lbfgs_points : collocation points of the fixed L-BFGS set (default ``2 * n_collocation``)
+    lbfgs_resample_every : draw a fresh L-BFGS set (and restart its memory) every this many
+        steps (None: one set for the whole phase); keeps L-BFGS from overfitting a small set
     residual_weight : multiplies the PDE term (after division by ``problem.residual_scale``)
     causal_eps : causal weighting strength for time-dependent problems (None: off)
     eval_every, n_eval : evaluation period (steps) and size of the fixed evaluation subset of
@@ -232,8 +234,12 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
             return loss
 
         good_state = copy.deepcopy(model.state_dict())
+        lbfgs_start = step
         while not progress_done():
             t0 = now()
+            if lbfgs_resample_every and step - lbfgs_start >= lbfgs_resample_every:
+                xi, cons = sample(lbfgs_points or 2 * n_collocation)
+                lbfgs, lbfgs_start = make(), step
             lv = float(lbfgs.step(closure).detach())
             ok = guard(lv)
             if not ok:  # restart the quasi-Newton memory from the restored state

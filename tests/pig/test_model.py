@@ -128,3 +128,20 @@ def test_jet_cuda_matches_cpu():
     mc = m.to("cuda")
     b = mc.jet(x.cuda(), 2)
     torch.testing.assert_close(b.hess.cpu(), a.hess, rtol=1e-10, atol=1e-12)
+
+
+def test_truncated_chunks_are_spatial_and_keep_the_order():
+    # with truncation, jet() sorts points into grid cells so chunks are compact, then restores the order
+    tol = 1e-10
+    kw = dict(dim=2, bounds=([-1, -1], [1, 1]), n_gaussians=300, channels=2, sigma_init=0.04, seed=1)
+    exact, trunc = PIG(**kw), PIG(truncate_tol=tol, **kw)
+    x = torch.rand(1500, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    a = exact.jet(x, order=2, chunk_size=100)
+    b = trunc.jet(x, order=2, chunk_size=100)
+    scale = trunc.features.abs().sum() * max(1.0, float(a.hess.abs().max()))
+    for u, v in ((a.value, b.value), (a.grad, b.grad), (a.hess, b.hess)):
+        assert float((u - v).abs().max()) <= 1e3 * tol * float(scale)
+    perm = trunc._chunk_order(x, 100)
+    first = x[perm[:100]]
+    assert float((first.max(0).values - first.min(0).values).max()) < 1.0  # a compact chunk, not the whole box
+    assert exact._chunk_order(x, 100) is None

@@ -76,3 +76,20 @@ def test_solution_field_types():
     grid = solution_field(k, PINN(3, k.bounds, width=4, depth=1))
     assert grid.values.shape == (4, 5, 6, 3)
     torch.testing.assert_close(grid.values[..., 2], grid.values[..., 0] - grid.values[..., 1])
+
+
+def test_lbfgs_resampling_draws_fresh_sets():
+    class _Count(Helmholtz2D):
+        draws = 0
+
+        def sample_interior(self, n, generator=None):
+            type(self).draws += 1
+            return super().sample_interior(n, generator)
+
+    p = _Count(1, 1)
+    p.test_shape = (21, 21)
+    m = PIG(2, p.bounds, n_gaussians=8, seed=0)
+    r = train(p, m, iters=60, adam_fraction=0.0, n_collocation=50, n_data=20, lbfgs_resample_every=20,
+              eval_every=20, progress=False)
+    assert _Count.draws == 1 + 1 + 2  # the first Adam set, the first L-BFGS set, fresh ones at steps 20 and 40
+    assert math.isfinite(r.final_rel_l2) and r.steps == 60
