@@ -22,9 +22,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .env import ACTIONS, TRAIN_SEEDS, SystemBatch, compute_reward
+from .env import ACTIONS, OBSERVATIONS, TRAIN_SEEDS, SystemBatch, compute_reward
 
 OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
+ERR_INDEX = 12  # position of the -log10 |dE/E0| feature in both observation kinds
 
 
 class QNetwork(nn.Module):
@@ -39,7 +40,7 @@ class QNetwork(nn.Module):
         mods.append(nn.Linear(dims[-1], n_actions))
         self.net = nn.Sequential(*mods)
         scale = torch.ones(obs_dim)
-        scale[-1] = OBS_SCALE
+        scale[min(ERR_INDEX, obs_dim - 1)] = OBS_SCALE
         self.register_buffer("scale", scale)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -80,6 +81,8 @@ class DQNConfig:
     integrator: str = "hermite"
     reward: str = "cost"
     lam: float = 4.0
+    observation: str = "paper"  # 'paper' (13 numbers) or 'extended' (16; see env.py)
+    c_switch: float = 0.5  # per-notch charge of the 'steady' reward
     hidden: int = 64
     layers: int = 2
     lr: float = 1e-3
@@ -96,10 +99,14 @@ class DQNConfig:
 
 
 class Policy:
-    """Greedy policy of a trained `QNetwork`: ``policy(obs (B, 13)) -> action indices (B,)``."""
+    """Greedy policy of a trained `QNetwork`: ``policy(obs (B, obs_dim)) -> action indices (B,)``.
+
+    ``policy.observation`` names the observation kind it expects ('paper' or 'extended').
+    """
 
     def __init__(self, net: QNetwork, config: DQNConfig | None = None, history: dict | None = None):
         self.net, self.config, self.history = net.eval(), config or DQNConfig(), history or {}
+        self.observation = self.config.observation
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray) -> np.ndarray:
@@ -118,8 +125,8 @@ class Policy:
         if not path.is_file():
             raise FileNotFoundError(f"policy file {path} does not exist")
         blob = torch.load(path, map_location="cpu", weights_only=False)
-        cfg = DQNConfig(**blob["config"])
-        net = QNetwork(hidden=cfg.hidden, layers=cfg.layers)
+        cfg = DQNConfig(**{"observation": "paper", **blob["config"]})  # files from before 'observation' existed
+        net = QNetwork(obs_dim=OBSERVATIONS[cfg.observation], hidden=cfg.hidden, layers=cfg.layers)
         net.load_state_dict(blob["state_dict"])
         return cls(net, cfg, blob.get("history"))
 
@@ -133,14 +140,17 @@ def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
     """Train a DQN on `TimeStepEnv`-equivalent rollouts of ``cfg.parallel`` systems at a time."""
     if cfg.episodes < 1 or cfg.parallel < 1:
         raise ValueError(f"train_dqn: episodes and parallel must be >= 1, got {cfg.episodes}, {cfg.parallel}")
+    if cfg.observation not in OBSERVATIONS:
+        raise ValueError(f"train_dqn: observation must be one of {tuple(OBSERVATIONS)}, got {cfg.observation!r}")
+    obs_dim = OBSERVATIONS[cfg.observation]
     torch.manual_seed(cfg.seed)  # network initialisation
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    net = QNetwork(hidden=cfg.hidden, layers=cfg.layers)
-    target = QNetwork(hidden=cfg.hidden, layers=cfg.layers)
+    net = QNetwork(obs_dim=obs_dim, hidden=cfg.hidden, layers=cfg.layers)
+    target = QNetwork(obs_dim=obs_dim, hidden=cfg.hidden, layers=cfg.layers)
     target.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    buf = ReplayBuffer(cfg.buffer, 13, gen)
+    buf = ReplayBuffer(cfg.buffer, obs_dim, gen)
     history = {"episode_return": [], "final_error": [], "n_force": [], "epsilon": []}
     done_episodes = 0
     bar = tqdm(total=cfg.episodes, disable=not progress, desc="dqn episodes")
@@ -148,7 +158,7 @@ def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
         seeds = rng.choice(len(TRAIN_SEEDS), size=cfg.parallel, replace=False) + TRAIN_SEEDS.start
         sysb = SystemBatch(seeds, integrator=cfg.integrator, max_substeps=cfg.max_substeps)
         eps = epsilon(done_episodes, cfg)
-        obs = sysb.observe()
+        obs = sysb.observe(cfg.observation)
         ret = np.zeros(cfg.parallel)
         for k in range(cfg.n_checks):
             running = ~sysb.done.numpy()
@@ -157,8 +167,8 @@ def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
             explore = rng.random(cfg.parallel) < eps
             act = np.where(explore, rng.integers(len(ACTIONS), size=cfg.parallel), greedy)
             out = sysb.step(act)
-            rew = compute_reward(cfg.reward, out, lam=cfg.lam)
-            nobs = np.clip(np.nan_to_num(sysb.observe(), nan=0.0), -1e3, 1e3)
+            rew = compute_reward(cfg.reward, out, lam=cfg.lam, c_switch=cfg.c_switch)
+            nobs = sysb.observe(cfg.observation)
             term = out["ended_early"]
             m = running
             buf.add(obs[m], act[m], rew[m], nobs[m], term[m])

@@ -1,7 +1,8 @@
 """Batched evaluation of step-parameter controllers on many paper systems at once.
 
 A controller is either an action index (a fixed mu for the whole run) or a callable mapping
-observations (B, 13) to action indices (B,), e.g. a trained `Policy`. All B systems advance
+observations (B, obs_dim) to action indices (B,), e.g. a trained `Policy`; its ``observation``
+attribute ('paper' or 'extended', default 'paper') picks the observation it is given. All B systems advance
 together in one `SystemBatch`; each keeps its own time step.
 """
 from __future__ import annotations
@@ -47,9 +48,10 @@ def run_controller(seeds, controller, *, integrator: str = "hermite", t_end: flo
     if n_checks < 1:
         raise ValueError(f"t_end must be at least one check_step ({check_step} yr), got {t_end}")
     actions = np.full((n_checks, sysb.batch), -1, dtype=np.int64)
+    kind = getattr(controller, "observation", "paper")
     for k in tqdm(range(n_checks), disable=not progress, desc="evaluate"):
         if callable(controller):
-            obs = np.clip(np.nan_to_num(sysb.observe(), nan=0.0), -1e3, 1e3)
+            obs = sysb.observe(kind)
             act = np.asarray(controller(obs), dtype=np.int64)
         else:
             idx = int(controller)

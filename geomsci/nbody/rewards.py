@@ -22,6 +22,16 @@ return telescopes to the benchmark's objective, -(log10 of the final error above
 (total force evaluations) / 1000:
 
     r_i = -( max(log10|dE_i|, log10 E_lim) - max(log10|dE_{i-1}|, log10 E_lim) ) - lam * n_i / 1000
+
+`steady_reward` is `final_reward` minus a charge for every notch (1/3 dex) that mu moves between
+intervals (the first decision is free):
+
+    r_i = final_i - c_switch * 3 |log10 mu_i - log10 mu_{i-1}|
+
+Changing the step parameter of a Hermite integration mid-orbit freezes the orbit's energy
+excursion into the error (docs/nbody.md measures it: alternating two mu every interval is 1.2 dex
+worse than the fixed-mu front at equal cost), a delayed and noisy effect the charge makes visible
+at once.
 """
 from __future__ import annotations
 
@@ -55,4 +65,11 @@ def final_reward(dE, dE_prev, n_force, lam: float = 0.3, e_lim: float = 1e-12):
     return -(le - lp) - lam * np.asarray(n_force) / 1000.0
 
 
-REWARDS = ("paper", "cost", "final")
+def steady_reward(dE, dE_prev, n_force, mu, mu_prev, lam: float = 0.3, c_switch: float = 0.5, e_lim: float = 1e-12):
+    """`final_reward` minus ``c_switch`` per notch that mu moved. All arrays (B,); mu_prev >= 1 means 'no previous'."""
+    mu, mu_prev = np.asarray(mu, dtype=np.float64), np.asarray(mu_prev, dtype=np.float64)
+    notches = np.where(mu_prev < 1.0, 3.0 * np.abs(np.log10(mu) - np.log10(np.minimum(mu_prev, 1.0))), 0.0)
+    return final_reward(dE, dE_prev, n_force, lam, e_lim) - c_switch * notches
+
+
+REWARDS = ("paper", "cost", "final", "steady")

@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 from geomsci.nbody.dqn import DQNConfig, Policy, QNetwork, epsilon, train_dqn
 from geomsci.nbody.env import ACTIONS, TEST_SEEDS, TRAIN_SEEDS, SystemBatch, TimeStepEnv
 from geomsci.nbody.evaluate import parse_seeds, run_controller, summarize
-from geomsci.nbody.rewards import cost_reward, paper_reward
+from geomsci.nbody.rewards import cost_reward, paper_reward, steady_reward
 
 
 def test_actions_are_the_papers_ten_log_spaced_values():
@@ -20,10 +20,26 @@ def test_train_and_test_seeds_are_disjoint():
     assert TRAIN_SEEDS.start > max(TEST_SEEDS)
 
 
-@pytest.mark.parametrize("reward,integrator", [("cost", "hermite"), ("paper", "aarseth")])
-def test_env_passes_gymnasium_checker(reward, integrator):
-    env = TimeStepEnv(reward=reward, integrator=integrator, n_checks=5)
+@pytest.mark.parametrize("reward,integrator,observation", [("cost", "hermite", "paper"), ("paper", "aarseth", "paper"),
+                                                            ("steady", "hermite", "extended")])
+def test_env_passes_gymnasium_checker(reward, integrator, observation):
+    env = TimeStepEnv(reward=reward, integrator=integrator, n_checks=5, observation=observation)
     check_env(env, skip_render_check=True)
+
+
+def test_extended_observation_features():
+    sb = SystemBatch([4, 5])
+    o0 = sb.observe("extended")
+    assert o0.shape == (2, 16) and np.array_equal(o0[:, :13], sb.observe("paper"))
+    assert np.all(o0[:, 14] == 0) and np.all(o0[:, 15] == 0)  # no interval yet; log10 mu_prev = 0 means none
+    sb.step(np.array([6, 3]))
+    o1 = sb.observe("extended")
+    np.testing.assert_allclose(o1[:, 15], np.log10(ACTIONS[[6, 3]]), rtol=1e-6)
+    np.testing.assert_allclose(o1[:, 14], o1[:, 12] - 16.0, rtol=1e-6)  # -log10 err went from 16 to o1[:, 12]
+    # the collision-time feature: log10(min pair time / 0.1 yr), finite and larger for a wider system
+    assert np.all(np.isfinite(o1[:, 13])) and np.all(np.abs(o1[:, 13]) < 8)
+    with pytest.raises(ValueError, match="observation"):
+        sb.observe("raw")
 
 
 def test_env_episode_and_observation():
@@ -57,6 +73,10 @@ def test_rewards():
     r = cost_reward(np.array([1.0 + 1e-12, 1.0 + 1e-7]), np.array([1.0, 1.0]), np.array([1.0, 1.0]),
                     np.array([500, 0]), lam=2.0)
     np.testing.assert_allclose(r, [-1.0, -3.0], atol=1e-6)
+    # steady: each notch (1/3 dex) that mu moves costs c_switch; the first decision (mu_prev = 1) is free
+    dE = np.array([1e-9, 1e-9, 1e-9])
+    r = steady_reward(dE, dE, np.zeros(3), ACTIONS[[5, 5, 5]], np.array([ACTIONS[5], ACTIONS[7], 1.0]), c_switch=0.5)
+    np.testing.assert_allclose(r, [0.0, -1.0, 0.0], atol=1e-9)
 
 
 def test_system_batch_matches_single_system_runs():
@@ -91,6 +111,12 @@ def test_train_save_load_evaluate(tmp_path):
     assert res["actions"].shape == (3, 3) and s["ended_early"] == 0 and s["median_n_force"] > 0
     with pytest.raises(FileNotFoundError):
         Policy.load(tmp_path / "missing.pt")
+    # the extended observation and the steady reward train, save and evaluate the same way
+    cfg = DQNConfig(episodes=2, parallel=2, n_checks=3, batch_size=4, max_substeps=300, seed=0,
+                    observation="extended", reward="steady", lam=0.3)
+    pol = Policy.load(train_dqn(cfg, progress=False).save(tmp_path / "e.pt"))
+    assert pol.observation == "extended" and pol.net.net[0].in_features == 16
+    assert run_controller([0, 1], pol, t_end=0.2)["actions"].shape == (2, 2)
 
 
 def test_fixed_controller_smaller_mu_costs_more_and_errs_less():
