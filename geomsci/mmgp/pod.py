@@ -78,3 +78,25 @@ class WeightedPOD:
         pod.mean_, pod.modes_, pod.eigenvalues_ = s["mean"], s["modes"], s["eigenvalues"]
         pod.weights_, pod.captured_ = s["weights"], s["captured"]
         return pod
+
+
+def cv_residual_variance(snapshots: torch.Tensor, weights: torch.Tensor, n_modes: int, folds: int = 5) -> torch.Tensor:
+    """Per-entry variance (M,) of the POD truncation error on snapshots the basis has not seen.
+
+    The snapshots are split into ``folds`` interleaved folds; each fold is projected onto the
+    ``n_modes`` POD modes of the other folds, and the squared residuals x - mean - Phi Phi^T W (x - mean)
+    are averaged over all n snapshots. On its own training snapshots POD leaves only 1 - energy of
+    the variance; a new sample also has the part outside the span of the training set, which is what
+    this estimates (the part of a prediction's error that no GP over POD coefficients can see).
+    """
+    n = snapshots.shape[0]
+    folds = max(2, min(folds, n))
+    idx = torch.arange(n, device=snapshots.device)
+    acc = torch.zeros(snapshots.shape[1], dtype=snapshots.dtype, device=snapshots.device)
+    for k in range(folds):
+        held, kept = idx[idx % folds == k], idx[idx % folds != k]
+        pod = WeightedPOD(n_modes=n_modes).fit(snapshots[kept], weights)
+        r = snapshots[held] - pod.inverse_transform(pod.transform(snapshots[held]))
+        acc += (r**2).sum(0)
+    return acc / n
+

@@ -7,10 +7,13 @@
                       fitted by least squares to log ||u_i||_W over the training set; POD and GP see v_i
            GP inputs  [z_i, scalar inputs]  (standardised);  one batched GP per field (its k_f modes)
            and one per scalar output
-    predict on mesh j:  a^f ~ N(mu, diag(var)) from the GP, u_j = Q_j (mean^f + Phi^f a^f) with
-           Q_j (N_j, N_c) the transfer from the common mesh back to mesh j's morphed nodes, so
-           E[u_j] = s_j Q_j (mean^f + Phi^f mu)  and  Var[u_j] = s_j^2 diag(B diag(var) B^T) = s_j^2 (B * B) var,
-           B = Q_j Phi^f, s_j = s_f(x_j) (deterministic given the inputs; analytic, no sampling).
+    predict on mesh j:  the shared GP of field f gives a^f ~ N(mu, v(x_j) C^f) (C^f: output covariance
+           from leave-one-out residuals; independent GPs give C = diag(var)), u_j = s_j Q_j (mean^f + Phi^f a^f + e)
+           with Q_j (N_j, N_c) the transfer from the common mesh back to mesh j's morphed nodes and e the
+           POD truncation error (independent, per-node variance sigma_f^2 from a cross-validated POD), so
+           E[u_j] = s_j Q_j (mean^f + Phi^f mu)  and
+           Var[u_j] = s_j^2 [ v(x_j) diag(B C^f B^T) + Q_j sigma_f^2 ],  B = Q_j Phi^f,  s_j = s_f(x_j)
+           (deterministic given the inputs; analytic, no sampling).
 
 Morphing ``'disk'``: Floater mean-value map onto the unit disk (one boundary loop, 2-D or 3-D patch).
 Morphing ``'rbf'``: RBF morph of each mesh onto the common mesh's geometry, driven by its boundary
@@ -31,7 +34,7 @@ from geomsci.mmgp.executor import map_samples
 from geomsci.mmgp.gp import BatchedGP, SharedGP, gp_from_state
 from geomsci.mmgp.metrics import q2
 from geomsci.mmgp.morphing import disk_map, rbf_boundary_morph
-from geomsci.mmgp.pod import WeightedPOD
+from geomsci.mmgp.pod import WeightedPOD, cv_residual_variance
 from geomsci.mmgp.transfer import apply, transfer_operator
 
 Z95 = 1.959963984540054
@@ -104,6 +107,10 @@ class MMGPRegressor:
         log y for scalar outputs positive in all training samples (multiplicative laws such as
         u ~ p / E become additive); a log-output's prediction is the log-normal mean
         exp(m + v/2) with std mean * sqrt(exp(v) - 1)
+    pod_residual : add the variance of the POD truncation error to the nodal predictive variance
+        (default True): a per-node field sigma_f^2 on the common mesh, estimated by 5-fold
+        cross-validation of the POD on the training snapshots (``cv_residual_variance``), carried to
+        mesh j by Q_j and scaled by s_f(x_j)^2. It is independent of the GP's coefficient error.
     scheduler : ``None`` (serial) or a dask scheduler address / ``distributed.Client`` for the
         per-sample morphing and transfer
     progress : show tqdm bars; seed : GP restarts
@@ -112,13 +119,13 @@ class MMGPRegressor:
     def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
                  field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 300,
                  lr: float = 0.1, n_polish: int = 100, kernel: str = "matern52", calibration: str = "loo", gp: str = "shared",
-                 field_scaling: str = "power", log_transform: bool = True, scheduler=None, progress: bool = False,
-                 seed: int = 0):
+                 field_scaling: str = "power", log_transform: bool = True, pod_residual: bool = True, scheduler=None,
+                 progress: bool = False, seed: int = 0):
         self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
         self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
         self.n_restarts, self.n_iter, self.lr, self.gp = n_restarts, n_iter, lr, gp
         self.n_polish, self.kernel, self.calibration = n_polish, kernel, calibration
-        self.field_scaling, self.log_transform = field_scaling, log_transform
+        self.field_scaling, self.log_transform, self.pod_residual = field_scaling, log_transform, pod_residual
         self.scheduler, self.progress, self.seed = scheduler, progress, seed
 
     # -- validation ---------------------------------------------------------------------------
@@ -295,7 +302,7 @@ class MMGPRegressor:
         self.scale_inputs_ = (x > 0).all(0) if self.field_scaling == "power" else torch.zeros(x.shape[1], dtype=torch.bool)
         feats = self._scale_features(x)  # (n, p_+)
         self.scale_center_ = feats.mean(0)
-        self.field_pods_, self.field_gps_, self.field_beta_ = {}, {}, {}
+        self.field_pods_, self.field_gps_, self.field_beta_, self.field_resvar_ = {}, {}, {}, {}
         for name in tqdm(self.field_names_, desc="mmgp: POD + GP per field", disable=not self.progress, leave=False):
             snaps = torch.stack([p["fields"][name] for p in prep]).to(self.device_)  # (n, N_c)
             if feats.shape[1] > 0:  # power-law amplitude: least squares on log ||u_i||_W = c + beta . f_i
@@ -308,6 +315,8 @@ class MMGPRegressor:
                 snaps = snaps / (F @ beta).exp()[:, None]
             pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
             self.field_pods_[name] = pod
+            self.field_resvar_[name] = (cv_residual_variance(snaps, w, pod.n_components_) if self.pod_residual
+                                        else torch.zeros_like(w))  # (N_c,)
             self.field_gps_[name] = GP().fit(xs, pod.transform(snaps))
         self.scalar_gp_ = None
         if self.scalar_names_:
@@ -364,6 +373,7 @@ class MMGPRegressor:
                 mean[name].append(self.reconstruct(name, Q, mu[j], s))
                 B = torch.sparse.mm(Q, modes)  # (N_j, k)
                 nodal = ((B @ C) * B).sum(1) * v[j] if isinstance(gp, SharedGP) else (B * B) @ var[j]
+                nodal = nodal + apply(Q, self.field_resvar_[name])  # POD truncation error, independent of the GP's
                 std[name].append(nodal.clamp_min(0).sqrt() * s)
         if self.scalar_gp_ is not None:
             mu, var = self.scalar_gp_.predict(xs)  # (n, s)
@@ -388,7 +398,7 @@ class MMGPRegressor:
             "format": FORMAT,
             "params": {k: getattr(self, k) for k in ("morphing", "n_corners", "n_shape_modes", "field_energy", "field_modes",
                                                        "n_restarts", "n_iter", "lr", "n_polish", "kernel", "calibration", "gp",
-                                                       "field_scaling", "log_transform", "seed")},
+                                                       "field_scaling", "log_transform", "pod_residual", "seed")},
             "common_points": self.common_points_.cpu(), "common_faces": self.common_faces_.cpu(), "support": self.support_.cpu(),
             "dim": self.dim_, "n_loops": self.n_loops_, "n_inputs": self.n_inputs_, "input_names": self.input_names_,
             "field_names": self.field_names_, "scalar_names": self.scalar_names_,
@@ -396,6 +406,7 @@ class MMGPRegressor:
             "log_outputs": getattr(self, "log_outputs_", torch.zeros(0, dtype=torch.bool)).cpu(),
             "scale_inputs": self.scale_inputs_.cpu(), "scale_center": self.scale_center_.cpu(),
             "field_beta": {k: v.cpu() for k, v in self.field_beta_.items()},
+            "field_resvar": {k: v.cpu() for k, v in self.field_resvar_.items()},
             "shape_pod": _cpu(self.shape_pod_.state()),
             "field_pods": {k: _cpu(v.state()) for k, v in self.field_pods_.items()},
             "field_gps": {k: _cpu(v.state()) for k, v in self.field_gps_.items()},
@@ -433,6 +444,7 @@ class MMGPRegressor:
         model.scale_inputs_ = s.get("scale_inputs", torch.zeros(model.n_inputs_, dtype=torch.bool)).to(dev)
         model.scale_center_ = s.get("scale_center", torch.zeros(0, dtype=torch.float64)).to(dev)
         model.field_beta_ = {k: v.to(dev) for k, v in s.get("field_beta", {}).items()}
+        model.field_resvar_ = {k: v.to(dev) for k, v in s["field_resvar"].items()}
         model.shape_pod_ = WeightedPOD.from_state(mv(s["shape_pod"]))
         model.field_pods_ = {k: WeightedPOD.from_state(mv(v)) for k, v in s["field_pods"].items()}
         model.field_gps_ = {k: gp_from_state(mv(v)) for k, v in s["field_gps"].items()}

@@ -77,3 +77,21 @@ def test_pod_bad_input():
         WeightedPOD(energy=1.5)
     with pytest.raises(ValueError, match="weights"):
         WeightedPOD().fit(torch.zeros(3, 5), torch.ones(4))
+
+
+def test_cv_residual_variance_sees_what_the_training_fit_cannot():
+    from geomsci.mmgp.pod import cv_residual_variance
+
+    g = torch.Generator().manual_seed(0)
+    n, M = 40, 30
+    w = torch.rand(M, generator=g, dtype=torch.float64) + 0.5
+    low = torch.randn(n, 3, generator=g, dtype=torch.float64) @ torch.randn(3, M, generator=g, dtype=torch.float64)
+    # snapshots in a 3-D affine span: 3 modes from any 4 folds already reproduce held-out ones
+    assert float(cv_residual_variance(low + 1.0, w, 3).max()) < 1e-20
+    # plus independent noise: held-out residuals exceed the in-sample ones (the training fit is optimistic)
+    noisy = low + 0.1 * torch.randn(n, M, generator=g, dtype=torch.float64)
+    pod = WeightedPOD(n_modes=3).fit(noisy, w)
+    in_sample = ((noisy - pod.inverse_transform(pod.transform(noisy))) ** 2).mean(0)
+    cv = cv_residual_variance(noisy, w, 3)
+    assert cv.shape == (M,) and float(cv.sum()) > float(in_sample.sum())
+    assert 0.5 * 0.01 < float(cv.mean()) < 2 * 0.01  # close to the noise variance
