@@ -81,8 +81,10 @@ def train(
     episodes: int = typer.Option(160, help="training episodes (systems)"),
     parallel: int = typer.Option(8, help="systems rolled out at once"),
     n_checks: int = typer.Option(200, help="0.1-yr intervals per episode"),
-    reward: str = typer.Option("cost", help="cost | final | paper"),
-    lam: float = typer.Option(4.0, help="cost weight of the 'cost' reward (per 1000 force evaluations)"),
+    reward: str = typer.Option("steady", help="steady | final | cost | paper (see geomsci.nbody.rewards)"),
+    lam: float = typer.Option(0.3, help="cost weight (per 1000 force evaluations) of the cost/final/steady rewards"),
+    c_switch: float = typer.Option(0.5, help="charge per notch that mu moves (steady reward)"),
+    observation: str = typer.Option("extended", help="extended (16 numbers) | paper (13)"),
     seed: int = typer.Option(1, help="training seed (systems are drawn from seeds >= 1000)"),
     threads: int = typer.Option(1, help="torch threads"),
 ):
@@ -91,7 +93,7 @@ def train(
 
     torch.set_num_threads(threads)
     cfg = DQNConfig(episodes=episodes, parallel=parallel, n_checks=n_checks, reward=reward, lam=lam, seed=seed,
-                    eps_decay=max(episodes / 4, 1.0))
+                    eps_decay=max(episodes / 4, 1.0), observation=observation, c_switch=c_switch)
     t0 = time.perf_counter()
     pol = train_dqn(cfg)
     pol.save(out)
