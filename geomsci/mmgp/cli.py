@@ -57,7 +57,9 @@ def fit(
     shape_modes: int = typer.Option(8, help="POD modes of the morphed coordinates used as GP inputs"),
     energy: float = typer.Option(0.99999, help="POD energy kept for each field"),
     restarts: int = typer.Option(2, help="GP hyperparameter restarts"),
-    iters: int = typer.Option(300, help="Adam iterations per GP"),
+    iters: int = typer.Option(300, help="Adam iterations per GP (on log hyperparameters)"),
+    polish: int = typer.Option(100, help="L-BFGS iterations after Adam"),
+    kernel: str = typer.Option("matern52", help="GP kernel: matern52, matern32 or rbf (ARD)"),
     scheduler: str = typer.Option("", help="dask scheduler address for the per-sample morphing (default: serial)"),
 ):
     """Fit an MMGP surrogate from a folder of meshes and CSV tables; saves it with torch.save."""
@@ -70,7 +72,7 @@ def fit(
     t0 = time.perf_counter()
     data = read_samples(directory, inputs, outputs or None, field_names, progress=True)
     model = MMGPRegressor(n_corners=n_corners, n_shape_modes=shape_modes, field_energy=energy, n_restarts=restarts,
-                          n_iter=iters, scheduler=scheduler or None, progress=True)
+                          n_iter=iters, n_polish=polish, kernel=kernel, scheduler=scheduler or None, progress=True)
     model.fit(data["meshes"], data["inputs"], data["outputs"], ids=data["ids"])
     model.save(out)
     modes = ", ".join(f"{k}: {p.n_components_} modes" for k, p in model.field_pods_.items())
@@ -151,7 +153,7 @@ def demo(out_dir: Path) -> str:
         h = (0.08, 0.1)
         mtr, xtr, ytr = make_split(40, "train", seed=1, h_range=h)
         mte, xte, yte = make_split(4, "test", seed=1, h_range=h)
-        model = MMGPRegressor(n_corners=4, n_shape_modes=6, field_energy=0.9999, n_restarts=1, n_iter=150)
+        model = MMGPRegressor(n_corners=4, n_shape_modes=6, field_energy=0.9999, n_restarts=1, n_iter=60, n_polish=40)
         model.fit(mtr, xtr, {"u2": [m.point_data["u2"] for m in mtr], "max_top_u2": ytr[:, 1]})
         mean, std = model.predict(mte, xte, return_std=True)
     finally:

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from geomsci.core.geometry import boundary_loops, vertex_areas
 from geomsci.core.mesh import Mesh
 from geomsci.mmgp.executor import map_samples
-from geomsci.mmgp.gp import BatchedGP, SharedGP, gp_from_state
+from geomsci.mmgp.gp import KERNELS, BatchedGP, SharedGP, gp_from_state
 from geomsci.mmgp.metrics import q2
 from geomsci.mmgp.morphing import disk_map, rbf_boundary_morph
 from geomsci.mmgp.pod import WeightedPOD, cv_residual_variance
@@ -259,6 +259,8 @@ class MMGPRegressor:
             raise ValueError(f"MMGPRegressor: field_scaling must be 'power' or 'none', got {self.field_scaling!r}")
         if self.gp not in ("shared", "independent"):
             raise ValueError(f"MMGPRegressor: gp must be 'shared' or 'independent', got {self.gp!r}")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"MMGPRegressor: kernel must be one of {KERNELS}, got {self.kernel!r}")
         if self.calibration not in ("loo", "none"):
             raise ValueError(f"MMGPRegressor: calibration must be 'loo' or 'none', got {self.calibration!r}")
         gkw = dict(n_restarts=self.n_restarts, n_iter=self.n_iter, lr=self.lr, seed=self.seed, kernel=self.kernel,

@@ -45,6 +45,6 @@ def small_model(small_data):
     from geomsci.mmgp.regressor import MMGPRegressor
 
     (mtr, xtr, ytr), _ = small_data
-    model = MMGPRegressor(n_corners=4, n_shape_modes=3, field_energy=0.999, n_restarts=2, n_iter=40, seed=0)
+    model = MMGPRegressor(n_corners=4, n_shape_modes=3, field_energy=0.999, n_restarts=2, n_iter=40, n_polish=30, seed=0)
     with one_thread():
         return model.fit(mtr, xtr, _outputs_of(mtr, ytr, ("u1", "u2")))
