@@ -66,13 +66,13 @@ def derivative_table(quick: bool) -> list[dict]:
     return rows
 
 
-def comparison(problems, budget, seeds, clock):
+def comparison(problems, budget, seeds, clock, first_seed=0):
     results = {}
     for name in problems:
         problem = get_problem(name)
         problem.test_points()  # build the reference outside the timed runs
         runs = {"PIG": [], "PINN": []}
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             for label, cls, key in (("PIG", PIG, "pig"), ("PINN", PINN, "pinn")):
                 model = cls(problem.dim, problem.bounds, seed=seed, **model_kwargs(name, key, problem.bounds))
                 r = train(problem, model, budget=budget, seed=seed, progress=False, clock=clock, **train_kwargs(name, key))
@@ -93,8 +93,10 @@ def _at(r, t):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--budget", type=float, default=10.0, help="training seconds per run (default 10)")
+    ap.add_argument("--budget", type=float, default=30.0, help="training seconds per run (default 30)")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=1,
+                    help="seeds first_seed .. first_seed + seeds - 1 (default 1: seed 0 was the tuning seed of configs.py)")
     ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                     help="budget clock: this process's CPU seconds (default; robust on a shared machine) or wall-clock")
     ap.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated, from " + ",".join(PROBLEMS))
@@ -107,13 +109,13 @@ def main(argv=None):
     torch.set_num_threads(1)
     problems = [p for p in args.problems.split(",") if p]
     if args.quick:
-        args.budget, args.seeds = 3.0, 1
+        args.budget, args.seeds, args.first_seed = 3.0, 1, 0
         if args.problems == ",".join(PROBLEMS):
             problems = ["helmholtz", "poisson_mesh", "flow_mixing"]
     bad = [p for p in problems if p not in PROBLEMS]
     if bad:
         ap.error(f"unknown problem(s) {bad}; choose from {sorted(PROBLEMS)}")
-    report = {"budget_s": args.budget, "seeds": args.seeds}
+    report = {"budget_s": args.budget, "seeds": list(range(args.first_seed, args.first_seed + args.seeds))}
 
     if not args.skip_derivatives:
         rows = derivative_table(args.quick)
@@ -126,7 +128,7 @@ def main(argv=None):
 
     if not args.skip_comparison:
         print(f"\nPIG vs PINN, {args.budget:g} s ({args.clock} clock) training per run, mean over {args.seeds} seed(s), 1 thread")
-        res = comparison(problems, args.budget, args.seeds, args.clock)
+        res = comparison(problems, args.budget, args.seeds, args.clock, args.first_seed)
         cols = f"{'problem':>15} | {'PIG final':>9} {'PIG best':>9} | {'PINN final':>10} {'PINN best':>10} | {'final ratio':>11} {'best ratio':>10} | PIG err at 25/50/100 % of budget"
         print("\n" + cols + "\n" + "-" * len(cols))
         report["comparison"] = {}
