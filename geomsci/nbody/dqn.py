@@ -168,8 +168,13 @@ def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
             act = np.where(explore, rng.integers(len(ACTIONS), size=cfg.parallel), greedy)
             out = sysb.step(act)
             rew = compute_reward(cfg.reward, out, lam=cfg.lam, c_switch=cfg.c_switch)
+            # a system that hits the per-interval step cap stops; without a charge that stop would be a
+            # way to escape all further cost (small mu -> stall -> free), so it is terminal and is
+            # charged the cap for every interval it skips (at most 100, like an early end)
+            stall_cost = cfg.lam * cfg.max_substeps / 1000.0 * (cfg.n_checks - k - 1)
+            rew = rew - np.where(out["stalled"], min(stall_cost, 100.0), 0.0)
             nobs = sysb.observe(cfg.observation)
-            term = out["ended_early"]
+            term = out["ended_early"] | out["stalled"]
             m = running
             buf.add(obs[m], act[m], rew[m], nobs[m], term[m])
             ret += np.where(m, rew, 0.0)
