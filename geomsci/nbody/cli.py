@@ -78,13 +78,14 @@ def run(
 @app.command()
 def train(
     out: Path = typer.Option(Path("policy.pt"), "-o", "--out", help="where to save the policy"),
-    episodes: int = typer.Option(160, help="training episodes (systems)"),
-    parallel: int = typer.Option(8, help="systems rolled out at once"),
+    episodes: int = typer.Option(320, help="training episodes (systems)"),
+    parallel: int = typer.Option(16, help="systems rolled out at once (batched integrator, one mu each)"),
     n_checks: int = typer.Option(200, help="0.1-yr intervals per episode"),
     reward: str = typer.Option("steady", help="steady | final | cost | paper (see geomsci.nbody.rewards)"),
-    lam: float = typer.Option(0.3, help="cost weight (per 1000 force evaluations) of the cost/final/steady rewards"),
+    lam: float = typer.Option(1.0, help="cost weight (per 1000 force evaluations) of the cost/final/steady rewards"),
     c_switch: float = typer.Option(0.5, help="charge per notch that mu moves (steady reward)"),
     observation: str = typer.Option("extended", help="extended (16 numbers) | paper (13)"),
+    stall_charge: bool = typer.Option(True, help="charge a system stopped by the step cap for the intervals it skips"),
     seed: int = typer.Option(1, help="training seed (systems are drawn from seeds >= 1000)"),
     threads: int = typer.Option(1, help="torch threads"),
 ):
@@ -93,7 +94,8 @@ def train(
 
     torch.set_num_threads(threads)
     cfg = DQNConfig(episodes=episodes, parallel=parallel, n_checks=n_checks, reward=reward, lam=lam, seed=seed,
-                    eps_decay=max(episodes / 4, 1.0), observation=observation, c_switch=c_switch)
+                    eps_decay=max(episodes / 4, 1.0), observation=observation, c_switch=c_switch,
+                    stall_charge=stall_charge)
     t0 = time.perf_counter()
     pol = train_dqn(cfg)
     pol.save(out)

@@ -83,6 +83,7 @@ class DQNConfig:
     lam: float = 4.0
     observation: str = "paper"  # 'paper' (13 numbers) or 'extended' (16; see env.py)
     c_switch: float = 0.5  # per-notch charge of the 'steady' reward
+    stall_charge: bool = True  # a system stopped by max_substeps is terminal and pays the cap for skipped intervals
     hidden: int = 64
     layers: int = 2
     lr: float = 1e-3
@@ -125,7 +126,8 @@ class Policy:
         if not path.is_file():
             raise FileNotFoundError(f"policy file {path} does not exist")
         blob = torch.load(path, map_location="cpu", weights_only=False)
-        cfg = DQNConfig(**{"observation": "paper", **blob["config"]})  # files from before 'observation' existed
+        # files from before these fields existed: paper observation, no stall charge
+        cfg = DQNConfig(**{"observation": "paper", "stall_charge": False, **blob["config"]})
         net = QNetwork(obs_dim=OBSERVATIONS[cfg.observation], hidden=cfg.hidden, layers=cfg.layers)
         net.load_state_dict(blob["state_dict"])
         return cls(net, cfg, blob.get("history"))
@@ -171,10 +173,12 @@ def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
             # a system that hits the per-interval step cap stops; without a charge that stop would be a
             # way to escape all further cost (small mu -> stall -> free), so it is terminal and is
             # charged the cap for every interval it skips (at most 100, like an early end)
-            stall_cost = cfg.lam * cfg.max_substeps / 1000.0 * (cfg.n_checks - k - 1)
-            rew = rew - np.where(out["stalled"], min(stall_cost, 100.0), 0.0)
+            term = out["ended_early"]
+            if cfg.stall_charge:
+                stall_cost = cfg.lam * cfg.max_substeps / 1000.0 * (cfg.n_checks - k - 1)
+                rew = rew - np.where(out["stalled"], min(stall_cost, 100.0), 0.0)
+                term = term | out["stalled"]
             nobs = sysb.observe(cfg.observation)
-            term = out["ended_early"] | out["stalled"]
             m = running
             buf.add(obs[m], act[m], rew[m], nobs[m], term[m])
             ret += np.where(m, rew, 0.0)
