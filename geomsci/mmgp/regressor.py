@@ -3,7 +3,8 @@
     fit:   mesh_i --morph--> support_i --P_i--> common mesh      (P_i: P1 transfer, sparse (N_c, N_i))
            shape    x_i = P_i X_i (physical coordinates as a field)  --POD--> shape modes z_i (k_s,)
            field f  u_i = P_i U_i                                    --POD--> coefficients a_i^f (k_f,)
-           amplitude  (optional) u_i = s_f(x_i) v_i with the power law log s_f = beta_f . (log x_i - mean),
+           amplitude  (optional) u_i = s_f(x_i) v_i with the power law log s_f = beta_f . (log x_i - mean)
+                      (+ gamma_f . z_i[:k_a], the first shape modes, if amplitude_shape_modes = k_a > 0),
                       fitted by least squares to log ||u_i||_W over the training set; POD and GP see v_i
            GP inputs  [z_i, scalar inputs]  (standardised);  one batched GP per field (its k_f modes)
            and one per scalar output
@@ -103,6 +104,10 @@ class MMGPRegressor:
         field's mass-weighted L2 norm (for linear elasticity it finds u ~ p / E by itself); POD and GP
         then learn the remaining, shape-driven variation. ``'none'``: no scaling. Needs inputs positive
         in every training sample (others are left out of the law; with none, s = 1)
+    amplitude_shape_modes : k_a >= 0; the amplitude law also takes the first k_a standardised shape
+        modes z as regressors, log s_f = beta . (log x - mean) + gamma . z_{1..k_a} (default 0: inputs
+        only). The shape modes are known at prediction time, so s stays deterministic and the
+        variance analytic. Chosen by cross-validation on the training set in the benchmark
     log_transform : regress on log x for scalar inputs positive in all training samples, and on
         log y for scalar outputs positive in all training samples (multiplicative laws such as
         u ~ p / E become additive); a log-output's prediction is the log-normal mean
@@ -119,13 +124,14 @@ class MMGPRegressor:
     def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
                  field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 300,
                  lr: float = 0.1, n_polish: int = 100, kernel: str = "matern52", calibration: str = "loo", gp: str = "shared",
-                 field_scaling: str = "power", log_transform: bool = True, pod_residual: bool = True, scheduler=None,
-                 progress: bool = False, seed: int = 0):
+                 field_scaling: str = "power", amplitude_shape_modes: int = 0, log_transform: bool = True,
+                 pod_residual: bool = True, scheduler=None, progress: bool = False, seed: int = 0):
         self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
         self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
         self.n_restarts, self.n_iter, self.lr, self.gp = n_restarts, n_iter, lr, gp
         self.n_polish, self.kernel, self.calibration = n_polish, kernel, calibration
         self.field_scaling, self.log_transform, self.pod_residual = field_scaling, log_transform, pod_residual
+        self.amplitude_shape_modes = amplitude_shape_modes
         self.scheduler, self.progress, self.seed = scheduler, progress, seed
 
     # -- validation ---------------------------------------------------------------------------
@@ -224,18 +230,31 @@ class MMGPRegressor:
                              "refit with field_scaling='none'")
         return x[:, pos].clamp_min(1e-300).log()
 
-    def field_scales(self, inputs) -> dict[str, torch.Tensor]:
-        """Amplitude s_f(x_j) of every field for n samples' inputs, {name: (n,)} (ones when not scaled)."""
+    def field_scales(self, inputs, meshes: Sequence[Mesh] | None = None) -> dict[str, torch.Tensor]:
+        """Amplitude s_f(x_j) of every field for n samples' inputs, {name: (n,)} (ones when not scaled).
+        ``meshes`` (the samples' meshes) are needed when the law uses shape modes (``amplitude_shape_modes``)."""
         self._check_fitted()
         n = len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
         x = self._check_inputs(inputs, n, [str(i) for i in range(n)])
-        return self._field_scales(x.to(self.device_, self.dtype_))
+        xs = None
+        if getattr(self, "amplitude_shape_modes", 0):
+            if meshes is None:
+                raise ValueError("MMGPRegressor.field_scales: the amplitude law uses shape modes; pass the meshes too")
+            xs = self.predict_coefficients(meshes, inputs)[0]
+        return self._field_scales(x.to(self.device_, self.dtype_), xs)
 
-    def _field_scales(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _amp_features(self, x: torch.Tensor, xs: torch.Tensor | None) -> torch.Tensor:
+        """Regressors of the amplitude law: centred log positive inputs (n, p_+), then the first
+        ``amplitude_shape_modes`` standardised shape modes (n, k_a) from the GP inputs ``xs``."""
+        f = self._scale_features(x) - self.scale_center_
+        k = self.amplitude_shape_modes
+        return torch.cat([f, xs[:, :k].to(f)], 1) if k else f
+
+    def _field_scales(self, x: torch.Tensor, xs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         out = {}
         for name in self.field_names_:
             beta = self.field_beta_.get(name)
-            out[name] = x.new_ones(x.shape[0]) if beta is None else ((self._scale_features(x) - self.scale_center_) @ beta).exp()
+            out[name] = x.new_ones(x.shape[0]) if beta is None else (self._amp_features(x, xs) @ beta).exp()
         return out
 
     def _gp_inputs(self, coords: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -302,17 +321,22 @@ class MMGPRegressor:
         self.x_std_ = xin.std(0).clamp_min(1e-12)
         xs = (xin - self.x_mean_) / self.x_std_
         self.scale_inputs_ = (x > 0).all(0) if self.field_scaling == "power" else torch.zeros(x.shape[1], dtype=torch.bool)
-        feats = self._scale_features(x)  # (n, p_+)
-        self.scale_center_ = feats.mean(0)
+        if self.amplitude_shape_modes and self.field_scaling != "power":
+            raise ValueError("MMGPRegressor: amplitude_shape_modes needs field_scaling='power'")
+        if not 0 <= self.amplitude_shape_modes <= self.shape_pod_.n_components_:
+            raise ValueError(f"MMGPRegressor: amplitude_shape_modes must lie in [0, {self.shape_pod_.n_components_}] "
+                             f"(the shape modes), got {self.amplitude_shape_modes}")
+        self.scale_center_ = self._scale_features(x).mean(0)
+        feats = self._amp_features(x, xs)  # (n, p_+ + k_a), centred
         self.field_pods_, self.field_gps_, self.field_beta_, self.field_resvar_ = {}, {}, {}, {}
         for name in tqdm(self.field_names_, desc="mmgp: POD + GP per field", disable=not self.progress, leave=False):
             snaps = torch.stack([p["fields"][name] for p in prep]).to(self.device_)  # (n, N_c)
             if feats.shape[1] > 0:  # power-law amplitude: least squares on log ||u_i||_W = c + beta . f_i
                 norm = (snaps**2 @ w).sqrt()
                 logn = norm.clamp_min(1e-12 * float(norm.max()) + 1e-300).log()
-                F = feats - self.scale_center_
+                F = feats
                 A = torch.cat([torch.ones_like(logn)[:, None], F], 1)
-                beta = torch.linalg.lstsq(A, logn[:, None]).solution[1:, 0]  # (p_+,)
+                beta = torch.linalg.lstsq(A, logn[:, None]).solution[1:, 0]  # (p_+ + k_a,)
                 self.field_beta_[name] = beta
                 snaps = snaps / (F @ beta).exp()[:, None]
             pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
@@ -359,7 +383,7 @@ class MMGPRegressor:
         GP, the correlation of the POD modes' errors (``calibration``).
         """
         xs, Qs = self.predict_coefficients(meshes, inputs, ids)
-        scales = self._field_scales(self._check_inputs(inputs, len(meshes), ids or [str(i) for i in range(len(meshes))]).to(xs))
+        scales = self._field_scales(self._check_inputs(inputs, len(meshes), ids or [str(i) for i in range(len(meshes))]).to(xs), xs)
         mean, std = {}, {}
         for name in self.field_names_:
             gp = self.field_gps_[name]
@@ -400,7 +424,8 @@ class MMGPRegressor:
             "format": FORMAT,
             "params": {k: getattr(self, k) for k in ("morphing", "n_corners", "n_shape_modes", "field_energy", "field_modes",
                                                        "n_restarts", "n_iter", "lr", "n_polish", "kernel", "calibration", "gp",
-                                                       "field_scaling", "log_transform", "pod_residual", "seed")},
+                                                       "field_scaling", "amplitude_shape_modes", "log_transform", "pod_residual",
+                                                       "seed")},
             "common_points": self.common_points_.cpu(), "common_faces": self.common_faces_.cpu(), "support": self.support_.cpu(),
             "dim": self.dim_, "n_loops": self.n_loops_, "n_inputs": self.n_inputs_, "input_names": self.input_names_,
             "field_names": self.field_names_, "scalar_names": self.scalar_names_,

@@ -207,3 +207,23 @@ def test_shared_gp_loo_output_covariance_gives_each_output_its_own_variance():
     _, var0 = none.predict_standardized(xt)
     assert torch.allclose(var0[:, 0], var0[:, 1])
     assert float(loo.C_[1, 1] / loo.C_[0, 0]) > 10  # the noisy output's LOO errors are far larger
+
+
+def test_amplitude_law_with_shape_modes_roundtrips(tmp_path, small_data):
+    """amplitude_shape_modes=k adds the first k shape modes to the power law; field_scales then needs
+    the meshes, predictions survive save/load, and bad settings are refused."""
+    (mtr, xtr, ytr), (mte, xte, _) = small_data
+    kw = dict(n_corners=4, n_shape_modes=3, field_modes=3, n_restarts=1, n_iter=20, n_polish=10)
+    model = MMGPRegressor(amplitude_shape_modes=2, **kw).fit(mtr, xtr, outputs_of(mtr, ytr))
+    assert model.field_beta_["u2"].shape == (3 + 2,)  # 3 positive inputs, 2 shape modes
+    with pytest.raises(ValueError, match="pass the meshes"):
+        model.field_scales(xte)
+    s = model.field_scales(xte, mte)["u2"]
+    assert s.shape == (4,) and bool((s > 0).all())
+    a = model.predict(mte, xte)["u2"]
+    b = MMGPRegressor.load(model.save(tmp_path / "m.pt")).predict(mte, xte)["u2"]
+    assert all(torch.allclose(u, v) for u, v in zip(a, b))
+    with pytest.raises(ValueError, match="needs field_scaling='power'"):
+        MMGPRegressor(amplitude_shape_modes=1, field_scaling="none", **kw).fit(mtr, xtr, outputs_of(mtr, ytr))
+    with pytest.raises(ValueError, match=r"amplitude_shape_modes must lie in \[0, 3\]"):
+        MMGPRegressor(amplitude_shape_modes=5, **kw).fit(mtr, xtr, outputs_of(mtr, ytr))
