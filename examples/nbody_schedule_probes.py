@@ -100,6 +100,7 @@ def rules(t_end):
         ("reverse 1e-2 | 4.6e-3, t_coll < 0.1 yr", encounter(6, 5, 0.1)),
         ("encounter 2.2e-3 | 1e-2, t_coll < 0.03 yr", encounter(4, 6, 0.0316)),
         ("encounter 4.6e-3 | 2.2e-2, t_coll < 0.05 yr", encounter(5, 7, 0.05)),
+        ("encounter 4.6e-3 | 1e-2, t_coll < 0.5 yr", encounter(5, 6, 0.5)),
         ("budget, target 1e-9", budget(-9.0)),
         ("alternate 4.6e-3/1e-2 every 0.1 yr", lambda k, tc, le, m: np.full(len(le), 6 if k % 2 else 5)),
         ("alternate 4.6e-3/1e-2 every 5 yr", lambda k, tc, le, m: np.full(len(le), 6 if (k // 50) % 2 else 5)),
