@@ -18,10 +18,9 @@ integrator-independent (16 numbers in all):
 t_coll is the collision time min over pairs of min(r/v, sqrt(r^3/(G(m_i+m_j)))) (how close the
 next encounter is, relative to the decision interval), and mu_prev the parameter used in the last
 interval (log10 mu_prev = 0 before the first decision). The previous parameter matters because
-changing mu is not free for Hermite: the energy error of an eccentric orbit oscillates with an
-amplitude much larger than its secular drift and cancels over each orbit only while the step
-depends on the orbital phase in one fixed way; a change of mu mid-orbit freezes the current
-excursion into the error (see docs/nbody.md for the measurement).
+changing mu is not free here: in these three-body runs the final error is the small net of large,
+mostly cancelling energy excursions during encounters, and a run that mixes two mu values ends
+with about the error of the coarser one while paying for the finer one (docs/nbody.md measures it).
 
 An episode ends early (terminated) when |dE/E0| > ``max_error`` (0.1); it is truncated after
 ``n_checks`` intervals or when a system needs more than ``max_substeps`` steps in one interval.

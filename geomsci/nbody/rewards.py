@@ -28,10 +28,10 @@ intervals (the first decision is free):
 
     r_i = final_i - c_switch * 3 |log10 mu_i - log10 mu_{i-1}|
 
-Changing the step parameter of a Hermite integration mid-orbit freezes the orbit's energy
-excursion into the error (docs/nbody.md measures it: alternating two mu every interval is 1.2 dex
-worse than the fixed-mu front at equal cost), a delayed and noisy effect the charge makes visible
-at once.
+Mixing step parameters within a three-body run costs accuracy: the final error is the small net
+of large, mostly cancelling excursions, and a run that alternates two mu values errs like the
+coarser one while paying for the finer one (docs/nbody.md: 1.1 dex below the fixed-mu front at
+equal cost), a delayed and noisy effect the charge makes visible at once.
 """
 from __future__ import annotations
 
