@@ -189,7 +189,7 @@ def main(argv=None):
             if args.plots:
                 args.plots.mkdir(parents=True, exist_ok=True)
                 plot_history({"PIG": runs["PIG"][0], "PINN": runs["PINN"][0]}, args.plots / f"{name}_error_vs_time.png",
-                             title=f"{name}, seed 0")
+                             title=f"{name}, seed {args.first_seed}")
         print("ratio = PINN error / PIG error (> 1: PIG ahead)")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
