@@ -17,12 +17,13 @@ def _build(problem_name: str, model: str, gaussians: int, seed: int):
 
     if model not in ("pig", "pinn"):
         raise ValueError(f"--model must be 'pig' or 'pinn', got {model!r}")
-    if gaussians < 1:
-        raise ValueError(f"--gaussians must be >= 1, got {gaussians}")
+    if gaussians < 0:
+        raise ValueError(f"--gaussians must be >= 1 (or 0: the problem's setting), got {gaussians}")
     problem = get_problem(problem_name)
     kw = model_kwargs(problem_name, model, problem.bounds)
     if model == "pig":
-        kw["n_gaussians"] = gaussians
+        if gaussians:
+            kw["n_gaussians"] = gaussians
         net = PIG(problem.dim, problem.bounds, seed=seed, **kw)
     else:
         net = PINN(problem.dim, problem.bounds, seed=seed, **kw)
@@ -62,7 +63,7 @@ def _write_outputs(problem, net, result, out: Path, label: str) -> list[Path]:
 def solve(
     problem: str = typer.Argument(..., help="helmholtz, helmholtz_high, klein_gordon, flow_mixing, diffusion, allen_cahn, poisson_mesh"),
     iters: int = typer.Option(1000, "--iters", help="optimiser steps (Adam, then L-BFGS)"),
-    gaussians: int = typer.Option(100, "--gaussians", help="Gaussians per feature channel (PIG)"),
+    gaussians: int = typer.Option(0, "--gaussians", help="Gaussians per feature channel (PIG; 0: the problem's setting in configs.py)"),
     budget: float = typer.Option(0.0, "--budget", help="training seconds instead of --iters (0: use --iters)"),
     model: str = typer.Option("pig", "--model", help="pig or pinn"),
     seed: int = typer.Option(0, "--seed"),
