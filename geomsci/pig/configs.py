@@ -22,7 +22,11 @@ only signal available for these problems, so the table's seeds are held out):
   diffusion (0.52 -> 0.54), so it is off there.
 - PIG learning rate on flow mixing: 1e-2 / 3e-2 / 6e-2 / 1e-1 (4.8e-2 / 3.9e-2 / 2.4e-2 / 4.0e-2);
   on Allen-Cahn 1e-2 / 3e-2 (0.22 / 0.16, with causal weighting and 3000 points); Adam share
-  0.5 / 0.75 on Allen-Cahn (0.22 / 0.21). Not swept elsewhere (1e-2, the paper's value).
+  0.5 / 0.75 on Allen-Cahn (0.22 / 0.21). On nonlinear diffusion 3e-2 looked slightly better
+  on seed 0 (0.103 vs 0.114, with causal weighting) but gave 0.42 on seeds 1-3 (vs 0.17 with
+  1e-2; `assets/pig/bench30_diffusion_lr3e-2.json`), so diffusion keeps 1e-2: PIG is sensitive to
+  the learning rate there and one seed was not enough to see it. Not swept elsewhere (1e-2,
+  the paper's value).
   Seed-to-seed spread of PIG on Allen-Cahn at lr 1e-2: 0.22 / 0.20 / 0.16 (seeds 0, 4, 5).
 - PIG on Helmholtz (10,10): 4 x 400 Gaussians with sigma 0.1 (the old default) never left the
   zero solution; 4 x 900 with sigma 0.03 (about 1.5 Gaussians per half-wavelength 0.1 per axis),
@@ -51,7 +55,7 @@ _TRAIN = {
     "flow_mixing": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 6e-2}, {"lr": 3e-3}),
     "diffusion": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2, **_CAUSAL}, {"lr": 3e-3}),
     "allen_cahn": ({"n_collocation": 3000, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 8000},
-                   {"lr": 3e-2, **_CAUSAL}, {"lr": 3e-3}),
+                   {"lr": 1e-2, **_CAUSAL}, {"lr": 3e-3}),
     "poisson_mesh": ({"n_collocation": 500, "n_data": 300, "adam_fraction": 0.25, "lbfgs_points": 3000}, {"lr": 1e-2}, {"lr": 3e-3}),
 }
 # (2+1)-D problems: wider initial Gaussians (10 % of each extent) so that 4 x 100 of them cover the box
