@@ -136,9 +136,10 @@ def test_truncated_chunks_are_spatial_and_keep_the_order():
     kw = dict(dim=2, bounds=([-1, -1], [1, 1]), n_gaussians=300, channels=2, sigma_init=0.04, seed=1)
     exact, trunc = PIG(**kw), PIG(truncate_tol=tol, **kw)
     x = torch.rand(1500, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    a = exact.jet(x, order=2, chunk_size=100)
-    b = trunc.jet(x, order=2, chunk_size=100)
-    scale = trunc.features.abs().sum() * max(1.0, float(a.hess.detach().abs().max()))
+    with torch.no_grad():  # values only; the gradients are checked elsewhere
+        a = exact.jet(x, order=2, chunk_size=100)
+        b = trunc.jet(x, order=2, chunk_size=100)
+        scale = trunc.features.abs().sum() * max(1.0, float(a.hess.abs().max()))
     for u, v in ((a.value, b.value), (a.grad, b.grad), (a.hess, b.hess)):
         assert float((u - v).abs().max()) <= 1e3 * tol * float(scale)
     perm = trunc._chunk_order(x, 100)
