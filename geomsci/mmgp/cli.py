@@ -60,6 +60,7 @@ def fit(
     iters: int = typer.Option(300, help="Adam iterations per GP (on log hyperparameters)"),
     polish: int = typer.Option(100, help="L-BFGS iterations after Adam"),
     kernel: str = typer.Option("matern52", help="GP kernel: matern52, matern32 or rbf (ARD)"),
+    amplitude_shape_modes: int = typer.Option(0, help="leading shape modes that also enter each field's power-law amplitude"),
     scheduler: str = typer.Option("", help="dask scheduler address for the per-sample morphing (default: serial)"),
 ):
     """Fit an MMGP surrogate from a folder of meshes and CSV tables; saves it with torch.save."""
@@ -72,7 +73,8 @@ def fit(
     t0 = time.perf_counter()
     data = read_samples(directory, inputs, outputs or None, field_names, progress=True)
     model = MMGPRegressor(n_corners=n_corners, n_shape_modes=shape_modes, field_energy=energy, n_restarts=restarts,
-                          n_iter=iters, n_polish=polish, kernel=kernel, scheduler=scheduler or None, progress=True)
+                          n_iter=iters, n_polish=polish, kernel=kernel, amplitude_shape_modes=amplitude_shape_modes,
+                          scheduler=scheduler or None, progress=True)
     model.fit(data["meshes"], data["inputs"], data["outputs"], ids=data["ids"])
     model.save(out)
     modes = ", ".join(f"{k}: {p.n_components_} modes" for k, p in model.field_pods_.items())

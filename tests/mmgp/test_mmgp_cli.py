@@ -29,7 +29,8 @@ def test_make_fit_predict(dataset, tmp_path):
     assert (dataset / "ood_wedge" / "inputs.csv").exists()
     model = tmp_path / "model.pt"
     assert _main(["mmgp", "fit", str(dataset / "train"), "--inputs", "inputs.csv", "--outputs", "outputs.csv",
-                  "--fields", "u1,u2", "-o", str(model), "--iters", "15", "--polish", "10", "--restarts", "1", "--shape-modes", "3"]) == 0
+                  "--fields", "u1,u2", "-o", str(model), "--iters", "15", "--polish", "10", "--restarts", "1", "--shape-modes", "3",
+                  "--amplitude-shape-modes", "1"]) == 0
     assert model.exists()
     out = tmp_path / "pred"
     assert _main(["mmgp", "predict", str(model), str(dataset / "test"), "--inputs", "inputs.csv", "-o", str(out)]) == 0
