@@ -124,6 +124,19 @@ def _adam(loss_fn, params, n_iter: int, lr: float, betas=(0.9, 0.999), eps: floa
         p.grad = None
 
 
+def _fitted_state(gp) -> dict:
+    """Training data, standardisation, marginal likelihood and hyperparameters of a fitted GP."""
+    return {"x": gp.x_train_, "y": gp.y_train_, "y_mean": gp.y_mean_, "y_std": gp.y_std_, "mll": gp.mll_,
+            "params": gp._state}
+
+
+def _restore_fitted(gp, s: dict):
+    """Inverse of ``_fitted_state``: set those attributes on a freshly constructed GP and return it."""
+    gp.x_train_, gp.y_train_, gp.y_mean_, gp.y_std_, gp.mll_ = s["x"], s["y"], s["y_mean"], s["y_std"], s["mll"]
+    gp._state = s["params"]
+    return gp
+
+
 class BatchedGP:
     """b independent ARD GPs (Matern 5/2 by default) on shared inputs.
 
@@ -227,15 +240,12 @@ class BatchedGP:
                 "outputscale": m.covar_module.outputscale.detach(), "noise": m.likelihood.noise.detach().squeeze(-1)}
 
     def state(self) -> dict:
-        return {"x": self.x_train_, "y": self.y_train_, "y_mean": self.y_mean_, "y_std": self.y_std_, "mll": self.mll_,
-                "params": self._state, "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed,
+        return {**_fitted_state(self), "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed,
                                                   self.kernel, self.n_polish]}
 
     @classmethod
     def from_state(cls, s: dict) -> "BatchedGP":
-        gp = cls(*s["config"])
-        gp.x_train_, gp.y_train_, gp.y_mean_, gp.y_std_, gp.mll_ = s["x"], s["y"], s["y_mean"], s["y_std"], s["mll"]
-        gp._state = s["params"]
+        gp = _restore_fitted(cls(*s["config"]), s)
         gp._model = gp._make_model()
         return gp
 
@@ -420,16 +430,13 @@ class SharedGP:
                 "outputscale": self._kern.outputscale.detach(), "noise": self._lik.noise.detach().squeeze(-1), "C": self.C_}
 
     def state(self) -> dict:
-        return {"kind": "shared", "x": self.x_train_, "y": self.y_train_, "y_mean": self.y_mean_, "y_std": self.y_std_,
-                "mll": self.mll_, "params": self._state,
+        return {"kind": "shared", **_fitted_state(self),
                 "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed, self.scaling, self.kernel,
                            self.n_polish, self.calibration]}
 
     @classmethod
     def from_state(cls, s: dict) -> "SharedGP":
-        gp = cls(*s["config"])
-        gp.x_train_, gp.y_train_, gp.y_mean_, gp.y_std_, gp.mll_ = s["x"], s["y"], s["y_mean"], s["y_std"], s["mll"]
-        gp._state = s["params"]
+        gp = _restore_fitted(cls(*s["config"]), s)
         gp._setup()
         return gp
 
