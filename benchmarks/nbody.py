@@ -101,14 +101,41 @@ def run_fixed(seeds, integrator, t_end, max_force):
     return out
 
 
+def throughput(n_it: int, t_end: float, device: str, sizes=(1, 64, 256)) -> None:
+    """System-steps per second of the batched Hermite integrator beside rebound IAS15's steps per second."""
+    print(f"== throughput: batched Hermite (mu = 1e-2, {device}) vs rebound IAS15 (1 system, CPU), 1 CPU thread ==")
+    for B in sizes:
+        st = state_from([paper_triple(s % 100).to(device) for s in range(B)])
+        evolve(st, 1e9, param=1e-2, max_steps=5)  # warm-up (CUDA context, kernels)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        evolve(st, 1e9, param=1e-2, max_steps=n_it)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        print(f"  Hermite B={B:>6}: {B * n_it / dt:14,.0f} system-steps/s")
+    sim = rebound_simulation(paper_triple(0))
+    t0 = time.perf_counter()
+    sim.integrate(t_end, exact_finish_time=1)
+    dt = time.perf_counter() - t0
+    print(f"  IAS15 (1 system): {sim.steps_done / dt:14,.0f} steps/s ({sim.steps_done} steps to {t_end:g} yr)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="seeds 0-9 over 5 yr")
     ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     ap.add_argument("--max-force", type=int, default=None, help="force-evaluation budget per run")
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
+    ap.add_argument("--throughput-only", metavar="DEVICE", default=None,
+                    help="only the throughput table, on this device (cpu, cuda), with batches up to 65 536 on CUDA")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.throughput_only:
+        sizes = (1, 64, 256) if args.throughput_only == "cpu" else (1, 64, 256, 4096, 65536)
+        throughput(200 if args.quick else 1000, 30.0, args.throughput_only, sizes)
+        return
     seeds = list(range(10 if args.quick else 100))
     t_end = 5.0 if args.quick else 30.0
     max_force = args.max_force or (10_000 if args.quick else 40_000)
@@ -162,19 +189,7 @@ def main(argv=None):
     print(f"{'IAS15':>16} {np.median(errs):11.2e} {np.quantile(errs, 0.9):11.2e} {'(steps)':>5}{np.median(steps):7.0f}"
           f"  [{time.perf_counter() - t0:.0f} s]\n")
 
-    print("== throughput: batched Hermite (mu = 1e-2) vs rebound IAS15, 1 thread ==")
-    n_it = 200 if args.quick else 1000
-    for B in (1, 64, 256):
-        st = state_from([paper_triple(s % 100) for s in range(B)])
-        t0 = time.perf_counter()
-        evolve(st, 1e9, param=1e-2, max_steps=n_it)
-        dt = time.perf_counter() - t0
-        print(f"  Hermite B={B:>3}: {B * n_it / dt:12,.0f} system-steps/s")
-    sim = rebound_simulation(paper_triple(0))
-    t0 = time.perf_counter()
-    sim.integrate(t_end, exact_finish_time=1)
-    dt = time.perf_counter() - t0
-    print(f"  IAS15 (1 system): {sim.steps_done / dt:12,.0f} steps/s ({sim.steps_done} steps to {t_end:g} yr)")
+    throughput(1000 if not args.quick else 200, t_end, "cpu")
     print(f"\nfront plots: {args.out / 'front_hermite.png'}, {args.out / 'front_aarseth.png'}")
     both = verdicts["hermite"] and verdicts["aarseth"]
     print(f"issue goal (dominates the fixed-mu front on Hermite AND keeps it driving the Aarseth integrator, no early ends): "

@@ -1,4 +1,4 @@
-"""Application 3: minimize the drag of a body at fixed volume, drag computed on the explicit mesh.
+r"""Application 3: minimize the drag of a body at fixed volume, drag computed on the explicit mesh.
 
 Modified Newtonian impact theory (hypersonic flow; Lees 1955): a face whose outward normal n
 meets the free stream u (unit vector) at an inclination theta, ``sin(theta) = -n . u > 0``, feels
