@@ -98,15 +98,17 @@ def truncation_table(quick: bool) -> list[dict]:
     return rows
 
 
-def comparison(problems, budget, seeds, clock, first_seed=0):
+def comparison(problems, budget, seeds, clock, first_seed=0, device="cpu", models=("PIG", "PINN")):
     results = {}
     for name in problems:
         problem = get_problem(name)
         problem.test_points()  # build the reference outside the timed runs
-        runs = {"PIG": [], "PINN": []}
+        runs = {label: [] for label in models}
         for seed in range(first_seed, first_seed + seeds):
             for label, cls, key in (("PIG", PIG, "pig"), ("PINN", PINN, "pinn")):
-                model = cls(problem.dim, problem.bounds, seed=seed, **model_kwargs(name, key, problem.bounds))
+                if label not in models:
+                    continue
+                model = cls(problem.dim, problem.bounds, seed=seed, device=device, **model_kwargs(name, key, problem.bounds))
                 r = train(problem, model, budget=budget, seed=seed, progress=False, clock=clock, **train_kwargs(name, key))
                 runs[label].append(r)
                 print(f"  {name:>15} {label:<4} seed {seed}: final {r.final_rel_l2:.3e} best {r.best_rel_l2:.3e} "
@@ -137,6 +139,8 @@ def main(argv=None):
     ap.add_argument("--skip-comparison", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="write all numbers here")
     ap.add_argument("--plots", type=Path, default=None, help="folder for error-vs-time PNGs")
+    ap.add_argument("--device", default="cpu", help="torch device of the models and points (cpu, cuda)")
+    ap.add_argument("--pig-only", action="store_true", help="train PIG alone (a GPU run against the paper's Table 1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     problems = [p for p in args.problems.split(",") if p]
@@ -165,9 +169,18 @@ def main(argv=None):
             print(f"{r['gaussians']:>9} {r['sigma']:>6} {r['points']:>6} {r['dense_ms']:>9.1f} {r['truncated_ms']:>12.1f} "
                   f"{r['speedup']:>8.2f}x {r['max_rel_diff']:>12.1e}")
 
-    if not args.skip_comparison:
+    if not args.skip_comparison and args.pig_only:
+        print(f"\nPIG alone on {args.device}, {args.budget:g} s ({args.clock} clock) per run, seeds {report['seeds']}")
+        res = comparison(problems, args.budget, args.seeds, args.clock, args.first_seed, args.device, models=("PIG",))
+        report["pig_only"] = {name: [{"final": r.final_rel_l2, "best": r.best_rel_l2, "steps": r.steps,
+                                      "eval_time": r.history["eval_time"], "rel_l2": r.history["rel_l2"]}
+                                     for r in runs["PIG"]] for name, runs in res.items()}
+        for name, runs in res.items():
+            print(f"{name:>20}: final {statistics.mean(r.final_rel_l2 for r in runs['PIG']):.2e} "
+                  f"best {statistics.mean(r.best_rel_l2 for r in runs['PIG']):.2e} steps {[r.steps for r in runs['PIG']]}")
+    elif not args.skip_comparison:
         print(f"\nPIG vs PINN, {args.budget:g} s ({args.clock} clock) training per run, mean over {args.seeds} seed(s), 1 thread")
-        res = comparison(problems, args.budget, args.seeds, args.clock, args.first_seed)
+        res = comparison(problems, args.budget, args.seeds, args.clock, args.first_seed, args.device)
         cols = f"{'problem':>15} | {'PIG final':>9} {'PIG best':>9} | {'PINN final':>10} {'PINN best':>10} | {'final ratio':>11} {'best ratio':>10} | PIG err at 25/50/100 % of budget"
         print("\n" + cols + "\n" + "-" * len(cols))
         report["comparison"] = {}
