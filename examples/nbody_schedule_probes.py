@@ -12,11 +12,17 @@ values for the Hermite collision-time integrator, from the state only:
                 coarsen when it is 1.5 dex below it
   alternate     state-independent: 4.6e-3 and 1e-2 on alternate intervals (or alternate 5-yr blocks)
   ratchet       switch once: 1e-2 -> 4.6e-3 after the first t_coll < 0.01 yr, or 4.6e-3 -> 1e-2 once |dE/E0| > 1e-9
+  pericentre    foresight from two-body elements (`pair_orbit`): fine mu while a pair whose pericentre is
+                deep (G m_i m_j / (q |E0|) > 30 or 300) passes it within 0.1 yr of the decision
+  hierarchy     fine mu while the third body's orbit about the most bound pair brings it within 5 binary
+                apocentres in the next 0.3 yr (or it is there, or no pair is bound)
 
 For each it prints median / p90 final |dE/E0|, median force evaluations, and the gap to the
 fixed-mu front at equal median cost (log-log interpolation; negative = worse than a constant mu).
-Then a diagnostic of the fixed-mu = 1e-2 runs: how much of the per-interval energy changes cancel.
-About 15 minutes of one CPU thread.
+Then a diagnostic of the fixed-mu = 1e-2 runs: how much of the per-interval energy changes cancel,
+and a hindsight bound: what choosing each interval's mu with knowledge of its cost and energy change
+could gain at equal cost, under three models of how the changes add up (see `hindsight`).
+About 20 minutes of one CPU thread.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ import time
 import numpy as np
 import torch
 
-from geomsci.nbody import energy, paper_triple
+from geomsci.nbody import energy, pair_orbit, paper_triple
 from geomsci.nbody.env import ACTIONS, SystemBatch
 from geomsci.nbody.evaluate import parse_seeds
 from geomsci.nbody.integrate import state_from
@@ -66,6 +72,7 @@ def run_rule(seeds, t_end, rule):
         st = sb.state
         tc = collision_timescale(st.x, st.v, st.m, G_AU).numpy()
         le = np.log10(np.maximum(sb.rel_error.numpy(), 1e-16))
+        mem["state"] = st  # rules that look at the orbits read it from here
         a = np.clip(rule(k, tc, le, mem), 0, len(ACTIONS) - 1).astype(int)
         left = (CAP - st.n_force).clamp_min(0)
         sb.step(a, max_steps=torch.minimum(left, torch.full_like(left, 20_000)))
@@ -73,6 +80,38 @@ def run_rule(seeds, t_end, rule):
         if sb.done.all():
             break
     return sb.rel_error.numpy(), sb.state.n_force.numpy(), int(sb.ended_early.sum())
+
+
+def orbit_features(st, E0):
+    """Per system, from two-body elements: the depth G m_i m_j / (q |E0|) of every pair whose pericentre
+    falls within 0.1 yr of now (0 if none), and whether the third body can reach the binary.
+
+    'binary' is the most bound pair; the third body 'threatens' it when its own orbit about the binary's
+    centre of mass brings it within 5 binary apocentres in the next 0.3 yr, or it is already there.
+    """
+    els = {(i, j): pair_orbit(st.x, st.v, st.m, G_AU, i, j) for i, j in ((0, 1), (0, 2), (1, 2))}
+    depth = torch.zeros_like(E0)
+    for (i, j), el in els.items():
+        soon = el["t_peri"].abs() < 0.1
+        depth = torch.maximum(depth, torch.where(soon, G_AU * st.m[:, i] * st.m[:, j] / (el["q"] * E0.abs()), 0.0))
+    pairs = list(els)
+    eps = torch.stack([els[p]["energy"] for p in pairs], 1)  # (B, 3)
+    best = eps.argmin(1)
+    threat = torch.zeros(st.batch, dtype=torch.bool)
+    for b_idx, (i, j) in enumerate(pairs):
+        k = 3 - i - j
+        el = els[(i, j)]
+        mi, mj = st.m[:, i:i + 1], st.m[:, j:j + 1]
+        cx = (mi * st.x[:, i] + mj * st.x[:, j]) / (mi + mj)
+        cv = (mi * st.v[:, i] + mj * st.v[:, j]) / (mi + mj)
+        x3 = torch.stack([torch.zeros_like(cx), st.x[:, k] - cx], 1)
+        v3 = torch.stack([torch.zeros_like(cv), st.v[:, k] - cv], 1)
+        m3 = torch.stack([(mi + mj)[:, 0], st.m[:, k]], 1)
+        out = pair_orbit(x3, v3, m3, G_AU, 0, 1)
+        reach = 5 * el["a"] * (1 + el["e"])
+        t = (out["r"] < reach) | ((out["q"] < reach) & (out["t_peri"].abs() < 0.3)) | (el["energy"] >= 0)
+        threat = torch.where(best == b_idx, t, threat)
+    return depth.numpy(), threat.numpy()
 
 
 def rules(t_end):
@@ -86,6 +125,18 @@ def rules(t_end):
             path = target + 0.5 * np.log10((k + 1) / K)
             a = m["a"]
             return np.clip(np.where(le > path, a - 1, np.where(le < path - 1.5, a + 1, a)), 4, 8)
+        return r
+
+    def pericentre(fine, coarse, depth_min):
+        def r(k, tc, le, m):
+            depth, _ = orbit_features(m["state"], m.setdefault("E0", energy(m["state"].x, m["state"].v, m["state"].m, G_AU)))
+            return np.where(depth > depth_min, fine, coarse)
+        return r
+
+    def hierarchy(fine, coarse):
+        def r(k, tc, le, m):
+            _, threat = orbit_features(m["state"], m.setdefault("E0", energy(m["state"].x, m["state"].v, m["state"].m, G_AU)))
+            return np.where(threat, fine, coarse)
         return r
 
     def ratchet(start, end, trigger):
@@ -102,6 +153,9 @@ def rules(t_end):
         ("encounter 4.6e-3 | 2.2e-2, t_coll < 0.05 yr", encounter(5, 7, 0.05)),
         ("encounter 4.6e-3 | 1e-2, t_coll < 0.5 yr", encounter(5, 6, 0.5)),
         ("budget, target 1e-9", budget(-9.0)),
+        ("pericentre 4.6e-3 | 1e-2, depth > 30", pericentre(5, 6, 30.0)),
+        ("pericentre 4.6e-3 | 1e-2, depth > 300", pericentre(5, 6, 300.0)),
+        ("hierarchy 4.6e-3 | 1e-2 (third body near)", hierarchy(5, 6)),
         ("alternate 4.6e-3/1e-2 every 0.1 yr", lambda k, tc, le, m: np.full(len(le), 6 if k % 2 else 5)),
         ("alternate 4.6e-3/1e-2 every 5 yr", lambda k, tc, le, m: np.full(len(le), 6 if (k // 50) % 2 else 5)),
         ("ratchet 1e-2 -> 4.6e-3 (t_coll < 0.01 yr)", ratchet(6, 5, lambda tc, le: tc < 0.01)),
@@ -112,20 +166,46 @@ def rules(t_end):
 def cancellation(seeds, t_end):
     """Per-interval energy changes at fixed mu = 1e-2: how much cancels, and are big ones foreseeable?"""
     sb = SystemBatch(seeds)
-    J, TC = [], []
+    J, TC, C = [], [], []
     for _ in range(int(round(t_end / 0.1))):
         st = sb.state
         TC.append(collision_timescale(st.x, st.v, st.m, G_AU).numpy())
         E = sb.E.clone()
-        sb.step(np.full(sb.batch, 6))
+        C.append(sb.step(np.full(sb.batch, 6))["n_force"])
         J.append(((sb.E - E) / sb.E0).numpy())
-    J, TC = np.array(J), np.array(TC)
+    J, TC, C = np.array(J), np.array(TC), np.array(C, dtype=float)
     final = np.abs(J.sum(0))
     big = np.abs(J) >= 0.1 * np.abs(J).max(0)[None]
     print(f"fixed mu = 1e-2, {len(seeds)} systems: sum over intervals of |energy change| / |final error|: median "
           f"{np.median(np.abs(J).sum(0) / final):.1f}; largest single change / final: {np.median(np.abs(J).max(0) / final):.2f}")
     print(f"intervals with a change >= 10% of the run's largest: {100 * big.mean():.1f}%; of those, only "
           f"{100 * (TC[big] < 0.1).mean():.0f}% started with t_coll < 0.1 yr (vs {100 * (TC < 0.1).mean():.0f}% of all)")
+    hindsight(np.abs(J), C)
+
+
+def hindsight(e, c, p=4.67):
+    """Upper bound on what re-scheduling mu could gain, given hindsight of every interval's cost and change.
+
+    Model: scaling mu by s_k in interval k multiplies that interval's energy change e_k by s_k^p (p = 4.67,
+    the slope of the fixed-mu front: error ~ mu^4.67) and its cost c_k by 1/s_k. At equal total cost per
+    system, the best continuous s_k (any 10-value schedule is one of them) minimizes a norm of the
+    rescaled changes. How the changes add up is the open question, so three norms: 'sum' (they add, no
+    cancellation), 'rms' (random signs: sqrt of the sum of squares), 'max' (the largest one decides).
+    Lagrange gives s_k proportional to (c_k / e_k^r)^(1/(r p + 1)) for the r-norm (r = 1, 2), and for
+    'max' the s_k that make every rescaled change equal. Prints the median gain in dex at equal cost.
+    """
+    e = e + 1e-30
+    out = []
+    for name, r in (("sum", 1), ("rms", 2)):
+        g = (c / e**r) ** (1 / (r * p + 1))
+        s = g * (c / g).sum(0) / c.sum(0)  # rescaled so that sum c/s = sum c
+        out.append((name, np.log10((e**r).sum(0) / (e**r * s ** (r * p)).sum(0)) / r))
+    level = ((c * e ** (1 / p)).sum(0) / c.sum(0)) ** p  # common rescaled change at equal cost
+    out.append(("max", np.log10(e.max(0) / level)))
+    print("hindsight bound (each 0.1-yr interval's mu chosen knowing its cost and energy change; equal cost per system):")
+    for name, gain in out:
+        print(f"  {name:>4} model: median gain {np.median(gain):.2f} dex (10-90%: {np.quantile(gain, 0.1):.2f} to "
+              f"{np.quantile(gain, 0.9):.2f}); the goal needs 0.5")
 
 
 def main(argv=None):
