@@ -4,11 +4,12 @@
 # beside the same code on one CPU thread. Output goes to stdout and, when $OUT is set, to $OUT/gpu_checks.log.
 set -o pipefail
 LOG=${OUT:-/tmp}/gpu_checks.log
+PY=${PYTHON:-python3}  # e.g. PYTHON=.venv/bin/python
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-  python3 -m pytest -q -m gpu -p no:cacheprovider -o addopts="" tests
-  python3 benchmarks/nbody.py --throughput-only cuda
-  python3 benchmarks/nbody.py --throughput-only cpu
+  "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  "$PY" -m pytest -q -m gpu -p no:cacheprovider -o addopts="" tests
+  "$PY" benchmarks/nbody.py --throughput-only cuda
+  "$PY" benchmarks/nbody.py --throughput-only cpu
 } 2>&1 | tee "$LOG"
