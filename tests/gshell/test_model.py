@@ -156,7 +156,7 @@ def test_gshell_module_on_cuda_matches_cpu():
     assert torch.equal(a.cells, b.cells.cpu()) and torch.allclose(a.points, b.points.cpu(), atol=1e-5)
     b.points.square().sum().backward()
     assert gpu.nu.grad.is_cuda and torch.isfinite(gpu.nu.grad).all()
-    assert float(gpu.sdf_sign_loss()) == pytest.approx(float(cpu.sdf_sign_loss()), rel=1e-4)
+    assert float(gpu.sdf_sign_loss().detach()) == pytest.approx(float(cpu.sdf_sign_loss().detach()), rel=1e-4)
 
 
 def test_small_regions_finds_islands_and_pinholes():
