@@ -73,7 +73,7 @@ def run_rule(seeds, t_end, rule):
         st = sb.state
         tc = collision_timescale(st.x, st.v, st.m, G_AU).numpy()
         le = np.log10(np.maximum(sb.rel_error.numpy(), 1e-16))
-        mem["state"] = st  # rules that look at the orbits read it from here
+        mem["state"], mem["E0"] = st, sb.E0  # rules that look at the orbits read them from here
         a = np.clip(rule(k, tc, le, mem), 0, len(ACTIONS) - 1).astype(int)
         left = (CAP - st.n_force).clamp_min(0)
         sb.step(a, max_steps=torch.minimum(left, torch.full_like(left, 20_000)))
@@ -130,13 +130,13 @@ def rules(t_end):
 
     def pericentre(fine, coarse, depth_min):
         def r(k, tc, le, m):
-            depth, _ = orbit_features(m["state"], m.setdefault("E0", energy(m["state"].x, m["state"].v, m["state"].m, G_AU)))
+            depth, _ = orbit_features(m["state"], m["E0"])
             return np.where(depth > depth_min, fine, coarse)
         return r
 
     def hierarchy(fine, coarse):
         def r(k, tc, le, m):
-            _, threat = orbit_features(m["state"], m.setdefault("E0", energy(m["state"].x, m["state"].v, m["state"].m, G_AU)))
+            _, threat = orbit_features(m["state"], m["E0"])
             return np.where(threat, fine, coarse)
         return r
 
