@@ -133,8 +133,9 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
         raise ValueError(f"evolve: method must be one of {METHODS}, got {method!r}")
     t_end = _as_batch(t_end, state, "t_end")
     p = _as_batch(param, state, "param")
-    if not (p > 0).all():
-        raise ValueError(f"evolve: param must be positive, got {p.min().item()}")
+    bad = ~(torch.isfinite(p) & (p > 0))
+    if bad.any():
+        raise ValueError(f"evolve: param must be positive and finite, got {p[bad][0].item()}")
     if (t_end < state.t).any():
         raise ValueError("evolve: t_end is before the current time of some system")
     sqrt_p = torch.sqrt(p)

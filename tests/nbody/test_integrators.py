@@ -103,8 +103,13 @@ def test_bad_input_is_reported():
         integrate(figure_eight(), [1.0], method="rk4")
     with pytest.raises(ValueError, match="times"):
         integrate(figure_eight(), [1.0, 0.5], G=1.0)
-    with pytest.raises(ValueError, match="param"):
+    with pytest.raises(ValueError, match="mu must be positive"):
         integrate(figure_eight(), [1.0], mu=-1.0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="eta must be positive and finite"):
+            integrate(figure_eight(), [1.0], method="aarseth", eta=bad)
+        with pytest.raises(ValueError, match="param must be positive and finite"):
+            evolve(state_from(figure_eight(), 1.0), 1.0, param=torch.tensor([bad]))
     with pytest.raises(ValueError, match="velocities"):
         from geomsci.core.mesh import Mesh
         integrate(Mesh(torch.zeros(3, 3)), [1.0])
