@@ -9,6 +9,8 @@ Accepts a point-set `Mesh` (positions; 'velocities' and 'masses' point fields), 
 """
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +29,7 @@ class Trajectory:
 
     t (T,);  x, v (T, B, N, D);  m (B, N);  energy (T, B);  energy0 (B,) energy at the start;
     angular_momentum (T, B, 3);
-    n_force (T, B) cumulative force evaluations;  stalled (B,) systems stopped by ``max_steps``;
+    n_force (T, B) cumulative force evaluations;  stalled (B,) systems stopped by ``max_steps`` or a collision;
     state: the final `NBodyState` (continue integrating from it).
     """
 
@@ -94,8 +96,8 @@ def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: f
         raise ValueError(f"integrate: method must be one of {METHODS}, got {method!r}")
     state = state_from(system, G)
     times = torch.as_tensor(times, dtype=state.x.dtype, device=state.x.device).reshape(-1)
-    if times.numel() == 0 or (times[1:] < times[:-1]).any():
-        raise ValueError(f"integrate: times must be a non-empty increasing sequence, got {times.tolist()[:5]}...")
+    if times.numel() == 0 or not torch.isfinite(times).all() or (times[1:] < times[:-1]).any():
+        raise ValueError(f"integrate: times must be a non-empty, finite, increasing sequence, got {times.tolist()[:5]}...")
     param = eta if method == "aarseth" else mu
     p = torch.as_tensor(param, dtype=state.x.dtype).reshape(-1)
     bad = ~(torch.isfinite(p) & (p > 0))
@@ -112,6 +114,12 @@ def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: f
         es.append(energy(state.x, state.v, state.m, state.G))
         ls.append(angular_momentum(_pad3(state.x), _pad3(state.v), state.m))
         nf.append(state.n_force.clone())
+    if max_steps is None and bool(stalled.any()):
+        idx = torch.nonzero(stalled).flatten().tolist()
+        warnings.warn(f"integrate: system(s) {idx[:10]} collapsed: point masses collided, the step fell to zero "
+                      f"and time stopped at t = {state.t[idx[0]].item():.6g}; their outputs from there repeat the "
+                      "last state (Trajectory.stalled marks them). Point masses have no collision handling here: "
+                      "change the initial conditions or use a regularized code.", RuntimeWarning, stacklevel=2)
     return Trajectory(t=times, x=torch.stack(xs), v=torch.stack(vs), m=state.m, energy=torch.stack(es), energy0=e0,
                       angular_momentum=torch.stack(ls), n_force=torch.stack(nf), stalled=stalled, state=state)
 

@@ -19,6 +19,7 @@ remaining interval and the clock is then set to the end time itself (no round-of
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -73,9 +74,17 @@ def make_state(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float, t: t
         raise ValueError(f"make_state: need at least 2 bodies, got N = {x.shape[1]}")
     if not (m > 0).all():
         raise ValueError("make_state: masses must be positive")
+    if not (math.isfinite(G) and G > 0):
+        raise ValueError(f"make_state: G must be positive and finite, got {G} (4 pi^2 for AU, yr, Msun; 1 for N-body units)")
+    if not (torch.isfinite(x).all() and torch.isfinite(v).all() and torch.isfinite(m).all()):
+        raise ValueError("make_state: positions, velocities and masses must be finite (found NaN or inf)")
     B = x.shape[0]
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(B).clone()
     a, j = accelerations_and_jerks(x, v, m, G)
+    if not (torch.isfinite(a).all() and torch.isfinite(j).all()):
+        b, i = torch.nonzero(~torch.isfinite(a).all(-1))[0].tolist()
+        raise ValueError(f"make_state: system {b}, body {i} shares its position with another body (infinite force); "
+                         "point masses must start apart")
     ones = torch.ones(B, dtype=torch.long, device=x.device)
     return NBodyState(x=x, v=v, m=m, t=t, a=a, j=j, tau=initial_aarseth_timescale(a, j),
                       n_force=ones, n_steps=torch.zeros_like(ones), G=float(G))
@@ -127,7 +136,9 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
 
     Returns
     -------
-    stalled : (B,) bool, True where a system hit ``max_steps`` before ``t_end``.
+    stalled : (B,) bool, True where a system stopped before ``t_end``: it hit ``max_steps``, or it
+        collapsed (a collision of point masses shrank its step until time no longer advanced, or
+        made it non-finite); such a system keeps its last finite state.
     """
     if method not in METHODS:
         raise ValueError(f"evolve: method must be one of {METHODS}, got {method!r}")
@@ -140,11 +151,12 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
         raise ValueError("evolve: t_end is before the current time of some system")
     sqrt_p = torch.sqrt(p)
     taken = torch.zeros_like(state.n_steps)
+    collapsed = torch.zeros_like(state.t, dtype=torch.bool)
     zero = torch.zeros((), dtype=state.x.dtype, device=state.x.device)
     G = state.G
     while True:
         remaining = t_end - state.t  # (B,)
-        active = remaining > 0
+        active = (remaining > 0) & ~collapsed
         if max_steps is not None:
             active = active & (taken < max_steps)
         if not bool(active.any()):
@@ -154,6 +166,10 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
         else:
             dt = p * collision_timescale(state.x, state.v, state.m, G)
         last = dt >= remaining
+        # a collision of point masses drives dt to 0 (or NaN): stop that system instead of looping forever
+        stuck = active & ~last & ~(state.t + dt > state.t)
+        collapsed = collapsed | stuck
+        active = active & ~stuck
         h = torch.where(active, torch.where(last, remaining, dt), zero)  # (B,)
         if method == "leapfrog":
             x1, v1, a1 = leapfrog_step(state.x, state.v, state.a, state.m, h, G)
@@ -173,4 +189,4 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
         state.n_force = state.n_force + inc
         state.n_steps = state.n_steps + inc
         taken = taken + inc
-    return state.t < t_end
+    return (state.t < t_end) | collapsed

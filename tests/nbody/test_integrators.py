@@ -105,6 +105,10 @@ def test_bad_input_is_reported():
         integrate(figure_eight(), [1.0, 0.5], G=1.0)
     with pytest.raises(ValueError, match="mu must be positive"):
         integrate(figure_eight(), [1.0], mu=-1.0)
+    with pytest.raises(ValueError, match="finite, increasing"):
+        integrate(figure_eight(), [float("nan")], G=1.0)
+    with pytest.raises(ValueError, match="G must be positive"):
+        integrate(figure_eight(), [1.0], G=-1.0)
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match="eta must be positive and finite"):
             integrate(figure_eight(), [1.0], method="aarseth", eta=bad)
@@ -113,6 +117,22 @@ def test_bad_input_is_reported():
     with pytest.raises(ValueError, match="velocities"):
         from geomsci.core.mesh import Mesh
         integrate(Mesh(torch.zeros(3, 3)), [1.0])
+
+
+def test_collision_stops_with_a_warning_instead_of_hanging():
+    """Two bodies falling head-on collide at t ~ 0.125 yr: dt -> 0. The run must stop, say so, keep finite data."""
+    from geomsci.core.mesh import Mesh
+    pair = Mesh(torch.tensor([[0.0, 0, 0], [1.0, 0, 0]], dtype=torch.float64),
+                point_data={"velocities": torch.zeros(2, 3, dtype=torch.float64), "masses": torch.ones(2, dtype=torch.float64)})
+    with pytest.warns(RuntimeWarning, match="collapsed"):
+        tr = integrate(pair, [0.1, 0.2, 0.3])
+    assert tr.stalled.tolist() == [True]
+    assert torch.isfinite(tr.x).all()
+    assert 0.1 < tr.state.t.item() < 0.2  # stopped at the collision, not at an output time
+    assert tr.n_force[-1, 0] < 100_000
+    with pytest.raises(ValueError, match="shares its position"):
+        integrate(Mesh(torch.zeros(2, 3, dtype=torch.float64), point_data={
+            "velocities": torch.zeros(2, 3, dtype=torch.float64), "masses": torch.ones(2, dtype=torch.float64)}), [1.0])
 
 
 @pytest.mark.gpu
