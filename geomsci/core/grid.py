@@ -20,7 +20,14 @@ class Grid:
     """
 
     def __init__(self, values, origin=(0.0, 0.0, 0.0), spacing=1.0):
-        values = values if isinstance(values, torch.Tensor) else torch.as_tensor(values)
+        if not isinstance(values, torch.Tensor):
+            try:
+                values = torch.as_tensor(values)
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise TypeError(f"Grid: values must be a numeric array of shape (X, Y, Z) or (X, Y, Z, C), "
+                                f"got {type(values).__name__} ({e})") from None
+        if values.is_complex():
+            raise TypeError(f"Grid: values must be real, got dtype {values.dtype}")
         if not values.is_floating_point():
             values = values.to(torch.get_default_dtype())
         if values.dim() not in (3, 4):
@@ -30,9 +37,20 @@ class Grid:
         if not torch.isfinite(values).all():
             raise ValueError("Grid: values contain NaN or inf")
         self.values = values
-        self.origin = torch.as_tensor(origin, dtype=values.dtype, device=values.device).reshape(3)
-        spacing = torch.as_tensor(spacing, dtype=values.dtype, device=values.device)
+        try:
+            origin = torch.as_tensor(origin, dtype=values.dtype, device=values.device)
+            spacing = torch.as_tensor(spacing, dtype=values.dtype, device=values.device)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"Grid: origin and spacing must be numbers ({e})") from None
+        if origin.numel() != 3:
+            raise ValueError(f"Grid: origin must hold 3 numbers (x, y, z), got shape {tuple(origin.shape)}")
+        if spacing.numel() not in (1, 3):
+            raise ValueError(f"Grid: spacing must be one number or 3 (x, y, z), got shape {tuple(spacing.shape)}")
+        self.origin = origin.reshape(3)
         self.spacing = spacing.expand(3).clone() if spacing.dim() == 0 or spacing.numel() == 1 else spacing.reshape(3)
+        if not (torch.isfinite(self.origin).all() and torch.isfinite(self.spacing).all()):
+            raise ValueError(f"Grid: origin and spacing must be finite, got origin {self.origin.tolist()}, "
+                             f"spacing {self.spacing.tolist()}")
         if (self.spacing <= 0).any():
             raise ValueError(f"Grid: spacing must be positive, got {self.spacing.tolist()}")
 
@@ -41,6 +59,9 @@ class Grid:
         """Grid whose first and last nodes sit on ``bounds = ((xmin, ymin, zmin), (xmax, ymax, zmax))``."""
         lo = torch.as_tensor(bounds[0], dtype=torch.float64)
         hi = torch.as_tensor(bounds[1], dtype=torch.float64)
+        if lo.shape != (3,) or hi.shape != (3,):
+            raise ValueError(f"Grid.from_bounds: bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)), "
+                             f"got corners of shapes {tuple(lo.shape)} and {tuple(hi.shape)}")
         shape = torch.as_tensor(values.shape[:3], dtype=torch.float64)
         return cls(values, lo.tolist(), ((hi - lo) / (shape - 1)).tolist())
 
@@ -78,15 +99,20 @@ class Grid:
         """Trilinear interpolation at ``points`` (P, 3) -> (P,) or (P, C).
 
         Differentiable in both ``values`` and ``points``. Points outside the lattice are clamped
-        to its boundary (the field is extended by its boundary values).
+        to its boundary (the field is extended by its boundary values); NaN points give NaN.
         """
+        if not isinstance(points, torch.Tensor) or not points.is_floating_point():
+            raise TypeError(f"Grid.sample: points must be a float tensor of shape (P, 3), got {type(points).__name__}"
+                            f"{' of dtype ' + str(points.dtype) if isinstance(points, torch.Tensor) else ''}")
         if points.dim() != 2 or points.shape[1] != 3:
             raise ValueError(f"Grid.sample: points must have shape (P, 3), got {tuple(points.shape)}")
         n = torch.as_tensor(self.shape, device=points.device)
         # continuous index coordinates, clamped into the lattice
         u = (points - self.origin.to(points)) / self.spacing.to(points)
         u = torch.minimum(torch.clamp(u, min=0.0), (n - 1).to(u))
-        i0 = torch.minimum(u.detach().floor().long(), n - 2)  # (P, 3): lower corner of the cell
+        # lower corner of the cell, (P, 3); clamp_min(0) only matters for NaN points (floor -> INT_MIN),
+        # which thus read a valid cell and give NaN through t instead of an out-of-range index
+        i0 = torch.minimum(u.detach().floor().long(), n - 2).clamp_min(0)
         t = u - i0.to(u)  # (P, 3) in [0, 1]
         v = self.values
         out = 0.0

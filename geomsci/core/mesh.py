@@ -6,6 +6,7 @@ tensors, so gradients and devices flow through every op. A mesh without cells is
 """
 from __future__ import annotations
 
+import warnings
 from typing import Mapping
 
 import numpy as np
@@ -15,26 +16,69 @@ CELL_SIZES = {"line": 2, "triangle": 3, "quad": 4, "tetra": 4}
 _DEFAULT_TYPE = {2: "line", 3: "triangle", 4: "quad"}
 
 
-def _as_float_tensor(x, name: str) -> torch.Tensor:
+def _to_tensor(x, what: str) -> torch.Tensor:
+    """``x`` as a tensor; a TypeError naming ``what`` for ragged or non-numeric input."""
     if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        t = torch.as_tensor(np.asarray(x))
+        return x
+    try:
+        arr = np.asarray(x)
+    except ValueError as e:  # ragged nested lists
+        raise TypeError(f"Mesh: {what} must be a numeric array, got ragged nested lists ({e})") from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"Mesh: {what} must be a numeric array, got {type(x).__name__} of dtype {arr.dtype}")
+    return torch.as_tensor(arr)
+
+
+def _as_float_tensor(x, name: str) -> torch.Tensor:
+    t = _to_tensor(x, name)
+    if t.is_complex():
+        raise TypeError(f"Mesh: {name} must be real, got dtype {t.dtype}")
     if not (t.is_floating_point()):
         t = t.to(torch.get_default_dtype())
     return t
 
 
 def _as_index_tensor(x, device) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        t = torch.as_tensor(np.asarray(x))
+    t = _to_tensor(x, "cells")
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"Mesh: cells must hold integer vertex indices, got dtype {t.dtype}")
     if t.is_floating_point():
         if not torch.equal(t, t.round()):
             raise ValueError("Mesh: cells must hold integer indices, got non-integer floats")
         t = t.long()
     return t.to(device=device, dtype=torch.long)
+
+
+def _field_tensor(name, value, kind: str) -> torch.Tensor:
+    if not isinstance(name, str):
+        raise TypeError(f"Mesh: {kind} field names must be strings, got {name!r} ({type(name).__name__})")
+    return _to_tensor(value, f"{kind} field {name!r}")
+
+
+_ORDER = {"tetra": 3, "triangle": 2, "quad": 2, "line": 1}
+
+
+def _warn_dropped_blocks(blocks, chosen) -> None:
+    """Warn about meshio cell blocks that a `Mesh` cannot keep: types it does not hold (hexahedra,
+    polygons, ...) and blocks of the kept dimension or higher; lower-dimensional blocks (boundary lines
+    of a surface, say) are dropped quietly, as documented in `Mesh.from_meshio`."""
+    kept = {i for i, _ in chosen or []}
+    top = _ORDER[chosen[0][1].type] if chosen else 0
+    lost = {}
+    for i, b in enumerate(blocks):
+        if i in kept or b.type == "vertex" or len(b.data) == 0:
+            continue
+        if b.type not in CELL_SIZES or _ORDER[b.type] >= top:
+            lost[b.type] = lost.get(b.type, 0) + len(b.data)
+    if lost:
+        what = ", ".join(f"{n} {t}" for t, n in lost.items())
+        keep = f"{chosen[0][1].type!r} cells" if chosen else "the points only (a point set)"
+        warnings.warn(
+            f"Mesh.from_meshio: dropped {what} cells (a Mesh holds one of {sorted(CELL_SIZES)}); keeping {keep}. "
+            "Pass cell_type= to choose the block, or split the mesh by cell type first",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 class Mesh:
@@ -110,6 +154,9 @@ class Mesh:
         self.cell_type = cell_type
         self.point_data: dict[str, torch.Tensor] = {}
         self.cell_data: dict[str, torch.Tensor] = {}
+        for what, data in (("point_data", point_data), ("cell_data", cell_data)):
+            if data is not None and not isinstance(data, Mapping):
+                raise TypeError(f"Mesh: {what} must be a mapping of name -> tensor, got {type(data).__name__}")
         for name, value in (point_data or {}).items():
             self.set_point_field(name, value)
         for name, value in (cell_data or {}).items():
@@ -118,8 +165,7 @@ class Mesh:
     # -- fields ---------------------------------------------------------------------------------
     def set_point_field(self, name: str, value) -> None:
         """Attach a per-point field of shape (N, ...)."""
-        t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-        t = t.to(self.points.device)
+        t = _field_tensor(name, value, "point").to(self.points.device)
         if t.dim() == 0 or t.shape[0] != self.n_points:
             raise ValueError(
                 f"Mesh: point field {name!r} has shape {tuple(t.shape)}, expected first dimension {self.n_points}"
@@ -130,8 +176,7 @@ class Mesh:
         """Attach a per-cell field of shape (M, ...)."""
         if self.cells is None:
             raise ValueError(f"Mesh: cannot set cell field {name!r} on a point set (no cells)")
-        t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-        t = t.to(self.points.device)
+        t = _field_tensor(name, value, "cell").to(self.points.device)
         if t.dim() == 0 or t.shape[0] != self.n_cells:
             raise ValueError(
                 f"Mesh: cell field {name!r} has shape {tuple(t.shape)}, expected first dimension {self.n_cells}"
@@ -176,6 +221,8 @@ class Mesh:
     # -- conversions ----------------------------------------------------------------------------
     def to(self, device=None, dtype=None) -> "Mesh":
         """A copy on ``device`` with floating tensors cast to ``dtype`` (indices stay long)."""
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"Mesh.to: dtype must be a floating torch.dtype (e.g. torch.float64), got {dtype!r}")
 
         def move(t):
             if t.is_floating_point():
@@ -258,11 +305,12 @@ class Mesh:
                 raise ValueError(f"Mesh.from_meshio: no {cell_type!r} cells in the file")
             chosen = matches
         elif blocks:
-            order = {"tetra": 3, "triangle": 2, "quad": 2, "line": 1}
-            best = max(order[b.type] for _, b in blocks)
-            top = [(i, b) for i, b in blocks if order[b.type] == best]
+            best = max(_ORDER[b.type] for _, b in blocks)
+            top = [(i, b) for i, b in blocks if _ORDER[b.type] == best]
             kind = top[0][1].type
             chosen = [(i, b) for i, b in top if b.type == kind]
+        if cell_type is None:
+            _warn_dropped_blocks(m.cells, chosen)
         pdata = {k: torch.as_tensor(np.asarray(v), device=device) for k, v in m.point_data.items()}
         if chosen is None:
             cells, ctype, cdata = None, None, {}

@@ -183,3 +183,39 @@ def test_grid_keeps_dtype_and_device(device):
     assert g.origin.dtype == torch.float64 and g.origin.device.type == device.type
     assert g.sample(torch.rand(5, 3, dtype=torch.float64, device=device)).dtype == torch.float64
     assert g.to(dtype=torch.float32).values.dtype == torch.float32
+
+
+def test_mesh_rejects_non_numeric_and_misused_input():
+    cases = [
+        ({"points": [["a", "b", "c"]]}, "points must be a numeric array"),
+        ({"points": [[0.0, 0, 0], [1.0, 1]]}, "ragged nested lists"),
+        ({"points": torch.zeros(3, 3, dtype=torch.complex64)}, "points must be real"),  # was: imaginary part dropped
+        ({"points": PTS, "cells": torch.ones(1, 3, dtype=torch.bool)}, "integer vertex indices, got dtype torch.bool"),
+        ({"points": PTS, "point_data": {"u": ["a", "b", "c", "d"]}}, "point field 'u' must be a numeric array"),
+        ({"points": PTS, "point_data": {1: torch.zeros(4)}}, "field names must be strings"),  # broke repr and save
+        ({"points": PTS, "point_data": [torch.zeros(4)]}, "point_data must be a mapping"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(TypeError, match=message):
+            Mesh(**kwargs)
+    with pytest.raises(TypeError, match="floating torch.dtype"):
+        Mesh(PTS).to(dtype=torch.int64)  # was: silently stayed float32
+
+
+def test_grid_rejects_bad_origin_spacing_and_points():
+    v = torch.zeros(2, 2, 2)
+    with pytest.raises(ValueError, match="origin must hold 3 numbers"):
+        Grid(v, origin=(0.0, 0.0))
+    with pytest.raises(ValueError, match="spacing must be one number or 3"):
+        Grid(v, spacing=(1.0, 1.0))
+    for kw in ({"spacing": float("nan")}, {"origin": (0.0, float("inf"), 0.0)}):
+        with pytest.raises(ValueError, match="must be finite"):
+            Grid(v, **kw)
+    with pytest.raises(TypeError, match="values must be a numeric array"):
+        Grid("abc")
+    with pytest.raises(ValueError, match="bounds must be"):
+        Grid.from_bounds(v, ((0, 0, 0), (1, 1)))
+    with pytest.raises(TypeError, match=r"points must be a float tensor of shape \(P, 3\)"):
+        Grid(v).sample(np.zeros((2, 3)))
+    out = Grid(torch.rand(2, 2, 2)).sample(torch.tensor([[float("nan"), 0.5, 0.5], [0.5, 0.5, 0.5]]))
+    assert torch.isnan(out[0]) and torch.isfinite(out[1])  # was an IndexError from a garbage index
