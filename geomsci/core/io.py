@@ -106,10 +106,15 @@ def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None
     if path.is_dir():
         raise ValueError(f"{path}: is a directory, expected a mesh file ({', '.join(MESH_EXTENSIONS)})")
     library, fmt = _format_of(path)
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"load: dtype must be a floating torch.dtype (e.g. torch.float64), got {dtype!r}")
     dtype = dtype or torch.get_default_dtype()
     try:
-        with _quiet():
-            mesh = _load_trimesh(path, fmt, dtype, device) if library == "trimesh" else _load_meshio(path, dtype, device)
+        if library == "trimesh":
+            with _quiet():
+                mesh = _load_trimesh(path, fmt, dtype, device)
+        else:
+            mesh = _load_meshio(path, dtype, device)  # quiet while parsing; warns about dropped cell blocks
     except (FileNotFoundError, ValueError) as e:
         if str(path) in str(e):
             raise
@@ -178,7 +183,8 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
     # call the format's reader directly: it raises a ReadError that says what is wrong, where
     # meshio.read prints it and calls sys.exit
     reader = {".vtk": meshio.vtk, ".vtu": meshio.vtu, ".msh": meshio.gmsh, ".xdmf": meshio.xdmf, ".xmf": meshio.xdmf}
-    m = reader[path.suffix.lower()].read(str(path))
+    with _quiet():
+        m = reader[path.suffix.lower()].read(str(path))
     if len(m.points) == 0:
         raise ValueError(f"{path}: the file holds no points; check that it is a valid mesh file")
     m.points = _native(m.points)
@@ -208,12 +214,41 @@ def save(mesh: Mesh, path) -> Path:
         raise ValueError(f"save: expected a geomsci Mesh, got {type(mesh).__name__}")
     path = Path(path)
     library, fmt = _format_of(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory; give a file name such as {path / ('mesh' + path.suffix)}")
+    if mesh.n_points == 0:
+        raise ValueError(f"{path}: the mesh has no points; a mesh file needs at least one")
+    for kind, fields in (("point", mesh.point_data), ("cell", mesh.cell_data)):
+        for k, v in fields.items():
+            if v.is_complex():
+                raise ValueError(f"{path}: {kind} field {k!r} is complex ({v.dtype}); mesh files hold real values, "
+                                 "save its real and imaginary parts as two fields")
+            if v.dim() > 2:
+                raise ValueError(f"{path}: {kind} field {k!r} has shape {tuple(v.shape)}; mesh files hold (n,) or (n, k) "
+                                 f"fields, reshape it to {(v.shape[0], int(np.prod(v.shape[1:])))} first")
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{path}: {parent} is a file, not a folder; choose another output path")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     if library == "trimesh":
         _save_trimesh(mesh, path, fmt)
     else:
         _save_meshio(mesh, path, fmt)
     return path
+
+
+def _warn_dropped(path: Path, fmt: str, names: list[str]) -> None:
+    if names:
+        import warnings
+
+        warnings.warn(
+            f"{path}: {fmt} does not store these fields; dropped {', '.join(map(repr, names))}. "
+            "Save as .vtu (or .ply for triangle surfaces) to keep them",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -231,6 +266,7 @@ def _save_trimesh(mesh: Mesh, path: Path, fmt: str) -> None:
     if mesh.cells is None:
         if fmt != "PLY":
             raise ValueError(f"{path}: a point set (no cells) can be written as .ply, .vtu, .vtk, .msh or .xdmf, not {fmt}")
+        _warn_dropped(path, "a PLY point set", list(mesh.point_data))
         path.write_bytes(trimesh.PointCloud(points).export(file_type="ply"))
         return
     if mesh.cell_type != "triangle":
@@ -240,6 +276,8 @@ def _save_trimesh(mesh: Mesh, path: Path, fmt: str) -> None:
         )
     tm = trimesh.Trimesh(vertices=points, faces=_np(mesh.cells), process=False)
     if fmt == "PLY":
+        _check_ply_fields(mesh, path)
+
         # PLY has no 64-bit types: store fields as float32 / int32
         def cast(a):
             return a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32)
@@ -250,17 +288,46 @@ def _save_trimesh(mesh: Mesh, path: Path, fmt: str) -> None:
             tm.face_attributes[k] = cast(_np(v))
         path.write_bytes(ply.export_ply(tm, encoding="binary", include_attributes=True))
     elif fmt == "GLB":
+        _warn_dropped(path, "GLB", [f"{k} (cell)" for k in mesh.cell_data])
         for k, v in mesh.point_data.items():
             tm.vertex_attributes[k] = _np(v).astype(np.float32)
         path.write_bytes(tm.export(file_type="glb"))
-    elif fmt == "OBJ":
+    else:  # geometry only
+        _warn_dropped(path, fmt, list(mesh.point_data) + [f"{k} (cell)" for k in mesh.cell_data])
+    if fmt == "OBJ":
         digits = 17 if mesh.dtype == torch.float64 else 9
         path.write_text(tm.export(file_type="obj", digits=digits, include_normals=False, include_texture=False))
     elif fmt == "OFF":
         digits = 17 if mesh.dtype == torch.float64 else 9
         path.write_text(tm.export(file_type="off", digits=digits))
-    else:  # STL
+    elif fmt == "STL":
         path.write_bytes(tm.export(file_type="stl"))
+
+
+# PLY vertex properties trimesh reads as texture coordinates when both of a pair are present
+_PLY_TEXCOORDS = (("texture_u", "texture_v"), ("u", "v"), ("s", "t"))
+
+
+def _check_ply_fields(mesh: Mesh, path: Path) -> None:
+    """Refuse fields PLY would lose or garble: names with spaces or taken by geometry/colour
+    properties, vector fields under texture-coordinate names, integers outside int32."""
+    for kind, fields in (("point", mesh.point_data), ("cell", mesh.cell_data)):
+        for k, v in fields.items():
+            if k != "".join(k.split()) or k == "":
+                raise ValueError(f"{path}: PLY property names cannot be empty or contain spaces, got {kind} field {k!r}; "
+                                 "rename it or save as .vtu")
+            if k in _PLY_RESERVED:
+                raise ValueError(f"{path}: {kind} field {k!r} has the name of a PLY geometry/colour property and would be "
+                                 "lost; rename it or save as .vtu")
+            if not v.is_floating_point() and v.numel():
+                lo, hi = int(v.min()), int(v.max())
+                if lo < -(2**31) or hi >= 2**31:
+                    raise ValueError(f"{path}: {kind} field {k!r} holds integers in [{lo}, {hi}], outside the int32 range "
+                                     "PLY stores; save as .vtu")
+    for a, b in _PLY_TEXCOORDS:
+        if a in mesh.point_data and b in mesh.point_data and (mesh.point_data[a].dim() > 1 or mesh.point_data[b].dim() > 1):
+            raise ValueError(f"{path}: PLY readers take point fields {a!r} and {b!r} as texture coordinates, so they must "
+                             "both be (N,); rename them or save as .vtu")
 
 
 def _save_meshio(mesh: Mesh, path: Path, fmt: str) -> None:
@@ -269,7 +336,7 @@ def _save_meshio(mesh: Mesh, path: Path, fmt: str) -> None:
     points = _np(mesh.points)
     if mesh.dim == 2:  # VTK-family writers want 3-D points; pad here instead of letting meshio warn
         points = np.concatenate([points, np.zeros((len(points), 1), points.dtype)], axis=1)
-    if mesh.cells is None:  # a point set: one 'vertex' cell per point (readers choke on no cells)
+    if mesh.cells is None or mesh.n_cells == 0:  # a point set: one 'vertex' cell per point (readers choke on no cells)
         cells = [("vertex", np.arange(mesh.n_points, dtype=np.int64)[:, None])]
     else:
         cells = [(mesh.cell_type, _np(mesh.cells))]
@@ -287,9 +354,21 @@ def _save_meshio(mesh: Mesh, path: Path, fmt: str) -> None:
         except ImportError as e:
             raise ValueError(f"{path}: writing XDMF needs h5py; run `pip install h5py` or save as .vtu") from e
         kwargs = {"data_format": "XML"}
+    if mesh.cells is not None and mesh.n_cells == 0:
+        cell_data = {k: v for k, v in cell_data.items() if k.startswith("gmsh:")}  # empty fields of no cells
+    if fmt == "VTK":
+        spaced = [k for k in [*point_data, *cell_data] if k != "".join(k.split())]
+        if spaced:
+            raise ValueError(f"{path}: VTK field names cannot contain spaces, got {spaced[0]!r}; rename it or save as .vtu")
     m = meshio.Mesh(points, cells, point_data=point_data, cell_data=cell_data)
-    with _quiet():
-        meshio.write(str(path), m, **kwargs)
+    try:
+        with _quiet():
+            meshio.write(str(path), m, **kwargs)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: could not write as {fmt} ({_one_line(e)})") from e
+    except Exception as e:  # meshio's WriteError and the like: one clear line, no half-written file
+        path.unlink(missing_ok=True)
+        raise ValueError(f"{path}: could not write as {fmt} ({_one_line(e)}); save as .vtu instead") from e
 
 
 # -- CSV tables -------------------------------------------------------------------------------------
@@ -299,10 +378,14 @@ def write_table(path, columns: Mapping[str, object]) -> Path:
     Floats are written with full precision (``repr``), so `read_table` gives back the same numbers.
     """
     path = Path(path)
+    if not isinstance(columns, Mapping):
+        raise TypeError(f"write_table: columns must be a dict of name -> 1-D array, got {type(columns).__name__}")
     if not columns:
         raise ValueError("write_table: columns is empty; expected a dict of name -> 1-D array")
     cols = {}
     for name, value in columns.items():
+        if str(name) in cols:
+            raise ValueError(f"write_table: two columns are both named {str(name)!r}; column names must differ")
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().numpy()
         arr = np.asarray(value)
@@ -354,11 +437,13 @@ def read_table(path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, expected a CSV file")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # -sig: drop the byte-order mark spreadsheets write
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not a text CSV file ({_one_line(e)})") from e
-    rows = [r for r in csv.reader(_io.StringIO(text)) if r]
+    rows = [r for r in csv.reader(_io.StringIO(text), skipinitialspace=True) if r]
     if not rows:
         raise ValueError(f"{path}: empty CSV file; expected a header row of column names")
     header = rows[0]

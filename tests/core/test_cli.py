@@ -67,6 +67,7 @@ def test_core_demo_step(tmp_path, capsys):
         (["info", "{tmp}/bad.ply"], "bad.ply: could not read as PLY"),
         (["info", "{tmp}/mesh.xyz"], "unknown mesh format '.xyz'"),
         (["convert", "{tmp}/tet.vtu", "{tmp}/tet.obj"], "save it as .vtu"),
+        (["convert", "{tmp}/tet.vtu", "{tmp}/mesh.xyz/out.vtu"], "is a file, not a folder"),  # was FileExistsError
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
@@ -85,3 +86,11 @@ def test_no_traceback_from_the_installed_command(tmp_path):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "broken.stl" in lines[0] and "Traceback" not in res.stderr
+
+
+def test_convert_warns_about_dropped_fields(tmp_path, capsys):
+    m = shapes.icosphere(0)
+    m.set_point_field("temperature", m.points[:, 2])
+    geomsci.save(m, tmp_path / "s.vtu")
+    with pytest.warns(UserWarning, match="OBJ does not store these fields; dropped 'temperature'"):
+        assert _run(["convert", str(tmp_path / "s.vtu"), str(tmp_path / "s.obj")]) == 0

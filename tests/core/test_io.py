@@ -47,7 +47,11 @@ def test_round_trip(tmp_path, sphere, ext):
     if ext == "xdmf":
         pytest.importorskip("h5py", reason="meshio's XDMF writer needs h5py")
     keeps_point, keeps_cell, keeps_order = FORMATS[ext]
-    path = geomsci.save(sphere, tmp_path / f"sphere.{ext}") or tmp_path / f"sphere.{ext}"
+    if keeps_point and keeps_cell:
+        path = geomsci.save(sphere, tmp_path / f"sphere.{ext}") or tmp_path / f"sphere.{ext}"
+    else:  # fields the format cannot hold are dropped with a warning that names them
+        with pytest.warns(UserWarning, match="dropped .*'region \\(cell\\)'"):
+            path = geomsci.save(sphere, tmp_path / f"sphere.{ext}") or tmp_path / f"sphere.{ext}"
     back = geomsci.load(path)
     assert back.cell_type == "triangle" and back.n_points == sphere.n_points and back.n_cells == sphere.n_cells
     if not keeps_order:
@@ -160,3 +164,71 @@ def test_table_errors(tmp_path):
     (tmp_path / "gaps.csv").write_text("x,y\n1.5,\n2,3\n")
     t = io.read_table(tmp_path / "gaps.csv")
     assert t["x"].tolist() == [1.5, 2.0] and np.isnan(t["y"][0]) and t["y"][1] == 3
+
+
+def test_save_refuses_fields_that_would_not_come_back(tmp_path):
+    m = shapes.icosphere(0)  # 12 points, 20 faces
+    n = m.n_points
+    cases = [
+        ({"z": torch.zeros(n, dtype=torch.complex64)}, "m.vtu", "'z' is complex"),
+        ({"T": torch.zeros(n, 3, 3)}, "m.vtu", r"reshape it to \(12, 9\)"),
+        ({"id": torch.full((n,), 2**40)}, "m.ply", "outside the int32 range"),  # was stored as 0
+        ({"my field": torch.zeros(n)}, "m.ply", "cannot be empty or contain spaces"),  # file unreadable
+        ({"red": torch.zeros(n)}, "m.ply", "PLY geometry/colour property"),  # lost on reading
+        ({"u": torch.zeros(n), "v": torch.zeros(n, 3)}, "m.ply", "texture coordinates"),  # file unreadable
+        ({"my field": torch.zeros(n)}, "m.vtk", "VTK field names cannot contain spaces"),  # was meshio's WriteError
+    ]
+    for fields, name, message in cases:
+        with pytest.raises(ValueError, match=message):
+            io.save(Mesh(m.points, m.cells, "triangle", fields), tmp_path / name)
+        assert not (tmp_path / name).exists()
+    with pytest.raises(ValueError, match="no points"):
+        io.save(Mesh(torch.zeros(0, 3)), tmp_path / "empty.vtu")
+    (tmp_path / "dir.vtu").mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        io.save(m, tmp_path / "dir.vtu")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        io.save(m, tmp_path / "file" / "m.vtu")
+
+
+def test_mesh_without_cells_saves_readably(tmp_path):
+    m = shapes.icosphere(0)
+    empty = Mesh(m.points, m.cells[:0], "triangle", {"u": m.points[:, 0]})
+    back = io.load(io.save(empty, tmp_path / "e.vtu"))  # was unreadable (meshio: nothing to concatenate)
+    assert back.cells is None and back.n_points == m.n_points and set(back.point_data) == {"u"}
+
+
+def test_load_warns_about_cells_it_cannot_hold(tmp_path):
+    import meshio
+
+    pts = np.random.default_rng(0).random((8, 3))
+    meshio.write(tmp_path / "hex.vtu", meshio.Mesh(pts, [("hexahedron", np.arange(8)[None])]))
+    with pytest.warns(UserWarning, match="dropped 1 hexahedron cells"):
+        back = io.load(tmp_path / "hex.vtu")
+    assert back.cells is None and back.n_points == 8
+    mixed = meshio.Mesh(pts[:5], [("triangle", np.array([[0, 1, 2]])), ("quad", np.array([[1, 2, 3, 4]]))])
+    meshio.write(tmp_path / "mixed.vtu", mixed)
+    with pytest.warns(UserWarning, match="dropped 1 quad cells.*keeping 'triangle' cells"):
+        io.load(tmp_path / "mixed.vtu")
+
+
+def test_load_checks_dtype(tmp_path):
+    path = io.save(shapes.icosphere(0), tmp_path / "s.vtu")
+    for bad in (torch.int64, "float64"):
+        with pytest.raises(TypeError, match="floating torch.dtype"):
+            io.load(path, dtype=bad)
+
+
+def test_table_input_mistakes(tmp_path):
+    (tmp_path / "bom.csv").write_text("\ufeffid,a\ns1,1\n", encoding="utf-8")  # spreadsheet export
+    assert list(io.read_table(tmp_path / "bom.csv")) == ["id", "a"]
+    (tmp_path / "spaced.csv").write_text("id, a\ns1, 7\n")
+    t = io.read_table(tmp_path / "spaced.csv")
+    assert list(t) == ["id", "a"] and t["a"].dtype == np.int64 and t["a"].tolist() == [7]
+    with pytest.raises(ValueError, match="is a directory"):
+        io.read_table(tmp_path)
+    with pytest.raises(TypeError, match="columns must be a dict"):
+        io.write_table(tmp_path / "t.csv", [("a", [1])])
+    with pytest.raises(ValueError, match="both named '1'"):
+        io.write_table(tmp_path / "t.csv", {1: [1], "1": [2]})
