@@ -59,13 +59,15 @@ __all__ = [
 # ------------------------------------------------------------------------------------------------
 # input checks
 # ------------------------------------------------------------------------------------------------
-def _check_faces(faces, name: str = "faces", k: int = 3) -> torch.Tensor:
+def _check_faces(faces, name: str = "faces", k: int = 3, nonnegative: bool = True) -> torch.Tensor:
     if not isinstance(faces, torch.Tensor):
         faces = torch.as_tensor(np.asarray(faces))
     if faces.dim() != 2 or faces.shape[1] != k:
         raise ValueError(f"{name} must have shape (F, {k}), got {tuple(faces.shape)}")
-    if faces.is_floating_point():
+    if faces.is_floating_point() or faces.is_complex() or faces.dtype == torch.bool:
         raise ValueError(f"{name} must be an integer tensor of vertex indices, got dtype {faces.dtype}")
+    if nonnegative and faces.numel() and int(faces.min()) < 0:
+        raise ValueError(f"{name} must hold vertex indices >= 0, got {int(faces.min())}")
     return faces.long()
 
 
@@ -76,7 +78,7 @@ def _check(points, faces, dims=(3,)) -> tuple[torch.Tensor, torch.Tensor]:
     if points.dim() != 2 or points.shape[1] not in dims:
         want = " or ".join(f"(N, {d})" for d in dims)
         raise ValueError(f"points must have shape {want}, got {tuple(points.shape)}")
-    faces = _check_faces(faces).to(points.device)
+    faces = _check_faces(faces, nonnegative=False).to(points.device)  # range checked below, in one pass
     if faces.numel() and (int(faces.max()) >= points.shape[0] or int(faces.min()) < 0):
         raise ValueError(
             f"faces index out of range: indices span [{int(faces.min())}, {int(faces.max())}] "

@@ -287,6 +287,10 @@ def nearest_neighbors(x: torch.Tensor, y: torch.Tensor, *, max_memory: int = 2**
         raise ValueError(f"max_memory must be a positive number of bytes, got {max_memory}")
     if x.shape[0] == 0:
         return x.new_zeros(0), torch.zeros(0, dtype=torch.long, device=x.device)
+    for name, c in (("x", x), ("y", y)):  # a NaN/inf point has no nearest neighbour (and breaks the hash grid)
+        if not bool(torch.isfinite(c).all()):
+            bad = (~torch.isfinite(c)).any(1).nonzero().flatten()[:5].tolist()
+            raise ValueError(f"{name} contains NaN or inf points (first bad rows: {bad}); nearest neighbours need finite points")
     idx = _nn_index(x.detach(), y.detach(), int(max_memory))  # (N,)
     dist2 = ((x - y[idx]) ** 2).sum(-1)  # (N,)
     return dist2, idx
@@ -326,6 +330,9 @@ def chamfer_distance(
     """
     if (x_normals is None) != (y_normals is None):
         raise ValueError("pass both x_normals and y_normals, or neither")
+    for name, c in (("x", x), ("y", y)):
+        if isinstance(c, torch.Tensor) and c.dim() == 2 and c.shape[0] == 0:
+            raise ValueError(f"{name} is empty: the Chamfer distance needs at least one point in each set")
     d_xy, i_xy = nearest_neighbors(x, y, max_memory=max_memory)  # (N,)
     if not squared:
         d_xy = _safe_sqrt(d_xy)

@@ -12,6 +12,8 @@ samples back to ``points`` (the reparameterization trick used by pytorch3d's
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 
 from .geometry import _check, face_normals
@@ -28,7 +30,12 @@ def sample_faces(points: torch.Tensor, faces: torch.Tensor, n: int, *, generator
     bary : (n, 3) tensor of barycentric weights, same dtype/device as ``points`` (no gradient)
     """
     points, faces = _check(points, faces, dims=(2, 3))
-    n = int(n)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        if not (isinstance(n, float) and n.is_integer()):
+            raise TypeError(f"n must be an integer number of samples, got {n!r} ({type(n).__name__})") from None
+        n = int(n)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if faces.shape[0] == 0:
@@ -41,6 +48,8 @@ def sample_faces(points: torch.Tensor, faces: torch.Tensor, n: int, *, generator
         else:
             area = torch.linalg.vector_norm(torch.cross(e1, e2, dim=-1), dim=-1)  # (F,) 2x area
         if not (area.sum() > 0):
+            if not bool(torch.isfinite(area).all()):
+                raise ValueError("cannot sample points: points contain NaN or inf; check the mesh coordinates")
             raise ValueError("cannot sample points: the mesh has zero total area")
         if n == 0:
             return faces.new_zeros(0), points.new_zeros((0, 3))

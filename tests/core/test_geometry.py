@@ -235,6 +235,13 @@ def test_bad_input_raises_clear_errors():
         G.edges(f.double())
 
 
+def test_topology_refuses_negative_indices():
+    f = torch.tensor([[0, 1, 2], [0, 2, -1]])  # -1 wrapped around: a wrong loop, edge or scipy error
+    for fn in (G.edges, G.boundary_loops, G.is_manifold, G.genus, G.connected_components):
+        with pytest.raises(ValueError, match="vertex indices >= 0, got -1"):
+            fn(f)
+
+
 def test_empty_faces():
     p = torch.zeros(4, 3)
     f = torch.zeros(0, 3, dtype=torch.long)

@@ -172,6 +172,20 @@ def test_bad_input():
     assert d.shape == (0,) and i.shape == (0,)
 
 
+def test_non_finite_and_empty_clouds_are_named():
+    y = torch.rand(2000, 3, generator=torch.Generator().manual_seed(0))
+    x = y.clone()
+    x[3] = float("nan")  # the hash-grid search raised an IndexError; brute force gave an index
+    with pytest.raises(ValueError, match=r"x contains NaN or inf points \(first bad rows: \[3\]\)"):
+        L.nearest_neighbors(x, y)
+    with pytest.raises(ValueError, match="y contains NaN or inf"):
+        L.chamfer_distance(y[:5], torch.tensor([[float("inf"), 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="x is empty"):  # said "y is empty"
+        L.chamfer_distance(torch.rand(0, 3), y)
+    with pytest.raises(ValueError, match="x is empty"):  # one-sided gave nan
+        L.chamfer_distance(torch.rand(0, 3), y, two_sided=False)
+
+
 @pytest.mark.gpu
 def test_cuda_chamfer_matches_cpu():
     x, y = surface_clouds(20000, 15000, seed=9)

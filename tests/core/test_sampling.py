@@ -87,6 +87,17 @@ def test_planar_and_bad_input():
     assert G.face_areas(p, f).shape == (1,)
 
 
+def test_sampling_refuses_fractional_n_and_names_nan_points():
+    p = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    f = torch.tensor([[0, 1, 2]])
+    for bad in (2.5, "10"):
+        with pytest.raises(TypeError, match="n must be an integer"):
+            sample_points(p, f, bad)  # 2.5 gave 2 samples
+    assert sample_points(p, f, 4.0).shape == (4, 2)
+    with pytest.raises(ValueError, match="points contain NaN or inf"):  # said "zero total area"
+        sample_points(torch.tensor([[float("nan"), 0.0], [1.0, 0.0], [0.0, 1.0]]), f, 3)
+
+
 @pytest.mark.gpu
 def test_cuda_sampling_matches_barycentric_formula():
     p, f = (t.cuda() for t in two_triangles())
