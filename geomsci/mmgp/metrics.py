@@ -23,7 +23,19 @@ import torch
 
 
 def _cat(xs) -> torch.Tensor:
-    return torch.cat([torch.as_tensor(x).reshape(-1).double() for x in xs]) if isinstance(xs, (list, tuple)) else torch.as_tensor(xs).double().reshape(-1)
+    if isinstance(xs, (list, tuple)) and len(xs) > 0:
+        return torch.cat([torch.as_tensor(x).reshape(-1).double() for x in xs])
+    return torch.as_tensor(xs).double().reshape(-1)
+
+
+def _pair(fn: str, true, *others) -> list[torch.Tensor]:
+    """``true`` and ``others`` flattened to float64 on ``true``'s device; ValueError unless all have
+    the same (nonzero) number of values."""
+    out = [_cat(true)] + [_cat(o) for o in others]
+    sizes = [t.numel() for t in out]
+    if sizes[0] == 0 or len(set(sizes)) > 1:
+        raise ValueError(f"{fn}: need the same nonzero number of values in each argument, got {sizes}")
+    return [out[0]] + [t.to(out[0].device) for t in out[1:]]
 
 
 def rrmse_field(true: Sequence[torch.Tensor], pred: Sequence[torch.Tensor]) -> float:
@@ -31,26 +43,30 @@ def rrmse_field(true: Sequence[torch.Tensor], pred: Sequence[torch.Tensor]) -> f
     if len(true) != len(pred) or len(true) == 0:
         raise ValueError(f"rrmse_field: need as many predictions as truths (>0), got {len(pred)} and {len(true)}")
     terms = []
-    for u, v in zip(true, pred):
+    for i, (u, v) in enumerate(zip(true, pred)):
         u, v = torch.as_tensor(u).double(), torch.as_tensor(v).double().to(torch.as_tensor(u).device)
+        if u.numel() != v.numel():
+            raise ValueError(f"rrmse_field: sample {i} has {u.numel()} true values but {v.numel()} predicted")
+        u, v = u.reshape(-1), v.reshape(-1)
         terms.append(((u - v) ** 2).sum() / (u.numel() * u.abs().max() ** 2))
     return float(torch.stack(terms).mean().sqrt())
 
 
 def rrmse_scalar(true, pred) -> float:
     """PLAID scalar RRMSE (relative to each true value)."""
-    u, v = _cat(true), _cat(pred).to(_cat(true).device)
+    u, v = _pair("rrmse_scalar", true, pred)
     return float((((u - v) / u) ** 2).mean().sqrt())
 
 
 def q2(true, pred) -> float:
     """Coefficient of determination over all values (nodes of all samples, or scalars)."""
-    u, v = _cat(true), _cat(pred)
-    v = v.to(u.device)
+    u, v = _pair("q2", true, pred)
     return float(1 - ((u - v) ** 2).sum() / ((u - u.mean()) ** 2).sum())
 
 
 def coverage(true, mean, std, z: float = 1.959963984540054) -> float:
     """Fraction of true values inside mean +- z std (z = 1.96: central 95% interval)."""
-    u, m, s = _cat(true), _cat(mean), _cat(std)
+    u, m, s = _pair("coverage", true, mean, std)
+    if bool((s < 0).any()):
+        raise ValueError(f"coverage: std must be >= 0, got a minimum of {float(s.min())}")
     return float(((u - m).abs() <= z * s.to(u.device)).double().mean())

@@ -1,6 +1,7 @@
 """The metrics follow the PLAID benchmark definitions (see geomsci/mmgp/metrics.py), on hand-computed cases."""
 import math
 
+import pytest
 import torch
 
 from geomsci.mmgp.metrics import coverage, q2, rrmse_field, rrmse_scalar
@@ -22,3 +23,21 @@ def test_rrmse_scalar_q2_coverage_by_hand():
     assert math.isclose(q2(u, u), 1.0)
     assert math.isclose(q2(u, torch.full_like(u, float(u.mean()))), 0.0, abs_tol=1e-12)
     assert math.isclose(coverage(u, v, torch.tensor([0.6, 0.1, 0.4])), 2 / 3)  # |err| 1, 0, 1 vs 1.96 std
+
+
+def test_mismatched_lengths_are_refused():
+    u = torch.tensor([2.0, -4.0, 5.0])
+    with pytest.raises(ValueError, match=r"rrmse_scalar: need the same nonzero number of values .* \[3, 1\]"):
+        rrmse_scalar(u, u[:1])  # was broadcast to a silent wrong value
+    with pytest.raises(ValueError, match=r"q2: .* \[3, 2\]"):
+        q2(u, u[:2])
+    with pytest.raises(ValueError, match=r"q2: .* \[0, 0\]"):
+        q2([], [])
+    with pytest.raises(ValueError, match=r"coverage: .* \[3, 3, 2\]"):
+        coverage(u, u, u[:2].abs())
+    with pytest.raises(ValueError, match="std must be >= 0"):
+        coverage(u, u, -u.abs())
+    with pytest.raises(ValueError, match="sample 0 has 3 true values but 2 predicted"):
+        rrmse_field([u], [u[:2]])
+    # a (N, 1) prediction is compared node by node, not broadcast to (N, N)
+    assert rrmse_field([u], [u[:, None]]) == 0.0
