@@ -33,7 +33,10 @@ def read_table_by_id(path, ids: list[str] | None = None, columns: list[str] | No
     path = Path(path)
     table = read_table(path)
     if "id" not in table:
-        raise ValueError(f"{path}: the {what} needs an 'id' column naming each sample, found columns {list(table)}")
+        hint = ""
+        if len(table) == 1 and any(c in next(iter(table)) for c in ";\t"):
+            hint = "; the file seems to use ';' or tabs between values, write it comma-separated"
+        raise ValueError(f"{path}: the {what} needs an 'id' column naming each sample, found columns {list(table)}{hint}")
     file_ids = [str(v) for v in table.pop("id")]
     dup = {i for i in file_ids if file_ids.count(i) > 1}
     if dup:
@@ -43,10 +46,12 @@ def read_table_by_id(path, ids: list[str] | None = None, columns: list[str] | No
         if missing:
             raise ValueError(f"{path}: missing column(s) {missing}; the {what} has {list(table)}")
         table = {c: table[c] for c in columns}
-    for name, col in table.items():
+    for name, col in list(table.items()):
         if col.dtype.kind not in "fi":
-            bad = next(i for i, v in enumerate(col) if not _is_number(v))
-            raise ValueError(f"{path}: column {name!r} of sample {file_ids[bad]!r} is not a number ({col[bad]!r})")
+            bad = next((i for i, v in enumerate(col) if not _is_number(v)), None)
+            if bad is not None:
+                raise ValueError(f"{path}: column {name!r} of sample {file_ids[bad]!r} is not a number ({str(col[bad])!r})")
+            table[name] = col = col.astype(float)  # numbers kept as text by read_table (e.g. "007")
         if not np.isfinite(col.astype(float)).all():
             bad = int(np.nonzero(~np.isfinite(col.astype(float)))[0][0])
             raise ValueError(f"{path}: column {name!r} of sample {file_ids[bad]!r} is empty or not finite")

@@ -137,6 +137,30 @@ def _restore_fitted(gp, s: dict):
     return gp
 
 
+def _check_fit(who: str, x, y) -> None:
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise TypeError(f"{who}.fit: {name} must be a float tensor, got {type(t).__name__}"
+                            f"{' of dtype ' + str(t.dtype) if isinstance(t, torch.Tensor) else ''}")
+    if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"{who}.fit: need x (n, d) and y (n, b), got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.shape[0] < 2:
+        raise ValueError(f"{who}.fit: needs at least 2 training points, got {x.shape[0]}")
+    for name, t in (("x", x), ("y", y)):
+        if not bool(torch.isfinite(t).all()):
+            row = int((~torch.isfinite(t)).any(1).nonzero()[0])
+            raise ValueError(f"{who}.fit: {name} has NaN or inf values (first in row {row})")
+
+
+def _check_query(gp, x) -> None:
+    who = type(gp).__name__
+    if not hasattr(gp, "x_train_"):
+        raise RuntimeError(f"{who}: call fit before predict")
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != gp.x_train_.shape[1]:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{who}: x must be a tensor of shape (m, {gp.x_train_.shape[1]}) like the training inputs, got {got}")
+
+
 class BatchedGP:
     """b independent ARD GPs (Matern 5/2 by default) on shared inputs.
 
@@ -164,8 +188,7 @@ class BatchedGP:
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> "BatchedGP":
         """x (n, d) standardised inputs, y (n, b) outputs. Returns self."""
-        if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"BatchedGP.fit: need x (n, d) and y (n, b), got {tuple(x.shape)} and {tuple(y.shape)}")
+        _check_fit("BatchedGP", x, y)
         n, d = x.shape
         b = y.shape[1]
         self.y_mean_ = y.mean(0)
@@ -219,6 +242,7 @@ class BatchedGP:
 
     def predict_standardized(self, x: torch.Tensor, include_noise: bool = True):
         """Mean and variance (m, b) in standardised units."""
+        _check_query(self, x)
         b = self.n_outputs_
         with torch.no_grad(), gpytorch.settings.max_cholesky_size(10**6), gpytorch.settings.fast_pred_var(False):
             post = self._model(x.expand(b, *x.shape))
@@ -228,6 +252,7 @@ class BatchedGP:
 
     def posterior(self, x: torch.Tensor, include_noise: bool = True):
         """The joint predictive distribution: a batch (b) of MultivariateNormal over the m points."""
+        _check_query(self, x)
         b = self.n_outputs_
         with torch.no_grad(), gpytorch.settings.max_cholesky_size(10**6):
             post = self._model(x.expand(b, *x.shape))
@@ -329,8 +354,7 @@ class SharedGP:
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> "SharedGP":
         """x (n, d) standardised inputs, y (n, b) outputs. Returns self."""
-        if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"SharedGP.fit: need x (n, d) and y (n, b), got {tuple(x.shape)} and {tuple(y.shape)}")
+        _check_fit("SharedGP", x, y)
         n, d = x.shape
         self.y_mean_ = y.mean(0)
         self.y_std_ = y.std(0).clamp_min(1e-12 * y.abs().max().clamp_min(1e-300))
@@ -385,6 +409,7 @@ class SharedGP:
         return self.y_std_[:, None] * self.C_ * self.y_std_[None, :]
 
     def _post(self, xq: torch.Tensor, full: bool):
+        _check_query(self, xq)
         with torch.no_grad():
             Ks = self._kern(xq, self.x_train_).to_dense()[0]  # (m, n)
             mean = Ks @ self._alpha  # (m, b)

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from geomsci.core.geometry import boundary_loops, corner_angles, signed_areas_2d
+from geomsci.core.geometry import _check, boundary_loops, corner_angles, signed_areas_2d
 from geomsci.core.mesh import Mesh
 
 
@@ -91,10 +91,16 @@ def disk_map(points: torch.Tensor, faces: torch.Tensor, *, n_corners: int = 0, t
     unit circle; for counter-clockwise 2-D input every image triangle is counter-clockwise.
     Computed with a sparse direct solve on the CPU (a per-sample preprocessing step, not differentiable).
     """
-    if points.dim() != 2 or points.shape[1] not in (2, 3):
-        raise ValueError(f"disk_map: points must have shape (N, 2) or (N, 3), got {tuple(points.shape)}")
-    if faces.dim() != 2 or faces.shape[1] != 3:
-        raise ValueError(f"disk_map: faces must have shape (F, 3), got {tuple(faces.shape)}")
+    if not isinstance(points, torch.Tensor) or points.dim() != 2 or points.shape[1] not in (2, 3):
+        got = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+        raise ValueError(f"disk_map: points must be a tensor of shape (N, 2) or (N, 3), got {got}")
+    if not isinstance(faces, torch.Tensor) or faces.dim() != 2 or faces.shape[1] != 3:
+        got = tuple(faces.shape) if isinstance(faces, torch.Tensor) else type(faces).__name__
+        raise ValueError(f"disk_map: faces must be a tensor of shape (F, 3), got {got}")
+    try:
+        points, faces = _check(points, faces, dims=(2, 3))  # float points, indices in range
+    except ValueError as e:
+        raise ValueError(f"disk_map: {e}") from None
     loops = boundary_loops(faces)
     if len(loops) != 1:
         raise ValueError(f"disk_map: the mesh must have exactly one boundary loop, found {len(loops)}")

@@ -36,6 +36,9 @@ class WeightedPOD:
             raise ValueError(f"WeightedPOD.fit: snapshots must be (n, M), got {tuple(snapshots.shape)}")
         if weights.shape != snapshots.shape[1:]:
             raise ValueError(f"WeightedPOD.fit: weights must be ({snapshots.shape[1]},), got {tuple(weights.shape)}")
+        if not bool(torch.isfinite(snapshots).all()):
+            row = int((~torch.isfinite(snapshots)).any(1).nonzero()[0])
+            raise ValueError(f"WeightedPOD.fit: snapshot {row} has NaN or inf values")
         self.weights_ = weights
         self.mean_ = snapshots.mean(0)  # (M,)
         X = snapshots - self.mean_  # (n, M)
@@ -62,10 +65,14 @@ class WeightedPOD:
 
     def transform(self, snapshots: torch.Tensor) -> torch.Tensor:
         """Coefficients a = (x - mean) W Phi, (n, M) -> (n, k)."""
+        if snapshots.shape[-1:] != self.mean_.shape:
+            raise ValueError(f"WeightedPOD.transform: snapshots must be (n, {self.mean_.shape[0]}), got {tuple(snapshots.shape)}")
         return ((snapshots - self.mean_) * self.weights_) @ self.modes_
 
     def inverse_transform(self, coeffs: torch.Tensor) -> torch.Tensor:
         """Snapshots mean + Phi a, (n, k) -> (n, M)."""
+        if coeffs.shape[-1:] != (self.n_components_,):
+            raise ValueError(f"WeightedPOD.inverse_transform: coeffs must be (n, {self.n_components_}), got {tuple(coeffs.shape)}")
         return self.mean_ + coeffs @ self.modes_.T
 
     def state(self) -> dict:

@@ -162,9 +162,13 @@ class MMGPRegressor:
             if hasattr(self, "input_names_") and self.input_names_ is not None and sorted(names) != sorted(self.input_names_):
                 raise ValueError(f"MMGPRegressor: inputs have columns {names}, the model was fit on {self.input_names_}")
             names = self.input_names_ if getattr(self, "input_names_", None) else names
-            arr = np.stack([np.asarray(inputs[k], dtype=float).reshape(-1) for k in names], 1) if names else np.zeros((n, 0))
+            cols = [_numbers(inputs[k], f"input {k!r}").reshape(-1) for k in names]
+            for k, c in zip(names, cols):
+                if c.shape[0] != n:
+                    raise ValueError(f"MMGPRegressor: input {k!r} has {c.shape[0]} values, expected one per mesh ({n})")
+            arr = np.stack(cols, 1) if names else np.zeros((n, 0))
         else:
-            arr = np.asarray(inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs, dtype=float)
+            arr = _numbers(inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs, "inputs")
             if arr.ndim == 1:
                 arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[0] != n:
@@ -183,8 +187,17 @@ class MMGPRegressor:
         fields, scalars = {}, {}
         n = len(meshes)
         for name, val in outputs.items():
-            if isinstance(val, (list, tuple)) and len(val) == n and all(np.ndim(v) >= 1 for v in val):
+            if isinstance(val, (list, tuple)) and len(val) > 0 and all(np.ndim(v) >= 1 for v in val):
+                if len(val) != n:
+                    raise ValueError(f"MMGPRegressor: field {name!r} has {len(val)} nodal fields for {n} meshes; "
+                                     "give one per mesh, in the order of the meshes")
                 for i, (v, m) in enumerate(zip(val, meshes)):
+                    v = v if isinstance(v, torch.Tensor) else torch.as_tensor(_numbers(v, f"field {name!r} of sample {ids[i]!r}"))
+                    if v.dim() > 1 and not (v.dim() == 2 and v.shape[1] == 1):
+                        raise ValueError(
+                            f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has shape {tuple(v.shape)}; "
+                            "MMGP learns scalar nodal fields (N,), pass each component as its own output"
+                        )
                     if len(v) != m.n_points:
                         raise ValueError(
                             f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has {len(v)} values, its mesh has {m.n_points} nodes"
@@ -193,7 +206,7 @@ class MMGPRegressor:
                         raise ValueError(f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has NaN or inf values")
                 fields[name] = [torch.as_tensor(v).to(meshes[0].points).reshape(-1) for v in val]
             else:
-                arr = np.asarray(val.detach().cpu() if isinstance(val, torch.Tensor) else val, dtype=float).reshape(-1)
+                arr = _numbers(val.detach().cpu() if isinstance(val, torch.Tensor) else val, f"output {name!r}").reshape(-1)
                 if arr.shape[0] != n:
                     raise ValueError(f"MMGPRegressor: output {name!r} must be {n} scalars or {n} nodal fields, got shape {np.shape(val)}")
                 if not np.isfinite(arr).all():
@@ -282,12 +295,30 @@ class MMGPRegressor:
             raise ValueError(f"MMGPRegressor: kernel must be one of {KERNELS}, got {self.kernel!r}")
         if self.calibration not in ("loo", "none"):
             raise ValueError(f"MMGPRegressor: calibration must be 'loo' or 'none', got {self.calibration!r}")
+        for name, value, lo in (("n_shape_modes", self.n_shape_modes, 1), ("field_modes", self.field_modes, 1),
+                                ("n_corners", self.n_corners, 0), ("amplitude_shape_modes", self.amplitude_shape_modes, 0)):
+            if value is None and name == "field_modes":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+                raise ValueError(f"MMGPRegressor: {name} must be an integer >= {lo}, got {value!r}")
+        if not 0.0 < self.field_energy <= 1.0:
+            raise ValueError(f"MMGPRegressor: field_energy must lie in (0, 1], got {self.field_energy!r}")
+        if not (self.common_mesh is None or isinstance(self.common_mesh, Mesh) or (
+                isinstance(self.common_mesh, (int, np.integer)) and not isinstance(self.common_mesh, bool))):
+            raise ValueError(f"MMGPRegressor: common_mesh must be None, a training-mesh index or a Mesh, "
+                             f"got {type(self.common_mesh).__name__}")
         gkw = dict(n_restarts=self.n_restarts, n_iter=self.n_iter, lr=self.lr, seed=self.seed, kernel=self.kernel,
                    n_polish=self.n_polish)
         GP = (lambda: SharedGP(**gkw, calibration=self.calibration)) if self.gp == "shared" else (lambda: BatchedGP(**gkw))
+        GP(), BatchedGP(**gkw)  # check the optimiser settings before the per-sample work
         for attr in ("n_loops_", "dim_", "x_mean_", "input_names_", "scale_inputs_"):
             self.__dict__.pop(attr, None)
         ids = self._check_meshes(meshes, ids)
+        if len(meshes) < 2:
+            raise ValueError(f"MMGPRegressor.fit: needs at least 2 training samples, got {len(meshes)}")
+        cm = self.common_mesh
+        if not (cm is None or isinstance(cm, Mesh) or -len(meshes) <= cm < len(meshes)):
+            raise ValueError(f"MMGPRegressor: common_mesh={cm} is not an index of the {len(meshes)} training meshes")
         self.input_names_ = list(inputs) if isinstance(inputs, Mapping) else None
         x = self._check_inputs(inputs, len(meshes), ids)
         fields, scalars = self._split_outputs(outputs, meshes, ids)
@@ -413,6 +444,10 @@ class MMGPRegressor:
 
     def score(self, meshes, inputs, outputs: Mapping, ids=None) -> float:
         """Mean Q2 (coefficient of determination) over the given outputs."""
+        unknown = [k for k in outputs if k not in self.field_names_ and k not in self.scalar_names_]
+        if unknown:
+            raise ValueError(f"MMGPRegressor.score: output {unknown[0]!r} was not fit; the model predicts "
+                             f"{self.field_names_ + self.scalar_names_}")
         pred = self.predict(meshes, inputs, ids=ids)
         return float(np.mean([q2(outputs[k] if k in self.scalar_names_ else list(outputs[k]), pred[k]) for k in outputs]))
 
@@ -440,6 +475,9 @@ class MMGPRegressor:
             "scalar_gp": None if self.scalar_gp_ is None else _cpu(self.scalar_gp_.state()),
         }
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"MMGPRegressor.save: {path} is a directory; give a file name such as {path / 'model.pt'}")
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, path)
         return path
 
@@ -477,6 +515,19 @@ class MMGPRegressor:
         model.field_gps_ = {k: gp_from_state(mv(v)) for k, v in s["field_gps"].items()}
         model.scalar_gp_ = None if s["scalar_gp"] is None else gp_from_state(mv(s["scalar_gp"]))
         return model
+
+
+def _numbers(value, what: str) -> np.ndarray:
+    """``value`` as a float64 array; a ValueError naming ``what`` for text or ragged lists."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"MMGPRegressor: {what} must be numbers ({_short(e)})") from None
+
+
+def _short(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) < 120 else text[:117] + "..."
 
 
 def _cpu(state):

@@ -74,3 +74,14 @@ def test_missing_column_and_unknown_id(dataset, tmp_path):
         read_table_by_id(dataset / "train" / "outputs.csv", columns=["max_von_mises", "stress"])
     with pytest.raises(ValueError, match="no row for sample 'sample_0042'"):
         read_table_by_id(dataset / "test" / "inputs.csv", ids=["sample_0000", "sample_0042"])
+
+
+def test_inputs_table_with_text_numbers_and_semicolons(dataset, tmp_path):
+    from geomsci.mmgp.files import read_table_by_id
+
+    (tmp_path / "zeros.csv").write_text("id,pressure\ns0,007\ns1,2\n")  # "007" stays text in read_table
+    ids, cols = read_table_by_id(tmp_path / "zeros.csv")  # was a bare StopIteration
+    assert ids == ["s0", "s1"] and cols["pressure"].tolist() == [7.0, 2.0]
+    (tmp_path / "semi.csv").write_text("id;pressure\ns0;1\n")
+    with pytest.raises(ValueError, match="seems to use ';' or tabs"):
+        read_table_by_id(tmp_path / "semi.csv")

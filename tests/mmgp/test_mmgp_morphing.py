@@ -64,6 +64,14 @@ def test_disk_map_rejects_two_loops():
         disk_map(square, faces)
 
 
+def test_disk_map_checks_its_input():
+    p = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"disk_map: points must be a tensor of shape \(N, 2\) or \(N, 3\), got ndarray"):
+        disk_map(p.numpy(), torch.tensor([[0, 1, 2]]))
+    with pytest.raises(ValueError, match=r"disk_map: faces index out of range: indices span \[0, 5\] for 3 points"):
+        disk_map(p, torch.tensor([[0, 1, 5]]))  # was an IndexError
+
+
 def test_rbf_exact_at_landmarks_and_affine():
     g = torch.Generator().manual_seed(0)
     src = torch.rand(30, 3, generator=g, dtype=torch.float64)

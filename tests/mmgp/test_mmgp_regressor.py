@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from geomsci.core.mesh import Mesh
-from geomsci.mmgp.gp import BatchedGP
+from geomsci.mmgp.gp import BatchedGP, SharedGP
 from geomsci.mmgp.metrics import q2, rrmse_field
 from geomsci.mmgp.regressor import MMGPRegressor
 
@@ -227,3 +227,46 @@ def test_amplitude_law_with_shape_modes_roundtrips(tmp_path, small_data):
         MMGPRegressor(amplitude_shape_modes=1, field_scaling="none", **kw).fit(mtr, xtr, outputs_of(mtr, ytr))
     with pytest.raises(ValueError, match=r"amplitude_shape_modes must lie in \[0, 3\]"):
         MMGPRegressor(amplitude_shape_modes=5, **kw).fit(mtr, xtr, outputs_of(mtr, ytr))
+
+
+def test_bad_arguments_fail_before_the_morphing(small_data, small_model, tmp_path):
+    (mtr, xtr, ytr), (mte, xte, _) = small_data
+    m, x, y = mtr[:3], xtr[:3], ytr[:3]
+    u2 = [mm.point_data["u2"] for mm in m]
+    cases = [
+        ({}, x, {"y": ["a", "b", "c"]}, "output 'y' must be numbers"),
+        ({}, [["a"]] * 3, {"y": y[:, 0]}, "inputs must be numbers"),
+        ({}, {"p": [1.0, 2.0, 3.0], "q": [1.0]}, {"y": y[:, 0]}, "input 'q' has 1 values, expected one per mesh"),
+        ({}, x, {"u2": u2[:2]}, "field 'u2' has 2 nodal fields for 3 meshes"),
+        ({}, x, {"u2": [torch.stack([v, v], 1) for v in u2]}, r"has shape \(\d+, 2\); MMGP learns scalar nodal fields"),
+        ({"common_mesh": 7}, x, {"y": y[:, 0]}, "common_mesh=7 is not an index of the 3 training meshes"),
+        ({"common_mesh": "a"}, x, {"y": y[:, 0]}, "common_mesh must be None, a training-mesh index or a Mesh"),
+        ({"n_shape_modes": 0}, x, {"y": y[:, 0]}, "n_shape_modes must be an integer >= 1"),
+        ({"n_corners": -1}, x, {"y": y[:, 0]}, "n_corners must be an integer >= 0"),  # was accepted
+        ({"field_energy": 2.0}, x, {"y": y[:, 0]}, r"field_energy must lie in \(0, 1\]"),
+    ]
+    for params, inputs, outputs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            MMGPRegressor(**params).fit(m, inputs, outputs)
+    with pytest.raises(ValueError, match="at least 2 training samples, got 1"):  # was a gpytorch RuntimeError
+        MMGPRegressor().fit(m[:1], x[:1], {"y": y[:1, 0]})
+    with pytest.raises(ValueError, match="output 'stress' was not fit"):  # was a KeyError
+        small_model.score(mte, xte, {"stress": [1.0] * len(mte)})
+    with pytest.raises(ValueError, match="is a directory"):
+        small_model.save(tmp_path)
+    assert small_model.save(tmp_path / "new" / "model.pt").is_file()  # the folder is created
+
+
+def test_gps_check_their_input():
+    x = torch.rand(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = x.sum(1, keepdim=True)
+    for GP in (BatchedGP, SharedGP):
+        with pytest.raises(TypeError, match="x must be a float tensor, got ndarray"):
+            GP(n_restarts=1, n_iter=2).fit(x.numpy(), y)
+        with pytest.raises(ValueError, match=r"y has NaN or inf values \(first in row 0\)"):
+            GP(n_restarts=1, n_iter=2).fit(x, torch.full_like(y, float("nan")))  # SharedGP fit NaNs silently
+        with pytest.raises(RuntimeError, match="call fit before predict"):
+            GP().predict(x)
+        gp = GP(n_restarts=1, n_iter=2, n_polish=0).fit(x, y)
+        with pytest.raises(ValueError, match=r"x must be a tensor of shape \(m, 2\)"):
+            gp.predict(torch.rand(3, 3, dtype=torch.float64))

@@ -77,6 +77,15 @@ def test_pod_bad_input():
         WeightedPOD(energy=1.5)
     with pytest.raises(ValueError, match="weights"):
         WeightedPOD().fit(torch.zeros(3, 5), torch.ones(4))
+    snaps = torch.rand(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    snaps[1, 2] = float("nan")
+    with pytest.raises(ValueError, match="snapshot 1 has NaN or inf"):  # was a LinAlgError from eigh
+        WeightedPOD().fit(snaps, torch.ones(4, dtype=torch.float64))
+    pod = WeightedPOD().fit(snaps.nan_to_num(), torch.ones(4, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"snapshots must be \(n, 4\), got \(3, 5\)"):
+        pod.transform(torch.zeros(3, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"coeffs must be \(n, \d\)"):
+        pod.inverse_transform(torch.zeros(3, 9, dtype=torch.float64))
 
 
 def test_cv_residual_variance_sees_what_the_training_fit_cannot():
