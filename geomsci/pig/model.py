@@ -27,6 +27,7 @@ the dropped ones (derivatives by the same factor times |g| and |g_j^2 - P_jj| th
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -34,17 +35,30 @@ from torch import nn
 from geomsci.pig.jet import Jet, autograd_jet, mlp_jet
 
 
-def _check_points(x: torch.Tensor, dim: int, who: str) -> None:
+def _check_points(x: torch.Tensor, dim: int, who: str, like: torch.Tensor | None = None) -> None:
+    """Shape (P, dim); with ``like`` (a parameter of the model) also its dtype and device.
+    Shape, dtype and device only: no values are read (no device sync)."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != dim:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{who}: x must be a tensor of shape (P, {dim}), got {shape}")
+    if like is not None and (x.dtype != like.dtype or x.device != like.device):
+        raise ValueError(f"{who}: x is {x.dtype} on {x.device} but the model's parameters are {like.dtype} on "
+                         f"{like.device}; pass x.to(dtype={like.dtype}, device='{like.device}')")
 
 
 def _check_bounds(bounds, dim: int, who: str) -> torch.Tensor:
     b = torch.as_tensor(bounds, dtype=torch.float64)
-    if b.shape != (2, dim) or not bool((b[1] > b[0]).all()):
-        raise ValueError(f"{who}: bounds must be ((lo_1..lo_d), (hi_1..hi_d)) with hi > lo and d = {dim}, got {b.tolist()}")
+    if b.shape != (2, dim) or not bool(torch.isfinite(b).all()) or not bool((b[1] > b[0]).all()):
+        raise ValueError(f"{who}: bounds must be ((lo_1..lo_d), (hi_1..hi_d)), finite, with hi > lo and d = {dim}, "
+                         f"got {b.tolist()}")
     return b
+
+
+def _check_sizes(who: str, **sizes) -> None:
+    """Each keyword is ``name=(value, minimum)``: value must be an int >= minimum."""
+    for name, (value, minimum) in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            raise ValueError(f"{who}: {name} must be an integer >= {minimum}, got {value!r}")
 
 
 class JetModel(nn.Module):
@@ -59,7 +73,8 @@ class JetModel(nn.Module):
         backward on ``forward``. Both are differentiable in the parameters. Points are processed
         in chunks of ``chunk_size``.
         """
-        _check_points(x, self.dim, type(self).__name__ + ".jet")
+        _check_points(x, self.dim, type(self).__name__ + ".jet", next(self.parameters()))
+        _check_sizes("jet", chunk_size=(chunk_size, 1))
         if order not in (0, 1, 2):
             raise ValueError(f"jet: order must be 0, 1 or 2, got {order}")
         if method not in ("closed", "autograd"):
@@ -135,10 +150,8 @@ class PIG(JetModel):
                  scale_param: str = "softplus", truncate_tol: float | None = None, seed: int = 0,
                  dtype=torch.float64, device=None):
         super().__init__()
-        if dim < 1:
-            raise ValueError(f"PIG: dim must be >= 1, got {dim}")
-        if n_gaussians < 1 or channels < 1:
-            raise ValueError(f"PIG: n_gaussians and channels must be >= 1, got {n_gaussians}, {channels}")
+        _check_sizes("PIG", dim=(dim, 1), n_gaussians=(n_gaussians, 1), channels=(channels, 1), hidden=(hidden, 1),
+                     n_hidden_layers=(n_hidden_layers, 0), out_dim=(out_dim, 1))
         if covariance not in ("diag", "full"):
             raise ValueError(f"PIG: covariance must be 'diag' or 'full', got {covariance!r}")
         if scale_param not in ("softplus", "log"):
@@ -152,9 +165,12 @@ class PIG(JetModel):
         M = channels * n_gaussians
         lo, hi = b[0].to(dtype), b[1].to(dtype)
         means = lo + (hi - lo) * torch.rand(M, dim, generator=g, dtype=dtype)  # (M, d)
-        sig = 0.05 * (hi - lo) if sigma_init is None else torch.as_tensor(sigma_init, dtype=dtype).expand(dim)
-        if bool((sig <= 0).any()):
-            raise ValueError(f"PIG: sigma_init must be positive, got {sig.tolist()}")
+        sig = 0.05 * (hi - lo) if sigma_init is None else torch.as_tensor(sigma_init, dtype=dtype)
+        if sig.dim() > 1 or sig.numel() not in (1, dim):
+            raise ValueError(f"PIG: sigma_init must be one float or {dim} floats (one per dim), got shape {tuple(sig.shape)}")
+        sig = sig.expand(dim)
+        if not bool(torch.isfinite(sig).all()) or bool((sig <= 0).any()):
+            raise ValueError(f"PIG: sigma_init must be positive and finite, got {sig.tolist()}")
         raw = torch.log(torch.expm1(sig)) if scale_param == "softplus" else torch.log(sig)
         self.means = nn.Parameter(means.to(device))
         self.raw_scales = nn.Parameter(raw.expand(M, dim).clone().to(device))
@@ -210,7 +226,7 @@ class PIG(JetModel):
 
         Channels keep different numbers of Gaussians; shorter rows are padded with index 0 and
         ``live = False`` (their features are zeroed), so every channel has N' columns."""
-        if self.truncate_tol is None:
+        if self.truncate_tol is None or x.shape[0] == 0:  # no points: nothing to truncate for
             return None
         with torch.no_grad():
             lo, hi = x.min(0).values, x.max(0).values  # (d,)
@@ -253,8 +269,8 @@ class PIG(JetModel):
             L = torch.gather(L, 1, idx[:, :, None, None].expand(-1, -1, d, d))
             mu = torch.gather(mu, 1, idx[:, :, None].expand(-1, -1, d))
             f = torch.gather(f, 1, idx) * live
-        with torch.no_grad():
-            c = 0.5 * (x.min(0).values + x.max(0).values)  # (d,) chunk centre
+        with torch.no_grad():  # (d,) chunk centre (any point will do for no points)
+            c = 0.5 * (x.min(0).values + x.max(0).values) if x.shape[0] else x.new_zeros(d)
         xs, mus = x - c, mu - c  # (P, d), (K, N, d)
         Pm = L @ L.transpose(-1, -2)  # (K, N, d, d) precision
         Pmu = (Pm @ mus.unsqueeze(-1)).squeeze(-1)  # (K, N, d)
@@ -290,7 +306,7 @@ class PIG(JetModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """u(x): (P, d) -> (P, out_dim)."""
-        _check_points(x, self.dim, "PIG")
+        _check_points(x, self.dim, "PIG", self.means)
         return mlp_jet(self.embedding_jet(x, order=0), self.mlp).value
 
     def _closed_jet(self, x, order, dims) -> Jet:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from geomsci.pig.jet import Jet, mlp_jet
-from geomsci.pig.model import JetModel, _check_bounds, _check_points, make_mlp
+from geomsci.pig.model import JetModel, _check_bounds, _check_points, _check_sizes, make_mlp
 
 
 class PINN(JetModel):
@@ -24,8 +24,7 @@ class PINN(JetModel):
     def __init__(self, dim: int, bounds, width: int = 64, depth: int = 4, out_dim: int = 1, seed: int = 0,
                  dtype=torch.float64, device=None):
         super().__init__()
-        if width < 1 or depth < 1:
-            raise ValueError(f"PINN: width and depth must be >= 1, got {width}, {depth}")
+        _check_sizes("PINN", dim=(dim, 1), width=(width, 1), depth=(depth, 1), out_dim=(out_dim, 1))
         b = _check_bounds(bounds, dim, "PINN").to(dtype)
         self.dim = dim
         self.register_buffer("center", (0.5 * (b[0] + b[1])).to(device))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -52,9 +53,34 @@ class TrainResult:
 
 def relative_l2(model, x: torch.Tensor, u: torch.Tensor, chunk_size: int = 8192) -> float:
     """||u_model - u|| / ||u|| over the points ``x`` (M, d) with reference values ``u`` (M,)."""
+    if not isinstance(u, torch.Tensor) or u.shape != (x.shape[0],):
+        shape = tuple(u.shape) if isinstance(u, torch.Tensor) else type(u).__name__
+        raise ValueError(f"relative_l2: u must be a tensor of shape (M,) = ({x.shape[0]},), one value per point of x, got {shape}")
+    if chunk_size < 1:
+        raise ValueError(f"relative_l2: chunk_size must be >= 1, got {chunk_size}")
     with torch.no_grad():
         pred = torch.cat([model(xc)[:, 0] for xc in torch.split(x, chunk_size)])
-        return float(torch.linalg.vector_norm(pred - u) / torch.linalg.vector_norm(u))
+        err, ref = torch.stack([torch.linalg.vector_norm(pred - u), torch.linalg.vector_norm(u)]).tolist()
+        if not 0 < ref < math.inf:
+            raise ValueError(f"relative_l2: the reference u has norm {ref} (it must be finite and nonzero: check the "
+                             "problem's solution and test points for NaN, inf or an all-zero solution)")
+        return err / ref
+
+
+def _check_train_args(**kw) -> None:
+    """Hyper-parameters of ``train``: positive rates and sizes, once before training."""
+    positive = ("lr", "lr_means", "lr_scales", "lr_final_factor")
+    non_negative = ("residual_weight", "causal_eps")
+    optional = ("lr_means", "lr_scales", "causal_eps", "lbfgs_points", "lbfgs_resample_every")
+    for name, v in kw.items():
+        if v is None and name in optional:
+            continue
+        if name in positive or name in non_negative:
+            ok = isinstance(v, numbers.Real) and math.isfinite(v) and (v > 0 if name in positive else v >= 0)
+            if not ok:
+                raise ValueError(f"train: {name} must be a finite number {'> 0' if name in positive else '>= 0'}, got {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"train: {name} must be an integer >= 1, got {v!r}")
 
 
 def _loss(problem: Problem, model, xi, cons, causal_eps, causal_bins, method, chunk_size, residual_weight=1.0):
@@ -114,10 +140,19 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         equals wall-clock time for one thread on an idle machine and keeps budgets comparable on
         a shared one)
     """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"train: problem must be a geomsci.pig.problems.Problem (e.g. get_problem('helmholtz')), "
+                        f"got {type(problem).__name__}")
+    if not (isinstance(model, torch.nn.Module) and hasattr(model, "jet") and hasattr(model, "param_groups")):
+        raise TypeError(f"train: model must be a PIG or PINN (a module with jet() and param_groups()), got {type(model).__name__}")
     if budget is None and iters < 1:
         raise ValueError(f"train: iters must be >= 1, got {iters}")
-    if budget is not None and not budget > 0:
-        raise ValueError(f"train: budget must be a positive number of seconds, got {budget}")
+    if budget is not None and not 0 < budget < math.inf:
+        raise ValueError(f"train: budget must be a positive, finite number of seconds, got {budget}")
+    _check_train_args(lr=lr, lr_means=lr_means, lr_scales=lr_scales, lr_final_factor=lr_final_factor,
+                      residual_weight=residual_weight, causal_eps=causal_eps, n_collocation=n_collocation, n_data=n_data,
+                      resample_every=resample_every, lbfgs_points=lbfgs_points, lbfgs_resample_every=lbfgs_resample_every,
+                      causal_bins=causal_bins, eval_every=eval_every, n_eval=n_eval)
     if clock not in ("wall", "cpu"):
         raise ValueError(f"train: clock must be 'wall' or 'cpu', got {clock!r}")
     now = time.perf_counter if clock == "wall" else time.process_time

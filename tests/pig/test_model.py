@@ -146,3 +146,44 @@ def test_truncated_chunks_are_spatial_and_keep_the_order():
     first = x[perm[:100]]
     assert float((first.max(0).values - first.min(0).values).max()) < 1.0  # a compact chunk, not the whole box
     assert exact._chunk_order(x, 100) is None
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(bounds=([0, -math.inf], [1, 1])), "finite"),
+    (dict(sigma_init=float("nan")), "sigma_init must be positive and finite"),
+    (dict(sigma_init=[0.1, 0.1, 0.1]), "one float or 2 floats"),
+    (dict(n_gaussians=2.5), "n_gaussians must be an integer"),
+    (dict(hidden=0), "hidden must be an integer >= 1"),
+    (dict(n_hidden_layers=-1), "n_hidden_layers must be an integer >= 0"),
+    (dict(out_dim=0), "out_dim must be an integer >= 1"),
+])
+def test_bad_constructor_arguments_say_which(kwargs, match):
+    kw = dict(bounds=([0, 0], [1, 1]), n_gaussians=3) | kwargs
+    with pytest.raises(ValueError, match=match):
+        PIG(2, **kw)
+
+
+def test_pinn_bad_bounds_and_sizes():
+    with pytest.raises(ValueError, match="finite"):
+        PINN(2, ([0, 0], [1, math.inf]))
+    with pytest.raises(ValueError, match="width must be an integer"):
+        PINN(2, ([0, 0], [1, 1]), width=2.5)
+
+
+def test_points_of_the_wrong_dtype_or_chunk_size_are_named():
+    m = PIG(2, ([0, 0], [1, 1]), n_gaussians=3)
+    with pytest.raises(ValueError, match=r"x is torch.float32 .* parameters are torch.float64"):
+        m(torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"x is torch.float32"):
+        PINN(2, ([0, 0], [1, 1]), width=4, depth=1).jet(torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+        m.jet(torch.zeros(4, 2, dtype=torch.float64), chunk_size=0)
+
+
+def test_no_points_give_empty_results():
+    for tol in (None, 1e-6):
+        m = PIG(2, ([0, 0], [1, 1]), n_gaussians=3, truncate_tol=tol)
+        x = torch.zeros(0, 2, dtype=torch.float64)
+        assert m(x).shape == (0, 1)
+        j = m.jet(x)
+        assert j.value.shape == (0, 1) and j.grad.shape == (0, 1, 2) and j.hess.shape == (0, 1, 2)

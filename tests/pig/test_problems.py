@@ -75,3 +75,26 @@ def test_registry_and_subclassing():
     p = Poisson1D()
     x, u = p.test_points()
     assert x.shape == (101, 1) and p.dim == 1 and p.spatial_dims == (0,)
+
+
+@pytest.mark.parametrize("make, err, match", [
+    (lambda: Helmholtz2D(0, 4), ValueError, "a1, a2 must be finite and nonzero"),
+    (lambda: Helmholtz2D(1, 4, k=math.nan), ValueError, "k finite"),
+    (lambda: KleinGordon(t_max=0.0), ValueError, "t_max must be a positive"),
+    (lambda: AllenCahn(n_ref=16, n_times=1), ValueError, "n_times must be >= 2"),
+    (lambda: NonlinearDiffusion(n_ref=9, n_times=0), ValueError, "n_times must be >= 2"),
+])
+def test_bad_problem_parameters_raise(make, err, match):
+    with pytest.raises(err, match=match):
+        make()
+
+
+def test_poisson_mesh_wants_a_mesh_and_problems_need_a_test_shape():
+    from geomsci.pig.problems import PoissonMesh
+
+    with pytest.raises(TypeError, match="mesh must be a geomsci Mesh"):
+        PoissonMesh(mesh="plate.vtu")
+    p = Helmholtz2D(1, 4)
+    p.test_shape = None
+    with pytest.raises(ValueError, match="set test_shape"):
+        p.test_points()

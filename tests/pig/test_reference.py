@@ -38,6 +38,19 @@ def test_fd_diffusion_is_second_order_in_space():
 def test_fd_diffusion_bad_input():
     with pytest.raises(ValueError, match="n must be"):
         nonlinear_diffusion_fd(3)
+    for times in ([], [0.0, np.nan]):
+        with pytest.raises(ValueError, match="non-empty 1-D increasing array of finite"):
+            nonlinear_diffusion_fd(9, times)
+    with pytest.raises(ValueError, match=r"cfl must be in \(0, 1\]"):
+        nonlinear_diffusion_fd(9, [0.0, 0.1], cfl=0.0)
+
+
+def test_etdrk4_bad_times_and_step():
+    with pytest.raises(ValueError, match="dt must be > 0"):
+        allen_cahn_etdrk4(16, 0.0, [0.0, 0.1])
+    for times in ([], [-0.1, 0.1]):  # a negative time used to return the initial state silently
+        with pytest.raises(ValueError, match="times must be a non-empty 1-D array of finite times >= 0"):
+            allen_cahn_etdrk4(16, 1e-2, times)
 
 
 def test_plate_mesh_topology():
@@ -60,3 +73,7 @@ def test_p2_exact_on_quadratic_and_converges():
 def test_plate_bad_hole():
     with pytest.raises(ValueError, match="hole"):
         plate_with_holes(0.2, holes=((0.9, 0.0, 0.3),))
+    with pytest.raises(ValueError, match="overlap or touch"):
+        plate_with_holes(0.2, holes=((0.0, 0.0, 0.3), (0.1, 0.0, 0.3)))
+    with pytest.raises(ValueError, match="size .* must be > 0"):
+        plate_with_holes(0.2, holes=(), size=0.0)

@@ -93,3 +93,49 @@ def test_lbfgs_resampling_draws_fresh_sets():
               eval_every=20, progress=False)
     assert _Count.draws == 1 + 1 + 2  # the first Adam set, the first L-BFGS set, fresh ones at steps 20 and 40
     assert math.isfinite(r.final_rel_l2) and r.steps == 60
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lr=0.0), "lr must be a finite number > 0"),
+    (dict(lr=float("nan")), "lr must be a finite number > 0"),
+    (dict(lr_means=-1.0), "lr_means must be"),
+    (dict(lr_final_factor=0.0), "lr_final_factor must be"),
+    (dict(residual_weight=float("nan")), "residual_weight must be a finite number >= 0"),
+    (dict(causal_eps=-1.0), "causal_eps must be"),
+    (dict(n_collocation=0), "n_collocation must be an integer >= 1"),
+    (dict(n_data=0), "n_data must be"),
+    (dict(resample_every=0), "resample_every must be"),
+    (dict(eval_every=0), "eval_every must be"),
+    (dict(n_eval=0), "n_eval must be"),
+    (dict(causal_bins=0), "causal_bins must be"),
+    (dict(lbfgs_points=0), "lbfgs_points must be"),
+    (dict(lbfgs_resample_every=0), "lbfgs_resample_every must be"),
+    (dict(budget=math.inf), "budget must be a positive, finite"),
+])
+def test_bad_hyperparameters_raise_before_training(kwargs, match):
+    p = _small_helmholtz()
+    m = PIG(2, p.bounds, n_gaussians=4, channels=2)
+    with pytest.raises(ValueError, match=match):
+        train(p, m, **(dict(iters=2, progress=False) | kwargs))
+
+
+def test_train_rejects_wrong_argument_types():
+    p = _small_helmholtz()
+    m = PIG(2, p.bounds, n_gaussians=4, channels=2)
+    with pytest.raises(TypeError, match="problem must be a geomsci.pig.problems.Problem"):
+        train("helmholtz", m, iters=2, progress=False)
+    with pytest.raises(TypeError, match="model must be a PIG or PINN"):
+        train(p, "pig", iters=2, progress=False)
+
+
+def test_relative_l2_checks_the_reference():
+    from geomsci.pig import relative_l2
+
+    m = PIG(2, ([0, 0], [1, 1]), n_gaussians=3)
+    x = torch.rand(10, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"shape \(M,\) = \(10,\)"):
+        relative_l2(m, x, torch.ones(10, 1, dtype=torch.float64))  # would broadcast to (10, 10)
+    with pytest.raises(ValueError, match="norm 0.0"):
+        relative_l2(m, x, torch.zeros(10, dtype=torch.float64))
+    with pytest.raises(ValueError, match="norm nan"):
+        relative_l2(m, x, torch.full((10,), math.nan, dtype=torch.float64))

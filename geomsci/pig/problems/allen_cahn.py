@@ -29,6 +29,8 @@ class AllenCahn(Problem):
     residual_scale = 5.0
 
     def __init__(self, n_ref: int = 512, n_times: int = 101):
+        if n_times < 2:
+            raise ValueError(f"AllenCahn: n_times must be >= 2 (reference snapshots over t in [0, 1]), got {n_times}")
         self.bounds = torch.tensor([[-1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
         self.n_ref, self.n_times = n_ref, n_times
         self.test_shape = (n_ref // 2, n_times)

@@ -111,6 +111,8 @@ class Problem:
 
     def test_points(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Points (M, d) and solution values (M,) for the relative L2 error (a lattice by default)."""
+        if self.test_shape is None:
+            raise ValueError(f"{type(self).__name__}: set test_shape (lattice nodes per dim) or override test_points()")
         x = lattice(self.bounds, self.test_shape)
         return x, self.solution(x)
 

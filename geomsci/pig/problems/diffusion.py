@@ -30,6 +30,8 @@ class NonlinearDiffusion(Problem):
 
     def __init__(self, n_ref: int = 129, n_times: int = 51):
         self.bounds = torch.tensor([[-1.0, -1.0, 0.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+        if n_times < 2:
+            raise ValueError(f"NonlinearDiffusion: n_times must be >= 2 (reference snapshots over t in [0, 1]), got {n_times}")
         if (n_ref - 1) % 2:
             raise ValueError(f"NonlinearDiffusion: n_ref - 1 must be even, got n_ref={n_ref}")
         self.n_ref, self.n_times = n_ref, n_times

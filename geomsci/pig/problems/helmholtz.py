@@ -18,6 +18,9 @@ class Helmholtz2D(Problem):
     test_shape = (201, 201)
 
     def __init__(self, a1: float = 1.0, a2: float = 4.0, k: float = 1.0):
+        if not all(math.isfinite(v) for v in (a1, a2, k)) or a1 == 0 or a2 == 0:
+            raise ValueError(f"Helmholtz2D: a1, a2 must be finite and nonzero (a zero frequency makes the exact "
+                             f"solution identically 0) and k finite, got a1={a1}, a2={a2}, k={k}")
         self.a1, self.a2, self.k = float(a1), float(a2), float(k)
         self.bounds = torch.tensor([[-1.0, -1.0], [1.0, 1.0]], dtype=torch.float64)
         self.residual_scale = (self.a1**2 + self.a2**2) * math.pi**2

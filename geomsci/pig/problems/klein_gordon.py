@@ -19,6 +19,8 @@ class KleinGordon(Problem):
     test_shape = (50, 50, 50)
 
     def __init__(self, t_max: float = 10.0):
+        if not 0 < t_max < float("inf"):
+            raise ValueError(f"KleinGordon: t_max must be a positive, finite end time, got {t_max}")
         self.bounds = torch.tensor([[-1.0, -1.0, 0.0], [1.0, 1.0, t_max]], dtype=torch.float64)
 
     def solution(self, x):

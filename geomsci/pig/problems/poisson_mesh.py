@@ -37,6 +37,9 @@ class PoissonMesh(Problem):
 
     def __init__(self, mesh: Mesh | None = None, f=None, g=None, refine: int = 2, boundary_weight: float = 100.0):
         mesh = plate_with_holes(0.05) if mesh is None else mesh
+        if not isinstance(mesh, Mesh):
+            raise TypeError(f"PoissonMesh: mesh must be a geomsci Mesh (load a file with geomsci.load(path)), "
+                            f"got {type(mesh).__name__}")
         if mesh.cell_type != "triangle" or mesh.dim != 2:
             raise ValueError(f"PoissonMesh: mesh must be a 2-D triangle mesh, got {mesh!r}")
         self.mesh = mesh.to(dtype=torch.float64)

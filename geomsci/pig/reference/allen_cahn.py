@@ -26,6 +26,10 @@ def allen_cahn_etdrk4(n: int = 512, dt: float = 1e-4, times=np.linspace(0.0, 1.0
     if n < 8 or n % 2:
         raise ValueError(f"allen_cahn_etdrk4: n must be an even number >= 8, got {n}")
     times = np.asarray(times, dtype=np.float64)
+    if not dt > 0:
+        raise ValueError(f"allen_cahn_etdrk4: dt must be > 0, got {dt}")
+    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or times[0] < 0:
+        raise ValueError(f"allen_cahn_etdrk4: times must be a non-empty 1-D array of finite times >= 0, got {times!r}")
     steps_at = np.rint(times / dt).astype(int)
     if np.any(np.abs(steps_at * dt - times) > 1e-9 * max(1.0, times.max())) or np.any(np.diff(steps_at) < 0):
         raise ValueError(f"allen_cahn_etdrk4: times must be increasing multiples of dt={dt}")

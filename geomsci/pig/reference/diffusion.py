@@ -37,8 +37,11 @@ def nonlinear_diffusion_fd(n: int = 129, times=np.linspace(0.0, 1.0, 51), cfl: f
     if n < 5:
         raise ValueError(f"nonlinear_diffusion_fd: n must be >= 5, got {n}")
     times = np.asarray(times, dtype=np.float64)
-    if times.ndim != 1 or np.any(np.diff(times) < 0) or times[0] < 0:
-        raise ValueError("nonlinear_diffusion_fd: times must be a 1-D increasing array of non-negative times")
+    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(np.diff(times) < 0) or times[0] < 0:
+        raise ValueError("nonlinear_diffusion_fd: times must be a non-empty 1-D increasing array of finite, non-negative "
+                         f"times, got {times!r}")
+    if not 0 < cfl <= 1:
+        raise ValueError(f"nonlinear_diffusion_fd: cfl must be in (0, 1] (a fraction of the RK4 stability limit), got {cfl}")
     axis = np.linspace(-1.0, 1.0, n)
     h = axis[1] - axis[0]
     X, Y = np.meshgrid(axis, axis, indexing="ij")

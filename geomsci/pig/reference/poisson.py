@@ -29,9 +29,16 @@ def plate_with_holes(h: float = 0.1, holes=DEFAULT_HOLES, size: float = 1.0, dty
 
     if not h > 0:
         raise ValueError(f"plate_with_holes: h must be > 0, got {h}")
+    if not 0 < size < np.inf:
+        raise ValueError(f"plate_with_holes: size (half side of the square) must be > 0 and finite, got {size}")
     for cx, cy, r in holes:
         if r <= 0 or abs(cx) + r >= size or abs(cy) + r >= size:
             raise ValueError(f"plate_with_holes: hole {(cx, cy, r)} must lie strictly inside the square of half side {size}")
+    for k, (cx, cy, r) in enumerate(holes):
+        for cx2, cy2, r2 in holes[k + 1:]:
+            if np.hypot(cx - cx2, cy - cy2) <= r + r2:
+                raise ValueError(f"plate_with_holes: holes {(cx, cy, r)} and {(cx2, cy2, r2)} overlap or touch; "
+                                 "move them apart or make them smaller")
     n_side = max(2, int(np.ceil(2 * size / h)))
     s = np.linspace(-size, size, n_side + 1)
     square = np.concatenate([
