@@ -90,6 +90,8 @@ def train(
         if bad:
             raise ValueError(f"--features: unknown group(s) {bad}; expected none, all or {sorted(INPUT_GROUPS)}")
     d = load_dataset(data)
+    if out is not None:  # before training, so a bad path does not cost the run
+        out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     net, norm = train_cp_model(d, model, groups, epochs=epochs, seed=seed, progress=True)
     typer.echo(f"{model} with features {list(groups) or 'none'}: held-out Cp MSE {cp_mse(net, norm, d, 'test'):.4f}, "

@@ -85,6 +85,9 @@ def make_dataset(out_dir, n_wings: int = 40, n_test: int = 10, n_mach: int = 2, 
         raise ValueError(f"make_dataset: need 0 < n_test < n_wings, got n_test={n_test}, n_wings={n_wings}")
     if n_mach < 1 or n_alpha < 1:
         raise ValueError(f"make_dataset: need n_mach, n_alpha >= 1, got {n_mach}, {n_alpha}")
+    if n_chord < 2 or n_span < 1 or n_cap < 0:  # checked here so that no wing is solved before the error
+        raise ValueError(f"make_dataset: need n_chord >= 2, n_span >= 1 and n_cap >= 0, got n_chord={n_chord}, "
+                         f"n_span={n_span}, n_cap={n_cap}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     g = torch.Generator().manual_seed(seed)
@@ -124,15 +127,26 @@ def load_dataset(folder) -> WingData:
     if not table_path.exists():
         raise FileNotFoundError(f"load_dataset: no conditions.csv in {folder}; run `geomsci wing make-dataset` first")
     t = read_table(table_path)
+    missing = [k for k in ("wing", "file", "split", "condition", "alpha", "mach") if k not in t]
+    if missing:
+        raise ValueError(f"load_dataset: {table_path} lacks the column(s) {missing}; regenerate it with "
+                         "`geomsci wing make-dataset`")
+    if len(t["wing"]) == 0:
+        raise ValueError(f"load_dataset: {table_path} has no rows; regenerate it with `geomsci wing make-dataset`")
     wings = sorted(set(int(w) for w in t["wing"]))
     pts, feats, cps, conds, split = [], [], [], [], []
     for w in wings:
         rows = np.nonzero(np.asarray(t["wing"]).astype(int) == w)[0]
         mesh = load(folder / str(t["file"][rows[0]]))
+        order = rows[np.argsort(np.asarray(t["condition"])[rows].astype(int))]
+        need = FEATURE_NAMES[:-3] + ["normal"] + [f"cp_{int(t['condition'][r])}" for r in order]
+        absent = [k for k in need if k not in mesh.point_data]
+        if absent:
+            raise ValueError(f"load_dataset: {folder / str(t['file'][rows[0]])} lacks the point field(s) {absent}; "
+                             "it was not written by make_dataset or does not match conditions.csv")
         pts.append(mesh.points.float())
         riem = [mesh.point_data[k].float() for k in FEATURE_NAMES[:-3]]
         feats.append(torch.cat([torch.stack(riem, -1), mesh.point_data["normal"].float()], -1))
-        order = rows[np.argsort(np.asarray(t["condition"])[rows].astype(int))]
         cps.append(torch.stack([mesh.point_data[f"cp_{int(t['condition'][r])}"].float() for r in order]))
         conds.append(torch.tensor([[float(t["alpha"][r]), float(t["mach"][r])] for r in order], dtype=torch.float32))
         split.append(1 if str(t["split"][rows[0]]) == "test" else 0)

@@ -32,6 +32,10 @@ def parametric_features(fn: Callable[[torch.Tensor], torch.Tensor], uv: torch.Te
     of the sum over rows is then the per-row derivative). Returns a point-set Mesh at fn(uv).
     ``create_graph=True`` keeps the graph so the features can be differentiated further.
     """
+    if not isinstance(uv, torch.Tensor) or not uv.is_floating_point():
+        what = uv.dtype if isinstance(uv, torch.Tensor) else type(uv).__name__
+        raise TypeError(f"parametric_features: uv must be a floating-point torch tensor (N, 2), got {what}; "
+                        "use torch.as_tensor(uv, dtype=torch.float64)")
     if uv.dim() != 2 or uv.shape[1] != 2:
         raise ValueError(f"parametric_features: uv must have shape (N, 2), got {tuple(uv.shape)}")
     uv = uv.detach().requires_grad_(True)
@@ -89,6 +93,8 @@ def grid_features(X: torch.Tensor, periodic_u: bool = False, periodic_v: bool = 
     """
     if X.dim() != 3 or X.shape[-1] != 3:
         raise ValueError(f"grid_features: X must have shape (nu, nv, 3), got {tuple(X.shape)}")
+    if not X.is_floating_point():
+        raise TypeError(f"grid_features: X must be a floating-point tensor, got {X.dtype}; use X.double()")
     nu, nv = X.shape[:2]
     du = du if du is not None else 1.0 / (nu if periodic_u else nu - 1)
     dv = dv if dv is not None else 1.0 / (nv if periodic_v else nv - 1)

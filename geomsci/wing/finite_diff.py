@@ -62,6 +62,9 @@ def grid_derivatives(X: torch.Tensor, du: float, dv: float, periodic_u: bool = F
     -------
     (xu, xv, xuu, xuv, xvv), each (nu, nv, C), fourth-order accurate.
     """
+    for name, h in (("du", du), ("dv", dv)):
+        if not 0 < h < float("inf"):
+            raise ValueError(f"grid_derivatives: {name} (parameter spacing) must be positive and finite, got {h}")
     nu, nv = X.shape[0], X.shape[1]
     kw = dict(dtype=X.dtype, device=X.device)
     Du1, Du2 = diff_matrix(nu, du, 1, periodic_u, **kw), diff_matrix(nu, du, 2, periodic_u, **kw)

@@ -20,6 +20,9 @@ def lifting_line_slope(aspect_ratio: float, taper: float = 1.0, a0: float = 2 * 
     """Lift slope dC_L/dalpha (1/rad) of an untwisted, unswept, straight-tapered wing."""
     if not aspect_ratio > 0 or not 0 < taper <= 2:
         raise ValueError(f"lifting_line_slope: need aspect_ratio > 0 and 0 < taper <= 2, got {aspect_ratio}, {taper}")
+    if not 0 < a0 < math.inf or n_terms < 1:
+        raise ValueError(f"lifting_line_slope: need a section lift slope 0 < a0 < inf and n_terms >= 1, got a0={a0}, "
+                         f"n_terms={n_terms}")
     b = 1.0
     c_root = 2 * b / (aspect_ratio * (1 + taper))  # S = b c_r (1 + taper) / 2 = b^2 / AR
     theta = (torch.arange(1, n_terms + 1, dtype=torch.float64)) * math.pi / (n_terms + 1)  # (N,)

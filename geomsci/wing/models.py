@@ -19,6 +19,13 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers[:-1])
 
 
+def _check_inputs(x: torch.Tensor, in_dim: int, who: str) -> None:
+    """Shape only (no values read): (B, N, in_dim)."""
+    if x.dim() != 3 or x.shape[-1] != in_dim:
+        raise ValueError(f"{who}: inputs must have shape (B, N, {in_dim}) (the in_dim the model was built with), "
+                         f"got {tuple(x.shape)}")
+
+
 class PointMLP(nn.Module):
     """Cp at each point from that point's inputs only: (B, N, D_in) -> (B, N)."""
 
@@ -29,6 +36,7 @@ class PointMLP(nn.Module):
         self.net = _mlp([in_dim] + [hidden] * (layers - 1) + [1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_inputs(x, self.net[0].in_features, "PointMLP")
         return self.net(x).squeeze(-1)
 
 
@@ -59,6 +67,8 @@ class AttentionCpNet(nn.Module):
         super().__init__()
         if in_dim < 1 or d % heads:
             raise ValueError(f"AttentionCpNet: need in_dim >= 1 and d divisible by heads, got in_dim={in_dim}, d={d}, heads={heads}")
+        if latents < 1 or depth < 0:
+            raise ValueError(f"AttentionCpNet: need latents >= 1 and depth >= 0, got latents={latents}, depth={depth}")
         self.embed = _mlp([in_dim, d, d])
         self.latents = nn.Parameter(torch.randn(latents, d) * 0.2)
         self.encode = _Block(d, heads)
@@ -67,6 +77,7 @@ class AttentionCpNet(nn.Module):
         self.head = _mlp([2 * d, d, d, 1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_inputs(x, self.embed[0].in_features, "AttentionCpNet")
         h = self.embed(x)  # (B, N, d)
         z = self.encode(self.latents.expand(x.shape[0], -1, -1), h)  # (B, M, d)
         for blk in self.process:

@@ -125,11 +125,25 @@ def solve_panels(X: torch.Tensor, alpha, mach: float = 0.0, *, wake: bool = True
     ref_area : reference area for ``cl`` (of the full wing when ``symmetric``); default: the
         x-y projected area of the panels (doubled when symmetric).
     """
+    if not isinstance(X, torch.Tensor) or not X.is_floating_point():
+        what = X.dtype if isinstance(X, torch.Tensor) else type(X).__name__
+        raise TypeError(f"solve_panels: X must be a floating-point torch tensor (nu, nv, 3), got {what}")
     if X.dim() != 3 or X.shape[-1] != 3 or X.shape[0] < 3 or X.shape[1] < 2:
         raise ValueError(f"solve_panels: X must have shape (nu >= 3, nv >= 2, 3), got {tuple(X.shape)}")
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("solve_panels: X contains NaN or inf grid points")
     if not 0.0 <= mach < 0.95:
         raise ValueError(f"solve_panels: mach must be in [0, 0.95), got {mach}")
-    alpha = torch.as_tensor(alpha, dtype=X.dtype, device=X.device).reshape(-1)  # (A,)
+    for name, v in (("wake_length", wake_length), ("ref_area", ref_area)):
+        if v is not None and not 0 < v < math.inf:
+            raise ValueError(f"solve_panels: {name} must be positive and finite, got {v}")
+    try:
+        alpha = torch.as_tensor(alpha, dtype=X.dtype, device=X.device)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"solve_panels: alpha must be a number or a 1-D sequence of angles in degrees, got {alpha!r}") from e
+    if alpha.dim() > 1 or not bool(torch.isfinite(alpha).all()):
+        raise ValueError(f"solve_panels: alpha must be finite angles in degrees, a number or shape (A,), got {alpha.tolist()}")
+    alpha = alpha.reshape(-1)  # (A,)
     beta = math.sqrt(1.0 - mach**2)
     scale = torch.tensor([1.0, beta, beta], dtype=X.dtype, device=X.device)
     Xc = X * scale  # Goethert-transformed geometry
@@ -141,6 +155,13 @@ def solve_panels(X: torch.Tensor, alpha, mach: float = 0.0, *, wake: bool = True
     Pu, Pv = corners.shape[:2]
     flat = corners.reshape(-1, 4, 3)
     centres, normals, areas = panel_frames(corners)
+    extent2 = ((Xc.amax((0, 1)) - Xc.amin((0, 1))) ** 2).sum()  # squared bounding-box diagonal
+    flat_panels = areas <= 16 * torch.finfo(areas.dtype).eps * extent2  # zero area up to round-off: corners on a line
+    if bool(flat_panels.any()):
+        i, j = (int(k) for k in flat_panels.nonzero()[0])
+        raise ValueError(f"solve_panels: {int(flat_panels.sum())} of {flat_panels.numel()} panels have zero area "
+                         f"(coincident or collinear grid points, first at panel ({i}, {j}), i.e. X[{i}:{i + 2}, {j}:{j + 2}]); "
+                         "remove repeated grid rows/columns or fix the geometry")
     pts = centres.reshape(-1, 3)
     S, D = panel_influence(flat, pts)  # (P, P)
     if symmetric:
@@ -190,6 +211,8 @@ def panel_to_points(values: torch.Tensor, periodic_v: bool = False) -> torch.Ten
     Each grid point takes the mean of the (up to four) panels around it in index space, so the
     upper and lower trailing-edge rows stay distinct.
     """
+    if values.dim() < 2:
+        raise ValueError(f"panel_to_points: values must have shape (..., nu - 1, nv'), got {tuple(values.shape)}")
     v = values
     if periodic_v:
         v = torch.cat([v[..., -1:], v, v[..., :1]], -1)  # wrap

@@ -18,6 +18,7 @@ TE and v from root to tip, x_u x x_v points out of the wing. Lengths in the unit
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import torch
@@ -49,6 +50,8 @@ class Wing:
             raise ValueError(f"Wing: span and root_chord must be > 0, got span={self.span}, root_chord={self.root_chord}")
         if not 0 < self.taper <= 2:
             raise ValueError(f"Wing: taper must be in (0, 2], got {self.taper}")
+        if not math.isfinite(self.twist):
+            raise ValueError(f"Wing: twist must be a finite angle in degrees, got {self.twist}")
         for name in ("sweep", "dihedral"):
             if not -60 <= getattr(self, name) <= 60:
                 raise ValueError(f"Wing: {name} must be within +-60 degrees, got {getattr(self, name)}")
@@ -79,6 +82,9 @@ def wing_grid(wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, d
     n_chord panels per side along the chord (cosine spacing), n_span panels from root to tip (sine
     spacing), n_cap panels in the rounded tip cap (0 leaves the tip open).
     """
+    for name, v in (("n_chord", n_chord), ("n_span", n_span), ("n_cap", n_cap)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise ValueError(f"wing_grid: {name} must be an integer number of panels, got {v!r}")
     if n_span < 1 or n_cap < 0:
         raise ValueError(f"wing_grid: need n_span >= 1 and n_cap >= 0, got n_span={n_span}, n_cap={n_cap}")
     x = cosine_stations(n_chord, dtype, device)  # (n_chord + 1,)
@@ -130,6 +136,8 @@ def mirror_mesh(half: Mesh) -> Mesh:
 
     Point fields are mirrored too (those named like ``"normal"`` get their y component negated).
     """
+    if half.cell_type != "triangle" or half.cells is None or half.dim != 3:
+        raise ValueError(f"mirror_mesh: needs the 3-D triangle mesh of a half wing (wing_mesh or grid_to_mesh), got {half!r}")
     P = half.points
     refl = P * torch.tensor([1.0, -1.0, 1.0], dtype=P.dtype, device=P.device)
     pts = torch.cat([P, refl], 0)

@@ -43,6 +43,9 @@ def naca4(code: str, x: torch.Tensor):
     if len(code) != 4 or not code.isdigit():
         raise ValueError(f"naca4: code must be 4 digits like '2412', got {code!r}")
     m, p, t = int(code[0]) / 100, int(code[1]) / 10, int(code[2:]) / 100
+    if t == 0:
+        raise ValueError(f"naca4: code {code!r} has zero thickness (last two digits 00); a closed surface needs "
+                         "thickness > 0, e.g. '0012'")
     if m > 0 and p == 0:
         raise ValueError(f"naca4: cambered code {code!r} needs a camber position digit > 0")
     if m == 0:
@@ -59,6 +62,9 @@ def naca5(code: str, x: torch.Tensor):
     if len(code) != 5 or not code.isdigit():
         raise ValueError(f"naca5: code must be 5 digits like '23012', got {code!r}")
     cl, pos, reflex, t = 0.15 * int(code[0]), int(code[1]), int(code[2]), int(code[3:]) / 100
+    if t == 0:
+        raise ValueError(f"naca5: code {code!r} has zero thickness (last two digits 00); a closed surface needs "
+                         "thickness > 0, e.g. '23012'")
     table = _NACA5_REFLEX if reflex else _NACA5_STD
     if reflex not in (0, 1) or pos not in table:
         raise ValueError(f"naca5: no mean line for code {code!r} (P must be in {sorted(table)}, T in 0/1)")
@@ -90,6 +96,8 @@ def cst(upper_weights, lower_weights, x: torch.Tensor, te_thickness: float = 0.0
     al = torch.as_tensor(lower_weights, dtype=x.dtype, device=x.device)
     if au.dim() != 1 or au.shape != al.shape or au.numel() < 1:
         raise ValueError(f"cst: weights must be 1-D of equal length, got {tuple(au.shape)} and {tuple(al.shape)}")
+    if not bool(torch.isfinite(au).all() & torch.isfinite(al).all()):
+        raise ValueError(f"cst: weights must be finite, got upper {au.tolist()} and lower {al.tolist()}")
     n = au.numel() - 1
     i = torch.arange(n + 1, dtype=x.dtype, device=x.device)
     binom = torch.exp(torch.lgamma(torch.tensor(n + 1.0, dtype=x.dtype)) - torch.lgamma(i + 1) - torch.lgamma(n - i + 1))

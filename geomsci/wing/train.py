@@ -25,6 +25,8 @@ INPUT_GROUPS = dict(FEATURE_GROUPS, normal=["normal_x", "normal_y", "normal_z"])
 def feature_columns(data: WingData, groups) -> list[int]:
     """Column indices in ``data.features`` of the named groups: ``"metric"``, ``"christoffel"``,
     ``"curvature"`` (the Riemannian features) and ``"normal"`` (the unit normal)."""
+    if isinstance(groups, str):
+        raise TypeError(f"feature_columns: groups must be a sequence of group names such as ({groups!r},), not a string")
     cols = []
     for g in groups:
         if g not in INPUT_GROUPS:
@@ -73,6 +75,10 @@ def train_cp_model(data: WingData, model: str = "mlp", groups=(), *, epochs: int
     """
     if model not in MODELS:
         raise ValueError(f"train_cp_model: model must be one of {sorted(MODELS)}, got {model!r}")
+    if epochs < 1 or batch < 1:
+        raise ValueError(f"train_cp_model: need epochs >= 1 and batch >= 1, got epochs={epochs}, batch={batch}")
+    if not 0 < lr < math.inf:
+        raise ValueError(f"train_cp_model: lr must be positive and finite, got {lr}")
     train = data.subset("train")
     if train.cp.shape[0] == 0:
         raise ValueError("train_cp_model: the dataset has no training wings")
@@ -105,6 +111,9 @@ def train_cp_model(data: WingData, model: str = "mlp", groups=(), *, epochs: int
 @torch.no_grad()
 def predict_cp(net, norm: Normalizer, data: WingData) -> torch.Tensor:
     """Predicted Cp (W, C, N) for every wing and condition of ``data``."""
+    if not isinstance(norm, Normalizer):
+        raise TypeError(f"predict_cp: norm must be the Normalizer returned with the model by train_cp_model, "
+                        f"got {type(norm).__name__}")
     x = norm.inputs(data)  # (W, C, N, D)
     W, C, N, D = x.shape
     out = torch.cat([net(chunk) for chunk in x.reshape(W * C, N, D).split(16)])
@@ -114,4 +123,6 @@ def predict_cp(net, norm: Normalizer, data: WingData) -> torch.Tensor:
 def cp_mse(net, norm: Normalizer, data: WingData, which: str = "test") -> float:
     """Mean squared Cp error over all points and conditions of the ``which`` wings."""
     sub = data.subset(which)
+    if sub.cp.shape[0] == 0:
+        raise ValueError(f"cp_mse: the dataset has no {which} wings to evaluate on")
     return float(((predict_cp(net, norm, sub) - sub.cp) ** 2).mean())

@@ -255,3 +255,15 @@ def test_quartic_mesh_fit_on_icosphere_is_higher_order():
         errs.append((f["H"] + 0.5).abs().max().item())
     print("\nicosphere quartic-fit H errors:", errs)  # measured 1.9e-2, 8.1e-4, 5.3e-5
     assert math.log2(errs[1] / errs[2]) > 3.0 and errs[2] < 1e-4
+
+
+def test_bad_parameters_and_dtypes_are_named():
+    from geomsci.wing import parametric_features
+
+    X, _, _, _ = _grid(torus, 8, (0, 2 * math.pi), (0, 2 * math.pi), True, True)
+    with pytest.raises(ValueError, match="du .* must be positive"):
+        grid_features(X, True, True, du=0.0)  # used to give NaN features
+    with pytest.raises(TypeError, match="floating-point"):
+        grid_features(X.long(), True, True)
+    with pytest.raises(TypeError, match="uv must be a floating-point torch tensor"):
+        parametric_features(torus, torch.zeros(4, 2, dtype=torch.long))

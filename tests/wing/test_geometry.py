@@ -81,3 +81,25 @@ def test_wing_mesh_saves(tmp_path):
     geomsci.save(m, tmp_path / "w.vtu")
     back = geomsci.load(tmp_path / "w.vtu")
     assert back.n_points == m.n_points and torch.allclose(back.point_data["z"].double(), m.points[:, 2])
+
+
+def test_bad_wing_parameters_and_zero_thickness_raise():
+    x = cosine_stations(8)
+    with pytest.raises(ValueError, match="zero thickness"):
+        naca4("0000", x)
+    with pytest.raises(ValueError, match="zero thickness"):
+        naca5("23000", x)
+    with pytest.raises(ValueError, match="weights must be finite"):
+        cst([math.nan, 0.2], [-0.1, -0.1], x)
+    with pytest.raises(ValueError, match="twist must be a finite angle"):
+        Wing(twist=math.nan)
+    with pytest.raises(ValueError, match="n_span must be an integer"):
+        wing_grid(Wing(), 6, 2.5)
+
+
+def test_mirror_mesh_needs_a_triangle_mesh():
+    from geomsci.core.mesh import Mesh
+    from geomsci.wing import mirror_mesh
+
+    with pytest.raises(ValueError, match="mirror_mesh: needs the 3-D triangle mesh"):
+        mirror_mesh(Mesh(torch.rand(3, 3)))

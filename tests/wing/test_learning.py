@@ -100,3 +100,66 @@ def test_demo_writes_pngs_and_reports_prediction_error(tmp_path):
     mse = float(summary.split("Cp MSE ")[1].split()[0])
     var = float(summary.split("Cp variance ")[1].rstrip(")"))
     assert mse < 0.5 * var  # the pretrained model does far better than predicting the mean on an unseen wing
+
+
+def test_models_name_a_wrong_input_width():
+    with pytest.raises(ValueError, match=r"inputs must have shape \(B, N, 5\)"):
+        PointMLP(5)(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match=r"inputs must have shape \(B, N, 5\)"):
+        AttentionCpNet(5, d=8, latents=4, heads=2)(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match="latents >= 1"):
+        AttentionCpNet(5, latents=0)
+
+
+def test_training_arguments_and_unfitted_use_raise(tiny):
+    d = load_dataset(tiny)
+    for kw, match in ((dict(epochs=0), "epochs >= 1"), (dict(batch=0), "batch >= 1"), (dict(lr=0.0), "lr must be positive")):
+        with pytest.raises(ValueError, match=match):
+            train_cp_model(d, "mlp", (), **kw)
+    with pytest.raises(TypeError, match="not a string"):
+        feature_columns(d, "metric")
+    with pytest.raises(TypeError, match="norm must be the Normalizer"):
+        predict_cp(PointMLP(5), None, d)
+    net, norm = train_cp_model(d, "mlp", (), epochs=1)
+    with pytest.raises(ValueError, match="no test wings"):
+        cp_mse(net, norm, d.subset("train"), "test")  # used to return NaN
+
+
+def test_malformed_dataset_files_are_named(tiny, tmp_path):
+    import shutil
+
+    import geomsci
+
+    def copy(name):
+        dst = tmp_path / name
+        shutil.copytree(tiny, dst)
+        return dst
+
+    d = copy("header_only")
+    header = (d / "conditions.csv").read_text().splitlines()[0]
+    (d / "conditions.csv").write_text(header + "\n")
+    with pytest.raises(ValueError, match="has no rows"):
+        load_dataset(d)
+    d = copy("no_mach")
+    lines = (d / "conditions.csv").read_text().splitlines()
+    (d / "conditions.csv").write_text("\n".join(",".join(c for k, c in enumerate(l.split(",")) if k != 5) for l in lines) + "\n")
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['mach'\]"):
+        load_dataset(d)
+    d = copy("no_cp")
+    m = geomsci.load(d / "wing_001.vtu")
+    del m.point_data["cp_0"]
+    geomsci.save(m, d / "wing_001.vtu")
+    with pytest.raises(ValueError, match=r"wing_001.vtu lacks the point field\(s\) \['cp_0'\]"):
+        load_dataset(d)
+
+
+def test_make_dataset_checks_grid_sizes_before_solving(tmp_path):
+    with pytest.raises(ValueError, match="n_chord >= 2"):
+        make_dataset(tmp_path, n_wings=2, n_test=1, n_mach=1, n_alpha=1, n_chord=1, progress=False)
+    assert not list(tmp_path.glob("*.vtu"))
+
+
+def test_cli_train_creates_the_output_folder(tiny, tmp_path, capsys):
+    out = tmp_path / "new" / "m.pt"
+    code, stdout, err = _cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(out))
+    assert code == 0 and out.exists(), err

@@ -151,3 +151,31 @@ def test_default_reference_area_is_the_full_planform():
     a = solve_panels(X, 4.0).cl
     b = solve_panels(X, 4.0, ref_area=w.area).cl
     assert abs(a.item() / b.item() - 1) < 0.05  # the rounded tip cap adds a little projected area
+
+
+@pytest.mark.parametrize("change, err, match", [
+    (dict(alpha=math.nan), ValueError, "alpha must be finite"),
+    (dict(alpha=torch.zeros(2, 2)), ValueError, "shape \\(A,\\)"),
+    (dict(alpha="5"), TypeError, "alpha must be a number"),
+    (dict(ref_area=0.0), ValueError, "ref_area must be positive"),
+    (dict(wake_length=0.0), ValueError, "wake_length must be positive"),
+    (dict(X=lambda X: X * math.nan), ValueError, "NaN or inf"),
+    (dict(X=lambda X: X.long()), TypeError, "floating-point"),
+    (dict(X=lambda X: X[:, :1].expand(-1, 3, -1)), ValueError, "zero area"),  # repeated span stations
+])
+def test_solve_panels_bad_input_is_named(change, err, match):
+    kw, change = dict(X=wing_grid(RECT, 4, 2), alpha=2.0), dict(change)
+    if "X" in change:
+        kw["X"] = change.pop("X")(kw["X"])
+    kw.update(change)
+    with pytest.raises(err, match=match):
+        solve_panels(kw.pop("X"), kw.pop("alpha"), **kw)
+
+
+def test_panel_to_points_and_lifting_line_bad_input():
+    with pytest.raises(ValueError, match="values must have shape"):
+        panel_to_points(torch.zeros(5))
+    with pytest.raises(ValueError, match="n_terms >= 1"):
+        lifting_line_slope(6.0, n_terms=0)
+    with pytest.raises(ValueError, match="0 < a0"):
+        lifting_line_slope(6.0, a0=0.0)
