@@ -287,10 +287,12 @@ def nearest_neighbors(x: torch.Tensor, y: torch.Tensor, *, max_memory: int = 2**
         raise ValueError(f"max_memory must be a positive number of bytes, got {max_memory}")
     if x.shape[0] == 0:
         return x.new_zeros(0), torch.zeros(0, dtype=torch.long, device=x.device)
-    for name, c in (("x", x), ("y", y)):  # a NaN/inf point has no nearest neighbour (and breaks the hash grid)
-        if not bool(torch.isfinite(c).all()):
+    if not bool(torch.isfinite(x).all() & torch.isfinite(y).all()):  # one host sync for both sets
+        for name, c in (("x", x), ("y", y)):  # a NaN/inf point has no nearest neighbour (and breaks the hash grid)
             bad = (~torch.isfinite(c)).any(1).nonzero().flatten()[:5].tolist()
-            raise ValueError(f"{name} contains NaN or inf points (first bad rows: {bad}); nearest neighbours need finite points")
+            if bad:
+                raise ValueError(f"{name} contains NaN or inf points (first bad rows: {bad}); "
+                                 "nearest neighbours need finite points")
     idx = _nn_index(x.detach(), y.detach(), int(max_memory))  # (N,)
     dist2 = ((x - y[idx]) ** 2).sum(-1)  # (N,)
     return dist2, idx
