@@ -35,8 +35,8 @@ def extract(
     if not (lo <= level < hi):
         raise ValueError(f"level {level} is outside the volume's value range [{lo:g}, {hi:g}); no surface to extract")
     if spacing is not None:
-        if not spacing > 0:
-            raise ValueError(f"--spacing must be positive, got {spacing}")
+        if not (spacing > 0 and np.isfinite(spacing)):
+            raise ValueError(f"--spacing must be a positive finite number, got {spacing}")
         sp = np.full(3, spacing)
     t0 = time.perf_counter()
     mesh = marching_cubes(torch.from_numpy(values), level, spacing=sp.tolist(), origin=origin.tolist())

@@ -38,6 +38,12 @@ def newtonian_drag(points: torch.Tensor, faces: torch.Tensor, flow=(1.0, 0.0, 0.
     -------
     0-d tensor, differentiable in ``points``.
     """
+    if not isinstance(flow, torch.Tensor):  # a tuple: checked here, without touching the device
+        f = torch.as_tensor(flow, dtype=torch.float64)
+        if f.shape != (3,) or not bool(torch.isfinite(f).all()) or float(f.norm()) == 0.0:
+            raise ValueError(f"newtonian_drag: flow must be a nonzero finite 3-vector, got {flow!r}")
+    elif flow.shape != (3,):
+        raise ValueError(f"newtonian_drag: flow must be a 3-vector, got shape {tuple(flow.shape)}")
     u = torch.as_tensor(flow, dtype=points.dtype, device=points.device)
     u = u / u.norm()
     n = face_normals(points, faces)  # (F, 3) unit

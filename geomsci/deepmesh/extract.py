@@ -24,6 +24,7 @@ zero, and non-finite upstream gradients ``dL/dv`` are zeroed too; both are count
 """
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import torch
@@ -54,26 +55,49 @@ class _ImplicitVertices(torch.autograd.Function):
         return None, grad_s, None, None
 
 
-def _bounds(bounds, dtype, device) -> torch.Tensor:
-    b = torch.as_tensor(bounds, dtype=dtype, device=device)
+def _bounds(bounds, dtype, device, who: str = "extract_surface") -> torch.Tensor:
+    msg = (
+        f"{who}: bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)) with finite max > min, "
+        f"or a positive half-width; got {bounds!r}"
+    )
+    try:
+        b = torch.as_tensor(bounds, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(msg) from e
     if b.numel() == 1:  # a half-width: the cube [-b, b]^3
         b = torch.stack([-b.reshape(1).expand(3), b.reshape(1).expand(3)])
-    if b.shape != (2, 3) or not (b[1] > b[0]).all():
-        raise ValueError(
-            f"extract_surface: bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)) with max > min, "
-            f"or a positive half-width; got {bounds}"
-        )
+    if b.shape != (2, 3) or not bool(((b[1] > b[0]) & torch.isfinite(b).all(0)).all()):
+        raise ValueError(msg)
     return b
 
 
 def _resolution(resolution) -> tuple[int, int, int]:
-    r = (resolution,) * 3 if isinstance(resolution, int) else tuple(int(x) for x in resolution)
+    msg = f"extract_surface: resolution must be an int >= 2 or 3 such ints, got {resolution!r}"
+    if isinstance(resolution, (bool, str)):
+        raise ValueError(msg)
+    if isinstance(resolution, numbers.Integral):
+        r = (int(resolution),) * 3
+    else:
+        try:
+            items = list(resolution)
+            r = tuple(int(x) for x in items)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(msg) from None
+        if any(isinstance(x, bool) or x != n for x, n in zip(items, r)):  # 8.5 or True
+            raise ValueError(msg)
     if len(r) != 3 or min(r) < 2:
-        raise ValueError(f"extract_surface: resolution must be an int >= 2 or 3 such ints, got {resolution}")
+        raise ValueError(msg)
     return r
 
 
 def _field_dtype_device(field, dtype, device):
+    if not callable(field):
+        raise TypeError(
+            f"extract_surface: field must be a callable (e.g. an nn.Module) mapping points (P, 3) to values (P,), "
+            f"got {type(field).__name__}"
+        )
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"extract_surface: dtype must be a floating torch.dtype (e.g. torch.float32), got {dtype!r}")
     if isinstance(field, torch.nn.Module):
         p = next(iter(field.parameters()), None)
         if p is None:
@@ -91,6 +115,11 @@ def _evaluate(field, points: torch.Tensor, chunk_size: int, progress: bool) -> t
     with torch.no_grad():
         for i in tqdm(starts, desc="field", disable=not progress or len(starts) < 2, leave=False):
             val = field(points[i : i + chunk_size])
+            if not isinstance(val, torch.Tensor):
+                raise TypeError(
+                    f"extract_surface: field must return a tensor of values (P,), got {type(val).__name__}; "
+                    f"wrap it, e.g. torch.as_tensor(...)"
+                )
             out.append(val.reshape(-1))
     values = torch.cat(out) if out else points.new_zeros(0)
     if values.shape[0] != points.shape[0]:
@@ -139,6 +168,10 @@ def sample_grid(
     dtype, device = _field_dtype_device(field, dtype, device)
     b = _bounds(bounds, dtype, device)
     res = _resolution(resolution)
+    if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"extract_surface: chunk_size must be a positive int (points per field call), got {chunk_size!r}")
+    if narrow_band is not None and (not isinstance(narrow_band, numbers.Integral) or isinstance(narrow_band, bool)):
+        raise ValueError(f"extract_surface: narrow_band must be None or an int (coarse-to-fine factor), got {narrow_band!r}")
     axes = _lattice(b[0], b[1], res)
     if narrow_band is None or narrow_band <= 1:
         pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)  # (X*Y*Z, 3)

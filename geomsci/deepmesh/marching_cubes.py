@@ -88,7 +88,17 @@ def _as_grid(grid_or_tensor, spacing, origin) -> tuple[torch.Tensor, torch.Tenso
         return values, grid_or_tensor.origin, grid_or_tensor.spacing
     values = grid_or_tensor
     if not isinstance(values, torch.Tensor):
-        values = torch.as_tensor(values)
+        try:
+            values = torch.as_tensor(values)
+        except (TypeError, RuntimeError, ValueError) as e:
+            raise TypeError(
+                f"marching_cubes: grid_or_tensor must be a Grid or a real tensor/array of shape (X, Y, Z), "
+                f"got {type(grid_or_tensor).__name__}"
+            ) from e
+    if values.is_complex():
+        raise TypeError(
+            f"marching_cubes: values must be real, got {values.dtype}; pass values.real (or .abs()) explicitly"
+        )
     if not values.is_floating_point():
         values = values.to(torch.get_default_dtype())
     if values.dim() != 3:
@@ -99,11 +109,13 @@ def _as_grid(grid_or_tensor, spacing, origin) -> tuple[torch.Tensor, torch.Tenso
         raise ValueError("marching_cubes: values contain NaN or inf")
     sp = torch.as_tensor(spacing, dtype=values.dtype, device=values.device).reshape(-1)
     sp = sp.expand(3) if sp.numel() == 1 else sp
-    if sp.numel() != 3 or (sp <= 0).any():
-        raise ValueError(f"marching_cubes: spacing must be a positive float or 3 floats, got {spacing}")
     org = torch.as_tensor(origin, dtype=values.dtype, device=values.device).reshape(-1)
-    if org.numel() != 3:
-        raise ValueError(f"marching_cubes: origin must be 3 floats, got {origin}")
+    # one device sync for both checks; which one failed is worked out on the error path only
+    ok = sp.numel() == 3 and org.numel() == 3 and bool(((sp > 0) & torch.isfinite(sp)).all() & torch.isfinite(org).all())
+    if not ok:
+        if sp.numel() != 3 or not bool(((sp > 0) & torch.isfinite(sp)).all()):
+            raise ValueError(f"marching_cubes: spacing must be a positive finite float or 3 such floats, got {spacing}")
+        raise ValueError(f"marching_cubes: origin must be 3 finite floats, got {origin}")
     return values, org, sp
 
 
@@ -141,7 +153,8 @@ def marching_cubes(
     Mesh
         ``points`` (V, 3) in ``values``' dtype/device, differentiable in ``values`` and
         ``deformation``; ``cells`` (F, 3) long, oriented outward for a negative-inside field.
-        An empty surface gives a mesh with 0 points and 0 faces.
+        An empty surface (e.g. a ``level`` outside the range of the values) gives a mesh with 0
+        points and 0 faces.
 
     Examples
     --------
@@ -150,10 +163,16 @@ def marching_cubes(
     >>> mesh = marching_cubes((X**2 + Y**2 + Z**2).sqrt() - 0.7, spacing=2 / 31, origin=(-1, -1, -1))
     """
     values, org, sp = _as_grid(grid_or_tensor, spacing, origin)
-    level = float(level)
+    try:
+        level = float(level)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"marching_cubes: level must be a single float, got {level!r}") from e
+    if level != level:  # NaN: every comparison is False, which would silently give an empty mesh
+        raise ValueError("marching_cubes: level is NaN; pass a finite iso-value")
     shape = tuple(values.shape)
     device, dtype = values.device, values.dtype
     if deformation is not None:
+        deformation = torch.as_tensor(deformation)
         if deformation.shape != shape + (3,):
             raise ValueError(
                 f"marching_cubes: deformation must have shape {shape + (3,)}, got {tuple(deformation.shape)}"

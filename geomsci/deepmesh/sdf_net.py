@@ -47,6 +47,9 @@ class SDFNet(torch.nn.Module):
         super().__init__()
         if features not in ("fourier", "positional", "none"):
             raise ValueError(f"SDFNet: features must be 'fourier', 'positional' or 'none', got {features!r}")
+        for name, value, least in (("hidden", hidden, 1), ("layers", layers, 0), ("n_freq", n_freq, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"SDFNet: {name} must be an int >= {least}, got {value!r}")
         g = torch.Generator().manual_seed(seed)
         if features == "fourier":
             B = torch.randn(n_freq, 3, generator=g, dtype=torch.float64) * sigma
@@ -69,6 +72,11 @@ class SDFNet(torch.nn.Module):
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         if points.dim() != 2 or points.shape[1] != 3:
             raise ValueError(f"SDFNet: points must have shape (P, 3), got {tuple(points.shape)}")
+        if points.dtype != self.B.dtype or points.device != self.B.device:
+            raise TypeError(
+                f"SDFNet: points are {points.dtype} on {points.device} but the network is {self.B.dtype} on "
+                f"{self.B.device}; convert one of them (points.to(...) or net.to(...))"
+            )
         proj = 2 * math.pi * points @ self.B.T  # (P, n_feat)
         h = torch.cat([points, proj.sin(), proj.cos()], dim=1)  # (P, 3 + 2 n_feat)
         for lin in self.linears[:-1]:
@@ -144,10 +152,15 @@ def fit_sdf(net: torch.nn.Module, target, bounds, *, steps: int = 500, batch: in
     -------
     history : list of the loss at each step
     """
+    from .extract import _bounds
+
+    if not isinstance(target, Mesh) and not callable(target):
+        raise TypeError(f"fit_sdf: target must be a closed triangle Mesh or a callable SDF, got {type(target).__name__}")
+    for name, value, least in (("steps", steps, 0), ("batch", batch, 4), ("n_samples", n_samples, 2)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"fit_sdf: {name} must be an int >= {least}, got {value!r}")
     p0 = next(net.parameters())
-    b = torch.as_tensor(bounds, dtype=p0.dtype, device=p0.device)
-    if b.numel() == 1:
-        b = torch.stack([-b.reshape(1).expand(3), b.reshape(1).expand(3)])
+    b = _bounds(bounds, p0.dtype, p0.device, "fit_sdf")
     g = torch.Generator(device=p0.device).manual_seed(seed)
     pts, dist = _training_samples(target, b, n_samples, near_std, g)
     opt = torch.optim.Adam(net.parameters(), lr=lr)

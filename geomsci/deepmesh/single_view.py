@@ -21,6 +21,8 @@ from .sdf_net import eikonal_loss
 
 def silhouette_iou(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.5) -> float:
     """Intersection over union of two silhouettes (H, W) thresholded at ``threshold``."""
+    if a.shape != b.shape:
+        raise ValueError(f"silhouette_iou: images must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     ma, mb = a > threshold, b > threshold
     union = (ma | mb).sum()
     return float((ma & mb).sum() / union) if union > 0 else 1.0

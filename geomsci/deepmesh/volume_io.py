@@ -24,11 +24,28 @@ def read_volume(path, key: str | None = None) -> tuple[np.ndarray, np.ndarray, n
         raise FileNotFoundError(f"volume file not found: {path}")
     suffix = path.suffix.lower()
     origin, spacing = np.zeros(3), np.ones(3)
+    if suffix in (".npy", ".npz"):
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic != b"\x93NUMPY" and magic[:4] != b"PK\x03\x04":
+            # np.load would take it for a pickle and suggest allow_pickle=True, which is unsafe and wrong here
+            raise ValueError(f"{path.name} is not a numpy {suffix} file; save the volume with numpy.save / numpy.savez")
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"{path.name}: cannot read the array ({str(e).splitlines()[0]})") from None
+        if suffix == ".npz" and not hasattr(loaded, "files"):
+            raise ValueError(f"{path.name} holds a single .npy array, not an .npz archive; rename it to .npy")
+        if suffix == ".npy" and hasattr(loaded, "files"):
+            loaded.close()
+            raise ValueError(f"{path.name} is an .npz archive, not a single .npy array; rename it to .npz")
     if suffix == ".npy":
-        values = np.load(path, allow_pickle=False)
+        values = loaded
     elif suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
+        with loaded as data:
             names = [n for n in data.files if n not in ("origin", "spacing")]
+            if not names:
+                raise ValueError(f"{path.name} holds no volume array (only {sorted(data.files)})")
             if key is None and len(names) != 1:
                 raise ValueError(f"{path.name} holds arrays {names}; pick one with --key")
             name = key if key is not None else names[0]
@@ -36,9 +53,18 @@ def read_volume(path, key: str | None = None) -> tuple[np.ndarray, np.ndarray, n
                 raise ValueError(f"{path.name} has no array {name!r}; it holds {names}")
             values = data[name]
             if "origin" in data.files:
-                origin = np.asarray(data["origin"], dtype=float).reshape(3)
+                origin = np.asarray(data["origin"])
+                if origin.size != 3 or origin.dtype.kind not in "fiu" or not np.isfinite(origin).all():
+                    raise ValueError(f"{path.name}: 'origin' must hold 3 finite numbers, got {origin.tolist()!r}")
+                origin = origin.astype(float).reshape(3)
             if "spacing" in data.files:
-                spacing = np.broadcast_to(np.asarray(data["spacing"], dtype=float), (3,)).copy()
+                spacing = np.asarray(data["spacing"])
+                if (spacing.size not in (1, 3) or spacing.dtype.kind not in "fiu"
+                        or not (np.isfinite(spacing) & (spacing > 0)).all()):
+                    raise ValueError(
+                        f"{path.name}: 'spacing' must be one or 3 positive finite numbers, got {spacing.tolist()!r}"
+                    )
+                spacing = np.broadcast_to(spacing.astype(float).reshape(-1), (3,)).copy()
     else:
         values, origin, spacing = _read_meshio_lattice(path, key)
     values = np.asarray(values)
@@ -46,6 +72,10 @@ def read_volume(path, key: str | None = None) -> tuple[np.ndarray, np.ndarray, n
         raise ValueError(f"volume must be 3-D (X, Y, Z), got shape {values.shape} from {path.name}")
     if values.dtype.kind not in "fiub":
         raise ValueError(f"volume must be numeric, got dtype {values.dtype} from {path.name}")
+    if min(values.shape) < 2:
+        raise ValueError(
+            f"volume must have at least 2 nodes per axis to hold a surface, got shape {values.shape} from {path.name}"
+        )
     return values, origin, spacing
 
 

@@ -86,6 +86,32 @@ def test_silhouette_iou():
     assert abs(silhouette_iou(a, b) - 1 / 3) < 1e-6
 
 
+def test_application_bad_inputs_are_named():
+    net = SDFNet(hidden=8, layers=1, n_freq=2)
+    # dtype/device mismatch: a named TypeError instead of torch's "m1 and m2 ... same dtype"
+    with pytest.raises(TypeError, match="points are torch.float64 .* network is torch.float32"):
+        net(torch.rand(4, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="hidden must be an int >= 1"):  # was ZeroDivisionError
+        SDFNet(hidden=0)
+    with pytest.raises(ValueError, match="n_freq must be an int >= 0"):
+        SDFNet(n_freq=-1)
+    sphere = lambda p: sphere_sdf(p, 0.5)  # noqa: E731
+    # bounds of 2 numbers used to train silently on the box [1, 2]^3
+    with pytest.raises(ValueError, match="fit_sdf: bounds must be"):
+        fit_sdf(net, sphere, [1.0, 2.0], steps=1, batch=16, n_samples=64)
+    with pytest.raises(ValueError, match="batch must be an int >= 4"):  # batch 0 gave a NaN loss
+        fit_sdf(net, sphere, 1.0, steps=1, batch=0, n_samples=64)
+    with pytest.raises(TypeError, match="target must be a closed triangle Mesh or a callable"):
+        fit_sdf(net, "sphere", 1.0, steps=1, batch=16, n_samples=64)
+    pts, faces = torch.rand(4, 3), torch.tensor([[0, 1, 2], [0, 2, 3]])
+    with pytest.raises(ValueError, match="flow must be a nonzero finite 3-vector"):  # was a NaN drag
+        newtonian_drag(pts, faces, flow=(0.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match="flow must be"):
+        newtonian_drag(pts, faces, flow=(1.0, 0.0))
+    with pytest.raises(ValueError, match="same shape"):
+        silhouette_iou(torch.zeros(4, 4), torch.zeros(5, 5))
+
+
 def _example(name):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)

@@ -74,6 +74,37 @@ def test_extract_errors(tmp_path, sphere_volume, capsys, case, msg):
     assert msg in out.err and out.err.count("\n") == 1
 
 
+@pytest.mark.parametrize("case,msg", [
+    ("thin", "at least 2 nodes per axis"), ("garbage", "is not a numpy .npy file"),
+    ("origin", "'origin' must hold 3 finite numbers"), ("spacing", "'spacing' must be one or 3 positive finite"),
+    ("only_meta", "holds no volume array"), ("renamed", "not an .npz archive"), ("inf_spacing", "--spacing must be"),
+])
+def test_extract_bad_files_and_options(tmp_path, sphere_volume, capsys, case, msg):
+    path, extra = tmp_path / "v.npz", []
+    if case == "thin":  # used to be reported as "level ... outside the value range"
+        path = tmp_path / "v.npy"
+        np.save(path, sphere_volume[:1])
+    elif case == "garbage":  # numpy's own message suggests unpickling the file
+        path = tmp_path / "v.npy"
+        path.write_bytes(b"not an array")
+    elif case == "origin":  # used to be numpy's "cannot reshape array of size 2"
+        np.savez(path, a=sphere_volume, origin=[0.0, 1.0])
+    elif case == "spacing":  # a NaN spacing used to end as "Mesh: points contain NaN or inf"
+        np.savez(path, a=sphere_volume, spacing=np.nan)
+    elif case == "only_meta":  # used to say "holds arrays []; pick one with --key"
+        np.savez(path, origin=[0.0, 0.0, 0.0])
+    elif case == "renamed":
+        np.save(tmp_path / "x.npy", sphere_volume)
+        (tmp_path / "x.npy").rename(path)
+    elif case == "inf_spacing":
+        path = tmp_path / "v.npy"
+        np.save(path, sphere_volume)
+        extra = ["--spacing", "inf"]
+    code, out = run(["deepmesh", "extract", str(path), "-o", str(tmp_path / "o.ply"), *extra], capsys)
+    assert code == 2
+    assert msg in out.err and out.err.count("\n") == 1
+
+
 def test_demo(tmp_path):
     from geomsci.deepmesh.cli import demo
 

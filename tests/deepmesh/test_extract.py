@@ -157,3 +157,32 @@ def test_extract_cuda_matches_cpu():
         m.points.norm(dim=1).mean().backward()
         out.append((m.points.detach().cpu(), r.grad.item()))
     assert torch.allclose(out[0][0], out[1][0]) and abs(out[0][1] - out[1][1]) < 1e-9
+
+
+def test_bad_arguments_are_named():
+    import numpy as np
+
+    sphere = lambda p: p.norm(dim=1) - 0.5  # noqa: E731
+    # numpy ints are ints; floats and None are refused by name (used to be "'float' object is not iterable")
+    assert extract_surface(sphere, 1.0, np.int64(6)).n_cells > 0
+    for res in (6.5, None, [6, 6.5, 6]):
+        with pytest.raises(ValueError, match="resolution must be an int"):
+            extract_surface(sphere, 1.0, res)
+    # infinite bounds used to fail later as "marching_cubes: values contain NaN or inf"
+    with pytest.raises(ValueError, match="finite max > min"):
+        extract_surface(sphere, float("inf"), 6)
+    with pytest.raises(ValueError, match="bounds must be"):
+        extract_surface(sphere, "unit", 6)
+    with pytest.raises(TypeError, match="field must be a callable"):
+        extract_surface(3.0, 1.0, 6)
+    with pytest.raises(TypeError, match="field must return a tensor"):
+        extract_surface(lambda p: sphere(p).numpy(), 1.0, 6)
+    for chunk in (0, -1, 10.5):  # 0 was "range() arg 3 must not be zero", -1 "got 0 values"
+        with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+            extract_surface(sphere, 1.0, 6, chunk_size=chunk)
+    with pytest.raises(ValueError, match="narrow_band must be None or an int"):  # 2.5 was silently 2
+        extract_surface(sphere, 1.0, 9, narrow_band=2.5)
+    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype"):
+        extract_surface(sphere, 1.0, 6, dtype=torch.int64)
+    with pytest.raises(ValueError, match="level is NaN"):  # used to be an empty mesh
+        extract_surface(sphere, 1.0, 6, level=float("nan"))

@@ -260,3 +260,28 @@ def test_quality_large_vs_scikit_image(shape, n):
     assert closed_ok(m) and G.signed_volume(m.points, m.cells) > 0
     sdf = lambda p: f(p[:, 0], p[:, 1], p[:, 2])
     assert surface_error(m, sdf) <= surface_error(skimage_mesh(v, h, o), sdf)
+
+
+def test_bad_input_named_and_explained():
+    v = torch.linspace(-1, 1, 4)[:, None, None].expand(4, 4, 4).contiguous()  # crosses 0 between nodes
+    # not an array at all: a TypeError naming the argument, not torch's "could not infer dtype"
+    with pytest.raises(TypeError, match="grid_or_tensor must be a Grid"):
+        marching_cubes(None)
+    # complex values would silently lose their imaginary part
+    with pytest.raises(TypeError, match="must be real"):
+        marching_cubes(v.to(torch.complex64))
+    # a NaN level compares False everywhere: it used to return an empty mesh
+    with pytest.raises(ValueError, match="level is NaN"):
+        marching_cubes(v, level=float("nan"))
+    with pytest.raises(ValueError, match="level must be a single float"):
+        marching_cubes(v, level=torch.tensor([0.0, 1.0]))
+    # NaN/inf spacing or origin used to surface as "Mesh: points contain NaN or inf"
+    with pytest.raises(ValueError, match="spacing must be a positive finite"):
+        marching_cubes(v, spacing=float("inf"))
+    with pytest.raises(ValueError, match="origin must be 3 finite floats"):
+        marching_cubes(v, origin=(0.0, float("nan"), 0.0))
+    # a numpy deformation is taken like numpy values are
+    m = marching_cubes(v, deformation=np.zeros((4, 4, 4, 3)))
+    assert torch.equal(m.points, marching_cubes(v).points)
+    # a level outside the values' range is no error: the documented empty mesh
+    assert marching_cubes(v, level=5.0).n_cells == 0
