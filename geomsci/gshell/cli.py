@@ -27,8 +27,14 @@ def fit(
     from .fit import evaluate
     from .fit import fit as run_fit
 
+    from geomsci.core.io import MESH_EXTENSIONS
+
     if not target.exists():
         raise FileNotFoundError(f"target file {target} does not exist")
+    if out.suffix.lower() not in MESH_EXTENSIONS:  # checked before the fit, not after minutes of it
+        raise ValueError(
+            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
+        )
     if resolution < 4:
         raise ValueError(f"--resolution must be at least 4, got {resolution}")
     if steps < 0:

@@ -32,6 +32,7 @@ interpolation coefficients detached, so those losses move nu only, not the templ
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -84,6 +85,13 @@ def cut_open(points: torch.Tensor, faces: torch.Tensor, nu: torch.Tensor) -> tup
     order, then boundary points) and a (N,) bool mask of the new boundary points. Differentiable in
     ``points`` and ``nu``.
     """
+    for name, arr in (("points", points), ("faces", faces), ("nu", nu)):
+        if not isinstance(arr, torch.Tensor):
+            raise TypeError(f"cut_open: {name} must be a torch tensor, got {type(arr).__name__}; use torch.as_tensor")
+    if points.dim() != 2 or points.shape[1] != 3:
+        raise ValueError(f"cut_open: points must have shape (K, 3), got {tuple(points.shape)}")
+    if faces.dim() != 2 or faces.shape[1] != 3 or faces.is_floating_point() or faces.dtype == torch.bool:
+        raise ValueError(f"cut_open: faces must be an integer tensor (F, 3), got {tuple(faces.shape)} {faces.dtype}")
     if nu.shape != (points.shape[0],):
         raise ValueError(f"cut_open: nu must have shape ({points.shape[0]},), got {tuple(nu.shape)}")
     device, n = points.device, points.shape[0]
@@ -150,16 +158,49 @@ def extract_gshell(
     Returns
     -------
     GShellSurface (open mesh, boundary mask, template, nu at template vertices with and without
-    gradients through the interpolation coefficients).
+    gradients through the interpolation coefficients). When s does not cross ``level`` (e.g. a
+    level outside its range) or nu <= 0 on the whole template, the mesh is empty (0 points, 0
+    faces); that is a legitimate result, not an error.
+
+    Raises
+    ------
+    TypeError for non-tensor inputs; ValueError for wrong shapes, a NaN level, or NaN/inf in
+    ``vertices``, ``sdf`` or ``msdf`` (reported by name instead of as NaN mesh points or a
+    silently empty mesh).
     """
+    for name, arr in (("vertices", vertices), ("tets", tets), ("sdf", sdf), ("msdf", msdf)):
+        if not isinstance(arr, torch.Tensor):
+            raise TypeError(f"extract_gshell: {name} must be a torch tensor, got {type(arr).__name__}; use torch.as_tensor")
     if msdf.shape != (vertices.shape[0],):
         raise ValueError(
             f"extract_gshell: msdf must have shape ({vertices.shape[0]},) (one nu per grid vertex), got {tuple(msdf.shape)}"
         )
-    template = marching_tetrahedra(vertices, tets, sdf, level)
-    e, w = template.point_data["edge"], template.point_data["edge_weight"]
-    nu_t = interpolate_on_edges(msdf, e, w)  # (K,)
-    nu_sg = interpolate_on_edges(msdf, e, w.detach())  # (K,) stop-gradient on coefficients
-    template.set_point_field("nu", nu_t)
-    mesh, boundary = cut_open(template.points, template.cells, nu_t)
+    if isinstance(level, numbers.Real) and level != level:
+        raise ValueError("extract_gshell: level is NaN; pass a finite iso-value of s")
+    # NaN/inf inputs are looked for only when something already went wrong (an error from the
+    # point checks of Mesh, or an empty result), so a normal extraction pays no extra device sync
+    try:
+        template = marching_tetrahedra(vertices, tets, sdf, level)
+        e, w = template.point_data["edge"], template.point_data["edge_weight"]
+        nu_t = interpolate_on_edges(msdf, e, w)  # (K,)
+        nu_sg = interpolate_on_edges(msdf, e, w.detach())  # (K,) stop-gradient on coefficients
+        template.set_point_field("nu", nu_t)
+        mesh, boundary = cut_open(template.points, template.cells, nu_t)
+    except ValueError:
+        _raise_if_nonfinite(vertices, sdf, msdf)
+        raise
+    if mesh.n_cells == 0:
+        _raise_if_nonfinite(vertices, sdf, msdf)
     return GShellSurface(mesh, boundary, template, nu_t, nu_sg)
+
+
+def _raise_if_nonfinite(vertices: torch.Tensor, sdf: torch.Tensor, msdf: torch.Tensor) -> None:
+    for name, arr in (("vertices", vertices), ("sdf", sdf), ("msdf", msdf)):
+        bad = ~torch.isfinite(arr.detach())
+        if bad.any():
+            rows = bad.reshape(bad.shape[0] if bad.dim() else 1, -1)
+            n = int(rows.any(1).sum())
+            raise ValueError(
+                f"extract_gshell: {name} has NaN or inf at {n} of {rows.shape[0]} grid vertices; "
+                f"replace them (e.g. torch.nan_to_num) or, in a fit, lower the learning rate"
+            )

@@ -282,13 +282,24 @@ def fit(
     -------
     FitResult
     """
+    if not isinstance(target, Mesh):
+        raise TypeError(
+            f"fit: target must be a Mesh (triangles or a point set), got {type(target).__name__}; "
+            f"wrap points as Mesh(points)"
+        )
     if target.dim != 3:
         raise ValueError(f"fit: target must be 3-D, got points of shape {tuple(target.points.shape)}")
     if target.cells is not None and target.cell_type != "triangle":
         raise ValueError(f"fit: target must be a triangle mesh or a point set, got cell_type {target.cell_type!r}")
+    if not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"fit: n_samples must be a positive int, got {n_samples!r}")
+    if len(nu_band) != 2 or not 0 < nu_band[0] <= nu_band[1]:
+        raise ValueError(f"fit: nu_band must be (close, open) in cells with 0 < close <= open, got {nu_band!r}")
     dtype, device = torch.float32, target.device
     pts = target.points.detach().to(dtype)
     center, scale = normalize(pts)
+    if not scale > 0:  # float: also catches NaN
+        raise ValueError(f"fit: the target's {target.n_points} points all coincide (zero extent); nothing to fit")
     pts = (pts - center) / scale  # (N, 3) normalized
     gen = torch.Generator(device=device).manual_seed(seed)
     if target.cells is not None:
@@ -359,6 +370,12 @@ def evaluate(pred: Mesh, target: Mesh, *, n: int = 20000, seed: int = 0, fractio
     of the target's bounding-box diagonal, on ``n`` area-uniform samples of each mesh."""
     from geomsci.core import geometry as G
 
+    for name, m in (("pred", pred), ("target", target)):
+        if m.cells is None or m.cell_type != "triangle":
+            raise ValueError(
+                f"evaluate: {name} must be a triangle mesh (Chamfer and F-score sample its faces), "
+                f"got {'a point set' if m.cells is None else m.cell_type + ' cells'}"
+            )
     gen = torch.Generator(device=pred.device).manual_seed(seed)
     x = sample_points(pred.points.to(target.dtype), pred.cells, n, generator=gen)
     y = sample_points(target.points, target.cells, n, generator=gen)

@@ -44,6 +44,8 @@ def open_shape_family(n_shapes: int, resolution: int = 15, *, tau: float = 0.3, 
     grids : (n_shapes, 2, n+1, n+1, n+1) float, channels (s, nu) clamped to [-tau, tau]
     kinds : (n_shapes,) long, 0 = cap (1 boundary loop), 1 = tube (2 loops)
     """
+    if not isinstance(n_shapes, int) or n_shapes < 1:
+        raise ValueError(f"open_shape_family: n_shapes must be a positive int, got {n_shapes!r}")
     gen = torch.Generator().manual_seed(seed)
     v, _ = tet_grid(resolution, dtype=dtype)
     n1 = resolution + 1
@@ -148,6 +150,11 @@ def sample_grids(model: GridVAE, n: int, train_grids: torch.Tensor | None = None
     eps = torch.randn(n, model.latent, generator=gen)
     if train_grids is None:
         return model.decode(eps)
+    if train_grids.dim() != 5 or tuple(train_grids.shape[1:]) != (2, 16, 16, 16) or train_grids.shape[0] < 2:
+        raise ValueError(
+            f"sample_grids: train_grids must have shape (N, 2, 16, 16, 16) with N >= 2 (to fit a covariance), "
+            f"got {tuple(train_grids.shape)}"
+        )
     mu = model.encode(train_grids)[0]  # (N, latent)
     mean = mu.mean(0)
     cov = torch.cov(mu.T) + 1e-6 * torch.eye(model.latent)
@@ -157,6 +164,12 @@ def sample_grids(model: GridVAE, n: int, train_grids: torch.Tensor | None = None
 @torch.no_grad()
 def grids_to_meshes(grids: torch.Tensor, resolution: int = 15) -> list:
     """Extract the open G-Shell surface of each grid (B, 2, n+1, n+1, n+1) -> list of Mesh."""
+    n1 = resolution + 1
+    if grids.dim() != 5 or tuple(grids.shape[1:]) != (2, n1, n1, n1):
+        raise ValueError(
+            f"grids_to_meshes: grids must have shape (B, 2, {n1}, {n1}, {n1}) for resolution={resolution}, "
+            f"got {tuple(grids.shape)}; pass the resolution the grids were made with"
+        )
     v, t = tet_grid(resolution, dtype=grids.dtype)
     return [extract_gshell(v, t, g[0].reshape(-1), g[1].reshape(-1)).mesh for g in grids]
 
@@ -175,6 +188,8 @@ def is_valid_open_manifold(mesh) -> bool:
 @torch.no_grad()
 def generation_metrics(generated: list, reference: list, *, n_points: int = 1000, seed: int = 0) -> dict:
     """MMD-CD, COV-CD (see module docstring) and the valid fraction of ``generated``."""
+    if not reference:
+        raise ValueError("generation_metrics: reference must hold at least one mesh (MMD and COV compare against it)")
     gen = torch.Generator().manual_seed(seed)
 
     def pts(m):

@@ -12,6 +12,7 @@ Two ways to hold the fields (``head``):
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import torch
@@ -32,10 +33,19 @@ def _init_field(init, points: torch.Tensor, default: Callable[[torch.Tensor], to
     elif isinstance(init, (int, float)):
         values = torch.full_like(points[:, 0], float(init))
     else:
-        values = torch.as_tensor(init)
+        try:
+            values = torch.as_tensor(init)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(
+                f"GShell: {name} must be None, a float, a tensor (V,) or a callable, got {type(init).__name__}"
+            ) from e
+    if not isinstance(values, torch.Tensor):
+        raise TypeError(f"GShell: {name} must give a tensor of one value per grid vertex, got {type(values).__name__}")
     values = values.to(dtype=points.dtype, device=points.device)
     if values.shape != (points.shape[0],):
         raise ValueError(f"GShell: {name} must give one value per grid vertex ({points.shape[0]},), got {tuple(values.shape)}")
+    if not bool(torch.isfinite(values).all()):  # once, at construction
+        raise ValueError(f"GShell: {name} contains NaN or inf; the initial fields must be finite")
     return values
 
 
@@ -75,8 +85,13 @@ class GShell(nn.Module):
         super().__init__()
         if head not in ("grid", "mlp"):
             raise ValueError(f"GShell: head must be 'grid' or 'mlp', got {head!r}")
-        if not isinstance(resolution, int) or resolution < 1:
+        if not isinstance(resolution, numbers.Integral) or isinstance(resolution, bool) or resolution < 1:
             raise ValueError(f"GShell: resolution must be a positive int, got {resolution!r}")
+        resolution = int(resolution)
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"GShell: dtype must be a floating torch.dtype (e.g. torch.float32), got {dtype!r}")
+        if head == "mlp" and (hidden < 1 or n_freqs < 0):
+            raise ValueError(f"GShell: head='mlp' needs hidden >= 1 and n_freqs >= 0, got hidden={hidden}, n_freqs={n_freqs}")
         dtype = dtype or torch.get_default_dtype()
         vertices, tets = tet_grid(resolution, bounds, dtype=dtype, device=device)
         lo = torch.as_tensor(bounds[0], dtype=dtype, device=device)

@@ -37,6 +37,8 @@ from .model import GShell
 def ring_cameras(n: int = 12, *, distance: float = 3.0, elevations=(30.0, -30.0), image_size: int = 96, fov: float = 40.0) -> list[Camera]:
     """``n`` cameras looking at the origin: ``n / len(elevations)`` azimuths per elevation (degrees),
     alternate rings offset by half a step, up = +z."""
+    if not isinstance(n, int) or n < 1 or len(elevations) == 0:
+        raise ValueError(f"ring_cameras: need n >= 1 cameras and at least one elevation, got n={n!r}, elevations={elevations!r}")
     per = n // len(elevations)
     if per * len(elevations) != n:
         raise ValueError(f"ring_cameras: n={n} must be a multiple of the {len(elevations)} elevations")

@@ -28,6 +28,18 @@ def test_fit_command_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["gshell", "fit", str(src), "-o", str(tmp_path / "o.ply"), "--resolution", "2"])
     assert e.value.code == 2
+    # an unwritable output format is reported before the fit runs, not after it
+    with pytest.raises(SystemExit) as e:
+        main(["gshell", "fit", str(src), "-o", str(tmp_path / "o.xyz"), "--steps", "1", "--resolution", "4", "--no-png"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown mesh format '.xyz'" in err and "--out" in err
+    # a point cloud of one repeated point used to end in a raw IndexError traceback
+    geomsci.save(geomsci.Mesh(torch.zeros(20, 3)), tmp_path / "dot.ply")
+    with pytest.raises(SystemExit) as e:
+        main(["gshell", "fit", str(tmp_path / "dot.ply"), "-o", str(tmp_path / "o.ply"), "--resolution", "4"])
+    assert e.value.code == 2
+    assert "all coincide" in capsys.readouterr().err
 
 
 def test_demo_step(tmp_path):

@@ -105,6 +105,31 @@ def test_cut_open_bad_input():
         extract_gshell(v, t, torch.zeros(v.shape[0]), torch.zeros(5))
 
 
+def test_nonfinite_and_non_tensor_inputs_are_named():
+    v, t = tet_grid(3)
+    s, nu = v.norm(dim=1) - 0.6, v[:, 2]
+    nan = float("nan")
+    # partly NaN s / nu used to fail as "Mesh: points contain NaN or inf"; all-NaN nu or a NaN
+    # level gave a silently empty mesh
+    with pytest.raises(ValueError, match="extract_gshell: sdf has NaN or inf"):
+        extract_gshell(v, t, torch.where(s > 0.5, nan, s), nu)
+    with pytest.raises(ValueError, match="extract_gshell: msdf has NaN or inf at 64 of 64"):
+        extract_gshell(v, t, s, torch.full_like(nu, nan))
+    with pytest.raises(ValueError, match="extract_gshell: msdf has NaN or inf"):
+        extract_gshell(v, t, s, torch.where(nu > 0, float("inf"), nu))
+    with pytest.raises(ValueError, match="extract_gshell: vertices has NaN or inf"):
+        extract_gshell(torch.where(v > 0.5, nan, v), t, s, nu)
+    with pytest.raises(ValueError, match="level is NaN"):
+        extract_gshell(v, t, s, nu, level=nan)
+    # empty results stay legitimate: s never crossing the level, nu removing everything
+    assert extract_gshell(v, t, s, nu, level=5.0).mesh.n_cells == 0
+    assert extract_gshell(v, t, s, -torch.ones_like(nu)).mesh.n_cells == 0
+    with pytest.raises(TypeError, match="msdf must be a torch tensor"):  # was an AttributeError
+        extract_gshell(v, t, s, nu.numpy())
+    with pytest.raises(ValueError, match=r"faces must be an integer tensor \(F, 3\)"):  # was an IndexError
+        cut_open(v, torch.tensor([[0.0, 1.0, 2.0]]), nu)
+
+
 def test_gradcheck_extraction_wrt_s_nu_and_deformation():
     gen = torch.Generator().manual_seed(1)
     n = 3

@@ -14,6 +14,19 @@ from geomsci.gshell.generative import (
 )
 
 
+def test_bad_shapes_are_named():
+    grids, _ = open_shape_family(2)
+    # used to surface as "extract_gshell: msdf must have shape (1331,)", naming neither grids nor resolution
+    with pytest.raises(ValueError, match=r"grids_to_meshes: grids must have shape \(B, 2, 11, 11, 11\)"):
+        grids_to_meshes(grids, resolution=10)
+    with pytest.raises(ValueError, match="sample_grids: train_grids must have shape"):  # was a matmul error
+        sample_grids(GridVAE(), 2, torch.zeros(2, 2, 8, 8, 8))
+    with pytest.raises(ValueError, match="n_shapes must be a positive int"):  # was "stack expects a non-empty"
+        open_shape_family(0)
+    with pytest.raises(ValueError, match="reference must hold at least one mesh"):  # was an argmin IndexError
+        generation_metrics(grids_to_meshes(grids), [])
+
+
 def test_family_gives_caps_with_one_loop_and_tubes_with_two():
     grids, kinds = open_shape_family(6, seed=0)
     assert grids.shape == (6, 2, 16, 16, 16) and grids.abs().max() <= 0.3

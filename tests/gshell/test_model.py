@@ -56,6 +56,37 @@ def test_bad_arguments():
         GShell(4, init_sdf=torch.zeros(3))
     with pytest.raises(ValueError, match="resolution"):
         GShell(0)
+    # a NaN initial field used to give a silently empty surface
+    with pytest.raises(ValueError, match="init_nu contains NaN"):
+        GShell(4, init_nu=float("nan"))
+    with pytest.raises(TypeError, match="init_sdf must be None, a float"):  # was torch's "new(): invalid data type"
+        GShell(4, init_sdf="sphere")
+    with pytest.raises(TypeError, match="dtype must be a floating"):  # was a nn.Parameter RuntimeError
+        GShell(4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="hidden >= 1"):  # was ZeroDivisionError
+        GShell(4, head="mlp", hidden=0)
+    assert GShell(__import__("numpy").int64(3)).resolution == 3  # numpy ints are ints
+    with pytest.raises(ValueError, match="elevation"):  # was ZeroDivisionError
+        ring_cameras(4, elevations=())
+
+
+def test_fit_and_evaluate_bad_input():
+    from geomsci.core.mesh import Mesh
+    from geomsci.gshell import evaluate
+
+    kw = dict(resolution=4, steps=1, polish_steps=0, progress=False)
+    # all points equal: used to crash deep in a KD-tree with a huge negative index
+    with pytest.raises(ValueError, match="all coincide"):
+        fit(Mesh(torch.zeros(20, 3)), **kw)
+    with pytest.raises(TypeError, match="target must be a Mesh"):  # was an AttributeError
+        fit(torch.rand(20, 3), **kw)
+    with pytest.raises(ValueError, match="n_samples must be a positive int"):
+        fit(Mesh(torch.rand(20, 3)), n_samples=0, **kw)
+    with pytest.raises(ValueError, match="nu_band"):  # close > open was silently accepted
+        fit(Mesh(torch.rand(20, 3)), nu_band=(1.0, 0.5), **kw)
+    cap = hemisphere(0.7, n_lat=6, n_lon=12)
+    with pytest.raises(ValueError, match="target must be a triangle mesh"):  # was a numpy object-array TypeError
+        evaluate(cap, Mesh(torch.rand(20, 3)))
 
 
 def test_sdf_sign_loss_value():
