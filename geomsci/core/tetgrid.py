@@ -141,8 +141,14 @@ def tet_grid(
     """
     nx, ny, nz = _resolution3(resolution)
     dtype = dtype or torch.get_default_dtype()
-    lo = torch.as_tensor(bounds[0], dtype=dtype, device=device).reshape(3)
-    hi = torch.as_tensor(bounds[1], dtype=dtype, device=device).reshape(3)
+    try:
+        lo, hi = (torch.as_tensor(b, dtype=dtype, device=device) for b in bounds)
+    except (TypeError, ValueError, RuntimeError):
+        lo = hi = None
+    if lo is None or lo.shape != (3,) or hi.shape != (3,):
+        raise ValueError(f"tet_grid: bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)), got {bounds!r}")
+    if not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
+        raise ValueError(f"tet_grid: bounds must be finite, got {bounds!r}")
     if (hi <= lo).any():
         raise ValueError(f"tet_grid: bounds must have lo < hi on every axis, got {bounds!r}")
     axes = [torch.linspace(0.0, 1.0, n + 1, dtype=dtype, device=device) for n in (nx, ny, nz)]
@@ -283,6 +289,9 @@ def marching_tetrahedra(
             f"marching_tetrahedra: sdf must have shape ({vertices.shape[0]},) (one value per vertex), got {tuple(sdf.shape)}"
         )
     device, n_vert = vertices.device, vertices.shape[0]
+    if tets.numel() and bool(((tets < 0) | (tets >= n_vert)).any()):  # negative ones would index from the end
+        raise ValueError(f"marching_tetrahedra: tets must index the {n_vert} vertices (0 ... {n_vert - 1}), "
+                         f"got indices in [{int(tets.min())}, {int(tets.max())}]")
     s = sdf - level  # (V,)
 
     # -- topology (no gradients): which tets and edges are crossed, welded edge ids, triangles --------

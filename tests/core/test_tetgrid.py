@@ -173,3 +173,17 @@ def test_cuda_matches_cpu():
     m_gpu = marching_tetrahedra(v.cuda(), t.cuda(), s.cuda())
     assert torch.equal(m_cpu.cells, m_gpu.cells.cpu())
     assert torch.allclose(m_cpu.points, m_gpu.points.cpu(), atol=1e-6)
+
+
+def test_bad_bounds_and_tets_are_named():
+    import pytest
+    from geomsci.core.tetgrid import marching_tetrahedra, tet_grid
+
+    for bad in (1.0, ((0, 0), (1, 1)), ((0, 0, 0), (1, 1, float("inf"))), "box"):
+        with pytest.raises(ValueError, match="tet_grid: bounds"):
+            tet_grid(2, bad)
+    v, t = tet_grid(1)
+    sdf = v.norm(dim=1) - 0.5
+    for bad_t in (t - 1, t + 1):  # a -1 (would index from the end) / one past the last vertex
+        with pytest.raises(ValueError, match="tets must index the 8 vertices"):
+            marching_tetrahedra(v, bad_t, sdf)
