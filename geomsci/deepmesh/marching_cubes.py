@@ -30,6 +30,7 @@ it is still bounded away from zero in magnitude to keep ``dt/dv`` finite for sub
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from geomsci.core.grid import Grid
@@ -133,6 +134,8 @@ def marching_cubes(
     ----------
     grid_or_tensor : Grid (scalar) or float tensor (X, Y, Z)
         Field values at the nodes; may require grad.  A ``Grid`` brings its own origin/spacing.
+        A bool tensor is an occupancy mask (True = inside): its surface runs halfway between
+        inside and outside nodes, oriented outward (``level`` must then be 0).
     level : float
         Iso-value.  Nodes with ``value <= level`` are inside.
     spacing : float or 3 floats
@@ -162,13 +165,20 @@ def marching_cubes(
     >>> X, Y, Z = torch.meshgrid(x, x, x, indexing="ij")
     >>> mesh = marching_cubes((X**2 + Y**2 + Z**2).sqrt() - 0.7, spacing=2 / 31, origin=(-1, -1, -1))
     """
-    values, org, sp = _as_grid(grid_or_tensor, spacing, origin)
     try:
         level = float(level)
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"marching_cubes: level must be a single float, got {level!r}") from e
     if level != level:  # NaN: every comparison is False, which would silently give an empty mesh
         raise ValueError("marching_cubes: level is NaN; pass a finite iso-value")
+    if getattr(grid_or_tensor, "dtype", None) in (torch.bool, np.bool_):
+        # an occupancy mask (True = inside): as 0/1 values it would put the surface on the False
+        # nodes and orient it inward; 0.5 - mask is negative inside, with the surface halfway
+        if level != 0.0:
+            raise ValueError(f"marching_cubes: a bool occupancy mask (True = inside) takes level 0, got {level}; "
+                             "pass float values to choose another iso-value")
+        grid_or_tensor = 0.5 - torch.as_tensor(grid_or_tensor).to(torch.get_default_dtype())
+    values, org, sp = _as_grid(grid_or_tensor, spacing, origin)
     shape = tuple(values.shape)
     device, dtype = values.device, values.dtype
     if deformation is not None:

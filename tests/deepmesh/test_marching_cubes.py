@@ -285,3 +285,19 @@ def test_bad_input_named_and_explained():
     assert torch.equal(m.points, marching_cubes(v).points)
     # a level outside the values' range is no error: the documented empty mesh
     assert marching_cubes(v, level=5.0).n_cells == 0
+
+
+def test_bool_occupancy_mask_gives_an_outward_surface_halfway_between_nodes():
+    from geomsci.core.geometry import signed_volume
+
+    x = torch.linspace(-1, 1, 21, dtype=torch.float64)
+    X, Y, Z = torch.meshgrid(x, x, x, indexing="ij")
+    mask = X**2 + Y**2 + Z**2 <= 0.6**2  # True inside
+    for m in (mask, mask.numpy()):
+        mesh = marching_cubes(m, spacing=0.1, origin=(-1, -1, -1))
+        assert float(signed_volume(mesh.points.double(), mesh.cells)) > 0.5  # outward (sphere ~0.905, staircase)
+        # every vertex sits halfway along a lattice edge: exactly one coordinate is off the lattice by 0.05
+        frac = ((mesh.points.double() + 1) / 0.1) % 1.0
+        assert torch.allclose((frac - 0.5).abs().min(1).values, torch.zeros(len(frac), dtype=torch.float64), atol=1e-6)
+    with pytest.raises(ValueError, match="occupancy mask"):
+        marching_cubes(mask, level=0.5)
