@@ -519,6 +519,8 @@ class MMGPRegressor:
 
 def _numbers(value, what: str) -> np.ndarray:
     """``value`` as a float64 array; a ValueError naming ``what`` for text or ragged lists."""
+    if isinstance(value, torch.Tensor):  # any device
+        value = value.detach().cpu()
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as e:
