@@ -70,8 +70,10 @@ def pareto(policy_row, front):
 def verdict(prow, rows, pname) -> bool:
     """Print where ``prow`` sits against the fixed-parameter front; True when the issue's goal holds."""
     ratio, dex = pareto(prow, rows)
-    rtxt = "outside the front" if ratio is None else f"{ratio:.2f}x fewer force evaluations"
-    dtxt = "outside the front" if dex is None else f"{dex:+.2f} dex lower error"
+    rtxt = ("outside the front" if ratio is None else f"{ratio:.2f}x fewer force evaluations" if ratio >= 1
+            else f"{1 / ratio:.2f}x more force evaluations (ratio {ratio:.2f})")
+    dtxt = ("outside the front" if dex is None else f"{dex:.2f} dex lower error" if dex >= 0
+            else f"{-dex:.2f} dex higher error")
     goal = ((ratio is not None and ratio >= 1.5) or (dex is not None and dex >= 0.5)) and prow["ended_early"] == 0
     print(f"{'':>16} vs fixed {pname} (rows with <= 10% capped): at equal median error {rtxt}; at equal median cost "
           f"{dtxt}; goal (>=1.5x or >=0.5 dex, no early ends) {'MET' if goal else 'NOT met'}")
