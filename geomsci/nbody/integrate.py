@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from geomsci.core.mesh import Mesh
 
 from .diagnostics import angular_momentum, center_of_mass, energy
-from .integrators import METHODS, NBodyState, evolve, make_state
+from .integrators import METHODS, NBodyState, check_step_parameter, evolve, make_state
 from .units import G_AU
 
 
@@ -99,11 +99,9 @@ def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: f
     if times.numel() == 0 or not torch.isfinite(times).all() or (times[1:] < times[:-1]).any():
         raise ValueError(f"integrate: times must be a non-empty, finite, increasing sequence, got {times.tolist()[:5]}...")
     param = eta if method == "aarseth" else mu
-    p = torch.as_tensor(param, dtype=state.x.dtype).reshape(-1)
-    bad = ~(torch.isfinite(p) & (p > 0))
-    if bad.any():  # say so before the progress bar starts
-        raise ValueError(f"integrate: {'eta' if method == 'aarseth' else 'mu'} must be positive and finite, "
-                         f"got {p[bad][0].item()}")
+    # say so before the progress bar starts (evolve checks again, per call)
+    check_step_parameter(torch.as_tensor(param, dtype=state.x.dtype).reshape(-1),
+                         f"integrate: {'eta' if method == 'aarseth' else 'mu'}")
     e0 = energy(state.x, state.v, state.m, state.G)
     xs, vs, es, ls, nf = [], [], [], [], []
     stalled = torch.zeros(state.batch, dtype=torch.bool, device=state.x.device)

@@ -81,8 +81,9 @@ def make_state(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float, t: t
     B = x.shape[0]
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(B).clone()
     a, j = accelerations_and_jerks(x, v, m, G)
-    if not (torch.isfinite(a).all() and torch.isfinite(j).all()):
-        b, i = torch.nonzero(~torch.isfinite(a).all(-1))[0].tolist()
+    bad = ~(torch.isfinite(a).all(-1) & torch.isfinite(j).all(-1))  # (B, N)
+    if bad.any():
+        b, i = torch.nonzero(bad)[0].tolist()
         raise ValueError(f"make_state: system {b}, body {i} shares its position with another body (infinite force); "
                          "point masses must start apart")
     ones = torch.ones(B, dtype=torch.long, device=x.device)
@@ -110,6 +111,14 @@ def leapfrog_step(x, v, a, m, h: torch.Tensor, G: float):
     a1 = accelerations(x1, m, G)
     v1 = vh + (h1 / 2.0) * a1
     return x1, v1, a1
+
+
+def check_step_parameter(p: torch.Tensor, what: str) -> torch.Tensor:
+    """``p`` unchanged; a ValueError naming ``what`` unless every value is positive and finite."""
+    bad = ~(torch.isfinite(p) & (p > 0))
+    if bad.any():
+        raise ValueError(f"{what} must be positive and finite, got {p[bad][0].item()}")
+    return p
 
 
 def _as_batch(value, state: NBodyState, name: str) -> torch.Tensor:
@@ -143,10 +152,7 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
     if method not in METHODS:
         raise ValueError(f"evolve: method must be one of {METHODS}, got {method!r}")
     t_end = _as_batch(t_end, state, "t_end")
-    p = _as_batch(param, state, "param")
-    bad = ~(torch.isfinite(p) & (p > 0))
-    if bad.any():
-        raise ValueError(f"evolve: param must be positive and finite, got {p[bad][0].item()}")
+    p = check_step_parameter(_as_batch(param, state, "param"), "evolve: param")
     if (t_end < state.t).any():
         raise ValueError("evolve: t_end is before the current time of some system")
     sqrt_p = torch.sqrt(p)
