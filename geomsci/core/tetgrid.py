@@ -1,8 +1,7 @@
-"""Tetrahedral grids and differentiable marching tetrahedra.
+"""Tetrahedral grids of a box (the DMTet / G-Shell lattice).
 
-One job: turn a scalar field given at the vertices of a tetrahedral grid into a triangle mesh of
-its level set, differentiably (DMTet / nvdiffrec style), and say exactly how every output vertex
-was made so that other per-vertex fields can be carried to the surface with the same weights.
+One job: the conforming tetrahedral grid of a box on which DMTet / G-Shell fields live, and the
+small operations on it (edges, bounded deformation, orientation).
 
 The grid
 --------
@@ -19,20 +18,8 @@ field reshapes to ``(n+1, n+1, n+1)``::
       |/      |/
       0-------1
 
-Marching tetrahedra
--------------------
-With ``s = sdf - level`` and a vertex "inside" when ``s < 0``, every tet edge (a, b) whose ends
-are on different sides holds one surface vertex
-
-    p = w_a p_a + w_b p_b,    w_a = s_b / (s_b - s_a),    w_b = -s_a / (s_b - s_a),
-
-the zero of the linear interpolant of s along the edge. Vertices are welded: one per crossed edge
-of the grid, shared by all tets around that edge, so the output of a closed level set is a
-watertight, consistently oriented triangle mesh. A tet with one vertex on one side gives a
-triangle, a tet with two on each side a quad split into two triangles. Triangles are oriented so
-that their normals point from negative to positive s (outward for the usual "negative inside"
-SDF). The pair ``(edge, edge_weight)`` is returned as point fields: a second field nu given at the
-grid vertices is carried to the surface as ``w_a nu_a + w_b nu_b`` (see ``interpolate_on_edges``).
+Marching tetrahedra on it (``marching_tetrahedra``, ``interpolate_on_edges``) lives in
+:mod:`geomsci.core.isosurface` and is re-exported here.
 """
 from __future__ import annotations
 
@@ -40,7 +27,7 @@ import itertools
 
 import torch
 
-from .mesh import Mesh
+from .isosurface import TET_EDGES, interpolate_on_edges, marching_tetrahedra, parse_bounds, parse_resolution  # noqa: F401
 
 __all__ = [
     "tet_grid",
@@ -50,72 +37,6 @@ __all__ = [
     "marching_tetrahedra",
     "interpolate_on_edges",
 ]
-
-# Local edges of a tet (pairs of local vertex ids 0..3), in a fixed order.
-TET_EDGES = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-
-
-def _build_tables():
-    """Triangle table of marching tetrahedra, derived (not typed in) for the positive reference tet.
-
-    case = sum_i inside_i 2^i. Returns (triangles (16, 2, 3) of local edge ids, -1 where unused;
-    number of triangles (16,)). Triangles are oriented with normals pointing from inside vertices
-    to outside vertices for a tet of positive volume det[p1-p0, p2-p0, p3-p0] > 0.
-    """
-    ref = [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]  # positive volume
-    edge_id = {e: k for k, e in enumerate(TET_EDGES)}
-    edge_id.update({(b, a): k for (a, b), k in list(edge_id.items())})
-
-    def mid(e):
-        a, b = TET_EDGES[e]
-        return [(ref[a][d] + ref[b][d]) / 2 for d in range(3)]
-
-    def sub(u, v):
-        return [u[d] - v[d] for d in range(3)]
-
-    def cross(u, v):
-        return [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]]
-
-    def dot(u, v):
-        return sum(u[d] * v[d] for d in range(3))
-
-    tris = [[[-1, -1, -1], [-1, -1, -1]] for _ in range(16)]
-    counts = [0] * 16
-    for case in range(16):
-        inside = [i for i in range(4) if case >> i & 1]
-        outside = [i for i in range(4) if not case >> i & 1]
-        if len(inside) in (0, 4):
-            continue
-        if len(inside) == 1 or len(outside) == 1:
-            lone, rest = (inside[0], outside) if len(inside) == 1 else (outside[0], inside)
-            polys = [[edge_id[(lone, r)] for r in rest]]
-        else:
-            (i, j), (k, l) = inside, outside
-            quad = [edge_id[(i, k)], edge_id[(i, l)], edge_id[(j, l)], edge_id[(j, k)]]  # a cycle
-            polys = [[quad[0], quad[1], quad[2]], [quad[0], quad[2], quad[3]]]
-        c_in = [sum(ref[i][d] for i in inside) / len(inside) for d in range(3)]
-        c_out = [sum(ref[i][d] for i in outside) / len(outside) for d in range(3)]
-        for t, poly in enumerate(polys):
-            p0, p1, p2 = (mid(e) for e in poly)
-            n = cross(sub(p1, p0), sub(p2, p0))
-            if dot(n, sub(c_out, c_in)) < 0:
-                poly = [poly[0], poly[2], poly[1]]
-            tris[case][t] = poly
-        counts[case] = len(polys)
-    return tris, counts
-
-
-_TRI_TABLE, _NUM_TRI = _build_tables()
-
-
-def _resolution3(resolution) -> tuple[int, int, int]:
-    if isinstance(resolution, int):
-        res = (resolution,) * 3
-    else:
-        res = tuple(int(r) for r in resolution)
-    if len(res) != 3 or min(res) < 1:
-        raise ValueError(f"tet_grid: resolution must be a positive int or 3 positive ints, got {resolution!r}")
-    return res
 
 
 def tet_grid(
@@ -130,8 +51,8 @@ def tet_grid(
     Parameters
     ----------
     resolution : int or (nx, ny, nz)
-        Number of cubes per axis.
-    bounds : ((xmin, ymin, zmin), (xmax, ymax, zmax))
+        Number of cubes (cells) per axis, the ``resolution`` convention of ``geomsci.core.isosurface``.
+    bounds : ((xmin, ymin, zmin), (xmax, ymax, zmax)) or a half-width b for [-b, b]^3
         The box; vertex (i, j, k) sits at ``lo + (i, j, k) * (hi - lo) / n``.
 
     Returns
@@ -139,18 +60,9 @@ def tet_grid(
     vertices : (V, 3) float, V = (nx+1)(ny+1)(nz+1), x index slowest (like ``Grid.node_points``)
     tets : (T, 4) long, T = 6 nx ny nz, every tet with positive volume
     """
-    nx, ny, nz = _resolution3(resolution)
-    dtype = dtype or torch.get_default_dtype()
-    try:
-        lo, hi = (torch.as_tensor(b, dtype=dtype, device=device) for b in bounds)
-    except (TypeError, ValueError, RuntimeError):
-        lo = hi = None
-    if lo is None or lo.shape != (3,) or hi.shape != (3,):
-        raise ValueError(f"tet_grid: bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)), got {bounds!r}")
-    if not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
-        raise ValueError(f"tet_grid: bounds must be finite, got {bounds!r}")
-    if (hi <= lo).any():
-        raise ValueError(f"tet_grid: bounds must have lo < hi on every axis, got {bounds!r}")
+    nx, ny, nz = parse_resolution(resolution, "tet_grid")
+    b = parse_bounds(bounds, dtype, device, "tet_grid")
+    lo, hi = b[0], b[1]
     axes = [torch.linspace(0.0, 1.0, n + 1, dtype=dtype, device=device) for n in (nx, ny, nz)]
     gx, gy, gz = torch.meshgrid(*axes, indexing="ij")
     vertices = lo + torch.stack([gx, gy, gz], dim=-1).reshape(-1, 3) * (hi - lo)  # (V, 3)
@@ -224,118 +136,3 @@ def orient_tets(vertices: torch.Tensor, tets: torch.Tensor) -> torch.Tensor:
         p = vertices[tets]  # (T, 4, 3)
         neg = torch.linalg.det(p[:, 1:] - p[:, :1]) < 0
         return torch.where(neg[:, None], tets[:, [0, 1, 3, 2]], tets)
-
-
-def interpolate_on_edges(field: torch.Tensor, edges: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Carry a vertex field to edge points: ``w_a f[a] + w_b f[b]``.
-
-    field (V, ...) ; edges (K, 2) long ; weights (K, 2) -> (K, ...).
-    Use ``weights.detach()`` for a stop-gradient on the interpolation coefficients.
-    """
-    fa, fb = field[edges[:, 0]], field[edges[:, 1]]
-    shape = (-1,) + (1,) * (field.dim() - 1)
-    return weights[:, 0].reshape(shape) * fa + weights[:, 1].reshape(shape) * fb
-
-
-def _guard(denom: torch.Tensor) -> torch.Tensor:
-    """Keep a denominator away from zero (magnitude >= machine eps), keeping its sign (0 -> +eps)."""
-    eps = torch.finfo(denom.dtype).eps
-    sign = torch.where(denom < 0, -torch.ones_like(denom), torch.ones_like(denom))
-    return torch.where(denom.abs() < eps, sign * eps, denom)
-
-
-def marching_tetrahedra(
-    vertices: torch.Tensor, tets: torch.Tensor, sdf: torch.Tensor, level: float = 0.0
-) -> Mesh:
-    """Differentiable marching tetrahedra: the level set ``sdf = level`` as a welded triangle mesh.
-
-    Parameters
-    ----------
-    vertices : (V, 3) float
-        Grid vertex positions (possibly deformed; gradients flow to them).
-    tets : (T, 4) long
-        Tetrahedra, all positively oriented (``det[p1-p0, p2-p0, p3-p0] > 0``) in the reference
-        grid, as ``tet_grid`` makes them (``orient_tets`` fixes an arbitrary tet mesh once). The
-        orientation is combinatorial: a deformation that inverts a tet does not flip its
-        triangles, so the output stays consistently oriented.
-    sdf : (V,) float
-        Field at the vertices; negative is inside. Gradients flow to it.
-    level : float
-        Iso-value.
-
-    Returns
-    -------
-    Mesh
-        Triangle mesh with K points (one per crossed grid edge) and F faces, normals pointing from
-        negative to positive ``sdf - level``. Point fields:
-        ``"edge"`` (K, 2) long, the grid edge (a, b) each point lies on (a < b), and
-        ``"edge_weight"`` (K, 2), the weights (w_a, w_b), w_a + w_b = 1, with
-        ``point = w_a * vertices[a] + w_b * vertices[b]``. The weights carry gradients (use
-        ``.detach()`` for a stop-gradient).
-
-    Notes
-    -----
-    Vertices with ``sdf == level`` exactly count as outside, so an edge from inside to such a vertex
-    puts the surface point on it; the denominator ``s_b - s_a`` of a crossed edge is then nonzero,
-    and it is additionally guarded to a magnitude of at least machine epsilon (no NaN or inf).
-    Empty level sets return a mesh with 0 points and a (0, 3) face array.
-    """
-    if vertices.dim() != 2 or vertices.shape[1] != 3:
-        raise ValueError(f"marching_tetrahedra: vertices must have shape (V, 3), got {tuple(vertices.shape)}")
-    if tets.dim() != 2 or tets.shape[1] != 4 or tets.is_floating_point():
-        raise ValueError(f"marching_tetrahedra: tets must be an integer tensor (T, 4), got {tuple(tets.shape)} {tets.dtype}")
-    if sdf.shape != (vertices.shape[0],):
-        raise ValueError(
-            f"marching_tetrahedra: sdf must have shape ({vertices.shape[0]},) (one value per vertex), got {tuple(sdf.shape)}"
-        )
-    device, n_vert = vertices.device, vertices.shape[0]
-    if tets.numel() and bool(((tets < 0) | (tets >= n_vert)).any()):  # negative ones would index from the end
-        raise ValueError(f"marching_tetrahedra: tets must index the {n_vert} vertices (0 ... {n_vert - 1}), "
-                         f"got indices in [{int(tets.min())}, {int(tets.max())}]")
-    s = sdf - level  # (V,)
-
-    # -- topology (no gradients): which tets and edges are crossed, welded edge ids, triangles --------
-    with torch.no_grad():
-        inside = s < 0  # (V,)
-        occ = inside[tets]  # (T, 4)
-        n_in = occ.sum(1)
-        valid = (n_in > 0) & (n_in < 4)
-        vt = tets[valid]  # (Tv, 4)
-        occ_v = occ[valid]
-        if vt.shape[0] == 0:
-            return Mesh(
-                vertices.new_zeros((0, 3)) + 0 * s.sum(),
-                torch.zeros((0, 3), dtype=torch.long, device=device),
-                "triangle",
-                {
-                    "edge": torch.zeros((0, 2), dtype=torch.long, device=device),
-                    "edge_weight": vertices.new_zeros((0, 2)),
-                },
-            )
-        local = torch.tensor(list(itertools.chain(*TET_EDGES)), device=device)
-        e = vt[:, local].reshape(-1, 2)  # (6 Tv, 2)
-        e = torch.sort(e, dim=1).values
-        key = e[:, 0] * n_vert + e[:, 1]
-        ukey, inv = torch.unique(key, return_inverse=True)  # welding: one id per grid edge
-        ua, ub = ukey // n_vert, ukey % n_vert
-        crossed = inside[ua] != inside[ub]
-        new_id = torch.cumsum(crossed.long(), 0) - 1  # ids of crossed edges, in order
-        edge_of_tet = torch.where(crossed, new_id, -1)[inv].reshape(-1, 6)  # (Tv, 6)
-        edges = torch.stack([ua[crossed], ub[crossed]], dim=1)  # (K, 2)
-
-        case = (occ_v.long() * torch.tensor([1, 2, 4, 8], device=device)).sum(1)  # (Tv,)
-        table = torch.tensor(_TRI_TABLE, dtype=torch.long, device=device)  # (16, 2, 3)
-        ntri = torch.tensor(_NUM_TRI, dtype=torch.long, device=device)[case]  # (Tv,)
-        faces = []
-        for t in (0, 1):
-            has = ntri > t
-            loc = table[case[has], t]  # (n, 3) local edge ids
-            faces.append(torch.gather(edge_of_tet[has], 1, loc))  # (n, 3)
-        faces = torch.cat(faces, 0)  # (F, 3)
-
-    # -- geometry (differentiable) --------------------------------------------------------------
-    sa, sb = s[edges[:, 0]], s[edges[:, 1]]  # (K,)
-    denom = _guard(sb - sa)
-    weights = torch.stack([sb / denom, -sa / denom], dim=1)  # (K, 2)
-    points = interpolate_on_edges(vertices, edges, weights)  # (K, 3)
-    return Mesh(points, faces, "triangle", {"edge": edges, "edge_weight": weights})

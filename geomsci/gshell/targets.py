@@ -2,8 +2,9 @@
 T-shirt-like tube with two sleeves (three boundary loops), torus.
 
 Built independently of G-Shell (parametric meshes from ``geomsci.core.shapes``; the T-shirt by
-scikit-image marching cubes of an analytic SDF, then cut by planes with trimesh), so fits are
-measured against a reference the method did not make. All consistently oriented, outward.
+marching *cubes* (``geomsci.core.isosurface``, not G-Shell's marching tetrahedra) of an analytic
+SDF, then cut by planes with trimesh), so fits are measured against a reference the method did not
+make. All consistently oriented, outward.
 """
 from __future__ import annotations
 
@@ -67,16 +68,16 @@ def tshirt(resolution: int = 128, *, dtype=torch.float32) -> Mesh:
     """A T-shirt-like open tube: the surface of ``tshirt_sdf`` cut open at the waist (z = -0.6) and
     the two sleeve ends (|x| = 0.7): three boundary loops, genus 0."""
     import trimesh
-    from skimage.measure import marching_cubes
+
+    from geomsci.core.isosurface import marching_cubes
 
     lo, hi = -1.0, 1.0
-    ax = np.linspace(lo, hi, resolution + 1)
+    ax = np.linspace(lo, hi, resolution + 1)  # resolution counts cells
     grid = np.stack(np.meshgrid(ax, ax, ax, indexing="ij"), -1).reshape(-1, 3)
     vol = tshirt_sdf(grid).reshape((resolution + 1,) * 3)
     h = (hi - lo) / resolution
-    verts, faces, _, _ = marching_cubes(vol, 0.0, spacing=(h, h, h))
-    verts = verts + lo
-    tm = trimesh.Trimesh(verts, faces[:, ::-1], process=True)  # flip skimage's inward winding
+    surface = marching_cubes(torch.as_tensor(vol), 0.0, spacing=h, origin=(lo, lo, lo))  # outward: negative inside
+    tm = trimesh.Trimesh(surface.points.numpy(), surface.cells.numpy(), process=True)
     if tm.volume < 0:
         tm.invert()
     v, f = tm.vertices, tm.faces

@@ -179,9 +179,11 @@ def test_bad_bounds_and_tets_are_named():
     import pytest
     from geomsci.core.tetgrid import marching_tetrahedra, tet_grid
 
-    for bad in (1.0, ((0, 0), (1, 1)), ((0, 0, 0), (1, 1, float("inf"))), "box"):
+    for bad in (-1.0, 0.0, ((0, 0), (1, 1)), ((0, 0, 0), (1, 1, float("inf"))), ((0, 0, 1), (1, 1, 1)), "box"):
         with pytest.raises(ValueError, match="tet_grid: bounds"):
             tet_grid(2, bad)
+    # one bounds convention with deepmesh: a half-width b is the cube [-b, b]^3
+    assert torch.equal(tet_grid(2, 1.0)[0], tet_grid(2)[0])
     v, t = tet_grid(1)
     sdf = v.norm(dim=1) - 0.5
     for bad_t in (t - 1, t + 1):  # a -1 (would index from the end) / one past the last vertex

@@ -31,7 +31,7 @@ def torus_field(R, r, kind):
 def test_sphere_radius_gradient_is_one():
     # s = |x| - r: dv/ds = -x/|x|, ds/dr = -1, so every vertex moves radially at unit speed
     r = torch.tensor(0.6, dtype=F64, requires_grad=True)
-    mesh, info = extract_surface(lambda p: sphere_sdf(p, r), 1.0, 32, dtype=F64, return_info=True)
+    mesh, info = extract_surface(lambda p: sphere_sdf(p, r), 1.0, 31, dtype=F64, return_info=True)
     mesh.points.norm(dim=1).mean().backward()
     assert abs(r.grad.item() - 1.0) < 1e-3
     assert info["n_degenerate"] == 0
@@ -43,7 +43,7 @@ def test_torus_gradients_match_finite_differences(kind, loss_name):
     """dL/d(R, r) from the implicit backward vs central differences of re-extracted meshes (1%)."""
     loss = surface_integral if loss_name == "integral" else signed_volume
     level = 0.0 if kind == "sdf" else 0.5
-    res, h = 64, 1e-3
+    res, h = 63, 1e-3  # cells per axis (64 nodes)
     R = torch.tensor(0.55, dtype=F64, requires_grad=True)
     r = torch.tensor(0.22, dtype=F64, requires_grad=True)
     mesh = extract_surface(torus_field(R, r, kind), 1.0, res, level, dtype=F64)
@@ -68,7 +68,7 @@ def test_torus_gradients_match_finite_differences(kind, loss_name):
 def test_occupancy_needs_the_general_form():
     # with dv/ds = -n (unit normal) the occupancy field's gradient would be off by |grad s|
     R = torch.tensor(0.55, dtype=F64, requires_grad=True)
-    mesh, info = extract_surface(torus_field(R, 0.22, "occ"), 1.0, 48, 0.5, dtype=F64, return_info=True)
+    mesh, info = extract_surface(torus_field(R, 0.22, "occ"), 1.0, 47, 0.5, dtype=F64, return_info=True)
     signed_volume(mesh.points, mesh.cells).backward()
     general = R.grad.item()
     g_norm = 1.0 / info["dv_ds"].norm(dim=1)  # |grad s| at the vertices
@@ -87,7 +87,7 @@ def test_latent_code_and_module_parameters_get_gradients():
 
     f = Field()
     z = torch.zeros(1, 1, dtype=F64, requires_grad=True)
-    mesh = extract_surface(lambda p: f(p, z), 1.0, 24, dtype=F64)
+    mesh = extract_surface(lambda p: f(p, z), 1.0, 23, dtype=F64)
     mesh.points.square().sum().backward()
     assert z.grad is not None and z.grad.abs().sum() > 0
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in f.parameters())
@@ -100,7 +100,7 @@ def test_degenerate_vertices_and_nonfinite_upstream_are_zeroed_and_counted():
         s = sphere_sdf(p, r)
         return torch.where(p[:, 0] > 0, s, s.detach() - r + r.detach())
 
-    mesh, info = extract_surface(field, 1.0, 24, dtype=F64, return_info=True)
+    mesh, info = extract_surface(field, 1.0, 23, dtype=F64, return_info=True)
     n = mesh.n_points
     assert 0.3 * n < info["n_degenerate"] < 0.7 * n
     w = torch.ones(n, 3, dtype=F64)
@@ -113,32 +113,32 @@ def test_chunking_and_narrow_band_do_not_change_the_mesh():
     R = torch.tensor(0.55, dtype=F64)
     f = torus_field(R, 0.22, "sdf")
     with torch.no_grad():
-        full = extract_surface(f, 1.0, 49, dtype=F64)
-        chunked = extract_surface(f, 1.0, 49, dtype=F64, chunk_size=1000)
+        full = extract_surface(f, 1.0, 48, dtype=F64)
+        chunked = extract_surface(f, 1.0, 48, dtype=F64, chunk_size=1000)
         calls = []
 
         def counting(p):
             calls.append(len(p))
             return f(p)
 
-        band = extract_surface(counting, 1.0, 49, dtype=F64, narrow_band=4)
+        band = extract_surface(counting, 1.0, 48, dtype=F64, narrow_band=4)
     assert torch.equal(full.points, chunked.points)
     assert band.n_points == full.n_points and torch.allclose(band.points, full.points)
-    assert sum(calls) < 0.5 * 49**3  # the band evaluates well under half of the nodes
+    assert sum(calls) < 0.5 * 49**3  # 49 nodes per axis  # the band evaluates well under half of the nodes
 
 
 def test_sample_grid_and_bounds():
-    vals = sample_grid(lambda p: p[:, 0] + 2 * p[:, 1], ((0, 0, 0), (1, 2, 3)), (2, 3, 4), dtype=F64)
-    assert vals.shape == (2, 3, 4)
+    vals = sample_grid(lambda p: p[:, 0] + 2 * p[:, 1], ((0, 0, 0), (1, 2, 3)), (1, 2, 3), dtype=F64)
+    assert vals.shape == (2, 3, 4)  # resolution counts cells: one more node per axis
     assert vals[1, 2, 0] == 1 + 2 * 2
     with pytest.raises(ValueError, match="bounds"):
         extract_surface(lambda p: p[:, 0], ((0, 0, 0), (0, 1, 1)), 8)
     with pytest.raises(ValueError, match="resolution"):
-        extract_surface(lambda p: p[:, 0], 1.0, 1)
+        extract_surface(lambda p: p[:, 0], 1.0, 0)
     with pytest.raises(ValueError, match="field must map"):
         extract_surface(lambda p: p, 1.0, 4)
     with pytest.raises(ValueError, match="narrow_band"):
-        extract_surface(lambda p: p[:, 0], 1.0, 10, narrow_band=4)
+        extract_surface(lambda p: p[:, 0], 1.0, 9, narrow_band=4)
 
 
 def test_no_grad_mode_returns_plain_mesh():
@@ -153,7 +153,7 @@ def test_extract_cuda_matches_cpu():
     out = []
     for dev in ("cpu", "cuda"):
         r = torch.tensor(0.6, dtype=F64, device=dev, requires_grad=True)
-        m = extract_surface(lambda p: sphere_sdf(p, r), 1.0, 40, dtype=F64, device=dev)
+        m = extract_surface(lambda p: sphere_sdf(p, r), 1.0, 39, dtype=F64, device=dev)
         m.points.norm(dim=1).mean().backward()
         out.append((m.points.detach().cpu(), r.grad.item()))
     assert torch.allclose(out[0][0], out[1][0]) and abs(out[0][1] - out[1][1]) < 1e-9
@@ -186,3 +186,23 @@ def test_bad_arguments_are_named():
         extract_surface(sphere, 1.0, 6, dtype=torch.int64)
     with pytest.raises(ValueError, match="level is NaN"):  # used to be an empty mesh
         extract_surface(sphere, 1.0, 6, level=float("nan"))
+
+
+def test_resolution_counts_cells_like_tet_grid_and_sample_field():
+    """One meaning of ``resolution`` (cells per axis) in deepmesh, core.isosurface and core.tetgrid:
+    the lattice of ``extract_surface(f, b, n)`` is the vertex set of ``tet_grid(n, b)``."""
+    from geomsci.core.isosurface import sample_field
+    from geomsci.core.tetgrid import tet_grid
+
+    seen = []
+
+    def field(p):
+        seen.append(p.clone())
+        return p.norm(dim=1) - 0.5
+
+    extract_surface(field, 1.0, (4, 5, 6), dtype=F64)
+    vertices, _ = tet_grid((4, 5, 6), 1.0, dtype=F64)
+    assert torch.allclose(seen[0], vertices, rtol=0, atol=1e-15)  # same nodes, same order (x slowest)
+    grid = sample_field(field, ((0, 0, 0), (1, 2, 3)), 4, dtype=F64)
+    assert grid.shape == (5, 5, 5) and torch.allclose(grid.spacing, torch.tensor([0.25, 0.5, 0.75], dtype=F64))
+    assert torch.equal(sample_grid(field, ((0, 0, 0), (1, 2, 3)), 4, dtype=F64), grid.values)
