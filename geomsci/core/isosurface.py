@@ -25,8 +25,10 @@ lattice nodes.  Node ``(i, j, k)`` sits at ``origin + (i, j, k) * spacing (+ def
   makes a NaN or a hole: the vertex on an edge from it sits exactly on it (t = 0).
 - Vertices are welded: one vertex per crossed lattice edge, shared by the (up to four) cubes
   around that edge.  Faces never repeat a vertex.  Near a node exactly at the level several
-  vertices may coincide in space; the zero-area faces between them are kept, because removing them
-  would open holes in a surface that is topologically closed.
+  vertices coincide in space; by default (``weld_nodes=True``) they are merged and the collapsed
+  faces dropped, so no face has zero area (the mesh stays closed and oriented, and is pinched
+  where the level set itself touches itself at such a node); ``weld_nodes=False`` keeps them and
+  the zero-area faces between them, which keeps the mesh manifold.
 - A closed level set strictly inside the lattice comes out watertight and manifold (see
   ``mc_tables.py`` for the consistent ambiguous-face rule).
 
@@ -374,6 +376,7 @@ def marching_cubes(
     origin=(0.0, 0.0, 0.0),
     deformation: torch.Tensor | None = None,
     inside: torch.Tensor | None = None,
+    weld_nodes: bool = True,
 ) -> Mesh:
     """Triangle mesh of the ``level`` iso-surface of a scalar field on a regular lattice.
 
@@ -397,6 +400,15 @@ def marching_cubes(
         the positions from ``values``.  Holding the mask fixed makes the output a smooth function
         of the values (for gradient checks, or to differentiate a fixed connectivity); where the
         values disagree with the mask, t is extrapolated linearly instead of clamped to [0, 1].
+    weld_nodes : bool
+        Where nodes lie exactly on the level, several vertices (one per crossed edge at the node)
+        coincide.  True (default): they are merged into one and the faces that collapse are dropped,
+        so the mesh has no zero-area faces; it stays closed and oriented (every edge has as many
+        faces on each side), but where two sheets of the level set touch at such a node it is
+        pinched there (non-manifold, as the level set itself is).  False: the coincident vertices and
+        the zero-area faces between them are kept, which keeps the mesh a manifold.  Nothing changes
+        when no node is exactly at the level.  Not applied with ``inside`` (the connectivity then
+        stays fixed, independent of the values).
 
     Returns
     -------
@@ -426,6 +438,7 @@ def marching_cubes(
                              "pass float values to choose another iso-value")
         grid_or_tensor = 0.5 - torch.as_tensor(grid_or_tensor).to(torch.get_default_dtype())
     values, org, sp = _as_grid(grid_or_tensor, spacing, origin)
+    grad_on = torch.is_grad_enabled()
     shape = tuple(values.shape)
     device, dtype = values.device, values.dtype
     if deformation is not None:
@@ -463,7 +476,9 @@ def marching_cubes(
         gid = _flat_nonzero(crossed)  # (V,) sorted ids in the concatenated edge grids
         if gid.numel() == 0:
             empty = torch.zeros((0, 3), dtype=dtype, device=device)
-            return Mesh(empty + values.sum() * 0, torch.zeros((0, 3), dtype=torch.long, device=device), "triangle")
+            with torch.set_grad_enabled(grad_on):  # an empty surface stays connected to the values' graph
+                empty = empty + values.sum() * 0
+            return Mesh(empty, torch.zeros((0, 3), dtype=torch.long, device=device), "triangle")
         axis_of = (gid >= sizes[0]).long() + (gid >= sizes[0] + sizes[1]).long()  # (V,) edge axis
         local = gid - torch.tensor([0, sizes[0], sizes[0] + sizes[1]], device=device)[axis_of]  # (V,) in its grid
         # edge grid extents per axis: (X-1, Y, Z), (X, Y-1, Z), (X, Y, Z-1)
@@ -516,7 +531,52 @@ def marching_cubes(
         points = pa + t.unsqueeze(1) * (pb - pa)
     with torch.no_grad():
         faces = _triangulate_loops(points.detach(), vid, cube_case)  # (F, 3)
+        keep = None
+        if weld_nodes and not override:  # with a fixed mask the connectivity must not depend on the values
+            # a vertex exactly on a lattice node (t = 0 or 1: the node is at the level) coincides with
+            # the other vertices on that node; welding them removes the zero-area faces between them
+            at_node = torch.where(t == 0, node_a, torch.where(t == 1, node_b, -1))  # (V,)
+            keep, faces = _weld_coincident(at_node, faces)
+    if keep is not None:
+        points = points[keep]
     return Mesh(points, faces, "triangle")
+
+
+@torch.no_grad()
+def _weld_coincident(at_node: torch.Tensor, faces: torch.Tensor):
+    """Merge the surface vertices that sit exactly on the same grid node, drop the faces that
+    collapse, and drop pairs of opposite faces on the same three vertices (a zero-volume fin).
+
+    at_node (V,) long: the node a vertex sits on, -1 for a vertex strictly inside its edge;
+    faces (F, 3).  Returns ``(keep, faces)``: ``keep`` (V',) the surviving vertices in their
+    order (None when nothing is on a node: the mesh is unchanged), faces renumbered to them.
+    One device sync (whether any vertex is on a node).
+    """
+    on_node = at_node >= 0
+    if not bool(on_node.any()):
+        return None, faces
+    n_vert = at_node.numel()
+    ar = torch.arange(n_vert, device=at_node.device)
+    key = torch.where(on_node, at_node, -1 - ar)  # vertices off the nodes stay alone
+    _, group = torch.unique(key, return_inverse=True)  # (V,)
+    first = torch.full((n_vert,), n_vert, device=at_node.device).scatter_reduce(0, group, ar, "amin")
+    rep = first[group]  # (V,) lowest vertex of each group
+    faces = rep[faces]  # (F, 3)
+    distinct = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 2] != faces[:, 0])
+    faces = faces[distinct]
+    # opposite faces on the same vertex triple cancel (they bound no volume)
+    triple = torch.sort(faces, dim=1).values
+    n = n_vert + 1
+    tkey = (triple[:, 0] * n + triple[:, 1]) * n + triple[:, 2]
+    _, tgroup, counts = torch.unique(tkey, return_inverse=True, return_counts=True)
+    faces = faces[counts[tgroup] == 1]
+    keep = rep == ar  # representatives ...
+    used = torch.zeros(n_vert, dtype=torch.bool, device=at_node.device)
+    used[faces.reshape(-1)] = True
+    keep = (keep & used).nonzero().squeeze(1)  # ... that a face still uses
+    new_id = torch.full((n_vert,), -1, device=at_node.device)
+    new_id[keep] = torch.arange(keep.numel(), device=at_node.device)
+    return keep, new_id[faces]
 
 
 def _loop_tables(device) -> dict:
@@ -660,6 +720,12 @@ def interpolate_on_edges(field: torch.Tensor, edges: torch.Tensor, weights: torc
     return weights[:, 0].reshape(shape) * fa + weights[:, 1].reshape(shape) * fb
 
 
+def _connected_empty(vertices: torch.Tensor, s: torch.Tensor, grad_on: bool) -> torch.Tensor:
+    """(0, 3) points that stay in the graph of ``vertices`` and ``s`` (zero gradients, not None)."""
+    with torch.set_grad_enabled(grad_on):
+        return vertices[:0] + 0 * s.sum()
+
+
 def _guard(denom: torch.Tensor) -> torch.Tensor:
     """Keep a denominator away from zero (magnitude >= machine eps), keeping its sign (0 -> +eps)."""
     eps = torch.finfo(denom.dtype).eps
@@ -668,7 +734,7 @@ def _guard(denom: torch.Tensor) -> torch.Tensor:
 
 
 def marching_tetrahedra(
-    vertices: torch.Tensor, tets: torch.Tensor, sdf: torch.Tensor, level: float = 0.0
+    vertices: torch.Tensor, tets: torch.Tensor, sdf: torch.Tensor, level: float = 0.0, *, weld_nodes: bool = True
 ) -> Mesh:
     """Differentiable marching tetrahedra: the level set ``sdf = level`` as a welded triangle mesh.
 
@@ -685,6 +751,10 @@ def marching_tetrahedra(
         Field at the vertices; negative is inside. Gradients flow to it.
     level : float
         Iso-value.
+    weld_nodes : bool
+        Merge the points that sit exactly on one grid vertex (``sdf == level`` there) and drop the
+        faces that collapse (default), so that no face has zero area; False keeps them (see
+        ``marching_cubes``).
 
     Returns
     -------
@@ -716,6 +786,7 @@ def marching_tetrahedra(
         raise ValueError(f"marching_tetrahedra: tets must index the {n_vert} vertices (0 ... {n_vert - 1}), "
                          f"got indices in [{int(tets.min())}, {int(tets.max())}]")
     s = sdf - level  # (V,)
+    grad_on = torch.is_grad_enabled()
 
     # -- topology (no gradients): which tets and edges are crossed, welded edge ids, triangles --------
     with torch.no_grad():
@@ -727,7 +798,7 @@ def marching_tetrahedra(
         occ_v = occ[valid]
         if vt.shape[0] == 0:
             return Mesh(
-                vertices.new_zeros((0, 3)) + 0 * s.sum(),
+                _connected_empty(vertices, s, grad_on),
                 torch.zeros((0, 3), dtype=torch.long, device=device),
                 "triangle",
                 {
@@ -760,5 +831,15 @@ def marching_tetrahedra(
     sa, sb = s[edges[:, 0]], s[edges[:, 1]]  # (K,)
     denom = _guard(sb - sa)
     weights = torch.stack([sb / denom, -sa / denom], dim=1)  # (K, 2)
+    # a point with all its weight on one end sits on that grid vertex (s = level there): weld the
+    # points on one vertex, which removes the zero-area triangles between them
+    keep = None
+    if weld_nodes:
+        with torch.no_grad():
+            w = weights.detach()
+            at_vertex = torch.where(w[:, 1] == 1, edges[:, 1], torch.where(w[:, 0] == 1, edges[:, 0], -1))  # (K,)
+            keep, faces = _weld_coincident(at_vertex, faces)
+    if keep is not None:
+        edges, weights = edges[keep], weights[keep]
     points = interpolate_on_edges(vertices, edges, weights)  # (K, 3)
     return Mesh(points, faces, "triangle", {"edge": edges, "edge_weight": weights})

@@ -28,6 +28,16 @@ def closed_ok(mesh):
     return G.is_watertight(f) and G.is_manifold(f) and G.is_oriented(f)
 
 
+def balanced(faces):
+    """Closed and oriented as a surface that may be pinched: every directed edge (a, b) is matched by
+    as many (b, a) (a manifold closed surface has one of each; a pinched edge two or more)."""
+    he = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])  # (3F, 2)
+    n = int(faces.max()) + 1
+    fwd = torch.bincount(he[:, 0] * n + he[:, 1], minlength=n * n)
+    back = torch.bincount(he[:, 1] * n + he[:, 0], minlength=n * n)
+    return faces.shape[0] > 0 and bool((fwd == back).all())
+
+
 def smooth_blob(n, seed, dtype=torch.float64):
     """Random smooth field, positive on the border, so every level set is closed inside the grid."""
     g = torch.Generator().manual_seed(seed)
@@ -113,10 +123,17 @@ def test_exact_level_corners_no_nan_no_hole():
         v = torch.randint(-1, 2, (10, 10, 10), generator=g).double()
         v[0], v[-1], v[:, 0], v[:, -1], v[:, :, 0], v[:, :, -1] = 1, 1, 1, 1, 1, 1
         v.requires_grad_(True)
-        m = marching_cubes(v)
+        m = marching_cubes(v, weld_nodes=False)  # the coincident vertices kept: strictly manifold
         assert torch.isfinite(m.points).all()
         assert closed_ok(m), seed
         m.points.square().sum().backward()
+        assert torch.isfinite(v.grad).all()
+        # welded (default): no zero-area face, still closed and oriented (pinched where sheets touch)
+        v.grad = None
+        w = marching_cubes(v)
+        assert torch.isfinite(w.points).all() and bool((G.face_areas(w.points, w.cells) > 1e-12).all()), seed
+        assert balanced(w.cells) and w.n_points < m.n_points, seed
+        w.points.square().sum().backward()
         assert torch.isfinite(v.grad).all()
 
 
@@ -185,7 +202,7 @@ def test_gradcheck_values_with_exact_level_corners():
     g = torch.Generator().manual_seed(1)
     v0 = torch.randint(-2, 3, (5, 5, 5), generator=g).double() * 0.5
     assert (v0 == 0).sum() > 10
-    ref = marching_cubes(v0)
+    ref = marching_cubes(v0, weld_nodes=False)  # the connectivity that inside= holds fixed (no welding)
     assert torch.isfinite(ref.points).all()
 
     def fixed_topology(x):
