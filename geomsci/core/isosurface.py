@@ -321,6 +321,24 @@ def _flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
     return mask.nonzero().squeeze(1)
 
 
+def _unique_inverse(keys: torch.Tensor, max_key: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(keys, return_inverse=True)`` for keys in [0, max_key].  On the CPU through
+    one numpy sort of packed (key, position) integers: torch's CPU sort of int64 is ~8x slower
+    than numpy's (measured, torch 2.13 / numpy 2.4), and this sort is the largest sparse step."""
+    m = keys.numel()
+    shift = max(m, 1).bit_length()
+    if keys.device.type != "cpu" or max(max_key, 1).bit_length() + shift > 62:
+        return torch.unique(keys, return_inverse=True)
+    packed = np.sort((keys.numpy() << shift) | np.arange(m))
+    order, sorted_keys = packed & ((1 << shift) - 1), packed >> shift
+    first = np.empty(m, dtype=bool)
+    first[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    inverse = np.empty(m, dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return torch.from_numpy(sorted_keys[first]), torch.from_numpy(inverse)
+
+
 def _all_finite(values: torch.Tensor) -> bool:
     """Cheap finiteness test: a NaN or inf poisons the sum; only an overflowing sum needs the full check."""
     total = values.sum()
@@ -497,7 +515,7 @@ def marching_cubes(
         cube_flat = (cand[..., 0] * (Y - 1) + cand[..., 1]) * (Z - 1) + cand[..., 2]  # (V, 4)
         cube_flat = torch.where(inside_lattice, cube_flat, n_cubes)  # outside the lattice -> sentinel
         sentinel = torch.full((1,), n_cubes, dtype=cube_flat.dtype, device=device)  # always present, sorts last
-        cubes, slot = torch.unique(torch.cat([cube_flat.reshape(-1), sentinel]), return_inverse=True)  # (A+1,), (4V+1,)
+        cubes, slot = _unique_inverse(torch.cat([cube_flat.reshape(-1), sentinel]), n_cubes)  # (A+1,), (4V+1,)
         n_vert = gid.numel()
         vid = torch.zeros(cubes.numel() * 12, dtype=torch.long, device=device)
         vid[slot[:-1] * 12 + columns[axis_of].reshape(-1)] = torch.arange(n_vert, device=device).repeat_interleave(4)
