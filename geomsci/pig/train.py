@@ -80,7 +80,8 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
           lr_final_factor: float = 0.1, n_collocation: int = 2000, n_data: int = 500, resample_every: int = 1,
           lbfgs_points: int | None = None, lbfgs_resample_every: int | None = None, causal_eps: float | None = None, causal_bins: int = 16,
           residual_weight: float = 1.0, eval_every: int = 50, n_eval: int = 20000, seed: int = 0, method: str = "closed",
-          chunk_size: int = 8192, progress: bool = True, clock: str = "wall", compile: bool | None = None) -> TrainResult:
+          chunk_size: int = 8192, progress: bool = True, clock: str = "wall", compile: bool | None = None,
+          max_seconds: float | None = None) -> TrainResult:
     """Train ``model`` (a `PIG` or `PINN`) on ``problem``; see the module docstring for the schedule.
 
     Parameters
@@ -107,6 +108,9 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
     compile : the Adam step as a CUDA graph (CUDA) or ``torch.compile`` (CPU) when True, eager
         when False; None (default): a CUDA graph on CUDA, eager on the CPU. All give the same
         losses up to round-off; a failed capture falls back to eager with a warning.
+    max_seconds : with ``iters``, also stop after this many seconds on ``clock``; the schedule
+        (Adam share, learning-rate decay) then follows whichever of the two ends first, so a
+        capped run still finishes its schedule (the paper's iteration counts "as far as time allows")
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"train: problem must be a geomsci.pig.problems.Problem (e.g. get_problem('helmholtz')), "
@@ -117,6 +121,8 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         raise ValueError(f"train: iters must be >= 1, got {iters}")
     if budget is not None and not 0 < budget < math.inf:
         raise ValueError(f"train: budget must be a positive, finite number of seconds, got {budget}")
+    if max_seconds is not None and not 0 < max_seconds < math.inf:
+        raise ValueError(f"train: max_seconds must be a positive, finite number of seconds, got {max_seconds}")
     _check_train_args(lr=lr, lr_means=lr_means, lr_scales=lr_scales, lr_final_factor=lr_final_factor,
                       residual_weight=residual_weight, causal_eps=causal_eps, n_collocation=n_collocation, n_data=n_data,
                       resample_every=resample_every, lbfgs_points=lbfgs_points, lbfgs_resample_every=lbfgs_resample_every,
@@ -139,24 +145,30 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
     loss_kwargs = dict(residual_weight=residual_weight, causal_eps=causal_eps, causal_bins=causal_bins, method=method,
                        chunk_size=chunk_size)
     rates = {"weights": lr, "means": lr if lr_means is None else lr_means, "scales": lr if lr_scales is None else lr_scales}
-    position = (lambda step, seconds: seconds) if budget is not None else (lambda step, seconds: step)
-    stop = lambda step, seconds: position(step, seconds) >= total
-    adam_end = adam_fraction * total
+    # how far the run is, as a fraction of it: steps, seconds, or the larger of the two with max_seconds
+    if budget is not None:
+        done = lambda step, seconds: seconds / budget
+    elif max_seconds is not None:
+        done = lambda step, seconds: max(step / iters, seconds / max_seconds)
+    else:
+        done = lambda step, seconds: step / iters
+    position = lambda step, seconds: done(step, seconds) * total  # in the progress bar's unit
+    stop = lambda step, seconds: done(step, seconds) >= 1.0
     step, train_time, restores = 0, 0.0, 0
 
     t_setup = time.perf_counter()
     stepper = None
-    if adam_end > 0:
+    if adam_fraction > 0:
         stepper = AdamStep(problem, model, n_collocation=n_collocation, n_data=n_data, rates=rates,
                            lr_final_factor=lr_final_factor, loss_kwargs=loss_kwargs, seed=seed, log_size=eval_every, mode=mode)
     setup_seconds = time.perf_counter() - t_setup
     monitor.evaluate(0, 0.0, 0.0)
     # ---- Adam phase: blocks of eval_every steps without a host read --------------------------------
-    while stepper is not None and position(step, train_time) < adam_end and not stop(step, train_time):
+    while stepper is not None and done(step, train_time) < adam_fraction and not stop(step, train_time):
         t0, time0 = now(), train_time
         steps, times = [], []
-        while len(steps) < eval_every and position(step, train_time) < adam_end and not stop(step, train_time):
-            frac = min(1.0, position(step, train_time) / max(adam_end, 1e-12))
+        while len(steps) < eval_every and done(step, train_time) < adam_fraction and not stop(step, train_time):
+            frac = min(1.0, done(step, train_time) / max(adam_fraction, 1e-12))
             stepper.step(frac, resample=step % resample_every == 0)
             step += 1
             train_time = time0 + (now() - t0)  # on a GPU the host runs ahead; the block's end catches up
