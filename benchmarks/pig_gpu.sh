@@ -23,8 +23,8 @@ if [ "${1:-}" = "--smoke" ]; then
     SMOKE=(--smoke)
     DEVICE=${SMOKE_DEVICE:-cpu}
 fi
-TIMING_CAP=${TIMING_CAP:-95}       # seconds for part 1
-TABLE_CAP=${TABLE_CAP:-150}        # seconds of each Table 1 process (all its seeds)
+TIMING_CAP=${TIMING_CAP:-90}       # seconds for part 1
+TABLE_CAP=${TABLE_CAP:-145}        # seconds of each Table 1 process (all its seeds)
 STEP_SECONDS=${STEP_SECONDS:-1.0}  # timing length per steps/s entry
 PROBLEMS="helmholtz klein_gordon flow_mixing diffusion allen_cahn"
 WORK=$(mktemp -d)

@@ -13,7 +13,6 @@ Users add problems by subclassing and filling in the pieces (see ``docs/pig.md``
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import torch
@@ -38,11 +37,8 @@ class Constraint:
     name: str = "data"
 
 
-_DEVICE_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def on_device(t: torch.Tensor, device) -> torch.Tensor:
-    """``t`` on ``device``, copied once and cached for as long as ``t`` lives.
+    """``t`` on ``device``, copied once and cached on ``t`` itself (it lives as long as ``t``).
 
     For the constant tensors of a problem (its bounds, a mesh): samplers that run inside a
     captured CUDA graph may not copy from the host, so the copy is made the first time (the
@@ -50,10 +46,10 @@ def on_device(t: torch.Tensor, device) -> torch.Tensor:
     device = torch.device(device)
     if t.device == device:
         return t
-    per_device = _DEVICE_COPIES.setdefault(t, {})
-    if device not in per_device:
-        per_device[device] = t.to(device)
-    return per_device[device]
+    copies = t.__dict__.setdefault("_geomsci_device_copies", {})
+    if device not in copies:
+        copies[device] = t.to(device)
+    return copies[device]
 
 
 def generator_device(generator: torch.Generator | None) -> torch.device:
