@@ -36,14 +36,14 @@ echo "pig_gpu.sh: device $DEVICE, python $PYTHON, caps ${TIMING_CAP}s + ${TABLE_
 
 # 1. timings
 timeout -k 5 "$TIMING_CAP" "$PYTHON" benchmarks/pig.py --gpu-timings --device "$DEVICE" --step-seconds "$STEP_SECONDS" \
-    --json "$WORK/timings.json" "${SMOKE[@]}" >> "$LOG" 2>&1
+    --json "$WORK/timings.json" ${SMOKE[@]+"${SMOKE[@]}"} >> "$LOG" 2>&1
 echo "part 1 (timings) exit $? after $(( $(date +%s) - t_start )) s" | tee -a "$LOG"
 
 # 2. Table 1, one process per problem, concurrently; each caps itself at TABLE_CAP, timeout is the backstop
 pids=()
 for p in $PROBLEMS; do
     timeout -k 5 $(( TABLE_CAP + 25 )) "$PYTHON" benchmarks/pig.py --table1 --problems "$p" --seeds 3 --device "$DEVICE" \
-        --max-seconds "$TABLE_CAP" --json "$WORK/table1_$p.json" "${SMOKE[@]}" > "$WORK/table1_$p.log" 2>&1 &
+        --max-seconds "$TABLE_CAP" --json "$WORK/table1_$p.json" ${SMOKE[@]+"${SMOKE[@]}"} > "$WORK/table1_$p.log" 2>&1 &
     pids+=($!)
 done
 for i in "${!pids[@]}"; do
