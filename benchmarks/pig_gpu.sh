@@ -24,7 +24,7 @@ if [ "${1:-}" = "--smoke" ]; then
     DEVICE=${SMOKE_DEVICE:-cpu}
 fi
 TIMING_CAP=${TIMING_CAP:-90}       # seconds for part 1
-TABLE_CAP=${TABLE_CAP:-145}        # seconds of each Table 1 process (all its seeds)
+TABLE_CAP=${TABLE_CAP:-140}        # seconds of each Table 1 process (all its seeds)
 STEP_SECONDS=${STEP_SECONDS:-1.0}  # timing length per steps/s entry
 PROBLEMS="helmholtz klein_gordon flow_mixing diffusion allen_cahn"
 WORK=$(mktemp -d)
@@ -42,7 +42,7 @@ echo "part 1 (timings) exit $? after $(( $(date +%s) - t_start )) s" | tee -a "$
 # 2. Table 1, one process per problem, concurrently; each caps itself at TABLE_CAP, timeout is the backstop
 pids=()
 for p in $PROBLEMS; do
-    timeout -k 5 $(( TABLE_CAP + 25 )) "$PYTHON" benchmarks/pig.py --table1 --problems "$p" --seeds 3 --device "$DEVICE" \
+    timeout -k 5 $(( TABLE_CAP + 20 )) "$PYTHON" benchmarks/pig.py --table1 --problems "$p" --seeds 3 --device "$DEVICE" \
         --max-seconds "$TABLE_CAP" --json "$WORK/table1_$p.json" ${SMOKE[@]+"${SMOKE[@]}"} > "$WORK/table1_$p.log" 2>&1 &
     pids+=($!)
 done
