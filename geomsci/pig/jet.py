@@ -84,7 +84,8 @@ def tanh_jet(jet: Jet) -> Jet:
     hess = None
     if jet.hess is not None:
         a2 = -2.0 * a * a1  # (P, m) tanh''
-        zj = jet.grad[:, :, list(jet.dims)]  # (P, m, S)
+        # slices, not a list index: a list becomes a host tensor copied to the device (not capturable)
+        zj = torch.stack([jet.grad[:, :, j] for j in jet.dims], -1)  # (P, m, S)
         hess = a2.unsqueeze(-1) * zj * zj + a1.unsqueeze(-1) * jet.hess
     return Jet(a, grad, hess, jet.dims)
 

@@ -60,10 +60,7 @@ def solution_field(problem, model):
 
 def plot_solution(problem, model, path, title: str | None = None) -> Path:
     """PNG with three panels: prediction (+ Gaussian centres for a PIG), reference and |error|."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object-oriented: no pyplot state, no global backend
 
     x, ref = problem.test_points()
     if problem.dim == 3:  # last time slice
@@ -83,7 +80,8 @@ def plot_solution(problem, model, path, title: str | None = None) -> Path:
         tri = Triangulation(xy[:, 0], xy[:, 1], problem.reference_mesh().cells.cpu().numpy())  # keeps the holes
     else:
         tri = Triangulation(xy[:, 0], xy[:, 1])
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig = Figure(figsize=(13, 4))
+    axes = fig.subplots(1, 3)
     names = ["prediction", "reference", "|error|"]
     for ax, vals, name in zip(axes, [u, ref, err], names):
         sc = ax.tricontourf(tri, vals.cpu().numpy(), levels=40, cmap="viridis" if name != "|error|" else "magma")
@@ -101,18 +99,15 @@ def plot_solution(problem, model, path, title: str | None = None) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def plot_history(runs: dict, path, title: str = "") -> Path:
     """PNG of relative L2 error vs training time; ``runs`` maps a label to a `TrainResult`."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for label, r in runs.items():
         ax.semilogy(r.history["eval_time"], r.history["rel_l2"], label=label)
     ax.set_xlabel("training time (s)")
@@ -123,5 +118,4 @@ def plot_history(runs: dict, path, title: str = "") -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path

@@ -47,7 +47,7 @@ class AllenCahn(Problem):
         left[:, 0] = -1.0
         right = left.clone()
         right[:, 0] = 1.0
-        zero = torch.zeros(n, dtype=torch.float64)
+        zero = torch.zeros_like(left[:, 0])
         return [
             Constraint(x0, u0, weight=100.0, name="initial"),
             Constraint(left, zero, x_pair=right, name="periodic_u"),

@@ -37,21 +37,45 @@ class Constraint:
     name: str = "data"
 
 
+def on_device(t: torch.Tensor, device) -> torch.Tensor:
+    """``t`` on ``device``, copied once and cached on ``t`` itself (it lives as long as ``t``).
+
+    For the constant tensors of a problem (its bounds, a mesh): samplers that run inside a
+    captured CUDA graph may not copy from the host, so the copy is made the first time (the
+    warm-up before capture) and reused after."""
+    device = torch.device(device)
+    if t.device == device:
+        return t
+    copies = t.__dict__.setdefault("_geomsci_device_copies", {})
+    if device not in copies:
+        copies[device] = t.to(device)
+    return copies[device]
+
+
+def generator_device(generator: torch.Generator | None) -> torch.device:
+    """The device random draws land on: the generator's (the CPU without one)."""
+    return torch.device("cpu") if generator is None else generator.device
+
+
 def uniform_box(bounds: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(n, d) points uniform in the box ``bounds`` (2, d), float64."""
-    lo, hi = bounds[0], bounds[1]
-    return lo + (hi - lo) * torch.rand(n, bounds.shape[1], generator=generator, dtype=torch.float64)
+    """(n, d) points uniform in the box ``bounds`` (2, d), float64, on the generator's device.
+
+    No host synchronisation: safe inside a captured CUDA graph."""
+    device = generator_device(generator)
+    b = on_device(bounds, device)
+    return b[0] + (b[1] - b[0]) * torch.rand(n, b.shape[1], generator=generator, dtype=torch.float64, device=device)
 
 
 def box_faces(bounds: torch.Tensor, n: int, dims, generator=None) -> torch.Tensor:
     """(n, d) points uniform on the faces x_j = lo_j or hi_j of the box, for j in ``dims``
-    (faces chosen with equal probability)."""
+    (faces chosen with equal probability), on the generator's device, without host sync."""
     x = uniform_box(bounds, n, generator)
+    b = on_device(bounds, x.device)
     dims = list(dims)
-    face = torch.randint(0, 2 * len(dims), (n,), generator=generator)
+    face = torch.randint(0, 2 * len(dims), (n,), generator=generator, device=x.device)
     for f in range(2 * len(dims)):
         j, side = dims[f // 2], f % 2
-        x[face == f, j] = bounds[side, j]
+        x[:, j] = torch.where(face == f, b[side, j], x[:, j])  # a where, not a mask: no data-dependent shape
     return x
 
 
@@ -97,7 +121,8 @@ class Problem:
         raise NotImplementedError
 
     def constraints(self, n: int, generator: torch.Generator | None = None) -> list[Constraint]:
-        """Initial and boundary data, about ``n`` points per term."""
+        """Initial and boundary data, ``n`` points per term, on the generator's device (see
+        ``sample_interior``); the list's length and each term's shapes must not change between calls."""
         raise NotImplementedError
 
     def solution(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,7 +131,10 @@ class Problem:
 
     # -- defaults ---------------------------------------------------------------------------------
     def sample_interior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(n, d) collocation points, uniform in the box."""
+        """(n, d) collocation points, uniform in the box, on the generator's device.
+
+        Samplers (this and ``constraints``) must draw on ``generator``'s device with fixed-size
+        outputs and no host synchronisation, so that the trainer can capture them in a CUDA graph."""
         return uniform_box(self.bounds, n, generator)
 
     def test_points(self) -> tuple[torch.Tensor, torch.Tensor]:

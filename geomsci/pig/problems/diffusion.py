@@ -44,9 +44,9 @@ class NonlinearDiffusion(Problem):
     def constraints(self, n, generator=None):
         x0 = uniform_box(self.bounds, n, generator)
         x0[:, 2] = 0.0
-        u0 = torch.as_tensor(initial_condition(x0[:, 0].numpy(), x0[:, 1].numpy()))
+        u0 = initial_condition(x0[:, 0], x0[:, 1])
         xb = box_faces(self.bounds, n, (0, 1), generator)
-        return [Constraint(x0, u0, name="initial"), Constraint(xb, torch.zeros(n, dtype=torch.float64), name="boundary")]
+        return [Constraint(x0, u0, name="initial"), Constraint(xb, torch.zeros_like(xb[:, 0]), name="boundary")]
 
     def test_points(self):
         axis, snaps = _reference(self.n_ref, self.n_times)

@@ -11,8 +11,7 @@ import torch
 
 from geomsci.core.geometry import boundary_edges
 from geomsci.core.mesh import Mesh
-from geomsci.core.sampling import sample_points
-from geomsci.pig.problems.base import Constraint, Problem
+from geomsci.pig.problems.base import Constraint, Problem, generator_device, on_device
 from geomsci.pig.reference.poisson import plate_with_holes, poisson_p2
 
 
@@ -49,6 +48,16 @@ class PoissonMesh(Problem):
         p = self.mesh.points
         self.bounds = torch.stack([p.min(0).values, p.max(0).values])
         self.edges = boundary_edges(self.mesh.cells)  # (B, 2)
+        cells = self.mesh.cells
+        a, b, c = p[cells[:, 0]], p[cells[:, 1]], p[cells[:, 2]]  # (F, 2)
+        area = ((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]).abs()  # (F,) twice the area
+        length = (p[self.edges[:, 1]] - p[self.edges[:, 0]]).norm(dim=1)  # (B,)
+        if not (float(area.sum()) > 0 and float(length.sum()) > 0):
+            raise ValueError(f"PoissonMesh: the mesh has zero area or no boundary (area {float(area.sum())}, "
+                             f"boundary length {float(length.sum())})")
+        # cumulative distributions for inverse-CDF sampling (fixed shapes, no host sync: capturable)
+        self._face_cdf = torch.cumsum(area, 0) / area.sum()  # (F,)
+        self._edge_cdf = torch.cumsum(length, 0) / length.sum()  # (B,)
 
     @cached_property
     def _reference(self):
@@ -59,14 +68,25 @@ class PoissonMesh(Problem):
         return jet.dd(0) + jet.dd(1) + self.f(x)
 
     def sample_interior(self, n, generator=None):
-        return sample_points(self.mesh.points, self.mesh.cells, n, generator=generator)
+        """(n, 2) points uniform by area: a triangle by inverse CDF, then uniform barycentrics
+        (square-root warp), on the generator's device."""
+        device = generator_device(generator)
+        pts, cells, cdf = (on_device(t, device) for t in (self.mesh.points, self.mesh.cells, self._face_cdf))
+        u = torch.rand(n, 3, generator=generator, dtype=pts.dtype, device=device)
+        f = torch.searchsorted(cdf, u[:, 0].contiguous()).clamp(max=cdf.shape[0] - 1)  # (n,)
+        s = u[:, 1:2].sqrt()
+        w1, w2 = s * (1 - u[:, 2:3]), s * u[:, 2:3]  # (n, 1) weights of the 2nd and 3rd vertex
+        a, b, c = pts[cells[f, 0]], pts[cells[f, 1]], pts[cells[f, 2]]
+        return a + w1 * (b - a) + w2 * (c - a)
 
     def sample_boundary(self, n, generator=None):
-        a, b = self.mesh.points[self.edges[:, 0]], self.mesh.points[self.edges[:, 1]]  # (B, 2)
-        length = (b - a).norm(dim=1)
-        e = torch.multinomial(length, n, replacement=True, generator=generator)
-        s = torch.rand(n, 1, generator=generator, dtype=a.dtype)
-        return a[e] + s * (b[e] - a[e])
+        """(n, 2) points uniform by length on the boundary edges, on the generator's device."""
+        device = generator_device(generator)
+        pts, edges, cdf = (on_device(t, device) for t in (self.mesh.points, self.edges, self._edge_cdf))
+        u = torch.rand(n, 2, generator=generator, dtype=pts.dtype, device=device)
+        e = torch.searchsorted(cdf, u[:, 0].contiguous()).clamp(max=cdf.shape[0] - 1)  # (n,)
+        a, b = pts[edges[e, 0]], pts[edges[e, 1]]
+        return a + u[:, 1:2] * (b - a)
 
     def constraints(self, n, generator=None):
         xb = self.sample_boundary(n, generator)

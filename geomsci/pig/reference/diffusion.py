@@ -15,10 +15,12 @@ NU = 0.05
 
 
 def initial_condition(x, y):
-    """The three-Gaussian initial state of Kang et al. (2025)."""
-    return (0.25 * np.exp(-((x - 0.3) ** 2 + (y - 0.2) ** 2) / 0.1)
-            + 0.4 * np.exp(-((x + 0.5) ** 2 + (y + 0.1) ** 2) * 15)
-            + 0.3 * np.exp(-(x**2 + (y + 0.5) ** 2) * 20))
+    """The three-Gaussian initial state of Kang et al. (2025), for numpy arrays or torch tensors
+    (tensors stay on their device)."""
+    exp = np.exp if isinstance(x, np.ndarray) or np.isscalar(x) else type(x).exp
+    return (0.25 * exp(-((x - 0.3) ** 2 + (y - 0.2) ** 2) / 0.1)
+            + 0.4 * exp(-((x + 0.5) ** 2 + (y + 0.1) ** 2) * 15)
+            + 0.3 * exp(-(x**2 + (y + 0.5) ** 2) * 20))
 
 
 def nonlinear_diffusion_fd(n: int = 129, times=np.linspace(0.0, 1.0, 51), cfl: float = 0.5):
