@@ -167,6 +167,7 @@ def _nn_brute(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor
 # ------------------------------------------------------------------------------------------------
 # nearest neighbours: the uniform grid (CUDA, or CPU on request)
 # ------------------------------------------------------------------------------------------------
+_FAR_FACTOR, _FAR_QUANTILE = 2.2, 0.75  # cell side vs the sampled nearest distances of clouds apart
 _PAIR_BYTES = 72  # measured temporaries per (query, candidate) pair in one pass, about
 
 
@@ -321,7 +322,7 @@ def _nn_grid(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor:
     sample = sample[((sample >= lo) & (sample <= hi)).all(1)]
     if sample.shape[0]:
         d_sample = ((sample - y[_nn_brute(sample, y, max_memory)]) ** 2).sum(-1).sqrt()
-        h = max(h, 2.2 * float(torch.quantile(d_sample.double(), 0.75)))
+        h = max(h, _FAR_FACTOR * float(torch.quantile(d_sample.double(), _FAR_QUANTILE)))
     # queries in cell order: neighbouring queries read neighbouring memory (matters on a GPU)
     cq = ((x - lo) / h).floor().clamp(0, 2**20 - 1).long()  # (N, D)
     shifts = torch.tensor([21 * (d - 1 - k) for k in range(d)], device=x.device)
