@@ -16,8 +16,9 @@ import torch
 from tqdm.auto import tqdm
 
 from geomsci.core import geometry
-from geomsci.core.losses import chamfer_distance, f_score
 from geomsci.core.mesh import Mesh
+from geomsci.core.metrics import chamfer_distance
+from geomsci.core.metrics import surface_metrics as core_surface_metrics
 from geomsci.core.sampling import sample_points
 
 from .extract import extract_surface
@@ -25,27 +26,26 @@ from .sdf_net import eikonal_loss
 
 
 def surface_metrics(mesh: Mesh, target: Mesh, *, n: int = 20_000, seed: int = 0, f_threshold: float | None = None) -> dict:
-    """Chamfer (squared, two-sided, mean of both directions' sums), F-score at ``f_threshold``
-    (default 1% of the target's bounding-box diagonal), genus and number of components of ``mesh``.
+    """``geomsci.core.metrics.surface_metrics`` of ``mesh`` against ``target`` (sampled in
+    ``mesh``'s dtype) plus the topology of ``mesh``: genus (None unless watertight), number of
+    components, watertight.
+
+    Keys: ``chamfer_l2``, ``chamfer_l1``, ``f_score``, ``precision``, ``recall``, ``f_threshold``
+    (default 1% of the target's bounding-box diagonal), ``normal_consistency``, ``genus``,
+    ``components``, ``watertight``; ``chamfer`` is kept as an alias of ``chamfer_l2`` (the squared
+    two-sided Chamfer distance this function has always reported).
     """
-    g = torch.Generator(device=mesh.device).manual_seed(seed)
-    with torch.no_grad():
-        x = sample_points(mesh.points.detach(), mesh.cells, n, generator=g)
-        y = sample_points(target.points.detach().to(x), target.cells.to(x.device), n, generator=g)
-        diag = float((y.amax(0) - y.amin(0)).norm())
-        thr = 0.01 * diag if f_threshold is None else f_threshold
-        cd, _ = chamfer_distance(x, y)
-        f, _, _ = f_score(x, y, thr)
+    out = core_surface_metrics(mesh, target, n=n, seed=seed, f_threshold=f_threshold, dtype=mesh.dtype)
+    out.pop("diagonal")
     faces = mesh.cells
     closed = geometry.is_watertight(faces)
-    return {
-        "chamfer": float(cd),
-        "f_score": float(f),
-        "f_threshold": thr,
-        "genus": geometry.genus(faces, mesh.n_points) if closed else None,
-        "components": int(geometry.connected_components(faces, mesh.n_points).unique().numel()),
-        "watertight": closed,
-    }
+    out.update(
+        chamfer=out["chamfer_l2"],
+        genus=geometry.genus(faces, mesh.n_points) if closed else None,
+        components=int(geometry.connected_components(faces, mesh.n_points).unique().numel()),
+        watertight=closed,
+    )
+    return out
 
 
 def fit_to_target(net: torch.nn.Module, target: Mesh, *, bounds=1.0, resolution: int = 40, steps: int = 200,

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from geomsci.core.losses import chamfer_distance, f_score, laplacian_smoothing, nearest_neighbors
+from geomsci.core.losses import laplacian_smoothing
 from geomsci.core.mesh import Mesh
+from geomsci.core.metrics import chamfer_distance, surface_metrics
 from geomsci.core.sampling import sample_points
 
 from .model import GShell
@@ -366,8 +367,13 @@ def fit(
 
 @torch.no_grad()
 def evaluate(pred: Mesh, target: Mesh, *, n: int = 20000, seed: int = 0, fraction: float = 0.01) -> dict:
-    """Chamfer (L1, mean of both directions summed, in target units) and F-score at ``fraction``
-    of the target's bounding-box diagonal, on ``n`` area-uniform samples of each mesh."""
+    """``geomsci.core.metrics.surface_metrics`` of ``pred`` against ``target`` (``n`` area-uniform
+    samples of each, F-score at ``fraction`` of the target's bounding-box diagonal), plus
+    ``chamfer_rel`` (CD-L1 / diagonal), boundary loops, manifoldness and face count of ``pred``.
+
+    ``chamfer`` (= ``chamfer_l1``, the Euclidean two-sided Chamfer distance this function has always
+    reported) and ``fscore`` (= ``f_score``) are kept as aliases.
+    """
     from geomsci.core import geometry as G
 
     for name, m in (("pred", pred), ("target", target)):
@@ -376,19 +382,14 @@ def evaluate(pred: Mesh, target: Mesh, *, n: int = 20000, seed: int = 0, fractio
                 f"evaluate: {name} must be a triangle mesh (Chamfer and F-score sample its faces), "
                 f"got {'a point set' if m.cells is None else m.cell_type + ' cells'}"
             )
-    gen = torch.Generator(device=pred.device).manual_seed(seed)
-    x = sample_points(pred.points.to(target.dtype), pred.cells, n, generator=gen)
-    y = sample_points(target.points, target.cells, n, generator=gen)
-    diag = float((target.points.max(0).values - target.points.min(0).values).norm())
-    cd, _ = chamfer_distance(x, y, squared=False)
-    f, p, r = f_score(x, y, fraction * diag)
-    return {
-        "chamfer": float(cd),
-        "chamfer_rel": float(cd) / diag,
-        "fscore": float(f),
-        "precision": float(p),
-        "recall": float(r),
-        "boundary_loops": len(G.boundary_loops(pred.cells)),
-        "manifold": G.is_manifold(pred.cells),
-        "faces": pred.n_cells,
-    }
+    out = surface_metrics(pred, target, n=n, seed=seed, f_fraction=fraction)
+    diag = out.pop("diagonal")
+    out.update(
+        chamfer=out["chamfer_l1"],
+        chamfer_rel=out["chamfer_l1"] / diag,
+        fscore=out["f_score"],
+        boundary_loops=len(G.boundary_loops(pred.cells)),
+        manifold=G.is_manifold(pred.cells),
+        faces=pred.n_cells,
+    )
+    return out
