@@ -23,7 +23,8 @@ def test_concentric_spheres_match_the_analytic_distances():
     near = M.surface_metrics(a, b, n=5000, f_threshold=0.15)
     assert near["f_score"] == near["precision"] == near["recall"] == 1.0
     same = M.surface_metrics(a, a, n=5000)
-    assert same["chamfer_l1"] < 0.05 and same["f_score"] > 0.8  # independent samples of one surface
+    # independent samples of one surface: the noise floor is about the sample spacing, sqrt(4 pi / n) = 0.05
+    assert same["chamfer_l1"] < 0.06 and same["f_score"] > 0.5
 
 
 def test_chamfer_convention_is_the_sum_of_two_means():
