@@ -20,7 +20,7 @@ from geomsci.core.shapes import sphere_sdf
 from geomsci.deepmesh import extract_surface
 from geomsci.deepmesh.sdf_net import SDFNet, fit_sdf
 from geomsci.deepmesh.single_view import reconstruct_from_view, silhouette_iou
-from geomsci.deepmesh.topology import surface_metrics
+from geomsci.deepmesh.evaluation import surface_metrics
 
 
 def peanut(p):

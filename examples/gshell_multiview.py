@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 import geomsci
-from geomsci.gshell.fit import evaluate
+from geomsci.gshell.evaluation import evaluate
 from geomsci.gshell.multiview import fit_multiview, render_views, ring_cameras
 from geomsci.gshell.targets import BOUNDARY_LOOPS, TARGETS, make_target
 from geomsci.gshell.turntable import turntable

@@ -72,8 +72,8 @@ def test_numpy_arrays_are_accepted_and_converted():
 
 
 def test_subpackage_metrics_report_core_numbers():
-    from geomsci.deepmesh.topology import surface_metrics as deepmesh_metrics
-    from geomsci.gshell.fit import evaluate as gshell_evaluate
+    from geomsci.deepmesh.evaluation import surface_metrics as deepmesh_metrics
+    from geomsci.gshell.evaluation import evaluate as gshell_evaluate
 
     a, b = icosphere(3, radius=0.8), icosphere(4, radius=0.85)
     core = M.surface_metrics(a, b, n=4000, seed=3)
