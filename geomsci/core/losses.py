@@ -3,7 +3,8 @@ smoothing, edge length), and the point-set losses of ``metrics`` (Chamfer, F-sco
 (nearest neighbours) under their historical import path.
 
 ``chamfer_distance``, ``f_score`` (convention: ``geomsci.core.metrics``) and ``nearest_neighbors``
-(``geomsci.core.spatial``) are re-exported here unchanged.
+(``geomsci.core.spatial``) are re-exported here unchanged. Every loss accepts numpy arrays as well
+as tensors (converted; the result is a tensor).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from .geometry import _check, _edge_keys, _half_edges, cotangent_weights, edges, face_normals
 from .metrics import _safe_sqrt, chamfer_distance, f_score
-from .spatial import nearest_neighbors
+from .spatial import as_points, nearest_neighbors
 
 __all__ = [
     "nearest_neighbors",
@@ -37,7 +38,7 @@ def normal_consistency(points: torch.Tensor, faces: torch.Tensor) -> torch.Tenso
           | a \\  |         Assumes consistently oriented faces. An edge shared by k > 2 faces
           v0 ---- v1        contributes all k (k - 1) / 2 pairs. 0 if no edge is shared.
     """
-    points, faces = _check(points, faces)
+    points, faces = _check(as_points(points, "points"), faces)
     n = face_normals(points, faces)  # (F, 3)
     with torch.no_grad():
         keys = _edge_keys(_half_edges(faces), points.shape[0])  # (3F,)
@@ -65,7 +66,7 @@ def laplacian_smoothing(points: torch.Tensor, faces: torch.Tensor, method: str =
     ``w_ij`` computed without gradient (differentiating through the weights is unstable).
     Vertices with no neighbours (or a vanishing weight sum) contribute 0.
     """
-    points, faces = _check(points, faces, dims=(2, 3))
+    points, faces = _check(as_points(points, "points"), faces, dims=(2, 3))
     if method not in ("uniform", "cot"):
         raise ValueError(f"method must be 'uniform' or 'cot', got {method!r}")
     nv = points.shape[0]
@@ -91,7 +92,7 @@ def laplacian_smoothing(points: torch.Tensor, faces: torch.Tensor, method: str =
 def edge_length_loss(points: torch.Tensor, faces: torch.Tensor, target: float = 0.0) -> torch.Tensor:
     """Mean over unique edges of ``(|x_i - x_j| - target)^2``, a 0-d tensor (pytorch3d's
     ``mesh_edge_loss``)."""
-    points, faces = _check(points, faces, dims=(2, 3))
+    points, faces = _check(as_points(points, "points"), faces, dims=(2, 3))
     e = edges(faces)  # (E, 2)
     if e.numel() == 0:
         return points.new_zeros(())
