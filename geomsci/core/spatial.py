@@ -167,7 +167,8 @@ def _nn_brute(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor
 # ------------------------------------------------------------------------------------------------
 # nearest neighbours: the uniform grid (CUDA, or CPU on request)
 # ------------------------------------------------------------------------------------------------
-_FAR_FACTOR, _FAR_QUANTILE = 2.2, 0.75  # cell side vs the sampled nearest distances of clouds apart
+# cell side vs the sampled nearest distances of clouds apart, for 2^D and 3^D blocks
+_FAR_FACTOR, _FAR_FACTOR_3, _FAR_QUANTILE = 2.2, 1.1, 0.75
 _PAIR_BYTES = 72  # measured temporaries per (query, candidate) pair in one pass, about
 
 
@@ -200,19 +201,25 @@ class _PointGrid:
     def keys(self, cells: torch.Tensor) -> torch.Tensor:
         return (cells * self.strides).sum(-1)
 
-    def search(self, x: torch.Tensor, max_memory: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Best candidate in the 2^D block of cells nearest each query, and whether it is provably
-        the nearest point of y.
+    def search(self, x: torch.Tensor, max_memory: int, width: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best candidate in a block of cells around each query, and whether it is provably the
+        nearest point of y.
 
-        The block is the query's cell and, along each axis, the neighbour on the side of the
-        query's half of the cell. Returns index into y (P,) and exact (P,) bool.
+        ``width=2``: the 2^D block of the query's cell and, along each axis, the neighbour on the
+        side of the query's half of the cell (the query is >= h/2 from the block's border).
+        ``width=3``: the 3^D block centred on the query's cell (>= h from the border: for clouds
+        apart, cells half as large as with width 2 for the same pass rate, ~2x fewer candidates on
+        surfaces). Returns index into y (P,) and exact (P,) bool.
         """
         p, d = x.shape
         dev = x.device
-        offsets = torch.tensor(list(itertools.product((0, 1), repeat=d)), device=dev)  # (K, D)
+        offsets = torch.tensor(list(itertools.product(range(width), repeat=d)), device=dev)  # (K, D)
         u = (x - self.lo) / self.h  # (P, D) position in cell units
         cq = torch.minimum(u.floor().clamp_min(0), (self.res - 1).to(u.dtype))  # unpadded cell
-        bl = (cq + torch.where(u - cq >= 0.5, 0.0, -1.0)).long() + 1  # (P, D) padded lower block cell
+        if width == 2:
+            bl = (cq + torch.where(u - cq >= 0.5, 0.0, -1.0)).long() + 1  # (P, D) padded lower block cell
+        else:
+            bl = cq.long()  # padded: (cq - 1) + 1
         start, cnt = self.hash.lookup(self.keys(bl).unsqueeze(1) + (offsets * self.strides).sum(-1))  # (P, K)
         per_query = cnt.sum(1)  # (P,)
         tot = torch.cumsum(per_query, 0)
@@ -246,12 +253,12 @@ class _PointGrid:
         # distance from x to that face's plane, out_b = distance to the box along b. Faces at the
         # edge of the occupied range have nothing beyond them.
         edge_lo = self.lo + (bl - 1).to(x.dtype) * self.h  # (P, D) lower block face
-        edge_hi = edge_lo + 2 * self.h
+        edge_hi = edge_lo + width * self.h
         out = torch.clamp_min(torch.maximum(self.lo - x, x - self.hi), 0)  # (P, D)
         rest = (out * out).sum(1, keepdim=True) - out * out  # (P, D)
         inf = torch.full_like(x, math.inf)
         g_lo = torch.where(bl <= 1, inf, (x - edge_lo).clamp_min(0) ** 2 + rest)
-        g_hi = torch.where(bl + 1 >= self.res, inf, (edge_hi - x).clamp_min(0) ** 2 + rest)
+        g_hi = torch.where(bl + (width - 1) >= self.res, inf, (edge_hi - x).clamp_min(0) ** 2 + rest)
         bound2 = torch.minimum(g_lo.min(1).values, g_hi.min(1).values)  # (P,)
         exact = torch.isfinite(best_d) & (best_d <= bound2 * (1 - 1e-5)) & (per_query > 0)
         return best_i, exact
@@ -315,14 +322,18 @@ def _nn_grid(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor:
     h = _grid_cell_size(y, lo, hi)
     # A query passes when its nearest distance is below ~h/2 (its distance to the 2^D block's
     # border). Clouds that lie apart (a shell around a shell) need larger cells: estimate the
-    # nearest distances on an evenly strided sample of x by brute force.
+    # nearest distances on an evenly strided sample of x by brute force, and search centred 3^D
+    # blocks (pass below h) of cells about that distance.
     # Queries outside y's bounding box need no such help: the bound there also counts their
     # distance to the box, which a far query's candidate shares.
     sample = x[:: max(1, n // 128)]  # (<= 256, D)
     sample = sample[((sample >= lo) & (sample <= hi)).all(1)]
+    width = 2
     if sample.shape[0]:
         d_sample = ((sample - y[_nn_brute(sample, y, max_memory)]) ** 2).sum(-1).sqrt()
-        h = max(h, _FAR_FACTOR * float(torch.quantile(d_sample.double(), _FAR_QUANTILE)))
+        d_typical = float(torch.quantile(d_sample.double(), _FAR_QUANTILE))
+        if _FAR_FACTOR * d_typical > h:  # clouds apart: centred 3^D blocks of cells ~ the distance
+            width, h = 3, max(h, _FAR_FACTOR_3 * d_typical)
     # queries in cell order: neighbouring queries read neighbouring memory (matters on a GPU)
     cq = ((x - lo) / h).floor().clamp(0, 2**20 - 1).long()  # (N, D)
     shifts = torch.tensor([21 * (d - 1 - k) for k in range(d)], device=x.device)
@@ -334,7 +345,7 @@ def _nn_grid(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor:
         grid = _PointGrid(y, lo, hi, h, max_memory)
         if grid.hash.n_occupied < 4 * 3**d:  # so coarse that a block holds ~everything
             break
-        bi, ok = grid.search(xs[todo], max_memory)
+        bi, ok = grid.search(xs[todo], max_memory, width)
         idx[todo[ok]] = bi[ok]
         todo = todo[~ok]
         h *= 2.0

@@ -106,3 +106,31 @@ def test_spatial_hash_files_and_expands_exactly():
         row, entry = h.candidates(torch.tensor([[5, 3], [-1, 2], [9, 9]]))
         assert row.tolist() == [0, 0, 0, 1, 1, 2, 2]
         assert entry.tolist() == [0, 2, 5, 1, 4, 3, 3]  # stable: equal keys keep their entry order
+
+
+def test_grid_block_widths_and_retries_are_exact(monkeypatch):
+    """Clouds apart take centred 3^D blocks, touching clouds 2^D blocks; queries whose candidate is
+    not provably nearest are retried on coarser grids. Every path ends exact."""
+    calls = []
+    search = S._PointGrid.search
+
+    def spy(self, x, max_memory, width=2):
+        best, exact = search(self, x, max_memory, width)
+        calls.append((width, x.shape[0], int((~exact).sum())))
+        return best, exact
+
+    monkeypatch.setattr(S._PointGrid, "search", spy)
+    rng = np.random.default_rng(4)
+    for case, width in (("shells_10pct", 3), ("touching", 2)):
+        calls.clear()
+        x, y = clouds(case, rng)
+        _, i = S.nearest_neighbors(torch.tensor(x), torch.tensor(y), method="grid")
+        assert np.array_equal(i.numpy(), brute_nn(x, y)[1])
+        assert calls[0][0] == width
+    monkeypatch.setattr(S, "_FAR_FACTOR_3", 0.8)  # cells too small for most queries: retries
+    calls.clear()
+    x, y = clouds("touching", rng)
+    y = 1.3 * y  # shells 30% apart: the sampled distance, not the point density, sets the cells
+    _, i = S.nearest_neighbors(torch.tensor(x), torch.tensor(y), method="grid")
+    assert np.array_equal(i.numpy(), brute_nn(x, y)[1])
+    assert len(calls) >= 2 and calls[0][2] > 0 and calls[1][1] == calls[0][2]
