@@ -164,13 +164,9 @@ def _pixel_boxes(tri: torch.Tensor, H: int, W: int, radius: float):
     return c0, r0, nc, nr
 
 
-def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, zrange, ortho, cutoff, P, want_z):
-    """Soft coverage and z-buffer sums of one chunk of (face, pixel) pairs.
-
-    Returns ``log_miss`` (P,) = sum over the chunk's pairs of log(1 - D), and when ``want_z``:
-    ``m`` (P,) the per-pixel max of the softmax logits (a constant), ``s`` (P,) = sum exp(l - m)
-    and ``acc`` (P, 4) = sum exp(l - m) * [z, n_x, n_y, n_z].
-    """
+def _pair_geometry(xy, fids, pix, centers, face_idx):
+    """Per (face, pixel) pair: vertex ids f (Q, 3), barycentrics of the pixel centre bary (Q, 3),
+    inside (Q,) bool and the squared distance d2 (Q,) from the centre to the triangle's edges."""
     f = face_idx[fids]  # (Q, 3) vertex ids
     v = xy[f]  # (Q, 3, 2) projected corners
     p = centers[pix]  # (Q, 2)
@@ -193,6 +189,26 @@ def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, 
         return ((p - q) ** 2).sum(1)
 
     d2 = torch.minimum(torch.minimum(seg_d2(a, b), seg_d2(b, c)), seg_d2(c, a))  # (Q,)
+    return f, bary, inside, d2
+
+
+@torch.no_grad()
+def _touching_pairs(xy, fids, pix, centers, face_idx, sigma, cutoff) -> torch.Tensor:
+    """(Q,) bool: the pairs `_chunk` keeps (pixel inside the face or within sqrt(cutoff sigma) of
+    it). The others contribute exact zeros, so dropping them first changes no value or gradient
+    and spares the box corners (a quarter of a small face's pairs) the differentiable pass."""
+    _, _, inside, d2 = _pair_geometry(xy, fids, pix, centers, face_idx)
+    return inside | (d2 < cutoff * sigma)
+
+
+def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, zrange, ortho, cutoff, P, want_z):
+    """Soft coverage and z-buffer sums of one chunk of (face, pixel) pairs.
+
+    Returns ``log_miss`` (P,) = sum over the chunk's pairs of log(1 - D), and when ``want_z``:
+    ``m`` (P,) the per-pixel max of the softmax logits (a constant), ``s`` (P,) = sum exp(l - m)
+    and ``acc`` (P, 4) = sum exp(l - m) * [z, n_x, n_y, n_z].
+    """
+    f, bary, inside, d2 = _pair_geometry(xy, fids, pix, centers, face_idx)
     x = torch.where(inside, d2, -d2) / sigma  # delta * d^2 / sigma
     keep = inside | (d2.detach() < cutoff * sigma)  # drop the bounding box's far corners
     # log(1 - D_f) = logsigmoid(-x) = -softplus(x) (F.logsigmoid is slow on CPU for small inputs)
@@ -386,6 +402,9 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
     use_ckpt = torch.is_grad_enabled() and points.requires_grad and len(chunks) > 1
     parts = []  # per chunk of tiles: (log_miss, s, acc) over the chunk's pixels, tile-major
     for n_pix, fids, pix, centers in chunks:
+        if fids.numel():
+            touching = _touching_pairs(xy.detach(), fids, pix, centers, faces, sigma, cutoff)
+            fids, pix = fids[touching], pix[touching]
         if fids.numel() == 0:
             zero = torch.zeros(n_pix, dtype=dt, device=dev)
             parts.append((zero, zero, torch.zeros(n_pix, 4, dtype=dt, device=dev)) if want_z else (zero,))
