@@ -134,3 +134,21 @@ def test_grid_block_widths_and_retries_are_exact(monkeypatch):
     _, i = S.nearest_neighbors(torch.tensor(x), torch.tensor(y), method="grid")
     assert np.array_equal(i.numpy(), brute_nn(x, y)[1])
     assert len(calls) >= 2 and calls[0][2] > 0 and calls[1][1] == calls[0][2]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("gap", [0.0, 0.02])
+def test_cuda_grid_matches_kdtree(gap):
+    """The CUDA default (the torch grid) against the CPU default (cKDTree) on 200k-point spheres:
+    same neighbours up to float32 near-ties, same squared distances; memory reported."""
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(200_000, 3)), rng.normal(size=(200_000, 3))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    y = ((1 + gap) * y / np.linalg.norm(y, axis=1, keepdims=True)).astype(np.float32)
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    d_cpu, i_cpu = S.nearest_neighbors(tx, ty)
+    torch.cuda.reset_peak_memory_stats()
+    d_gpu, i_gpu = S.nearest_neighbors(tx.cuda(), ty.cuda())
+    print(f"grid NN 200k, gap {gap}: peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+    assert (i_gpu.cpu() == i_cpu).float().mean() > 0.999
+    assert torch.allclose(d_gpu.cpu(), d_cpu, atol=1e-6)
