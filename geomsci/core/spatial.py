@@ -169,6 +169,7 @@ def _nn_brute(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor
 # ------------------------------------------------------------------------------------------------
 # cell side vs the sampled nearest distances of clouds apart, for 2^D and 3^D blocks
 _FAR_FACTOR, _FAR_FACTOR_3, _FAR_QUANTILE = 2.2, 1.1, 0.75
+_ROW_GATHER_DEVICES = ("cuda",)  # devices where whole (T, D) rows are gathered per pair
 _PAIR_BYTES = 72  # measured temporaries per (query, candidate) pair in one pass, about
 
 
@@ -191,7 +192,8 @@ class _PointGrid:
         self.strides = torch.tensor(strides, device=y.device)  # (D,)
         n_cells = strides[0] * padded[0]
         self.hash = SpatialHash(self.keys(self.cell_of(y)), n_cells, max(max_memory // 2, 64 * y.shape[0]))
-        self.ys_t = y[self.hash.order].T.contiguous()  # (D, M) sorted by cell: coordinate rows gather faster
+        self.ys = y[self.hash.order]  # (M, D) sorted by cell
+        self.ys_t = self.ys.T.contiguous()  # (D, M): on CPU coordinate rows gather faster
 
     def cell_of(self, p: torch.Tensor) -> torch.Tensor:
         """Padded cell coordinates (P, D), clamped to the occupied range 1..res."""
@@ -237,13 +239,17 @@ class _PointGrid:
                 bounds.append((a, b, None))
         x_t = x.T.contiguous()  # (D, P)
         m_pts = self.ys_t.shape[1]
+        whole_rows = x.device.type in _ROW_GATHER_DEVICES
         for i0, i1, n_pairs in bounds:
             q, j = SpatialHash.expand(start[i0:i1], cnt[i0:i1], n_pairs)  # (T,) query, sorted-y position
-            dd = None  # (T,) squared distances, one coordinate row at a time
-            for a in range(d):
-                t = x_t[a, i0:i1].index_select(0, q).sub_(self.ys_t[a].index_select(0, j))
-                t.mul_(t)
-                dd = t if dd is None else dd.add_(t)
+            if whole_rows:  # GPU: one gather per cloud and one fused row sum (fewer, larger kernels)
+                dd = (x[i0:i1].index_select(0, q) - self.ys.index_select(0, j)).square_().sum(1)  # (T,)
+            else:  # CPU: (T,) squared distances, one coordinate row at a time
+                dd = None
+                for a in range(d):
+                    t = x_t[a, i0:i1].index_select(0, q).sub_(self.ys_t[a].index_select(0, j))
+                    t.mul_(t)
+                    dd = t if dd is None else dd.add_(t)
             m, arg = _segment_argmin(dd, j, q, i1 - i0, m_pts)
             best_d[i0:i1] = m
             best_j[i0:i1] = arg

@@ -152,3 +152,14 @@ def test_cuda_grid_matches_kdtree(gap):
     print(f"grid NN 200k, gap {gap}: peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
     assert (i_gpu.cpu() == i_cpu).float().mean() > 0.999
     assert torch.allclose(d_gpu.cpu(), d_cpu, atol=1e-6)
+
+
+def test_grid_row_gather_path_equals_column_path(monkeypatch):
+    """The GPU variant of the candidate distances (whole rows gathered) run on CPU gives the
+    same neighbours as the CPU variant (one coordinate column at a time)."""
+    x, y = clouds("shells_10pct", np.random.default_rng(5))
+    x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    d0, i0 = S.nearest_neighbors(x, y, method="grid")
+    monkeypatch.setattr(S, "_ROW_GATHER_DEVICES", ("cuda", "cpu"))
+    d1, i1 = S.nearest_neighbors(x, y, method="grid")
+    assert torch.equal(i0, i1) and torch.equal(d0, d1)
