@@ -80,7 +80,7 @@ class Camera:
 
     @classmethod
     def look_at(cls, eye, at=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0), fov: float = 40.0, ortho_scale: float | None = None,
-                image_size=(128, 128), znear: float = 1e-4) -> "Camera":
+                image_size=(128, 128), znear: float = 1e-4) -> Camera:
         """Camera at ``eye`` looking at ``at`` with ``up`` pointing up in the image.
 
         ``fov`` is the vertical field of view in degrees (pinhole). Giving ``ortho_scale`` (half the

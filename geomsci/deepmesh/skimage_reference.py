@@ -2,7 +2,7 @@
 the mean distance of a mesh to an analytic surface (used by tests and ``benchmarks/deepmesh.py``)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
