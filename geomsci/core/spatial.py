@@ -203,6 +203,22 @@ class _PointGrid:
     def keys(self, cells: torch.Tensor) -> torch.Tensor:
         return (cells * self.strides).sum(-1)
 
+    def _segment_pass(self, x, start, cnt, per_query, n_pairs, m_pts):
+        """Best candidate per query for one pass, float32 on a GPU: the candidates of a query are
+        contiguous, so the (distance, index) minimum is a segment reduction over the packed keys
+        (no per-pair query index, no atomics). Returns (dist2 (P,), sorted-y position (P,))."""
+        c = cnt.reshape(-1)  # (P*K,)
+        total = int(c.sum()) if n_pairs is None else n_pairs
+        first = torch.cumsum(c, 0) - c
+        j = torch.arange(total, device=c.device) + torch.repeat_interleave(start.reshape(-1) - first, c, output_size=total)
+        xr = torch.repeat_interleave(x, per_query, dim=0, output_size=total)  # (T, D) each query once per candidate
+        dd = (xr - self.ys.index_select(0, j)).square_().sum(1)  # (T,)
+        best = torch.segment_reduce(_pack_dist_index(dd, j).view(torch.float64), "min", lengths=per_query)
+        bits = best.view(torch.int64)
+        empty = per_query == 0
+        m = torch.where(empty, math.inf, (bits >> 32).to(torch.int32).view(torch.float32))
+        return m, torch.where(empty, m_pts, bits & 0xFFFFFFFF)
+
     def search(self, x: torch.Tensor, max_memory: int, width: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
         """Best candidate in a block of cells around each query, and whether it is provably the
         nearest point of y.
@@ -241,6 +257,13 @@ class _PointGrid:
         m_pts = self.ys_t.shape[1]
         whole_rows = x.device.type in _ROW_GATHER_DEVICES
         for i0, i1, n_pairs in bounds:
+            if whole_rows and x.dtype == torch.float32 and m_pts < 2**31:
+                try:
+                    best_d[i0:i1], best_j[i0:i1] = self._segment_pass(x[i0:i1], start[i0:i1], cnt[i0:i1],
+                                                                      per_query[i0:i1], n_pairs, m_pts)
+                    continue
+                except (RuntimeError, NotImplementedError):  # pragma: no cover - no segment_reduce here
+                    pass
             q, j = SpatialHash.expand(start[i0:i1], cnt[i0:i1], n_pairs)  # (T,) query, sorted-y position
             if whole_rows:  # GPU: one gather per cloud and one fused row sum (fewer, larger kernels)
                 dd = (x[i0:i1].index_select(0, q) - self.ys.index_select(0, j)).square_().sum(1)  # (T,)
@@ -270,6 +293,13 @@ class _PointGrid:
         return best_i, exact
 
 
+def _pack_dist_index(dd: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """float32 distances >= 0 and indices < 2^31 packed as ``bits(dd) << 32 | j`` (int64): the
+    integers order like (dd, j) pairs, and so do the same bits read as (positive, never NaN)
+    float64 values."""
+    return (dd.view(torch.int32).long() << 32) | j
+
+
 def _segment_argmin(dd: torch.Tensor, j: torch.Tensor, q: torch.Tensor, n_q: int, sentinel: int):
     """Per query q, the smallest dd and (among ties) the smallest j. Returns (min (n_q,), j (n_q,)).
 
@@ -278,7 +308,7 @@ def _segment_argmin(dd: torch.Tensor, j: torch.Tensor, q: torch.Tensor, n_q: int
     """
     dev = dd.device
     if dd.dtype == torch.float32 and sentinel < 2**31:
-        key = (dd.view(torch.int32).long() << 32) | j  # (T,)
+        key = _pack_dist_index(dd, j)  # (T,)
         best = torch.full((n_q,), torch.iinfo(torch.int64).max, dtype=torch.long, device=dev)
         best = best.scatter_reduce(0, q, key, "amin")
         empty = best == torch.iinfo(torch.int64).max

@@ -155,11 +155,19 @@ def test_cuda_grid_matches_kdtree(gap):
 
 
 def test_grid_row_gather_path_equals_column_path(monkeypatch):
-    """The GPU variant of the candidate distances (whole rows gathered) run on CPU gives the
-    same neighbours as the CPU variant (one coordinate column at a time)."""
+    """The GPU variant of the candidate search (whole rows gathered, a segment reduction over packed
+    (distance, index) keys) run on CPU gives the same neighbours and distances as the CPU variant
+    (one coordinate column at a time, a scatter reduction)."""
     x, y = clouds("shells_10pct", np.random.default_rng(5))
     x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
     d0, i0 = S.nearest_neighbors(x, y, method="grid")
     monkeypatch.setattr(S, "_ROW_GATHER_DEVICES", ("cuda", "cpu"))
-    d1, i1 = S.nearest_neighbors(x, y, method="grid")
-    assert torch.equal(i0, i1) and torch.equal(d0, d1)
+    passes = []
+    segment_pass = S._PointGrid._segment_pass
+    monkeypatch.setattr(S._PointGrid, "_segment_pass", lambda self, *a: passes.append(1) or segment_pass(self, *a))
+    for budget in (None, 2**15):  # one pass per round, and many (the chunked path)
+        d1, i1 = S.nearest_neighbors(x, y, method="grid", max_memory=budget)
+        assert torch.equal(i0, i1) and torch.equal(d0, d1)
+    assert len(passes) > 4  # float32 on the GPU path: the segment reduction ran (no silent fallback)
+    xd, yd = x.double(), y.double()  # float64 keeps the scatter reduction
+    assert torch.equal(S.nearest_neighbors(xd, yd, method="grid")[1], S.nearest_neighbors(xd, yd, method="brute")[1])
