@@ -234,15 +234,19 @@ def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, 
 
 
 class _RecomputedChunk(torch.autograd.Function):
-    """Gradient checkpointing of `_chunk`: the forward pass keeps only the inputs, the backward
-    pass recomputes the chunk with autograd on and back-propagates through it. (A plain Function
-    rather than ``torch.utils.checkpoint``, whose first call imports torch._dynamo: seconds.)"""
+    """Gradient checkpointing of `_chunk`: the forward pass keeps only the shared inputs and (with
+    ``keep_pairs``) the chunk's (face, pixel) index lists; otherwise the backward pass regenerates
+    them with ``make_pairs``. Then it recomputes the chunk with autograd on. (A plain
+    Function rather than ``torch.utils.checkpoint``, whose first call imports torch._dynamo: seconds.)"""
 
     @staticmethod
-    def forward(ctx, xy, z, normals, znear_n, zrange, fids, pix, centers, faces, opts):
-        ctx.save_for_backward(xy, z, normals, znear_n, zrange, fids, pix, centers, faces)
-        ctx.opts = opts
+    def forward(ctx, xy, z, normals, znear_n, zrange, faces, opts, make_pairs, keep_pairs):
+        ctx.save_for_backward(xy, z, normals, znear_n, zrange, faces)
+        ctx.opts, ctx.make_pairs = opts, make_pairs
         sigma, gamma, ortho, cutoff, P, want_z = opts
+        with torch.no_grad():
+            fids, pix, centers = make_pairs()
+        ctx.pairs = (fids, pix, centers) if keep_pairs else None  # index tensors, not differentiated
         with torch.no_grad():
             out = _chunk(xy, z, normals, fids, pix, centers, faces, sigma, gamma, znear_n, zrange, ortho, cutoff, P, want_z)
         if len(out) > 1:
@@ -251,18 +255,22 @@ class _RecomputedChunk(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        xy, z, normals, znear_n, zrange, fids, pix, centers, faces = ctx.saved_tensors
+        xy, z, normals, znear_n, zrange, faces = ctx.saved_tensors
         diff = [None if t is None else t.detach().requires_grad_(t.requires_grad) for t in (xy, z, normals, znear_n, zrange)]
         sigma, gamma, ortho, cutoff, P, want_z = ctx.opts
+        with torch.no_grad():  # the same pairs: they depend on xy's values only
+            fids, pix, centers = ctx.pairs if ctx.pairs is not None else ctx.make_pairs()
+        ctx.pairs = None
         with torch.enable_grad():
             out = _chunk(diff[0], diff[1], diff[2], fids, pix, centers, faces, sigma, gamma, diff[3], diff[4], ortho, cutoff, P, want_z)
         pairs = [(o, g) for o, g in zip(out, grads) if g is not None and o.requires_grad]
         wrt = [t for t in diff if t is not None and t.requires_grad]
         got = iter(torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True) if pairs and wrt else [])
         grads_in = [next(got) if t is not None and t.requires_grad else None for t in diff]
-        return (*grads_in, None, None, None, None, None)
+        return (*grads_in, None, None, None, None)
 
 
+_KEEP_PAIR_BYTES = 2**28  # index lists kept for the backward pass up to this size, rebuilt beyond
 _TILE = 16  # tile side in pixels: (face, pixel) pairs are binned by tile, and chunks hold whole tiles
 
 
@@ -272,9 +280,10 @@ def _tile_chunks(fidx, c0, r0, nc, nr, H: int, W: int, max_pairs: int, dtype: to
     in order, into chunks of about ``max_pairs`` pairs (a chunk holds whole tiles, so it may exceed
     the budget by one tile's pairs).
 
-    Returns a list of (n_pix, face ids (Q,), chunk-local pixel ids (Q,), pixel centres (n_pix, 2));
-    a chunk's pixels are its tiles' pixels, tile-major (tile by tile, row-major inside a tile),
-    including the padding of edge tiles beyond the image.
+    Returns a list of (n_pix, n_pairs, make) per chunk; ``make()`` builds the chunk's face ids (Q,),
+    chunk-local pixel ids (Q,) and pixel centres (n_pix, 2) on demand, so that only one chunk's
+    pairs exist at a time. A chunk's pixels are its tiles' pixels, tile-major (tile by tile,
+    row-major inside a tile), including the padding of edge tiles beyond the image.
     """
     T = _TILE
     th, tw = -(-H // T), -(-W // T)
@@ -306,28 +315,29 @@ def _tile_chunks(fidx, c0, r0, nc, nr, H: int, W: int, max_pairs: int, dtype: to
     ft_cuts = torch.searchsorted(tile, cuts)  # (face, tile) pairs before each cut
     px_cuts = torch.where(cuts > 0, cum[(cuts - 1).clamp_min(0)], torch.zeros_like(cuts))
     bounds = torch.stack([cuts, ft_cuts, px_cuts], 1).tolist()  # one host sync for all chunks
-    chunks = []
-    t0 = f0 = p0 = 0
     ti = torch.arange(T * T, device=dev)
-    for t1, f1, p1 in bounds:
-        n_pix = (t1 - t0) * T * T
+
+    def pairs(t0, t1, f0, f1, n_pairs):
+        """(face ids (Q,), chunk-local pixel ids (Q,), pixel centres (n_pix, 2)) of one chunk."""
         # pixel centres of the chunk's tiles (NDC, as Camera.pixel_centers)
         tid = t0 + torch.arange(t1 - t0, device=dev)
-        rows = ((tid // tw) * T).unsqueeze(1) + ti // T  # (n_tiles_chunk, T*T)
-        cols = ((tid % tw) * T).unsqueeze(1) + ti % T
-        cols, rows = cols.to(dtype), rows.to(dtype)
+        rows = (((tid // tw) * T).unsqueeze(1) + ti // T).to(dtype)  # (n_tiles_chunk, T*T)
+        cols = (((tid % tw) * T).unsqueeze(1) + ti % T).to(dtype)
         centers = torch.stack([(2 * cols + 1 - W) / H, (H - 2 * rows - 1) / H], -1).reshape(-1, 2)
-        n_pairs = p1 - p0
         if n_pairs == 0:
-            chunks.append((n_pix, fidx.new_zeros(0), fidx.new_zeros(0), centers))
-        else:
-            c = count[f0:f1]
-            j = torch.repeat_interleave(torch.arange(f1 - f0, device=dev), c, output_size=n_pairs)  # (Q,)
-            q = torch.arange(n_pairs, device=dev) - (torch.cumsum(c, 0) - c)[j]  # index inside the clipped box
-            g = f0 + j
-            row, col = rs[g] + q // ncol[g], cs[g] + q % ncol[g]
-            pix = (tile[g] - t0) * T * T + (row % T) * T + col % T  # chunk-local, tile-major
-            chunks.append((n_pix, fidx[k[g]], pix, centers))
+            return fidx.new_zeros(0), fidx.new_zeros(0), centers
+        c = count[f0:f1]
+        j = torch.repeat_interleave(torch.arange(f1 - f0, device=dev), c, output_size=n_pairs)  # (Q,)
+        q = torch.arange(n_pairs, device=dev) - (torch.cumsum(c, 0) - c)[j]  # index inside the clipped box
+        g = f0 + j
+        row, col = rs[g] + q // ncol[g], cs[g] + q % ncol[g]
+        pix = (tile[g] - t0) * T * T + (row % T) * T + col % T  # chunk-local, tile-major
+        return fidx[k[g]], pix, centers
+
+    chunks = []
+    t0 = f0 = p0 = 0
+    for t1, f1, p1 in bounds:
+        chunks.append(((t1 - t0) * T * T, p1 - p0, (lambda a=(t0, t1, f0, f1, p1 - p0): pairs(*a))))
         t0, f0, p0 = t1, f1, p1
     return chunks
 
@@ -400,19 +410,30 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
     normals = face_normals(points, faces) if want_z else None  # (F, 3)
     chunks = _tile_chunks(fidx, c0, r0, nc, nr, H, W, max_pairs, dt)
     use_ckpt = torch.is_grad_enabled() and points.requires_grad and len(chunks) > 1
+    # between the passes keep the pairs' index lists (16 B a pair) up to 256 MB, else rebuild them
+    keep_pairs = sum(n for _, n, _ in chunks) * 16 <= _KEEP_PAIR_BYTES
     parts = []  # per chunk of tiles: (log_miss, s, acc) over the chunk's pixels, tile-major
-    for n_pix, fids, pix, centers in chunks:
+    xy_values = xy.detach()
+
+    def touching(make):
+        """The chunk's pairs that touch their face (the others add exact zeros), built on demand."""
+        fids, pix, centers = make()
         if fids.numel():
-            touching = _touching_pairs(xy.detach(), fids, pix, centers, faces, sigma, cutoff)
-            fids, pix = fids[touching], pix[touching]
-        if fids.numel() == 0:
+            keep = _touching_pairs(xy_values, fids, pix, centers, faces, sigma, cutoff)
+            fids, pix = fids[keep], pix[keep]
+        return fids, pix, centers
+
+    for n_pix, n_pairs, make in chunks:
+        if n_pairs == 0:
             zero = torch.zeros(n_pix, dtype=dt, device=dev)
             parts.append((zero, zero, torch.zeros(n_pix, 4, dtype=dt, device=dev)) if want_z else (zero,))
             continue
-        if use_ckpt:
+        if use_ckpt:  # the chunk's pairs are rebuilt in the backward pass instead of kept
             opts = (sigma, gamma, camera.orthographic, cutoff, n_pix, want_z)
-            res = _RecomputedChunk.apply(xy, z, normals, znear_n, zrange, fids, pix, centers, faces, opts)
+            res = _RecomputedChunk.apply(xy, z, normals, znear_n, zrange, faces, opts, lambda m=make: touching(m),
+                                         keep_pairs)
         else:
+            fids, pix, centers = touching(make)
             res = _chunk(xy, z, normals, fids, pix, centers, faces, sigma, gamma, znear_n, zrange,
                          camera.orthographic, cutoff, n_pix, want_z)
         # every pixel's pairs lie in one chunk: the softmax needs no merging across chunks, and the

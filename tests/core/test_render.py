@@ -234,3 +234,20 @@ def test_tile_binning_equals_all_pairs_on_the_full_image(size):
         assert torch.allclose(out["silhouette"].reshape(-1), sil, atol=1e-12)
         assert torch.allclose(out["depth"].reshape(-1), blend[:, 0], atol=1e-12)
         assert torch.allclose(out["normals"].reshape(-1, 3), blend[:, 1:], atol=1e-12)
+
+
+def test_pairs_rebuilt_in_backward_give_the_same_gradient(monkeypatch):
+    """Large renders rebuild each chunk's (face, pixel) pairs in the backward pass instead of
+    keeping them: same image, same gradient."""
+    import geomsci.core.render as R
+
+    mesh = shapes.icosphere(2, radius=0.6, dtype=torch.float64)
+    cam = Camera.look_at((1.5, -2.0, 1.0), fov=35, image_size=(40, 36))
+    grads = []
+    for keep_bytes in (2**28, 0):
+        monkeypatch.setattr(R, "_KEEP_PAIR_BYTES", keep_bytes)
+        p = mesh.points.clone().requires_grad_(True)
+        out = render(p, mesh.cells, cam, sigma=1e-3, max_pairs=500)
+        (out["silhouette"].square().sum() + out["depth"].sum() + out["normals"].sum()).backward()
+        grads.append(p.grad)
+    assert torch.allclose(grads[0], grads[1], rtol=0, atol=1e-12)
