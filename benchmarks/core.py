@@ -2,14 +2,18 @@
 
     python benchmarks/core.py            # 100k-point Chamfer, 200k-face meshes
     python benchmarks/core.py --quick    # small sizes, a few seconds
+    python benchmarks/core.py --cuda --json $OUT/core_cuda.json   # Chamfer and render on a GPU
 
 Rows: Chamfer distance vs scipy cKDTree (build both trees, query both ways) for two samplings of one
-sphere and of two spheres 2% apart (the hash grid's cost grows with the gap between the clouds
-relative to the point spacing, a kd-tree's much less); face normals + areas
+sphere ("touching"), of two spheres 2% apart and 10% apart (far apart relative to the point
+spacing); on CPU geomsci's search is a cKDTree too, queried in the leaf order of the query set's
+own tree, with distances recomputed in torch (``--grid`` times the torch grid, the CUDA path,
+instead); face normals + areas
 vs trimesh (``trimesh.triangles``); cotangent Laplacian assembly vs libigl ``igl.cotmatrix``
 (falls back to a scipy hand assembly when libigl is missing); P1 point location + interpolation
 vs scipy ``LinearNDInterpolator`` on a triangulation it already holds. Each row also checks that
-both sides computed the same thing. ratio = geomsci time / peer time (lower is better; goal <= 2).
+both sides computed the same thing. ratio = geomsci time / peer time (lower is better; goal <= 1.2
+for Chamfer, <= 1 for the cotangent Laplacian).
 """
 from __future__ import annotations
 
@@ -48,7 +52,7 @@ def torus(n_major: int, n_minor: int, R: float = 2.0, r: float = 0.6):
     return p, f.astype(np.int64)
 
 
-def bench_chamfer(n: int, repeat: int, gap: float):
+def bench_chamfer(n: int, repeat: int, gap: float, method: str = "auto"):
     """Two independent samplings of the unit sphere, the second scaled by 1 + gap."""
     from scipy.spatial import cKDTree
 
@@ -62,7 +66,11 @@ def bench_chamfer(n: int, repeat: int, gap: float):
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
     def ours():
-        return float(chamfer_distance(tx, ty)[0])
+        if method == "auto":
+            return float(chamfer_distance(tx, ty)[0])
+        from geomsci.core.spatial import nearest_neighbors
+
+        return float(nearest_neighbors(tx, ty, method=method)[0].mean() + nearest_neighbors(ty, tx, method=method)[0].mean())
 
     def peer():
         dxy, _ = cKDTree(y).query(x)
@@ -70,7 +78,8 @@ def bench_chamfer(n: int, repeat: int, gap: float):
         return float((dxy**2).mean() + (dyx**2).mean())
 
     diff = abs(ours() - peer()) / peer()
-    return f"Chamfer, {n // 1000}k vs {n // 1000}k pts, shells {gap:.0%} apart", "scipy cKDTree", best_time(ours, repeat), \
+    name = f"Chamfer{'' if method == 'auto' else ' (' + method + ')'}, {n // 1000}k pts, shells {gap:.0%} apart"
+    return name, "scipy cKDTree", best_time(ours, repeat), \
         best_time(peer, repeat), f"rel diff {diff:.1e}"
 
 
@@ -166,10 +175,110 @@ def bench_interp(n_mesh: int, n_query: int, repeat: int):
         "scipy LinearNDInterp", best_time(ours, repeat), best_time(peer, repeat), f"max diff {diff:.1e}"
 
 
+def cuda_rows(json_path: str | None, budget_s: float = 240.0, *, device: str = "cuda",
+              chamfer_sizes=(100_000, 1_000_000), render_specs=((256, 20_000), (512, 20_000), (512, 100_000))) -> None:
+    """``--cuda``: Chamfer (two-sided, squared) forward and forward + backward at 100k and 1M points
+    for spheres touching / 2% / 10% apart, and the soft renderer (3 channels, fwd + bwd) at 256^2 /
+    512^2 with 20k / 100k faces: ms (median of 5 after a warm-up), peak memory, and whether the CUDA
+    result matches the CPU one (Chamfer at 100k). Each row in try/except, written as it goes, a
+    wall-clock cap. The CPU ratios of the same code are in ``benchmarks/gpu.py``."""
+    import json
+
+    from geomsci.core.metrics import chamfer_distance
+    from geomsci.core.render import Camera, render
+    from geomsci.core.shapes import uv_sphere
+
+    dev = torch.device(device)
+    on_gpu = dev.type == "cuda"  # device="cpu" is a dry run of the script itself (no memory figures)
+    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
+    t_start = time.perf_counter()
+    results = {"gpu": torch.cuda.get_device_name(0) if on_gpu else "cpu (dry run)", "torch": torch.__version__, "rows": []}
+
+    def timed(fn, repeat=5):
+        fn()
+        sync()
+        if on_gpu:
+            torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            sync()
+            times.append(time.perf_counter() - t)
+        return 1e3 * sorted(times)[len(times) // 2], torch.cuda.max_memory_allocated() / 2**20 if on_gpu else float("nan")
+
+    def spheres(n, gap):
+        g = torch.Generator().manual_seed(0)
+        x, y = torch.randn(n, 3, generator=g), torch.randn(n, 3, generator=g)
+        return x / x.norm(dim=1, keepdim=True), (1 + gap) * y / y.norm(dim=1, keepdim=True)
+
+    specs = []
+    for n in chamfer_sizes:
+        for gap in (0.0, 0.02, 0.10):
+            for bwd in (False, True):
+                specs.append(("chamfer", n, gap, bwd))
+    specs += [("render", size, faces, True) for size, faces in render_specs]
+    print(f"{'row':<48} {'ms':>9} {'peak MiB':>9}  check")
+    for spec in specs:
+        if time.perf_counter() - t_start > budget_s:
+            print("wall-clock cap reached; remaining rows skipped")
+            break
+        row = {"spec": list(spec)}
+        try:
+            if spec[0] == "chamfer":
+                _, n, gap, bwd = spec
+                xc, yc = spheres(n, gap)
+                x, y = xc.to(dev).requires_grad_(bwd), yc.to(dev)
+
+                def run(x=x, y=y, bwd=bwd):
+                    d, _ = chamfer_distance(x, y)
+                    if bwd:
+                        d.backward()
+                    return d
+
+                name = f"Chamfer {n // 1000}k x {n // 1000}k, {gap:.0%} apart, {'fwd+bwd' if bwd else 'fwd'}"
+                check = ""
+                if n <= 100_000 and not bwd and on_gpu:
+                    ref = float(chamfer_distance(xc, yc)[0])
+                    check = f"rel diff to CPU {abs(float(run()) - ref) / ref:.1e}"
+            else:
+                _, size, faces, _ = spec
+                n_lat = max(4, round(math.sqrt(faces / 4)))
+                mesh = uv_sphere(n_lat, 2 * n_lat, radius=0.8, dtype=torch.float32, device=dev)
+                pts = mesh.points.detach().clone().requires_grad_(True)
+                cam = Camera.look_at((0.0, -3.0, 1.0), image_size=size)
+
+                def run(pts=pts, cells=mesh.cells, cam=cam):
+                    out = render(pts, cells, cam)
+                    (out["silhouette"].sum() + out["depth"].sum() + out["normals"].sum()).backward()
+                    pts.grad = None
+
+                name = f"render {size}^2, {mesh.n_cells // 1000}k faces, fwd+bwd"
+                check = ""
+            ms, peak = timed(run)
+            row.update(name=name, ms=ms, peak_mib=peak, check=check)
+            print(f"{name:<48} {ms:>9.2f} {peak:>9.0f}  {check}", flush=True)
+        except Exception as err:  # one failing row must not cost the others
+            row.update(error=f"{type(err).__name__}: {err}")
+            print(f"{spec}: {row['error']}", flush=True)
+        results["rows"].append(row)
+        if json_path:
+            with open(json_path, "w") as fh:
+                json.dump(results, fh, indent=1)
+        if on_gpu:
+            torch.cuda.empty_cache()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
+    ap.add_argument("--grid", action="store_true", help="also time the torch grid search (the CUDA path) on CPU")
+    ap.add_argument("--cuda", action="store_true", help="time Chamfer and the renderer on the GPU instead (see cuda_rows)")
+    ap.add_argument("--json", default=None, help="with --cuda: write the rows to this JSON file as they come")
     args = ap.parse_args(argv)
+    if args.cuda:
+        cuda_rows(args.json)
+        return
     torch.set_num_threads(1)
     if args.quick:
         n_pts, grid, n_mesh, n_query, repeat = 10_000, (100, 100), 5_000, 20_000, 2
@@ -179,6 +288,8 @@ def main(argv=None):
     rows = [
         bench_chamfer(n_pts, repeat, 0.0),
         bench_chamfer(n_pts, repeat, 0.02),
+        bench_chamfer(n_pts, repeat, 0.10),
+        *([bench_chamfer(n_pts, repeat, g, "grid") for g in (0.0, 0.02, 0.10)] if args.grid else []),
         bench_normals_areas(p, f, repeat),
         bench_cotmatrix(p, f, repeat),
         bench_interp(n_mesh, n_query, repeat),

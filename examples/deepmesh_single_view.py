@@ -18,9 +18,9 @@ from geomsci.core.plot import plot_images, plot_mesh
 from geomsci.core.render import Camera, render
 from geomsci.core.shapes import sphere_sdf
 from geomsci.deepmesh import extract_surface
+from geomsci.deepmesh.evaluation import surface_metrics
 from geomsci.deepmesh.sdf_net import SDFNet, fit_sdf
 from geomsci.deepmesh.single_view import reconstruct_from_view, silhouette_iou
-from geomsci.deepmesh.topology import surface_metrics
 
 
 def peanut(p):

@@ -13,12 +13,13 @@ from pathlib import Path
 import torch
 
 import geomsci
-from geomsci.core.plot import plot_mesh
 from geomsci.core.mesh import Mesh
+from geomsci.core.plot import plot_mesh
 from geomsci.core.shapes import icosphere, sphere_sdf, torus_mesh
 from geomsci.deepmesh import extract_surface
+from geomsci.deepmesh.evaluation import surface_metrics
+from geomsci.deepmesh.sdf_fitting import fit_to_target
 from geomsci.deepmesh.sdf_net import SDFNet, fit_sdf
-from geomsci.deepmesh.topology import fit_to_target, surface_metrics
 
 
 def targets():

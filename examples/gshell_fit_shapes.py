@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 import geomsci
-from geomsci.gshell.fit import evaluate, fit
+from geomsci.gshell.evaluation import evaluate
+from geomsci.gshell.fit import fit
 from geomsci.gshell.targets import BOUNDARY_LOOPS, TARGETS, make_target
 from geomsci.gshell.turntable import turntable
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 import geomsci
-from geomsci.gshell.fit import evaluate
+from geomsci.gshell.evaluation import evaluate
 from geomsci.gshell.multiview import fit_multiview, render_views, ring_cameras
 from geomsci.gshell.targets import BOUNDARY_LOOPS, TARGETS, make_target
 from geomsci.gshell.turntable import turntable
@@ -46,7 +46,7 @@ def main():
         rows[-1] += (res.mesh,)
     turntable([target] + [r[4] for r in rows], args.out / f"{args.target}_multiview.png", titles=["target"] + [r[0] for r in rows])
     print(f"{args.target}: {args.views} views at {args.size}x{args.size}, grid {args.resolution}, {args.steps} steps, seed {args.seed}")
-    head = f"{'method':>16} {'Chamfer':>8} {'F@1%':>6} {'loops (want %d)' % BOUNDARY_LOOPS[args.target]:>15} {'raw':>4} {'time s':>7}"
+    head = f"{'method':>16} {'Chamfer':>8} {'F@1%':>6} {f'loops (want {BOUNDARY_LOOPS[args.target]})':>15} {'raw':>4} {'time s':>7}"
     print(head)
     print("-" * len(head))
     for label, ev, raw, dt, _ in rows:

@@ -10,7 +10,8 @@ Finding the cell runs without gradients, in up to three stages, all vectorized o
 1. (planar and tet meshes) a visibility walk: start in a cell at the query's nearest mesh vertex
    and step across the facet opposite the most negative barycentric weight until a cell contains
    the query; ends early at the boundary (the domain may be non-convex) or after 64 steps;
-2. a multi-level bounding-box grid for the rest: a cell of extent e is filed in the bins of side
+2. a multi-level bounding-box grid for the rest (filed in ``spatial.SpatialHash``, the hash the
+   nearest-neighbour search uses too): a cell of extent e is filed in the bins of side
    s >= e / (w - 1) (s a power-of-two multiple of a small extent, w = 4 in 2-D, 3 in 3-D) that its
    box touches, so strongly graded meshes cost no more than uniform ones; a query tests the
    cells filed in its own bin at every level;
@@ -30,8 +31,8 @@ import warnings
 
 import torch
 
-from .losses import nearest_neighbors
 from .mesh import Mesh
+from .spatial import SpatialHash, nearest_neighbors
 
 __all__ = ["locate_points", "barycentric", "transfer_matrix", "interpolate"]
 
@@ -269,15 +270,11 @@ class _CellBins:
             keep = (lo + off_t <= hi).all(1)  # (M,) the box reaches this bin
             keys.append(base[keep] + int((off_t * self.strides).sum()))
             ids.append(cell_id[keep])
-        keys, self.cell_of_entry = torch.cat(keys), torch.cat(ids)
-        keys, order = torch.sort(keys, stable=True)
-        self.cell_of_entry = self.cell_of_entry[order]
-        self.ukeys, self.ucounts = torch.unique_consecutive(keys, return_counts=True)
-        self.ustarts = torch.cumsum(self.ucounts, 0) - self.ucounts
+        self.cell_of_entry = torch.cat(ids)  # (E,)
+        self.hash = SpatialHash(torch.cat(keys))  # entries filed under their bin keys
 
     def candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(query index (T,), cell index (T,)) of every cell filed in a query's bins."""
-        dev = q.device
         keys = []
         for lev in self.levels:
             size = self.s0 * 2.0**lev
@@ -286,16 +283,7 @@ class _CellBins:
             inside = ((b >= 0) & (b < r)).all(-1)
             k = lev * self.stride_level + (b.clamp(0, r - 1) * self.strides).sum(-1)
             keys.append(torch.where(inside, k, torch.full_like(k, -1)))
-        keys = torch.stack(keys, 1)  # (P, L)
-        u = self.ukeys.numel()
-        pos = torch.searchsorted(self.ukeys, keys).clamp_max(u - 1)
-        cnt = torch.where(self.ukeys[pos] == keys, self.ucounts[pos], torch.zeros_like(pos)).reshape(-1)
-        start = self.ustarts[pos].reshape(-1)
-        total = int(cnt.sum())
-        first = torch.cumsum(cnt, 0) - cnt
-        entry = torch.arange(total, device=dev) + torch.repeat_interleave(start - first, cnt, output_size=total)
-        qi = torch.repeat_interleave(torch.arange(q.shape[0], device=dev), cnt.view(q.shape[0], -1).sum(1),
-                                     output_size=total)
+        qi, entry = self.hash.candidates(torch.stack(keys, 1))  # keys (P, L) -> pairs (T,)
         return qi, self.cell_of_entry[entry]
 
 

@@ -23,8 +23,10 @@ SoftRas, a pixel on an edge shared by two faces of one layer gets 1 - (1/2)^2 = 
 faces along a silhouette push it outwards: areas are exact only as sigma -> 0 (measured: a
 sphere's silhouette within 0.2% of the analytic disk at sigma = 1e-6, 256 x 256). A face
 only touches pixels within ``sqrt(cutoff * sigma)`` of it (outside that, D < e^-cutoff ~ 2e-9 is
-dropped): rendering is a sparse list of (face, pixel) pairs, processed in chunks of ``max_pairs``
-with gradient checkpointing (each chunk is recomputed in the backward pass instead of keeping its
+dropped): rendering is a sparse list of (face, pixel) pairs, binned by 16 x 16 pixel tiles and
+processed in chunks of whole tiles holding about ``max_pairs`` pairs, so each chunk accumulates
+into its own tiles only (no full-image buffer per chunk, no merging across chunks), with gradient
+checkpointing (each chunk is recomputed in the backward pass instead of keeping its
 intermediates; first-order gradients only), so memory stays bounded (a 128 x 128 image of a 20k-face mesh with its
 backward pass takes a few hundred MB).
 
@@ -78,7 +80,7 @@ class Camera:
 
     @classmethod
     def look_at(cls, eye, at=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0), fov: float = 40.0, ortho_scale: float | None = None,
-                image_size=(128, 128), znear: float = 1e-4) -> "Camera":
+                image_size=(128, 128), znear: float = 1e-4) -> Camera:
         """Camera at ``eye`` looking at ``at`` with ``up`` pointing up in the image.
 
         ``fov`` is the vertical field of view in degrees (pinhole). Giving ``ortho_scale`` (half the
@@ -162,13 +164,9 @@ def _pixel_boxes(tri: torch.Tensor, H: int, W: int, radius: float):
     return c0, r0, nc, nr
 
 
-def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, zrange, ortho, cutoff, P, want_z):
-    """Soft coverage and z-buffer sums of one chunk of (face, pixel) pairs.
-
-    Returns ``log_miss`` (P,) = sum over the chunk's pairs of log(1 - D), and when ``want_z``:
-    ``m`` (P,) the per-pixel max of the softmax logits (a constant), ``s`` (P,) = sum exp(l - m)
-    and ``acc`` (P, 4) = sum exp(l - m) * [z, n_x, n_y, n_z].
-    """
+def _pair_geometry(xy, fids, pix, centers, face_idx):
+    """Per (face, pixel) pair: vertex ids f (Q, 3), barycentrics of the pixel centre bary (Q, 3),
+    inside (Q,) bool and the squared distance d2 (Q,) from the centre to the triangle's edges."""
     f = face_idx[fids]  # (Q, 3) vertex ids
     v = xy[f]  # (Q, 3, 2) projected corners
     p = centers[pix]  # (Q, 2)
@@ -191,6 +189,26 @@ def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, 
         return ((p - q) ** 2).sum(1)
 
     d2 = torch.minimum(torch.minimum(seg_d2(a, b), seg_d2(b, c)), seg_d2(c, a))  # (Q,)
+    return f, bary, inside, d2
+
+
+@torch.no_grad()
+def _touching_pairs(xy, fids, pix, centers, face_idx, sigma, cutoff) -> torch.Tensor:
+    """(Q,) bool: the pairs `_chunk` keeps (pixel inside the face or within sqrt(cutoff sigma) of
+    it). The others contribute exact zeros, so dropping them first changes no value or gradient
+    and spares the box corners (a quarter of a small face's pairs) the differentiable pass."""
+    _, _, inside, d2 = _pair_geometry(xy, fids, pix, centers, face_idx)
+    return inside | (d2 < cutoff * sigma)
+
+
+def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, zrange, ortho, cutoff, P, want_z):
+    """Soft coverage and z-buffer sums of one chunk of (face, pixel) pairs.
+
+    Returns ``log_miss`` (P,) = sum over the chunk's pairs of log(1 - D), and when ``want_z``:
+    ``m`` (P,) the per-pixel max of the softmax logits (a constant), ``s`` (P,) = sum exp(l - m)
+    and ``acc`` (P, 4) = sum exp(l - m) * [z, n_x, n_y, n_z].
+    """
+    f, bary, inside, d2 = _pair_geometry(xy, fids, pix, centers, face_idx)
     x = torch.where(inside, d2, -d2) / sigma  # delta * d^2 / sigma
     keep = inside | (d2.detach() < cutoff * sigma)  # drop the bounding box's far corners
     # log(1 - D_f) = logsigmoid(-x) = -softplus(x) (F.logsigmoid is slow on CPU for small inputs)
@@ -216,15 +234,19 @@ def _chunk(xy, z, normals, fids, pix, centers, face_idx, sigma, gamma, znear_n, 
 
 
 class _RecomputedChunk(torch.autograd.Function):
-    """Gradient checkpointing of `_chunk`: the forward pass keeps only the inputs, the backward
-    pass recomputes the chunk with autograd on and back-propagates through it. (A plain Function
-    rather than ``torch.utils.checkpoint``, whose first call imports torch._dynamo: seconds.)"""
+    """Gradient checkpointing of `_chunk`: the forward pass keeps only the shared inputs and (with
+    ``keep_pairs``) the chunk's (face, pixel) index lists; otherwise the backward pass regenerates
+    them with ``make_pairs``. Then it recomputes the chunk with autograd on. (A plain
+    Function rather than ``torch.utils.checkpoint``, whose first call imports torch._dynamo: seconds.)"""
 
     @staticmethod
-    def forward(ctx, xy, z, normals, znear_n, zrange, fids, pix, centers, faces, opts):
-        ctx.save_for_backward(xy, z, normals, znear_n, zrange, fids, pix, centers, faces)
-        ctx.opts = opts
+    def forward(ctx, xy, z, normals, znear_n, zrange, faces, opts, make_pairs, keep_pairs):
+        ctx.save_for_backward(xy, z, normals, znear_n, zrange, faces)
+        ctx.opts, ctx.make_pairs = opts, make_pairs
         sigma, gamma, ortho, cutoff, P, want_z = opts
+        with torch.no_grad():
+            fids, pix, centers = make_pairs()
+        ctx.pairs = (fids, pix, centers) if keep_pairs else None  # index tensors, not differentiated
         with torch.no_grad():
             out = _chunk(xy, z, normals, fids, pix, centers, faces, sigma, gamma, znear_n, zrange, ortho, cutoff, P, want_z)
         if len(out) > 1:
@@ -233,20 +255,95 @@ class _RecomputedChunk(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        xy, z, normals, znear_n, zrange, fids, pix, centers, faces = ctx.saved_tensors
+        xy, z, normals, znear_n, zrange, faces = ctx.saved_tensors
         diff = [None if t is None else t.detach().requires_grad_(t.requires_grad) for t in (xy, z, normals, znear_n, zrange)]
         sigma, gamma, ortho, cutoff, P, want_z = ctx.opts
+        with torch.no_grad():  # the same pairs: they depend on xy's values only
+            fids, pix, centers = ctx.pairs if ctx.pairs is not None else ctx.make_pairs()
+        ctx.pairs = None
         with torch.enable_grad():
             out = _chunk(diff[0], diff[1], diff[2], fids, pix, centers, faces, sigma, gamma, diff[3], diff[4], ortho, cutoff, P, want_z)
         pairs = [(o, g) for o, g in zip(out, grads) if g is not None and o.requires_grad]
         wrt = [t for t in diff if t is not None and t.requires_grad]
         got = iter(torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True) if pairs and wrt else [])
         grads_in = [next(got) if t is not None and t.requires_grad else None for t in diff]
-        return (*grads_in, None, None, None, None, None)
+        return (*grads_in, None, None, None, None)
+
+
+_KEEP_PAIR_BYTES = 2**28  # index lists kept for the backward pass up to this size, rebuilt beyond
+_TILE = 16  # tile side in pixels: (face, pixel) pairs are binned by tile, and chunks hold whole tiles
+
+
+@torch.no_grad()
+def _tile_chunks(fidx, c0, r0, nc, nr, H: int, W: int, max_pairs: int, dtype: torch.dtype):
+    """Bin the (face, pixel) pairs of the faces' pixel boxes by 16 x 16 tiles and cut the tiles,
+    in order, into chunks of about ``max_pairs`` pairs (a chunk holds whole tiles, so it may exceed
+    the budget by one tile's pairs).
+
+    Returns a list of (n_pix, n_pairs, make) per chunk; ``make()`` builds the chunk's face ids (Q,),
+    chunk-local pixel ids (Q,) and pixel centres (n_pix, 2) on demand, so that only one chunk's
+    pairs exist at a time. A chunk's pixels are its tiles' pixels, tile-major (tile by tile,
+    row-major inside a tile), including the padding of edge tiles beyond the image.
+    """
+    T = _TILE
+    th, tw = -(-H // T), -(-W // T)
+    n_tiles = th * tw
+    dev = c0.device
+    has = (nc > 0) & (nr > 0)
+    fidx, c0, r0, nc, nr = fidx[has], c0[has], r0[has], nc[has], nr[has]
+    tc0, tr0 = c0 // T, r0 // T
+    ntc, ntr = (c0 + nc - 1) // T - tc0 + 1, (r0 + nr - 1) // T - tr0 + 1  # tiles per face box
+    per_face = ntc * ntr  # (F',)
+    # (face, tile) pairs
+    k = torch.repeat_interleave(torch.arange(fidx.numel(), device=dev), per_face)  # (FT,)
+    local = torch.arange(k.numel(), device=dev) - (torch.cumsum(per_face, 0) - per_face)[k]
+    tr, tc = tr0[k] + local // ntc[k], tc0[k] + local % ntc[k]
+    tile = tr * tw + tc  # (FT,)
+    cs, rs = torch.maximum(c0[k], tc * T), torch.maximum(r0[k], tr * T)  # the box clipped to the tile
+    ncol = torch.minimum(c0[k] + nc[k], (tc + 1) * T) - cs
+    nrow = torch.minimum(r0[k] + nr[k], (tr + 1) * T) - rs
+    tile, order = torch.sort(tile, stable=True)
+    k, cs, rs, ncol, nrow = k[order], cs[order], rs[order], ncol[order], nrow[order]
+    count = ncol * nrow  # (FT,) pixels of each (face, tile) pair
+    per_tile = torch.zeros(n_tiles, dtype=torch.long, device=dev).index_add_(0, tile, count)
+    cum = torch.cumsum(per_tile, 0)
+    total = int(cum[-1])  # host sync: the pair count is data-dependent
+    # tile boundaries where the running pair count crosses a multiple of max_pairs
+    marks = torch.arange(1, -(-max(total, 1) // max_pairs), device=dev) * max_pairs
+    cuts = torch.unique(torch.cat([torch.searchsorted(cum, marks, right=True) + 1, torch.tensor([n_tiles], device=dev)]))
+    cuts = cuts[(cuts > 0) & (cuts <= n_tiles)]
+    ft_cuts = torch.searchsorted(tile, cuts)  # (face, tile) pairs before each cut
+    px_cuts = torch.where(cuts > 0, cum[(cuts - 1).clamp_min(0)], torch.zeros_like(cuts))
+    bounds = torch.stack([cuts, ft_cuts, px_cuts], 1).tolist()  # one host sync for all chunks
+    ti = torch.arange(T * T, device=dev)
+
+    def pairs(t0, t1, f0, f1, n_pairs):
+        """(face ids (Q,), chunk-local pixel ids (Q,), pixel centres (n_pix, 2)) of one chunk."""
+        # pixel centres of the chunk's tiles (NDC, as Camera.pixel_centers)
+        tid = t0 + torch.arange(t1 - t0, device=dev)
+        rows = (((tid // tw) * T).unsqueeze(1) + ti // T).to(dtype)  # (n_tiles_chunk, T*T)
+        cols = (((tid % tw) * T).unsqueeze(1) + ti % T).to(dtype)
+        centers = torch.stack([(2 * cols + 1 - W) / H, (H - 2 * rows - 1) / H], -1).reshape(-1, 2)
+        if n_pairs == 0:
+            return fidx.new_zeros(0), fidx.new_zeros(0), centers
+        c = count[f0:f1]
+        j = torch.repeat_interleave(torch.arange(f1 - f0, device=dev), c, output_size=n_pairs)  # (Q,)
+        q = torch.arange(n_pairs, device=dev) - (torch.cumsum(c, 0) - c)[j]  # index inside the clipped box
+        g = f0 + j
+        row, col = rs[g] + q // ncol[g], cs[g] + q % ncol[g]
+        pix = (tile[g] - t0) * T * T + (row % T) * T + col % T  # chunk-local, tile-major
+        return fidx[k[g]], pix, centers
+
+    chunks = []
+    t0 = f0 = p0 = 0
+    for t1, f1, p1 in bounds:
+        chunks.append(((t1 - t0) * T * T, p1 - p0, (lambda a=(t0, t1, f0, f1, p1 - p0): pairs(*a))))
+        t0, f0, p0 = t1, f1, p1
+    return chunks
 
 
 def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: float = 1e-4, gamma: float = 1e-4,
-           channels=CHANNELS, cutoff: float = 20.0, max_pairs: int = 2**18) -> dict[str, torch.Tensor]:
+           channels=CHANNELS, cutoff: float = 20.0, max_pairs: int | None = None) -> dict[str, torch.Tensor]:
     """Soft-rasterize a triangle mesh (see the module docstring for the formulas).
 
     Parameters
@@ -258,8 +355,9 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
     gamma : z-buffer sharpness, in units of the mesh's normalised depth range.
     channels : which of ``"silhouette"``, ``"depth"``, ``"normals"`` to return.
     cutoff : pairs farther than ``sqrt(cutoff * sigma)`` from a face are skipped (D < e^-cutoff).
-    max_pairs : (face, pixel) pairs per chunk; bounds the memory (measured: about 1 KB per pair in
-        float32, 2 KB in float64, forward and backward).
+    max_pairs : (face, pixel) pairs per chunk of tiles; bounds the memory (measured: about 1 KB per
+        pair in float32, 2 KB in float64, forward and backward). Default 2^18 on CPU, 2^20 on CUDA
+        (fewer, larger kernels). The image does not depend on it beyond round-off.
 
     Returns
     -------
@@ -277,13 +375,16 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
     if not (sigma > 0 and gamma > 0):
         raise ValueError(f"render: sigma and gamma must be positive, got sigma={sigma}, gamma={gamma}")
     faces = faces.to(device=points.device, dtype=torch.long)
+    if max_pairs is None:
+        max_pairs = 2**20 if points.device.type == "cuda" else 2**18
+    if int(max_pairs) < 1:
+        raise ValueError(f"render: max_pairs must be a positive number of pairs, got {max_pairs!r}")
+    max_pairs = int(max_pairs)
     H, W = camera.image_size
-    P = H * W
     dt, dev = points.dtype, points.device
     want_z = "depth" in channels or "normals" in channels
 
     xy, z = camera.project(points)  # (N, 2), (N,)
-    centers = camera.pixel_centers(dt, dev)  # (P, 2)
 
     # -- topology and pair bookkeeping (no gradients) ---------------------------------------------
     with torch.no_grad():
@@ -296,9 +397,6 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
             visible &= (z[faces] > camera.znear).all(dim=1)  # fully in front of the camera
         fidx = visible.nonzero().flatten()  # (F',)
         c0, r0, nc, nr = _pixel_boxes(tri[fidx], H, W, math.sqrt(cutoff * sigma))
-        counts = nc * nr  # (F',) pixels per face
-        ends = torch.cumsum(counts, 0)
-        total = int(ends[-1]) if len(ends) else 0
 
     # depth range of the drawn faces, for the z-buffer's normalised depth (differentiable: it is part
     # of the function, so the gradient must see it)
@@ -310,34 +408,49 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
     zrange = torch.maximum(zfar_n - znear_n, 1e-6 * (zfar_n.detach().abs() + 1.0))
 
     normals = face_normals(points, faces) if want_z else None  # (F, 3)
-    out_log_miss = torch.zeros(P, dtype=dt, device=dev)
-    if want_z:
-        m_run = torch.full((P,), -math.inf, dtype=dt, device=dev)
-        s_run = torch.zeros(P, dtype=dt, device=dev)
-        acc_run = torch.zeros(P, 4, dtype=dt, device=dev)
-    use_ckpt = torch.is_grad_enabled() and points.requires_grad and total > max_pairs
-    for start in range(0, total, max_pairs):
-        with torch.no_grad():
-            pid = torch.arange(start, min(start + max_pairs, total), device=dev)
-            k = torch.searchsorted(ends, pid, right=True)  # which (visible) face
-            local = pid - (ends[k] - counts[k])
-            pix = (r0[k] + local // nc[k]) * W + c0[k] + local % nc[k]  # (Q,) flat pixel ids
-            fids = fidx[k]  # (Q,) face ids
-        if use_ckpt:
-            opts = (sigma, gamma, camera.orthographic, cutoff, P, want_z)
-            res = _RecomputedChunk.apply(xy, z, normals, znear_n, zrange, fids, pix, centers, faces, opts)
+    chunks = _tile_chunks(fidx, c0, r0, nc, nr, H, W, max_pairs, dt)
+    use_ckpt = torch.is_grad_enabled() and points.requires_grad and len(chunks) > 1
+    # between the passes keep the pairs' index lists (16 B a pair) up to 256 MB, else rebuild them
+    keep_pairs = sum(n for _, n, _ in chunks) * 16 <= _KEEP_PAIR_BYTES
+    parts = []  # per chunk of tiles: (log_miss, s, acc) over the chunk's pixels, tile-major
+    xy_values = xy.detach()
+
+    def touching(make):
+        """The chunk's pairs that touch their face (the others add exact zeros), built on demand."""
+        fids, pix, centers = make()
+        if fids.numel():
+            keep = _touching_pairs(xy_values, fids, pix, centers, faces, sigma, cutoff)
+            fids, pix = fids[keep], pix[keep]
+        return fids, pix, centers
+
+    for n_pix, n_pairs, make in chunks:
+        if n_pairs == 0:
+            zero = torch.zeros(n_pix, dtype=dt, device=dev)
+            parts.append((zero, zero, torch.zeros(n_pix, 4, dtype=dt, device=dev)) if want_z else (zero,))
+            continue
+        if use_ckpt:  # the chunk's pairs are rebuilt in the backward pass instead of kept
+            opts = (sigma, gamma, camera.orthographic, cutoff, n_pix, want_z)
+            res = _RecomputedChunk.apply(xy, z, normals, znear_n, zrange, faces, opts, lambda m=make: touching(m),
+                                         keep_pairs)
         else:
+            fids, pix, centers = touching(make)
             res = _chunk(xy, z, normals, fids, pix, centers, faces, sigma, gamma, znear_n, zrange,
-                         camera.orthographic, cutoff, P, want_z)
-        out_log_miss = out_log_miss + res[0]
-        if want_z:
-            _, m_c, s_c, acc_c = res
-            m_new = torch.maximum(m_run, m_c)  # constants: the softmax does not depend on the shift
-            a_old = torch.exp(m_run - m_new)  # exp(-inf) = 0 before any pair
-            a_new = torch.exp(m_c - m_new)
-            s_run = s_run * a_old + s_c * a_new
-            acc_run = acc_run * a_old.unsqueeze(1) + acc_c * a_new.unsqueeze(1)
-            m_run = m_new
+                         camera.orthographic, cutoff, n_pix, want_z)
+        # every pixel's pairs lie in one chunk: the softmax needs no merging across chunks, and the
+        # per-pixel shift m cancels in acc / s
+        parts.append((res[0], res[2], res[3]) if want_z else (res[0],))
+    th, tw = -(-H // _TILE), -(-W // _TILE)
+
+    def image(tile_major: torch.Tensor) -> torch.Tensor:
+        """(n_tiles * T * T, ...) in tile order -> (H * W, ...) row-major."""
+        rest = tile_major.shape[1:]
+        t = tile_major.reshape(th, tw, _TILE, _TILE, *rest).transpose(1, 2).reshape(th * _TILE, tw * _TILE, *rest)
+        return t[:H, :W].reshape(H * W, *rest)
+
+    out_log_miss = image(torch.cat([q[0] for q in parts]))  # (P,)
+    if want_z:
+        s_run = image(torch.cat([q[1] for q in parts]))  # (P,)
+        acc_run = image(torch.cat([q[2] for q in parts]))  # (P, 4)
 
     silhouette = 1 - torch.exp(out_log_miss)  # (P,)
     result = {}

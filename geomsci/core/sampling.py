@@ -17,6 +17,7 @@ import operator
 import torch
 
 from .geometry import _check, face_normals
+from .spatial import as_points
 
 __all__ = ["sample_points", "sample_faces"]
 
@@ -29,7 +30,7 @@ def sample_faces(points: torch.Tensor, faces: torch.Tensor, n: int, *, generator
     face_idx : (n,) long tensor
     bary : (n, 3) tensor of barycentric weights, same dtype/device as ``points`` (no gradient)
     """
-    points, faces = _check(points, faces, dims=(2, 3))
+    points, faces = _check(as_points(points, "points", dims=(2, 3)), faces, dims=(2, 3))
     try:
         n = operator.index(n)
     except TypeError:
@@ -67,24 +68,33 @@ def sample_points(
     *,
     generator: torch.Generator | None = None,
     return_normals: bool = False,
+    planar: bool = False,
 ):
     """Sample ``n`` points uniformly (by area) on a triangle mesh, differentiably in ``points``.
 
     Parameters
     ----------
-    points : (N, 3) float tensor (or (N, 2) for a planar mesh; then no normals)
-    faces : (F, 3) long tensor
+    points : (N, 3) float tensor or array (converted); (N, 2) only with ``planar=True``
+    faces : (F, 3) long tensor or array
     n : number of samples
     generator : torch.Generator on ``points``' device, for reproducible samples. With the same
         generator state and the same face areas, the same faces and barycentrics are drawn, so
         the samples are a smooth function of ``points`` (this is what gradcheck relies on).
     return_normals : also return the unit normal of the face each sample lies on.
+    planar : allow a planar mesh with (N, 2) points (samples (n, 2), no normals). Without it (N, 2)
+        points are refused: a surface sampler handed 2-D points is more often a mistake.
 
     Returns
     -------
     samples : (n, D) tensor
     normals : (n, 3) tensor, only with ``return_normals=True``
     """
+    points = as_points(points, "points", dims=(2, 3))
+    if points.shape[1] == 2 and not planar:
+        raise ValueError(
+            f"sample_points samples triangle surfaces in 3-D, got points of shape {tuple(points.shape)}; "
+            "pass planar=True to sample a planar (N, 2) mesh by area, or add a z column"
+        )
     points, faces = _check(points, faces, dims=(2, 3))
     if return_normals and points.shape[1] != 3:
         raise ValueError(f"return_normals needs 3-D points, got points of shape {tuple(points.shape)}")

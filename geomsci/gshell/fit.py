@@ -1,6 +1,8 @@
 """Fit a G-Shell to a mesh or a point cloud of an open (or closed) surface.
 
-Pipeline (all in a normalized frame where the target fits in [-0.8, 0.8]^3 on a [-1, 1]^3 grid):
+Pipeline (all in a normalized frame where the target fits in [-0.8, 0.8]^3 on a [-1, 1]^3 grid);
+this module holds the loop, the stages live in ``template`` (1), ``training`` (the optimizer shared
+with ``multiview``), ``cleanup`` (3, 4) and ``evaluation``, and are re-exported here:
 
 1. Template initialization. With oriented triangles (a mesh) the generalized winding number
    (Jacobson et al. 2013) ``w(x) = sum_f Omega_f(x) / 4 pi`` is 1 inside a closed surface, 0
@@ -32,96 +34,23 @@ Pipeline (all in a normalized frame where the target fits in [-0.8, 0.8]^3 on a 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
-from geomsci.core.losses import chamfer_distance, f_score, laplacian_smoothing, nearest_neighbors
+from geomsci.core.losses import laplacian_smoothing
 from geomsci.core.mesh import Mesh
+from geomsci.core.metrics import chamfer_distance
 from geomsci.core.sampling import sample_points
 
+# stages of the pipeline live in their own modules; re-exported here under their old import path
+from .cleanup import clean_surface, finish, polish_nu, remove_small_components, small_regions  # noqa: F401
+from .evaluation import evaluate  # noqa: F401
 from .model import GShell
 from .regularizers import distance_targets
-
-
-@torch.no_grad()
-def winding_number(
-    query: torch.Tensor, points: torch.Tensor, normals: torch.Tensor, areas: torch.Tensor, chunk: int = 2**22
-) -> torch.Tensor:
-    """Generalized winding number of an oriented, area-weighted point cloud (dipole sum, Barill
-    et al. 2018, "Fast winding numbers for soups and clouds", far-field term)::
-
-        w(x) = sum_i a_i (p_i - x) . n_i / (4 pi |p_i - x|^3)
-
-    1 inside a closed outward-oriented surface, 0 outside, 1/2 across the holes of an open one.
-    Accurate at distances well above the sample spacing; see :func:`template_sdf` for the
-    treatment near the surface. query (Q, 3), points (N, 3), normals (N, 3), areas (N,) -> (Q,).
-    """
-    # expanded so that the (q, N) work is two matrix products and a few elementwise ops:
-    # (p - x) . a n = (p . a n) - x . (a n),   |p - x|^2 = |p|^2 + |x|^2 - 2 x . p
-    out = torch.empty(query.shape[0], dtype=points.dtype, device=points.device)
-    step = max(1, chunk // max(1, points.shape[0]))
-    an = areas[:, None] * normals  # (N, 3)
-    pan = (points * an).sum(-1)  # (N,)
-    p2 = points.square().sum(-1)  # (N,)
-    for i in range(0, query.shape[0], step):
-        q = query[i : i + step]  # (q, 3)
-        num = pan - q @ an.T  # (q, N)
-        r2 = (p2 + q.square().sum(-1, keepdim=True) - 2 * q @ points.T).clamp_min(1e-12)
-        out[i : i + step] = (num * r2.rsqrt() / r2).sum(1) / (4 * math.pi)
-    return out
-
-
-@torch.no_grad()
-def template_sdf(
-    query: torch.Tensor,
-    points: torch.Tensor,
-    normals: torch.Tensor,
-    areas: torch.Tensor,
-    band: float,
-    max_dipoles: int = 3000,
-) -> torch.Tensor:
-    """A watertight-template SDF for an oriented (possibly open) surface given by samples.
-
-    ``|s| = distance to the nearest sample``; the sign is "inside" where the winding number
-    exceeds 1/2, except within ``band`` of the surface where the dipole sum is unreliable and the
-    side of the nearest sample's tangent plane decides: ``sign((x - p_nn) . n_nn)``. The far-field
-    sum uses at most ``max_dipoles`` of the samples (evenly strided; area rescaled).
-    query (Q, 3) -> (Q,).
-    """
-    from scipy.spatial import cKDTree  # initialization only: an exact KD-tree on the CPU
-
-    dist, index = cKDTree(points.cpu().double().numpy()).query(query.cpu().double().numpy())
-    d = torch.as_tensor(dist, dtype=query.dtype, device=query.device)
-    idx = torch.as_tensor(index, device=query.device)
-    near = d < band
-    side = ((query - points[idx]) * normals[idx]).sum(-1)  # (Q,) > 0 outside
-    inside = torch.zeros_like(near)
-    inside[near] = side[near] < 0
-    far = ~near
-    # far field: a subset of the samples carries the same total area
-    n = points.shape[0]
-    sub = torch.arange(0, n, max(1, -(-n // max_dipoles)), device=points.device)
-    a_sub = areas[sub] * (areas.sum() / areas[sub].sum())
-    inside[far] = winding_number(query[far], points[sub], normals[sub], a_sub) > 0.5
-    return torch.where(inside, -d, d)
-
-
-def _area_per_sample(target: Mesh, pts: torch.Tensor, n: int) -> torch.Tensor:
-    """(n,) area carried by each of n area-uniform samples (total area / n), or for a point cloud
-    pi r^2 with r half the mean distance to the nearest other point."""
-    from geomsci.core.geometry import surface_area
-
-    if target.cells is not None:
-        return surface_area(pts, target.cells).expand(n) / n
-    gen = torch.Generator(device=pts.device).manual_seed(0)
-    sub = pts[torch.randperm(pts.shape[0], generator=gen, device=pts.device)[: min(2000, pts.shape[0])]]
-    # distance to the second nearest = nearest among the others
-    dist = torch.cdist(sub, pts).topk(2, largest=False).values[:, 1]
-    r = 0.5 * float(dist.mean())
-    return torch.full((n,), math.pi * r * r, dtype=pts.dtype, device=pts.device)
+from .template import _area_per_sample, area_per_sample, normalize, template_sdf, winding_number  # noqa: F401
+from .training import make_optimizer
 
 
 @dataclass
@@ -142,101 +71,6 @@ class FitResult:
         with torch.no_grad():
             t = self.model.extract_watertight()
         return Mesh(t.points.detach() * self.scale + self.center, t.cells, "triangle")
-
-
-@torch.no_grad()
-def remove_small_components(mesh: Mesh, min_fraction: float) -> Mesh:
-    """Drop edge-connected components with fewer than ``min_fraction`` of the faces (and the
-    vertices only they use); point fields are kept for the remaining vertices."""
-    from geomsci.core.geometry import connected_components
-
-    if mesh.n_cells == 0:
-        return mesh
-    labels = connected_components(mesh.cells, mesh.n_points)  # (N,)
-    face_label = labels[mesh.cells[:, 0]]  # (F,)
-    counts = torch.bincount(face_label, minlength=int(labels.max()) + 1)
-    keep_face = counts[face_label] >= min_fraction * mesh.n_cells
-    faces = mesh.cells[keep_face]
-    used = torch.zeros(mesh.n_points, dtype=torch.bool, device=mesh.device)
-    used[faces.reshape(-1)] = True
-    remap = torch.cumsum(used.long(), 0) - 1
-    return Mesh(mesh.points[used], remap[faces], "triangle", {k: v[used] for k, v in mesh.point_data.items()})
-
-
-@torch.no_grad()
-def small_regions(faces: torch.Tensor, keep: torch.Tensor, min_fraction: float) -> torch.Tensor:
-    """Vertices (K,) bool of the template that lie in a connected region of kept (``keep``) or of
-    removed vertices holding fewer than ``min_fraction`` of all K vertices: islands and pinholes."""
-    import numpy as np
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-
-    k = keep.shape[0]
-    e = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).cpu().numpy()
-    kp = keep.cpu().numpy()
-    same = kp[e[:, 0]] == kp[e[:, 1]]  # edges inside one region
-    e = e[same]
-    g = sp.coo_matrix((np.ones(len(e), dtype=np.int8), (e[:, 0], e[:, 1])), shape=(k, k))
-    _, labels = connected_components(g, directed=False)
-    sizes = np.bincount(labels)
-    return torch.as_tensor(sizes[labels] < min_fraction * k, device=keep.device)
-
-
-@torch.no_grad()
-def clean_surface(surface, min_fraction: float) -> Mesh:
-    """The open surface after flipping the sign of nu (at template vertices) on kept or removed
-    template regions holding fewer than ``min_fraction`` of the template's vertices: one-cell
-    islands are removed and pinholes closed; template components (bubbles of s) smaller than
-    that are removed whole. Then the template is cut again
-    (``extract.cut_open``). surface: a ``GShellSurface`` -> Mesh (detached)."""
-    from .extract import cut_open
-
-    tmpl = surface.template
-    if tmpl.n_cells == 0:
-        return surface.mesh.detach()
-    from geomsci.core.geometry import connected_components
-
-    nu = surface.nu_template.detach()
-    keep = nu > 0
-    # tiny closed components of the template (bubbles of s) are floaters: removed whole
-    comp = connected_components(tmpl.cells, tmpl.n_points)  # (K,)
-    sizes = torch.bincount(comp)
-    floater = sizes[comp] < min_fraction * tmpl.n_points
-    flip = small_regions(tmpl.cells, keep, min_fraction) & ~floater
-    tiny = torch.finfo(nu.dtype).eps
-    nu = torch.where(flip, torch.where(keep, -nu, (-nu).clamp_min(tiny)), nu)
-    nu = torch.where(floater, -nu.abs(), nu)
-    return cut_open(tmpl.points.detach(), tmpl.cells, nu)[0]
-
-
-def polish_nu(model: GShell, targets, steps: int, lr: float, margin: float = 0.02) -> None:
-    """Final stage: s and the deformation frozen, so the template and the targets of its vertices
-    are fixed; Adam on nu alone minimizes the open/close terms until (nearly) every target is met.
-    ``targets`` maps template points (K, 3) (model frame) to targets (K,) in [-1, 1]."""
-    from geomsci.core.tetgrid import interpolate_on_edges
-
-    from .regularizers import nu_target_loss
-
-    if steps <= 0:
-        return
-    with torch.no_grad():
-        tmpl = model.surface().template
-        e, w = tmpl.point_data["edge"], tmpl.point_data["edge_weight"]
-        t = targets(tmpl.points)
-    opt = torch.optim.Adam([model.nu], lr=lr)
-    for _ in range(steps):
-        loss = nu_target_loss(interpolate_on_edges(model.nu, e, w), t, margin)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-
-def normalize(points: torch.Tensor, extent: float = 0.8) -> tuple[torch.Tensor, float]:
-    """Center and scale of the map putting ``points`` (P, 3) into [-extent, extent]^3."""
-    lo, hi = points.min(0).values, points.max(0).values
-    center = (lo + hi) / 2
-    scale = float((hi - lo).max()) / (2 * extent)
-    return center, scale
 
 
 def fit(
@@ -317,12 +151,7 @@ def fit(
         with torch.no_grad():
             model.sdf.copy_(template_sdf(model.vertices, tgt, tgt_n, area, 2 * h))
 
-    params = [
-        {"params": [model.sdf], "lr": lr},
-        {"params": [model.nu], "lr": nu_lr},
-        {"params": [model.deformation], "lr": 10 * lr},
-    ]
-    opt = torch.optim.Adam(params)
+    opt = make_optimizer(model, lr, nu_lr)
     history = []
     bar = tqdm(range(steps), desc="gshell fit", disable=not progress, leave=False)
     for it in bar:
@@ -355,40 +184,8 @@ def fit(
         history.append(rec)
         if progress and it % 10 == 0:
             bar.set_postfix(cd=f"{rec['chamfer']:.4f}", faces=rec["faces"])
-    polish_nu(model, lambda pts: distance_targets(pts, tgt, nu_band[0] * h, nu_band[1] * h), polish_steps, nu_lr)
-    with torch.no_grad():
-        surf = model.surface()
-        clean = clean_surface(surf, min_component) if min_component > 0 else surf.mesh
+    targets = lambda pts: distance_targets(pts, tgt, nu_band[0] * h, nu_band[1] * h)  # noqa: E731
+    surf, _, clean = finish(model, targets, polish_steps=polish_steps, nu_lr=nu_lr, min_component=min_component)
     raw = Mesh(surf.mesh.points * scale + center, surf.mesh.cells, "triangle", {"boundary": surf.mesh.point_data["boundary"]})
     out = Mesh(clean.points * scale + center, clean.cells, "triangle", {"boundary": clean.point_data["boundary"]})
     return FitResult(model, out, center, scale, history, raw)
-
-
-@torch.no_grad()
-def evaluate(pred: Mesh, target: Mesh, *, n: int = 20000, seed: int = 0, fraction: float = 0.01) -> dict:
-    """Chamfer (L1, mean of both directions summed, in target units) and F-score at ``fraction``
-    of the target's bounding-box diagonal, on ``n`` area-uniform samples of each mesh."""
-    from geomsci.core import geometry as G
-
-    for name, m in (("pred", pred), ("target", target)):
-        if m.cells is None or m.cell_type != "triangle":
-            raise ValueError(
-                f"evaluate: {name} must be a triangle mesh (Chamfer and F-score sample its faces), "
-                f"got {'a point set' if m.cells is None else m.cell_type + ' cells'}"
-            )
-    gen = torch.Generator(device=pred.device).manual_seed(seed)
-    x = sample_points(pred.points.to(target.dtype), pred.cells, n, generator=gen)
-    y = sample_points(target.points, target.cells, n, generator=gen)
-    diag = float((target.points.max(0).values - target.points.min(0).values).norm())
-    cd, _ = chamfer_distance(x, y, squared=False)
-    f, p, r = f_score(x, y, fraction * diag)
-    return {
-        "chamfer": float(cd),
-        "chamfer_rel": float(cd) / diag,
-        "fscore": float(f),
-        "precision": float(p),
-        "recall": float(r),
-        "boundary_loops": len(G.boundary_loops(pred.cells)),
-        "manifold": G.is_manifold(pred.cells),
-        "faces": pred.n_cells,
-    }

@@ -9,7 +9,8 @@ alike because the boundary is just nu's zero set.
 Family (``open_shape_family``): spherical caps (radius, cut height random) and open tubes (capped
 cylinder SDF, nu cutting both ends; radius, height, cut depth random).
 
-Metrics (``generation_metrics``), with Chamfer distance (L1, two-sided) between point samples:
+Metrics (``generation_metrics``), with the Chamfer distance CD-L1 of ``geomsci.core.metrics`` (Euclidean,
+the two one-sided means summed) between point samples:
 MMD = mean over reference shapes of the distance to the closest generated shape (lower is
 better), COV = fraction of reference shapes that are the nearest reference of some generated
 shape (higher is better), and the fraction of samples that are valid open manifolds (non-empty,
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from geomsci.core import geometry as G
-from geomsci.core.losses import chamfer_distance
+from geomsci.core.metrics import chamfer_distance
 from geomsci.core.sampling import sample_points
 from geomsci.core.tetgrid import tet_grid
 

@@ -5,7 +5,7 @@ images with known cameras (rendered by ``geomsci.core.render``).
    pixel's ray) and an oriented normal; voxel down-sampling evens out the density of the views'
    overlapping samples (one sample per voxel of side h carries the area h^2 / |n|_1, the
    area per voxel of a plane with unit normal n). The template is initialized from these points exactly as in
-   ``fit.template_sdf`` (winding number of the oriented samples, hole-filling patches included).
+   ``template.template_sdf`` (winding number of the oriented samples, hole-filling patches included).
 2. Optimization of s, nu and the deformation, a few views per step, on
 
        L = |S - S*|_1 + w_d |D - D*|_1 + w_n |N - N*|_1       (premultiplied images, mean per pixel)
@@ -30,8 +30,10 @@ from geomsci.core.losses import laplacian_smoothing
 from geomsci.core.mesh import Mesh
 from geomsci.core.render import Camera, render
 
-from .fit import clean_surface, normalize, polish_nu, template_sdf
+from .cleanup import finish
 from .model import GShell
+from .template import normalize, template_sdf
+from .training import make_optimizer
 
 
 def ring_cameras(n: int = 12, *, distance: float = 3.0, elevations=(30.0, -30.0), image_size: int = 96, fov: float = 40.0) -> list[Camera]:
@@ -144,7 +146,7 @@ def carving_targets(
 @dataclass
 class MultiviewResult:
     """Model (normalized frame), final mesh in the world frame (open, or the template with
-    ``use_nu=False``; after ``fit.clean_surface``), frame map ``world = normalized * scale +
+    ``use_nu=False``; after ``cleanup.clean_surface``), frame map ``world = normalized * scale +
     center``, loss history and the uncleaned mesh."""
 
     model: GShell
@@ -186,8 +188,8 @@ def fit_multiview(
     use_nu : False reconstructs with the watertight template only (baseline)
     resolution, steps, views_per_step : grid size, Adam steps, views rendered per step
     seed : seeds the order in which views are visited
-    polish_steps : final nu-only steps on the frozen template (see ``fit.polish_nu``)
-    min_component : flip kept/removed template regions below this fraction (``fit.clean_surface``)
+    polish_steps : final nu-only steps on the frozen template (see ``cleanup.polish_nu``)
+    min_component : flip kept/removed template regions below this fraction (``cleanup.clean_surface``)
 
     Returns
     -------
@@ -212,10 +214,7 @@ def fit_multiview(
         model.sdf.copy_(template_sdf(model.vertices, p_n, n_n, area, 2 * h))
         if not use_nu:
             model.nu.fill_(1.0)
-    groups = [{"params": [model.sdf], "lr": lr}, {"params": [model.deformation], "lr": 10 * lr}]
-    if use_nu:
-        groups.append({"params": [model.nu], "lr": nu_lr})
-    opt = torch.optim.Adam(groups)
+    opt = make_optimizer(model, lr, nu_lr, use_nu=use_nu)
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(cameras), generator=gen).tolist()
     history = []
@@ -248,12 +247,9 @@ def fit_multiview(
         history.append({"step": it, "loss": float(loss.detach()), "image": float(loss_img.detach()), "nu": float(loss_nu.detach()), "faces": mesh.n_cells})
         if progress:
             bar.set_postfix(img=f"{history[-1]['image']:.4f}", faces=mesh.n_cells)
-    if use_nu:
-        polish_nu(model, lambda p: carving_targets(p * scale + center, images, cameras, tau=h * scale), polish_steps, nu_lr)
-    with torch.no_grad():
-        surf = model.surface()
-        final = surf.mesh if use_nu else surf.template
-        clean = clean_surface(surf, min_component) if (use_nu and min_component > 0) else final
+    targets = lambda p: carving_targets(p * scale + center, images, cameras, tau=h * scale)  # noqa: E731
+    _, final, clean = finish(model, targets, polish_steps=polish_steps, nu_lr=nu_lr, min_component=min_component,
+                             use_nu=use_nu)
     raw = Mesh(final.points.detach() * scale + center, final.cells, "triangle")
     out = Mesh(clean.points.detach() * scale + center, clean.cells, "triangle")
     return MultiviewResult(model, out, center, scale, history, raw)

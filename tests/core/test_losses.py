@@ -207,3 +207,14 @@ def test_chamfer_at_benchmark_size_equals_kdtree():
     d_ref, i_ref = cKDTree(y).query(x)
     assert (i.numpy() == i_ref).mean() > 0.9999  # float32 near-ties may differ
     assert np.allclose(d.numpy(), d_ref**2, atol=1e-6)
+
+
+def test_numpy_arrays_are_accepted_by_every_loss():
+    s = trimesh.creation.icosphere(1)
+    p, f = np.asarray(s.vertices), np.asarray(s.faces)
+    tp, tf = torch.tensor(p), torch.tensor(f)
+    for fn in (L.normal_consistency, L.laplacian_smoothing, L.edge_length_loss):
+        assert torch.equal(fn(p, f), fn(tp, tf)), fn.__name__
+    x, y = surface_clouds(200, 150)
+    assert torch.equal(L.chamfer_distance(x, y)[0], L.chamfer_distance(torch.tensor(x), torch.tensor(y))[0])
+    assert torch.equal(L.nearest_neighbors(x, y)[1], L.nearest_neighbors(torch.tensor(x), torch.tensor(y))[1])

@@ -76,14 +76,16 @@ def test_gradcheck_sampling_wrt_vertices():
 def test_planar_and_bad_input():
     p = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     f = torch.tensor([[0, 1, 2]])
-    assert sample_points(p, f, 10).shape == (10, 2)
-    assert sample_points(p, f, 0).shape == (0, 2)
+    with pytest.raises(ValueError, match=r"samples triangle surfaces in 3-D, got points of shape \(3, 2\); pass planar=True"):
+        sample_points(p, f, 10)  # a surface sampler silently took 2-D points
+    assert sample_points(p, f, 10, planar=True).shape == (10, 2)
+    assert sample_points(p, f, 0, planar=True).shape == (0, 2)
     with pytest.raises(ValueError, match="return_normals needs 3-D"):
-        sample_points(p, f, 10, return_normals=True)
+        sample_points(p, f, 10, return_normals=True, planar=True)
     with pytest.raises(ValueError, match="zero total area"):
         sample_points(torch.zeros(3, 3), f, 10)
     with pytest.raises(ValueError, match="n must be >= 0"):
-        sample_points(p, f, -1)
+        sample_points(p, f, -1, planar=True)
     assert G.face_areas(p, f).shape == (1,)
 
 
@@ -92,10 +94,17 @@ def test_sampling_refuses_fractional_n_and_names_nan_points():
     f = torch.tensor([[0, 1, 2]])
     for bad in (2.5, "10"):
         with pytest.raises(TypeError, match="n must be an integer"):
-            sample_points(p, f, bad)  # 2.5 gave 2 samples
-    assert sample_points(p, f, 4.0).shape == (4, 2)
+            sample_points(p, f, bad, planar=True)  # 2.5 gave 2 samples
+    assert sample_points(p, f, 4.0, planar=True).shape == (4, 2)
     with pytest.raises(ValueError, match="points contain NaN or inf"):  # said "zero total area"
-        sample_points(torch.tensor([[float("nan"), 0.0], [1.0, 0.0], [0.0, 1.0]]), f, 3)
+        sample_points(torch.tensor([[float("nan"), 0.0], [1.0, 0.0], [0.0, 1.0]]), f, 3, planar=True)
+
+
+def test_numpy_points_are_accepted():
+    p, f = two_triangles()
+    a = sample_points(p.numpy(), f.numpy(), 50, generator=torch.Generator().manual_seed(4))
+    b = sample_points(p, f, 50, generator=torch.Generator().manual_seed(4))
+    assert isinstance(a, torch.Tensor) and torch.equal(a, b)
 
 
 @pytest.mark.gpu

@@ -13,7 +13,8 @@ from geomsci.deepmesh import extract_surface
 from geomsci.deepmesh.drag import newtonian_drag
 from geomsci.deepmesh.sdf_net import SDFNet, eikonal_loss, fit_sdf, mesh_sdf
 from geomsci.deepmesh.single_view import silhouette_iou
-from geomsci.deepmesh.topology import fit_to_target, surface_metrics
+from geomsci.deepmesh.evaluation import surface_metrics
+from geomsci.deepmesh.sdf_fitting import fit_to_target
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

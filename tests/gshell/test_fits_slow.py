@@ -5,7 +5,8 @@ import time
 import pytest
 import torch
 
-from geomsci.gshell.fit import evaluate, fit
+from geomsci.gshell.evaluation import evaluate
+from geomsci.gshell.fit import fit
 from geomsci.gshell.multiview import fit_multiview, render_views, ring_cameras
 from geomsci.gshell.targets import BOUNDARY_LOOPS, make_target
 

@@ -51,3 +51,25 @@ def test_metrics_of_a_set_against_itself():
     m = generation_metrics(meshes, meshes)
     # MMD of a set against itself is the sampling-noise floor of Chamfer on 1000 points
     assert m["valid"] == 1.0 and m["cov"] == 1.0 and m["mmd"] < 0.06
+
+
+def test_old_import_paths_of_split_modules_still_work():
+    """gshell/fit.py was split (template, training, cleanup, evaluation) and deepmesh's topology /
+    quality modules renamed; the old paths re-export the same objects, and ``geomsci.gshell.fit``
+    is still the fitting function."""
+    import geomsci.gshell as gshell
+    from geomsci.deepmesh import evaluation, sdf_fitting, skimage_reference
+    from geomsci.deepmesh.quality import skimage_mesh, surface_error
+    from geomsci.deepmesh.topology import fit_to_target, surface_metrics
+    from geomsci.gshell import cleanup, template
+    from geomsci.gshell.evaluation import evaluate
+    from geomsci.gshell.fit import _area_per_sample, clean_surface, normalize, polish_nu, template_sdf
+    from geomsci.gshell.fit import evaluate as old_evaluate
+
+    assert callable(gshell.fit) and gshell.fit.__name__ == "fit"
+    assert old_evaluate is evaluate and gshell.evaluate is evaluate
+    assert (clean_surface, polish_nu) == (cleanup.clean_surface, cleanup.polish_nu)
+    assert (template_sdf, normalize, _area_per_sample) == (template.template_sdf, template.normalize,
+                                                           template.area_per_sample)
+    assert (fit_to_target, surface_metrics) == (sdf_fitting.fit_to_target, evaluation.surface_metrics)
+    assert (skimage_mesh, surface_error) == (skimage_reference.skimage_mesh, skimage_reference.surface_error)
