@@ -36,10 +36,6 @@ TRIMESH_FORMATS = {".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF", "
 MESHIO_FORMATS = {".vtk": "VTK", ".vtu": "VTU", ".msh": "MSH", ".xdmf": "XDMF", ".xmf": "XDMF"}
 MESH_EXTENSIONS = tuple(TRIMESH_FORMATS) + tuple(MESHIO_FORMATS)
 
-# PLY properties that trimesh reads as geometry or colour, not as fields
-_PLY_RESERVED = {"x", "y", "z", "nx", "ny", "nz", "red", "green", "blue", "alpha", "vertex_indices", "vertex_index"}
-
-
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) < 200 else text[:197] + "..."
@@ -81,14 +77,65 @@ def _numeric(arr: np.ndarray) -> bool:
 
 
 # -- load -------------------------------------------------------------------------------------------
+# what a file's first bytes say it is; used to refuse a file whose content contradicts its extension
+def _sniff(head: bytes, size: int) -> str | None:
+    """Format name the content shows (None when it does not say)."""
+    if head.startswith(b"ply") and head[3:4] in (b"\n", b"\r", b" "):
+        return "PLY"
+    if head.startswith(b"glTF"):
+        return "GLB"
+    if head.startswith(b"# vtk DataFile"):
+        return "VTK"
+    if head.startswith(b"$MeshFormat"):
+        return "MSH"
+    text = head.lstrip()[:400]
+    if text.startswith(b"<?xml") or text.startswith(b"<"):
+        if b"<VTKFile" in head and b'type="UnstructuredGrid"' in head:
+            return "VTU"
+        if b"<Xdmf" in head:
+            return "XDMF"
+        if b"<VTKFile" in head:
+            return "VTK XML"
+    if size >= 84 and 84 + 50 * int.from_bytes(head[80:84], "little") == size:
+        return "STL"
+    if head.startswith(b"solid"):
+        return "STL"
+    if head[:3] in (b"OFF", b"COFF", b"NOFF") or head[:4] in (b"COFF", b"NOFF", b"4OFF"):
+        return "OFF"
+    return None
+
+
+_EXT_OF = {"PLY": ".ply", "GLB": ".glb", "VTK": ".vtk", "MSH": ".msh", "VTU": ".vtu", "XDMF": ".xdmf", "STL": ".stl",
+           "OFF": ".off", "VTK XML": ".vtp/.vts/... (not supported; convert to .vtu)"}
+
+
+def _check_content(path: Path, fmt: str) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path}: the file is empty; check that it was written completely")
+    seen = _sniff(head, size)
+    if seen is not None and seen != fmt and not (fmt == "STL" and seen is None):
+        if fmt == "OBJ" and seen == "STL" and head.startswith(b"solid"):
+            return  # an OBJ may begin with a word 'solid...' only by accident; let the parser decide
+        if fmt == "STL" and seen == "OFF":
+            return
+        raise ValueError(f"{path}: the content is a {seen} file, not {fmt} as the extension says; "
+                         f"rename it to {_EXT_OF.get(seen, seen)}")
+    if fmt in ("OBJ", "OFF") and b"\x00" in head:
+        raise ValueError(f"{path}: holds binary data, but {fmt} is a text format; check that it is a valid {fmt} file")
+
+
 def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None = None) -> Mesh:
     """Read a mesh file into a `Mesh`.
 
     Parameters
     ----------
     path : str or Path; the extension picks the format (see the module docstring).
-    dtype : floating dtype of the points (default: torch's default dtype). Fields keep the dtype
-        the file stores (float32 fields stay float32).
+    dtype : floating dtype of the points. Default ``None``: the file's own precision (float64 stays
+        float64, float32 stays float32; text formats that do not declare one, OBJ/OFF/ASCII STL, give
+        float64). Fields keep the dtype the file stores.
     device : where the tensors go (default CPU).
     dim : 2 to drop a z coordinate that is zero everywhere (2-D meshes come back from most formats
         with z = 0 added); ``None`` keeps what the file holds.
@@ -98,7 +145,8 @@ def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None
     FileNotFoundError
         The file does not exist.
     ValueError
-        Unknown extension, a file the reader cannot parse, or a file without points.
+        Unknown extension, content that contradicts the extension, a file the reader cannot parse,
+        or a file without points; always one line that names the file.
     """
     path = Path(path)
     if not path.exists():
@@ -108,26 +156,128 @@ def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None
     library, fmt = _format_of(path)
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"load: dtype must be a floating torch.dtype (e.g. torch.float64), got {dtype!r}")
-    dtype = dtype or torch.get_default_dtype()
+    if dim not in (None, 2, 3):
+        raise ValueError(f"load: dim must be None, 2 or 3, got {dim!r}")
+    _check_content(path, fmt)
     try:
-        if library == "trimesh":
+        if fmt == "PLY":
+            mesh = _load_ply(path, dtype, device)
+        elif library == "trimesh":
             with _quiet():
                 mesh = _load_trimesh(path, fmt, dtype, device)
         else:
             mesh = _load_meshio(path, dtype, device)  # quiet while parsing; warns about dropped cell blocks
     except (FileNotFoundError, ValueError) as e:
-        if str(path) in str(e):
+        if str(path) in str(e) and "\n" not in str(e):
             raise
         raise ValueError(f"{path}: could not read as {fmt} ({_one_line(e)}); check that it is a valid {fmt} file") from e
-    except (Exception, SystemExit) as e:  # any parser failure: one clear line
-        raise ValueError(f"{path}: could not read as {fmt} ({_one_line(e)}); check that it is a valid {fmt} file") from e
+    except MemoryError as e:
+        raise ValueError(f"{path}: could not read as {fmt} (it declares more data than fits in memory; "
+                         f"the header is probably corrupt)") from e
+    except (Exception, SystemExit, RecursionError) as e:  # any parser failure: one clear line
+        raise ValueError(f"{path}: could not read as {fmt} ({type(e).__name__}: {_one_line(e)}); "
+                         f"check that it is a valid {fmt} file") from e
     if dim == 2 and mesh.dim == 3:
         if mesh.n_points and bool((mesh.points[:, 2] != 0).any()):
             raise ValueError(f"{path}: dim=2 asked but the points have nonzero z")
         mesh = Mesh(mesh.points[:, :2].contiguous(), mesh.cells, mesh.cell_type, mesh.point_data, mesh.cell_data)
-    elif dim not in (None, 2, 3):
-        raise ValueError(f"load: dim must be None, 2 or 3, got {dim!r}")
     return mesh
+
+
+def _points_tensor(arr: np.ndarray, dtype, device) -> torch.Tensor:
+    """Points in the file's precision (integers -> float64), or ``dtype`` when given."""
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    t = torch.from_numpy(_native(arr))
+    return t.to(device=device, dtype=dtype) if (dtype is not None or device is not None) else t
+
+
+def _fan(polys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Fan triangulation of polygons: triangles (T, 3) and the polygon each came from (T,)."""
+    sizes = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    if (sizes < 3).any():
+        raise ValueError(f"a face has {int(sizes.min())} vertices; faces need at least 3")
+    flat = np.concatenate(polys).astype(np.int64) if polys else np.zeros(0, np.int64)
+    starts = np.cumsum(sizes) - sizes
+    n_tri = sizes - 2
+    owner = np.repeat(np.arange(len(polys)), n_tri)
+    k = np.arange(n_tri.sum()) - np.repeat(np.cumsum(n_tri) - n_tri, n_tri)  # 0..n-3 within each polygon
+    base = starts[owner]
+    tris = np.stack([flat[base], flat[base + k + 1], flat[base + k + 2]], 1)
+    return tris, owner
+
+
+_PLY_GROUPS = (("normals", ("nx", "ny", "nz")), ("colors", ("red", "green", "blue", "alpha")), ("colors", ("red", "green", "blue")))
+
+
+def _ply_fields(props: dict, skip: set, what: str, path: Path) -> dict[str, np.ndarray]:
+    """PLY properties -> fields: nx/ny/nz -> 'normals' (n, 3), red/green/blue[/alpha] -> 'colors'
+    (n, 3|4), constant-length lists -> (n, k), every other property by its own name."""
+    out, used = {}, set(skip)
+    for group, names in _PLY_GROUPS:
+        if group not in out and all(n in props for n in names) and len({props[n].dtype for n in names}) == 1:
+            out[group] = np.stack([props[n] for n in names], 1)
+            used.update(names)
+    ragged = []
+    for name, values in props.items():
+        if name in used:
+            continue
+        if isinstance(values, list):
+            ragged.append(name)
+            continue
+        if values.dtype.kind in "fiub":
+            out[name] = values
+    if ragged:
+        import warnings
+
+        warnings.warn(f"{path}: {what} list properties of varying length {ragged} cannot be fields; dropped them",
+                      UserWarning, stacklevel=4)
+    return out
+
+
+def _load_ply(path: Path, dtype, device) -> Mesh:
+    import warnings
+
+    from . import _ply
+
+    elements, data = _ply.read(path.read_bytes())
+    if "vertex" not in data:
+        raise ValueError(f"{path}: no 'vertex' element; check that it is a valid PLY file")
+    vert = data["vertex"]
+    if not all(isinstance(vert.get(c), np.ndarray) for c in "xy"):
+        raise ValueError(f"{path}: the vertex element has no x and y properties; check that it is a valid PLY file")
+    coords = ["x", "y", "z"] if isinstance(vert.get("z"), np.ndarray) else ["x", "y"]
+    pts = np.empty((len(vert["x"]), len(coords)), dtype=np.result_type(*[vert[c] for c in coords]))
+    for i, c in enumerate(coords):
+        pts[:, i] = vert[c]
+    if len(pts) == 0:
+        raise ValueError(f"{path}: the file holds no points; check that it is a valid PLY file")
+    points = _points_tensor(pts, dtype, device)
+    pfields = _ply_fields(vert, set(coords), "vertex", path)
+    others = [e.name for e in elements if e.name not in ("vertex", "face") and e.count]
+    if others:
+        warnings.warn(f"{path}: kept the vertex and face elements; ignored {others}", UserWarning, stacklevel=3)
+    face = data.get("face")
+    key = next((k for k in _ply.FACE_LISTS if face is not None and k in face), None)
+    if face is None or key is None or len(face[key]) == 0:
+        if face is not None and key is None and any(e.name == "face" and e.count for e in elements):
+            raise ValueError(f"{path}: the face element has no vertex_indices list; check that it is a valid PLY file")
+        return Mesh(points, point_data={k: torch.from_numpy(v).to(device) for k, v in pfields.items()})
+    cfields = _ply_fields(face, {key}, "face", path)
+    lists = face[key]
+    if isinstance(lists, np.ndarray) and lists.shape[1] in (3, 4):
+        cells, ctype = lists.astype(np.int64), "triangle" if lists.shape[1] == 3 else "quad"
+    else:  # polygons, or faces of several sizes: fan triangulation
+        polys = list(lists) if isinstance(lists, np.ndarray) else lists
+        cells, owner = _fan(polys)
+        ctype = "triangle"
+        cfields = {k: v[owner] for k, v in cfields.items()}
+        warnings.warn(f"{path}: triangulated {len(polys)} polygon faces (of {sorted({len(p) for p in polys})[:6]} "
+                      f"vertices) into {len(cells)} triangles; cell fields repeat on each polygon's triangles",
+                      UserWarning, stacklevel=3)
+    return Mesh(points, torch.from_numpy(cells).to(device), ctype,
+                {k: torch.from_numpy(v).to(device) for k, v in pfields.items()},
+                {k: torch.from_numpy(v).to(device) for k, v in cfields.items()})
 
 
 def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
@@ -135,36 +285,25 @@ def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
 
     loaded = trimesh.load(str(path), process=False, file_type=path.suffix.lower()[1:])
     if isinstance(loaded, trimesh.Scene):
-        geoms = list(loaded.geometry.values())
-        if len(geoms) == 1:
-            loaded = geoms[0]
-        elif geoms:
-            loaded = loaded.to_geometry()
-        else:
+        if not loaded.geometry:
             raise ValueError(f"{path}: the {fmt} file holds no geometry; check that it is a valid {fmt} file")
+        # every node's geometry moved by its node transform (instances included), concatenated
+        loaded = loaded.to_geometry() if len(loaded.graph.nodes_geometry) > 1 or _moved(loaded) else next(
+            iter(loaded.geometry.values()))
     if isinstance(loaded, trimesh.PointCloud):
-        return Mesh(torch.as_tensor(np.asarray(loaded.vertices), dtype=dtype, device=device))
+        own = np.float32 if fmt in ("GLB",) else np.float64
+        return Mesh(_points_tensor(np.asarray(loaded.vertices, dtype=own), dtype, device))
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.vertices) == 0:
         raise ValueError(f"{path}: the {fmt} file holds no triangle mesh; check that it is a valid {fmt} file")
+    # the file's own precision: GLB and binary STL hold float32, OBJ/OFF/ASCII STL are text (float64)
+    binary_stl = fmt == "STL" and not path.open("rb").read(5).startswith(b"solid")
+    own = torch.float32 if fmt == "GLB" or binary_stl else torch.float64
     if fmt == "STL":
         loaded.merge_vertices()  # STL stores three separate corners per triangle
         loaded.face_attributes.clear()  # per-face STL attribute bytes, not fields
-    mesh = Mesh.from_trimesh(loaded, dtype=dtype, device=device)
-    if fmt == "PLY":
-        raw = loaded.metadata.get("_ply_raw", {})
-        for element, setter, n in (("vertex", mesh.set_point_field, mesh.n_points), ("face", mesh.set_cell_field, mesh.n_cells)):
-            data = raw.get(element, {}).get("data")
-            if data is None or data.dtype.names is None or len(data) != n:
-                continue
-            for name in data.dtype.names:
-                if name in _PLY_RESERVED:
-                    continue
-                arr = data[name]
-                if arr.dtype.names is not None:  # list property: (count, values)
-                    arr = arr[arr.dtype.names[-1]]
-                arr = _native(arr)
-                if _numeric(arr):
-                    setter(name, torch.as_tensor(arr, device=device))
+    mesh = Mesh.from_trimesh(loaded, dtype=dtype or own, device=device)
+    if fmt == "OBJ":
+        _obj_fields(path, loaded, mesh)
     elif fmt == "GLB":
         # trimesh stores custom glTF attributes with a leading underscore and as (N, k)
         fields = {}
@@ -175,6 +314,26 @@ def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
         for k, v in fields.items():
             mesh.set_point_field(k, v)
     return mesh
+
+
+def _moved(scene) -> bool:
+    """Whether any geometry node of a scene has a transform other than the identity."""
+    for node in scene.graph.nodes_geometry:
+        matrix, _ = scene.graph[node]
+        if not np.allclose(matrix, np.eye(4)):
+            return True
+    return False
+
+
+def _obj_fields(path: Path, tm, mesh: Mesh) -> None:
+    """Texture coordinates ('uv', (N, 2)) and normals ('normals', (N, 3)) an OBJ file holds per vertex."""
+    with open(path, "rb") as fh:
+        text = fh.read()
+    uv = getattr(tm.visual, "uv", None)
+    if uv is not None and len(uv) == mesh.n_points and b"\nvt " in b"\n" + text:
+        mesh.set_point_field("uv", torch.as_tensor(np.asarray(uv, dtype=np.float64), device=mesh.device))
+    if b"\nvn " in b"\n" + text and "vertex_normals" in tm._cache:
+        mesh.set_point_field("normals", torch.as_tensor(np.asarray(tm.vertex_normals, dtype=np.float64), device=mesh.device))
 
 
 def _load_meshio(path: Path, dtype, device) -> Mesh:
@@ -232,7 +391,9 @@ def save(mesh: Mesh, path) -> Path:
                 raise ValueError(f"{path}: {parent} is a file, not a folder; choose another output path")
             break
     path.parent.mkdir(parents=True, exist_ok=True)
-    if library == "trimesh":
+    if fmt == "PLY":
+        _save_ply(mesh, path)
+    elif library == "trimesh":
         _save_trimesh(mesh, path, fmt)
     else:
         _save_meshio(mesh, path, fmt)
@@ -256,44 +417,69 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return arr.astype(np.uint8) if arr.dtype == np.bool_ else arr
 
 
+def _save_ply(mesh: Mesh, path: Path) -> None:
+    """Binary little-endian PLY in the points' own precision; every field kept (see `_ply_columns`)."""
+    from . import _ply
+
+    _check_ply_fields(mesh, path)
+    pts = _np(mesh.points)
+    vertex = [(c, pts[:, i]) for i, c in enumerate("xyz"[: mesh.dim])]
+    vertex += _ply_columns(mesh.point_data, path, "point")
+    faces = None if mesh.cells is None else _np(mesh.cells)
+    if faces is not None and mesh.cell_type not in ("triangle", "quad"):
+        raise ValueError(f"{path}: PLY holds triangle or quad surfaces but the mesh has {mesh.cell_type!r} cells; "
+                         "save it as .vtu, .vtk, .msh or .xdmf")
+    if faces is not None and faces.size and int(faces.max()) >= 2**31:
+        raise ValueError(f"{path}: PLY stores vertex indices as int32; the mesh has too many points, save as .vtu")
+    face = _ply_columns(mesh.cell_data, path, "cell")
+    tmp = path.with_name(path.name + ".part")
+    try:
+        _ply.write(tmp, vertex, face, faces)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _ply_columns(fields: Mapping[str, torch.Tensor], path: Path, kind: str) -> list[tuple[str, np.ndarray]]:
+    """Fields -> PLY properties: 'normals' (n, 3) float -> nx ny nz, 'colors' (n, 3|4) with integers in
+    0..255 -> red green blue [alpha] as uchar; other (n,) fields as scalar properties, (n, k) as lists;
+    int64 as int32 (range checked), bool as uchar, float64 as double."""
+    out = []
+    for name, value in fields.items():
+        arr = _np(value)
+        if arr.dtype == np.int64 or arr.dtype == np.uint64:
+            arr = arr.astype(np.int32)
+        if name == "normals" and arr.ndim == 2 and arr.shape[1] == 3 and arr.dtype.kind == "f":
+            out += [(c, arr[:, i]) for i, c in enumerate(("nx", "ny", "nz"))]
+        elif (name == "colors" and arr.ndim == 2 and arr.shape[1] in (3, 4) and arr.dtype.kind in "iu"
+              and (arr.size == 0 or (arr.min() >= 0 and arr.max() <= 255))):
+            out += [(c, arr[:, i].astype(np.uint8)) for i, c in enumerate(("red", "green", "blue", "alpha")[: arr.shape[1]])]
+        else:
+            out.append((name, arr))
+    return out
+
+
 def _save_trimesh(mesh: Mesh, path: Path, fmt: str) -> None:
     import trimesh
-    from trimesh.exchange import ply
 
     points = _np(mesh.points)
     if mesh.dim == 2:
         points = np.concatenate([points, np.zeros((len(points), 1), points.dtype)], axis=1)
     if mesh.cells is None:
-        if fmt != "PLY":
-            raise ValueError(f"{path}: a point set (no cells) can be written as .ply, .vtu, .vtk, .msh or .xdmf, not {fmt}")
-        _warn_dropped(path, "a PLY point set", list(mesh.point_data))
-        path.write_bytes(trimesh.PointCloud(points).export(file_type="ply"))
-        return
+        raise ValueError(f"{path}: a point set (no cells) can be written as .ply, .vtu, .vtk, .msh or .xdmf, not {fmt}")
     if mesh.cell_type != "triangle":
         raise ValueError(
             f"{path}: {fmt} holds triangle surfaces but the mesh has {mesh.cell_type!r} cells; "
             "save it as .vtu, .vtk, .msh or .xdmf"
         )
     tm = trimesh.Trimesh(vertices=points, faces=_np(mesh.cells), process=False)
-    if fmt == "PLY":
-        _check_ply_fields(mesh, path)
-
-        # PLY has no 64-bit types: store fields as float32 / int32
-        def cast(a):
-            return a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32)
-
-        for k, v in mesh.point_data.items():
-            tm.vertex_attributes[k] = cast(_np(v))
-        for k, v in mesh.cell_data.items():
-            tm.face_attributes[k] = cast(_np(v))
-        path.write_bytes(ply.export_ply(tm, encoding="binary", include_attributes=True))
-    elif fmt == "GLB":
+    if fmt == "GLB":
         _warn_dropped(path, "GLB", [f"{k} (cell)" for k in mesh.cell_data])
         for k, v in mesh.point_data.items():
             tm.vertex_attributes[k] = _np(v).astype(np.float32)
         path.write_bytes(tm.export(file_type="glb"))
-    else:  # geometry only
-        _warn_dropped(path, fmt, list(mesh.point_data) + [f"{k} (cell)" for k in mesh.cell_data])
+        return
+    _warn_dropped(path, fmt, list(mesh.point_data) + [f"{k} (cell)" for k in mesh.cell_data])
     if fmt == "OBJ":
         digits = 17 if mesh.dtype == torch.float64 else 9
         path.write_text(tm.export(file_type="obj", digits=digits, include_normals=False, include_texture=False))
@@ -304,30 +490,26 @@ def _save_trimesh(mesh: Mesh, path: Path, fmt: str) -> None:
         path.write_bytes(tm.export(file_type="stl"))
 
 
-# PLY vertex properties trimesh reads as texture coordinates when both of a pair are present
-_PLY_TEXCOORDS = (("texture_u", "texture_v"), ("u", "v"), ("s", "t"))
+# PLY property names that the reader groups into 'normals' / 'colors' or uses for geometry
+_PLY_RESERVED = {"x", "y", "z", "nx", "ny", "nz", "red", "green", "blue", "alpha", "vertex_indices", "vertex_index"}
 
 
 def _check_ply_fields(mesh: Mesh, path: Path) -> None:
     """Refuse fields PLY would lose or garble: names with spaces or taken by geometry/colour
-    properties, vector fields under texture-coordinate names, integers outside int32."""
+    properties, integers outside int32."""
     for kind, fields in (("point", mesh.point_data), ("cell", mesh.cell_data)):
         for k, v in fields.items():
-            if k != "".join(k.split()) or k == "":
+            if k != "".join(k.split()) or k == "" or not k.isascii():
                 raise ValueError(f"{path}: PLY property names cannot be empty or contain spaces, got {kind} field {k!r}; "
                                  "rename it or save as .vtu")
-            if k in _PLY_RESERVED:
+            if k in _PLY_RESERVED or k.startswith("__n_"):
                 raise ValueError(f"{path}: {kind} field {k!r} has the name of a PLY geometry/colour property and would be "
-                                 "lost; rename it or save as .vtu")
-            if not v.is_floating_point() and v.numel():
+                                 "lost; rename it (vectors go as 'normals' (n, 3) or 'colors' (n, 3|4)) or save as .vtu")
+            if not v.is_floating_point() and v.numel() and v.dtype != torch.bool:
                 lo, hi = int(v.min()), int(v.max())
                 if lo < -(2**31) or hi >= 2**31:
                     raise ValueError(f"{path}: {kind} field {k!r} holds integers in [{lo}, {hi}], outside the int32 range "
                                      "PLY stores; save as .vtu")
-    for a, b in _PLY_TEXCOORDS:
-        if a in mesh.point_data and b in mesh.point_data and (mesh.point_data[a].dim() > 1 or mesh.point_data[b].dim() > 1):
-            raise ValueError(f"{path}: PLY readers take point fields {a!r} and {b!r} as texture coordinates, so they must "
-                             "both be (N,); rename them or save as .vtu")
 
 
 def _save_meshio(mesh: Mesh, path: Path, fmt: str) -> None:

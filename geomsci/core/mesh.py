@@ -265,7 +265,9 @@ class Mesh:
         return tm
 
     @classmethod
-    def from_trimesh(cls, tm, dtype=torch.float32, device=None) -> "Mesh":
+    def from_trimesh(cls, tm, dtype=None, device=None) -> "Mesh":
+        """From a ``trimesh.Trimesh``: points in trimesh's precision (float64) unless ``dtype`` is given;
+        vertex/face attributes of matching length become point/cell fields."""
         points = torch.as_tensor(np.asarray(tm.vertices), dtype=dtype, device=device)
         faces = torch.as_tensor(np.asarray(tm.faces, dtype=np.int64), device=device)
         pdata = {}
