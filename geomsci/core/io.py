@@ -34,7 +34,8 @@ from .mesh import Mesh
 
 TRIMESH_FORMATS = {".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF", ".glb": "GLB"}
 MESHIO_FORMATS = {".vtk": "VTK", ".vtu": "VTU", ".msh": "MSH", ".xdmf": "XDMF", ".xmf": "XDMF"}
-MESH_EXTENSIONS = tuple(TRIMESH_FORMATS) + tuple(MESHIO_FORMATS)
+PYVISTA_FORMATS = {".vtp": "VTP"}  # read only, and only with pyvista installed
+MESH_EXTENSIONS = tuple(TRIMESH_FORMATS) + tuple(MESHIO_FORMATS) + tuple(PYVISTA_FORMATS)
 
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
@@ -48,6 +49,8 @@ def _format_of(path: Path) -> tuple[str, str]:
         return "trimesh", TRIMESH_FORMATS[ext]
     if ext in MESHIO_FORMATS:
         return "meshio", MESHIO_FORMATS[ext]
+    if ext in PYVISTA_FORMATS:
+        return "pyvista", PYVISTA_FORMATS[ext]
     raise ValueError(
         f"{path}: unknown mesh format {ext or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
     )
@@ -72,6 +75,12 @@ def _native(arr) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def _numeric(arr: np.ndarray) -> bool:
     return arr.dtype.kind in "fiub"
 
@@ -92,6 +101,8 @@ def _sniff(head: bytes, size: int) -> str | None:
     if text.startswith(b"<?xml") or text.startswith(b"<"):
         if b"<VTKFile" in head and b'type="UnstructuredGrid"' in head:
             return "VTU"
+        if b"<VTKFile" in head and b'type="PolyData"' in head:
+            return "VTP"
         if b"<Xdmf" in head:
             return "XDMF"
         if b"<VTKFile" in head:
@@ -106,7 +117,7 @@ def _sniff(head: bytes, size: int) -> str | None:
 
 
 _EXT_OF = {"PLY": ".ply", "GLB": ".glb", "VTK": ".vtk", "MSH": ".msh", "VTU": ".vtu", "XDMF": ".xdmf", "STL": ".stl",
-           "OFF": ".off", "VTK XML": ".vtp/.vts/... (not supported; convert to .vtu)"}
+           "OFF": ".off", "VTP": ".vtp", "VTK XML": ".vtp/.vts/... (not supported; convert to .vtu)"}
 
 
 def _check_content(path: Path, fmt: str) -> None:
@@ -165,6 +176,8 @@ def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None
         elif library == "trimesh":
             with _quiet():
                 mesh = _load_trimesh(path, fmt, dtype, device)
+        elif library == "pyvista":
+            mesh = _load_pyvista(path, dtype, device)
         else:
             mesh = _load_meshio(path, dtype, device)  # quiet while parsing; warns about dropped cell blocks
     except (FileNotFoundError, ValueError) as e:
@@ -342,19 +355,71 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
     # call the format's reader directly: it raises a ReadError that says what is wrong, where
     # meshio.read prints it and calls sys.exit
     reader = {".vtk": meshio.vtk, ".vtu": meshio.vtu, ".msh": meshio.gmsh, ".xdmf": meshio.xdmf, ".xmf": meshio.xdmf}
-    with _quiet():
-        m = reader[path.suffix.lower()].read(str(path))
+    try:
+        with _quiet():
+            m = reader[path.suffix.lower()].read(str(path))
+    except Exception:
+        # legacy VTK that meshio does not read (POLYDATA, VTK 9's binary 5.1 layout): VTK's own reader
+        if path.suffix.lower() == ".vtk" and _has("vtk") and _has("pyvista"):
+            return _read_with_vtk(path, "vtkDataSetReader", "VTK", dtype, device)
+        raise
     if len(m.points) == 0:
         raise ValueError(f"{path}: the file holds no points; check that it is a valid mesh file")
     m.points = _native(m.points)
-    # drop bookkeeping that meshio adds (gmsh tags) and non-numeric fields
+    # gmsh's physical group tags become the cell field 'physical' (writers without groups store zeros:
+    # then it is bookkeeping, dropped); other gmsh tags and non-numeric fields are dropped
+    physical = m.cell_data.get("gmsh:physical")
     m.point_data = {k: _native(v) for k, v in m.point_data.items() if not k.startswith("gmsh:") and _numeric(np.asarray(v))}
     m.cell_data = {
         k: [_native(b) for b in v]
         for k, v in m.cell_data.items()
         if not k.startswith("gmsh:") and all(_numeric(np.asarray(b)) for b in v)
     }
+    if physical is not None and any(np.asarray(b).any() for b in physical) and "physical" not in m.cell_data:
+        m.cell_data["physical"] = [_native(b) for b in physical]
     return Mesh.from_meshio(m, dtype=dtype, device=device)
+
+
+def _load_pyvista(path: Path, dtype, device) -> Mesh:
+    try:
+        import pyvista  # noqa: F401
+    except ImportError:
+        raise ValueError(f"{path}: reading .vtp needs pyvista; run `pip install pyvista`, or save the mesh as .vtu") from None
+    return _read_with_vtk(path, "vtkXMLPolyDataReader", "VTP", dtype, device)
+
+
+def _read_with_vtk(path: Path, reader_name: str, fmt: str, dtype, device) -> Mesh:
+    """Read with one of VTK's own readers (VTK reports errors as events, not exceptions: collect them)."""
+    import pyvista as pv
+    import vtk
+
+    reader = getattr(vtk, reader_name)()
+    errors = _VtkErrors()
+    for obj in (reader, reader.GetExecutive()):
+        obj.AddObserver("ErrorEvent", errors)
+        obj.AddObserver("WarningEvent", errors)
+    reader.SetFileName(str(path))
+    if reader_name == "vtkDataSetReader":
+        reader.ReadAllScalarsOn()
+        reader.ReadAllVectorsOn()
+        reader.ReadAllFieldsOn()
+    reader.Update()
+    if errors.messages:
+        raise ValueError(f"{path}: could not read as {fmt} (VTK: {errors.messages[0]}); check that it is a valid {fmt} file")
+    data = pv.wrap(reader.GetOutput())
+    if data is None or data.n_points == 0:
+        raise ValueError(f"{path}: the file holds no points; check that it is a valid {fmt} file")
+    return Mesh.from_pyvista(data, dtype=dtype, device=device)
+
+
+class _VtkErrors:
+    """Collects VTK's error messages (VTK prints them and carries on, instead of raising)."""
+
+    def __init__(self):
+        self.messages = []
+
+    def __call__(self, obj, event, *args):
+        self.messages.append(f"{event} in {obj.GetClassName()}")
 
 
 # -- save -------------------------------------------------------------------------------------------
@@ -377,6 +442,8 @@ def save(mesh: Mesh, path) -> Path:
         raise ValueError(f"{path}: is a directory; give a file name such as {path / ('mesh' + path.suffix)}")
     if mesh.n_points == 0:
         raise ValueError(f"{path}: the mesh has no points; a mesh file needs at least one")
+    if library == "pyvista":
+        raise ValueError(f"{path}: .vtp is read-only here; save as .vtu (or mesh.to_pyvista().save({path.name!r}))")
     for kind, fields in (("point", mesh.point_data), ("cell", mesh.cell_data)):
         for k, v in fields.items():
             if v.is_complex():

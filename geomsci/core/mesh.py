@@ -55,7 +55,7 @@ def _field_tensor(name, value, kind: str) -> torch.Tensor:
     return _to_tensor(value, f"{kind} field {name!r}")
 
 
-_ORDER = {"tetra": 3, "triangle": 2, "quad": 2, "line": 1}
+_ORDER = {"tetra": 3, "triangle": 2, "quad": 2, "polygon": 2, "line": 1}
 
 
 def _warn_dropped_blocks(blocks, chosen) -> None:
@@ -296,10 +296,17 @@ class Mesh:
 
     @classmethod
     def from_meshio(cls, m, dtype=None, device=None, cell_type: str | None = None) -> "Mesh":
-        """From a ``meshio.Mesh``. Picks the block of ``cell_type`` or, by default, the block of the
-        highest-dimensional supported type (tetra > triangle/quad > line); other blocks are dropped."""
+        """From a ``meshio.Mesh``. Picks the block(s) of ``cell_type`` or, by default, those of the
+        highest dimension (tetra > triangle/quad/polygon > line); lower-dimensional blocks (a surface's
+        boundary lines, say) are dropped quietly, others with a warning.
+
+        Surface blocks of several kinds (triangles with quads, or polygons) are fan-triangulated into
+        one triangle mesh, with a warning that says how many cells were split; cell fields repeat on
+        each split cell's triangles. Quads alone stay quads. Points keep their precision unless
+        ``dtype`` is given.
+        """
         points = np.asarray(m.points)
-        blocks = [(i, b) for i, b in enumerate(m.cells) if b.type in CELL_SIZES]
+        blocks = [(i, b) for i, b in enumerate(m.cells) if (b.type in CELL_SIZES or b.type == "polygon") and len(b.data)]
         chosen = None
         if cell_type is not None:
             matches = [(i, b) for i, b in blocks if b.type == cell_type]
@@ -308,25 +315,105 @@ class Mesh:
             chosen = matches
         elif blocks:
             best = max(_ORDER[b.type] for _, b in blocks)
-            top = [(i, b) for i, b in blocks if _ORDER[b.type] == best]
-            kind = top[0][1].type
-            chosen = [(i, b) for i, b in top if b.type == kind]
+            chosen = [(i, b) for i, b in blocks if _ORDER[b.type] == best]
+            if best != 2 or {b.type for _, b in chosen} in ({"triangle"}, {"quad"}):
+                kind = chosen[0][1].type
+                chosen = [(i, b) for i, b in chosen if b.type == kind]
         if cell_type is None:
             _warn_dropped_blocks(m.cells, chosen)
         pdata = {k: torch.as_tensor(np.asarray(v), device=device) for k, v in m.point_data.items()}
         if chosen is None:
             cells, ctype, cdata = None, None, {}
         else:
-            cells = np.concatenate([b.data for _, b in chosen]).astype(np.int64)
             ctype = chosen[0][1].type
-            cdata = {}
-            for k, per_block in m.cell_data.items():
-                arrs = [np.asarray(per_block[i]) for i, _ in chosen]
-                cdata[k] = torch.as_tensor(np.concatenate(arrs), device=device)
+            if len({b.type for _, b in chosen}) > 1 or ctype == "polygon":
+                parts, owners, split = [], [], {}
+                for i, b in chosen:
+                    data = np.asarray(b.data, dtype=np.int64)
+                    k = data.shape[1]
+                    if k > 3:
+                        split[b.type if b.type != "polygon" else f"{k}-gon"] = len(data)
+                    # fan: (0, j+1, j+2) for j < k - 2; all first triangles, then all second ones, ...
+                    parts += [data[:, [0, j + 1, j + 2]] for j in range(k - 2)]
+                    owners += [(i, np.arange(len(data)))] * (k - 2)
+                cells = np.concatenate(parts)
+                ctype = "triangle"
+                cdata = {}
+                for k, per_block in m.cell_data.items():
+                    cdata[k] = torch.as_tensor(np.concatenate([np.asarray(per_block[i])[rows] for i, rows in owners]),
+                                               device=device)
+                warnings.warn(f"Mesh.from_meshio: triangulated {', '.join(f'{n} {t}' for t, n in split.items())} cells into "
+                              "triangles (a Mesh holds one cell type); cell fields repeat on each cell's triangles",
+                              UserWarning, stacklevel=3)
+            else:
+                cells = np.concatenate([b.data for _, b in chosen]).astype(np.int64)
+                cdata = {}
+                for k, per_block in m.cell_data.items():
+                    arrs = [np.asarray(per_block[i]) for i, _ in chosen]
+                    cdata[k] = torch.as_tensor(np.concatenate(arrs), device=device)
         pts = torch.as_tensor(points, device=device)
         if dtype is not None:
             pts = pts.to(dtype)
         return cls(pts, None if cells is None else torch.as_tensor(cells, device=device), ctype, pdata, cdata)
+
+    def to_pyvista(self):
+        """A ``pyvista.PolyData`` (triangles, lines or a point set) or ``pyvista.UnstructuredGrid``
+        (quads, tetrahedra); fields go to ``point_data`` / ``cell_data``. Needs pyvista."""
+        try:
+            import pyvista as pv
+        except ImportError as e:
+            raise ImportError("Mesh.to_pyvista needs pyvista; run `pip install pyvista`") from e
+        pts = self.points.detach().cpu().numpy()
+        if self.dim == 2:
+            pts = np.concatenate([pts, np.zeros((len(pts), 1), pts.dtype)], 1)
+        if self.cells is None:
+            out = pv.PolyData(pts)
+        else:
+            cells = self.cells.cpu().numpy()
+            k = cells.shape[1]
+            packed = np.concatenate([np.full((len(cells), 1), k, dtype=np.int64), cells], 1).ravel()
+            if self.cell_type == "triangle":
+                out = pv.PolyData(pts, faces=packed)
+            elif self.cell_type == "line":
+                out = pv.PolyData(pts, lines=packed)
+            else:
+                vtk_type = {"quad": pv.CellType.QUAD, "tetra": pv.CellType.TETRA}[self.cell_type]
+                out = pv.UnstructuredGrid(packed, np.full(len(cells), vtk_type, dtype=np.uint8), pts)
+        for k, v in self.point_data.items():
+            out.point_data[k] = v.detach().cpu().numpy()
+        for k, v in self.cell_data.items():
+            out.cell_data[k] = v.detach().cpu().numpy()
+        return out
+
+    @classmethod
+    def from_pyvista(cls, data, dtype=None, device=None, cell_type: str | None = None) -> "Mesh":
+        """From a pyvista ``PolyData`` / ``UnstructuredGrid`` (or any dataset pyvista can cast to an
+        unstructured grid). Goes through meshio's cell blocks, so the rules of `from_meshio` apply
+        (polygons and mixed surface cells are triangulated, with a warning). Needs pyvista."""
+        try:
+            import pyvista as pv
+        except ImportError as e:
+            raise ImportError("Mesh.from_pyvista needs pyvista; run `pip install pyvista`") from e
+        import meshio
+
+        if not isinstance(data, pv.DataSet):
+            raise TypeError(f"Mesh.from_pyvista: expected a pyvista DataSet, got {type(data).__name__}")
+        grid = data if isinstance(data, pv.UnstructuredGrid) else data.cast_to_unstructured_grid()
+        names = {pv.CellType.LINE: "line", pv.CellType.TRIANGLE: "triangle", pv.CellType.QUAD: "quad",
+                 pv.CellType.TETRA: "tetra", pv.CellType.VERTEX: "vertex", pv.CellType.POLYGON: "polygon"}
+        types = np.asarray(grid.celltypes)
+        offsets, conn = np.asarray(grid.offset), np.asarray(grid.cell_connectivity)
+        sizes = np.diff(offsets)
+        blocks, owners = [], []
+        for (t, k) in sorted({(int(t), int(k)) for t, k in zip(types, sizes)}):
+            rows = np.nonzero((types == t) & (sizes == k))[0]
+            idx = offsets[rows][:, None] + np.arange(k)
+            blocks.append(meshio.CellBlock(names.get(t, f"vtk{t}"), conn[idx]))
+            owners.append(rows)
+        cdata = {k: [np.asarray(data.cell_data[k])[r] for r in owners] for k in data.cell_data}
+        m = meshio.Mesh(np.asarray(grid.points), blocks, point_data={k: np.asarray(data.point_data[k]) for k in data.point_data},
+                        cell_data=cdata)
+        return cls.from_meshio(m, dtype=dtype, device=device, cell_type=cell_type)
 
     def to_pytorch3d(self):
         """A ``pytorch3d.structures.Meshes`` with one mesh (needs pytorch3d installed)."""
