@@ -38,8 +38,28 @@ PYVISTA_FORMATS = {".vtp": "VTP"}  # read only, and only with pyvista installed
 MESH_EXTENSIONS = tuple(TRIMESH_FORMATS) + tuple(MESHIO_FORMATS) + tuple(PYVISTA_FORMATS)
 
 def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) < 200 else text[:197] + "..."
+    text = " ".join(str(e).split()) or _where(e)
+    return text if len(text) < 240 else text[:237] + "..."
+
+
+def _where(e: BaseException) -> str:
+    """For an exception raised without a message (meshio's bare ``ReadError()``): its type and the
+    check that raised it, e.g. ``ReadError at _vtu.py:388 (if len(piece_cells["offsets"]) != num_cells:)``."""
+    import linecache
+
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return type(e).__name__
+    code, line = tb.tb_frame.f_code, tb.tb_lineno
+    check = ""
+    for back in range(1, 4):  # the condition just above the bare raise
+        text = linecache.getline(code.co_filename, line - back).strip()
+        if text.startswith(("if ", "elif ", "assert ", "except")):
+            check = f" ({text})"
+            break
+    return f"{type(e).__name__} at {Path(code.co_filename).name}:{line}{check}"
 
 
 def _format_of(path: Path) -> tuple[str, str]:
@@ -57,14 +77,17 @@ def _format_of(path: Path) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _quiet():
-    """Silence the warnings meshio prints to stdout/stderr (e.g. about padded points)."""
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
-        import warnings
+def _quiet(caught: list | None = None):
+    """Silence what meshio/trimesh print to stdout/stderr (e.g. about padded points); the warnings
+    they raise go to ``caught`` when given (so a reader's "corrupt data, skipping" is not lost)."""
+    import warnings
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
             yield
+    if caught is not None:
+        caught.extend(str(w.message) for w in seen)
 
 
 def _native(arr) -> np.ndarray:
@@ -73,6 +96,34 @@ def _native(arr) -> np.ndarray:
     if arr.dtype.byteorder not in ("=", "|"):
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return np.ascontiguousarray(arr)
+
+
+@contextlib.contextmanager
+def _memory_cap(file_size: int):
+    """Cap this process's address space while a parser runs, at what it uses now plus 4 GiB plus 32
+    times the file size: a corrupt header that declares billions of items then gives a MemoryError at
+    once (reported as a one-line error), instead of gigabytes being allocated and filled or the
+    machine running out of memory. Linux only; elsewhere a no-op."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as fh:
+            used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    cap = used + (4 << 30) + 32 * file_size
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft < cap:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _has(module: str) -> bool:
@@ -134,8 +185,61 @@ def _check_content(path: Path, fmt: str) -> None:
             return
         raise ValueError(f"{path}: the content is a {seen} file, not {fmt} as the extension says; "
                          f"rename it to {_EXT_OF.get(seen, seen)}")
+    if fmt == "MSH":
+        _check_msh_counts(path, size)
+    if fmt == "VTU" and b'format="appended"' in head:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, size - 4096))
+            tail = fh.read()
+        if b"</AppendedData>" not in tail and b"</VTKFile>" not in tail:
+            raise ValueError(f"{path}: the VTU file ends inside its <AppendedData> section (no </AppendedData>, "
+                             "no </VTKFile>); it was cut short, write it again")
     if fmt in ("OBJ", "OFF") and b"\x00" in head:
         raise ValueError(f"{path}: holds binary data, but {fmt} is a text format; check that it is a valid {fmt} file")
+
+
+def _check_msh_counts(path: Path, size: int) -> None:
+    """Refuse a gmsh file whose section counts ($Entities, $Nodes, $Elements and the $...Data headers)
+    exceed what a file of its size can hold: meshio loops over such counts in Python (a corrupt count
+    of 10^20 is a hang) or allocates them whole."""
+    data = path.read_bytes()
+    fmt_at = data.find(b"$MeshFormat")
+    if fmt_at < 0:
+        return  # meshio will say so
+    words = data[fmt_at + 12 : fmt_at + 60].split()
+    try:
+        version, binary, word = float(words[0]), words[1] == b"1", int(words[2])
+    except (IndexError, ValueError):
+        return
+    word = word if word in (4, 8) else 8
+    for section in (b"$Entities", b"$PartitionedEntities", b"$Nodes", b"$Elements"):
+        at = data.find(section + b"\n")
+        if at < 0:
+            continue
+        start = at + len(section) + 1
+        if binary and version >= 4:
+            raw = data[start : start + 4 * word]
+            counts = np.frombuffer(raw[: len(raw) // word * word], dtype=f"<u{word}").tolist()
+        else:
+            counts = [_int_or(w, -1) for w in data[start : data.find(b"\n", start)].split()[:4]]
+        for c in counts[: 4 if section != b"$Nodes" or version >= 4 else 1]:
+            if c < 0 or c > size:
+                raise ValueError(f"{path}: the {section.decode()} section declares a count of {c}, impossible in a file of "
+                                 f"{size} bytes; the file is corrupt")
+    for section in (b"$NodeData", b"$ElementData", b"$ElementNodeData"):
+        at = data.find(section + b"\n")
+        if at >= 0:
+            first = data[at + len(section) + 1 : at + len(section) + 40].split(b"\n")[0]
+            c = _int_or(first.strip(), -1)
+            if c < 0 or c > 1000:
+                raise ValueError(f"{path}: the {section.decode()} section declares {first[:20]!r} string tags; the file is corrupt")
+
+
+def _int_or(word: bytes, default: int) -> int:
+    try:
+        return int(word)
+    except ValueError:
+        return default
 
 
 def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None = None) -> Mesh:
@@ -170,31 +274,37 @@ def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None
     if dim not in (None, 2, 3):
         raise ValueError(f"load: dim must be None, 2 or 3, got {dim!r}")
     _check_content(path, fmt)
+    if (library == "pyvista" or fmt == "VTK") and _has("pyvista"):
+        import pyvista  # noqa: F401  (VTK's libraries are large: map them before the memory cap below)
     try:
-        if fmt == "PLY":
-            mesh = _load_ply(path, dtype, device)
-        elif library == "trimesh":
-            with _quiet():
-                mesh = _load_trimesh(path, fmt, dtype, device)
-        elif library == "pyvista":
-            mesh = _load_pyvista(path, dtype, device)
-        else:
-            mesh = _load_meshio(path, dtype, device)  # quiet while parsing; warns about dropped cell blocks
+        with _memory_cap(path.stat().st_size):
+            mesh = _read(path, library, fmt, dtype, device)
     except (FileNotFoundError, ValueError) as e:
         if str(path) in str(e) and "\n" not in str(e):
             raise
         raise ValueError(f"{path}: could not read as {fmt} ({_one_line(e)}); check that it is a valid {fmt} file") from e
     except MemoryError as e:
         raise ValueError(f"{path}: could not read as {fmt} (it declares more data than fits in memory; "
-                         f"the header is probably corrupt)") from e
+                         f"a count in the file is probably corrupt)") from e
     except (Exception, SystemExit, RecursionError) as e:  # any parser failure: one clear line
-        raise ValueError(f"{path}: could not read as {fmt} ({type(e).__name__}: {_one_line(e)}); "
-                         f"check that it is a valid {fmt} file") from e
+        detail = _one_line(e) if not str(e).strip() else f"{type(e).__name__}: {_one_line(e)}"
+        raise ValueError(f"{path}: could not read as {fmt} ({detail}); check that it is a valid {fmt} file") from e
     if dim == 2 and mesh.dim == 3:
         if mesh.n_points and bool((mesh.points[:, 2] != 0).any()):
             raise ValueError(f"{path}: dim=2 asked but the points have nonzero z")
         mesh = Mesh(mesh.points[:, :2].contiguous(), mesh.cells, mesh.cell_type, mesh.point_data, mesh.cell_data)
     return mesh
+
+
+def _read(path: Path, library: str, fmt: str, dtype, device) -> Mesh:
+    if fmt == "PLY":
+        return _load_ply(path, dtype, device)
+    if library == "trimesh":
+        with _quiet():
+            return _load_trimesh(path, fmt, dtype, device)
+    if library == "pyvista":
+        return _load_pyvista(path, dtype, device)
+    return _load_meshio(path, dtype, device)  # quiet while parsing; warns about dropped cell blocks
 
 
 def _points_tensor(arr: np.ndarray, dtype, device) -> torch.Tensor:
@@ -355,9 +465,20 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
     # call the format's reader directly: it raises a ReadError that says what is wrong, where
     # meshio.read prints it and calls sys.exit
     reader = {".vtk": meshio.vtk, ".vtu": meshio.vtu, ".msh": meshio.gmsh, ".xdmf": meshio.xdmf, ".xmf": meshio.xdmf}
+    said: list[str] = []
     try:
-        with _quiet():
+        with _quiet(said):
             m = reader[path.suffix.lower()].read(str(path))
+        skipped = [w for w in said if "Skipping" in w or "corrupt" in w.lower()]
+        if skipped:  # meshio drops a data array it cannot decode with a mere warning: that is lost data
+            raise ValueError(f"{path}: a data array is corrupt ({_one_line(ValueError(skipped[0]))}); "
+                             "check that the file was written completely")
+    except ValueError as e:
+        if str(path) in str(e):
+            raise
+        if path.suffix.lower() == ".vtk" and _has("vtk") and _has("pyvista"):
+            return _read_with_vtk(path, "vtkDataSetReader", "VTK", dtype, device)
+        raise
     except Exception:
         # legacy VTK that meshio does not read (POLYDATA, VTK 9's binary 5.1 layout): VTK's own reader
         if path.suffix.lower() == ".vtk" and _has("vtk") and _has("pyvista"):
@@ -396,14 +517,22 @@ def _read_with_vtk(path: Path, reader_name: str, fmt: str, dtype, device) -> Mes
     reader = getattr(vtk, reader_name)()
     errors = _VtkErrors()
     for obj in (reader, reader.GetExecutive()):
-        obj.AddObserver("ErrorEvent", errors)
-        obj.AddObserver("WarningEvent", errors)
+        obj.AddObserver("ErrorEvent", errors.collect)
+        obj.AddObserver("WarningEvent", errors.collect)
     reader.SetFileName(str(path))
     if reader_name == "vtkDataSetReader":
         reader.ReadAllScalarsOn()
         reader.ReadAllVectorsOn()
         reader.ReadAllFieldsOn()
-    reader.Update()
+    shown = vtk.vtkObject.GetGlobalWarningDisplay()
+    verbosity = vtk.vtkLogger.GetCurrentVerbosityCutoff()
+    vtk.vtkObject.GlobalWarningDisplayOff()  # the messages come back in the error below, not on stderr
+    vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)
+    try:
+        reader.Update()
+    finally:
+        vtk.vtkObject.SetGlobalWarningDisplay(shown)
+        vtk.vtkLogger.SetStderrVerbosity(verbosity)
     if errors.messages:
         raise ValueError(f"{path}: could not read as {fmt} (VTK: {errors.messages[0]}); check that it is a valid {fmt} file")
     data = pv.wrap(reader.GetOutput())
@@ -416,10 +545,17 @@ class _VtkErrors:
     """Collects VTK's error messages (VTK prints them and carries on, instead of raising)."""
 
     def __init__(self):
+        import vtk
+
         self.messages = []
 
-    def __call__(self, obj, event, *args):
-        self.messages.append(f"{event} in {obj.GetClassName()}")
+        @vtk.calldata_type(vtk.VTK_STRING)
+        def collect(obj, event, message=None):
+            text = " ".join(str(message or "").split())
+            text = text.split(": ", 1)[-1] if "): " in text else text  # drop VTK's "Class (0x...): " prefix
+            self.messages.append(f"{event.replace('Event', '').lower()} in {obj.GetClassName()}: {text}"[:200])
+
+        self.collect = collect
 
 
 # -- save -------------------------------------------------------------------------------------------

@@ -81,6 +81,28 @@ def _warn_dropped_blocks(blocks, chosen) -> None:
         )
 
 
+def _check_vtk_cells(data) -> None:
+    """Refuse cell arrays whose offsets do not rise to the connectivity's end or whose indices are out of
+    range (VTK's readers pass such arrays on from a corrupt file; using them reads far out of bounds)."""
+    arrays = []
+    if hasattr(data, "GetPolys"):
+        arrays = [data.GetVerts(), data.GetLines(), data.GetPolys(), data.GetStrips()]
+    elif hasattr(data, "GetCells") and data.GetCells() is not None:
+        arrays = [data.GetCells()]
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    n = data.GetNumberOfPoints()
+    for arr in arrays:
+        if arr is None or arr.GetNumberOfCells() == 0:
+            continue
+        offsets = vtk_to_numpy(arr.GetOffsetsArray())
+        conn = vtk_to_numpy(arr.GetConnectivityArray())
+        if offsets[0] != 0 or offsets[-1] != len(conn) or (np.diff(offsets) < 0).any():
+            raise ValueError("Mesh.from_pyvista: the cell offsets are inconsistent with the connectivity (corrupt data)")
+        if len(conn) and (conn.min() < 0 or conn.max() >= n):
+            raise ValueError(f"Mesh.from_pyvista: a cell refers to point {int(conn.max())} of {n} (corrupt data)")
+
+
 class Mesh:
     """A mesh (or point set) with fields, held as torch tensors.
 
@@ -398,6 +420,7 @@ class Mesh:
 
         if not isinstance(data, pv.DataSet):
             raise TypeError(f"Mesh.from_pyvista: expected a pyvista DataSet, got {type(data).__name__}")
+        _check_vtk_cells(data)
         grid = data if isinstance(data, pv.UnstructuredGrid) else data.cast_to_unstructured_grid()
         names = {pv.CellType.LINE: "line", pv.CellType.TRIANGLE: "triangle", pv.CellType.QUAD: "quad",
                  pv.CellType.TETRA: "tetra", pv.CellType.VERTEX: "vertex", pv.CellType.POLYGON: "polygon"}

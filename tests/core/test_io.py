@@ -208,8 +208,15 @@ def test_load_warns_about_cells_it_cannot_hold(tmp_path):
     assert back.cells is None and back.n_points == 8
     mixed = meshio.Mesh(pts[:5], [("triangle", np.array([[0, 1, 2]])), ("quad", np.array([[1, 2, 3, 4]]))])
     meshio.write(tmp_path / "mixed.vtu", mixed)
-    with pytest.warns(UserWarning, match="dropped 1 quad cells.*keeping 'triangle' cells"):
-        io.load(tmp_path / "mixed.vtu")
+    with pytest.warns(UserWarning, match="triangulated 1 quad cells into triangles"):
+        back = io.load(tmp_path / "mixed.vtu")  # triangles and quads: one triangle mesh, nothing lost
+    assert back.cell_type == "triangle" and back.cells.tolist() == [[0, 1, 2], [1, 2, 3], [1, 3, 4]]
+    tets_and_tris = meshio.Mesh(pts[:5], [("tetra", np.array([[0, 1, 2, 3]])), ("triangle", np.array([[0, 1, 2]])),
+                                          ("hexahedron", np.arange(8)[None] % 5)])
+    meshio.write(tmp_path / "vol.vtu", tets_and_tris)
+    with pytest.warns(UserWarning, match="dropped 1 hexahedron cells.*keeping 'tetra' cells"):
+        back = io.load(tmp_path / "vol.vtu")  # the boundary triangles go quietly, the hexahedron with a warning
+    assert back.cell_type == "tetra" and back.n_cells == 1
 
 
 def test_load_checks_dtype(tmp_path):
