@@ -113,8 +113,9 @@ class Mesh:
     cells : integer tensor or array, shape (M, k), optional
         Vertex indices of each cell, all of one type. ``None`` makes a point set.
     cell_type : str, optional
-        One of ``'line'``, ``'triangle'``, ``'quad'``, ``'tetra'``. Inferred from k when omitted
-        (k = 4 is read as ``'quad'``; pass ``'tetra'`` for tetrahedra).
+        One of ``'line'``, ``'triangle'``, ``'quad'``, ``'tetra'``. Inferred from k when omitted and
+        unambiguous: k = 2 lines, k = 3 triangles, k = 4 with 2-D points quads. With 3-D points k = 4 can
+        be quads or tetrahedra, so ``cell_type`` is required (a ValueError says so).
     point_data : mapping of name -> tensor, shape (N, ...)
     cell_data : mapping of name -> tensor, shape (M, ...)
 
@@ -155,6 +156,9 @@ class Mesh:
             if cell_type is None:
                 if k not in _DEFAULT_TYPE:
                     raise ValueError(f"Mesh: cannot infer a cell type for {k} vertices per cell")
+                if k == 4 and points.shape[1] == 3:
+                    raise ValueError("Mesh: cells with 4 vertices each are quads or tetrahedra, and 3-D points do not tell "
+                                     "which; pass cell_type='quad' or cell_type='tetra'")
                 cell_type = _DEFAULT_TYPE[k]
             if cell_type not in CELL_SIZES:
                 raise ValueError(f"Mesh: unknown cell_type {cell_type!r}; expected one of {sorted(CELL_SIZES)}")
@@ -162,6 +166,8 @@ class Mesh:
                 raise ValueError(
                     f"Mesh: cell_type {cell_type!r} needs {CELL_SIZES[cell_type]} vertices per cell, got {k}"
                 )
+            if cell_type == "tetra" and points.shape[1] != 3:
+                raise ValueError(f"Mesh: tetrahedra need 3-D points, got points of shape {tuple(points.shape)}")
             if cells.numel() > 0:
                 lo, hi = int(cells.min()), int(cells.max())
                 if lo < 0:
@@ -242,9 +248,31 @@ class Mesh:
 
     # -- conversions ----------------------------------------------------------------------------
     def to(self, device=None, dtype=None) -> "Mesh":
-        """A copy on ``device`` with floating tensors cast to ``dtype`` (indices stay long)."""
+        """A copy on ``device`` with floating tensors cast to ``dtype`` (indices stay long).
+
+        Like ``Tensor.to``: ``mesh.to(torch.float64)``, ``mesh.to("cuda")``, ``mesh.to("cuda", torch.float32)``
+        and the keyword forms all work.
+        """
+        if isinstance(device, torch.dtype):
+            if dtype is not None:
+                raise TypeError(f"Mesh.to: two dtypes given ({device} and {dtype}); pass one")
+            device, dtype = None, device
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"Mesh.to: dtype must be a floating torch.dtype (e.g. torch.float64), got {dtype!r}")
+        if device is not None:
+            try:
+                device = torch.device(device)
+            except (RuntimeError, TypeError) as e:
+                raise ValueError(f"Mesh.to: {device!r} is not a device (e.g. 'cpu', 'cuda', 'cuda:1'): {e}") from None
+            if device.type == "cuda":
+                if not torch.cuda.is_available():
+                    raise ValueError(f"Mesh.to: device {str(device)!r} asked but CUDA is not available here "
+                                     "(no GPU, or a CPU-only torch); use 'cpu'")
+                if device.index is not None and device.index >= torch.cuda.device_count():
+                    raise ValueError(f"Mesh.to: device {str(device)!r} asked but only {torch.cuda.device_count()} "
+                                     "CUDA device(s) exist")
+            elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+                raise ValueError(f"Mesh.to: device 'mps' asked but MPS is not available here; use 'cpu'")
 
         def move(t):
             if t.is_floating_point():
@@ -425,7 +453,8 @@ class Mesh:
         names = {pv.CellType.LINE: "line", pv.CellType.TRIANGLE: "triangle", pv.CellType.QUAD: "quad",
                  pv.CellType.TETRA: "tetra", pv.CellType.VERTEX: "vertex", pv.CellType.POLYGON: "polygon"}
         types = np.asarray(grid.celltypes)
-        offsets, conn = np.asarray(grid.offset), np.asarray(grid.cell_connectivity)
+        offsets = np.asarray(grid.cell_offsets if hasattr(grid, "cell_offsets") else grid.offset)
+        conn = np.asarray(grid.cell_connectivity)
         sizes = np.diff(offsets)
         blocks, owners = [], []
         for (t, k) in sorted({(int(t), int(k)) for t, k in zip(types, sizes)}):
