@@ -34,8 +34,8 @@ from .mesh import Mesh
 
 TRIMESH_FORMATS = {".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF", ".glb": "GLB"}
 MESHIO_FORMATS = {".vtk": "VTK", ".vtu": "VTU", ".msh": "MSH", ".xdmf": "XDMF", ".xmf": "XDMF"}
-PYVISTA_FORMATS = {".vtp": "VTP"}  # read only, and only with pyvista installed
-MESH_EXTENSIONS = tuple(TRIMESH_FORMATS) + tuple(MESHIO_FORMATS) + tuple(PYVISTA_FORMATS)
+VTK_FORMATS = {".vtp": "VTP"}  # read only, and only with VTK (pyvista's dependency) installed
+MESH_EXTENSIONS = tuple(TRIMESH_FORMATS) + tuple(MESHIO_FORMATS) + tuple(VTK_FORMATS)
 
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or _where(e)
@@ -69,8 +69,8 @@ def _format_of(path: Path) -> tuple[str, str]:
         return "trimesh", TRIMESH_FORMATS[ext]
     if ext in MESHIO_FORMATS:
         return "meshio", MESHIO_FORMATS[ext]
-    if ext in PYVISTA_FORMATS:
-        return "pyvista", PYVISTA_FORMATS[ext]
+    if ext in VTK_FORMATS:
+        return "vtk", VTK_FORMATS[ext]
     raise ValueError(
         f"{path}: unknown mesh format {ext or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
     )
@@ -274,8 +274,6 @@ def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None
     if dim not in (None, 2, 3):
         raise ValueError(f"load: dim must be None, 2 or 3, got {dim!r}")
     _check_content(path, fmt)
-    if (library == "pyvista" or fmt == "VTK") and _has("pyvista"):
-        import pyvista  # noqa: F401  (VTK's libraries are large: map them before the memory cap below)
     try:
         with _memory_cap(path.stat().st_size):
             mesh = _read(path, library, fmt, dtype, device)
@@ -302,8 +300,8 @@ def _read(path: Path, library: str, fmt: str, dtype, device) -> Mesh:
     if library == "trimesh":
         with _quiet():
             return _load_trimesh(path, fmt, dtype, device)
-    if library == "pyvista":
-        return _load_pyvista(path, dtype, device)
+    if library == "vtk":
+        return _load_vtp(path, dtype, device)
     return _load_meshio(path, dtype, device)  # quiet while parsing; warns about dropped cell blocks
 
 
@@ -476,13 +474,13 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
     except ValueError as e:
         if str(path) in str(e):
             raise
-        if path.suffix.lower() == ".vtk" and _has("vtk") and _has("pyvista"):
-            return _read_with_vtk(path, "vtkDataSetReader", "VTK", dtype, device)
+        if path.suffix.lower() == ".vtk" and _has("vtk"):
+            return _read_with_vtk(path, "legacy", "VTK", dtype, device)
         raise
     except Exception:
         # legacy VTK that meshio does not read (POLYDATA, VTK 9's binary 5.1 layout): VTK's own reader
-        if path.suffix.lower() == ".vtk" and _has("vtk") and _has("pyvista"):
-            return _read_with_vtk(path, "vtkDataSetReader", "VTK", dtype, device)
+        if path.suffix.lower() == ".vtk" and _has("vtk"):
+            return _read_with_vtk(path, "legacy", "VTK", dtype, device)
         raise
     if len(m.points) == 0:
         raise ValueError(f"{path}: the file holds no points; check that it is a valid mesh file")
@@ -501,61 +499,53 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
     return Mesh.from_meshio(m, dtype=dtype, device=device)
 
 
-def _load_pyvista(path: Path, dtype, device) -> Mesh:
-    try:
-        import pyvista  # noqa: F401
-    except ImportError:
-        raise ValueError(f"{path}: reading .vtp needs pyvista; run `pip install pyvista`, or save the mesh as .vtu") from None
-    return _read_with_vtk(path, "vtkXMLPolyDataReader", "VTP", dtype, device)
+def _load_vtp(path: Path, dtype, device) -> Mesh:
+    if not _has("vtk"):
+        raise ValueError(f"{path}: reading .vtp needs VTK; run `pip install vtk` (or pyvista), or save the mesh as .vtu")
+    return _read_with_vtk(path, "vtp", "VTP", dtype, device)
 
 
-def _read_with_vtk(path: Path, reader_name: str, fmt: str, dtype, device) -> Mesh:
-    """Read with one of VTK's own readers (VTK reports errors as events, not exceptions: collect them)."""
-    import pyvista as pv
-    import vtk
+def _read_with_vtk(path: Path, kind: str, fmt: str, dtype, device) -> Mesh:
+    """Read with VTK's own readers in a child process: on a corrupt file they can crash the
+    interpreter or loop for long, which in the child becomes a one-line error here."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
 
-    reader = getattr(vtk, reader_name)()
-    errors = _VtkErrors()
-    for obj in (reader, reader.GetExecutive()):
-        obj.AddObserver("ErrorEvent", errors.collect)
-        obj.AddObserver("WarningEvent", errors.collect)
-    reader.SetFileName(str(path))
-    if reader_name == "vtkDataSetReader":
-        reader.ReadAllScalarsOn()
-        reader.ReadAllVectorsOn()
-        reader.ReadAllFieldsOn()
-    shown = vtk.vtkObject.GetGlobalWarningDisplay()
-    verbosity = vtk.vtkLogger.GetCurrentVerbosityCutoff()
-    vtk.vtkObject.GlobalWarningDisplayOff()  # the messages come back in the error below, not on stderr
-    vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)
-    try:
-        reader.Update()
-    finally:
-        vtk.vtkObject.SetGlobalWarningDisplay(shown)
-        vtk.vtkLogger.SetStderrVerbosity(verbosity)
-    if errors.messages:
-        raise ValueError(f"{path}: could not read as {fmt} (VTK: {errors.messages[0]}); check that it is a valid {fmt} file")
-    data = pv.wrap(reader.GetOutput())
-    if data is None or data.n_points == 0:
-        raise ValueError(f"{path}: the file holds no points; check that it is a valid {fmt} file")
-    return Mesh.from_pyvista(data, dtype=dtype, device=device)
+    from .mesh import meshio_from_vtk_cells
 
+    size = path.stat().st_size
+    limit = 60.0 + size / 2e6  # seconds: VTK reads tens of MB/s; far beyond that the file is corrupt
+    child = Path(__file__).with_name("_vtk_child.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "data.npz"
 
-class _VtkErrors:
-    """Collects VTK's error messages (VTK prints them and carries on, instead of raising)."""
+        def cap():  # the same address-space cap as for in-process parsers
+            import resource
 
-    def __init__(self):
-        import vtk
+            resource.setrlimit(resource.RLIMIT_AS, ((6 << 30) + 32 * size, resource.RLIM_INFINITY))
 
-        self.messages = []
-
-        @vtk.calldata_type(vtk.VTK_STRING)
-        def collect(obj, event, message=None):
-            text = " ".join(str(message or "").split())
-            text = text.split(": ", 1)[-1] if "): " in text else text  # drop VTK's "Class (0x...): " prefix
-            self.messages.append(f"{event.replace('Event', '').lower()} in {obj.GetClassName()}: {text}"[:200])
-
-        self.collect = collect
+        try:
+            run = subprocess.run([sys.executable, str(child), str(path), str(out), kind], capture_output=True, text=True,
+                                 timeout=limit, preexec_fn=cap if os.name == "posix" else None,
+                                 env=dict(os.environ, OMP_NUM_THREADS="1"))
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"{path}: VTK's reader did not finish within {limit:.0f} s; the file is probably corrupt") from None
+        message = " ".join((run.stderr or "").strip().splitlines()[-1:]) if run.stderr.strip() else ""
+        if run.returncode < 0:
+            name = signal.Signals(-run.returncode).name if -run.returncode in signal.valid_signals() else str(-run.returncode)
+            raise ValueError(f"{path}: VTK's reader crashed ({name}) on this file; check that it is a valid {fmt} file")
+        if run.returncode != 0:
+            raise ValueError(f"{path}: could not read as {fmt} ({_one_line(ValueError(message or 'VTK failed'))}); "
+                             f"check that it is a valid {fmt} file")
+        with np.load(out) as z:
+            arrays = {k: z[k] for k in z.files}
+    m = meshio_from_vtk_cells(arrays["points"], arrays["types"], arrays["offsets"], arrays["conn"],
+                              {k[6:]: v for k, v in arrays.items() if k.startswith("point:")},
+                              {k[5:]: v for k, v in arrays.items() if k.startswith("cell:")})
+    m.points = _native(m.points)
+    return Mesh.from_meshio(m, dtype=dtype, device=device)
 
 
 # -- save -------------------------------------------------------------------------------------------
@@ -578,7 +568,7 @@ def save(mesh: Mesh, path) -> Path:
         raise ValueError(f"{path}: is a directory; give a file name such as {path / ('mesh' + path.suffix)}")
     if mesh.n_points == 0:
         raise ValueError(f"{path}: the mesh has no points; a mesh file needs at least one")
-    if library == "pyvista":
+    if library == "vtk":
         raise ValueError(f"{path}: .vtp is read-only here; save as .vtu (or mesh.to_pyvista().save({path.name!r}))")
     for kind, fields in (("point", mesh.point_data), ("cell", mesh.cell_data)):
         for k, v in fields.items():

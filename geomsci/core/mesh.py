@@ -81,6 +81,26 @@ def _warn_dropped_blocks(blocks, chosen) -> None:
         )
 
 
+_VTK_CELL_NAMES = {1: "vertex", 3: "line", 5: "triangle", 9: "quad", 10: "tetra", 7: "polygon"}
+
+
+def meshio_from_vtk_cells(points, types, offsets, conn, point_data: dict, cell_data: dict):
+    """A ``meshio.Mesh`` from VTK's flat cell arrays: cell types (M,), offsets (M + 1,) into the
+    connectivity, and per-cell data in the same cell order; one block per (type, size)."""
+    import meshio
+
+    sizes = np.diff(offsets)
+    blocks, owners = [], []
+    for t, k in sorted({(int(t), int(k)) for t, k in zip(types, sizes)}):
+        rows = np.nonzero((types == t) & (sizes == k))[0]
+        idx = offsets[rows][:, None] + np.arange(k)
+        blocks.append(meshio.CellBlock(_VTK_CELL_NAMES.get(t, f"vtk{t}"), conn[idx]))
+        owners.append(rows)
+    cdata = {name: [np.asarray(v)[r] for r in owners] for name, v in cell_data.items() if len(v) == len(types)}
+    return meshio.Mesh(points, blocks, point_data={k: v for k, v in point_data.items() if len(v) == len(points)},
+                       cell_data=cdata)
+
+
 def _check_vtk_cells(data) -> None:
     """Refuse cell arrays whose offsets do not rise to the connectivity's end or whose indices are out of
     range (VTK's readers pass such arrays on from a corrupt file; using them reads far out of bounds)."""
@@ -444,27 +464,17 @@ class Mesh:
             import pyvista as pv
         except ImportError as e:
             raise ImportError("Mesh.from_pyvista needs pyvista; run `pip install pyvista`") from e
-        import meshio
+
 
         if not isinstance(data, pv.DataSet):
             raise TypeError(f"Mesh.from_pyvista: expected a pyvista DataSet, got {type(data).__name__}")
         _check_vtk_cells(data)
         grid = data if isinstance(data, pv.UnstructuredGrid) else data.cast_to_unstructured_grid()
-        names = {pv.CellType.LINE: "line", pv.CellType.TRIANGLE: "triangle", pv.CellType.QUAD: "quad",
-                 pv.CellType.TETRA: "tetra", pv.CellType.VERTEX: "vertex", pv.CellType.POLYGON: "polygon"}
-        types = np.asarray(grid.celltypes)
         offsets = np.asarray(grid.cell_offsets if hasattr(grid, "cell_offsets") else grid.offset)
-        conn = np.asarray(grid.cell_connectivity)
-        sizes = np.diff(offsets)
-        blocks, owners = [], []
-        for (t, k) in sorted({(int(t), int(k)) for t, k in zip(types, sizes)}):
-            rows = np.nonzero((types == t) & (sizes == k))[0]
-            idx = offsets[rows][:, None] + np.arange(k)
-            blocks.append(meshio.CellBlock(names.get(t, f"vtk{t}"), conn[idx]))
-            owners.append(rows)
-        cdata = {k: [np.asarray(data.cell_data[k])[r] for r in owners] for k in data.cell_data}
-        m = meshio.Mesh(np.asarray(grid.points), blocks, point_data={k: np.asarray(data.point_data[k]) for k in data.point_data},
-                        cell_data=cdata)
+        m = meshio_from_vtk_cells(np.asarray(grid.points), np.asarray(grid.celltypes), offsets,
+                                  np.asarray(grid.cell_connectivity),
+                                  {k: np.asarray(data.point_data[k]) for k in data.point_data},
+                                  {k: np.asarray(data.cell_data[k]) for k in data.cell_data})
         return cls.from_meshio(m, dtype=dtype, device=device, cell_type=cell_type)
 
     def to_pytorch3d(self):
