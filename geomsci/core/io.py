@@ -30,6 +30,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from .grid import Grid
 from .mesh import Mesh
 
 TRIMESH_FORMATS = {".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF", ".glb": "GLB"}
@@ -744,6 +745,206 @@ def _save_meshio(mesh: Mesh, path: Path, fmt: str) -> None:
     except Exception as e:  # meshio's WriteError and the like: one clear line, no half-written file
         path.unlink(missing_ok=True)
         raise ValueError(f"{path}: could not write as {fmt} ({_one_line(e)}); save as .vtu instead") from e
+
+
+# -- grids ------------------------------------------------------------------------------------------
+GRID_EXTENSIONS = (".npz", ".npy", ".vtu", ".vtk", ".xdmf", ".xmf", ".msh")
+
+
+def load_grid(path, key: str | None = None, *, dtype: torch.dtype | None = None, device=None) -> Grid:
+    """Read a regular-lattice field into a `Grid`: scalar (X, Y, Z) or vector (X, Y, Z, C).
+
+    - ``.npz``: the array named ``key`` (or the only array besides the metadata), with ``origin``
+      (3,) and ``spacing`` (1 or 3) when present, and ``channels`` (C,) naming the last axis of a
+      4-D array (what ``save_grid`` and ``geomsci pig solve`` write). When ``key`` names a channel
+      instead of an array, that channel comes back as a scalar grid.
+    - ``.npy``: the array; origin 0, spacing 1.
+    - a meshio lattice (.vtu, .vtk, .xdmf, .msh): points that form a complete regular lattice, the
+      point field ``key``; without ``key`` the only field, or all scalar fields as channels.
+
+    Values keep the file's precision unless ``dtype`` is given (integers become the default float).
+    Raises FileNotFoundError, or ValueError with one line naming the file.
+    """
+    path = Path(path)
+    values, origin, spacing, _ = _read_grid_arrays(path, key, allow_channels=True)
+    t = torch.from_numpy(_native(values))
+    if not t.is_floating_point():
+        t = t.to(torch.get_default_dtype())
+    t = t.to(device=device, dtype=dtype)
+    if not torch.isfinite(t).all():
+        n_bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{path}: the grid holds {n_bad} NaN/inf values")
+    try:
+        return Grid(t, origin.tolist(), spacing.tolist())
+    except ValueError as e:
+        raise ValueError(f"{path}: {_one_line(e)}") from None
+
+
+def grid_channels(path) -> list[str] | None:
+    """The channel names a grid file stores for its last axis (``channels`` in an .npz, the field
+    names of a multi-field lattice), or None."""
+    return _read_grid_arrays(Path(path), None, allow_channels=True)[3]
+
+
+def save_grid(grid: Grid, path, channels=None) -> Path:
+    """Write a `Grid` as ``.npz`` (``values``, ``origin``, ``spacing`` and, for a vector grid, the
+    ``channels`` names) or as a meshio lattice (``.vtu``/``.vtk``: one point per node, a scalar
+    field per channel, named by ``channels`` or ``values``/``c0``, ``c1``, ...). `load_grid` reads
+    both back; values keep their dtype. Returns the path written."""
+    if not isinstance(grid, Grid):
+        raise ValueError(f"save_grid: expected a geomsci Grid, got {type(grid).__name__}")
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in (".npz", ".vtu", ".vtk"):
+        raise ValueError(f"{path}: save_grid writes .npz, .vtu or .vtk, got {ext or '(no extension)'!r}")
+    values = grid.values.detach().cpu().numpy()
+    n_ch = values.shape[3] if values.ndim == 4 else 0
+    if channels is not None:
+        channels = [str(c) for c in channels]
+        if n_ch == 0 or len(channels) != n_ch or len(set(channels)) != n_ch:
+            raise ValueError(f"save_grid: channels must be {n_ch} distinct names for values of shape {values.shape}, "
+                             f"got {channels}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    origin = grid.origin.detach().cpu().numpy().astype(np.float64)
+    spacing = grid.spacing.detach().cpu().numpy().astype(np.float64)
+    if ext == ".npz":
+        extra = {"channels": np.array(channels)} if channels is not None else {}
+        with open(path, "wb") as fh:  # an open file: numpy would otherwise append .npz to other names
+            np.savez(fh, values=values, origin=origin, spacing=spacing, **extra)
+        return path
+    pts = grid.node_points().detach().cpu().numpy().astype(np.float64)
+    names = channels or ([f"c{i}" for i in range(n_ch)] if n_ch else ["values"])
+    fields = {names[0]: values.reshape(-1)} if not n_ch else {nm: values[..., i].reshape(-1) for i, nm in enumerate(names)}
+    _save_meshio(Mesh(torch.from_numpy(pts), point_data={k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in fields.items()}),
+                 path, MESHIO_FORMATS[ext])
+    return path
+
+
+def _read_grid_arrays(path: Path, key: str | None, allow_channels: bool):
+    """(values, origin (3,), spacing (3,), channel names or None) of a grid file, as numpy."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: grid file not found; check the path")
+    suffix = path.suffix.lower()
+    origin, spacing, names = np.zeros(3), np.ones(3), None
+    if suffix in (".npy", ".npz"):
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic != b"\x93NUMPY" and magic[:4] != b"PK\x03\x04":
+            # np.load would take it for a pickle and suggest allow_pickle=True, which is unsafe and wrong here
+            raise ValueError(f"{path.name} is not a numpy {suffix} file; save the volume with numpy.save / numpy.savez")
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except Exception as e:  # ValueError, OSError, EOFError, zipfile.BadZipFile, ...
+            raise ValueError(f"{path.name}: cannot read the array ({_one_line(e)})") from None
+        if suffix == ".npz" and not hasattr(loaded, "files"):
+            raise ValueError(f"{path.name} holds a single .npy array, not an .npz archive; rename it to .npy")
+        if suffix == ".npy" and hasattr(loaded, "files"):
+            loaded.close()
+            raise ValueError(f"{path.name} is an .npz archive, not a single .npy array; rename it to .npz")
+    elif suffix not in GRID_EXTENSIONS:
+        raise ValueError(f"{path}: unknown grid format {suffix or '(no extension)'!r}; use one of {', '.join(GRID_EXTENSIONS)}")
+    if suffix == ".npy":
+        values = loaded
+    elif suffix == ".npz":
+        try:
+            values, origin, spacing, names = _npz_grid(path, loaded, key, allow_channels)
+        except Exception as e:  # a damaged member of the archive (zlib, zipfile or numpy errors)
+            if path.name in str(e):
+                raise
+            raise ValueError(f"{path.name}: cannot read the archive ({_one_line(e)})") from None
+    else:
+        values, origin, spacing, names = _read_meshio_lattice(path, key, allow_channels)
+    values = np.asarray(values)
+    if values.ndim not in ((3, 4) if allow_channels else (3,)):
+        want = "(X, Y, Z) or (X, Y, Z, C)" if allow_channels else "3-D (X, Y, Z)"
+        raise ValueError(f"volume must be {want}, got shape {values.shape} from {path.name}"
+                         + ("; pick one channel with --key" if values.ndim == 4 else ""))
+    if values.dtype.kind not in "fiub":
+        raise ValueError(f"volume must be numeric, got dtype {values.dtype} from {path.name}")
+    if min(values.shape[:3]) < 2:
+        raise ValueError(
+            f"volume must have at least 2 nodes per axis to hold a surface, got shape {values.shape} from {path.name}"
+        )
+    return values, origin, spacing, names
+
+
+def _npz_grid(path: Path, loaded, key, allow_channels):
+    origin, spacing, names = np.zeros(3), np.ones(3), None
+    with loaded as data:
+        arrays = [n for n in data.files if n not in ("origin", "spacing", "channels")]
+        if not arrays:
+            raise ValueError(f"{path.name} holds no volume array (only {sorted(data.files)})")
+        if "channels" in data.files:
+            names = [str(c) for c in np.asarray(data["channels"]).reshape(-1)]
+        channel = None
+        if key is not None and key not in data.files and names and key in names:
+            channel = names.index(key)  # a channel of the (only) 4-D array
+            key = None
+        if key is None and len(arrays) != 1:
+            raise ValueError(f"{path.name} holds arrays {arrays}; pick one with --key (key= in Python)")
+        name = key if key is not None else arrays[0]
+        if name not in data.files:
+            raise ValueError(f"{path.name} has no array {name!r}; it holds {arrays}"
+                             + (f" and channels {names}" if names else ""))
+        values = data[name]
+        if names is not None and (values.ndim != 4 or values.shape[3] != len(names)):
+            raise ValueError(f"{path.name}: 'channels' names {len(names)} channels but {name!r} has shape {values.shape}")
+        if channel is not None:
+            values, names = values[..., channel], None
+        elif not allow_channels and values.ndim == 4:
+            raise ValueError(f"{path.name}: {name!r} is a vector grid {values.shape}"
+                             + (f" with channels {names}; pick one with --key" if names else "; a scalar volume is needed"))
+        if "origin" in data.files:
+            origin = np.asarray(data["origin"])
+            if origin.size != 3 or origin.dtype.kind not in "fiu" or not np.isfinite(origin).all():
+                raise ValueError(f"{path.name}: 'origin' must hold 3 finite numbers, got {origin.tolist()!r}")
+            origin = origin.astype(float).reshape(3)
+        if "spacing" in data.files:
+            spacing = np.asarray(data["spacing"])
+            if (spacing.size not in (1, 3) or spacing.dtype.kind not in "fiu"
+                    or not (np.isfinite(spacing) & (spacing > 0)).all()):
+                raise ValueError(
+                    f"{path.name}: 'spacing' must be one or 3 positive finite numbers, got {spacing.tolist()!r}"
+                )
+            spacing = np.broadcast_to(spacing.astype(float).reshape(-1), (3,)).copy()
+    return values, origin, spacing, names
+
+
+def _read_meshio_lattice(path: Path, key: str | None, allow_channels: bool):
+    # core's reader turns meshio's failures (some of which exit the process) into one-line errors
+    m = load(path)
+    names = list(m.point_data)
+    if not names:
+        raise ValueError(f"{path.name} has no point field to extract a surface from")
+    if key is not None and key not in m.point_data:
+        raise ValueError(f"{path.name} has no point field {key!r}; it holds {names}")
+    if key is None and len(names) != 1:
+        scalar = [n for n in names if m.point_data[n].dim() == 1]
+        if not allow_channels or len(scalar) != len(names):
+            raise ValueError(f"{path.name} holds point fields {names}; pick one with --key (key= in Python)")
+        field = np.stack([m.point_data[n].numpy() for n in names], -1)  # every scalar field, as channels
+        channel_names = names
+    else:
+        name = key if key is not None else names[0]
+        field = m.point_data[name].numpy()
+        channel_names = None
+        if field.ndim != 1 and not (allow_channels and field.ndim == 2):
+            raise ValueError(f"point field {name!r} must be scalar, got shape {field.shape}")
+    pts = m.points.double().numpy()
+    if pts.shape[1] != 3:
+        raise ValueError(f"{path.name}: volume points must be 3-D, got {pts.shape[1]} coordinates")
+    axes = [np.unique(np.round(pts[:, d], 9)) for d in range(3)]
+    shape = tuple(len(a) for a in axes)
+    if int(np.prod(shape)) != len(pts):
+        raise ValueError(f"{path.name}: the points do not form a complete regular lattice ({shape} axes, {len(pts)} points)")
+    spacing = np.array([(a[-1] - a[0]) / max(len(a) - 1, 1) for a in axes])
+    for a, h in zip(axes, spacing):
+        if len(a) > 1 and not np.allclose(np.diff(a), h, rtol=1e-6, atol=1e-9):
+            raise ValueError(f"{path.name}: the lattice is not uniformly spaced")
+    idx = [np.searchsorted(a, np.round(pts[:, d], 9)) for d, a in enumerate(axes)]
+    values = np.empty(shape + field.shape[1:], dtype=field.dtype)
+    values[idx[0], idx[1], idx[2]] = field
+    return values, np.array([a[0] for a in axes]), spacing, channel_names
 
 
 # -- CSV tables -------------------------------------------------------------------------------------

@@ -238,3 +238,57 @@ def test_table_input_mistakes(tmp_path):
         io.write_table(tmp_path / "t.csv", [("a", [1])])
     with pytest.raises(ValueError, match="both named '1'"):
         io.write_table(tmp_path / "t.csv", {1: [1], "1": [2]})
+
+
+def test_grid_files_round_trip_scalar_and_vector(tmp_path):
+    from geomsci.core.grid import Grid
+
+    g = torch.Generator().manual_seed(0)
+    scalar = Grid(torch.rand(4, 5, 6, generator=g, dtype=torch.float64), (-1.0, 0.5, 2.0), (0.25, 0.5, 0.125))
+    vector = Grid(torch.rand(4, 5, 6, 3, generator=g, dtype=torch.float32), (0.0, 0.0, 0.0), 0.1)
+    for grid, channels in ((scalar, None), (vector, ["u", "reference", "error"]), (vector, None)):
+        for ext in ("npz", "vtu", "vtk"):
+            path = io.save_grid(grid, tmp_path / f"g{grid.values.dim()}{channels is None}.{ext}", channels=channels)
+            back = io.load_grid(path)
+            assert back.values.shape == grid.values.shape, (ext, back.values.shape)
+            assert back.values.dtype == grid.values.dtype  # the file's precision
+            assert torch.equal(back.values, grid.values)
+            assert torch.allclose(back.origin.double(), grid.origin.double()) and torch.allclose(back.spacing.double(), grid.spacing.double())
+            if channels and ext == "npz":
+                assert io.grid_channels(path) == channels
+    # one channel by name; a dtype on request
+    path = io.save_grid(vector, tmp_path / "v.npz", channels=["u", "reference", "error"])
+    u = io.load_grid(path, "u", dtype=torch.float64)
+    assert u.values.shape == (4, 5, 6) and u.dtype == torch.float64 and torch.equal(u.values, vector.values[..., 0].double())
+
+
+def test_grid_reader_takes_what_pig_solve_writes(tmp_path):
+    # geomsci/pig/cli.py writes np.savez(values=(X, Y, Z, 3), origin, spacing, channels=["u", "reference", "error"])
+    values = np.random.default_rng(0).random((5, 5, 5, 3)).astype(np.float32)
+    path = tmp_path / "helmholtz_solution.npz"
+    np.savez(path, values=values, origin=np.zeros(3), spacing=np.full(3, 0.25), channels=np.array(["u", "reference", "error"]))
+    grid = io.load_grid(path)
+    assert grid.values.shape == (5, 5, 5, 3) and torch.equal(grid.values, torch.from_numpy(values))
+    from geomsci.deepmesh.volume_io import read_volume
+
+    v, origin, spacing = read_volume(path, "error")  # the old scalar reader picks a channel by name
+    assert v.shape == (5, 5, 5) and np.array_equal(v, values[..., 2]) and np.allclose(spacing, 0.25)
+    with pytest.raises(ValueError, match=r"vector grid \(5, 5, 5, 3\) with channels \['u', 'reference', 'error'\]; pick one with --key"):
+        read_volume(path)
+
+
+def test_grid_errors_are_one_line(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        io.load_grid(tmp_path / "none.npz")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(ValueError, match="bad.npz"):
+        io.load_grid(tmp_path / "bad.npz")
+    np.savez(tmp_path / "nan.npz", values=np.full((3, 3, 3), np.nan))
+    with pytest.raises(ValueError, match="NaN/inf"):
+        io.load_grid(tmp_path / "nan.npz")
+    with pytest.raises(ValueError, match="save_grid writes .npz, .vtu or .vtk"):
+        from geomsci.core.grid import Grid
+
+        io.save_grid(Grid(torch.zeros(2, 2, 2)), tmp_path / "g.obj")
+    with pytest.raises(ValueError, match="channels must be 3 distinct names"):
+        io.save_grid(Grid(torch.zeros(2, 2, 2, 3)), tmp_path / "g.npz", channels=["a", "a", "b"])
