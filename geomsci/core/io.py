@@ -482,6 +482,8 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
         # legacy VTK that meshio does not read (POLYDATA, VTK 9's binary 5.1 layout): VTK's own reader
         if path.suffix.lower() == ".vtk" and _has("vtk"):
             return _read_with_vtk(path, "legacy", "VTK", dtype, device)
+        if path.suffix.lower() == ".vtu":
+            _diagnose_vtu(path)  # a precise line for XML damage, where meshio's errors are bare
         raise
     if len(m.points) == 0:
         raise ValueError(f"{path}: the file holds no points; check that it is a valid mesh file")
@@ -498,6 +500,23 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
     if physical is not None and any(np.asarray(b).any() for b in physical) and "physical" not in m.cell_data:
         m.cell_data["physical"] = [_native(b) for b in physical]
     return Mesh.from_meshio(m, dtype=dtype, device=device)
+
+
+def _diagnose_vtu(path: Path) -> None:
+    """Raise a ValueError saying where a VTU file's XML breaks (when it has no raw appended data,
+    which is legitimately not XML)."""
+    import xml.etree.ElementTree as ET
+
+    data = path.read_bytes()
+    if b'encoding="raw"' in data[:100_000]:
+        return
+    try:
+        ET.fromstring(data)
+    except ET.ParseError as e:
+        line, col = e.position
+        cut = " (the file ends there: it was cut short)" if "no element found" in str(e) or "unclosed" in str(e) else ""
+        raise ValueError(f"{path}: could not read as VTU (the XML is not well-formed at line {line}, column {col}: "
+                         f"{_one_line(e).split(':')[0]}{cut}); check that the file was written completely") from None
 
 
 def _load_vtp(path: Path, dtype, device) -> Mesh:

@@ -26,7 +26,11 @@ import numpy as np
 PER_FILE_SECONDS = 10.0
 
 
-def seed_files(folder: Path) -> list[Path]:
+# formats read in-process (fast); .vtp and the legacy .vtk that meshio refuses go through VTK in a child process
+IN_PROCESS = (".ply", ".stl", ".obj", ".off", ".glb", ".vtu", ".msh", ".xdmf")
+
+
+def seed_files(folder: Path, with_pyvista: bool = True) -> list[Path]:
     """Valid files in every format `load` reads, written by geomsci and by the other tools."""
     import meshio
     import torch
@@ -68,6 +72,8 @@ def seed_files(folder: Path) -> list[Path]:
         except ImportError:
             pass
         try:
+            if not with_pyvista:
+                raise ImportError
             import pyvista as pv
 
             s = pv.Sphere(theta_resolution=6, phi_resolution=5)

@@ -292,3 +292,57 @@ def test_grid_errors_are_one_line(tmp_path):
         io.save_grid(Grid(torch.zeros(2, 2, 2)), tmp_path / "g.obj")
     with pytest.raises(ValueError, match="channels must be 3 distinct names"):
         io.save_grid(Grid(torch.zeros(2, 2, 2, 3)), tmp_path / "g.npz", channels=["a", "a", "b"])
+
+
+def test_content_that_contradicts_the_extension_is_named(tmp_path, sphere):
+    ply = io.save(sphere, tmp_path / "s.ply")
+    (tmp_path / "s.obj").write_bytes(ply.read_bytes())  # a PLY named .obj (was "No module named 'charset_normalizer'")
+    with pytest.raises(ValueError, match=r"s.obj: the content is a PLY file, not OBJ as the extension says; rename it to \.ply"):
+        io.load(tmp_path / "s.obj")
+    (tmp_path / "bin.obj").write_bytes(b"v 0 0 0\n\x00\x01\x02\xff" * 10)
+    with pytest.raises(ValueError, match="holds binary data, but OBJ is a text format"):
+        io.load(tmp_path / "bin.obj")
+    (tmp_path / "empty.stl").write_bytes(b"")
+    with pytest.raises(ValueError, match="the file is empty"):
+        io.load(tmp_path / "empty.stl")
+
+
+def test_broken_vtu_gives_a_detailed_line(tmp_path, sphere):
+    import meshio
+
+    good = io.save(sphere, tmp_path / "good.vtu")
+    data = good.read_bytes()
+    cut = tmp_path / "cut.vtu"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError) as info:
+        io.load(cut)
+    msg = str(info.value)
+    assert "cut.vtu" in msg and "\n" not in msg and "not well-formed at line" in msg and "cut short" in msg, msg
+    raw = tmp_path / "raw.vtu"  # appended raw data, cut inside the data section
+    meshio.write(raw, sphere.to_meshio(), compression=None)
+    raw.write_bytes(raw.read_bytes()[:-400])
+    with pytest.raises(ValueError, match="cut short"):
+        io.load(raw)
+    bad = tmp_path / "bad.vtu"  # a well-formed file whose cell count disagrees with its arrays
+    bad.write_bytes(data.replace(b'NumberOfCells="80"', b'NumberOfCells="81"'))
+    with pytest.raises(ValueError, match=r"could not read as VTU \((ReadError at _vtu.py:\d+ \(if .+\)|.+)\)") as info:
+        io.load(bad)
+    assert "ReadError)" not in str(info.value)  # never the bare exception name (issue 16)
+
+
+def test_float64_files_load_as_float64_and_info_says_so(tmp_path):
+    from geomsci.core.summary import describe
+
+    m = shapes.icosphere(1, dtype=torch.float64)
+    m = Mesh(m.points + 1000.0, m.cells, "triangle")  # 3e-5 would be lost in float32 at 1000
+    for ext in ("vtu", "ply", "obj", "msh", "vtk"):
+        back = io.load(io.save(m, tmp_path / f"m.{ext}"))
+        assert back.dtype == torch.float64 and torch.equal(back.points, m.points), ext
+        assert describe(back)["dtype"] == "float64"
+        assert io.load(tmp_path / f"m.{ext}", dtype=torch.float32).dtype == torch.float32  # dtype= still converts
+    f32 = io.load(io.save(m.to(torch.float32), tmp_path / "f.ply"))
+    assert f32.dtype == torch.float32
+    import trimesh
+
+    tm = trimesh.Trimesh(m.points.numpy(), m.cells.numpy(), process=False)
+    assert Mesh.from_trimesh(tm).dtype == torch.float64 and Mesh.from_trimesh(tm, dtype=torch.float32).dtype == torch.float32
