@@ -273,9 +273,11 @@ def _cast(values: np.ndarray, dt: str, element: str, name: str) -> np.ndarray:
 
 
 def _native(a: np.ndarray) -> np.ndarray:
+    """Native byte order; a strided, read-only view of the file buffer when it already is (the caller
+    makes the one copy it needs, in the dtype it needs)."""
     if a.dtype.byteorder not in ("=", "|"):
         a = a.astype(a.dtype.newbyteorder("="))
-    return np.ascontiguousarray(a)
+    return a
 
 
 # -- writing ----------------------------------------------------------------------------------------

@@ -1,22 +1,31 @@
-"""Reading and writing mesh files and CSV tables.
+"""Reading and writing mesh files, grid files and CSV tables.
 
-The file extension picks the library:
+The file extension picks the reader; the content must agree (a PLY named .obj is refused with a line
+that says what the file is). Points load in the file's own precision (float64 stays float64; text
+formats that declare none, OBJ/OFF/ASCII STL, give float64); ``dtype=`` converts.
 
-=========================  =========  ===============================================================
-extension                  library    fields kept
-=========================  =========  ===============================================================
-.ply                       trimesh    point and cell fields (numeric, stored as float32/int32)
-.glb                       trimesh    point fields (float32); no cell fields
-.obj .off .stl             trimesh    none (geometry only); .stl does not keep the vertex order
-.vtk .vtu                  meshio     point and cell fields, any numeric dtype
-.msh (gmsh 2.2 binary)     meshio     point and cell fields (stored as float64)
-.xdmf .xmf                 meshio     point and cell fields (data inline as XML; needs h5py)
-=========================  =========  ===============================================================
+=========================  ===============  ===================================================================
+extension                  reader           kept
+=========================  ===============  ===================================================================
+.ply                       geomsci (numpy)  every vertex/face property as a field (nx/ny/nz -> 'normals',
+                                            red/green/blue[/alpha] -> 'colors', lists -> (n, k)); ascii and
+                                            binary, both byte orders; quads kept, polygons fan-triangulated
+.glb                       trimesh          point fields (float32); node transforms applied, no cell fields
+.obj                       trimesh          texture coordinates ('uv') and normals ('normals') when present
+.off .stl                  trimesh          geometry only; .stl merges its per-triangle corners
+.vtk .vtu                  meshio           point and cell fields, any numeric dtype; legacy POLYDATA and
+                                            other .vtk meshio refuses go to VTK's reader (child process)
+.msh (gmsh 2.2, 4.x)       meshio           point and cell fields; physical groups as cell field 'physical'
+.xdmf .xmf                 meshio           point and cell fields (writing needs h5py)
+.vtp (read only)           VTK (child)      point and cell fields; needs VTK (pyvista's dependency)
+=========================  ===============  ===================================================================
 
-The trimesh formats hold 3-D triangle surfaces (2-D meshes are written with z = 0); the meshio
-formats hold any one cell type (triangle, quad, tetra, line) in 2-D or 3-D. Bad input (a missing
-file, an unknown extension, a file the reader cannot parse) raises ``FileNotFoundError`` or
-``ValueError`` with one line naming the file and what to do.
+A `Mesh` holds one cell type: surface blocks of several kinds (triangles with quads, polygons) are
+fan-triangulated with a warning; lower-dimensional blocks (a surface's boundary lines) are dropped
+quietly, others with a warning. Bad input raises ``FileNotFoundError`` or ``ValueError`` with one
+line naming the file: corrupt files included (memory capped while parsing, gmsh counts checked
+against the file size, VTK's readers isolated in a child process with a time limit). See docs/io.md
+for the tested corpus of files from other tools.
 """
 from __future__ import annotations
 
@@ -374,7 +383,7 @@ def _load_ply(path: Path, dtype, device) -> Mesh:
         pts[:, i] = vert[c]
     if len(pts) == 0:
         raise ValueError(f"{path}: the file holds no points; check that it is a valid PLY file")
-    points = _points_tensor(pts, dtype, device)
+    points = _points_tensor(pts, dtype, device)  # pts is a fresh array: no further copy on the CPU
     pfields = _ply_fields(vert, set(coords), "vertex", path)
     others = [e.name for e in elements if e.name not in ("vertex", "face") and e.count]
     if others:
@@ -384,11 +393,11 @@ def _load_ply(path: Path, dtype, device) -> Mesh:
     if face is None or key is None or len(face[key]) == 0:
         if face is not None and key is None and any(e.name == "face" and e.count for e in elements):
             raise ValueError(f"{path}: the face element has no vertex_indices list; check that it is a valid PLY file")
-        return Mesh(points, point_data={k: torch.from_numpy(v).to(device) for k, v in pfields.items()})
+        return Mesh(points, point_data={k: torch.from_numpy(np.array(v)).to(device) for k, v in pfields.items()})
     cfields = _ply_fields(face, {key}, "face", path)
     lists = face[key]
     if isinstance(lists, np.ndarray) and lists.shape[1] in (3, 4):
-        cells, ctype = lists.astype(np.int64), "triangle" if lists.shape[1] == 3 else "quad"
+        cells, ctype = np.array(lists, dtype=np.int64), "triangle" if lists.shape[1] == 3 else "quad"  # one copy
     else:  # polygons, or faces of several sizes: fan triangulation
         polys = list(lists) if isinstance(lists, np.ndarray) else lists
         cells, owner = _fan(polys)
@@ -398,8 +407,8 @@ def _load_ply(path: Path, dtype, device) -> Mesh:
                       f"vertices) into {len(cells)} triangles; cell fields repeat on each polygon's triangles",
                       UserWarning, stacklevel=3)
     return Mesh(points, torch.from_numpy(cells).to(device), ctype,
-                {k: torch.from_numpy(v).to(device) for k, v in pfields.items()},
-                {k: torch.from_numpy(v).to(device) for k, v in cfields.items()})
+                {k: torch.from_numpy(np.array(v)).to(device) for k, v in pfields.items()},  # np.array: own, writable copies
+                {k: torch.from_numpy(np.array(v)).to(device) for k, v in cfields.items()})
 
 
 def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
@@ -497,6 +506,9 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
         for k, v in m.cell_data.items()
         if not k.startswith("gmsh:") and all(_numeric(np.asarray(b)) for b in v)
     }
+    if path.suffix.lower() == ".vtk":  # meshio reads legacy FIELD arrays of one component as (n, 1)
+        m.point_data = {k: v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v for k, v in m.point_data.items()}
+        m.cell_data = {k: [b[:, 0] if b.ndim == 2 and b.shape[1] == 1 else b for b in v] for k, v in m.cell_data.items()}
     if physical is not None and any(np.asarray(b).any() for b in physical) and "physical" not in m.cell_data:
         m.cell_data["physical"] = [_native(b) for b in physical]
     return Mesh.from_meshio(m, dtype=dtype, device=device)

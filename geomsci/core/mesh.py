@@ -164,7 +164,9 @@ class Mesh:
         points = _as_float_tensor(points, "points")
         if points.dim() != 2 or points.shape[1] not in (2, 3):
             raise ValueError(f"Mesh: points must have shape (N, 2) or (N, 3), got {tuple(points.shape)}")
-        if not torch.isfinite(points).all():
+        # one reduction first: a NaN or inf anywhere makes the sum non-finite (so does an overflow of huge
+        # finite values, which the full check below then clears)
+        if points.numel() and not bool(torch.isfinite(points.sum())) and not torch.isfinite(points).all():
             bad = (~torch.isfinite(points)).any(dim=1).nonzero().flatten()[:5].tolist()
             raise ValueError(f"Mesh: points contain NaN or inf (first bad rows: {bad})")
         self.points = points

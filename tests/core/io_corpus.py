@@ -464,7 +464,7 @@ def check_case(case: Case, folder: Path) -> str:
             msg = str(e)
             assert re.search(exp.error, msg), msg
             assert "\n" not in msg and str(path) in msg
-            return "refused: " + msg.replace(str(path), "FILE")
+            return "refused: " + msg.replace(str(path), "FILE") + (f" ({exp.note})" if exp.note else "")
         raise AssertionError("expected a refusal")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -507,10 +507,19 @@ def check_case(case: Case, folder: Path) -> str:
             assert got.shape == v.shape or got.reshape(v.shape).shape == v.shape, f"{kind} field {k}: {got.shape} vs {v.shape}"
             assert np.allclose(got.reshape(v.shape).astype(np.float64), v.astype(np.float64), atol=max(exp.atol, 1e-6)), \
                 f"{kind} field {k} differs"
-    kept = ", ".join([f"{k} {tuple(v.shape)[1:] or ''}{str(v.dtype)[6:]}" for k, v in mesh.point_data.items()]
-                     + [f"{k} (cell) {str(v.dtype)[6:]}" for k, v in mesh.cell_data.items()]) or "no fields"
-    ct = mesh.cell_type or "point set"
-    return f"loads: {mesh.n_points} points {str(mesh.dtype)[6:]}, {mesh.n_cells} {ct}; {kept}" + (f" ({exp.note})" if exp.note else "")
+    def desc(k, v, where=""):
+        shape = "x".join(map(str, v.shape[1:]))
+        return f"{k}{where} {str(v.dtype)[6:]}{' ' + shape if shape else ''}"
+
+    kept = ", ".join([desc(k, v) for k, v in mesh.point_data.items()]
+                     + [desc(k, v, " (cell)") for k, v in mesh.cell_data.items()]) or "no fields"
+    cells = f"{mesh.n_cells} {mesh.cell_type}" if mesh.cells is not None else "no cells (point set)"
+    return f"loads: {mesh.n_points} points {str(mesh.dtype)[6:]}, {cells}; {kept}" + (f" ({exp.note})" if exp.note else "")
+
+
+def table_row(tool, fmt, variant, result) -> str:
+    """The markdown row of one case in docs/io.md."""
+    return "| " + " | ".join(x.replace("|", "/") for x in (tool, fmt, variant, result)) + " |"
 
 
 def corpus_table(folder: Path) -> list[tuple[str, str, str, str]]:
@@ -539,4 +548,4 @@ if __name__ == "__main__":
         rows = corpus_table(Path(tmp))
     print("| tool | format | variant | result |\n|---|---|---|---|")
     for r in rows:
-        print("| " + " | ".join(x.replace("|", "/") for x in r) + " |")
+        print(table_row(*r))

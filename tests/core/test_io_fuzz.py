@@ -27,7 +27,8 @@ def test_mutated_vtk_files_through_the_child_process_reader(seeds, tmp_path):
 
 
 @pytest.mark.slow
-def test_thousands_of_mutated_files_in_a_restarting_worker(tmp_path):
-    report = run_many(3000, seed=7, folder=tmp_path)
+@pytest.mark.parametrize("formats,count", [("in-process", 3000), ("vtk", 300)])
+def test_thousands_of_mutated_files_in_a_restarting_worker(tmp_path, formats, count):
+    report = run_many(count, seed=7, folder=tmp_path, formats=formats)
     print(report["tried"], report["counts"])
-    assert report["tried"] == 3000 and not report["findings"], report["findings"][:10]
+    assert report["tried"] == count and not report["findings"], report["findings"][:10]
