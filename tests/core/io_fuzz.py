@@ -192,9 +192,14 @@ def make_cases(seeds: list[Path], folder: Path, count: int, seed: int = 0) -> li
 # -- the slow run: a worker process, restarted after a crash or hang ---------------------------------
 def _worker(list_file: str, result_file: str, start: int, warm: str) -> None:
     paths = Path(list_file).read_text().splitlines()
-    for seed in Path(warm).iterdir():  # import every reader first, so an import is not timed as a hang
-        check_one(seed, seconds=600)
     with open(result_file, "a") as out:
+        seen = set()
+        for seed in sorted(Path(warm).iterdir()):  # import every reader first, so an import is not timed as a hang
+            if seed.suffix not in seen:
+                seen.add(seed.suffix)
+                check_one(seed, seconds=600)
+                out.write(json.dumps({"warm": seed.name}) + "\n")  # a sign of life for the parent
+                out.flush()
         for i in range(start, len(paths)):
             out.write(json.dumps({"i": i, "start": True}) + "\n")
             out.flush()
@@ -235,6 +240,8 @@ def run_many(count: int, seed: int, folder: Path, stall_seconds: float = 60.0, f
         current = None
         for line in result_file.read_text().splitlines():
             r = json.loads(line)
+            if "warm" in r:
+                continue
             if r.get("start"):
                 current = r["i"]
             else:
