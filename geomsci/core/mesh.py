@@ -418,11 +418,13 @@ class Mesh:
                               "triangles (a Mesh holds one cell type); cell fields repeat on each cell's triangles",
                               UserWarning, stacklevel=3)
             else:
-                cells = np.concatenate([b.data for _, b in chosen]).astype(np.int64)
+                datas = [np.asarray(b.data) for _, b in chosen]
+                # one block: no concatenation copy, and none at all when it already is int64
+                cells = np.asarray(datas[0], dtype=np.int64) if len(datas) == 1 else np.concatenate(datas).astype(np.int64)
                 cdata = {}
                 for k, per_block in m.cell_data.items():
                     arrs = [np.asarray(per_block[i]) for i, _ in chosen]
-                    cdata[k] = torch.as_tensor(np.concatenate(arrs), device=device)
+                    cdata[k] = torch.as_tensor(arrs[0] if len(arrs) == 1 else np.concatenate(arrs), device=device)
         pts = torch.as_tensor(points, device=device)
         if dtype is not None:
             pts = pts.to(dtype)
