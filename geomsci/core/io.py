@@ -427,7 +427,8 @@ def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.vertices) == 0:
         raise ValueError(f"{path}: the {fmt} file holds no triangle mesh; check that it is a valid {fmt} file")
     # the file's own precision: GLB and binary STL hold float32, OBJ/OFF/ASCII STL are text (float64)
-    binary_stl = fmt == "STL" and not path.open("rb").read(5).startswith(b"solid")
+    with open(path, "rb") as fh:
+        binary_stl = fmt == "STL" and not fh.read(5).startswith(b"solid")
     own = torch.float32 if fmt == "GLB" or binary_stl else torch.float64
     if fmt == "STL":
         loaded.merge_vertices()  # STL stores three separate corners per triangle
