@@ -427,8 +427,10 @@ def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.vertices) == 0:
         raise ValueError(f"{path}: the {fmt} file holds no triangle mesh; check that it is a valid {fmt} file")
     # the file's own precision: GLB and binary STL hold float32, OBJ/OFF/ASCII STL are text (float64)
-    with open(path, "rb") as fh:
-        binary_stl = fmt == "STL" and not fh.read(5).startswith(b"solid")
+    with open(path, "rb") as fh:  # binary STL: 84-byte header + 50 bytes per triangle (its header may say "solid")
+        head = fh.read(84)
+    size = path.stat().st_size
+    binary_stl = fmt == "STL" and size >= 84 and 84 + 50 * int.from_bytes(head[80:84], "little") == size
     own = torch.float32 if fmt == "GLB" or binary_stl else torch.float64
     if fmt == "STL":
         loaded.merge_vertices()  # STL stores three separate corners per triangle
