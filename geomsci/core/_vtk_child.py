@@ -77,6 +77,8 @@ def main(src: str, dst: str, kind: str) -> int:
             conn = np.concatenate([p[2] for p in parts])
             shift = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
             offsets = np.concatenate([p[1][:-1] + s for p, s in zip(parts, shift)] + [[len(conn)]])
+    elif data.IsA("vtkUnstructuredGrid") and (data.GetCells() is None or data.GetNumberOfCells() == 0):
+        types, offsets, conn = np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)  # a point set
     elif hasattr(data, "GetCells") and data.GetCells() is not None:
         cells = data.GetCells()
         offsets = vtk_to_numpy(cells.GetOffsetsArray()).astype(np.int64)

@@ -90,12 +90,18 @@ def meshio_from_vtk_cells(points, types, offsets, conn, point_data: dict, cell_d
     import meshio
 
     sizes = np.diff(offsets)
-    blocks, owners = [], []
+    blocks, owners, unknown = [], [], {}
     for t, k in sorted({(int(t), int(k)) for t, k in zip(types, sizes)}):
         rows = np.nonzero((types == t) & (sizes == k))[0]
+        if t not in _VTK_CELL_NAMES:  # VTK types a Mesh does not hold (hexahedra, wedges, ...)
+            unknown[t] = unknown.get(t, 0) + len(rows)
+            continue
         idx = offsets[rows][:, None] + np.arange(k)
         blocks.append(meshio.CellBlock(_VTK_CELL_NAMES.get(t, f"vtk{t}"), conn[idx]))
         owners.append(rows)
+    if unknown:
+        warnings.warn(f"dropped {sum(unknown.values())} cells of VTK cell types {sorted(unknown)} (a Mesh holds "
+                      f"{sorted(CELL_SIZES)})", UserWarning, stacklevel=3)
     cdata = {name: [np.asarray(v)[r] for r in owners] for name, v in cell_data.items() if len(v) == len(types)}
     return meshio.Mesh(points, blocks, point_data={k: v for k, v in point_data.items() if len(v) == len(points)},
                        cell_data=cdata)
