@@ -300,7 +300,7 @@ class Mesh:
                     raise ValueError(f"Mesh.to: device {str(device)!r} asked but only {torch.cuda.device_count()} "
                                      "CUDA device(s) exist")
             elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-                raise ValueError(f"Mesh.to: device 'mps' asked but MPS is not available here; use 'cpu'")
+                raise ValueError("Mesh.to: device 'mps' asked but MPS is not available here; use 'cpu'")
 
         def move(t):
             if t.is_floating_point():

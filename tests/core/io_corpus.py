@@ -95,7 +95,6 @@ def _meshio_surface(ext, **kwargs):
         cd = {k: v[0] for k, v in cdata.items()}
         if ext == "msh":  # meshio writes physical tags in 2.2 only (4.1 needs entity information it does not have)
             cd = {"physical": region + 1} if kwargs.get("file_format") == "gmsh22" else {}
-        single = ext in ("stl", "obj", "off") or (ext == "ply" and kwargs.get("binary", True) is False)
         exp = Expected(pts, faces, "triangle", pdata, cd, ordered=ext != "stl",
                        dtype="float32" if ext == "stl" and kwargs.get("binary") else "float64",
                        atol=1e-4 if ext == "stl" else _atol(ext, kwargs),
@@ -138,7 +137,7 @@ def _meshio_cells(ext, kind, **kwargs):
             blocks = [("triangle", tris), ("quad", quads[2:]), ("line", np.array([[0, 1], [1, 2]]))]
             ctype, exp_cells = "triangle", np.concatenate([tris, _tri_of_quads(quads[2:])])
             cd_blocks = [np.array([0, 1], np.int32), np.arange(2, 6, dtype=np.int32), np.array([7, 8], np.int32)]
-            cd = {"id": np.concatenate([[0, 1], np.arange(2, 6), np.arange(2, 6)]).astype(np.int32)}
+            cd = {"id": np.concatenate([[0, 1], np.arange(2, 6), np.arange(2, 6)]).astype(np.int32)}  # quads' two halves
             warns, note = "triangulated 4 quad", "triangle + quad + line blocks: quads split in two, lines dropped"
         elif kind == "2d":
             pts3, quads = _quads()
@@ -451,7 +450,6 @@ def _match(expected: np.ndarray, loaded: np.ndarray, atol: float) -> np.ndarray:
 
 def check_case(case: Case, folder: Path) -> str:
     """Write the case's file, load it, compare with what the tool holds; the table's 'result' text."""
-    import torch
 
     import geomsci
 
