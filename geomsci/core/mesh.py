@@ -197,7 +197,7 @@ class Mesh:
             if cell_type == "tetra" and points.shape[1] != 3:
                 raise ValueError(f"Mesh: tetrahedra need 3-D points, got points of shape {tuple(points.shape)}")
             if cells.numel() > 0:
-                lo, hi = int(cells.min()), int(cells.max())
+                lo, hi = (int(x) for x in torch.aminmax(cells))  # one pass over the indices
                 if lo < 0:
                     raise ValueError(f"Mesh: cells contain a negative index ({lo})")
                 if hi >= points.shape[0]:
