@@ -226,7 +226,7 @@ def test_grid_rejects_bad_origin_spacing_and_points():
 
 
 def test_to_takes_a_positional_dtype_and_refuses_missing_devices():
-    m = Mesh(torch.tensor(PTS, dtype=torch.float32), [[0, 1, 2]], point_data={"u": torch.zeros(len(PTS))})
+    m = Mesh(PTS.float(), [[0, 1, 2]], point_data={"u": torch.zeros(len(PTS))})
     d = m.to(torch.float64)  # like Tensor.to
     assert d.dtype == torch.float64 and d.point_data["u"].dtype == torch.float64 and d.cells.dtype == torch.long
     assert m.to("cpu", torch.float64).dtype == torch.float64 and m.to(dtype=torch.float64).dtype == torch.float64
