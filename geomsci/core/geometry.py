@@ -72,12 +72,22 @@ def _check_faces(faces, name: str = "faces", k: int = 3, nonnegative: bool = Tru
 
 
 def _check(points, faces, dims=(3,)) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(points, torch.Tensor) or not points.is_floating_point():
-        raise ValueError(f"points must be a float tensor, got {type(points).__name__}"
-                         f"{'' if not isinstance(points, torch.Tensor) else ' of dtype ' + str(points.dtype)}")
+    """Points as a float tensor (numpy arrays and nested lists are converted, keeping their precision)
+    of shape (N, d) with d in ``dims``, and faces as a long tensor on the same device."""
+    if not isinstance(points, torch.Tensor):
+        try:
+            points = torch.as_tensor(np.asarray(points))
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"points must be a float tensor or array (N, 3), got {type(points).__name__}") from None
+    if not points.is_floating_point():
+        raise ValueError(f"points must be a float tensor, got dtype {points.dtype}; convert with .double() or .float()")
     if points.dim() != 2 or points.shape[1] not in dims:
         want = " or ".join(f"(N, {d})" for d in dims)
-        raise ValueError(f"points must have shape {want}, got {tuple(points.shape)}")
+        hint = ""
+        if dims == (3,) and points.dim() == 2 and points.shape[1] == 2:
+            hint = ("; this quantity is defined for surfaces in 3-D, not planar meshes (append a zero z coordinate "
+                    "to treat the mesh as a flat surface in 3-D)")
+        raise ValueError(f"points must have shape {want}, got {tuple(points.shape)}{hint}")
     faces = _check_faces(faces, nonnegative=False).to(points.device)  # range checked below, in one pass
     if faces.numel() and (int(faces.max()) >= points.shape[0] or int(faces.min()) < 0):
         raise ValueError(
@@ -106,7 +116,8 @@ def face_normals(points: torch.Tensor, faces: torch.Tensor, normalize: bool = Tr
     points : (N, 3) float tensor
     faces : (F, 3) long tensor
     normalize : bool
-        True gives unit normals (zero for a degenerate face); False gives the raw cross product,
+        True gives unit normals; zero for a degenerate face (zero area, or an area at rounding level for
+        its edge lengths: collinear or coincident corners). False gives the raw cross product,
         whose length is twice the face area.
 
     Returns
@@ -115,9 +126,15 @@ def face_normals(points: torch.Tensor, faces: torch.Tensor, normalize: bool = Tr
     """
     points, faces = _check(points, faces)
     v0, v1, v2 = points[faces].unbind(1)  # 3 x (F, 3)
-    n = torch.cross(v1 - v0, v2 - v0, dim=-1)  # (F, 3)
+    e1, e2 = v1 - v0, v2 - v0
+    n = torch.cross(e1, e2, dim=-1)  # (F, 3)
     if normalize:
-        n = n / torch.linalg.vector_norm(n, dim=-1, keepdim=True).clamp_min(torch.finfo(n.dtype).tiny)
+        length = torch.linalg.vector_norm(n, dim=-1, keepdim=True)  # (F, 1)
+        # a face whose area is at rounding level for its edge lengths (collinear or coincident corners)
+        # has no direction: zero normal, not a unit vector made of rounding errors
+        scale = (e1 * e1).sum(-1, keepdim=True) + (e2 * e2).sum(-1, keepdim=True)
+        flat = length <= 4 * torch.finfo(n.dtype).eps * scale
+        n = torch.where(flat, torch.zeros_like(n), n / length.clamp_min(torch.finfo(n.dtype).tiny))
     return n
 
 
@@ -196,7 +213,9 @@ def signed_volume(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 
 def surface_area(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Total area, a 0-d tensor. Accepts 2-D or 3-D points."""
+    """Total area of a surface in 3-D, a 0-d tensor. Planar (N, 2) meshes are refused (their area is
+    ``face_areas(points, faces).sum()``), so a 2-D mesh passed by mistake is not taken for a surface."""
+    points, faces = _check(points, faces)
     return face_areas(points, faces).sum()
 
 
@@ -231,11 +250,15 @@ def cotangent_weights(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor
     ft = faces.T.contiguous()  # (3, F)
     v0, v1, v2 = (pt.index_select(1, ft[k]) for k in range(3))  # (D, F) each
     a, b, c = v1 - v0, v2 - v1, v0 - v2  # edges opposite corners 2, 0, 1
+    tiny = torch.finfo(points.dtype).tiny
     if pt.shape[0] == 3:
         cx = a[1] * c[2] - a[2] * c[1]
         cy = a[2] * c[0] - a[0] * c[2]
         cz = a[0] * c[1] - a[1] * c[0]
-        dbl = torch.sqrt(cx * cx + cy * cy + cz * cz)  # (F,) |a x c| = 2 area
+        sq = cx * cx + cy * cy + cz * cz  # (F,) |a x c|^2
+        # sqrt only where it is safe: at 0 its gradient is inf, and inf * 0 from the masking below is NaN
+        dbl = torch.sqrt(torch.where(sq > tiny, sq, torch.ones_like(sq)))  # (F,) |a x c| = 2 area
+        dbl = torch.where(sq > tiny, dbl, torch.zeros_like(dbl))
     else:
         dbl = (a[0] * c[1] - a[1] * c[0]).abs()
 
@@ -245,7 +268,6 @@ def cotangent_weights(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor
             out = out.addcmul(u[k], v[k])
         return out
 
-    tiny = torch.finfo(points.dtype).tiny
     ok = dbl > tiny
     scale = torch.where(ok, -0.5 / dbl.clamp_min(tiny), torch.zeros_like(dbl))  # (F,)
     # angle at v0 is between a and -c, at v1 between b and -a, at v2 between c and -b
@@ -425,8 +447,9 @@ def gaussian_curvature(points: torch.Tensor, faces: torch.Tensor) -> torch.Tenso
     ``theta`` are the corner angles at vertex i and ``A_i`` its mixed Voronoi area. At boundary
     vertices the defect is ``pi - sum theta`` (geodesic curvature of the boundary). On a closed
     surface ``sum_i K_i A_i = 2 pi chi`` exactly (discrete Gauss-Bonnet). Vertices in no face get 0.
+    Surfaces in 3-D only: (N, 2) points are refused.
     """
-    points, faces = _check(points, faces, dims=(2, 3))
+    points, faces = _check(points, faces)
     n = points.shape[0]
     ang = corner_angles(points, faces).reshape(-1)  # (3F,)
     total = torch.zeros(n, dtype=points.dtype, device=points.device).index_add(0, faces.reshape(-1), ang)

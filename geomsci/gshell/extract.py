@@ -23,7 +23,11 @@ Steps
    with the boundary point on template edge (i, j) at nu's zero:
    x = (nu_j p_i - nu_i p_j) / (nu_j - nu_i), one per template edge (welded), the denominator
    guarded away from zero. Triangles keep the template's orientation. Vertices with nu exactly
-   0 count as removed, so the boundary point then sits on them.
+   0 count as removed, and the boundary point of every cut edge that ends on such a vertex is
+   that vertex itself (welded: one point, not one coincident point per edge); the triangle a
+   weld collapses to a repeated vertex (zero area) is dropped. So nu = 0 on a plane of grid
+   nodes gives a manifold with one vertex per boundary point and no zero-area face. (At a saddle
+   of nu exactly on a template vertex, the two kept wedges meet at that vertex: a pinch.)
 4. The output keeps only the vertices its triangles use.
 
 Everything after the topology decisions is differentiable in s, nu and the grid vertex
@@ -82,8 +86,9 @@ def cut_open(points: torch.Tensor, faces: torch.Tensor, nu: torch.Tensor) -> tup
     Returns
     -------
     (mesh, boundary): the cut mesh (only used vertices; template vertices first in their original
-    order, then boundary points) and a (N,) bool mask of the new boundary points. Differentiable in
-    ``points`` and ``nu``.
+    order, then boundary points) and a (N,) bool mask of the points on nu's zero set: the crossing
+    points, and template vertices where nu is exactly 0 (welded boundary points). Differentiable in
+    ``points`` and ``nu`` (a welded point is the template vertex: it moves with ``points`` only).
     """
     for name, arr in (("points", points), ("faces", faces), ("nu", nu)):
         if not isinstance(arr, torch.Tensor):
@@ -113,8 +118,14 @@ def cut_open(points: torch.Tensor, faces: torch.Tensor, nu: torch.Tensor) -> tup
         key = torch.cat([ab[:, 0] * n + ab[:, 1], ca[:, 0] * n + ca[:, 1]])
         ukey, inv = torch.unique(key, return_inverse=True)
         cut_edges = torch.stack([ukey // n, ukey % n], 1)  # (B, 2)
+        n_b = cut_edges.shape[0]
+        # weld: where the removed end of a cut edge has nu exactly 0, the zero crossing IS that template
+        # vertex; all the cut edges leaving it share it instead of each making a coincident point
+        removed_end = torch.where(pos[cut_edges[:, 0]], cut_edges[:, 1], cut_edges[:, 0])  # (B,)
+        zero = nu.detach() == 0  # (K,)
+        point_id = torch.where(zero[removed_end], removed_end, torch.arange(n_b, device=device) + n)  # (B,)
         n_cut = fr.shape[0]
-        x_ab, x_ca = inv[:n_cut] + n, inv[n_cut:] + n  # ids in [template | boundary] numbering
+        x_ab, x_ca = point_id[inv[:n_cut]], point_id[inv[n_cut:]]  # ids in [template | boundary] numbering
         one = cc == 1
         a, b, c = fr[:, 0], fr[:, 1], fr[:, 2]
         tri_one = torch.stack([a, x_ab, x_ca], 1)[one]
@@ -122,11 +133,16 @@ def cut_open(points: torch.Tensor, faces: torch.Tensor, nu: torch.Tensor) -> tup
             [torch.stack([x_ab, b, c], 1)[~one], torch.stack([x_ab, c, x_ca], 1)[~one]]
         )
         all_faces = torch.cat([full, tri_one, tri_two])  # ids into [template points | boundary points]
-        used = torch.zeros(n + cut_edges.shape[0], dtype=torch.bool, device=device)
+        # a weld collapses the triangle (x_ab, c, x_ca) of a face whose removed vertex has nu = 0 into (a, c, a)
+        distinct = (all_faces[:, 0] != all_faces[:, 1]) & (all_faces[:, 1] != all_faces[:, 2]) & (all_faces[:, 2] != all_faces[:, 0])
+        all_faces = all_faces[distinct]
+        used = torch.zeros(n + n_b, dtype=torch.bool, device=device)
         used[all_faces.reshape(-1)] = True
         new_index = torch.cumsum(used.long(), 0) - 1
         out_faces = new_index[all_faces]
-        boundary = torch.arange(n + cut_edges.shape[0], device=device)[used] >= n
+        # on nu's zero set: the crossing points and the welded template vertices (used only through welds)
+        on_zero = torch.cat([zero, torch.ones(n_b, dtype=torch.bool, device=device)])
+        boundary = on_zero[used]
 
     # differentiable boundary points: zero of the linear interpolant of nu on each cut edge
     ni, nj = nu[cut_edges[:, 0]], nu[cut_edges[:, 1]]  # (B,)

@@ -267,3 +267,68 @@ def test_signed_areas_2d_follow_orientation():
     assert areas.tolist() == [0.5, -0.5]
     with pytest.raises(ValueError):
         G.signed_areas_2d(torch.zeros(3, 3), torch.tensor([[0, 1, 2]]))
+
+
+def _imperfect_sphere():
+    """An icosphere plus what real meshes carry: a duplicate of vertex 0 used by an extra face, an
+    isolated vertex, a collinear (zero-area) face, a face with two coincident vertices and a third face
+    on an edge (non-manifold)."""
+    from geomsci.core import shapes
+
+    m = shapes.icosphere(1, dtype=torch.float64)
+    p, f = m.points, m.cells
+    n = p.shape[0]
+    extra = torch.stack([p[0], p[0] * 2, (p[1] + p[2]) / 2, p[3].clone()])
+    a, b, c = f[0].tolist()
+    faces = torch.cat([f, torch.tensor([[n, b, c], [1, 2, n + 2], [3, n + 3, 5], [a, b, 7]])])
+    return torch.cat([p, extra]), faces, n
+
+
+def test_imperfect_meshes_give_finite_values_and_gradients():
+    """Documented results on imperfect input (docs/io.md): never NaN, in values or gradients."""
+    points, faces, n = _imperfect_sphere()
+    points = points.clone().requires_grad_(True)
+    ops = [G.face_normals, G.face_areas, G.vertex_normals, G.vertex_areas, G.voronoi_areas, G.corner_angles,
+           G.cotangent_weights, G.mean_curvature_normal, G.mean_curvature, G.gaussian_curvature, G.signed_volume,
+           G.surface_area]
+    for op in ops:
+        out = op(points, faces)
+        (grad,) = torch.autograd.grad(out.sum(), points, allow_unused=True)
+        assert torch.isfinite(out).all(), op.__name__
+        assert grad is None or torch.isfinite(grad).all(), op.__name__
+    zero = faces.shape[0] - 3, faces.shape[0] - 2  # the collinear face and the one with coincident vertices
+    points = points.detach()
+    for f in zero:
+        assert float(G.face_areas(points, faces)[f]) < 1e-15
+        assert float(G.face_normals(points, faces)[f].abs().max()) == 0.0  # zero normal, not NaN
+        assert float(G.cotangent_weights(points, faces)[f].abs().max()) == 0.0  # no weight from a degenerate face
+    isolated = n + 1
+    assert float(G.vertex_normals(points, faces)[isolated].abs().max()) == 0.0
+    assert float(G.vertex_areas(points, faces)[isolated]) == 0.0
+    assert float(G.mean_curvature(points, faces)[isolated]) == 0.0 and float(G.gaussian_curvature(points, faces)[isolated]) == 0.0
+    # topology: the duplicate vertex is a distinct vertex (nothing is merged), the third face on an edge
+    # makes the mesh non-manifold and not watertight
+    assert not G.is_manifold(faces) and not G.is_watertight(faces)
+    # the clean part of the mesh keeps its values: the curvature at vertices far from the defects is 1/r
+    far = [v for v in range(n) if v not in set(faces[-4:].flatten().tolist()) | set(faces[0].tolist())]
+    h = G.mean_curvature(points.detach(), faces)[far]
+    clean = G.mean_curvature(points.detach()[:n], faces[:-4])[far]
+    assert torch.allclose(h[G.vertex_areas(points.detach(), faces)[far] > 0], clean[G.vertex_areas(points.detach(), faces)[far] > 0], atol=0.3)
+
+
+def test_numpy_input_and_planar_points_refused_where_meaningless():
+    from geomsci.core import shapes
+
+    m = shapes.icosphere(1, dtype=torch.float64)
+    pts, faces = m.points.numpy(), m.cells.numpy()
+    assert isinstance(G.surface_area(pts, faces), torch.Tensor)  # numpy arrays are converted (float64 kept)
+    assert G.surface_area(pts, faces).dtype == torch.float64
+    assert torch.allclose(G.gaussian_curvature(pts, faces), G.gaussian_curvature(m.points, m.cells))
+    flat = torch.tensor([[0.0, 0], [1, 0], [0, 1]])
+    tri = torch.tensor([[0, 1, 2]])
+    for op in (G.surface_area, G.gaussian_curvature, G.mean_curvature, G.face_normals, G.vertex_normals):
+        with pytest.raises(ValueError, match=r"\(N, 3\), got \(3, 2\); this quantity is defined for surfaces in 3-D"):
+            op(flat, tri)
+    assert float(G.face_areas(flat, tri).sum()) == 0.5  # planar areas stay available
+    with pytest.raises(ValueError, match="must be a float tensor, got dtype torch.int64"):
+        G.surface_area(torch.zeros(3, 3, dtype=torch.long), tri)

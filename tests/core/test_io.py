@@ -57,7 +57,7 @@ def test_round_trip(tmp_path, sphere, ext):
     if not keeps_order:
         _same_up_to_vertex_order(sphere, back)
         return
-    assert torch.allclose(back.points, sphere.points, atol=1e-6)
+    assert torch.allclose(back.points.double(), sphere.points.double(), atol=1e-6)
     assert torch.equal(back.cells, sphere.cells)
     if keeps_point:
         assert set(back.point_data) == {"temperature", "velocity"}
@@ -93,7 +93,7 @@ def test_float64_obj_and_point_set(tmp_path):
     cloud = Mesh(torch.rand(20, 3, generator=torch.Generator().manual_seed(1)))
     for ext in ("ply", "vtu", "vtk", "msh"):
         back = io.load(io.save(cloud, tmp_path / f"cloud.{ext}"))
-        assert back.cells is None and torch.allclose(back.points, cloud.points)
+        assert back.cells is None and torch.allclose(back.points.float(), cloud.points)
 
 
 def test_save_refuses_what_the_format_cannot_hold(tmp_path):
@@ -175,7 +175,6 @@ def test_save_refuses_fields_that_would_not_come_back(tmp_path):
         ({"id": torch.full((n,), 2**40)}, "m.ply", "outside the int32 range"),  # was stored as 0
         ({"my field": torch.zeros(n)}, "m.ply", "cannot be empty or contain spaces"),  # file unreadable
         ({"red": torch.zeros(n)}, "m.ply", "PLY geometry/colour property"),  # lost on reading
-        ({"u": torch.zeros(n), "v": torch.zeros(n, 3)}, "m.ply", "texture coordinates"),  # file unreadable
         ({"my field": torch.zeros(n)}, "m.vtk", "VTK field names cannot contain spaces"),  # was meshio's WriteError
     ]
     for fields, name, message in cases:
@@ -209,8 +208,15 @@ def test_load_warns_about_cells_it_cannot_hold(tmp_path):
     assert back.cells is None and back.n_points == 8
     mixed = meshio.Mesh(pts[:5], [("triangle", np.array([[0, 1, 2]])), ("quad", np.array([[1, 2, 3, 4]]))])
     meshio.write(tmp_path / "mixed.vtu", mixed)
-    with pytest.warns(UserWarning, match="dropped 1 quad cells.*keeping 'triangle' cells"):
-        io.load(tmp_path / "mixed.vtu")
+    with pytest.warns(UserWarning, match="triangulated 1 quad cells into triangles"):
+        back = io.load(tmp_path / "mixed.vtu")  # triangles and quads: one triangle mesh, nothing lost
+    assert back.cell_type == "triangle" and back.cells.tolist() == [[0, 1, 2], [1, 2, 3], [1, 3, 4]]
+    tets_and_tris = meshio.Mesh(pts[:5], [("tetra", np.array([[0, 1, 2, 3]])), ("triangle", np.array([[0, 1, 2]])),
+                                          ("hexahedron", np.arange(8)[None] % 5)])
+    meshio.write(tmp_path / "vol.vtu", tets_and_tris)
+    with pytest.warns(UserWarning, match="dropped 1 hexahedron cells.*keeping 'tetra' cells"):
+        back = io.load(tmp_path / "vol.vtu")  # the boundary triangles go quietly, the hexahedron with a warning
+    assert back.cell_type == "tetra" and back.n_cells == 1
 
 
 def test_load_checks_dtype(tmp_path):
@@ -232,3 +238,111 @@ def test_table_input_mistakes(tmp_path):
         io.write_table(tmp_path / "t.csv", [("a", [1])])
     with pytest.raises(ValueError, match="both named '1'"):
         io.write_table(tmp_path / "t.csv", {1: [1], "1": [2]})
+
+
+def test_grid_files_round_trip_scalar_and_vector(tmp_path):
+    from geomsci.core.grid import Grid
+
+    g = torch.Generator().manual_seed(0)
+    scalar = Grid(torch.rand(4, 5, 6, generator=g, dtype=torch.float64), (-1.0, 0.5, 2.0), (0.25, 0.5, 0.125))
+    vector = Grid(torch.rand(4, 5, 6, 3, generator=g, dtype=torch.float32), (0.0, 0.0, 0.0), 0.1)
+    for grid, channels in ((scalar, None), (vector, ["u", "reference", "error"]), (vector, None)):
+        for ext in ("npz", "vtu", "vtk"):
+            path = io.save_grid(grid, tmp_path / f"g{grid.values.dim()}{channels is None}.{ext}", channels=channels)
+            back = io.load_grid(path)
+            assert back.values.shape == grid.values.shape, (ext, back.values.shape)
+            assert back.values.dtype == grid.values.dtype  # the file's precision
+            assert torch.equal(back.values, grid.values)
+            assert torch.allclose(back.origin.double(), grid.origin.double()) and torch.allclose(back.spacing.double(), grid.spacing.double())
+            if channels and ext == "npz":
+                assert io.grid_channels(path) == channels
+    # one channel by name; a dtype on request
+    path = io.save_grid(vector, tmp_path / "v.npz", channels=["u", "reference", "error"])
+    u = io.load_grid(path, "u", dtype=torch.float64)
+    assert u.values.shape == (4, 5, 6) and u.dtype == torch.float64 and torch.equal(u.values, vector.values[..., 0].double())
+
+
+def test_grid_reader_takes_what_pig_solve_writes(tmp_path):
+    # geomsci/pig/cli.py writes np.savez(values=(X, Y, Z, 3), origin, spacing, channels=["u", "reference", "error"])
+    values = np.random.default_rng(0).random((5, 5, 5, 3)).astype(np.float32)
+    path = tmp_path / "helmholtz_solution.npz"
+    np.savez(path, values=values, origin=np.zeros(3), spacing=np.full(3, 0.25), channels=np.array(["u", "reference", "error"]))
+    grid = io.load_grid(path)
+    assert grid.values.shape == (5, 5, 5, 3) and torch.equal(grid.values, torch.from_numpy(values))
+    from geomsci.deepmesh.volume_io import read_volume
+
+    v, origin, spacing = read_volume(path, "error")  # the old scalar reader picks a channel by name
+    assert v.shape == (5, 5, 5) and np.array_equal(v, values[..., 2]) and np.allclose(spacing, 0.25)
+    with pytest.raises(ValueError, match=r"vector grid \(5, 5, 5, 3\) with channels \['u', 'reference', 'error'\]; pick one with --key"):
+        read_volume(path)
+
+
+def test_grid_errors_are_one_line(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        io.load_grid(tmp_path / "none.npz")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(ValueError, match="bad.npz"):
+        io.load_grid(tmp_path / "bad.npz")
+    np.savez(tmp_path / "nan.npz", values=np.full((3, 3, 3), np.nan))
+    with pytest.raises(ValueError, match="NaN/inf"):
+        io.load_grid(tmp_path / "nan.npz")
+    with pytest.raises(ValueError, match="save_grid writes .npz, .vtu or .vtk"):
+        from geomsci.core.grid import Grid
+
+        io.save_grid(Grid(torch.zeros(2, 2, 2)), tmp_path / "g.obj")
+    with pytest.raises(ValueError, match="channels must be 3 distinct names"):
+        io.save_grid(Grid(torch.zeros(2, 2, 2, 3)), tmp_path / "g.npz", channels=["a", "a", "b"])
+
+
+def test_content_that_contradicts_the_extension_is_named(tmp_path, sphere):
+    ply = io.save(sphere, tmp_path / "s.ply")
+    (tmp_path / "s.obj").write_bytes(ply.read_bytes())  # a PLY named .obj (was "No module named 'charset_normalizer'")
+    with pytest.raises(ValueError, match=r"s.obj: the content is a PLY file, not OBJ as the extension says; rename it to \.ply"):
+        io.load(tmp_path / "s.obj")
+    (tmp_path / "bin.obj").write_bytes(b"v 0 0 0\n\x00\x01\x02\xff" * 10)
+    with pytest.raises(ValueError, match="holds binary data, but OBJ is a text format"):
+        io.load(tmp_path / "bin.obj")
+    (tmp_path / "empty.stl").write_bytes(b"")
+    with pytest.raises(ValueError, match="the file is empty"):
+        io.load(tmp_path / "empty.stl")
+
+
+def test_broken_vtu_gives_a_detailed_line(tmp_path, sphere):
+    import meshio
+
+    good = io.save(sphere, tmp_path / "good.vtu")
+    data = good.read_bytes()
+    cut = tmp_path / "cut.vtu"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError) as info:
+        io.load(cut)
+    msg = str(info.value)
+    assert "cut.vtu" in msg and "\n" not in msg and "not well-formed at line" in msg and "cut short" in msg, msg
+    raw = tmp_path / "raw.vtu"  # appended raw data, cut inside the data section
+    meshio.write(raw, sphere.to_meshio(), compression=None)
+    raw.write_bytes(raw.read_bytes()[:-400])
+    with pytest.raises(ValueError, match="cut short"):
+        io.load(raw)
+    bad = tmp_path / "bad.vtu"  # a well-formed file whose cell count disagrees with its arrays
+    bad.write_bytes(data.replace(b'NumberOfCells="80"', b'NumberOfCells="81"'))
+    with pytest.raises(ValueError, match=r"could not read as VTU \((ReadError at _vtu.py:\d+ \(if .+\)|.+)\)") as info:
+        io.load(bad)
+    assert "ReadError)" not in str(info.value)  # never the bare exception name (issue 16)
+
+
+def test_float64_files_load_as_float64_and_info_says_so(tmp_path):
+    from geomsci.core.summary import describe
+
+    m = shapes.icosphere(1, dtype=torch.float64)
+    m = Mesh(m.points + 1000.0, m.cells, "triangle")  # 3e-5 would be lost in float32 at 1000
+    for ext in ("vtu", "ply", "obj", "msh", "vtk"):
+        back = io.load(io.save(m, tmp_path / f"m.{ext}"))
+        assert back.dtype == torch.float64 and torch.equal(back.points, m.points), ext
+        assert describe(back)["dtype"] == "float64"
+        assert io.load(tmp_path / f"m.{ext}", dtype=torch.float32).dtype == torch.float32  # dtype= still converts
+    f32 = io.load(io.save(m.to(torch.float32), tmp_path / "f.ply"))
+    assert f32.dtype == torch.float32
+    import trimesh
+
+    tm = trimesh.Trimesh(m.points.numpy(), m.cells.numpy(), process=False)
+    assert Mesh.from_trimesh(tm).dtype == torch.float64 and Mesh.from_trimesh(tm, dtype=torch.float32).dtype == torch.float32

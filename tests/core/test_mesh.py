@@ -40,7 +40,11 @@ def test_mesh_validation_names_the_problem(kwargs, message):
 def test_mesh_basics_and_inference():
     m = Mesh(np.asarray(PTS), np.array([[0, 1, 2, 3]]), "tetra")
     assert m.cell_type == "tetra" and m.cells.dtype == torch.long and m.points.dtype == torch.get_default_dtype()
-    assert Mesh(PTS, [[0, 1, 2, 3]]).cell_type == "quad"  # k = 4 without a type reads as quad
+    with pytest.raises(ValueError, match="quads or tetrahedra.*pass cell_type='quad' or cell_type='tetra'"):
+        Mesh(PTS, [[0, 1, 2, 3]])  # 3-D points, 4 vertices per cell: ambiguous, never guessed
+    assert Mesh(PTS[:, :2], [[0, 1, 2, 3]]).cell_type == "quad"  # 2-D points: quads (tetrahedra need 3-D)
+    with pytest.raises(ValueError, match="tetrahedra need 3-D points"):
+        Mesh(PTS[:, :2], [[0, 1, 2, 3]], "tetra")
     assert Mesh(PTS, [[0, 1]]).cell_type == "line"
     assert Mesh(PTS, torch.tensor([[0.0, 1.0, 2.0]])).cells.dtype == torch.long  # integral floats accepted
     assert Mesh(PTS).cells is None and Mesh(PTS).n_cells == 0
@@ -219,3 +223,41 @@ def test_grid_rejects_bad_origin_spacing_and_points():
         Grid(v).sample(np.zeros((2, 3)))
     out = Grid(torch.rand(2, 2, 2)).sample(torch.tensor([[float("nan"), 0.5, 0.5], [0.5, 0.5, 0.5]]))
     assert torch.isnan(out[0]) and torch.isfinite(out[1])  # was an IndexError from a garbage index
+
+
+def test_to_takes_a_positional_dtype_and_refuses_missing_devices():
+    m = Mesh(PTS.float(), [[0, 1, 2]], point_data={"u": torch.zeros(len(PTS))})
+    d = m.to(torch.float64)  # like Tensor.to
+    assert d.dtype == torch.float64 and d.point_data["u"].dtype == torch.float64 and d.cells.dtype == torch.long
+    assert m.to("cpu", torch.float64).dtype == torch.float64 and m.to(dtype=torch.float64).dtype == torch.float64
+    with pytest.raises(TypeError, match="two dtypes"):
+        m.to(torch.float64, torch.float32)
+    with pytest.raises(ValueError, match="is not a device"):
+        m.to("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            m.to("cuda")
+
+
+def test_pyvista_round_trip():
+    pv = pytest.importorskip("pyvista")
+    from geomsci.core import shapes
+
+    sphere = shapes.icosphere(1, dtype=torch.float64)
+    sphere.set_point_field("t", sphere.points[:, 0].clone())
+    sphere.set_cell_field("id", torch.arange(sphere.n_cells))
+    poly = sphere.to_pyvista()
+    assert isinstance(poly, pv.PolyData) and poly.n_points == sphere.n_points and poly.n_cells == sphere.n_cells
+    back = Mesh.from_pyvista(poly)
+    assert torch.equal(back.points, sphere.points) and torch.equal(back.cells, sphere.cells)
+    assert torch.equal(back.point_data["t"], sphere.point_data["t"]) and torch.equal(back.cell_data["id"], sphere.cell_data["id"])
+    tet = Mesh(PTS.clone(), [[0, 1, 2, 3]], "tetra")
+    grid = tet.to_pyvista()
+    assert isinstance(grid, pv.UnstructuredGrid) and Mesh.from_pyvista(grid).cell_type == "tetra"
+    quads = Mesh(PTS.clone()[:, :2], [[0, 1, 2, 3]])
+    assert Mesh.from_pyvista(quads.to_pyvista()).cell_type == "quad"
+    with pytest.warns(UserWarning, match="triangulated 1 5-gon"):
+        pent = Mesh.from_pyvista(pv.PolyData(np.random.default_rng(0).random((5, 3)), faces=[5, 0, 1, 2, 3, 4]))
+    assert pent.cell_type == "triangle" and pent.n_cells == 3
+    with pytest.raises(TypeError, match="expected a pyvista DataSet"):
+        Mesh.from_pyvista(sphere)
