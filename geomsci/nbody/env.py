@@ -60,15 +60,18 @@ class SystemBatch:
     check_step : interval between decisions, yr
     max_error : |dE/E0| above which a system's run ends early
     max_substeps : per-interval step cap (a system exceeding it is stopped: 'stalled')
+    step_options : options of `evolve` for every interval, e.g. ``{'symmetric': 1}`` (default: none,
+        the integrator the shipped policy was trained on)
     """
 
     def __init__(self, seeds, *, integrator: str = "hermite", check_step: float = 0.1, max_error: float = 0.1,
-                 max_substeps: int = 20000, actions=ACTIONS, device=None):
+                 max_substeps: int = 20000, actions=ACTIONS, device=None, step_options: dict | None = None):
         if integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
         if check_step <= 0:
             raise ValueError(f"check_step must be > 0 yr, got {check_step}")
         self.seeds = [int(s) for s in seeds]
+        self.step_options = dict(step_options or {})
         self.integrator, self.check_step, self.max_error = integrator, float(check_step), float(max_error)
         self.max_substeps, self.actions = int(max_substeps), np.asarray(actions, dtype=np.float64)
         self.state = state_from([paper_triple(s, device=device) for s in self.seeds], G=G_AU)
@@ -129,7 +132,7 @@ class SystemBatch:
         t_target = torch.where(active, t_next, st.t)  # finished systems stay where they are
         nf0 = st.n_force.clone()
         cap = self.max_substeps if max_steps is None else max_steps
-        stalled = evolve(st, t_target, method=self.integrator, param=mu, max_steps=cap)
+        stalled = evolve(st, t_target, method=self.integrator, param=mu, max_steps=cap, **self.step_options)
         E_prev = self.E
         nle_prev = self._neg_log_err()
         self.E = energy(st.x, st.v, st.m, G_AU)
