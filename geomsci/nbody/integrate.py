@@ -1,8 +1,8 @@
 """`integrate`: the friendly front over the exact batched core in `integrators`.
 
-    >>> from geomsci.nbody import integrate, pythagorean
-    >>> traj = integrate(pythagorean(), times=[0, 1, 2], mu=1e-3, G=1.0)
-    >>> traj.x.shape, traj.energy.shape   # (T, B, N, D), (T, B)
+    from geomsci.nbody import integrate, pythagorean
+    traj = integrate(pythagorean(), times=[0, 1, 2], mu=1e-3, G=1.0)
+    traj.x.shape, traj.energy.shape   # (T, B, N, D), (T, B)
 
 Accepts a point-set `Mesh` (positions; 'velocities' and 'masses' point fields), a list of them
 (one batch, all with the same number of bodies) or an `NBodyState`. Output times are hit exactly.
