@@ -293,6 +293,9 @@ def main(argv=None):
             r = run_front_row(seeds, method, opts, prm, t_end, max_force)
             r["param"] = prm
             rows.append(r)
+            # per-seed arrays as they come, so an interrupted run can still be bootstrapped afterwards
+            np.savez(args.out / f"row_{name.replace(' ', '_')}_{prm:g}.npz", err=r["err"], nf=r["nf"], early=r["early"],
+                     capped=r["capped"], cpu=r["cpu"])
             med = np.median(r["err"])
             line = (f"{prm:8.2g} {med:11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):8.0f} "
                     f"{r['nf'].mean():8.0f} {r['cpu']:7.1f} {S * t_end / r['cpu']:9.0f} {int(r['early'].sum()):5d} "
