@@ -1,26 +1,33 @@
-"""Benchmark: a learned time-step policy against fixed step parameters, Aarseth's rule and IAS15.
+"""Benchmark: the integrator variants' constant-parameter fronts, rebound IAS15 beside them, throughput.
 
-Test systems: the paper's three-body generator, seeds 0-99 (the policy was trained on seeds >=
-1000), integrated for 30 yr with a decision every 0.1 yr. For every controller we print the
-median and 90th-percentile final |dE/E0|, the median number of force evaluations, the runs that
-ended early (|dE/E0| > 0.1) and the runs stopped by the step budget ('capped'; their error is
-the one where they stopped and their cost is at least the budget). Then rebound's IAS15 on the
-same systems (the accuracy ceiling) and the batched-Hermite throughput beside IAS15's.
+Test systems: the paper's three-body generator, seeds 0-199 (never used for training or tuning; the
+variants were tuned on seeds 1000-1039), integrated for 30 yr. For every integrator variant and
+every constant step parameter: median and 90th-percentile final |dE/E0|, median and mean force
+evaluations, the CPU time of the whole batch (1 thread, process time), simulated years per CPU
+second, runs that ended early (|dE/E0| > 0.1) and runs stopped by the force budget ('capped').
 
-A state-independent probe row, 'alternating mu' (4.6e-3 and 1e-2 on alternate 0.1-yr intervals),
-measures what mixing mu costs by itself: the final error of these runs is the small net of large,
-mostly cancelling excursions in encounters, and a mixed run errs like its coarser mu while
-paying for the finer one (examples/nbody_schedule_probes.py has more such rules). The verdict lines interpolate the fixed-parameter
-front in log-log (rows with <= 10% capped runs) at the policy's median error and median cost.
+Gaps: a variant's row against the standard Hermite front at equal median force evaluations
+(log-log interpolation along the front; positive = lower error), for the median and for p90;
+90% intervals from a paired bootstrap over seeds (the same resampled seeds for both fronts).
 
-Numbers in docs/nbody.md come from the full run (8 min wall on the shared CPU):
+IAS15 (rebound, adaptive 15th order) runs the same seeds one at a time over a range of tolerances
+epsilon; its rows give error, force evaluations (counted through an additional-forces callback in
+a separate run) and CPU time. Beside every Hermite row: IAS15 at equal median error (interpolated
+over epsilon), its force evaluations, and the ratio of simulated years per CPU second, with a
+paired-bootstrap interval.
 
-    .venv/bin/python benchmarks/nbody.py            # full: seeds 0-99, 30 yr
-    .venv/bin/python benchmarks/nbody.py --quick    # seeds 0-9, 5 yr
+Hand-written rule and RL (``--rl``): the rule 'mu = 4.6e-2, switch to 1e-2 once |dE/E0| > 1e-4'
+and the committed policy, on the standard and the symmetrized integrator, with 0.1-yr decisions.
+
+    .venv/bin/python benchmarks/nbody.py                     # seeds 0-199, 30 yr (see docs/nbody.md for time)
+    .venv/bin/python benchmarks/nbody.py --quick             # seeds 0-19, 5 yr
+    .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import time
 from pathlib import Path
 
@@ -28,175 +35,304 @@ import numpy as np
 import torch
 
 from geomsci.nbody import energy, paper_triple
-from geomsci.nbody.dqn import Policy
-from geomsci.nbody.env import ACTIONS
-from geomsci.nbody.evaluate import run_controller, summarize
+from geomsci.nbody.evaluate import parse_seeds
 from geomsci.nbody.integrate import state_from
 from geomsci.nbody.integrators import evolve
-from geomsci.nbody.plots import plot_front
-from geomsci.nbody.reference import ias15_final_energy_error, rebound_simulation
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POLICY = ROOT / "assets" / "nbody" / "policy.pt"
 
+MUS = (4.6e-3, 1e-2, 2.2e-2, 4.6e-2, 1e-1)
+ETAS = (2.2e-4, 1e-3, 4.6e-3, 2.2e-2)
+# name -> (method, evolve options, parameters); the standard Hermite front reaches further (2.2e-3) so that
+# the variants that cost more per mu (P(EC)^2: two evaluations per step) still fall inside it
+VARIANTS = {
+    "hermite": ("hermite", {}, (2.2e-3,) + MUS),
+    "hermite sym1": ("hermite", {"symmetric": 1}, MUS),
+    "hermite sym1 pec2 comp": ("hermite", {"symmetric": 1, "corrector": 2, "compensated": True}, MUS),
+    "aarseth": ("aarseth", {}, ETAS),
+    "aarseth pec2 comp": ("aarseth", {"corrector": 2, "compensated": True}, ETAS[1:]),
+    "hermite sym2": ("hermite", {"symmetric": 2}, MUS),
+    "hermite sym1 pec2": ("hermite", {"symmetric": 1, "corrector": 2}, MUS),
+}
+DEFAULT_VARIANTS = "hermite,hermite sym1,hermite sym1 pec2 comp,aarseth,aarseth pec2 comp"
+IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)
+N_BOOT = 1000
 
-def row_text(name, s):
-    return (f"{name:>16} {s['median_error']:11.2e} {s['p90_error']:11.2e} {s['median_n_force']:12.0f} "
-            f"{s['ended_early']:6d} {s['stalled']:7d}")
+
+def run_front_row(seeds, method, opts, param, t_end, max_force):
+    """One constant parameter on all seeds as one batch; per-seed arrays and the batch's CPU time."""
+    st = state_from([paper_triple(s) for s in seeds])
+    e0 = energy(st.x, st.v, st.m, st.G)
+    corr = opts.get("corrector", 1)
+    t0 = time.process_time()
+    capped = evolve(st, t_end, method=method, param=param, max_steps=max(1, (max_force - 1) // corr), **opts).numpy()
+    cpu = time.process_time() - t0
+    err = ((energy(st.x, st.v, st.m, st.G) - e0) / e0).abs().numpy()
+    err = np.where(np.isfinite(err), err, np.inf)
+    return {"err": err, "nf": st.n_force.numpy().astype(float), "early": err > 0.1, "capped": capped & ~(err > 0.1),
+            "cpu": cpu}
 
 
-def interp_front(front, x_key, y_key, x):
-    """log-log interpolation of y(x) along the fixed-parameter front (None outside its range)."""
-    xs = np.log10([r[x_key] for r in front])
-    ys = np.log10([r[y_key] for r in front])
+def ias15_runs(seeds, t_end, eps):
+    """IAS15 at tolerance ``eps`` on each seed: error, force evaluations, CPU seconds (arrays over seeds)."""
+    from geomsci.nbody.reference import rebound_simulation
+
+    errs, nfs, cpus = [], [], []
+    for s in seeds:
+        count = [0]
+
+        def tick(_sim, _c=count):
+            _c[0] += 1
+
+        sim = rebound_simulation(paper_triple(s))  # counting run: a Python callback per force evaluation
+        sim.integrator.epsilon = eps
+        sim.additional_forces = tick
+        sim.force_is_velocity_dependent = 0
+        sim.integrate(t_end, exact_finish_time=1)
+        sim = rebound_simulation(paper_triple(s))  # timed run, no callback
+        sim.integrator.epsilon = eps
+        e0 = sim.energy()
+        t0 = time.process_time()
+        sim.integrate(t_end, exact_finish_time=1)
+        cpus.append(time.process_time() - t0)
+        errs.append(abs((sim.energy() - e0) / e0))
+        nfs.append(count[0])
+    return {"err": np.array(errs), "nf": np.array(nfs, dtype=float), "cpu_each": np.array(cpus)}
+
+
+def loglog_interp(xs, ys, x):
+    """y at x along the polyline (xs, ys) in log-log; NaN outside its range."""
+    xs = np.log10(np.maximum(np.asarray(xs, float), 1e-300))
+    ys = np.log10(np.maximum(np.asarray(ys, float), 1e-300))
     order = np.argsort(xs)
     xs, ys = xs[order], ys[order]
     lx = np.log10(x)
-    if lx < xs[0] or lx > xs[-1]:
-        return None
+    if not (np.isfinite(lx) and xs[0] <= lx <= xs[-1]):
+        return np.nan
     return 10 ** np.interp(lx, xs, ys)
 
 
-def pareto(policy_row, front):
-    """Cost ratio at equal median error, and error gap (dex) at equal median cost."""
-    ok = [r for r in front if r["stalled"] <= 0.1 * r["n_runs"]]  # medians unaffected by a few capped runs
-    c_fixed = interp_front(ok, "median_error", "median_n_force", policy_row["median_error"])
-    e_fixed = interp_front(ok, "median_n_force", "median_error", policy_row["median_n_force"])
-    ratio = None if c_fixed is None else c_fixed / policy_row["median_n_force"]
-    dex = None if e_fixed is None else np.log10(e_fixed / policy_row["median_error"])
-    return ratio, dex
+def front_gap(base_rows, row, idx, stat):
+    """log10(base front's error / row's error) at the row's median cost, on seed sample ``idx``; stat = 50 or 90."""
+    ok = [r for r in base_rows if r["capped"][idx].mean() <= 0.1]
+    if len(ok) < 2:
+        return np.nan
+    xs = [np.median(r["nf"][idx]) for r in ok]
+    ys = [np.percentile(r["err"][idx], stat) for r in ok]
+    e_front = loglog_interp(xs, ys, np.median(row["nf"][idx]))
+    return np.log10(e_front / np.percentile(row["err"][idx], stat))
 
 
-def verdict(prow, rows, pname) -> bool:
-    """Print where ``prow`` sits against the fixed-parameter front; True when the issue's goal holds."""
-    ratio, dex = pareto(prow, rows)
-    rtxt = ("outside the front" if ratio is None else f"{ratio:.2f}x fewer force evaluations" if ratio >= 1
-            else f"{1 / ratio:.2f}x more force evaluations (ratio {ratio:.2f})")
-    dtxt = ("outside the front" if dex is None else f"{dex:.2f} dex lower error" if dex >= 0
-            else f"{-dex:.2f} dex higher error")
-    goal = ((ratio is not None and ratio >= 1.5) or (dex is not None and dex >= 0.5)) and prow["ended_early"] == 0
-    print(f"{'':>16} vs fixed {pname} (rows with <= 10% capped): at equal median error {rtxt}; at equal median cost "
-          f"{dtxt}; goal (>=1.5x or >=0.5 dex, no early ends) {'MET' if goal else 'NOT met'}")
-    return goal
+def boot(fn, n_seeds, rng):
+    """Point value and paired-bootstrap 90% interval of ``fn(idx)`` over resampled seeds."""
+    full = fn(np.arange(n_seeds))
+    draws = np.array([fn(rng.integers(0, n_seeds, n_seeds)) for _ in range(N_BOOT)])
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < N_BOOT // 2:
+        return full, np.nan, np.nan
+    return full, np.percentile(draws, 5), np.percentile(draws, 95)
 
 
-def run_fixed(seeds, integrator, t_end, max_force):
-    """Every fixed parameter on all seeds as ONE batch of 10 x len(seeds) systems, straight to t_end.
-
-    Each system keeps its own step size, and a system's bits do not depend on its batch-mates, so
-    this equals 10 separate runs at a fraction of the Python overhead. (A fixed parameter needs no
-    0.1-yr decision points, which in lock-step would cost the sum over intervals of the slowest
-    system's steps.) Returns 10 result dicts like `run_controller`'s.
-    """
-    S, K = len(seeds), len(ACTIONS)
-    st = state_from([paper_triple(s) for s in seeds] * K)
-    param = torch.as_tensor(np.repeat(ACTIONS, S), dtype=torch.float64)
-    e0 = energy(st.x, st.v, st.m, st.G)
-    stalled = evolve(st, t_end, method=integrator, param=param, max_steps=max_force - 1).numpy()
-    err = ((energy(st.x, st.v, st.m, st.G) - e0) / e0).abs().numpy()
-    err = np.where(np.isfinite(err), err, np.inf)
-    out = []
-    for k in range(K):
-        sl = slice(k * S, (k + 1) * S)
-        out.append({"final_error": err[sl], "n_force": st.n_force.numpy()[sl], "ended_early": err[sl] > 0.1,
-                    "stalled": stalled[sl]})
-    return out
+def fmt_ci(v, lo, hi, unit=""):
+    if not np.isfinite(v):
+        return "outside the front"
+    return f"{v:+.2f}{unit} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) else f"{v:+.2f}{unit} [n/a]"
 
 
-def throughput(n_it: int, t_end: float, device: str, sizes=(1, 64, 256)) -> None:
-    """System-steps per second of the batched Hermite integrator beside rebound IAS15's steps per second."""
-    print(f"== throughput: batched Hermite (mu = 1e-2, {device}) vs rebound IAS15 (1 system, CPU), 1 CPU thread ==")
+def throughput(n_it: int, device: str, sizes, wall_cap: float = 60.0, graph: bool = False, out=None) -> list[dict]:
+    """System-steps per second of batched Hermite (mu = 1e-2), eager and (CUDA) graph-captured, under a wall cap."""
+    rows, start = [], time.perf_counter()
+    modes = ("eager", "graph") if graph else ("eager",)
+    print(f"== throughput: batched Hermite (mu = 1e-2, {device}), wall cap {wall_cap:g} s ==", flush=True)
     for B in sizes:
-        st = state_from([paper_triple(s % 100).to(device) for s in range(B)])
-        evolve(st, 1e9, param=1e-2, max_steps=5)  # warm-up (CUDA context, kernels)
-        if device != "cpu":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        evolve(st, 1e9, param=1e-2, max_steps=n_it)
-        if device != "cpu":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        print(f"  Hermite B={B:>6}: {B * n_it / dt:14,.0f} system-steps/s")
+        for mode in modes:
+            if time.perf_counter() - start > wall_cap:
+                print(f"  B={B:>8} {mode}: skipped (wall cap)", flush=True)
+                continue
+            try:
+                base = state_from([paper_triple(s) for s in range(min(B, 100))])
+                rep = -(-B // base.batch)
+                st = base.select(torch.arange(base.batch).repeat(rep)[:B])
+                st = type(st)(**{**st.__dict__, **{k: getattr(st, k).to(device) for k in
+                                                    ("x", "v", "m", "t", "a", "j", "tau", "n_force", "n_steps")}})
+                kw = {"cuda_graph": mode == "graph", "graph_steps": 16}
+                evolve(st, 1e9, param=1e-2, max_steps=32, **kw)  # warm-up (CUDA context, kernels, capture)
+                if device != "cpu":
+                    torch.cuda.synchronize()
+                n = n_it if B <= 65536 else max(64, n_it // 8)
+                t0 = time.perf_counter()
+                evolve(st, 1e9, param=1e-2, max_steps=n, **kw)
+                if device != "cpu":
+                    torch.cuda.synchronize()
+                dt = time.perf_counter() - t0
+                rows.append({"device": device, "B": B, "mode": mode, "steps": n, "wall_s": dt, "rate": B * n / dt})
+                print(f"  Hermite B={B:>8} {mode:>5}: {B * n / dt:16,.0f} system-steps/s ({n} steps, {dt:.2f} s)", flush=True)
+            except Exception as e:  # one failed size must not lose the others
+                print(f"  B={B:>8} {mode}: failed ({type(e).__name__}: {str(e)[:120]})", flush=True)
+                if device != "cpu":
+                    torch.cuda.empty_cache()
+            if out is not None:
+                out.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def ias15_throughput(t_end=30.0):
+    from geomsci.nbody.reference import rebound_simulation
+
     sim = rebound_simulation(paper_triple(0))
     t0 = time.perf_counter()
     sim.integrate(t_end, exact_finish_time=1)
     dt = time.perf_counter() - t0
-    print(f"  IAS15 (1 system): {sim.steps_done / dt:14,.0f} steps/s ({sim.steps_done} steps to {t_end:g} yr)")
+    print(f"  IAS15 (1 system, CPU): {sim.steps_done / dt:14,.0f} steps/s ({sim.steps_done} steps to {t_end:g} yr)")
+
+
+def rl_section(seeds, t_end, policy_path, max_force, rng):
+    """The hand-written rule and the committed policy, on the standard and the symmetrized integrator."""
+    from geomsci.nbody.dqn import Policy
+    from geomsci.nbody.env import ACTIONS
+    from geomsci.nbody.evaluate import run_controller
+
+    i46, i10 = int(np.argmin(abs(ACTIONS - 4.6e-2))), int(np.argmin(abs(ACTIONS - 1e-2)))
+
+    class Rule:
+        observation = "paper"
+
+        def __call__(self, obs):  # obs[:, 12] = -log10 |dE/E0|
+            return np.where(obs[:, 12] < 4.0, i10, i46)
+
+    pol = Policy.load(policy_path)
+    print(f"== hand-written rule and RL policy ({policy_path.name}), decisions every 0.1 yr ==")
+    for integ_opts, label in (({}, "standard"), ({"symmetric": 1}, "symmetrized")):
+        for name, ctrl in (("rule 4.6e-2 -> 1e-2 at 1e-4", Rule()), ("RL policy", pol)):
+            t0 = time.process_time()
+            r = run_controller(seeds, ctrl, t_end=t_end, max_force=max_force, step_options=integ_opts)
+            acts = r["actions"]
+            sw = ((acts[1:] != acts[:-1]) & (acts[1:] >= 0)).sum(0)
+            print(f"  {label:>11} {name:>28}: med {np.median(r['final_error']):.2e} p90 "
+                  f"{np.quantile(r['final_error'], 0.9):.2e} med nf {np.median(r['n_force']):7.0f} mean nf "
+                  f"{np.mean(r['n_force']):7.0f} early {int(r['ended_early'].sum())} capped {int(r['stalled'].sum())} "
+                  f"switches/run med {np.median(sw):.0f} max {sw.max()}  [{time.process_time() - t0:.0f} s]", flush=True)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="seeds 0-9 over 5 yr")
-    ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    ap.add_argument("--quick", action="store_true", help="seeds 0-19 over 5 yr")
+    ap.add_argument("--seeds", default=None, help="seed spec (default 0-199; tuning used 1000-1039)")
+    ap.add_argument("--t-end", type=float, default=None)
+    ap.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated subset of " + ", ".join(VARIANTS))
     ap.add_argument("--max-force", type=int, default=None, help="force-evaluation budget per run")
+    ap.add_argument("--no-ias15", action="store_true")
+    ap.add_argument("--rl", action="store_true", help="also the hand-written rule and the committed policy")
+    ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
     ap.add_argument("--throughput-only", metavar="DEVICE", default=None,
-                    help="only the throughput table, on this device (cpu, cuda), with batches up to 65 536 on CUDA")
+                    help="only the throughput table on this device (cpu, cuda); CUDA goes to 1M systems, eager and graph")
+    ap.add_argument("--wall-cap", type=float, default=60.0, help="seconds for the throughput table")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    if args.throughput_only:
-        sizes = (1, 64, 256) if args.throughput_only == "cpu" else (1, 64, 256, 4096, 65536)
-        throughput(200 if args.quick else 1000, 30.0, args.throughput_only, sizes)
-        return
-    seeds = list(range(10 if args.quick else 100))
-    t_end = 5.0 if args.quick else 30.0
-    max_force = args.max_force or (10_000 if args.quick else 40_000)
     args.out.mkdir(parents=True, exist_ok=True)
-    pol = Policy.load(args.policy)
-    print(f"seeds {seeds[0]}-{seeds[-1]}, {t_end:g} yr, decisions every 0.1 yr, budget {max_force} force evaluations per run")
-    print(f"policy {args.policy} (trained on seeds >= 1000, {pol.config.episodes} episodes, reward "
-          f"'{pol.config.reward}', observation '{pol.observation}')\n")
-    head = f"{'controller':>16} {'med|dE/E0|':>11} {'p90|dE/E0|':>11} {'med n_force':>12} {'early':>6} {'capped':>7}"
-    all_rows, verdicts = {}, {}
-    for integ, pname in (("hermite", "mu"), ("aarseth", "eta")):
-        print(f"== {integ} ({pname} per decision) ==")
-        print(head)
-        t0 = time.perf_counter()
-        blocks = run_fixed(seeds, integ, t_end, max_force)
-        print(f"{'':>16} (10 fixed {pname}: {10 * len(seeds)} systems in one batch, {time.perf_counter() - t0:.0f} s)")
-        t0 = time.perf_counter()
-        blocks.append(run_controller(seeds, pol, integrator=integ, t_end=t_end, max_force=max_force, progress=True))
-        t_pol = time.perf_counter() - t0
-        rows = []
-        for k, val in enumerate(ACTIONS):
-            s = summarize(blocks[k])
-            rows.append({"name": f"{pname}={val:.2g}", "group": f"fixed {pname}", "n_runs": len(seeds), **s})
-            print(row_text(rows[-1]["name"], s))
-        res = blocks[-1]
-        s = summarize(res)
-        prow = {"name": "RL policy", "group": "RL policy", "n_runs": len(seeds), **s}
-        used = np.bincount(res["actions"][res["actions"] >= 0], minlength=len(ACTIONS))
-        print(row_text("RL policy", s), f"  [{t_pol:.0f} s, decisions every 0.1 yr]")
-        print(f"{'':>16} policy's choices: " + ", ".join(f"{ACTIONS[i]:.2g}:{100 * used[i] / used.sum():.0f}%"
-                                                        for i in range(len(ACTIONS)) if used[i]))
-        acts = res["actions"]
-        switches = ((acts[1:] != acts[:-1]) & (acts[1:] >= 0)).sum(0)
-        print(f"{'':>16} changes of the parameter per run: median {np.median(switches):.0f}, max {switches.max()}")
-        verdicts[integ] = verdict(prow, rows, pname)
-        if integ == "hermite":
-            alt = np.where(np.arange(int(round(t_end / 0.1))) % 2 == 0, 5, 6)
-            t0 = time.perf_counter()
-            ares = run_controller(seeds, lambda obs, _c=iter(alt): np.full(len(obs), next(_c)), integrator=integ,
-                                  t_end=t_end, max_force=max_force)
-            arow = {"name": "alternating mu", "group": "probe", "n_runs": len(seeds), **summarize(ares)}
-            print(row_text(arow["name"], arow), f"  [{time.perf_counter() - t0:.0f} s] mu = 4.6e-3 / 1e-2 on alternate intervals")
-            verdict(arow, rows, pname)
+    if args.throughput_only:
+        dev = args.throughput_only
+        sizes = (1, 64, 256) if dev == "cpu" else (1, 256, 4096, 65536, 262144, 1048576)
+        throughput(200 if args.quick else 1000, dev, sizes, args.wall_cap, graph=dev != "cpu",
+                   out=args.out / f"throughput_{dev}.json")
+        ias15_throughput()
+        return
+    seeds = parse_seeds(args.seeds or ("0-19" if args.quick else "0-199"))
+    t_end = args.t_end or (5.0 if args.quick else 30.0)
+    max_force = args.max_force or (10_000 if args.quick else 40_000)
+    rng = np.random.default_rng(0)
+    S = len(seeds)
+    print(f"seeds {args.seeds or f'{seeds[0]}-{seeds[-1]}'} ({S}), {t_end:g} yr, budget {max_force} force evaluations per run, "
+          f"1 thread\n", flush=True)
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = set(names) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"--variants: unknown {sorted(unknown)}; choose from {list(VARIANTS)}")
+
+    ias = {}
+    if not args.no_ias15:
+        print("== rebound IAS15 over its tolerance epsilon (one system at a time) ==")
+        print(f"{'epsilon':>10} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>8} {'mean nf':>8} {'CPU s':>7} {'yr/CPU-s':>9}")
+        for eps in IAS15_EPS:
+            r = ias15_runs(seeds, t_end, eps)
+            ias[eps] = r
+            cpu = r["cpu_each"].sum()
+            print(f"{eps:10.0e} {np.median(r['err']):11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):8.0f} "
+                  f"{r['nf'].mean():8.0f} {cpu:7.2f} {S * t_end / cpu:9.0f}", flush=True)
         print()
-        all_rows[integ] = rows + [prow]
-        plot_front(rows + [prow], args.out / f"front_{integ}.png", title=f"{integ}: seeds 0-{seeds[-1]}, {t_end:g} yr")
 
-    print("== rebound IAS15 (accuracy ceiling) ==")
-    t0 = time.perf_counter()
-    errs, steps = zip(*[ias15_final_energy_error(paper_triple(s), t_end) for s in seeds])
-    print(f"{'IAS15':>16} {np.median(errs):11.2e} {np.quantile(errs, 0.9):11.2e} {'(steps)':>5}{np.median(steps):7.0f}"
-          f"  [{time.perf_counter() - t0:.0f} s]\n")
+    def ias_best(err_target, idx):
+        """(epsilon, median force evaluations, years per CPU second) of the fastest IAS15 setting whose median
+        error on seeds ``idx`` is at or below ``err_target``; None if none is. IAS15's error hardly grows with
+        epsilon on these systems (it stays near round-off), so 'equal error' means 'equal or lower' here."""
+        best = None
+        for e in IAS15_EPS:
+            r = ias[e]
+            if np.median(r["err"][idx]) <= err_target:
+                rate = len(idx) * t_end / max(r["cpu_each"][idx].sum(), 1e-9)
+                if best is None or rate > best[2]:
+                    best = (e, np.median(r["nf"][idx]), rate)
+        return best
 
-    throughput(200 if args.quick else 1000, t_end, "cpu")
-    print(f"\nfront plots: {args.out / 'front_hermite.png'}, {args.out / 'front_aarseth.png'}")
-    both = verdicts["hermite"] and verdicts["aarseth"]
-    print(f"issue goal (dominates the fixed-mu front on Hermite AND keeps it driving the Aarseth integrator, no early ends): "
-          f"{'MET' if both else 'NOT met'} (hermite: {'met' if verdicts['hermite'] else 'not met'}, "
-          f"aarseth: {'met' if verdicts['aarseth'] else 'not met'})")
+    def hermite_rate(r, idx):
+        """Simulated years per CPU second on seeds ``idx``: the batch's CPU time shared out by force evaluations."""
+        return len(idx) * t_end / (r["cpu"] * r["nf"][idx].sum() / r["nf"].sum())
+
+    results: dict[str, list[dict]] = {}
+    head = (f"{'param':>8} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>8} {'mean nf':>8} {'CPU s':>7} {'yr/CPU-s':>9} "
+            f"{'early':>5} {'capped':>6} | fastest IAS15 at <= this median error: eps, med nf, yr/CPU-s; "
+            "Hermite/IAS15 yr per CPU-s [90%]")
+    for name in names:
+        method, opts, params = VARIANTS[name]
+        pname = "eta" if method == "aarseth" else "mu"
+        print(f"== {name} ({method}, {opts or 'standard'}; constant {pname}) ==\n{head}", flush=True)
+        rows = []
+        for prm in params:
+            r = run_front_row(seeds, method, opts, prm, t_end, max_force)
+            r["param"] = prm
+            rows.append(r)
+            # per-seed arrays as they come, so an interrupted run can still be bootstrapped afterwards
+            np.savez(args.out / f"row_{name.replace(' ', '_')}_{prm:g}.npz", err=r["err"], nf=r["nf"], early=r["early"],
+                     capped=r["capped"], cpu=r["cpu"])
+            med = np.median(r["err"])
+            line = (f"{prm:8.2g} {med:11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):8.0f} "
+                    f"{r['nf'].mean():8.0f} {r['cpu']:7.1f} {S * t_end / r['cpu']:9.0f} {int(r['early'].sum()):5d} "
+                    f"{int(r['capped'].sum()):6d}")
+            if ias:
+                best = ias_best(med, np.arange(S))
+                if best is None:
+                    line += " | IAS15 never this accurate"
+                else:
+                    def gap(idx, r=r):
+                        b = ias_best(np.median(r["err"][idx]), idx)
+                        return np.nan if b is None else np.log10(hermite_rate(r, idx) / b[2])
+                    g = boot(gap, S, rng)
+                    line += (f" | eps {best[0]:.0e} {best[1]:6.0f} {best[2]:9.0f}  "
+                             f"{10 ** g[0]:.3g}x [{10 ** g[1]:.3g}, {10 ** g[2]:.3g}]")
+            print(line, flush=True)
+        results[name] = rows
+        if name != "hermite" and "hermite" in results and method == "hermite":
+            print(f"  gap to the standard Hermite front at equal median force evaluations (dex, + = lower error; "
+                  f"paired-bootstrap 90% interval):")
+            for r in rows:
+                g50 = boot(lambda idx, r=r: front_gap(results["hermite"], r, idx, 50), S, rng)
+                g90 = boot(lambda idx, r=r: front_gap(results["hermite"], r, idx, 90), S, rng)
+                print(f"  {pname} = {r['param']:.2g}: median {fmt_ci(*g50)}   p90 {fmt_ci(*g90)}", flush=True)
+        if method == "aarseth" and name != "aarseth" and "aarseth" in results:
+            print("  gap to the standard Aarseth front (dex, + = lower error, 90% interval):")
+            for r in rows:
+                g50 = boot(lambda idx, r=r: front_gap(results["aarseth"], r, idx, 50), S, rng)
+                g90 = boot(lambda idx, r=r: front_gap(results["aarseth"], r, idx, 90), S, rng)
+                print(f"  eta = {r['param']:.2g}: median {fmt_ci(*g50)}   p90 {fmt_ci(*g90)}", flush=True)
+        print(flush=True)
+    np.savez(args.out / "fronts.npz", **{f"{n}|{r['param']}|{k}": r[k] for n, rows in results.items() for r in rows
+                                         for k in ("err", "nf", "early", "capped")})
+    if args.rl:
+        rl_section(seeds, t_end, args.policy, max_force, rng)
+    throughput(200 if args.quick else 1000, "cpu", (1, 64, 256), wall_cap=120)
+    ias15_throughput(t_end)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""`geomsci nbody ...`: integrate, train a time-step agent, evaluate it; and the demo step."""
+"""`geomsci nbody ...`: integrate one system or an ensemble, train a time-step agent, evaluate it.
+
+Every command checks its input and its output paths before it starts work (bad input: one line,
+exit 2), never overwrites a file without ``--force``, and runs under `limit_threads` (``--threads``).
+"""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -9,10 +12,35 @@ import numpy as np
 import torch
 import typer
 
+from geomsci.core.threads import limit_threads
+
+from .demo import demo  # noqa: F401  (the `geomsci demo` step)
+
 app = typer.Typer(help="N-body integrators and learned time-step control (AU, yr, Msun; G = 4 pi^2).",
                   no_args_is_help=True)
 
 IC_CHOICES = ("pythagorean", "figure_eight", "kepler", "paper", "plummer")
+THREADS_HELP = "torch threads (default: $GEOMSCI_THREADS, else half the cores, 1 on a 2-core machine)"
+
+
+def _output_file(path: Path | None, option: str, force: bool) -> Path | None:
+    """``path`` if it can be written: not a folder, not an existing file unless ``force``; parents made."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out'}{path.suffix or ''}")
+    if path.exists() and not force:
+        raise ValueError(f"{option} {path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_method(method: str) -> None:
+    from .integrators import METHODS
+
+    if method not in METHODS:
+        raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
 
 
 def _initial_condition(name: str, seed: int, n: int):
@@ -40,24 +68,37 @@ def run(
     method: str = typer.Option("hermite", help="hermite | aarseth | leapfrog"),
     mu: float = typer.Option(1e-2, help="step parameter mu (hermite, leapfrog)"),
     eta: float = typer.Option(0.02, help="Aarseth's eta (aarseth)"),
+    symmetric: int = typer.Option(0, help="iterations of the time-symmetrized step (0 = off; hermite, leapfrog)"),
+    corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector (force evaluations per step)"),
+    compensated: bool = typer.Option(False, help="compensated (TwoSum) position/velocity updates"),
     t_end: float = typer.Option(10.0, help="end time (yr for 'paper', N-body units otherwise)"),
     n_out: int = typer.Option(200, help="number of output times"),
+    max_wall_time: float = typer.Option(None, help="stop after this many seconds (the trajectory so far is written)"),
     out: Path = typer.Option(Path("traj.csv"), "-o", "--out", help="CSV: t, body, x..vz, energy, n_force"),
     plot: Path = typer.Option(None, help="also write a PNG of the orbits"),
+    force: bool = typer.Option(False, help="overwrite existing output files"),
+    threads: int = typer.Option(None, help=THREADS_HELP),
 ):
     """Integrate one system and write its trajectory as CSV (one row per body and output time)."""
     from geomsci.core.io import write_table
 
     from .integrate import integrate
+    from .integrators import StepRule
     from .plots import plot_orbits
 
-    if t_end <= 0 or n_out < 1:
+    if not (t_end > 0) or n_out < 1:
         raise ValueError(f"--t-end must be > 0 and --n-out >= 1, got {t_end} and {n_out}")
+    _check_method(method)
+    StepRule(method, symmetric, corrector, compensated).check()
     system, G = _initial_condition(ic, seed, n)
+    out = _output_file(out, "-o/--out", force)
+    plot = _output_file(plot, "--plot", force)
     times = torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:]
-    t0 = time.perf_counter()
-    tr = integrate(system, times, method=method, mu=mu, eta=eta, G=G, progress=True)
-    wall = time.perf_counter() - t0
+    with limit_threads(threads):
+        t0 = time.perf_counter()
+        tr = integrate(system, times, method=method, mu=mu, eta=eta, G=G, symmetric=symmetric, corrector=corrector,
+                       compensated=compensated, max_wall_time=max_wall_time, progress=True)
+        wall = time.perf_counter() - t0
     T, N = tr.x.shape[0], tr.x.shape[2]
     x, v = tr.x[:, 0].reshape(T * N, -1).numpy(), tr.v[:, 0].reshape(T * N, -1).numpy()
     cols = {"t": np.repeat(times.numpy(), N), "body": np.tile(np.arange(N), T)}
@@ -72,7 +113,44 @@ def run(
         plot_orbits(torch.cat([system.points[None], tr.x[:, 0]]).numpy(), plot, title=f"{ic}, {method}")
     err = tr.relative_energy_error[-1, 0].item()
     typer.echo(f"wrote {out}: {T} outputs x {N} bodies; |dE/E0| = {err:.2e}, "
-               f"{int(tr.n_force[-1, 0])} force evaluations, {wall:.2f} s")
+               f"{int(tr.n_force[-1, 0])} force evaluations, {wall:.2f} s"
+               + (" (stopped early: see the warning)" if bool(tr.stalled[0]) else ""))
+
+
+@app.command()
+def ensemble(
+    out: Path = typer.Option(..., "-o", "--out", help="folder for manifest.json and the chunk files"),
+    n_systems: int = typer.Option(..., help="number of paper systems (seeds 0 .. n-1)"),
+    t_end: float = typer.Option(30.0, help="yr"),
+    n_out: int = typer.Option(1, help="output times, evenly spaced up to --t-end"),
+    chunk_size: int = typer.Option(4096, help="systems per batch and per file"),
+    method: str = typer.Option("hermite", help="hermite | aarseth | leapfrog"),
+    mu: float = typer.Option(1e-2, help="step parameter mu (hermite, leapfrog)"),
+    eta: float = typer.Option(0.02, help="Aarseth's eta (aarseth)"),
+    symmetric: int = typer.Option(1, help="iterations of the time-symmetrized step (0 = off)"),
+    corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector"),
+    compensated: bool = typer.Option(False, help="compensated (TwoSum) updates"),
+    device: str = typer.Option(None, help="torch device of the integration, e.g. cuda"),
+    scheduler: str = typer.Option(None, help="dask scheduler: threads | processes | tcp://host:port (default: this process)"),
+    force: bool = typer.Option(False, help="start over if the folder holds a different ensemble"),
+    threads: int = typer.Option(None, help=THREADS_HELP),
+):
+    """Integrate many paper systems in chunks streamed to disk; rerun the same command to resume."""
+    from .ensemble import integrate_ensemble
+    from .initial_conditions import paper_triple
+
+    if not (t_end > 0) or n_out < 1:
+        raise ValueError(f"--t-end must be > 0 and --n-out >= 1, got {t_end} and {n_out}")
+    _check_method(method)
+    times = torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:].tolist()
+    opts = {"method": method, "mu": mu, "eta": eta, "symmetric": symmetric, "corrector": corrector,
+            "compensated": compensated}
+    with limit_threads(threads):
+        t0 = time.perf_counter()
+        path = integrate_ensemble(paper_triple, n_systems, times, out, chunk_size=chunk_size, scheduler=scheduler,
+                                  device=device, force=force, **opts)
+    typer.echo(f"wrote {n_systems} systems to {path} in {time.perf_counter() - t0:.1f} s "
+               "(geomsci.nbody.load_ensemble reads them back)")
 
 
 @app.command()
@@ -87,17 +165,25 @@ def train(
     observation: str = typer.Option("extended", help="extended (16 numbers) | paper (13)"),
     stall_charge: bool = typer.Option(True, help="charge a system stopped by the step cap for the intervals it skips"),
     seed: int = typer.Option(1, help="training seed (systems are drawn from seeds >= 1000)"),
-    threads: int = typer.Option(1, help="torch threads"),
+    force: bool = typer.Option(False, help="overwrite an existing policy file"),
+    threads: int = typer.Option(1, help="torch threads (1 reproduces the shipped policy bit for bit)"),
 ):
-    """Train the DQN time-step agent on seeds disjoint from the test seeds 0-99."""
+    """Train the DQN time-step agent on seeds disjoint from the test seeds."""
     from .dqn import DQNConfig, train_dqn
+    from .env import OBSERVATIONS
+    from .rewards import REWARDS
 
-    torch.set_num_threads(threads)
+    if reward not in REWARDS:
+        raise ValueError(f"--reward must be one of {', '.join(REWARDS)}, got {reward!r}")
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"--observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
+    out = _output_file(out, "-o/--out", force)
     cfg = DQNConfig(episodes=episodes, parallel=parallel, n_checks=n_checks, reward=reward, lam=lam, seed=seed,
                     eps_decay=max(episodes / 4, 1.0), observation=observation, c_switch=c_switch,
                     stall_charge=stall_charge)
-    t0 = time.perf_counter()
-    pol = train_dqn(cfg)
+    with limit_threads(threads):
+        t0 = time.perf_counter()
+        pol = train_dqn(cfg)
     pol.save(out)
     typer.echo(f"saved {out} after {episodes} episodes in {time.perf_counter() - t0:.0f} s")
 
@@ -108,25 +194,36 @@ def evaluate(
     seeds: str = typer.Option("0-99", help="test seeds, e.g. 0-99"),
     t_end: float = typer.Option(30.0, help="yr"),
     integrator: str = typer.Option("hermite", help="hermite (mu) | aarseth (eta = mu)"),
+    symmetric: int = typer.Option(0, help="run the policy on the time-symmetrized step (hermite only)"),
     compare: bool = typer.Option(False, help="also run every fixed mu and plot the front"),
     plot: Path = typer.Option(None, help="PNG of error vs cost (with --compare)"),
     max_substeps: int = typer.Option(20000, help="per-interval step cap"),
+    force: bool = typer.Option(False, help="overwrite an existing --plot file"),
+    threads: int = typer.Option(None, help=THREADS_HELP),
 ):
     """Run a trained policy on many systems at once; print error and cost statistics."""
     from .dqn import Policy
-    from .env import ACTIONS
+    from .env import ACTIONS, INTEGRATORS
     from .evaluate import parse_seeds, run_controller, summarize
+    from .integrators import StepRule
     from .plots import plot_front
 
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
+    StepRule(integrator, symmetric).check()
     pol = Policy.load(policy)
     s = parse_seeds(seeds)
+    plot = _output_file(plot, "--plot", force)
+    opts = {"symmetric": symmetric} if symmetric else None
     rows = []
-    res = run_controller(s, pol, integrator=integrator, t_end=t_end, max_substeps=max_substeps, progress=True)
-    rows.append({"name": "policy", **summarize(res)})
-    if compare:
-        for k, mu in enumerate(ACTIONS):
-            r = run_controller(s, k, integrator=integrator, t_end=t_end, max_substeps=max_substeps)
-            rows.append({"name": f"mu={mu:.2g}", "group": "fixed", **summarize(r)})
+    with limit_threads(threads):
+        res = run_controller(s, pol, integrator=integrator, t_end=t_end, max_substeps=max_substeps, progress=True,
+                             step_options=opts)
+        rows.append({"name": "policy", **summarize(res)})
+        if compare:
+            for k, mu in enumerate(ACTIONS):
+                r = run_controller(s, k, integrator=integrator, t_end=t_end, max_substeps=max_substeps, step_options=opts)
+                rows.append({"name": f"mu={mu:.2g}", "group": "fixed", **summarize(r)})
     typer.echo(f"{'controller':>12} {'med |dE/E0|':>12} {'p90 |dE/E0|':>12} {'med n_force':>12} {'early':>6} {'stalled':>8}")
     for r in rows:
         typer.echo(f"{r['name']:>12} {r['median_error']:12.2e} {r['p90_error']:12.2e} {r['median_n_force']:12.0f} "
@@ -134,26 +231,3 @@ def evaluate(
     if plot is not None:
         plot_front(rows, plot, title=f"{integrator}, seeds {seeds}, {t_end:g} yr")
         typer.echo(f"wrote {plot}")
-
-
-def demo(out_dir: Path) -> str:
-    """Figure-eight energy check, 64 paper systems batched, Pythagorean orbits PNG (< 7 s)."""
-    from .initial_conditions import FIGURE_EIGHT_PERIOD, figure_eight, paper_triple, pythagorean
-    from .integrate import integrate
-    from .plots import plot_orbits
-
-    torch.set_num_threads(1)
-    out_dir = Path(out_dir)
-    fe = integrate(figure_eight(), [FIGURE_EIGHT_PERIOD], mu=6e-3, G=1.0)
-    p = pythagorean()
-    times = torch.linspace(0.02, 2.0, 100, dtype=torch.float64)
-    tr = integrate(p, times, mu=5e-3, G=1.0)
-    plot_orbits(torch.cat([p.points[None], tr.x[:, 0]]).numpy(), out_dir / "pythagorean_orbits.png",
-                title="Pythagorean problem, t = 0..2", labels=["m=3", "m=4", "m=5"])
-    systems = [paper_triple(s) for s in range(64)]
-    t0 = time.perf_counter()
-    batch = integrate(systems, [0.3], mu=1e-2)
-    wall = time.perf_counter() - t0
-    rate = batch.state.n_steps.sum().item() / wall
-    return (f"figure-eight |dE/E0| over one period {fe.relative_energy_error[-1, 0].item():.1e}; "
-            f"64 paper systems batched: {rate:,.0f} system-steps/s; wrote pythagorean_orbits.png")

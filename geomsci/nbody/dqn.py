@@ -125,7 +125,15 @@ class Policy:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"policy file {path} does not exist")
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        try:  # weights_only: a policy file holds tensors and plain containers, nothing to execute
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise ValueError(f"{path} is not a policy file from `geomsci nbody train` (torch.load: "
+                             f"{type(e).__name__}: {str(e).splitlines()[0][:100]})") from None
+        if not isinstance(blob, dict) or not {"state_dict", "config"} <= set(blob):
+            keys = sorted(blob)[:6] if isinstance(blob, dict) else type(blob).__name__
+            raise ValueError(f"{path} is not a policy file from `geomsci nbody train`: it holds {keys}, "
+                             "a policy holds 'state_dict' and 'config'")
         # files from before these fields existed: paper observation, no stall charge
         cfg = DQNConfig(**{"observation": "paper", "stall_charge": False, **blob["config"]})
         net = QNetwork(obs_dim=OBSERVATIONS[cfg.observation], hidden=cfg.hidden, layers=cfg.layers)

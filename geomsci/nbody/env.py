@@ -26,7 +26,7 @@ An episode ends early (terminated) when |dE/E0| > ``max_error`` (0.1); it is tru
 ``n_checks`` intervals or when a system needs more than ``max_substeps`` steps in one interval.
 
 `SystemBatch` runs B systems at once (training and the batched evaluator use it); `TimeStepEnv` is
-the single-system `gymnasium.Env`.
+the single-system `gymnasium.Env`, registered as ``geomsci/TimeStep-v0``.
 """
 from __future__ import annotations
 
@@ -60,15 +60,18 @@ class SystemBatch:
     check_step : interval between decisions, yr
     max_error : |dE/E0| above which a system's run ends early
     max_substeps : per-interval step cap (a system exceeding it is stopped: 'stalled')
+    step_options : options of `evolve` for every interval, e.g. ``{'symmetric': 1}`` (default: none,
+        the integrator the shipped policy was trained on)
     """
 
     def __init__(self, seeds, *, integrator: str = "hermite", check_step: float = 0.1, max_error: float = 0.1,
-                 max_substeps: int = 20000, actions=ACTIONS, device=None):
+                 max_substeps: int = 20000, actions=ACTIONS, device=None, step_options: dict | None = None):
         if integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
         if check_step <= 0:
             raise ValueError(f"check_step must be > 0 yr, got {check_step}")
         self.seeds = [int(s) for s in seeds]
+        self.step_options = dict(step_options or {})
         self.integrator, self.check_step, self.max_error = integrator, float(check_step), float(max_error)
         self.max_substeps, self.actions = int(max_substeps), np.asarray(actions, dtype=np.float64)
         self.state = state_from([paper_triple(s, device=device) for s in self.seeds], G=G_AU)
@@ -129,7 +132,7 @@ class SystemBatch:
         t_target = torch.where(active, t_next, st.t)  # finished systems stay where they are
         nf0 = st.n_force.clone()
         cap = self.max_substeps if max_steps is None else max_steps
-        stalled = evolve(st, t_target, method=self.integrator, param=mu, max_steps=cap)
+        stalled = evolve(st, t_target, method=self.integrator, param=mu, max_steps=cap, **self.step_options)
         E_prev = self.E
         nle_prev = self._neg_log_err()
         self.E = energy(st.x, st.v, st.m, G_AU)
@@ -182,17 +185,24 @@ class TimeStepEnv(gym.Env):
     integrator : 'hermite' (mu) or 'aarseth' (eta = mu)
     reward : 'paper', 'cost', 'final' or 'steady' (see `geomsci.nbody.rewards`)
     observation : 'paper' (13 numbers) or 'extended' (16; see the module docstring)
-    n_checks : intervals per episode (300 x 0.1 yr = 30 yr)
-    lam : cost weight of the 'cost' reward
+    n_checks : intervals per episode (200 x 0.1 yr = 20 yr)
+    lam : cost weight (per 1000 force evaluations) of the 'cost', 'final' and 'steady' rewards
+    c_switch : charge per notch that mu moves ('steady')
+    step_options : options of `evolve`, e.g. ``{'symmetric': 1}``
+
+    The defaults are those of ``geomsci nbody train`` (reward 'steady', lam 1, c_switch 0.5, the
+    extended observation, 20-yr episodes). Registered with gymnasium as ``geomsci/TimeStep-v0``
+    (``gymnasium.make("geomsci/TimeStep-v0")`` after ``import geomsci.nbody``).
 
     ``reset(seed=s)`` seeds the draw of the system; ``options={'system_seed': k}`` picks system k.
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, seeds=TRAIN_SEEDS, *, integrator: str = "hermite", reward: str = "cost", n_checks: int = 300,
+    def __init__(self, seeds=TRAIN_SEEDS, *, integrator: str = "hermite", reward: str = "steady", n_checks: int = 200,
                  check_step: float = 0.1, max_error: float = 0.1, max_substeps: int = 20000, lam: float = 1.0,
-                 weights=PAPER_WEIGHTS, observation: str = "paper", c_switch: float = 0.5):
+                 weights=PAPER_WEIGHTS, observation: str = "extended", c_switch: float = 0.5,
+                 step_options: dict | None = None):
         if observation not in OBSERVATIONS:
             raise ValueError(f"TimeStepEnv: observation must be one of {tuple(OBSERVATIONS)}, got {observation!r}")
         if reward not in REWARDS:
@@ -203,6 +213,7 @@ class TimeStepEnv(gym.Env):
         self.integrator, self.reward_kind, self.n_checks = integrator, reward, int(n_checks)
         self.check_step, self.max_error, self.max_substeps = check_step, max_error, max_substeps
         self.lam, self.weights, self.observation, self.c_switch = lam, weights, observation, c_switch
+        self.step_options = dict(step_options or {})
         self.action_space = gym.spaces.Discrete(len(ACTIONS))
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(OBSERVATIONS[observation],),
                                                 dtype=np.float32)
@@ -216,7 +227,7 @@ class TimeStepEnv(gym.Env):
         else:
             k = int(self.seeds[int(self.np_random.integers(len(self.seeds)))])
         self._batch = SystemBatch([k], integrator=self.integrator, check_step=self.check_step,
-                                  max_error=self.max_error, max_substeps=self.max_substeps)
+                                  max_error=self.max_error, max_substeps=self.max_substeps, step_options=self.step_options)
         return self._batch.observe(self.observation)[0], {"system_seed": k}
 
     def step(self, action):
@@ -232,3 +243,15 @@ class TimeStepEnv(gym.Env):
         info = {"energy_error": float(self._batch.rel_error[0]), "n_force": int(out["n_force"][0]),
                 "mu": float(out["mu"][0]), "t": float(self._batch.state.t[0])}
         return obs, reward, terminated, truncated, info
+
+
+ENV_ID = "geomsci/TimeStep-v0"
+
+
+def register() -> None:
+    """Register `TimeStepEnv` with gymnasium as ``geomsci/TimeStep-v0`` (idempotent)."""
+    if ENV_ID not in gym.registry:
+        gym.register(id=ENV_ID, entry_point="geomsci.nbody.env:TimeStepEnv")
+
+
+register()

@@ -35,15 +35,18 @@ def parse_seeds(spec: str) -> list[int]:
 
 
 def run_controller(seeds, controller, *, integrator: str = "hermite", t_end: float = 30.0, check_step: float = 0.1,
-                   max_substeps: int = 20000, max_force: int | None = None, progress: bool = False) -> dict:
+                   max_substeps: int = 20000, max_force: int | None = None, progress: bool = False,
+                   step_options: dict | None = None) -> dict:
     """Run ``controller`` on the paper systems ``seeds`` up to ``t_end`` yr.
 
     Returns a dict of numpy arrays over systems (B,): 'final_error' |dE/E0| at the end (or where the
     run stopped), 'n_force' force evaluations, 'ended_early' (|dE/E0| > 0.1), 'stalled' (hit
     ``max_substeps`` in one interval or spent more than ``max_force`` evaluations in all; the
     error is then the one where it stopped), and 'actions' (K, B) the chosen indices (-1 once stopped).
+    ``step_options`` go to `evolve` (e.g. ``{'symmetric': 1}``).
     """
-    sysb = SystemBatch(seeds, integrator=integrator, check_step=check_step, max_substeps=max_substeps)
+    sysb = SystemBatch(seeds, integrator=integrator, check_step=check_step, max_substeps=max_substeps,
+                       step_options=step_options)
     n_checks = int(round(t_end / check_step))
     if n_checks < 1:
         raise ValueError(f"t_end must be at least one check_step ({check_step} yr), got {t_end}")

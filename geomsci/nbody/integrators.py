@@ -14,13 +14,33 @@ Hermite predictor-corrector (Makino & Aarseth 1992), one force+jerk evaluation p
 
 Leapfrog KDK: v+ = v + a h/2;  x1 = x + v+ h;  a1 = a(x1);  v1 = v+ + a1 h/2.
 
+Options of `evolve` (all off by default, so the defaults give the bits they always gave):
+
+- ``symmetric=k`` (collision-time criteria): the time-symmetrized shared step
+  dt = mu (t_coll(now) + t_coll(predicted end)) / 2, iterated k times from dt = mu t_coll(now).
+  The end state is the Hermite *predictor* at dt, so no force is evaluated; t_coll needs only
+  positions and velocities. A step that sees an encounter coming shrinks before it, not after.
+- ``corrector=n``: P(EC)^n, the corrector iterated n times, re-evaluating the force at the last
+  corrected state (n force evaluations per step; n = 2 makes Hermite close to time-reversible).
+- ``compensated=True``: positions and velocities carry their rounding error (an error term per
+  coordinate, updated with the error-free TwoSum), so tiny increments during a deep close approach
+  are not lost against O(1) coordinates.
+- ``compact=True`` (default; bits unchanged): finished or capped systems leave the working batch
+  when at most half of it is still running, so a batch stops paying for its finished members.
+- ``cuda_graph=True``: on CUDA, ``graph_steps`` fixed-shape steps are captured once as a CUDA graph
+  and replayed (one launch instead of hundreds of kernels per step, one host sync per replay).
+  The replayed kernels are the eager ones, so the bits are the same; if capture fails, or the
+  state is not on CUDA, the same step runs eagerly (with a warning on capture failure).
+
 `evolve` lands every system exactly on its requested end time: the last step is clipped to the
 remaining interval and the clock is then set to the end time itself (no round-off drift).
 """
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import torch
 
@@ -28,6 +48,7 @@ from .forces import accelerations, accelerations_and_jerks
 from .timesteps import aarseth_timescale, collision_timescale, initial_aarseth_timescale
 
 METHODS = ("hermite", "aarseth", "leapfrog")
+_BATCHED = ("x", "v", "m", "t", "a", "j", "tau", "n_force", "n_steps")
 
 
 @dataclass
@@ -38,6 +59,8 @@ class NBodyState:
     a, j : (B, N, D) acceleration and jerk at (x, v) (cached; one force evaluation each)
     tau : (B,) Aarseth timescale (dt = sqrt(eta) tau) from the last Hermite step
     n_force : (B,) int64 force evaluations so far;  n_steps : (B,) int64 steps so far
+    x_err, v_err : (B, N, D) rounding errors of x and v (the true value is x + x_err), kept only by
+        compensated steps; None until the first one
     G : gravitational constant
     """
 
@@ -52,6 +75,8 @@ class NBodyState:
     n_steps: torch.Tensor
     G: float = 1.0
     extra: dict = field(default_factory=dict)
+    x_err: torch.Tensor | None = None
+    v_err: torch.Tensor | None = None
 
     @property
     def batch(self) -> int:
@@ -61,7 +86,8 @@ class NBodyState:
         """Sub-batch ``idx`` (slice, index list or bool mask) as a new state."""
         if isinstance(idx, int):
             idx = slice(idx, idx + 1)
-        return replace(self, **{k: getattr(self, k)[idx] for k in ("x", "v", "m", "t", "a", "j", "tau", "n_force", "n_steps")})
+        err = {k: getattr(self, k)[idx] for k in ("x_err", "v_err") if getattr(self, k) is not None}
+        return replace(self, **{k: getattr(self, k)[idx] for k in _BATCHED}, **err)
 
 
 def make_state(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float, t: torch.Tensor | float = 0.0) -> NBodyState:
@@ -113,6 +139,18 @@ def leapfrog_step(x, v, a, m, h: torch.Tensor, G: float):
     return x1, v1, a1
 
 
+def two_sum(s: torch.Tensor, err: torch.Tensor, d: torch.Tensor):
+    """(s + err) + d as a new pair (s1, err1) with s1 + err1 exact to rounding of err: Knuth's TwoSum.
+
+    Error-free for any magnitudes (unlike Kahan's Fast2Sum, which needs |s| >= |d|): a body passing
+    the origin has |x| smaller than its increment.
+    """
+    y = d + err
+    s1 = s + y
+    yv = s1 - s
+    return s1, (s - (s1 - yv)) + (y - yv)
+
+
 def check_step_parameter(p: torch.Tensor, what: str) -> torch.Tensor:
     """``p`` unchanged; a ValueError naming ``what`` unless every value is positive and finite."""
     bad = ~(torch.isfinite(p) & (p > 0))
@@ -130,7 +168,151 @@ def _as_batch(value, state: NBodyState, name: str) -> torch.Tensor:
     return t
 
 
-def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max_steps=None) -> torch.Tensor:
+@dataclass(frozen=True)
+class StepRule:
+    """How a step is taken (see the module docstring): the method and its options."""
+
+    method: str = "hermite"
+    symmetric: int = 0
+    corrector: int = 1
+    compensated: bool = False
+
+    def check(self) -> "StepRule":
+        if self.method not in METHODS:
+            raise ValueError(f"evolve: method must be one of {METHODS}, got {self.method!r}")
+        for name, lo in (("symmetric", 0), ("corrector", 1)):
+            val = getattr(self, name)
+            if isinstance(val, bool) or not isinstance(val, int) or val < lo:
+                raise ValueError(f"evolve: {name} must be an integer >= {lo}, got {val!r}")
+        if self.symmetric and self.method == "aarseth":
+            raise ValueError("evolve: symmetric needs the collision-time criterion (method 'hermite' or 'leapfrog'); "
+                             "Aarseth's criterion needs the force derivatives at the step's end, which a prediction does "
+                             "not have; use symmetric=0 with method='aarseth'")
+        if self.corrector > 1 and self.method == "leapfrog":
+            raise ValueError(f"evolve: corrector={self.corrector} applies to Hermite ('hermite', 'aarseth'); leapfrog "
+                             "has no corrector, use corrector=1")
+        return self
+
+
+def _predict(x, v, a, j, h1, x_err, v_err, with_jerk: bool):
+    """Taylor prediction to step h1 (B,1,1): Hermite's predictor (or leapfrog's drift without j)."""
+    h2 = h1 * h1
+    if x_err is None:
+        if not with_jerk:
+            return x + h1 * v + (h2 / 2.0) * a, v + h1 * a
+        return x + h1 * v + (h2 / 2.0) * a + (h2 * h1 / 6.0) * j, v + h1 * a + (h2 / 2.0) * j
+    # small terms first, then the O(1) coordinate once
+    dxp = x_err + h1 * (v + v_err) + (h2 / 2.0) * a
+    dvp = v_err + h1 * a
+    if with_jerk:
+        dxp, dvp = dxp + (h2 * h1 / 6.0) * j, dvp + (h2 / 2.0) * j
+    return x + dxp, v + dvp
+
+
+def _step(s: dict, c: dict, rule: StepRule, G: float) -> dict:
+    """One step of every system of the working set ``s`` (a dict of tensors), with no host sync.
+
+    ``c`` holds the constants (m, t_end, p, sqrt_p, max_steps). Systems that are finished, capped or
+    collapsed take a step of size 0 and keep their bits (every update is masked by ``active``).
+    Returns the new working set, including ``running``: which systems still have work to do.
+    """
+    x, v, a, j, t, m = s["x"], s["v"], s["a"], s["j"], s["t"], c["m"]
+    x_err, v_err = s.get("x_err"), s.get("v_err")
+    remaining = c["t_end"] - t  # (B,)
+    active = (remaining > 0) & ~s["collapsed"]
+    if c["max_steps"] is not None:
+        active = active & (s["taken"] < c["max_steps"])
+    if rule.method == "aarseth":
+        dt = c["sqrt_p"] * s["tau"]
+    else:
+        tc = collision_timescale(x, v, m, G)  # (B,)
+        dt = c["p"] * tc
+        for _ in range(rule.symmetric):  # time-symmetrized: average t_coll over the step's two ends
+            xp, vp = _predict(x, v, a, j, dt[:, None, None], x_err, v_err, rule.method != "leapfrog")
+            dt = c["p"] * ((tc + collision_timescale(xp, vp, m, G)) / 2.0)
+    last = dt >= remaining
+    # a collision of point masses drives dt to 0 (or NaN): stop that system instead of looping forever
+    stuck = active & ~last & ~(t + dt > t)
+    collapsed = s["collapsed"] | stuck
+    active = active & ~stuck
+    zero = torch.zeros((), dtype=x.dtype, device=x.device)
+    h = torch.where(active, torch.where(last, remaining, dt), zero)  # (B,)
+    h1 = h[:, None, None]  # (B, 1, 1)
+    h2 = h1 * h1
+    x1e = v1e = None
+    if rule.method == "leapfrog":
+        if x_err is None:
+            x1, v1, a1 = leapfrog_step(x, v, a, m, h, G)
+        else:
+            vh = (v + v_err) + (h1 / 2.0) * a
+            x1, x1e = two_sum(x, x_err, h1 * vh)
+            a1 = accelerations(x1 + x1e, m, G)
+            v1, v1e = two_sum(v, v_err, (h1 / 2.0) * a + (h1 / 2.0) * a1)
+        j1 = j
+    else:
+        xc, vc = _predict(x, v, a, j, h1, x_err, v_err, True)
+        for _ in range(rule.corrector):  # P(EC)^n: evaluate at the latest estimate, correct from the start
+            a1, j1 = accelerations_and_jerks(xc, vc, m, G)
+            if x_err is None:
+                v1 = v + (h1 / 2.0) * (a + a1) + (h2 / 12.0) * (j - j1)
+                x1 = x + (h1 / 2.0) * (v + v1) + (h2 / 12.0) * (a - a1)
+                xc, vc = x1, v1
+            else:
+                v1, v1e = two_sum(v, v_err, (h1 / 2.0) * (a + a1) + (h2 / 12.0) * (j - j1))
+                dx = (h1 / 2.0) * ((v + v_err) + (v1 + v1e)) + (h2 / 12.0) * (a - a1)
+                x1, x1e = two_sum(x, x_err, dx)
+                xc, vc = x1 + x1e, v1 + v1e
+    act3 = active[:, None, None]
+    out = dict(s)
+    if rule.method == "aarseth":
+        out["tau"] = torch.where(active, aarseth_timescale(a, j, a1, j1, h), s["tau"])
+    out["x"] = torch.where(act3, x1, x)
+    out["v"] = torch.where(act3, v1, v)
+    out["a"] = torch.where(act3, a1, a)
+    out["j"] = torch.where(act3, j1, j)
+    if x_err is not None:
+        out["x_err"] = torch.where(act3, x1e, x_err)
+        out["v_err"] = torch.where(act3, v1e, v_err)
+    out["t"] = t1 = torch.where(active, torch.where(last, c["t_end"], t + h), t)
+    inc = active.long()
+    out["n_force"] = s["n_force"] + inc * rule.corrector if rule.corrector > 1 else s["n_force"] + inc
+    out["n_steps"] = s["n_steps"] + inc
+    out["taken"] = taken = s["taken"] + inc
+    out["collapsed"] = collapsed
+    running = (c["t_end"] - t1 > 0) & ~collapsed
+    if c["max_steps"] is not None:
+        running = running & (taken < c["max_steps"])
+    out["running"] = running
+    return out
+
+
+class _GraphStepper:
+    """``k`` steps of `_step` captured as one CUDA graph over static buffers (fixed batch shape)."""
+
+    def __init__(self, s: dict, c: dict, rule: StepRule, G: float, k: int):
+        self.static = {key: val.clone() for key, val in s.items()}
+        self.consts = {key: (val.clone() if isinstance(val, torch.Tensor) else val) for key, val in c.items()}
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up outside the capture (lazy kernel and allocator set-up)
+            _step(self.static, self.consts, rule, G)
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            out = self.static
+            for _ in range(k):
+                out = _step(out, self.consts, rule, G)
+            for key, buf in self.static.items():
+                buf.copy_(out[key])
+
+    def __call__(self) -> dict:
+        self.graph.replay()
+        return self.static
+
+
+def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max_steps=None, symmetric: int = 0,
+           corrector: int = 1, compensated: bool = False, compact: bool = True, cuda_graph: bool = False,
+           graph_steps: int = 16, on_sync: Callable[[torch.Tensor], bool] | None = None) -> torch.Tensor:
     """Advance every system of ``state`` (in place) to exactly ``t_end``.
 
     Parameters
@@ -142,57 +324,88 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
     param : float or (B,) step parameter per system
     max_steps : int or (B,) int tensor; stop a system after this many steps in this call (it is
         then 'stalled')
+    symmetric : prediction-only iterations of the time-symmetrized step (0: dt = mu t_coll(now));
+        'hermite' and 'leapfrog' only
+    corrector : n of P(EC)^n, force evaluations per Hermite step (1: the classic Hermite step)
+    compensated : carry the rounding error of x and v (TwoSum); kept in ``state.x_err/v_err``
+    compact : drop systems that are done from the working batch (same bits, less work)
+    cuda_graph : replay ``graph_steps`` captured steps per launch on CUDA (same bits; eager elsewhere)
+    on_sync : called every few hundred steps with the times (W,) of the systems still in the working
+        set; returning True stops every system where it is (they come back as stalled)
 
     Returns
     -------
     stalled : (B,) bool, True where a system stopped before ``t_end``: it hit ``max_steps``, or it
         collapsed (a collision of point masses shrank its step until time no longer advanced, or
-        made it non-finite); such a system keeps its last finite state.
+        made it non-finite), or ``on_sync`` stopped it; such a system keeps its last finite state.
     """
-    if method not in METHODS:
-        raise ValueError(f"evolve: method must be one of {METHODS}, got {method!r}")
+    rule = StepRule(method, symmetric, corrector, bool(compensated)).check()
     t_end = _as_batch(t_end, state, "t_end")
     p = check_step_parameter(_as_batch(param, state, "param"), "evolve: param")
     if (t_end < state.t).any():
         raise ValueError("evolve: t_end is before the current time of some system")
-    sqrt_p = torch.sqrt(p)
-    taken = torch.zeros_like(state.n_steps)
-    collapsed = torch.zeros_like(state.t, dtype=torch.bool)
-    zero = torch.zeros((), dtype=state.x.dtype, device=state.x.device)
-    G = state.G
+    if isinstance(graph_steps, bool) or not isinstance(graph_steps, int) or graph_steps < 1:
+        raise ValueError(f"evolve: graph_steps must be a positive integer, got {graph_steps!r}")
+    B, dev = state.batch, state.x.device
+    if max_steps is not None and not isinstance(max_steps, int):
+        max_steps = torch.as_tensor(max_steps, device=dev).expand(B)
+    if rule.compensated and state.x_err is None:
+        state.x_err, state.v_err = torch.zeros_like(state.x), torch.zeros_like(state.v)
+    keys = ["x", "v", "a", "j", "t", "tau", "n_force", "n_steps"] + (["x_err", "v_err"] if rule.compensated else [])
+    collapsed = torch.zeros(B, dtype=torch.bool, device=dev)
+    idx = torch.arange(B, device=dev)  # working set -> batch index
+
+    def constants(rows):
+        ms = max_steps if max_steps is None or isinstance(max_steps, int) else max_steps[rows]
+        return {"m": state.m[rows], "t_end": t_end[rows], "p": p[rows], "sqrt_p": torch.sqrt(p[rows]), "max_steps": ms}
+
+    def working(rows):
+        s = {k: getattr(state, k)[rows] for k in keys}
+        s["taken"] = torch.zeros(len(rows), dtype=torch.long, device=dev)
+        s["collapsed"] = collapsed[rows]
+        s["running"] = torch.ones(len(rows), dtype=torch.bool, device=dev)
+        return s
+
+    def write_back(s, rows):
+        for k in keys:
+            getattr(state, k)[rows] = s[k]
+        collapsed[rows] = s["collapsed"]
+
+    use_graph = cuda_graph and dev.type == "cuda"
+    if cuda_graph and not use_graph:
+        warnings.warn(f"evolve: cuda_graph needs a CUDA state (this one is on {dev}); stepping eagerly", RuntimeWarning,
+                      stacklevel=2)
+    per_sync = graph_steps if cuda_graph else 1
+    s, c = working(idx), constants(idx)
+    stepper, n_iter = None, 0
     while True:
-        remaining = t_end - state.t  # (B,)
-        active = (remaining > 0) & ~collapsed
-        if max_steps is not None:
-            active = active & (taken < max_steps)
-        if not bool(active.any()):
+        if use_graph and stepper is None:
+            try:
+                stepper = _GraphStepper(s, c, rule, state.G, graph_steps)
+                s = stepper.static
+            except Exception as e:  # capture is an optimisation: never fail the run for it
+                warnings.warn(f"evolve: CUDA graph capture failed ({type(e).__name__}: {e}); stepping eagerly",
+                              RuntimeWarning, stacklevel=2)
+                use_graph = False
+        if stepper is not None:
+            s = stepper()
+        else:
+            for _ in range(per_sync):
+                s = _step(s, c, rule, state.G)
+        n_iter += per_sync
+        running = s["running"]
+        n_run = int(running.sum())
+        if n_run and on_sync is not None and n_iter % 256 < per_sync and on_sync(s["t"][running]):
             break
-        if method == "aarseth":
-            dt = sqrt_p * state.tau
-        else:
-            dt = p * collision_timescale(state.x, state.v, state.m, G)
-        last = dt >= remaining
-        # a collision of point masses drives dt to 0 (or NaN): stop that system instead of looping forever
-        stuck = active & ~last & ~(state.t + dt > state.t)
-        collapsed = collapsed | stuck
-        active = active & ~stuck
-        h = torch.where(active, torch.where(last, remaining, dt), zero)  # (B,)
-        if method == "leapfrog":
-            x1, v1, a1 = leapfrog_step(state.x, state.v, state.a, state.m, h, G)
-            j1 = state.j
-        else:
-            x1, v1, a1, j1 = hermite_step(state.x, state.v, state.a, state.j, state.m, h, G)
-            if method == "aarseth":
-                tau1 = aarseth_timescale(state.a, state.j, a1, j1, h)
-                state.tau = torch.where(active, tau1, state.tau)
-        act3 = active[:, None, None]
-        state.x = torch.where(act3, x1, state.x)
-        state.v = torch.where(act3, v1, state.v)
-        state.a = torch.where(act3, a1, state.a)
-        state.j = torch.where(act3, j1, state.j)
-        state.t = torch.where(active, torch.where(last, t_end, state.t + h), state.t)
-        inc = active.long()
-        state.n_force = state.n_force + inc
-        state.n_steps = state.n_steps + inc
-        taken = taken + inc
+        if n_run == 0:
+            break
+        if compact and 2 * n_run <= len(idx) and len(idx) - n_run >= 8:
+            write_back(s, idx)
+            keep = torch.nonzero(running).flatten()
+            taken_now = s["taken"][keep]
+            idx = idx[keep]
+            s, c = working(idx), constants(idx)
+            s["taken"] = taken_now
+            stepper = None
+    write_back(s, idx)
     return (state.t < t_end) | collapsed

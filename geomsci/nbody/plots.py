@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def _figure(figsize):
+    """A figure on its own Agg canvas: no pyplot, no global backend switch, nothing left open."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
 
 
 def plot_orbits(x, path, *, title: str | None = None, labels=None) -> Path:
@@ -15,7 +21,7 @@ def plot_orbits(x, path, *, title: str | None = None, labels=None) -> Path:
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"plot_orbits: x must have shape (T, N, D), got {x.shape}")
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _figure((5, 5))
     for i in range(x.shape[1]):
         line, = ax.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=labels[i] if labels else f"body {i}")
         ax.plot(x[-1, i, 0], x[-1, i, 1], "o", color=line.get_color())
@@ -27,7 +33,6 @@ def plot_orbits(x, path, *, title: str | None = None, labels=None) -> Path:
         ax.set_title(title)
     path = Path(path)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -37,7 +42,7 @@ def plot_front(rows: list[dict], path, *, title: str = "energy error vs cost") -
     rows: dicts with 'name', 'median_error', 'median_n_force' and optional 'p90_error', 'group'
     (rows of one group are joined by a line, e.g. the fixed-mu front).
     """
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _figure((6, 4.5))
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r.get("group", r["name"]), []).append(r)
@@ -62,5 +67,4 @@ def plot_front(rows: list[dict], path, *, title: str = "energy error vs cost") -
     ax.grid(alpha=0.3, which="both")
     path = Path(path)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path

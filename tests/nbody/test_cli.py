@@ -28,7 +28,57 @@ def test_evaluate_missing_policy(capsys, tmp_path):
 
 
 def test_demo(tmp_path):
-    from geomsci.nbody.cli import demo
+    from geomsci.nbody.cli import demo as cli_demo
+    from geomsci.nbody.demo import demo
 
+    assert cli_demo is demo
     line = demo(tmp_path)
     assert "system-steps/s" in line and (tmp_path / "pythagorean_orbits.png").exists()
+
+
+def _one_line_exit_2(capsys, argv, match):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1 and match in err, err
+    return err
+
+
+def test_bad_files_and_outputs_are_one_line_exit_2(tmp_path, capsys):
+    import torch
+
+    ply = tmp_path / "some.ply"
+    ply.write_text("ply\nformat ascii 1.0\nend_header\n")
+    _one_line_exit_2(capsys, ["nbody", "evaluate", str(ply)], "is not a policy file")
+    other = tmp_path / "model.pt"
+    torch.save({"kind": "mmgp", "weights": torch.zeros(2)}, other)
+    _one_line_exit_2(capsys, ["nbody", "evaluate", str(other)], "a policy holds 'state_dict' and 'config'")
+    _one_line_exit_2(capsys, ["nbody", "run", "-o", str(tmp_path), "--t-end", "0.1"], "is a folder")
+    existing = tmp_path / "traj.csv"
+    existing.write_text("keep me")
+    _one_line_exit_2(capsys, ["nbody", "run", "-o", str(existing), "--t-end", "0.1"], "--force")
+    assert existing.read_text() == "keep me"
+    _one_line_exit_2(capsys, ["nbody", "run", "--method", "rk4", "-o", str(tmp_path / "a.csv")], "--method")
+    _one_line_exit_2(capsys, ["nbody", "run", "--method", "aarseth", "--symmetric", "1", "-o", str(tmp_path / "a.csv")],
+                     "symmetric")
+    main(["nbody", "run", "--t-end", "0.05", "--n-out", "2", "-o", str(existing), "--force", "--threads", "1",
+          "--symmetric", "1", "--corrector", "2", "--compensated"])
+    assert read_table(existing)["t"][-1] == 0.05
+
+
+def test_threads_are_restored(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    main(["nbody", "run", "--t-end", "0.02", "--n-out", "1", "-o", str(tmp_path / "t.csv"), "--threads", "1"])
+    assert torch.get_num_threads() == before
+
+
+def test_ensemble_command(tmp_path, capsys):
+    from geomsci.nbody import load_ensemble
+
+    out = tmp_path / "ens"
+    main(["nbody", "ensemble", "-o", str(out), "--n-systems", "3", "--t-end", "0.1", "--chunk-size", "2",
+          "--mu", "0.05", "--threads", "1"])
+    assert "wrote 3 systems" in capsys.readouterr().out
+    assert load_ensemble(out)["x"].shape == (1, 3, 3, 3)

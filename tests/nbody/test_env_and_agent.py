@@ -43,7 +43,7 @@ def test_extended_observation_features():
 
 
 def test_env_episode_and_observation():
-    env = TimeStepEnv(n_checks=3)
+    env = TimeStepEnv(n_checks=3, observation="paper")
     obs, info = env.reset(options={"system_seed": 4})
     assert obs.shape == (13,) and obs.dtype == np.float32 and obs[-1] == 16.0  # no error yet
     total = 0
@@ -130,3 +130,29 @@ def test_parse_seeds():
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
     with pytest.raises(ValueError, match="seeds"):
         parse_seeds("a-b")
+
+
+def test_env_is_exported_registered_and_has_the_cli_defaults():
+    import inspect
+
+    import gymnasium
+
+    import geomsci.nbody
+    from geomsci.nbody.cli import train
+
+    assert geomsci.nbody.TimeStepEnv is TimeStepEnv and "TimeStepEnv" in geomsci.nbody.__all__
+    env = gymnasium.make("geomsci/TimeStep-v0", n_checks=2)
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (16,)  # the extended observation, as `geomsci nbody train` uses
+    cli = {k: p.default.default for k, p in inspect.signature(train).parameters.items() if hasattr(p.default, "default")}
+    envd = {k: p.default for k, p in inspect.signature(TimeStepEnv).parameters.items()}
+    for key in ("n_checks", "reward", "lam", "c_switch", "observation"):
+        assert envd[key] == cli[key], key
+
+
+def test_symmetrized_step_options_reach_the_env():
+    a = SystemBatch([5], step_options={"symmetric": 1})
+    b = SystemBatch([5])
+    a.step(np.array([7]))
+    b.step(np.array([7]))
+    assert not np.array_equal(a.state.x.numpy(), b.state.x.numpy())
