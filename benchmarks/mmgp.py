@@ -333,6 +333,28 @@ def run_cv(tr, args):
     return best[0]
 
 
+SCALING_SIZES = (100, 500, 2000)
+SCALING_H = (0.0068, 0.0175)  # blob meshes of about 20k and 3k nodes
+
+
+def scaling_generate(cache: Path, n: int) -> None:
+    """Blob samples (``geomsci.mmgp.families``) of 3k-20k nodes, one ``.pt`` per sample; not timed."""
+    from tqdm.auto import tqdm
+
+    from geomsci.mmgp.families import make_family_sample
+
+    cache.mkdir(parents=True, exist_ok=True)
+    for i in tqdm(range(n), desc="scaling data"):
+        f = cache / f"s{i:05d}.pt"
+        if f.exists():
+            continue
+        mesh, inp, out = make_family_sample(100_000 + i, "blob", SCALING_H)
+        tmp = f.with_suffix(".tmp")
+        torch.save({"points": mesh.points, "faces": mesh.cells, "u": mesh.point_data["u"],
+                    "inputs": torch.tensor([inp["q"], inp["kappa"], inp["c"]]), "u_max": out["u_max"]}, tmp)
+        tmp.rename(f)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="60 train / 20 test")
@@ -355,7 +377,13 @@ def main():
     ap.add_argument("--cv-shape-modes", default="8,16,24")
     ap.add_argument("--cv-amp-modes", default="0", help="amplitude_shape_modes values to cross-validate")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--scaling", action="store_true", help="fit/predict time and peak memory for --scaling-sizes samples")
+    ap.add_argument("--scaling-cache", type=Path, default=Path("/tmp/geomsci-mmgp-scaling"))
+    ap.add_argument("--scaling-generate", type=int, default=0, help="only generate this many scaling samples")
     args = ap.parse_args()
+    if args.scaling_generate:
+        scaling_generate(args.scaling_cache, args.scaling_generate)
+        return
     if args.quick:
         args.n_train, args.n_test = 60, 20
     torch.set_num_threads(args.threads)
