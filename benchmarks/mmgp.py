@@ -5,6 +5,9 @@
     python benchmarks/mmgp.py --cv       # 5-fold CV on the 300 TRAINING plates over kernel x shape modes
     python benchmarks/mmgp.py --cv --cv-kernels rbf --cv-shape-modes 24 --cv-amp-modes 0,2,4,8
     python benchmarks/mmgp.py --kernel matern52 --amp-shape-modes 0 --shape-modes 8 --mmgp-only
+    python benchmarks/mmgp.py --scaling-generate 2020   # blob samples of 3k-20k nodes for the scaling table
+    python benchmarks/mmgp.py --scaling                 # fit/predict time and peak memory, 100/500/2000 samples,
+                                                        # serial and on a local dask cluster (GP on GPU when present)
 
 The MMGP settings are chosen on the training set only, never on the test set: the first --cv run
 (grid matern52/rbf x 8/16/24 shape modes, amplitude_shape_modes 0) selected rbf with 24 shape
@@ -335,16 +338,17 @@ def run_cv(tr, args):
 
 SCALING_SIZES = (100, 500, 2000)
 SCALING_H = (0.0068, 0.0175)  # blob meshes of about 20k and 3k nodes
+SCALING_TEST = 2000  # samples 2000-2019 are the test set of every size
 
 
-def scaling_generate(cache: Path, n: int) -> None:
+def scaling_generate(cache: Path, n: int, start: int = 0) -> None:
     """Blob samples (``geomsci.mmgp.families``) of 3k-20k nodes, one ``.pt`` per sample; not timed."""
     from tqdm.auto import tqdm
 
     from geomsci.mmgp.families import make_family_sample
 
     cache.mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(n), desc="scaling data"):
+    for i in tqdm(range(start, n), desc="scaling data"):
         f = cache / f"s{i:05d}.pt"
         if f.exists():
             continue
@@ -353,6 +357,96 @@ def scaling_generate(cache: Path, n: int) -> None:
         torch.save({"points": mesh.points, "faces": mesh.cells, "u": mesh.point_data["u"],
                     "inputs": torch.tensor([inp["q"], inp["kappa"], inp["c"]]), "u_max": out["u_max"]}, tmp)
         tmp.rename(f)
+
+
+def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20) -> None:
+    """Fit on the first ``n`` cached samples and predict samples 2000-2019; one JSON line to ``out``.
+
+    Time: wall clock of ``fit`` (reading the cache excluded) and of ``predict``. Memory: peak resident
+    set of this process (``ru_maxrss``), of each dask worker (max over workers), and of the GPU.
+    """
+    import json
+    import resource
+
+    files = [cache / f"s{i:05d}.pt" for i in list(range(n)) + list(range(SCALING_TEST, SCALING_TEST + n_test))]
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise SystemExit(f"scaling cache {cache} lacks {len(missing)} samples (e.g. {missing[0].name}); run --scaling-generate")
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+
+    def read(fs):
+        ms, xs, ys = [], [], []
+        for f in fs:
+            d = torch.load(f, weights_only=True)
+            ms.append(Mesh(d["points"], d["faces"], "triangle", {"u": d["u"]}).to(dev))
+            xs.append(d["inputs"])
+            ys.append(d["u_max"])
+        return ms, torch.stack(xs).numpy(), np.array(ys)
+
+    mtr, xtr, ytr = read(files[:n])
+    mte, xte, yte = read(files[n:])  # samples 2000-2019: never in a training set
+    cluster = client = None
+    if mode == "dask":
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    row = {"n": n, "mode": mode, "device": dev, "nodes_min": min(m.n_points for m in mtr), "nodes_max": max(m.n_points for m in mtr)}
+    try:
+        model = MMGPRegressor(scheduler=client)
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        model.fit(mtr, xtr, {"u": [m.point_data["u"] for m in mtr], "u_max": ytr})
+        row["fit_s"], row["fit_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+        t0 = time.perf_counter()
+        mean, std = model.predict(mte, xte, return_std=True)
+        row["predict_s"] = time.perf_counter() - t0
+        truth = [m.point_data["u"] for m in mte]
+        row["rrmse_u"], row["cover_u"] = rrmse_field(truth, mean["u"]), coverage(truth, mean["u"], std["u"])
+        row["rrmse_u_max"] = rrmse_scalar(yte, mean["u_max"].cpu())
+        row["common_nodes"] = int(model.common_points_.shape[0])
+        if client is not None:
+            rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            row["worker_peak_mb"] = max(rss.values()) / 1024
+    except Exception as e:  # one failed size must not lose the others
+        row["error"] = f"{type(e).__name__}: {e}"
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if dev == "cuda":
+        row["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    with open(out, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(row, flush=True)
+
+
+def run_scaling(args) -> None:
+    """One subprocess per (size, mode), so each peak memory is its own; rows appended to --scaling-out."""
+    import json
+    import subprocess
+    import sys
+
+    sizes = [int(v) for v in args.scaling_sizes.split(",")]
+    modes = args.scaling_modes.split(",")
+    for n in sizes:
+        for mode in modes:
+            cmd = [sys.executable, __file__, "--scaling-worker", f"{n}:{mode}", "--scaling-cache", str(args.scaling_cache),
+                   "--scaling-out", str(args.scaling_out), "--threads", str(args.threads)]
+            try:
+                subprocess.run(cmd, check=False, timeout=args.scaling_timeout)
+            except subprocess.TimeoutExpired:
+                with open(args.scaling_out, "a") as fh:
+                    fh.write(json.dumps({"n": n, "mode": mode, "error": f"timeout after {args.scaling_timeout} s"}) + "\n")
+    print(f"| n | mode | nodes | fit s | predict s | peak MB (main / worker) | u RRMSE | u cover95 |")
+    for line in open(args.scaling_out):
+        r = json.loads(line)
+        if "fit_s" in r:
+            print(f"| {r['n']} | {r['mode']} | {r['nodes_min']}-{r['nodes_max']} | {r['fit_s']:.0f} | {r['predict_s']:.1f} | "
+                  f"{r['peak_mb']:.0f} / {r.get('worker_peak_mb', 0):.0f} | {r['rrmse_u']:.2e} | {r['cover_u']:.1%} |")
+        else:
+            print(f"| {r['n']} | {r['mode']} | {r.get('error')} |")
 
 
 def main():
@@ -380,9 +474,23 @@ def main():
     ap.add_argument("--scaling", action="store_true", help="fit/predict time and peak memory for --scaling-sizes samples")
     ap.add_argument("--scaling-cache", type=Path, default=Path("/tmp/geomsci-mmgp-scaling"))
     ap.add_argument("--scaling-generate", type=int, default=0, help="only generate this many scaling samples")
+    ap.add_argument("--scaling-sizes", default=",".join(map(str, SCALING_SIZES)))
+    ap.add_argument("--scaling-modes", default="serial,dask")
+    ap.add_argument("--scaling-out", type=Path, default=Path("/tmp/geomsci-mmgp-scaling.jsonl"))
+    ap.add_argument("--scaling-timeout", type=float, default=7200.0, help="seconds per size and mode")
+    ap.add_argument("--scaling-worker", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scaling_generate:
         scaling_generate(args.scaling_cache, args.scaling_generate)
+        return
+    if args.scaling_worker:
+        torch.set_num_threads(args.threads)
+        n, mode = args.scaling_worker.split(":")
+        scaling_worker(args.scaling_cache, int(n), mode, args.scaling_out)
+        return
+    if args.scaling:
+        torch.set_num_threads(args.threads)
+        run_scaling(args)
         return
     if args.quick:
         args.n_train, args.n_test = 60, 20
