@@ -5,6 +5,7 @@
     python benchmarks/mmgp.py --cv       # 5-fold CV on the 300 TRAINING plates over kernel x shape modes
     python benchmarks/mmgp.py --cv --cv-kernels rbf --cv-shape-modes 24 --cv-amp-modes 0,2,4,8
     python benchmarks/mmgp.py --kernel matern52 --amp-shape-modes 0 --shape-modes 8 --mmgp-only
+    python benchmarks/mmgp.py --families blob,holed --n-train 100 --n-test 100   # foreign shapes, API defaults
     python benchmarks/mmgp.py --scaling-generate 2020   # blob samples of 3k-20k nodes for the scaling table
     python benchmarks/mmgp.py --scaling                 # fit/predict time and peak memory, 100/500/2000 samples,
                                                         # serial and on a local dask cluster (GP on GPU when present)
@@ -96,7 +97,7 @@ def evaluate(name, te, mean, std, t_fit, t_pred, rows):
 
 
 def run_mmgp(tr, te, args, rows):
-    model = MMGPRegressor(n_corners=4, n_shape_modes=args.shape_modes, field_energy=args.energy, n_restarts=2,
+    model = MMGPRegressor(n_shape_modes=args.shape_modes, field_energy=args.energy, n_restarts=2,
                           field_scaling=args.field_scaling, kernel=args.kernel, calibration=args.calibration,
                           amplitude_shape_modes=args.amp_shape_modes,
                           n_iter=args.iters, n_polish=args.polish, gp="shared", progress=True)
@@ -108,6 +109,8 @@ def run_mmgp(tr, te, args, rows):
     t_pred = time.perf_counter() - t0
     evaluate("MMGP (gpytorch)", te, mean, std, t_fit, t_pred, rows)
     modes = {k: p.n_components_ for k, p in model.field_pods_.items()}
+    print(f"MMGP: morphing {model.morphing_}, corners pinned {model.n_corners_}, interval factors "
+          f"{ {k: round(v, 2) for k, v in model.std_scale_.items()} }")
     print(f"MMGP: POD modes {modes}, shape modes {model.shape_pod_.n_components_}, kernel {args.kernel}, "
           f"fit {t_fit:.1f} s wall / {c_fit:.1f} s CPU ({torch.get_num_threads()} torch threads), predict {t_pred:.1f} s")
     return model
@@ -359,6 +362,32 @@ def scaling_generate(cache: Path, n: int, start: int = 0) -> None:
         tmp.rename(f)
 
 
+def run_families(args) -> None:
+    """API defaults on the two foreign families (``geomsci.mmgp.families``): accuracy, coverage, OOD score."""
+    from geomsci.mmgp.families import make_family_split
+
+    print("| family | output | RRMSE | Q2 | cover95 | interval factor |")
+    print("|---|---|---|---|---|---|")
+    for family in args.families.split(","):
+        mtr, xtr, ytr = make_family_split(args.n_train, family, "train", seed=0)
+        mte, xte, yte = make_family_split(args.n_test, family, "test", seed=0)
+        model = MMGPRegressor(progress=False)
+        t0 = time.perf_counter()
+        model.fit(mtr, xtr, {"u": [m.point_data["u"] for m in mtr], "flux": [m.point_data["flux"] for m in mtr],
+                             "u_max": ytr[:, 0], "u_mean": ytr[:, 1]})
+        t_fit = time.perf_counter() - t0
+        mean, std, ood = model.predict(mte, xte, return_std=True, return_ood=True)
+        for name in ("u", "flux", "u_max", "u_mean"):
+            truth = [m.point_data[name] for m in mte] if name in ("u", "flux") else yte[:, ("u_max", "u_mean").index(name)]
+            err = rrmse_field(truth, mean[name]) if name in ("u", "flux") else rrmse_scalar(truth, mean[name])
+            print(f"| {family} | {name} | {err:.2e} | {q2(truth, mean[name]):.4f} | {coverage(truth, mean[name], std[name]):.1%} "
+                  f"| {model.std_scale_[name]:.2f} |", flush=True)
+        nodes = [m.n_points for m in mtr + mte]
+        print(f"  {family}: {args.n_train} train / {args.n_test} test, {min(nodes)}-{max(nodes)} nodes, morphing "
+              f"{model.morphing_}, corners {model.n_corners_}, fit {t_fit:.1f} s, OOD score of test samples: median "
+              f"{float(ood.median()):.2f}, max {float(ood.max()):.2f}", flush=True)
+
+
 def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20) -> None:
     """Fit on the first ``n`` cached samples and predict samples 2000-2019; one JSON line to ``out``.
 
@@ -479,7 +508,14 @@ def main():
     ap.add_argument("--scaling-out", type=Path, default=Path("/tmp/geomsci-mmgp-scaling.jsonl"))
     ap.add_argument("--scaling-timeout", type=float, default=7200.0, help="seconds per size and mode")
     ap.add_argument("--scaling-worker", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--families", default="", help="comma-separated: blob,holed; run the foreign-family check only")
     args = ap.parse_args()
+    if args.families:
+        torch.set_num_threads(args.threads)
+        if args.quick:
+            args.n_train, args.n_test = 60, 20
+        run_families(args)
+        return
     if args.scaling_generate:
         scaling_generate(args.scaling_cache, args.scaling_generate)
         return

@@ -11,9 +11,13 @@ with the fitted hyperparameters held fixed, so that mean +- 1.96 c std covers 95
 
 * Fields (shared GP): 5 interleaved folds; in each, the POD is refit on the kept samples, the GP
   (fixed kernel) is conditioned on their coefficients, and the held-out samples' fields are predicted
-  on the common mesh with the full variance  v(x) diag(Phi C Phi^T) + sigma^2  (C from the fold's
-  leave-one-out residuals, sigma^2 the model's cross-validated POD truncation variance); z pools
-  every node of every held-out sample (up to 2M values, a seeded subsample beyond that).
+  on their own nodes, exactly as ``predict`` does: mean Q_i (mean + Phi a), variance
+  v(x) diag(B C B^T) + Q_i sigma^2 with B = Q_i Phi (C from the fold's leave-one-out residuals,
+  sigma^2 the truncation plus transfer variance below); z pools every node of every held-out
+  sample among up to 200 calibration samples (2M values at most, a seeded subsample beyond that).
+* Transfer variance: the round trip sample -> common mesh -> sample loses what the common mesh
+  does not resolve (and, on the unit disk, the sliver between one boundary polygon and another);
+  its mean square per common-mesh node, from the calibration samples, is added to sigma^2.
 * Scalars (batched GPs): exact leave-one-out mean and variance of each GP, in the GP's space and, for
   a log-output, mapped to the log-normal mean and std that ``predict`` returns.
 
@@ -72,25 +76,56 @@ def shared_gp_condition(gp, x_train: torch.Tensor, Y: torch.Tensor, x_query: tor
         return Ks @ alpha + mu, var, C
 
 
+def transfer_variance(own, snaps: torch.Tensor, n_comp: int) -> torch.Tensor:
+    """Per-entry variance (N_c C,) of the round-trip transfer error sample -> common mesh -> sample.
+
+    ``own``: (i, Q_i (N_i, N_c), u_i (N_i, C) or (N_i,)) for some training samples, ``snaps[i]`` their
+    fields on the common mesh (N_c C,). The squared error e = u_i - Q_i snaps_i at each node of sample i
+    is spread back onto the common mesh with the weights of Q_i (its adjoint, normalised per node).
+    It is the part of a prediction's error that comes from the common mesh resolving the sample's
+    field less well (coarser there, or a boundary polygon inscribed in another's).
+    """
+    n_c = snaps.shape[1] // n_comp
+    acc = snaps.new_zeros(n_c, n_comp)
+    weight = snaps.new_zeros(n_c, 1)
+    for i, Q, u in own:
+        e2 = (u.reshape(Q.shape[0], n_comp) - torch.sparse.mm(Q, snaps[i].reshape(n_c, n_comp))) ** 2  # (N_i, C)
+        acc += torch.sparse.mm(Q.t(), e2)
+        weight += torch.sparse.mm(Q.t(), torch.ones_like(e2[:, :1]))
+    return (acc / weight.clamp_min(1e-12)).reshape(-1)
+
+
 def field_interval_scale(gp, xs: torch.Tensor, snaps: torch.Tensor, weights: torch.Tensor, n_modes: int,
-                         resvar: torch.Tensor, folds: int = 5) -> float:
-    """CV interval factor c of one field (module docstring); ``snaps`` (n, M) as the GP saw them."""
+                         resvar: torch.Tensor, own, n_comp: int, folds: int = 5) -> float:
+    """CV interval factor c of one field (module docstring), measured on the own nodes of the samples
+    in ``own`` ((i, Q_i, u_i / s_i) as in ``transfer_variance``); ``snaps`` (n, N_c C) as the GP saw them."""
     n = snaps.shape[0]
     folds = max(2, min(folds, n))
     idx = torch.arange(n, device=snaps.device)
+    by_index = {i: (Q, u) for i, Q, u in own}
     zs = []
+    n_c = snaps.shape[1] // n_comp
     for k in range(folds):
-        held, kept = idx[idx % folds == k], idx[idx % folds != k]
-        if len(kept) < 2:
+        held = [i for i in range(k, n, folds) if i in by_index]
+        kept = idx[idx % folds != k]
+        if len(kept) < 2 or not held:
             continue
         pod = WeightedPOD(n_modes=n_modes).fit(snaps[kept], weights)
         mean, v, C = shared_gp_condition(gp, xs[kept], pod.transform(snaps[kept]), xs[held])
-        Phi = pod.modes_  # (M, k)
-        node = ((Phi @ C) * Phi).sum(1)  # diag(Phi C Phi^T), (M,)
-        std = (v[:, None] * node[None, :] + resvar[None, :]).clamp_min(0).sqrt()  # (h, M)
-        zs.append(_ratio(snaps[held] - pod.inverse_transform(mean), std).reshape(-1))
-    z = torch.cat(zs)
-    return max(_q95(z) / Z95, 1e-3)
+        common = pod.inverse_transform(mean).reshape(len(held), n_c, n_comp)  # (h, N_c, C)
+        Phi = pod.modes_.reshape(n_c, n_comp, -1)  # (N_c, C, k)
+        res = resvar.reshape(n_c, n_comp)
+        for h, i in enumerate(held):
+            Q, u = by_index[i]
+            u = u.reshape(Q.shape[0], n_comp)
+            for c in range(n_comp):
+                B = torch.sparse.mm(Q, Phi[:, c, :])  # (N_i, k)
+                var = ((B @ C) * B).sum(1) * v[h] + torch.sparse.mm(Q, res[:, c:c + 1])[:, 0]
+                pred = torch.sparse.mm(Q, common[h, :, c:c + 1])[:, 0]
+                zs.append(_ratio(u[:, c] - pred, var.clamp_min(0).sqrt()))
+    if not zs:
+        return 1.0
+    return max(_q95(torch.cat(zs)) / Z95, 1e-3)
 
 
 def scalar_interval_scales(gp, log_outputs: torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,7 @@ from geomsci.mmgp.pod import WeightedPOD, cv_residual_variance
 from geomsci.mmgp.transfer import apply, transfer_operator
 
 Z95 = 1.959963984540054
+MAX_CALIBRATION = 200  # training samples whose own nodes calibrate the field intervals
 FORMAT = "geomsci.mmgp/3"  # /3: generic state, resolved morphing/corners, vector fields, interval scales, OOD reference
 
 
@@ -266,7 +267,8 @@ class MMGPRegressor:
         return value
 
     # -- common pipeline ------------------------------------------------------------------------
-    def _prepare(self, meshes, fields, back: bool, desc: str):
+    def _prepare(self, meshes, fields, back, desc: str):
+        """Morph + transfer every sample; ``back``: True, False or the set of indices that also need Q_j."""
         dt = self.dtype_
         tasks = []
         for i, m in enumerate(meshes):
@@ -274,7 +276,8 @@ class MMGPRegressor:
                           "fields": {k: v[i].detach().cpu().to(dt) for k, v in fields.items()},
                           "support": self.support_.cpu(), "support_faces": self.common_faces_.cpu(),
                           "support_ref": None if self.morphing_ == "disk" else self.common_points_.cpu(),
-                          "morphing": self.morphing_, "n_corners": self.n_corners_, "back": back})
+                          "morphing": self.morphing_, "n_corners": self.n_corners_,
+                          "back": back if isinstance(back, bool) else i in back})
         return map_samples(_prepare_sample, tasks, scheduler=self.scheduler, desc=desc, progress=self.progress)
 
     def _log_inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -375,7 +378,11 @@ class MMGPRegressor:
             else self.common_points_
         self.support_ = support.to(self.device_)
         w = vertex_areas(self.support_, self.common_faces_)  # (N_c,) lumped mass
-        prep = self._prepare(meshes, fields, back=False, desc="mmgp: morph+transfer (fit)")
+        # Calibration samples (at most MAX_CALIBRATION, evenly spread): their back-transfer Q_i lets the CV
+        # interval factor and the transfer-error variance be measured on the samples' own nodes.
+        calib = sorted(set(np.linspace(0, n - 1, min(n, MAX_CALIBRATION)).round().astype(int).tolist()))
+        need_back = set(calib) if self.field_names_ and self.interval_calibration == "cv" else set()
+        prep = self._prepare(meshes, fields, back=need_back, desc="mmgp: morph+transfer (fit)")
         coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)  # (n, N_c D)
         w_coords = w.repeat_interleave(self.dim_)
         self.shape_pod_ = WeightedPOD(n_modes=n_shape).fit(coords, w_coords)
@@ -410,10 +417,18 @@ class MMGPRegressor:
             self.field_pods_[name] = pod
             self.field_resvar_[name] = (cv_residual_variance(snaps, wf, pod.n_components_) if self.pod_residual
                                         else torch.zeros_like(wf))  # (N_c C,)
+            own = []  # (index, Q_i, field on its own nodes / s_i) of the calibration samples
+            if need_back:
+                amp = (feats @ self.field_beta_[name]).exp() if name in self.field_beta_ else torch.ones(n, dtype=snaps.dtype)
+                own = [(i, _sparse(prep[i]["back"], self.device_, self.dtype_), fields[name][i].to(self.device_, self.dtype_) / amp[i])
+                       for i in calib]
+                # Round-trip transfer error (sample -> common mesh -> sample), a variance the POD cannot see.
+                self.field_resvar_[name] = self.field_resvar_[name] + cal.transfer_variance(own, snaps, max(comps[name], 1))
             gp = (SharedGP(**gkw, calibration=self.calibration) if self.gp == "shared" else BatchedGP(**gkw))
             self.field_gps_[name] = gp.fit(xs, pod.transform(snaps))
-            self.std_scale_[name] = (cal.field_interval_scale(gp, xs, snaps, wf, pod.n_components_, self.field_resvar_[name])
-                                     if self.interval_calibration == "cv" and isinstance(gp, SharedGP) else 1.0)
+            self.std_scale_[name] = (cal.field_interval_scale(gp, xs, snaps, wf, pod.n_components_, self.field_resvar_[name], own,
+                                                              max(comps[name], 1))
+                                     if own and isinstance(gp, SharedGP) else 1.0)
             bar.update()
         self.scalar_gp_ = None
         if self.scalar_names_:
