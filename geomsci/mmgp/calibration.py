@@ -18,8 +18,10 @@ with the fitted hyperparameters held fixed, so that mean +- 1.96 c std covers 95
 * Transfer variance: the round trip sample -> common mesh -> sample loses what the common mesh
   does not resolve (and, on the unit disk, the sliver between one boundary polygon and another);
   its mean square per common-mesh node, from the calibration samples, is added to sigma^2.
-* Scalars (batched GPs): exact leave-one-out mean and variance of each GP, in the GP's space and, for
-  a log-output, mapped to the log-normal mean and std that ``predict`` returns.
+* Scalars (batched GPs): 5-fold CV with the hyperparameters refit on each fold (up to 500 training
+  samples), mapped for a log-output to the log-normal mean and std that ``predict`` returns; above
+  500 samples, the exact leave-one-out of the fitted GP (hyperparameters fixed: cheap, and their
+  optimism fades as n grows).
 
 Out-of-distribution score per sample
 ------------------------------------
@@ -152,6 +154,32 @@ def scalar_interval_scales(gp, log_outputs: torch.Tensor) -> torch.Tensor:
                 mean, std, truth = m[c], var[c].sqrt(), y[c]
             scales.append(max(_q95(_ratio(truth - mean, std)) / Z95, 1e-3))
         return torch.tensor(scales, dtype=x.dtype, device=x.device)
+
+
+def scalar_interval_scales_cv(make_gp, xs: torch.Tensor, y: torch.Tensor, log_outputs: torch.Tensor, folds: int = 5) -> torch.Tensor:
+    """Interval factor (b,) of scalar outputs by K-fold CV with the hyperparameters refit on each fold.
+
+    ``make_gp()`` builds an unfitted GP like the model's; ``y`` (n, b) in the GP's space (logs for
+    log-outputs). With the hyperparameters held fixed, leave-one-out reuses hyperparameters tuned on
+    the held-out point; on the foreign families that made the scalars' LOO intervals look calibrated
+    (rms z 0.97) while held-out samples had rms z 1.2-1.4 (coverage 82-89%). Refitting per fold
+    removes that optimism (the folds have 20% fewer samples, a slightly conservative bias).
+    """
+    n, b = y.shape
+    folds = max(2, min(folds, n // 2))
+    idx = torch.arange(n, device=y.device)
+    zs = [[] for _ in range(b)]
+    for k in range(folds):
+        held, kept = idx[idx % folds == k], idx[idx % folds != k]
+        mu, var = make_gp().fit(xs[kept], y[kept]).predict(xs[held])
+        for c in range(b):
+            if bool(log_outputs[c]):
+                mean = torch.exp(mu[:, c] + var[:, c] / 2)
+                std, truth = mean * torch.expm1(var[:, c]).sqrt(), y[held, c].exp()
+            else:
+                mean, std, truth = mu[:, c], var[:, c].sqrt(), y[held, c]
+            zs[c].append(_ratio(truth - mean, std))
+    return torch.tensor([max(_q95(torch.cat(z)) / Z95, 1e-3) for z in zs], dtype=y.dtype, device=y.device)
 
 
 def gp_metrics(gps) -> list[torch.Tensor]:

@@ -46,6 +46,7 @@ from geomsci.mmgp.transfer import apply, transfer_operator
 
 Z95 = 1.959963984540054
 MAX_CALIBRATION = 200  # training samples whose own nodes calibrate the field intervals
+MAX_REFIT_CV = 500  # up to this many samples, the scalars' interval factor refits the GP on each CV fold
 FORMAT = "geomsci.mmgp/3"  # /3: generic state, resolved morphing/corners, vector fields, interval scales, OOD reference
 
 
@@ -437,8 +438,12 @@ class MMGPRegressor:
             self.log_outputs_ = (y > 0).all(0) if self.log_transform else torch.zeros(y.shape[1], dtype=torch.bool, device=y.device)
             y = torch.where(self.log_outputs_, y.clamp_min(1e-300).log(), y)
             self.scalar_gp_ = BatchedGP(**gkw).fit(xs, y)
-            sc = (cal.scalar_interval_scales(self.scalar_gp_, self.log_outputs_) if self.interval_calibration == "cv"
-                  else torch.ones(y.shape[1]))
+            if self.interval_calibration == "none":
+                sc = torch.ones(y.shape[1])
+            elif n <= MAX_REFIT_CV:
+                sc = cal.scalar_interval_scales_cv(lambda: BatchedGP(**gkw), xs, y, self.log_outputs_)
+            else:
+                sc = cal.scalar_interval_scales(self.scalar_gp_, self.log_outputs_)
             self.std_scale_.update({k: float(sc[c]) for c, k in enumerate(self.scalar_names_)})
             bar.update()
         bar.close()
