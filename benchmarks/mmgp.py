@@ -46,6 +46,7 @@ The fitted MMGP is also applied, as is, to the out-of-distribution shapes (ellip
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 from pathlib import Path
@@ -344,22 +345,36 @@ SCALING_H = (0.0068, 0.0175)  # blob meshes of about 20k and 3k nodes
 SCALING_TEST = 2000  # samples 2000-2019 are the test set of every size
 
 
-def scaling_generate(cache: Path, n: int, start: int = 0) -> None:
-    """Blob samples (``geomsci.mmgp.families``) of 3k-20k nodes, one ``.pt`` per sample; not timed."""
-    from tqdm.auto import tqdm
-
+def _scaling_sample(args) -> None:
     from geomsci.mmgp.families import make_family_sample
 
+    cache, i = args
+    f = cache / f"s{i:05d}.pt"
+    if f.exists():
+        return
+    torch.set_num_threads(1)
+    mesh, inp, out = make_family_sample(100_000 + i, "blob", SCALING_H)
+    tmp = f.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"points": mesh.points, "faces": mesh.cells, "u": mesh.point_data["u"],
+                "inputs": torch.tensor([inp["q"], inp["kappa"], inp["c"]]), "u_max": out["u_max"]}, tmp)
+    tmp.rename(f)
+
+
+def scaling_generate(cache: Path, n: int, start: int = 0, jobs: int = 1) -> None:
+    """Blob samples (``geomsci.mmgp.families``) of 3k-20k nodes, one ``.pt`` per sample; not timed.
+    Samples 0..n-1 (the training pool) and 2000-2019 (the test set) ; ``jobs`` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
     cache.mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(start, n), desc="scaling data"):
-        f = cache / f"s{i:05d}.pt"
-        if f.exists():
-            continue
-        mesh, inp, out = make_family_sample(100_000 + i, "blob", SCALING_H)
-        tmp = f.with_suffix(".tmp")
-        torch.save({"points": mesh.points, "faces": mesh.cells, "u": mesh.point_data["u"],
-                    "inputs": torch.tensor([inp["q"], inp["kappa"], inp["c"]]), "u_max": out["u_max"]}, tmp)
-        tmp.rename(f)
+    todo = [(cache, i) for i in list(range(SCALING_TEST, SCALING_TEST + 20)) + list(range(start, min(n, SCALING_TEST)))]
+    if jobs <= 1:
+        for t in tqdm(todo, desc="scaling data"):
+            _scaling_sample(t)
+        return
+    with ProcessPoolExecutor(jobs) as pool:
+        list(tqdm(pool.map(_scaling_sample, todo, chunksize=4), total=len(todo), desc="scaling data"))
 
 
 def run_families(args) -> None:
@@ -388,7 +403,7 @@ def run_families(args) -> None:
               f"{float(ood.median()):.2f}, max {float(ood.max()):.2f}", flush=True)
 
 
-def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20) -> None:
+def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20, workers: int = 2) -> None:
     """Fit on the first ``n`` cached samples and predict samples 2000-2019; one JSON line to ``out``.
 
     Time: wall clock of ``fit`` (reading the cache excluded) and of ``predict``. Memory: peak resident
@@ -425,9 +440,9 @@ def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20) 
     if mode == "dask":
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
-    row = {"n": n, "mode": mode, "device": dev, "solved": min(n, len(solved)), "nodes_min": min(m.n_points for m in mtr), "nodes_max": max(m.n_points for m in mtr)}
+    row = {"n": n, "mode": mode if mode == "serial" else f"dask x{workers}", "device": dev, "threads": torch.get_num_threads(), "solved": min(n, len(solved)), "nodes_min": min(m.n_points for m in mtr), "nodes_max": max(m.n_points for m in mtr)}
     try:
         model = MMGPRegressor(scheduler=client)
         t0 = time.perf_counter()
@@ -469,7 +484,7 @@ def run_scaling(args) -> None:
     for n in sizes:
         for mode in modes:
             cmd = [sys.executable, __file__, "--scaling-worker", f"{n}:{mode}", "--scaling-cache", str(args.scaling_cache),
-                   "--scaling-out", str(args.scaling_out), "--threads", str(args.threads)]
+                   "--scaling-out", str(args.scaling_out), "--threads", str(args.threads), "--scaling-workers", str(args.scaling_workers)]
             try:
                 subprocess.run(cmd, check=False, timeout=args.scaling_timeout)
             except subprocess.TimeoutExpired:
@@ -514,6 +529,8 @@ def main():
     ap.add_argument("--scaling-modes", default="serial,dask")
     ap.add_argument("--scaling-out", type=Path, default=Path("/tmp/geomsci-mmgp-scaling.jsonl"))
     ap.add_argument("--scaling-timeout", type=float, default=7200.0, help="seconds per size and mode")
+    ap.add_argument("--scaling-workers", type=int, default=2, help="dask workers of the local cluster")
+    ap.add_argument("--scaling-jobs", type=int, default=1, help="processes for --scaling-generate")
     ap.add_argument("--scaling-worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--families", default="", help="comma-separated: blob,holed; run the foreign-family check only")
     args = ap.parse_args()
@@ -524,12 +541,12 @@ def main():
         run_families(args)
         return
     if args.scaling_generate:
-        scaling_generate(args.scaling_cache, args.scaling_generate)
+        scaling_generate(args.scaling_cache, args.scaling_generate, jobs=args.scaling_jobs)
         return
     if args.scaling_worker:
         torch.set_num_threads(args.threads)
         n, mode = args.scaling_worker.split(":")
-        scaling_worker(args.scaling_cache, int(n), mode, args.scaling_out)
+        scaling_worker(args.scaling_cache, int(n), mode, args.scaling_out, workers=args.scaling_workers)
         return
     if args.scaling:
         torch.set_num_threads(args.threads)

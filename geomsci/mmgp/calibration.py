@@ -171,6 +171,8 @@ def scalar_interval_scales_cv(make_gp, xs: torch.Tensor, y: torch.Tensor, log_ou
     zs = [[] for _ in range(b)]
     for k in range(folds):
         held, kept = idx[idx % folds == k], idx[idx % folds != k]
+        if len(kept) < 2:
+            continue
         mu, var = make_gp().fit(xs[kept], y[kept]).predict(xs[held])
         for c in range(b):
             if bool(log_outputs[c]):
@@ -179,7 +181,7 @@ def scalar_interval_scales_cv(make_gp, xs: torch.Tensor, y: torch.Tensor, log_ou
             else:
                 mean, std, truth = mu[:, c], var[:, c].sqrt(), y[held, c]
             zs[c].append(_ratio(truth - mean, std))
-    return torch.tensor([max(_q95(torch.cat(z)) / Z95, 1e-3) for z in zs], dtype=y.dtype, device=y.device)
+    return torch.tensor([max(_q95(torch.cat(z)) / Z95, 1e-3) if z else 1.0 for z in zs], dtype=y.dtype, device=y.device)
 
 
 def gp_metrics(gps) -> list[torch.Tensor]:

@@ -129,6 +129,8 @@ def select_samples(directory, inputs="inputs.csv", id_column: str = "id", split:
     n_skipped)``: the meshes of the folder that no chosen row names are skipped when ``split`` or
     ``subset`` is given (``n_skipped`` of them), and are an error otherwise.
     """
+    if not Path(directory).is_dir():
+        raise FileNotFoundError(f"{directory}: no such folder of mesh files")
     table_path = resolve(inputs, directory)
     ids, table = load_table(table_path, id_column, "inputs table")
     sel = parse_split(split)

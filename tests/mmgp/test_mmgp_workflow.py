@@ -13,8 +13,8 @@ from geomsci.mmgp.datasets import make_split, write_split
 from geomsci.mmgp.families import make_family_split, write_family_split
 from geomsci.mmgp.regressor import MMGPRegressor
 
-FAST = dict(n_restarts=1, n_iter=20, n_polish=5)
-FAST_CLI = ["--restarts", "1", "--iters", "20", "--polish", "5"]
+FAST = dict(n_restarts=1, n_iter=15, n_polish=3)
+FAST_CLI = ["--restarts", "1", "--iters", "15", "--polish", "3"]
 H = (0.09, 0.12)
 
 
@@ -41,7 +41,7 @@ def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("mmgp_families")
     out = {}
     for family in ("plate", "blob", "holed"):
-        data = {split: _family(family, n, split) for split, n in (("train", 10), ("test", 3))}
+        data = {split: _family(family, n, split) for split, n in (("train", 8), ("test", 2))}
         for split, (meshes, x, y, _) in data.items():
             if family == "plate":
                 write_split(root / family / split, meshes, x, y)
@@ -143,7 +143,7 @@ def test_sklearn_clone_grid_search_and_cross_val_score():
     assert twin is not est and twin.get_params() == est.get_params()
     with pytest.raises(ValueError, match="unknown parameter 'kernal'"):
         est.set_params(kernal="rbf")
-    meshes, x, _, outputs = _family("blob", 8)
+    meshes, x, _, outputs = _family("blob", 6)
     X = as_samples(meshes, x, {"u": outputs["u"], "u_max": outputs["u_max"]})
     scoring = {"u": output_scorer("u"), "u_max": output_scorer("u_max")}
     with warnings.catch_warnings():
@@ -192,13 +192,14 @@ def test_table_driven_samples_and_their_errors(folders, tmp_path, capsys):
     ids = list(rows["id"])
     lines = ["name,pressure,young,poisson,fold,file"]
     for i, sid in enumerate(ids):
-        lines.append(f"{sid},{rows['pressure'][i]!r},{rows['young'][i]!r},{rows['poisson'][i]!r},{'a' if i < 6 else 'b'},{sid}.vtu")
+        lines.append(f"{sid},{float(rows['pressure'][i])!r},{float(rows['young'][i])!r},{float(rows['poisson'][i])!r},"
+                     f"{'a' if i < 5 else 'b'},{sid}.vtu")
     table = tmp_path / "table.csv"
     table.write_text("\n".join(lines) + "\n")
     base = ["mmgp", "fit", str(train), "--inputs", str(table), "--id-column", "name", "--fields", "u2", *FAST_CLI,
             "--shape-modes", "2", "--input-columns", "pressure,young,poisson"]
     assert _main([*base, "--split", "fold=a", "-o", str(tmp_path / "a.pt")]) == 0
-    assert "read 6 samples" in capsys.readouterr().out and "skipped 4 meshes" not in ""
+    assert "read 5 samples" in capsys.readouterr().out
     assert MMGPRegressor.load(tmp_path / "a.pt").shape_pod_.mean_.shape[0] > 0
     assert _main([*base, "--path-column", "file", "--split", "fold=b", "-o", str(tmp_path / "b.pt")]) == 0
     sub = tmp_path / "sub.csv"
@@ -263,7 +264,7 @@ def test_ood_score_flags_shapes_outside_the_training_family():
 
 def test_scalar_loo_interval_factor_equals_brute_force_leave_one_out():
     """The closed-form LOO behind the scalars' interval factor equals conditioning the fitted GP on
-    the other n - 1 points, one point at a time (same hyperparameters), to 1e-8."""
+    the other n - 1 points, one point at a time (same hyperparameters), to 1e-6 (two Cholesky paths)."""
     from geomsci.mmgp.calibration import Z95, _q95, scalar_interval_scales
     from geomsci.mmgp.gp import BatchedGP
 
@@ -279,5 +280,5 @@ def test_scalar_loo_interval_factor_equals_brute_force_leave_one_out():
         m, v = other.predict(x[i:i + 1])
         z.append(float((y[i, 0] - m[0, 0]).abs() / v[0, 0].sqrt()))
     brute = _q95(torch.tensor(z)) / Z95
-    assert abs(float(scalar_interval_scales(gp, torch.tensor([False]))[0]) - brute) < 1e-8
+    assert abs(float(scalar_interval_scales(gp, torch.tensor([False]))[0]) - brute) < 1e-6
     assert model is gp._model
