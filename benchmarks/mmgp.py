@@ -490,7 +490,7 @@ def run_scaling(args) -> None:
             except subprocess.TimeoutExpired:
                 with open(args.scaling_out, "a") as fh:
                     fh.write(json.dumps({"n": n, "mode": mode, "error": f"timeout after {args.scaling_timeout} s"}) + "\n")
-    print(f"| n | mode | nodes | fit s | predict s | peak MB (main / worker) | u RRMSE | u cover95 |")
+    print("| n | mode | nodes | fit s | predict s | peak MB (main / worker) | u RRMSE | u cover95 |")
     for line in open(args.scaling_out):
         r = json.loads(line)
         if "fit_s" in r:

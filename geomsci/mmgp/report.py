@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from geomsci.core.io import read_table, write_table
+from geomsci.core.io import write_table
 from geomsci.mmgp.files import load_table, mesh_files, numeric, resolve
 from geomsci.mmgp.metrics import coverage, q2, rrmse_field, rrmse_scalar
 

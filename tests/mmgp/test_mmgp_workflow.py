@@ -1,6 +1,5 @@
 """The command line gives the API's model on three shape families, degrades loudly, and the
 model-selection, scoring and table-driven workflows run end to end (small data, fast settings)."""
-import inspect
 import warnings
 
 import numpy as np
@@ -132,7 +131,7 @@ def test_vector_field_is_kept_whole(tmp_path):
 
 
 def test_sklearn_clone_grid_search_and_cross_val_score():
-    sklearn = pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn")
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
@@ -238,7 +237,7 @@ def test_outputs_are_never_overwritten_or_half_written(folders, tmp_path, capsys
     # a failure during the work (a mesh the model cannot take) leaves no folder behind
     bad = tmp_path / "bad"
     bad.mkdir()
-    holed, hx, _, _ = _family("holed", 1)
+    holed, _, _, _ = _family("holed", 1)
     from geomsci.core.io import save, write_table
 
     save(holed[0], bad / "h.vtu")
