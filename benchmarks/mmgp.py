@@ -5,6 +5,10 @@
     python benchmarks/mmgp.py --cv       # 5-fold CV on the 300 TRAINING plates over kernel x shape modes
     python benchmarks/mmgp.py --cv --cv-kernels rbf --cv-shape-modes 24 --cv-amp-modes 0,2,4,8
     python benchmarks/mmgp.py --kernel matern52 --amp-shape-modes 0 --shape-modes 8 --mmgp-only
+    python benchmarks/mmgp.py --families blob,holed --n-train 100 --n-test 100   # foreign shapes, API defaults
+    python benchmarks/mmgp.py --scaling-generate 2020   # blob samples of 3k-20k nodes for the scaling table
+    python benchmarks/mmgp.py --scaling                 # fit/predict time and peak memory, 100/500/2000 samples,
+                                                        # serial and on a local dask cluster (GP on GPU when present)
 
 The MMGP settings are chosen on the training set only, never on the test set: the first --cv run
 (grid matern52/rbf x 8/16/24 shape modes, amplitude_shape_modes 0) selected rbf with 24 shape
@@ -42,6 +46,7 @@ The fitted MMGP is also applied, as is, to the out-of-distribution shapes (ellip
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 from pathlib import Path
@@ -93,7 +98,7 @@ def evaluate(name, te, mean, std, t_fit, t_pred, rows):
 
 
 def run_mmgp(tr, te, args, rows):
-    model = MMGPRegressor(n_corners=4, n_shape_modes=args.shape_modes, field_energy=args.energy, n_restarts=2,
+    model = MMGPRegressor(n_shape_modes=args.shape_modes, field_energy=args.energy, n_restarts=2,
                           field_scaling=args.field_scaling, kernel=args.kernel, calibration=args.calibration,
                           amplitude_shape_modes=args.amp_shape_modes,
                           n_iter=args.iters, n_polish=args.polish, gp="shared", progress=True)
@@ -105,6 +110,8 @@ def run_mmgp(tr, te, args, rows):
     t_pred = time.perf_counter() - t0
     evaluate("MMGP (gpytorch)", te, mean, std, t_fit, t_pred, rows)
     modes = {k: p.n_components_ for k, p in model.field_pods_.items()}
+    print(f"MMGP: morphing {model.morphing_}, corners pinned {model.n_corners_}, interval factors "
+          f"{ {k: round(v, 2) for k, v in model.std_scale_.items()} }")
     print(f"MMGP: POD modes {modes}, shape modes {model.shape_pod_.n_components_}, kernel {args.kernel}, "
           f"fit {t_fit:.1f} s wall / {c_fit:.1f} s CPU ({torch.get_num_threads()} torch threads), predict {t_pred:.1f} s")
     return model
@@ -333,6 +340,166 @@ def run_cv(tr, args):
     return best[0]
 
 
+SCALING_SIZES = (100, 500, 2000)
+SCALING_H = (0.0068, 0.0175)  # blob meshes of about 20k and 3k nodes
+SCALING_TEST = 2000  # samples 2000-2019 are the test set of every size
+
+
+def _scaling_sample(args) -> None:
+    from geomsci.mmgp.families import make_family_sample
+
+    cache, i = args
+    f = cache / f"s{i:05d}.pt"
+    if f.exists():
+        return
+    torch.set_num_threads(1)
+    mesh, inp, out = make_family_sample(100_000 + i, "blob", SCALING_H)
+    tmp = f.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"points": mesh.points, "faces": mesh.cells, "u": mesh.point_data["u"],
+                "inputs": torch.tensor([inp["q"], inp["kappa"], inp["c"]]), "u_max": out["u_max"]}, tmp)
+    tmp.rename(f)
+
+
+def scaling_generate(cache: Path, n: int, start: int = 0, jobs: int = 1) -> None:
+    """Blob samples (``geomsci.mmgp.families``) of 3k-20k nodes, one ``.pt`` per sample; not timed.
+    Samples 0..n-1 (the training pool) and 2000-2019 (the test set) ; ``jobs`` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    cache.mkdir(parents=True, exist_ok=True)
+    todo = [(cache, i) for i in list(range(SCALING_TEST, SCALING_TEST + 20)) + list(range(start, min(n, SCALING_TEST)))]
+    if jobs <= 1:
+        for t in tqdm(todo, desc="scaling data"):
+            _scaling_sample(t)
+        return
+    with ProcessPoolExecutor(jobs) as pool:
+        list(tqdm(pool.map(_scaling_sample, todo, chunksize=4), total=len(todo), desc="scaling data"))
+
+
+def run_families(args) -> None:
+    """API defaults on the two foreign families (``geomsci.mmgp.families``): accuracy, coverage, OOD score."""
+    from geomsci.mmgp.families import make_family_split
+
+    print("| family | output | RRMSE | Q2 | cover95 | interval factor |")
+    print("|---|---|---|---|---|---|")
+    for family in args.families.split(","):
+        mtr, xtr, ytr = make_family_split(args.n_train, family, "train", seed=0)
+        mte, xte, yte = make_family_split(args.n_test, family, "test", seed=0)
+        model = MMGPRegressor(progress=False)
+        t0 = time.perf_counter()
+        model.fit(mtr, xtr, {"u": [m.point_data["u"] for m in mtr], "flux": [m.point_data["flux"] for m in mtr],
+                             "u_max": ytr[:, 0], "u_mean": ytr[:, 1]})
+        t_fit = time.perf_counter() - t0
+        mean, std, ood = model.predict(mte, xte, return_std=True, return_ood=True)
+        for name in ("u", "flux", "u_max", "u_mean"):
+            truth = [m.point_data[name] for m in mte] if name in ("u", "flux") else yte[:, ("u_max", "u_mean").index(name)]
+            err = rrmse_field(truth, mean[name]) if name in ("u", "flux") else rrmse_scalar(truth, mean[name])
+            print(f"| {family} | {name} | {err:.2e} | {q2(truth, mean[name]):.4f} | {coverage(truth, mean[name], std[name]):.1%} "
+                  f"| {model.std_scale_[name]:.2f} |", flush=True)
+        nodes = [m.n_points for m in mtr + mte]
+        print(f"  {family}: {args.n_train} train / {args.n_test} test, {min(nodes)}-{max(nodes)} nodes, morphing "
+              f"{model.morphing_}, corners {model.n_corners_}, fit {t_fit:.1f} s, OOD score of test samples: median "
+              f"{float(ood.median()):.2f}, max {float(ood.max()):.2f}", flush=True)
+
+
+def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20, workers: int = 2) -> None:
+    """Fit on the first ``n`` cached samples and predict samples 2000-2019; one JSON line to ``out``.
+
+    Time: wall clock of ``fit`` (reading the cache excluded) and of ``predict``. Memory: peak resident
+    set of this process (``ru_maxrss``), of each dask worker (max over workers), and of the GPU.
+    """
+    import json
+    import resource
+
+    tests = [cache / f"s{i:05d}.pt" for i in range(SCALING_TEST, SCALING_TEST + n_test)]
+    solved = [cache / f"s{i:05d}.pt" for i in range(SCALING_TEST) if (cache / f"s{i:05d}.pt").exists()]
+    if any(not f.exists() for f in tests) or not solved:
+        raise SystemExit(f"scaling cache {cache} lacks the test samples or any training sample; run --scaling-generate")
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+
+    def read(f, deform_seed=None):
+        d = torch.load(f, weights_only=True)
+        pts = d["points"]
+        if deform_seed is not None:  # x + sum_k a_k sin(w_k . x + phi_k): |grad| <= 0.18, so no triangle flips
+            g = torch.Generator().manual_seed(deform_seed)
+            for _ in range(2):
+                a = (torch.rand(2, generator=g, dtype=pts.dtype) - 0.5) * 0.06
+                w = (torch.rand(2, generator=g, dtype=pts.dtype) - 0.5) * 6
+                phi = torch.rand(1, generator=g, dtype=pts.dtype) * 6.28
+                pts = pts + a * torch.sin(pts @ w + phi)[:, None]
+        return Mesh(pts, d["faces"], "triangle", {"u": d["u"]}).to(dev), d["inputs"], d["u_max"]
+
+    # Samples beyond the solved ones reuse a solved mesh, smoothly deformed, with its field and inputs
+    # (the FE generation could not keep up on the shared machine); timing and memory are what count here.
+    train = [read(solved[i]) if i < len(solved) else read(solved[i % len(solved)], deform_seed=i) for i in range(n)]
+    test = [read(f) for f in tests]
+    mtr, xtr, ytr = [t[0] for t in train], torch.stack([t[1] for t in train]).numpy(), np.array([t[2] for t in train])
+    mte, xte, yte = [t[0] for t in test], torch.stack([t[1] for t in test]).numpy(), np.array([t[2] for t in test])
+    cluster = client = None
+    if mode == "dask":
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    row = {"n": n, "mode": mode if mode == "serial" else f"dask x{workers}", "device": dev, "threads": torch.get_num_threads(), "solved": min(n, len(solved)), "nodes_min": min(m.n_points for m in mtr), "nodes_max": max(m.n_points for m in mtr)}
+    try:
+        model = MMGPRegressor(scheduler=client)
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        model.fit(mtr, xtr, {"u": [m.point_data["u"] for m in mtr], "u_max": ytr})
+        row["fit_s"], row["fit_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+        t0 = time.perf_counter()
+        mean, std = model.predict(mte, xte, return_std=True)
+        row["predict_s"] = time.perf_counter() - t0
+        truth = [m.point_data["u"] for m in mte]
+        row["rrmse_u"], row["cover_u"] = rrmse_field(truth, mean["u"]), coverage(truth, mean["u"], std["u"])
+        row["rrmse_u_max"] = rrmse_scalar(yte, mean["u_max"].cpu())
+        row["common_nodes"] = int(model.common_points_.shape[0])
+        if client is not None:
+            rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            row["worker_peak_mb"] = max(rss.values()) / 1024
+    except Exception as e:  # one failed size must not lose the others
+        row["error"] = f"{type(e).__name__}: {e}"
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if dev == "cuda":
+        row["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    with open(out, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(row, flush=True)
+
+
+def run_scaling(args) -> None:
+    """One subprocess per (size, mode), so each peak memory is its own; rows appended to --scaling-out."""
+    import json
+    import subprocess
+    import sys
+
+    sizes = [int(v) for v in args.scaling_sizes.split(",")]
+    modes = args.scaling_modes.split(",")
+    for n in sizes:
+        for mode in modes:
+            cmd = [sys.executable, __file__, "--scaling-worker", f"{n}:{mode}", "--scaling-cache", str(args.scaling_cache),
+                   "--scaling-out", str(args.scaling_out), "--threads", str(args.threads), "--scaling-workers", str(args.scaling_workers)]
+            try:
+                subprocess.run(cmd, check=False, timeout=args.scaling_timeout)
+            except subprocess.TimeoutExpired:
+                with open(args.scaling_out, "a") as fh:
+                    fh.write(json.dumps({"n": n, "mode": mode, "error": f"timeout after {args.scaling_timeout} s"}) + "\n")
+    print("| n | mode | nodes | fit s | predict s | peak MB (main / worker) | u RRMSE | u cover95 |")
+    for line in open(args.scaling_out):
+        r = json.loads(line)
+        if "fit_s" in r:
+            print(f"| {r['n']} | {r['mode']} | {r['nodes_min']}-{r['nodes_max']} | {r['fit_s']:.0f} | {r['predict_s']:.1f} | "
+                  f"{r['peak_mb']:.0f} / {r.get('worker_peak_mb', 0):.0f} | {r['rrmse_u']:.2e} | {r['cover_u']:.1%} |")
+        else:
+            print(f"| {r['n']} | {r['mode']} | {r.get('error')} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="60 train / 20 test")
@@ -355,7 +522,36 @@ def main():
     ap.add_argument("--cv-shape-modes", default="8,16,24")
     ap.add_argument("--cv-amp-modes", default="0", help="amplitude_shape_modes values to cross-validate")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--scaling", action="store_true", help="fit/predict time and peak memory for --scaling-sizes samples")
+    ap.add_argument("--scaling-cache", type=Path, default=Path("/tmp/geomsci-mmgp-scaling"))
+    ap.add_argument("--scaling-generate", type=int, default=0, help="only generate this many scaling samples")
+    ap.add_argument("--scaling-sizes", default=",".join(map(str, SCALING_SIZES)))
+    ap.add_argument("--scaling-modes", default="serial,dask")
+    ap.add_argument("--scaling-out", type=Path, default=Path("/tmp/geomsci-mmgp-scaling.jsonl"))
+    ap.add_argument("--scaling-timeout", type=float, default=7200.0, help="seconds per size and mode")
+    ap.add_argument("--scaling-workers", type=int, default=2, help="dask workers of the local cluster")
+    ap.add_argument("--scaling-jobs", type=int, default=1, help="processes for --scaling-generate")
+    ap.add_argument("--scaling-worker", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--families", default="", help="comma-separated: blob,holed; run the foreign-family check only")
     args = ap.parse_args()
+    if args.families:
+        torch.set_num_threads(args.threads)
+        if args.quick:
+            args.n_train, args.n_test = 60, 20
+        run_families(args)
+        return
+    if args.scaling_generate:
+        scaling_generate(args.scaling_cache, args.scaling_generate, jobs=args.scaling_jobs)
+        return
+    if args.scaling_worker:
+        torch.set_num_threads(args.threads)
+        n, mode = args.scaling_worker.split(":")
+        scaling_worker(args.scaling_cache, int(n), mode, args.scaling_out, workers=args.scaling_workers)
+        return
+    if args.scaling:
+        torch.set_num_threads(args.threads)
+        run_scaling(args)
+        return
     if args.quick:
         args.n_train, args.n_test = 60, 20
     torch.set_num_threads(args.threads)

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from geomsci.core.geometry import _check, boundary_loops, corner_angles, signed_areas_2d
+from geomsci.core.geometry import boundary_loops, corner_angles, signed_areas_2d
 from geomsci.core.mesh import Mesh
 
 
@@ -52,6 +52,20 @@ def _turning_angles(points: torch.Tensor, loop: torch.Tensor) -> torch.Tensor:
     a, b = p - torch.roll(p, 1, 0), torch.roll(p, -1, 0) - p
     cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-30)
     return torch.arccos(cos.clamp(-1, 1))
+
+
+def count_corners(points: torch.Tensor, faces: torch.Tensor, angle: float = 30.0) -> int:
+    """Boundary nodes of a one-loop mesh whose turning angle exceeds ``angle`` degrees (0 for other meshes).
+
+    A smooth boundary sampled every h turns by about h / R per node (R: radius of curvature), a few
+    degrees for meshes that resolve it; a corner turns by 180 degrees minus its interior angle.
+    """
+    loops = boundary_loops(faces)
+    if len(loops) != 1:
+        return 0
+    p = points.detach().to("cpu", torch.float64)
+    turn = _turning_angles(p, loops[0].cpu())
+    return int((turn > math.radians(angle)).sum())
 
 
 def boundary_start(points: torch.Tensor, loop: torch.Tensor, n_corners: int = 0) -> tuple[int, torch.Tensor]:
@@ -97,10 +111,14 @@ def disk_map(points: torch.Tensor, faces: torch.Tensor, *, n_corners: int = 0, t
     if not isinstance(faces, torch.Tensor) or faces.dim() != 2 or faces.shape[1] != 3:
         got = tuple(faces.shape) if isinstance(faces, torch.Tensor) else type(faces).__name__
         raise ValueError(f"disk_map: faces must be a tensor of shape (F, 3), got {got}")
-    try:
-        points, faces = _check(points, faces, dims=(2, 3))  # float points, indices in range
-    except ValueError as e:
-        raise ValueError(f"disk_map: {e}") from None
+    if not points.is_floating_point() or faces.is_floating_point() or faces.dtype == torch.bool:
+        raise ValueError(f"disk_map: points must be floating point and faces integer, got {points.dtype} and {faces.dtype}")
+    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= points.shape[0]):
+        raise ValueError(f"disk_map: faces index out of range: indices span [{int(faces.min())}, {int(faces.max())}] "
+                         f"for {points.shape[0]} points")
+    if not bool(torch.isfinite(points).all()):
+        raise ValueError("disk_map: points have NaN or inf values")
+    faces = faces.long()
     loops = boundary_loops(faces)
     if len(loops) != 1:
         raise ValueError(f"disk_map: the mesh must have exactly one boundary loop, found {len(loops)}")

@@ -18,10 +18,14 @@
 
 Morphing ``'disk'``: Floater mean-value map onto the unit disk (one boundary loop, 2-D or 3-D patch).
 Morphing ``'rbf'``: RBF morph of each mesh onto the common mesh's geometry, driven by its boundary
-loops (several loops, 3-D surfaces).
+loops (several loops, 3-D surfaces). ``'auto'`` (default) picks 'disk' for one loop, else 'rbf'.
+Vector fields (N, C) are kept whole: one POD of the node-major (N_c C) vector, as for the coordinates.
+Input checks live in ``checks.py``; interval calibration and OOD scores in ``calibration.py``.
 """
 from __future__ import annotations
 
+import inspect
+import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -29,17 +33,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geomsci.core.geometry import boundary_loops, vertex_areas
+from geomsci.core.geometry import vertex_areas
 from geomsci.core.mesh import Mesh
+from geomsci.mmgp import calibration as cal
+from geomsci.mmgp.checks import check_inputs, check_meshes, split_outputs
 from geomsci.mmgp.executor import map_samples
 from geomsci.mmgp.gp import KERNELS, BatchedGP, SharedGP, gp_from_state
 from geomsci.mmgp.metrics import q2
-from geomsci.mmgp.morphing import disk_map, rbf_boundary_morph
+from geomsci.mmgp.morphing import count_corners, disk_map, rbf_boundary_morph
 from geomsci.mmgp.pod import WeightedPOD, cv_residual_variance
 from geomsci.mmgp.transfer import apply, transfer_operator
 
 Z95 = 1.959963984540054
-FORMAT = "geomsci.mmgp/2"  # /2: log-parametrised GP hyperparameters, kernel choice, LOO output covariance
+MAX_CALIBRATION = 200  # training samples whose own nodes calibrate the field intervals
+MAX_REFIT_CV = 500  # up to this many samples, the scalars' interval factor refits the GP on each CV fold
+FORMAT = "geomsci.mmgp/3"  # /3: generic state, resolved morphing/corners, vector fields, interval scales, OOD reference
 
 
 def _sparse_parts(T: torch.Tensor):
@@ -52,24 +60,20 @@ def _sparse(parts, device, dtype) -> torch.Tensor:
     return torch.sparse_coo_tensor(idx, val, shape, check_invariants=False).to(device=device, dtype=dtype).coalesce()
 
 
-def _morph(points, faces, morphing, n_corners, reference):
-    mesh = Mesh(points, faces, "triangle")
-    if morphing == "disk":
-        return disk_map(points, faces, n_corners=n_corners)
-    return rbf_boundary_morph(mesh, reference).points
-
-
 def _prepare_sample(task: dict) -> dict:
     """Per-sample work (module level, so dask can ship it): morph, then transfer both ways.
 
-    task: points (N, D), faces (F, 3), fields {name: (N,)}, support (N_c, D'), support_faces,
+    task: points (N, D), faces (F, 3), fields {name: (N, C)}, support (N_c, D'), support_faces,
     support_ref (common mesh in physical space, for 'rbf'), morphing, n_corners, back (bool).
-    Returns coords (N_c, D) and fields {name: (N_c,)} on the common mesh, and, when ``back``,
+    Returns coords (N_c, D) and fields {name: (N_c, C)} on the common mesh, and, when ``back``,
     the sparse parts of Q (N, N_c).
     """
     pts, faces = task["points"], task["faces"]
-    ref = None if task["support_ref"] is None else Mesh(task["support_ref"], task["support_faces"], "triangle")
-    morphed = _morph(pts, faces, task["morphing"], task["n_corners"], ref)
+    if task["morphing"] == "disk":
+        morphed = disk_map(pts, faces, n_corners=task["n_corners"])
+    else:
+        ref = Mesh(task["support_ref"], task["support_faces"], "triangle")
+        morphed = rbf_boundary_morph(Mesh(pts, faces, "triangle"), ref).points
     P, _ = transfer_operator(Mesh(morphed, faces, "triangle"), task["support"])  # (N_c, N)
     out = {"coords": apply(P, pts), "fields": {k: apply(P, v) for k, v in task["fields"].items()}}
     if task["back"]:
@@ -79,152 +83,203 @@ def _prepare_sample(task: dict) -> dict:
 
 
 class MMGPRegressor:
-    """Mesh-morphing GP surrogate, scikit-learn style.
+    """Mesh-morphing GP surrogate, scikit-learn style (``get_params``/``set_params``, ``clone`` and
+    ``GridSearchCV`` work; see ``geomsci.mmgp.selection`` for sample lists and scorers).
 
     Parameters
     ----------
-    morphing : ``'disk'`` (Floater map onto the unit disk; one boundary loop) or ``'rbf'``
-    n_corners : for ``'disk'``, boundary corners pinned at equally spaced angles (0: pure arc length)
+    morphing : ``'auto'`` (default: ``'disk'`` when every training mesh has one boundary loop, else
+        ``'rbf'``; the choice is stored in ``morphing_``), ``'disk'`` (Floater map onto the unit disk;
+        one boundary loop) or ``'rbf'`` (RBF morph onto the common mesh driven by its boundary loops)
+    n_corners : for ``'disk'``, boundary corners pinned at equally spaced angles. ``'auto'`` (default)
+        pins the corners the boundaries have: nodes whose turning angle exceeds ``corner_angle``, when
+        every training mesh has the same number (else none, with a warning). An integer asks for that
+        many; if a training boundary has fewer corners, a warning says so and the number is clipped
+        to what every boundary has (pinning arbitrary nodes of a smooth boundary spoils the model).
+        Resolved value: ``n_corners_``
+    corner_angle : turning angle (degrees) above which a boundary node counts as a corner (30)
     common_mesh : index of the training mesh used as common mesh, or ``None`` for the one with most
         nodes, or a ``Mesh`` (in physical space) to use instead
-    n_shape_modes : POD modes of the coordinates used as GP inputs
+    n_shape_modes : POD modes of the coordinates used as GP inputs (clipped, with a warning, to the
+        n - 1 that n training samples support)
     field_energy : POD energy threshold for each output field (ignored when ``field_modes`` given)
-    field_modes : fixed number of POD modes per field, or ``None``
+    field_modes : fixed number of POD modes per field, or ``None`` (clipped like ``n_shape_modes``)
     gp : ``'shared'`` (one multi-output GP per field: modes share kernel and noise, one Cholesky;
         the original MMGP choice) or ``'independent'`` (a gpytorch batch of one GP per mode)
     n_restarts, n_iter, lr, n_polish : GP hyperparameter optimisation: restarts, Adam iterations and
         step size on the log hyperparameters, then L-BFGS iterations (see ``SharedGP`` / ``BatchedGP``)
     kernel : ``'matern52'`` (default, as in MMGP), ``'matern32'`` or ``'rbf'``, ARD in every case
     calibration : output covariance of a field's shared GP, ``'loo'`` (default: estimated from the
-        leave-one-out residuals, so each POD mode gets its own variance and the modes' error
-        correlations enter the nodal variance) or ``'none'`` (all modes share one standardised
-        variance); see ``SharedGP``
+        leave-one-out residuals) or ``'none'`` (all modes share one standardised variance)
+    interval_calibration : ``'cv'`` (default) multiplies each output's std by a factor measured by
+        cross-validation on the training set so that mean +- 1.96 std covers 95% of held-out values
+        (``geomsci.mmgp.calibration``; factors in ``std_scale_``); ``'none'``: the analytic std as is
     field_scaling : ``'power'`` (default) divides each field by a power law of the positive scalar
-        inputs, s(x) = prod_d x_d^beta_d, with beta fitted by least squares to the log of each training
-        field's mass-weighted L2 norm (for linear elasticity it finds u ~ p / E by itself); POD and GP
-        then learn the remaining, shape-driven variation. ``'none'``: no scaling. Needs inputs positive
-        in every training sample (others are left out of the law; with none, s = 1)
+        inputs, fitted by least squares to the log of each training field's mass-weighted L2 norm;
+        ``'none'``: no scaling
     amplitude_shape_modes : k_a >= 0; the amplitude law also takes the first k_a standardised shape
-        modes z as regressors, log s_f = beta . (log x - mean) + gamma . z_{1..k_a} (default 0: inputs
-        only). The shape modes are known at prediction time, so s stays deterministic and the
-        variance analytic. Chosen by cross-validation on the training set in the benchmark
-    log_transform : regress on log x for scalar inputs positive in all training samples, and on
-        log y for scalar outputs positive in all training samples (multiplicative laws such as
-        u ~ p / E become additive); a log-output's prediction is the log-normal mean
-        exp(m + v/2) with std mean * sqrt(exp(v) - 1)
-    pod_residual : add the variance of the POD truncation error to the nodal predictive variance
-        (default True): a per-node field sigma_f^2 on the common mesh, estimated by 5-fold
-        cross-validation of the POD on the training snapshots (``cv_residual_variance``), carried to
-        mesh j by Q_j and scaled by s_f(x_j)^2. It is independent of the GP's coefficient error.
+        modes as regressors (default 0: inputs only)
+    log_transform : regress on log x for scalar inputs, and log y for scalar outputs, positive in all
+        training samples; a log-output's prediction is the log-normal mean exp(m + v/2)
+    pod_residual : add the (5-fold cross-validated) variance of the POD truncation error to the
+        nodal predictive variance (default True)
+    ood_threshold : ``predict`` warns about samples whose out-of-distribution score
+        (``ood_scores``) exceeds it (default 2: twice the 95% quantile of the training set's own
+        leave-one-out distances and shape residuals; held-out samples of the training families
+        scored at most 1.7, plates' wedges 2.6 and ellipses 7-25)
     scheduler : ``None`` (serial) or a dask scheduler address / ``distributed.Client`` for the
         per-sample morphing and transfer
-    progress : show tqdm bars; seed : GP restarts
+    progress : show tqdm bars for the per-sample work and the GP fits; seed : GP restarts
     """
 
-    def __init__(self, *, morphing: str = "disk", n_corners: int = 0, common_mesh=None, n_shape_modes: int = 8,
-                 field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2, n_iter: int = 300,
-                 lr: float = 0.1, n_polish: int = 100, kernel: str = "matern52", calibration: str = "loo", gp: str = "shared",
-                 field_scaling: str = "power", amplitude_shape_modes: int = 0, log_transform: bool = True,
-                 pod_residual: bool = True, scheduler=None, progress: bool = False, seed: int = 0):
-        self.morphing, self.n_corners, self.common_mesh = morphing, n_corners, common_mesh
+    def __init__(self, *, morphing: str = "auto", n_corners="auto", corner_angle: float = 30.0, common_mesh=None,
+                 n_shape_modes: int = 8, field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2,
+                 n_iter: int = 300, lr: float = 0.1, n_polish: int = 100, kernel: str = "matern52", calibration: str = "loo",
+                 interval_calibration: str = "cv", gp: str = "shared", field_scaling: str = "power",
+                 amplitude_shape_modes: int = 0, log_transform: bool = True, pod_residual: bool = True,
+                 ood_threshold: float = 2.0, scheduler=None, progress: bool = False, seed: int = 0):
+        self.morphing, self.n_corners, self.corner_angle, self.common_mesh = morphing, n_corners, corner_angle, common_mesh
         self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
         self.n_restarts, self.n_iter, self.lr, self.gp = n_restarts, n_iter, lr, gp
         self.n_polish, self.kernel, self.calibration = n_polish, kernel, calibration
+        self.interval_calibration = interval_calibration
         self.field_scaling, self.log_transform, self.pod_residual = field_scaling, log_transform, pod_residual
-        self.amplitude_shape_modes = amplitude_shape_modes
+        self.amplitude_shape_modes, self.ood_threshold = amplitude_shape_modes, ood_threshold
         self.scheduler, self.progress, self.seed = scheduler, progress, seed
 
-    # -- validation ---------------------------------------------------------------------------
-    def _check_meshes(self, meshes, ids):
-        if isinstance(meshes, Mesh) or not isinstance(meshes, Sequence) or len(meshes) == 0:
-            raise ValueError("MMGPRegressor: meshes must be a non-empty list of Mesh objects")
-        ids = list(ids) if ids is not None else [str(i) for i in range(len(meshes))]
-        if len(ids) != len(meshes):
-            raise ValueError(f"MMGPRegressor: got {len(ids)} ids for {len(meshes)} meshes")
-        want_loops = getattr(self, "n_loops_", None)
-        for i, (m, sid) in enumerate(zip(meshes, ids)):
-            where = f"sample {sid!r} (index {i})"
-            if not isinstance(m, Mesh) or m.cell_type != "triangle":
-                kind = m.cell_type if isinstance(m, Mesh) else type(m).__name__
-                raise ValueError(f"MMGPRegressor: {where} must be a triangle Mesh, got {kind}")
-            n_loops = len(boundary_loops(m.cells))
-            if self.morphing == "disk" and n_loops != 1:
-                raise ValueError(f"MMGPRegressor: {where} has {n_loops} boundary loops; morphing='disk' needs exactly one")
-            if want_loops is not None and n_loops != want_loops:
-                raise ValueError(f"MMGPRegressor: {where} has {n_loops} boundary loops, the training meshes have {want_loops}")
-            if hasattr(self, "dim_") and m.dim != self.dim_:
+    # -- scikit-learn estimator protocol ----------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor arguments (scikit-learn's contract: ``clone`` rebuilds the estimator from them)."""
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params) -> "MMGPRegressor":
+        """Set constructor arguments; an unknown name is a ValueError listing the valid ones."""
+        valid = self._param_names()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"MMGPRegressor.set_params: unknown parameter {k!r}; valid parameters are {valid}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        default = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.kind == p.KEYWORD_ONLY}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not (v is default[k] or (isinstance(v, (int, float, str)) and v == default[k]))]
+        return f"MMGPRegressor({', '.join(changed)})"
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6 asks estimators for their tags
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type="regressor", target_tags=TargetTags(required=False))
+
+    # -- validation -------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        for name, value, allowed in (("morphing", self.morphing, ("auto", "disk", "rbf")), ("kernel", self.kernel, KERNELS),
+                                     ("field_scaling", self.field_scaling, ("power", "none")), ("gp", self.gp, ("shared", "independent")),
+                                     ("calibration", self.calibration, ("loo", "none")),
+                                     ("interval_calibration", self.interval_calibration, ("cv", "none"))):
+            if value not in allowed:
+                raise ValueError(f"MMGPRegressor: {name} must be one of {list(allowed)}, got {value!r}")
+        for name, value, lo in (("n_shape_modes", self.n_shape_modes, 1), ("field_modes", self.field_modes, 1),
+                                ("n_corners", self.n_corners, 0), ("amplitude_shape_modes", self.amplitude_shape_modes, 0)):
+            if (value is None and name == "field_modes") or (value == "auto" and name == "n_corners"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+                extra = " or 'auto'" if name == "n_corners" else ""
+                raise ValueError(f"MMGPRegressor: {name} must be an integer >= {lo}{extra}, got {value!r}")
+        if not 0.0 < self.field_energy <= 1.0:
+            raise ValueError(f"MMGPRegressor: field_energy must lie in (0, 1], got {self.field_energy!r}")
+        if not 0.0 < float(self.corner_angle) < 180.0:
+            raise ValueError(f"MMGPRegressor: corner_angle must lie in (0, 180) degrees, got {self.corner_angle!r}")
+        if not float(self.ood_threshold) > 0:
+            raise ValueError(f"MMGPRegressor: ood_threshold must be > 0, got {self.ood_threshold!r}")
+        if not (self.common_mesh is None or isinstance(self.common_mesh, Mesh) or (
+                isinstance(self.common_mesh, (int, np.integer)) and not isinstance(self.common_mesh, bool))):
+            raise ValueError(f"MMGPRegressor: common_mesh must be None, a training-mesh index or a Mesh, "
+                             f"got {type(self.common_mesh).__name__}")
+        if self.amplitude_shape_modes and self.field_scaling != "power":
+            raise ValueError("MMGPRegressor: amplitude_shape_modes needs field_scaling='power'")
+        gkw = self._gp_kwargs()
+        SharedGP(**gkw, calibration=self.calibration), BatchedGP(**gkw)  # the optimiser settings, before any work
+
+    def _gp_kwargs(self) -> dict:
+        return dict(n_restarts=self.n_restarts, n_iter=self.n_iter, lr=self.lr, seed=self.seed, kernel=self.kernel,
+                    n_polish=self.n_polish)
+
+    def _resolve_morphing(self, loops: list[int], ids: list[str]) -> str:
+        if len(set(loops)) > 1:
+            i = next(i for i, n in enumerate(loops) if n != loops[0])
+            raise ValueError(f"MMGPRegressor: sample {ids[i]!r} (index {i}) has {loops[i]} boundary loops, sample "
+                             f"{ids[0]!r} has {loops[0]}; all training meshes need the same number (one shape family)")
+        if loops[0] == 0:
+            raise ValueError(f"MMGPRegressor: sample {ids[0]!r} has no boundary (a closed surface); MMGP needs meshes with a boundary")
+        if self.morphing == "auto":
+            return "disk" if loops[0] == 1 else "rbf"
+        if self.morphing == "disk" and loops[0] != 1:
+            raise ValueError(f"MMGPRegressor: sample {ids[0]!r} (index 0) has {loops[0]} boundary loops; morphing='disk' "
+                             "needs exactly one (use morphing='rbf' or 'auto' for domains with holes)")
+        return self.morphing
+
+    def _resolve_corners(self, meshes, ids, common: Mesh) -> int:
+        if self.morphing_ != "disk":
+            if self.n_corners not in ("auto", 0):
+                warnings.warn(f"MMGPRegressor: n_corners={self.n_corners} is ignored by morphing='rbf'", stacklevel=3)
+            return 0
+        counts = [count_corners(m.points, m.cells, self.corner_angle) for m in meshes]
+        least = min(counts)
+        i_least = counts.index(least)
+        if self.n_corners == "auto":
+            if len(set(counts)) == 1:
+                return least
+            warnings.warn(f"MMGPRegressor: the training boundaries have different numbers of corners (turning angle > "
+                          f"{self.corner_angle:g} deg): {min(counts)} to {max(counts)} (e.g. sample {ids[i_least]!r}); "
+                          "no corners are pinned (set corner_angle or n_corners)", stacklevel=3)
+            return 0
+        if self.n_corners > least:
+            warnings.warn(f"MMGPRegressor: n_corners={self.n_corners} asks for more corners than sample {ids[i_least]!r} has "
+                          f"({least} boundary nodes turn by more than {self.corner_angle:g} deg); pinning {least}. Pinned "
+                          "nodes that are not corners make the morphing arbitrary", stacklevel=3)
+            return least
+        return int(self.n_corners)
+
+    def _check_new_meshes(self, meshes, ids):
+        ids, loops = check_meshes(meshes, ids)
+        for i, (m, n) in enumerate(zip(meshes, loops)):
+            where = f"sample {ids[i]!r} (index {i})"
+            if n != self.n_loops_:
+                raise ValueError(f"MMGPRegressor: {where} has {n} boundary loops, the training meshes have {self.n_loops_}")
+            if m.dim != self.dim_:
                 raise ValueError(f"MMGPRegressor: {where} has {m.dim}-D points, the training meshes are {self.dim_}-D")
+        if self.morphing_ == "disk" and self.n_corners_:
+            few = [(sid, c) for sid, m in zip(ids, meshes)
+                   if (c := count_corners(m.points, m.cells, self.corner_angle)) < self.n_corners_]
+            if few:
+                warnings.warn(f"MMGPRegressor: {len(few)} sample(s) have fewer than the {self.n_corners_} boundary corners of the "
+                              f"training set (e.g. {few[0][0]!r}: {few[0][1]}); their morphing pins arbitrary nodes", stacklevel=3)
         return ids
 
-    def _check_inputs(self, inputs, n, ids) -> torch.Tensor:
-        if isinstance(inputs, Mapping):
-            names = list(inputs)
-            if hasattr(self, "input_names_") and self.input_names_ is not None and sorted(names) != sorted(self.input_names_):
-                raise ValueError(f"MMGPRegressor: inputs have columns {names}, the model was fit on {self.input_names_}")
-            names = self.input_names_ if getattr(self, "input_names_", None) else names
-            cols = [_numbers(inputs[k], f"input {k!r}").reshape(-1) for k in names]
-            for k, c in zip(names, cols):
-                if c.shape[0] != n:
-                    raise ValueError(f"MMGPRegressor: input {k!r} has {c.shape[0]} values, expected one per mesh ({n})")
-            arr = np.stack(cols, 1) if names else np.zeros((n, 0))
-        else:
-            arr = _numbers(inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs, "inputs")
-            if arr.ndim == 1:
-                arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[0] != n:
-            raise ValueError(f"MMGPRegressor: inputs must have one row per mesh ({n}), got shape {arr.shape}")
-        if hasattr(self, "x_mean_") and arr.shape[1] != self.n_inputs_:
-            raise ValueError(f"MMGPRegressor: inputs have {arr.shape[1]} columns, the model was fit on {self.n_inputs_}")
-        bad = ~np.isfinite(arr).all(1)
-        if bad.any():
-            i = int(np.nonzero(bad)[0][0])
-            raise ValueError(f"MMGPRegressor: inputs of sample {ids[i]!r} (index {i}) are not finite: {arr[i].tolist()}")
-        return torch.as_tensor(arr)
-
-    def _split_outputs(self, outputs, meshes, ids):
-        if not isinstance(outputs, Mapping) or len(outputs) == 0:
-            raise ValueError("MMGPRegressor: outputs must be a non-empty mapping name -> values")
-        fields, scalars = {}, {}
-        n = len(meshes)
-        for name, val in outputs.items():
-            if isinstance(val, (list, tuple)) and len(val) > 0 and all(np.ndim(v) >= 1 for v in val):
-                if len(val) != n:
-                    raise ValueError(f"MMGPRegressor: field {name!r} has {len(val)} nodal fields for {n} meshes; "
-                                     "give one per mesh, in the order of the meshes")
-                for i, (v, m) in enumerate(zip(val, meshes)):
-                    v = v if isinstance(v, torch.Tensor) else torch.as_tensor(_numbers(v, f"field {name!r} of sample {ids[i]!r}"))
-                    if v.dim() > 1 and not (v.dim() == 2 and v.shape[1] == 1):
-                        raise ValueError(
-                            f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has shape {tuple(v.shape)}; "
-                            "MMGP learns scalar nodal fields (N,), pass each component as its own output"
-                        )
-                    if len(v) != m.n_points:
-                        raise ValueError(
-                            f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has {len(v)} values, its mesh has {m.n_points} nodes"
-                        )
-                    if not torch.isfinite(torch.as_tensor(v)).all():
-                        raise ValueError(f"MMGPRegressor: field {name!r} of sample {ids[i]!r} (index {i}) has NaN or inf values")
-                fields[name] = [torch.as_tensor(v).to(meshes[0].points).reshape(-1) for v in val]
-            else:
-                arr = _numbers(val.detach().cpu() if isinstance(val, torch.Tensor) else val, f"output {name!r}").reshape(-1)
-                if arr.shape[0] != n:
-                    raise ValueError(f"MMGPRegressor: output {name!r} must be {n} scalars or {n} nodal fields, got shape {np.shape(val)}")
-                if not np.isfinite(arr).all():
-                    i = int(np.nonzero(~np.isfinite(arr))[0][0])
-                    raise ValueError(f"MMGPRegressor: output {name!r} of sample {ids[i]!r} (index {i}) is not finite")
-                scalars[name] = torch.as_tensor(arr)
-        return fields, scalars
+    def _clip_modes(self, name: str, value, n: int):
+        if value is not None and value > n - 1:
+            warnings.warn(f"MMGPRegressor: {name}={value} exceeds the {n - 1} modes that {n} training samples support; "
+                          f"using {n - 1}", stacklevel=3)
+            return n - 1
+        return value
 
     # -- common pipeline ------------------------------------------------------------------------
-    def _prepare(self, meshes, fields, back: bool, desc: str):
-        dev, dt = self.device_, self.dtype_
+    def _prepare(self, meshes, fields, back, desc: str):
+        """Morph + transfer every sample; ``back``: True, False or the set of indices that also need Q_j."""
+        dt = self.dtype_
         tasks = []
         for i, m in enumerate(meshes):
             tasks.append({"points": m.points.detach().cpu().to(dt), "faces": m.cells.cpu(),
                           "fields": {k: v[i].detach().cpu().to(dt) for k, v in fields.items()},
                           "support": self.support_.cpu(), "support_faces": self.common_faces_.cpu(),
-                          "support_ref": None if self.morphing == "disk" else self.common_points_.cpu(),
-                          "morphing": self.morphing, "n_corners": self.n_corners, "back": back})
+                          "support_ref": None if self.morphing_ == "disk" else self.common_points_.cpu(),
+                          "morphing": self.morphing_, "n_corners": self.n_corners_,
+                          "back": back if isinstance(back, bool) else i in back})
         return map_samples(_prepare_sample, tasks, scheduler=self.scheduler, desc=desc, progress=self.progress)
 
     def _log_inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -237,7 +292,7 @@ class MMGPRegressor:
 
     def _scale_features(self, x: torch.Tensor) -> torch.Tensor:
         """Centred log of the inputs positive in every training sample, (n, p_+), for the amplitude law."""
-        pos = (x > 0).all(0) if not hasattr(self, "scale_inputs_") else self.scale_inputs_.to(x.device)
+        pos = self.scale_inputs_.to(x.device)
         if bool((x[:, pos] <= 0).any()):
             raise ValueError("MMGPRegressor: an input that was positive in every training sample is <= 0 here; "
                              "refit with field_scaling='none'")
@@ -248,9 +303,9 @@ class MMGPRegressor:
         ``meshes`` (the samples' meshes) are needed when the law uses shape modes (``amplitude_shape_modes``)."""
         self._check_fitted()
         n = len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
-        x = self._check_inputs(inputs, n, [str(i) for i in range(n)])
+        x = self._inputs(inputs, n, [str(i) for i in range(n)])
         xs = None
-        if getattr(self, "amplitude_shape_modes", 0):
+        if self.amplitude_shape_modes:
             if meshes is None:
                 raise ValueError("MMGPRegressor.field_scales: the amplitude law uses shape modes; pass the meshes too")
             xs = self.predict_coefficients(meshes, inputs)[0]
@@ -274,164 +329,214 @@ class MMGPRegressor:
         z = self.shape_pod_.transform(coords)  # (n, k_s)
         return (torch.cat([z, self._log_inputs(x.to(z))], 1) - self.x_mean_) / self.x_std_
 
+    def _inputs(self, inputs, n, ids) -> torch.Tensor:
+        return check_inputs(inputs, n, ids, self.input_names_, self.n_inputs_)
+
     # -- estimator API ----------------------------------------------------------------------------
-    def fit(self, meshes: Sequence[Mesh], inputs, outputs: Mapping, ids: Sequence[str] | None = None) -> "MMGPRegressor":
+    def fit(self, meshes, inputs=None, outputs: Mapping | None = None, ids: Sequence[str] | None = None) -> "MMGPRegressor":
         """Learn the surrogate.
 
         Parameters
         ----------
-        meshes : n triangle meshes (2-D, or 3-D surface patches), any node counts
+        meshes : n triangle meshes (2-D, or 3-D surface patches), any node counts; or a
+            ``geomsci.mmgp.selection.Samples`` list (then ``inputs``/``outputs`` come from it)
         inputs : (n, p) array of scalar inputs, or a mapping name -> (n,) values
-        outputs : mapping name -> either n nodal fields (each (N_i,)) or (n,) scalars
+        outputs : mapping name -> either n nodal fields (each (N_i,) or (N_i, C)) or (n,) scalars
         ids : optional sample names used in error messages
         """
-        if self.morphing not in ("disk", "rbf"):
-            raise ValueError(f"MMGPRegressor: morphing must be 'disk' or 'rbf', got {self.morphing!r}")
-        if self.field_scaling not in ("power", "none"):
-            raise ValueError(f"MMGPRegressor: field_scaling must be 'power' or 'none', got {self.field_scaling!r}")
-        if self.gp not in ("shared", "independent"):
-            raise ValueError(f"MMGPRegressor: gp must be 'shared' or 'independent', got {self.gp!r}")
-        if self.kernel not in KERNELS:
-            raise ValueError(f"MMGPRegressor: kernel must be one of {KERNELS}, got {self.kernel!r}")
-        if self.calibration not in ("loo", "none"):
-            raise ValueError(f"MMGPRegressor: calibration must be 'loo' or 'none', got {self.calibration!r}")
-        for name, value, lo in (("n_shape_modes", self.n_shape_modes, 1), ("field_modes", self.field_modes, 1),
-                                ("n_corners", self.n_corners, 0), ("amplitude_shape_modes", self.amplitude_shape_modes, 0)):
-            if value is None and name == "field_modes":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-                raise ValueError(f"MMGPRegressor: {name} must be an integer >= {lo}, got {value!r}")
-        if not 0.0 < self.field_energy <= 1.0:
-            raise ValueError(f"MMGPRegressor: field_energy must lie in (0, 1], got {self.field_energy!r}")
-        if not (self.common_mesh is None or isinstance(self.common_mesh, Mesh) or (
-                isinstance(self.common_mesh, (int, np.integer)) and not isinstance(self.common_mesh, bool))):
-            raise ValueError(f"MMGPRegressor: common_mesh must be None, a training-mesh index or a Mesh, "
-                             f"got {type(self.common_mesh).__name__}")
-        gkw = dict(n_restarts=self.n_restarts, n_iter=self.n_iter, lr=self.lr, seed=self.seed, kernel=self.kernel,
-                   n_polish=self.n_polish)
-        GP = (lambda: SharedGP(**gkw, calibration=self.calibration)) if self.gp == "shared" else (lambda: BatchedGP(**gkw))
-        GP(), BatchedGP(**gkw)  # check the optimiser settings before the per-sample work
-        for attr in ("n_loops_", "dim_", "x_mean_", "input_names_", "scale_inputs_"):
-            self.__dict__.pop(attr, None)
-        ids = self._check_meshes(meshes, ids)
-        if len(meshes) < 2:
-            raise ValueError(f"MMGPRegressor.fit: needs at least 2 training samples, got {len(meshes)}")
+        from geomsci.mmgp.selection import to_samples
+
+        if (samples := to_samples(meshes)) is not None:
+            meshes, inputs, outputs, ids = samples.meshes, samples.inputs, samples.outputs, samples.ids
+        self._check_params()
+        for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, attr)  # a refit starts clean
+        ids, loops = check_meshes(meshes, ids)
+        n = len(meshes)
+        if n < 2:
+            raise ValueError(f"MMGPRegressor.fit: needs at least 2 training samples, got {n}")
         cm = self.common_mesh
-        if not (cm is None or isinstance(cm, Mesh) or -len(meshes) <= cm < len(meshes)):
-            raise ValueError(f"MMGPRegressor: common_mesh={cm} is not an index of the {len(meshes)} training meshes")
+        if not (cm is None or isinstance(cm, Mesh) or -n <= cm < n):
+            raise ValueError(f"MMGPRegressor: common_mesh={cm} is not an index of the {n} training meshes")
+        dims = {m.dim for m in meshes}
+        if len(dims) > 1:
+            raise ValueError(f"MMGPRegressor: the training meshes mix {sorted(dims)}-D points")
         self.input_names_ = list(inputs) if isinstance(inputs, Mapping) else None
-        x = self._check_inputs(inputs, len(meshes), ids)
-        fields, scalars = self._split_outputs(outputs, meshes, ids)
+        self.n_inputs_ = None
+        x = check_inputs(inputs, n, ids, self.input_names_)
+        fields, scalars, comps = split_outputs(outputs, meshes, ids)
+        self.morphing_ = self._resolve_morphing(loops, ids)
+        self.n_loops_, self.dim_, self.n_inputs_ = loops[0], meshes[0].dim, x.shape[1]
         self.device_, self.dtype_ = meshes[0].device, torch.float64
-        self.dim_ = meshes[0].dim
-        self.n_loops_ = len(boundary_loops(meshes[0].cells))
-        self.n_inputs_ = x.shape[1]
-        self.field_names_, self.scalar_names_ = list(fields), list(scalars)
+        self.field_names_, self.scalar_names_, self.field_components_ = list(fields), list(scalars), comps
+        n_shape = self._clip_modes("n_shape_modes", self.n_shape_modes, n)
+        n_field = self._clip_modes("field_modes", self.field_modes, n)
         # Common mesh: a training mesh (most nodes by default) or a given one; its morphed image is the support.
-        cm = self.common_mesh
-        if isinstance(cm, Mesh):
-            common = cm
-        else:
-            idx = int(np.argmax([m.n_points for m in meshes])) if cm is None else int(cm)
-            common = meshes[idx]
-        self.common_points_ = common.points.detach().to(self.dtype_)
-        self.common_faces_ = common.cells
-        if self.morphing == "disk":
-            self.support_ = disk_map(self.common_points_, self.common_faces_, n_corners=self.n_corners)
-        else:
-            self.support_ = self.common_points_
-        self.support_ = self.support_.to(self.device_)
-        w = vertex_areas(self.support_, self.common_faces_.to(self.device_))  # (N_c,) lumped mass
-        prep = self._prepare(meshes, fields, back=False, desc="mmgp: morph+transfer (fit)")
+        common = cm if isinstance(cm, Mesh) else meshes[int(np.argmax([m.n_points for m in meshes])) if cm is None else int(cm)]
+        self.n_corners_ = self._resolve_corners(meshes, ids, common)
+        self.common_points_ = common.points.detach().to(self.device_, self.dtype_)
+        self.common_faces_ = common.cells.to(self.device_)
+        support = disk_map(self.common_points_, self.common_faces_, n_corners=self.n_corners_) if self.morphing_ == "disk" \
+            else self.common_points_
+        self.support_ = support.to(self.device_)
+        w = vertex_areas(self.support_, self.common_faces_)  # (N_c,) lumped mass
+        # Calibration samples (at most MAX_CALIBRATION, evenly spread): their back-transfer Q_i lets the CV
+        # interval factor and the transfer-error variance be measured on the samples' own nodes.
+        calib = sorted(set(np.linspace(0, n - 1, min(n, MAX_CALIBRATION)).round().astype(int).tolist()))
+        need_back = set(calib) if self.field_names_ and self.interval_calibration == "cv" else set()
+        prep = self._prepare(meshes, fields, back=need_back, desc="mmgp: morph+transfer (fit)")
         coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)  # (n, N_c D)
-        self.shape_pod_ = WeightedPOD(n_modes=self.n_shape_modes).fit(coords, w.repeat_interleave(self.dim_))
+        w_coords = w.repeat_interleave(self.dim_)
+        self.shape_pod_ = WeightedPOD(n_modes=n_shape).fit(coords, w_coords)
+        if not 0 <= self.amplitude_shape_modes <= self.shape_pod_.n_components_:
+            raise ValueError(f"MMGPRegressor: amplitude_shape_modes must lie in [0, {self.shape_pod_.n_components_}] "
+                             f"(the shape modes), got {self.amplitude_shape_modes}")
         x = x.to(coords)
-        self.log_inputs_ = (x > 0).all(0) if self.log_transform else torch.zeros(x.shape[1], dtype=torch.bool)
+        self.log_inputs_ = (x > 0).all(0) if self.log_transform else torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
         xin = torch.cat([self.shape_pod_.transform(coords), self._log_inputs(x)], 1)  # (n, k_s + p)
         self.x_mean_ = xin.mean(0)
         self.x_std_ = xin.std(0).clamp_min(1e-12)
         xs = (xin - self.x_mean_) / self.x_std_
-        self.scale_inputs_ = (x > 0).all(0) if self.field_scaling == "power" else torch.zeros(x.shape[1], dtype=torch.bool)
-        if self.amplitude_shape_modes and self.field_scaling != "power":
-            raise ValueError("MMGPRegressor: amplitude_shape_modes needs field_scaling='power'")
-        if not 0 <= self.amplitude_shape_modes <= self.shape_pod_.n_components_:
-            raise ValueError(f"MMGPRegressor: amplitude_shape_modes must lie in [0, {self.shape_pod_.n_components_}] "
-                             f"(the shape modes), got {self.amplitude_shape_modes}")
+        self.scale_inputs_ = (x > 0).all(0) if self.field_scaling == "power" else torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
         self.scale_center_ = self._scale_features(x).mean(0)
         feats = self._amp_features(x, xs)  # (n, p_+ + k_a), centred
-        self.field_pods_, self.field_gps_, self.field_beta_, self.field_resvar_ = {}, {}, {}, {}
-        for name in tqdm(self.field_names_, desc="mmgp: POD + GP per field", disable=not self.progress, leave=False):
-            snaps = torch.stack([p["fields"][name] for p in prep]).to(self.device_)  # (n, N_c)
+        self.field_pods_, self.field_gps_, self.field_beta_, self.field_resvar_, self.std_scale_ = {}, {}, {}, {}, {}
+        gkw = self._gp_kwargs()
+        steps = len(self.field_names_) + bool(self.scalar_names_)
+        bar = tqdm(total=steps, desc="mmgp: POD + GP fits", disable=not self.progress, leave=False)
+        for name in self.field_names_:
+            bar.set_postfix_str(name)
+            snaps = torch.stack([p["fields"][name].reshape(-1) for p in prep]).to(self.device_)  # (n, N_c C), node-major
+            wf = w.repeat_interleave(max(comps[name], 1))
             if feats.shape[1] > 0:  # power-law amplitude: least squares on log ||u_i||_W = c + beta . f_i
-                norm = (snaps**2 @ w).sqrt()
+                norm = (snaps**2 @ wf).sqrt()
                 logn = norm.clamp_min(1e-12 * float(norm.max()) + 1e-300).log()
-                F = feats
-                A = torch.cat([torch.ones_like(logn)[:, None], F], 1)
+                A = torch.cat([torch.ones_like(logn)[:, None], feats], 1)
                 beta = torch.linalg.lstsq(A, logn[:, None]).solution[1:, 0]  # (p_+ + k_a,)
                 self.field_beta_[name] = beta
-                snaps = snaps / (F @ beta).exp()[:, None]
-            pod = WeightedPOD(n_modes=self.field_modes, energy=self.field_energy).fit(snaps, w)
+                snaps = snaps / (feats @ beta).exp()[:, None]
+            pod = WeightedPOD(n_modes=n_field, energy=self.field_energy).fit(snaps, wf)
             self.field_pods_[name] = pod
-            self.field_resvar_[name] = (cv_residual_variance(snaps, w, pod.n_components_) if self.pod_residual
-                                        else torch.zeros_like(w))  # (N_c,)
-            self.field_gps_[name] = GP().fit(xs, pod.transform(snaps))
+            self.field_resvar_[name] = (cv_residual_variance(snaps, wf, pod.n_components_) if self.pod_residual
+                                        else torch.zeros_like(wf))  # (N_c C,)
+            own = []  # (index, Q_i, field on its own nodes / s_i) of the calibration samples
+            if need_back:
+                amp = (feats @ self.field_beta_[name]).exp() if name in self.field_beta_ else torch.ones(n, dtype=snaps.dtype)
+                own = [(i, _sparse(prep[i]["back"], self.device_, self.dtype_), fields[name][i].to(self.device_, self.dtype_) / amp[i])
+                       for i in calib]
+                # Round-trip transfer error (sample -> common mesh -> sample), a variance the POD cannot see.
+                self.field_resvar_[name] = self.field_resvar_[name] + cal.transfer_variance(own, snaps, max(comps[name], 1))
+            gp = (SharedGP(**gkw, calibration=self.calibration) if self.gp == "shared" else BatchedGP(**gkw))
+            self.field_gps_[name] = gp.fit(xs, pod.transform(snaps))
+            self.std_scale_[name] = (cal.field_interval_scale(gp, xs, snaps, wf, pod.n_components_, self.field_resvar_[name], own,
+                                                              max(comps[name], 1))
+                                     if own and isinstance(gp, SharedGP) else 1.0)
+            bar.update()
         self.scalar_gp_ = None
         if self.scalar_names_:
+            bar.set_postfix_str("scalars")
             y = torch.stack([scalars[k] for k in self.scalar_names_], 1).to(xs)
-            self.log_outputs_ = (y > 0).all(0) if self.log_transform else torch.zeros(y.shape[1], dtype=torch.bool)
+            self.log_outputs_ = (y > 0).all(0) if self.log_transform else torch.zeros(y.shape[1], dtype=torch.bool, device=y.device)
             y = torch.where(self.log_outputs_, y.clamp_min(1e-300).log(), y)
             self.scalar_gp_ = BatchedGP(**gkw).fit(xs, y)
+            if self.interval_calibration == "none":
+                sc = torch.ones(y.shape[1])
+            elif n <= MAX_REFIT_CV:
+                sc = cal.scalar_interval_scales_cv(lambda: BatchedGP(**gkw), xs, y, self.log_outputs_)
+            else:
+                sc = cal.scalar_interval_scales(self.scalar_gp_, self.log_outputs_)
+            self.std_scale_.update({k: float(sc[c]) for c, k in enumerate(self.scalar_names_)})
+            bar.update()
+        bar.close()
+        # Out-of-distribution reference: the training set's own leave-one-out distances and shape residuals.
+        self.ood_x_train_ = xs
+        self.ood_distance_ref_ = torch.stack([cal.nearest_distances(xs, xs, ls, exclude_self=True).quantile(0.95)
+                                              for ls in cal.gp_metrics(self._gps())]).clamp_min(1e-12)
+        self.ood_shape_ref_ = cal.cv_shape_residual_norms(coords, w_coords, self.shape_pod_.n_components_).quantile(0.95)
+        self.ood_shape_ref_ = self.ood_shape_ref_.clamp_min(1e-9 * float((coords * coords * w_coords).sum(1).sqrt().mean()))
         return self
+
+    def _gps(self) -> list:
+        return list(self.field_gps_.values()) + ([self.scalar_gp_] if self.scalar_gp_ is not None else [])
 
     def _check_fitted(self):
         if not hasattr(self, "shape_pod_"):
             raise RuntimeError("MMGPRegressor: call fit (or load) before predict")
 
-    def predict_coefficients(self, meshes, inputs, ids=None):
-        """GP inputs and per-sample back-transfer operators: ``(x (n, d) standardised, [Q_j sparse (N_j, N_c)])``."""
+    def _morph_new(self, meshes, inputs, ids):
         self._check_fitted()
-        ids = self._check_meshes(meshes, ids)
-        x = self._check_inputs(inputs, len(meshes), ids)
+        ids = self._check_new_meshes(meshes, ids)
+        x = self._inputs(inputs, len(meshes), ids)
         prep = self._prepare(meshes, {}, back=True, desc="mmgp: morph+transfer (predict)")
         coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)
         Qs = [_sparse(p["back"], self.device_, self.dtype_) for p in prep]
+        return ids, x.to(coords), coords, Qs
+
+    def predict_coefficients(self, meshes, inputs, ids=None):
+        """GP inputs and per-sample back-transfer operators: ``(x (n, d) standardised, [Q_j sparse (N_j, N_c)])``."""
+        _, x, coords, Qs = self._morph_new(meshes, inputs, ids)
         return self._gp_inputs(coords, x), Qs
 
     def reconstruct(self, name: str, Q: torch.Tensor, coeffs: torch.Tensor, scale=1.0) -> torch.Tensor:
-        """Field ``name`` on a sample's nodes from POD coefficients: s Q (mean + Phi a); coeffs (k,) or (S, k) -> (N,) or (S, N);
-        ``scale``: the sample's amplitude s (``field_scales``; 1 without field scaling)."""
-        pod = self.field_pods_[name]
-        common = pod.inverse_transform(coeffs.reshape(-1, pod.n_components_))  # (S, N_c)
-        out = torch.sparse.mm(Q, common.T).T * scale  # (S, N)
+        """Field ``name`` on a sample's nodes from POD coefficients: s Q (mean + Phi a); coeffs (k,) or (S, k) ->
+        (N,) or (S, N) for a scalar field, (N, C) or (S, N, C) for a C-component field; ``scale``: the sample's
+        amplitude s (``field_scales``; 1 without field scaling)."""
+        pod, C = self.field_pods_[name], max(self.field_components_[name], 1)
+        common = pod.inverse_transform(coeffs.reshape(-1, pod.n_components_))  # (S, N_c C)
+        S = common.shape[0]
+        common = common.reshape(S, -1, C).permute(1, 0, 2).reshape(-1, S * C)  # (N_c, S C)
+        out = (torch.sparse.mm(Q, common) * scale).reshape(Q.shape[0], S, C).permute(1, 0, 2)  # (S, N, C)
+        out = out[..., 0] if self.field_components_[name] == 0 else out
         return out[0] if coeffs.dim() == 1 else out
 
-    def predict(self, meshes: Sequence[Mesh], inputs, return_std: bool = False, ids: Sequence[str] | None = None):
+    def ood_scores(self, xs: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+        """Out-of-distribution score (n,) of samples with GP inputs ``xs`` and common-mesh coordinates
+        ``coords`` (``geomsci.mmgp.calibration``): about 1 or below inside the training distribution."""
+        dist = torch.stack([cal.nearest_distances(xs, self.ood_x_train_, ls) / ref
+                            for ls, ref in zip(cal.gp_metrics(self._gps()), self.ood_distance_ref_)]).max(0).values
+        shape = cal.shape_residual_norms(self.shape_pod_, coords) / self.ood_shape_ref_
+        return torch.maximum(dist, shape)
+
+    def predict(self, meshes, inputs=None, return_std: bool = False, ids: Sequence[str] | None = None, return_ood: bool = False):
         """Predict every fitted output.
 
-        Returns ``mean`` (or ``(mean, std)`` with ``return_std``): dicts mapping each field name to a
-        list of (N_j,) tensors on the given meshes and each scalar name to an (n,) tensor. The 95%
-        interval is mean +- 1.96 std (``Z95``); std includes the GP noise variance and, for a shared
-        GP, the correlation of the POD modes' errors (``calibration``).
+        Returns ``mean`` (or ``(mean, std)`` with ``return_std``; ``ood`` (n,) appended with
+        ``return_ood``): dicts mapping each field name to a list of (N_j,) tensors ((N_j, C) for a
+        C-component field) on the given meshes and each scalar name to an (n,) tensor. The 95%
+        interval is mean +- 1.96 std (``Z95``). With ``interval_calibration='cv'`` the std includes
+        each output's cross-validated factor ``std_scale_``. Samples whose OOD score exceeds
+        ``ood_threshold`` trigger a warning.
         """
-        xs, Qs = self.predict_coefficients(meshes, inputs, ids)
-        scales = self._field_scales(self._check_inputs(inputs, len(meshes), ids or [str(i) for i in range(len(meshes))]).to(xs), xs)
+        from geomsci.mmgp.selection import to_samples
+
+        if (samples := to_samples(meshes)) is not None:
+            meshes, inputs, ids = samples.meshes, samples.inputs, samples.ids
+        ids, x, coords, Qs = self._morph_new(meshes, inputs, ids)
+        xs = self._gp_inputs(coords, x)
+        scales = self._field_scales(x, xs)
         mean, std = {}, {}
         for name in self.field_names_:
             gp = self.field_gps_[name]
             if isinstance(gp, SharedGP):  # Cov[a | x_j] = v_j C  ->  Var u_j = v_j diag(B C B^T)
                 mu, v = gp.predict_shared(xs)  # (n, k), (n,)
-                C = gp.output_cov_
+                Cov = gp.output_cov_
             else:  # independent GPs: Cov[a | x_j] = diag(var_j)
                 mu, var = gp.predict(xs)  # (n, k) each
-            modes = self.field_pods_[name].modes_
+            nc = max(self.field_components_[name], 1)
+            modes = self.field_pods_[name].modes_.reshape(-1, nc, mu.shape[1])  # (N_c, C, k)
+            resvar = self.field_resvar_[name].reshape(-1, nc)  # (N_c, C)
             mean[name], std[name] = [], []
             for j, Q in enumerate(Qs):
                 s = scales[name][j]
                 mean[name].append(self.reconstruct(name, Q, mu[j], s))
-                B = torch.sparse.mm(Q, modes)  # (N_j, k)
-                nodal = ((B @ C) * B).sum(1) * v[j] if isinstance(gp, SharedGP) else (B * B) @ var[j]
-                nodal = nodal + apply(Q, self.field_resvar_[name])  # POD truncation error, independent of the GP's
-                std[name].append(nodal.clamp_min(0).sqrt() * s)
+                comp = []
+                for c in range(nc):
+                    B = torch.sparse.mm(Q, modes[:, c, :])  # (N_j, k)
+                    nodal = ((B @ Cov) * B).sum(1) * v[j] if isinstance(gp, SharedGP) else (B * B) @ var[j]
+                    nodal = nodal + apply(Q, resvar[:, c])  # POD truncation error, independent of the GP's
+                    comp.append(nodal.clamp_min(0).sqrt() * s * self.std_scale_[name])
+                sd = torch.stack(comp, 1)
+                std[name].append(sd[:, 0] if self.field_components_[name] == 0 else sd)
         if self.scalar_gp_ is not None:
             mu, var = self.scalar_gp_.predict(xs)  # (n, s)
             for c, name in enumerate(self.scalar_names_):
@@ -440,45 +545,56 @@ class MMGPRegressor:
                     mean[name], std[name] = m, m * torch.expm1(var[:, c]).sqrt()
                 else:
                     mean[name], std[name] = mu[:, c], var[:, c].sqrt()
-        return (mean, std) if return_std else mean
+                std[name] = std[name] * self.std_scale_[name]
+        ood = self.ood_scores(xs, coords)
+        far = [(sid, float(o)) for sid, o in zip(ids, ood) if o > self.ood_threshold]
+        if far:
+            warnings.warn(f"MMGPRegressor: {len(far)} of {len(ids)} samples lie outside the training distribution (OOD score > "
+                          f"{self.ood_threshold:g}; e.g. {far[0][0]!r}: {far[0][1]:.1f}); their predictions and intervals "
+                          "are not to be trusted", stacklevel=2)
+        out = (mean, std) if return_std else (mean,)
+        out = out + (ood,) if return_ood else out
+        return out if len(out) > 1 else out[0]
 
-    def score(self, meshes, inputs, outputs: Mapping, ids=None) -> float:
-        """Mean Q2 (coefficient of determination) over the given outputs."""
+    def score(self, meshes, inputs=None, outputs: Mapping | None = None, ids=None) -> float:
+        """Mean Q2 (coefficient of determination) over the given outputs (all fitted ones for ``Samples``)."""
+        from geomsci.mmgp.selection import to_samples
+
+        if (samples := to_samples(meshes)) is not None:
+            meshes, inputs, outputs, ids = samples.meshes, samples.inputs, samples.outputs, samples.ids
+        self._check_fitted()
         unknown = [k for k in outputs if k not in self.field_names_ and k not in self.scalar_names_]
         if unknown:
             raise ValueError(f"MMGPRegressor.score: output {unknown[0]!r} was not fit; the model predicts "
                              f"{self.field_names_ + self.scalar_names_}")
-        pred = self.predict(meshes, inputs, ids=ids)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            pred = self.predict(meshes, inputs, ids=ids)
         return float(np.mean([q2(outputs[k] if k in self.scalar_names_ else list(outputs[k]), pred[k]) for k in outputs]))
 
     # -- persistence ----------------------------------------------------------------------------------
+    _NOT_SAVED = ("device_", "dtype_")
+
     def save(self, path) -> Path:
-        """Write the fitted model to ``path`` (a ``torch.save`` file of tensors and plain values)."""
+        """Write the fitted model to ``path``: a ``torch.save`` file of the constructor arguments and
+        every learned attribute (tensors, plain values, POD and GP states), read back with
+        ``weights_only=True``. The file is written whole or not at all."""
         self._check_fitted()
-        state = {
-            "format": FORMAT,
-            "params": {k: getattr(self, k) for k in ("morphing", "n_corners", "n_shape_modes", "field_energy", "field_modes",
-                                                       "n_restarts", "n_iter", "lr", "n_polish", "kernel", "calibration", "gp",
-                                                       "field_scaling", "amplitude_shape_modes", "log_transform", "pod_residual",
-                                                       "seed")},
-            "common_points": self.common_points_.cpu(), "common_faces": self.common_faces_.cpu(), "support": self.support_.cpu(),
-            "dim": self.dim_, "n_loops": self.n_loops_, "n_inputs": self.n_inputs_, "input_names": self.input_names_,
-            "field_names": self.field_names_, "scalar_names": self.scalar_names_,
-            "x_mean": self.x_mean_.cpu(), "x_std": self.x_std_.cpu(), "log_inputs": self.log_inputs_.cpu(),
-            "log_outputs": getattr(self, "log_outputs_", torch.zeros(0, dtype=torch.bool)).cpu(),
-            "scale_inputs": self.scale_inputs_.cpu(), "scale_center": self.scale_center_.cpu(),
-            "field_beta": {k: v.cpu() for k, v in self.field_beta_.items()},
-            "field_resvar": {k: v.cpu() for k, v in self.field_resvar_.items()},
-            "shape_pod": _cpu(self.shape_pod_.state()),
-            "field_pods": {k: _cpu(v.state()) for k, v in self.field_pods_.items()},
-            "field_gps": {k: _cpu(v.state()) for k, v in self.field_gps_.items()},
-            "scalar_gp": None if self.scalar_gp_ is None else _cpu(self.scalar_gp_.state()),
-        }
+        params = self.get_params()
+        params["scheduler"], params["progress"] = None, False
+        if isinstance(params["common_mesh"], Mesh):
+            params["common_mesh"] = None  # its geometry is saved as common_points_ / common_faces_
+        fitted = {k: _encode(v) for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k not in self._NOT_SAVED}
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"MMGPRegressor.save: {path} is a directory; give a file name such as {path / 'model.pt'}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, path)
+        tmp = path.with_name(path.name + ".part")
+        try:
+            torch.save({"format": FORMAT, "params": params, "fitted": fitted}, tmp)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -491,56 +607,44 @@ class MMGPRegressor:
             s = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
             raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model ({type(e).__name__})") from None
-        if isinstance(s, dict) and s.get("format") == "geomsci.mmgp/1":
-            raise ValueError(f"MMGPRegressor.load: {path} was saved by an older geomsci (format geomsci.mmgp/1, "
-                             "softplus-parametrised GPs); refit the model")
-        if not isinstance(s, dict) or s.get("format") != FORMAT:
+        fmt = s.get("format") if isinstance(s, dict) else None
+        if isinstance(fmt, str) and fmt.startswith("geomsci.mmgp/") and fmt != FORMAT:
+            raise ValueError(f"MMGPRegressor.load: {path} was saved by another geomsci version (format {fmt}, "
+                             f"this one reads {FORMAT}); refit the model")
+        if fmt != FORMAT:
             raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model")
         dev = torch.device(device or "cpu")
-        mv = lambda st: _to(st, dev)  # noqa: E731
         model = cls(**s["params"])
+        for k, v in s["fitted"].items():
+            setattr(model, k, _decode(v, dev))
         model.device_, model.dtype_ = dev, torch.float64
-        model.common_points_, model.common_faces_ = s["common_points"].to(dev), s["common_faces"].to(dev)
-        model.support_ = s["support"].to(dev)
-        model.dim_, model.n_loops_, model.n_inputs_ = s["dim"], s["n_loops"], s["n_inputs"]
-        model.input_names_, model.field_names_, model.scalar_names_ = s["input_names"], s["field_names"], s["scalar_names"]
-        model.x_mean_, model.x_std_ = s["x_mean"].to(dev), s["x_std"].to(dev)
-        model.log_inputs_, model.log_outputs_ = s["log_inputs"].to(dev), s["log_outputs"].to(dev)
-        model.scale_inputs_ = s.get("scale_inputs", torch.zeros(model.n_inputs_, dtype=torch.bool)).to(dev)
-        model.scale_center_ = s.get("scale_center", torch.zeros(0, dtype=torch.float64)).to(dev)
-        model.field_beta_ = {k: v.to(dev) for k, v in s.get("field_beta", {}).items()}
-        model.field_resvar_ = {k: v.to(dev) for k, v in s["field_resvar"].items()}
-        model.shape_pod_ = WeightedPOD.from_state(mv(s["shape_pod"]))
-        model.field_pods_ = {k: WeightedPOD.from_state(mv(v)) for k, v in s["field_pods"].items()}
-        model.field_gps_ = {k: gp_from_state(mv(v)) for k, v in s["field_gps"].items()}
-        model.scalar_gp_ = None if s["scalar_gp"] is None else gp_from_state(mv(s["scalar_gp"]))
         return model
 
 
-def _numbers(value, what: str) -> np.ndarray:
-    """``value`` as a float64 array; a ValueError naming ``what`` for text or ragged lists."""
-    if isinstance(value, torch.Tensor):  # any device
-        value = value.detach().cpu()
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"MMGPRegressor: {what} must be numbers ({_short(e)})") from None
+def _encode(value):
+    """A learned attribute as plain values and CPU tensors (``torch.load(weights_only=True)`` reads it)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, WeightedPOD):
+        return {"__pod__": _encode(value.state())}
+    if isinstance(value, (SharedGP, BatchedGP)):
+        return {"__gp__": _encode(value.state())}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
 
 
-def _short(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text if len(text) < 120 else text[:117] + "..."
-
-
-def _cpu(state):
-    return _to(state, torch.device("cpu"))
-
-
-def _to(state, device):
-    if isinstance(state, torch.Tensor):
-        return state.to(device)
-    if isinstance(state, dict):
-        return {k: _to(v, device) for k, v in state.items()}
-    if isinstance(state, list):
-        return [_to(v, device) for v in state]
-    return state
+def _decode(value, device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        if "__pod__" in value:
+            return WeightedPOD.from_state(_decode(value["__pod__"], device))
+        if "__gp__" in value:
+            return gp_from_state(_decode(value["__gp__"], device))
+        return {k: _decode(v, device) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v, device) for v in value]
+    return value

@@ -56,7 +56,7 @@ def test_errors_are_one_line(dataset, tmp_path, capsys):
     cases = [
         (["fit", str(dataset / "train"), "--outputs", "outputs.csv", "--fields", "stress"], "no point field 'stress'"),
         (["predict", str(tmp_path / "missing.pt"), str(dataset / "test")], "no model file"),
-        (["fit", str(dataset / "test"), "--inputs", str(bad), "--fields", "u1"], "sample 'sample_0000'"),
+        (["fit", str(dataset / "test"), "--inputs", str(bad), "--fields", "u1"], "sample 'sample_9999' has no mesh file"),
         (["fit", str(tmp_path / "nodir"), "--fields", "u1"], "no such folder"),
         (["fit", str(dataset / "train")], "nothing to learn"),
     ]

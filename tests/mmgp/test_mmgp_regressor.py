@@ -55,7 +55,7 @@ def _check_monte_carlo(model, mte, xte):
         fields = model.reconstruct("u2", Q, coeffs, scale[j])  # (S, N_j)
         # plus the POD truncation variance, an independent term added analytically to both sides' sum
         mc = fields.var(0) + scale[j] ** 2 * torch.sparse.mm(Q, model.field_resvar_["u2"][:, None])[:, 0]
-        an = std["u2"][j] ** 2
+        an = (std["u2"][j] / model.std_scale_["u2"]) ** 2  # the analytic variance, before the CV interval factor
         big = an > 1e-6 * an.max()
         assert float(((mc[big] / an[big]) - 1).abs().max()) < 6 * (2 / 3999) ** 0.5
 
@@ -238,11 +238,11 @@ def test_bad_arguments_fail_before_the_morphing(small_data, small_model, tmp_pat
         ({}, [["a"]] * 3, {"y": y[:, 0]}, "inputs must be numbers"),
         ({}, {"p": [1.0, 2.0, 3.0], "q": [1.0]}, {"y": y[:, 0]}, "input 'q' has 1 values, expected one per mesh"),
         ({}, x, {"u2": u2[:2]}, "field 'u2' has 2 nodal fields for 3 meshes"),
-        ({}, x, {"u2": [torch.stack([v, v], 1) for v in u2]}, r"has shape \(\d+, 2\); MMGP learns scalar nodal fields"),
+        ({}, x, {"u2": [v[:, None, None].expand(-1, 2, 2) for v in u2]}, r"has shape \(\d+, 2, 2\); give \(N,\) or \(N, C\)"),
         ({"common_mesh": 7}, x, {"y": y[:, 0]}, "common_mesh=7 is not an index of the 3 training meshes"),
         ({"common_mesh": "a"}, x, {"y": y[:, 0]}, "common_mesh must be None, a training-mesh index or a Mesh"),
         ({"n_shape_modes": 0}, x, {"y": y[:, 0]}, "n_shape_modes must be an integer >= 1"),
-        ({"n_corners": -1}, x, {"y": y[:, 0]}, "n_corners must be an integer >= 0"),  # was accepted
+        ({"n_corners": -1}, x, {"y": y[:, 0]}, "n_corners must be an integer >= 0 or 'auto'"),  # was accepted
         ({"field_energy": 2.0}, x, {"y": y[:, 0]}, r"field_energy must lie in \(0, 1\]"),
     ]
     for params, inputs, outputs, message in cases:
