@@ -98,7 +98,8 @@ def _field_values(field, mesh: Mesh | None, n_points: int, n_cells: int) -> tupl
 
 
 def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 1, cmap: str = "viridis",
-              elev: float = 25.0, azim: float = -60.0, colorbar: bool = True, size: float = 4.0) -> Path:
+              elev: float = 25.0, azim: float = -60.0, colorbar: bool = True, size: float = 4.0,
+              clim: tuple[float, float] | None = None, zoom: float = 1.35, symlog: float | None = None) -> Path:
     """Draw a 3-D mesh (or a point set) to a PNG, coloured by ``field`` if given.
 
     Parameters
@@ -109,6 +110,14 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
         are drawn as their length). Point fields are averaged onto faces.
     views : number of views side by side, turning around the z axis by 360 / views degrees.
     elev, azim : viewing angles of the first view in degrees (matplotlib's convention).
+    symlog : if given, a symmetric-log colour scale, linear within +-``symlog`` (for fields spanning
+        decades of both signs, such as curvatures near a sharp edge).
+    zoom : magnification of the 3-D box in its axes (1 shows the whole box from any angle; the default
+        1.35 fills the picture for compact shapes; long thin shapes seen obliquely need less).
+    clim : (low, high) colour limits of the field (values outside get the end colours); default the
+        field's range. Pass the same limits to compare two pictures (truth and prediction).
+
+    The colour bar gets its own strip to the right of the views, so it never covers the mesh.
     """
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
@@ -127,17 +136,35 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
         values, where = _field_values(field, m, len(points), n_cells if m is not None else (0 if tris is None else len(tris)))
         if where == "cell" and ctype not in ("triangle", None):
             raise ValueError(f"plot_mesh: cell fields are drawn on triangle meshes only, got {ctype!r} cells")
-    norm = Normalize(*(np.nanmin(values), np.nanmax(values))) if values is not None else None
+    if clim is not None:
+        if len(clim) != 2 or not (np.isfinite(clim[0]) and np.isfinite(clim[1]) and clim[0] <= clim[1]):
+            raise ValueError(f"plot_mesh: clim must be (low, high) finite with low <= high, got {clim!r}")
+        if values is None:
+            raise ValueError("plot_mesh: clim was given without a field to colour")
+    norm = None
+    if values is not None:
+        vmin, vmax = clim if clim is not None else (np.nanmin(values), np.nanmax(values))
+        if symlog is not None:
+            from matplotlib.colors import SymLogNorm
+
+            if not symlog > 0:
+                raise ValueError(f"plot_mesh: symlog must be a positive linear range, got {symlog!r}")
+            norm = SymLogNorm(symlog, vmin=vmin, vmax=vmax, clip=True)
+        else:
+            norm = Normalize(vmin, vmax, clip=True)
     if norm is not None and norm.vmin == norm.vmax:
         norm = Normalize(norm.vmin - 0.5, norm.vmax + 0.5)
     cm = colormaps[cmap]
 
-    fig = _figure((size * views + (0.8 if field is not None and colorbar else 0), size))
+    bar_width = 1.0 if values is not None and colorbar else 0.0  # inches, a strip of its own
+    total = size * views + bar_width
+    fig = _figure((total, size))
     lo, hi = points.min(0), points.max(0)
     center, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-12)
+    top = 0.9 if title else 1.0
     ax = None
     for k in range(views):
-        ax = fig.add_subplot(1, views, k + 1, projection="3d")
+        ax = fig.add_axes((size * k / total, 0.0, size / total, top), projection="3d")
         az = azim + 360.0 * k / views
         ax.view_init(elev=elev, azim=az)
         # viewing direction (towards the camera) in matplotlib's convention
@@ -161,14 +188,15 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
         ext = np.maximum((hi - lo) / 2, 0.05 * half)  # (3,) half extents; equal scale on all axes
         for set_lim, c, h in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), center, ext):
             set_lim(c - h, c + h)
-        ax.set_box_aspect(tuple(ext / ext.max()), zoom=1.35)
+        ax.set_box_aspect(tuple(ext / ext.max()), zoom=zoom)
         ax.set_axis_off()
     if title:
         fig.suptitle(title)
     if values is not None and colorbar:
         from matplotlib.cm import ScalarMappable
 
-        fig.colorbar(ScalarMappable(norm=norm, cmap=cm), ax=fig.axes, shrink=0.7, label=field if isinstance(field, str) else None)
+        cax = fig.add_axes(((size * views + 0.15) / total, 0.15, 0.18 / total, 0.7 * top))
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cm), cax=cax, label=field if isinstance(field, str) else None)
     return _save(fig, path)
 
 

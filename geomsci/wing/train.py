@@ -126,3 +126,61 @@ def cp_mse(net, norm: Normalizer, data: WingData, which: str = "test") -> float:
     if sub.cp.shape[0] == 0:
         raise ValueError(f"cp_mse: the dataset has no {which} wings to evaluate on")
     return float(((predict_cp(net, norm, sub) - sub.cp) ** 2).mean())
+
+
+#: How H, k1, k2 are signed in checkpoints written by :func:`save_cp_model` (docs/conventions.md).
+CURVATURE_SIGN = "positive on an outward sphere"
+
+
+def save_cp_model(path, net, norm: Normalizer, model: str, groups) -> None:
+    """Write a trained Cp model (``train_cp_model``'s result) to ``path`` (.pt) for :func:`load_cp_model`."""
+    torch.save({"model": model, "groups": tuple(groups), "state": net.state_dict(), "norm": norm.__dict__,
+                "curvature_sign": CURVATURE_SIGN}, path)
+
+
+def _flip_curvature_sign(ck: dict) -> dict:
+    """A checkpoint trained with the old sign (H = -1/R on an outward sphere) made to give identical
+    predictions on features with the current sign: H -> -H and (k1, k2) -> (-k2, -k1) are undone in the
+    input normalization and the first layer (asinh and the clipping are odd, so negation passes through)."""
+    from geomsci.wing.dataset import FEATURE_NAMES
+
+    norm = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in ck["norm"].items()}
+    state = {k: v.clone() for k, v in ck["state"].items()}
+    first = next(k for k in state if k.endswith("weight"))  # the layer that reads the inputs
+    old_w, old = state[first].clone(), {k: v.clone() for k, v in norm.items() if isinstance(v, torch.Tensor)}
+    pos = {FEATURE_NAMES[c]: i for i, c in enumerate(norm["cols"])}
+    offset = 5  # coordinates (3) and the flight condition (2) come before the features
+    for new, src in (("H", "H"), ("k1", "k2"), ("k2", "k1")):
+        if new not in pos:
+            continue
+        i, j = pos[new], pos[src]
+        norm["feat_scale"][i] = old["feat_scale"][j]
+        norm["mean"][offset + i] = -old["mean"][offset + j]
+        norm["std"][offset + i] = old["std"][offset + j]
+        state[first][:, offset + i] = -old_w[:, offset + j]
+    return {**ck, "norm": norm, "state": state, "curvature_sign": CURVATURE_SIGN}
+
+
+def load_cp_model(path):
+    """(model, normalizer, checkpoint dict) from a file written by :func:`save_cp_model` or ``geomsci wing
+    train -o``; checkpoints from before the curvature-sign convention are converted on the fly."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_cp_model: {path}: no such file")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip and format errors all mean: not a Cp model file
+        raise ValueError(f"load_cp_model: {path} is not a Cp model saved by `geomsci wing train -o` ({type(e).__name__})") from None
+    if not isinstance(ck, dict) or not {"model", "groups", "state", "norm"} <= set(ck):
+        raise ValueError(f"load_cp_model: {path} is not a Cp model saved by `geomsci wing train -o` (keys missing)")
+    if ck["model"] not in MODELS:
+        raise ValueError(f"load_cp_model: {path} holds an unknown model {ck['model']!r}; expected one of {sorted(MODELS)}")
+    if ck.get("curvature_sign") != CURVATURE_SIGN:
+        ck = _flip_curvature_sign(ck)
+    norm = Normalizer(**ck["norm"])
+    net = MODELS[ck["model"]](norm.mean.numel())
+    net.load_state_dict(ck["state"])
+    net.eval()
+    return net, norm, ck

@@ -42,22 +42,23 @@ def saddle(uv):
 
 
 def exact(name, uv):
-    """Analytic E, F, G, Christoffel symbols, K, H (H for the normal x_u x x_v)."""
+    """Analytic E, F, G, Christoffel symbols, K, H (H for the normal x_u x x_v, positive where the surface bends
+    away from it: docs/conventions.md)."""
     u, v = uv[:, 0], uv[:, 1]
     z = torch.zeros_like(u)
     if name == "sphere":
         R = 1.5
         return dict(E=R**2 * torch.sin(v) ** 2, F=z, G=z + R**2, Gamma1_11=z, Gamma1_12=torch.cos(v) / torch.sin(v),
                     Gamma1_22=z, Gamma2_11=-torch.sin(v) * torch.cos(v), Gamma2_12=z, Gamma2_22=z,
-                    K=z + 1 / R**2, H=z + 1 / R)  # inward normal: H = +1/R
+                    K=z + 1 / R**2, H=z - 1 / R)  # inward normal: H = -1/R
     if name == "torus":
         rho = R_T + r_T * torch.cos(v)
         return dict(E=rho**2, F=z, G=z + r_T**2, Gamma1_11=z, Gamma1_12=-r_T * torch.sin(v) / rho, Gamma1_22=z,
                     Gamma2_11=rho * torch.sin(v) / r_T, Gamma2_12=z, Gamma2_22=z,
-                    K=torch.cos(v) / (r_T * rho), H=-(R_T + 2 * r_T * torch.cos(v)) / (2 * r_T * rho))
+                    K=torch.cos(v) / (r_T * rho), H=(R_T + 2 * r_T * torch.cos(v)) / (2 * r_T * rho))
     if name == "cylinder":
         r = 0.8
-        return dict(E=z + r**2, F=z, G=z + 1, K=z, H=z - 1 / (2 * r),
+        return dict(E=z + r**2, F=z, G=z + 1, K=z, H=z + 1 / (2 * r),
                     **{f"Gamma{k}_{ij}": z for k in (1, 2) for ij in ("11", "12", "22")})
     if name == "plane":
         return dict(E=z + 1.09, F=z + 0.5, G=z + 4.25, K=z, H=z,
@@ -65,7 +66,7 @@ def exact(name, uv):
     if name == "saddle":
         det = 1 + u**2 + v**2
         return dict(E=1 + v**2, F=u * v, G=1 + u**2, Gamma1_11=z, Gamma1_12=v / det, Gamma1_22=z, Gamma2_11=z,
-                    Gamma2_12=u / det, Gamma2_22=z, K=-1 / det**2, H=-u * v / det**1.5)
+                    Gamma2_12=u / det, Gamma2_22=z, K=-1 / det**2, H=u * v / det**1.5)
     raise KeyError(name)
 
 
@@ -232,14 +233,14 @@ def test_features_on_cuda_match_cpu():
 
 
 def test_mesh_fit_on_icosphere_converges():
-    """Unstructured icosphere (outward normals): K = 1/R^2, H = -1/R; error falls ~4x per subdivision."""
+    """Unstructured icosphere (outward normals): K = 1/R^2, H = +1/R; error falls ~4x per subdivision."""
     from geomsci.core.shapes import icosphere
 
     errs = []
     for s in (2, 3, 4):
         m = icosphere(s, radius=2.0, dtype=torch.float64)
         f = mesh_features(m).point_data
-        errs.append(((f["K"] - 0.25).abs().max().item(), (f["H"] + 0.5).abs().max().item()))
+        errs.append(((f["K"] - 0.25).abs().max().item(), (f["H"] - 0.5).abs().max().item()))
     print("\nicosphere K/H errors:", errs)
     for k in (0, 1):
         assert errs[2][k] < errs[1][k] < errs[0][k]
@@ -252,7 +253,7 @@ def test_quartic_mesh_fit_on_icosphere_is_higher_order():
     errs = []
     for s in (2, 3, 4):
         f = mesh_features(icosphere(s, radius=2.0, dtype=torch.float64), degree=4).point_data
-        errs.append((f["H"] + 0.5).abs().max().item())
+        errs.append((f["H"] - 0.5).abs().max().item())
     print("\nicosphere quartic-fit H errors:", errs)  # measured 1.9e-2, 8.1e-4, 5.3e-5
     assert math.log2(errs[1] / errs[2]) > 3.0 and errs[2] < 1e-4
 
