@@ -1,4 +1,4 @@
-"""`geomsci deepmesh ...` commands and the DeepMesh step of `geomsci demo`."""
+"""`geomsci deepmesh ...` commands (the demo step lives in ``geomsci.deepmesh.demo``)."""
 from __future__ import annotations
 
 import time
@@ -18,14 +18,21 @@ def extract(
     out: Path = typer.Option(..., "--out", "-o", help="output mesh (.ply, .obj, .stl, .off, .vtu, ...)"),
     key: str = typer.Option(None, "--key", help="array (.npz) or point field (meshio) to use"),
     spacing: float = typer.Option(None, "--spacing", help="node spacing (overrides the file's)"),
+    force: bool = typer.Option(False, "--force", help="overwrite OUT if it exists"),
+    threads: int = typer.Option(None, "--threads", help="torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"),
 ):
     """Extract the LEVEL iso-surface of VOLUME with marching cubes and write it to OUT."""
     import geomsci
     from geomsci.core import geometry
 
+    from geomsci.core.errors import InputError
+    from geomsci.core.threads import limit_threads
+
     from .marching_cubes import marching_cubes
     from .volume_io import read_volume
 
+    if out.exists() and not force:
+        raise InputError(f"--out {out} exists; pass --force to overwrite it or choose another path")
     values, origin, sp = read_volume(volume, key)
     values = values.astype(np.float64)
     if not np.isfinite(values).all():
@@ -38,11 +45,12 @@ def extract(
         if not (spacing > 0 and np.isfinite(spacing)):
             raise ValueError(f"--spacing must be a positive finite number, got {spacing}")
         sp = np.full(3, spacing)
-    t0 = time.perf_counter()
-    mesh = marching_cubes(torch.from_numpy(values), level, spacing=sp.tolist(), origin=origin.tolist())
-    dt = time.perf_counter() - t0
-    geomsci.save(mesh.to(dtype=torch.float32), out)
-    closed = geometry.is_watertight(mesh.cells)
+    with limit_threads(threads):
+        t0 = time.perf_counter()
+        mesh = marching_cubes(torch.from_numpy(values), level, spacing=sp.tolist(), origin=origin.tolist())
+        dt = time.perf_counter() - t0
+        geomsci.save(mesh.to(dtype=torch.float32), out)
+        closed = geometry.is_watertight(mesh.cells)
     typer.echo(
         f"wrote {out}: {mesh.n_points} vertices, {mesh.n_cells} triangles from a {values.shape} volume "
         f"at level {level:g} in {dt:.2f} s ({'watertight' if closed else 'open'})"

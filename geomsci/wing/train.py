@@ -132,10 +132,11 @@ def cp_mse(net, norm: Normalizer, data: WingData, which: str = "test") -> float:
 CURVATURE_SIGN = "positive on an outward sphere"
 
 
-def save_cp_model(path, net, norm: Normalizer, model: str, groups) -> None:
-    """Write a trained Cp model (``train_cp_model``'s result) to ``path`` (.pt) for :func:`load_cp_model`."""
+def save_cp_model(path, net, norm: Normalizer, model: str, groups, model_kw: dict | None = None) -> None:
+    """Write a trained Cp model (``train_cp_model``'s result) to ``path`` (.pt) for :func:`load_cp_model`;
+    ``model_kw`` are the size arguments given to ``train_cp_model`` (e.g. ``hidden=32``), if any."""
     torch.save({"model": model, "groups": tuple(groups), "state": net.state_dict(), "norm": norm.__dict__,
-                "curvature_sign": CURVATURE_SIGN}, path)
+                "model_kw": dict(model_kw or {}), "curvature_sign": CURVATURE_SIGN}, path)
 
 
 def _flip_curvature_sign(ck: dict) -> dict:
@@ -180,7 +181,7 @@ def load_cp_model(path):
     if ck.get("curvature_sign") != CURVATURE_SIGN:
         ck = _flip_curvature_sign(ck)
     norm = Normalizer(**ck["norm"])
-    net = MODELS[ck["model"]](norm.mean.numel())
+    net = MODELS[ck["model"]](norm.mean.numel(), **ck.get("model_kw", {}))
     net.load_state_dict(ck["state"])
     net.eval()
     return net, norm, ck

@@ -106,7 +106,7 @@ def test_extract_bad_files_and_options(tmp_path, sphere_volume, capsys, case, ms
 
 
 def test_demo(tmp_path):
-    from geomsci.deepmesh.cli import demo
+    from geomsci.deepmesh.demo import demo
 
     summary = demo(tmp_path)
     assert "genus 1" in summary and "dL/dr = 1.0000" in summary

@@ -91,7 +91,7 @@ def test_cli_features_train_and_errors(tiny, tmp_path, capsys):
 
 
 def test_demo_writes_pngs_and_reports_prediction_error(tmp_path):
-    from geomsci.wing.cli import demo
+    from geomsci.wing.demo import demo
 
     summary = demo(tmp_path)
     for name in ("wing_mean_curvature", "wing_christoffel_1_11", "wing_cp_panel", "wing_cp_predicted"):
