@@ -11,12 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from geomsci.core.nn import mlp
+
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.GELU()]
-    return nn.Sequential(*layers[:-1])
+    """GELU MLP with PyTorch's default init from the global RNG (``train_cp_model`` seeds it)."""
+    return mlp(sizes, nn.GELU(), init="torch")
 
 
 def _check_inputs(x: torch.Tensor, in_dim: int, who: str) -> None:
