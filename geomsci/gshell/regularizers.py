@@ -22,7 +22,9 @@ def sdf_sign_loss(sdf: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
 
     sdf (V,), edges (E, 2) long -> ().
     """
-    sa, sb = sdf[edges[:, 0]], sdf[edges[:, 1]]  # (E,)
+    # index_select, not sdf[edges[:, 0]]: its backward (index_add_) is deterministic on the CPU at any thread
+    # count, where advanced indexing's (index_put_ with accumulate) adds repeated indices in a racy order
+    sa, sb = sdf.index_select(0, edges[:, 0]), sdf.index_select(0, edges[:, 1])  # (E,)
     crossed = (sa > 0) != (sb > 0)
     if not bool(crossed.any()):
         return sdf.sum() * 0
@@ -76,7 +78,7 @@ def nu_smoothness_loss(nu: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     Favors nu that varies smoothly (like a distance), so grid vertices without a target follow
     their neighbours instead of leaving one-cell islands or pinholes. nu (V,), edges (E, 2) -> ().
     """
-    return (nu[edges[:, 0]] - nu[edges[:, 1]]).square().mean()
+    return (nu.index_select(0, edges[:, 0]) - nu.index_select(0, edges[:, 1])).square().mean()  # deterministic backward
 
 
 @torch.no_grad()
