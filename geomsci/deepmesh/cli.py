@@ -24,7 +24,6 @@ def extract(
     """Extract the LEVEL iso-surface of VOLUME with marching cubes and write it to OUT."""
     import geomsci
     from geomsci.core import geometry
-
     from geomsci.core.errors import InputError
     from geomsci.core.threads import limit_threads
 

@@ -15,7 +15,7 @@ surface) and uniform points y_j (the eikonal term keeps s a distance away from t
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -12,7 +12,7 @@ Two ways to hold the fields (``head``):
 from __future__ import annotations
 
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -10,7 +10,6 @@ Test wings are separate random planforms: the split is by wing, never by conditi
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +64,7 @@ class WingData:
     conditions: torch.Tensor
     split: torch.Tensor
 
-    def subset(self, which: str) -> "WingData":
+    def subset(self, which: str) -> WingData:
         if which not in ("train", "test"):
             raise ValueError(f"WingData.subset: which must be 'train' or 'test', got {which!r}")
         k = self.split == (0 if which == "train" else 1)

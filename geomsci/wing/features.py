@@ -14,7 +14,7 @@ All return a :class:`~geomsci.core.mesh.Mesh` whose ``point_data`` holds the nam
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

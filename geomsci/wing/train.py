@@ -18,7 +18,6 @@ from geomsci.wing.dataset import WingData
 from geomsci.wing.fundamental_forms import FEATURE_GROUPS
 from geomsci.wing.models import MODELS
 
-
 INPUT_GROUPS = dict(FEATURE_GROUPS, normal=["normal_x", "normal_y", "normal_z"])
 
 
@@ -58,7 +57,7 @@ class Normalizer:
         return (x - self.mean) / self.std
 
     @classmethod
-    def fit(cls, data: WingData, cols: list) -> "Normalizer":
+    def fit(cls, data: WingData, cols: list) -> Normalizer:
         scale = data.features[..., cols].abs().flatten(0, 1).median(0).values.clamp_min(1e-8) if cols else torch.ones(0)
         tmp = cls(cols, scale, torch.zeros(1), torch.ones(1), 0.0, 1.0)
         x = tmp.inputs(data).flatten(0, 2)
