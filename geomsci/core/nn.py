@@ -124,6 +124,8 @@ class FourierFeatures(nn.Module):
     ``include_input=False``). B (n_freq, d) is a fixed buffer in cycles per unit length, for instance from
     :func:`gaussian_frequencies` or :func:`positional_frequencies`; an empty B gives x alone."""
 
+    B: torch.Tensor  # (n_freq, d) buffer
+
     def __init__(self, frequencies: torch.Tensor, include_input: bool = True):
         super().__init__()
         if not isinstance(frequencies, torch.Tensor) or frequencies.dim() != 2 or not frequencies.is_floating_point():

@@ -141,9 +141,11 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
             raise ValueError(f"plot_mesh: clim must be (low, high) finite with low <= high, got {clim!r}")
         if values is None:
             raise ValueError("plot_mesh: clim was given without a field to colour")
-    norm = None
+    norm: Normalize | None = None
     if values is not None:
-        vmin, vmax = clim if clim is not None else (np.nanmin(values), np.nanmax(values))
+        vmin, vmax = (float(c) for c in clim) if clim is not None else (float(np.nanmin(values)), float(np.nanmax(values)))
+        if vmin == vmax:
+            vmin, vmax = vmin - 0.5, vmax + 0.5
         if symlog is not None:
             from matplotlib.colors import SymLogNorm
 
@@ -152,8 +154,6 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
             norm = SymLogNorm(symlog, vmin=vmin, vmax=vmax, clip=True)
         else:
             norm = Normalize(vmin, vmax, clip=True)
-    if norm is not None and norm.vmin == norm.vmax:
-        norm = Normalize(norm.vmin - 0.5, norm.vmax + 0.5)
     cm = colormaps[cmap]
 
     bar_width = 1.0 if values is not None and colorbar else 0.0  # inches, a strip of its own
@@ -171,14 +171,14 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
         e, a = math.radians(elev), math.radians(az)
         view = np.array([math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)])
         if tris is None or len(tris) == 0:
-            c = cm(norm(values)) if values is not None else "tab:blue"
+            c = cm(norm(values)) if values is not None and norm is not None else "tab:blue"
             ax.scatter(points[:, 0], points[:, 1], points[:, 2], c=c, s=4, depthshade=True)
         else:
             v = points[tris]  # (F, 3, 3)
             n = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
             n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
             shade = 0.35 + 0.65 * np.abs(n @ view)  # (F,)
-            if values is None:
+            if values is None or norm is None:
                 base = np.broadcast_to(np.array([0.62, 0.72, 0.86]), (len(tris), 3))
             else:
                 fv = values[tris].mean(1) if where == "point" else values

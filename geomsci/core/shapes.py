@@ -60,8 +60,8 @@ def _grid_faces(n_u: int, n_v: int, wrap_u: bool, wrap_v: bool) -> np.ndarray:
     """
     cu = n_u if wrap_u else n_u - 1
     cv = n_v if wrap_v else n_v - 1
-    i, j = np.meshgrid(np.arange(cu), np.arange(cv), indexing="ij")
-    i, j = i.ravel(), j.ravel()
+    i_grid, j_grid = np.meshgrid(np.arange(cu), np.arange(cv), indexing="ij")
+    i, j = i_grid.ravel(), j_grid.ravel()
     i1, j1 = (i + 1) % n_u, (j + 1) % n_v
     a, b, c, d = i * n_v + j, i1 * n_v + j, i1 * n_v + j1, i * n_v + j1
     return np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]).astype(np.int64)  # (2 cu cv, 3)
