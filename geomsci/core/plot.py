@@ -117,6 +117,8 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
     clim : (low, high) colour limits of the field (values outside get the end colours); default the
         field's range. Pass the same limits to compare two pictures (truth and prediction).
 
+    Notes
+    -----
     The colour bar gets its own strip to the right of the views, so it never covers the mesh.
     """
     from matplotlib import colormaps

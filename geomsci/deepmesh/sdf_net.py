@@ -27,7 +27,7 @@ from geomsci.core.sampling import sample_points
 
 
 class SDFNet(torch.nn.Module):
-    """MLP signed-distance field with Fourier or positional input features.
+    """MLP signed-distance field with Fourier or positional input features: ``net(points (P, 3)) -> (P,)``.
 
     Parameters
     ----------
@@ -38,8 +38,6 @@ class SDFNet(torch.nn.Module):
     features : "fourier" | "positional" | "none"
     seed : int, draws B and the initial weights reproducibly
     dtype, device : of the parameters
-
-    Call: ``net(points (P, 3)) -> (P,)``.
     """
 
     def __init__(self, hidden: int = 64, layers: int = 3, n_freq: int = 16, sigma: float = 1.0,

@@ -13,6 +13,7 @@ from .regularizers import (
     nu_target_loss,
     sdf_sign_loss,
 )
+from .turntable import turntable, turntable_views
 
 __all__ = [
     "GShell",
@@ -44,4 +45,6 @@ __all__ = [
     "nu_target_loss",
     "nu_smoothness_loss",
     "distance_targets",
+    "turntable",
+    "turntable_views",
 ]
