@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # torch is pinned to the CPU build that lies on this machine's disk; an unpinned torch pulls GBs of CUDA.
 TORCH  := torch==2.13.0
 PYTEST_ARGS ?=
-# one stamp per install level: the demo needs the core dependencies only; tests, docs and lint add extras
+# one stamp per install level: the demo needs the core dependencies + scikit-fem; tests, docs and lint add extras
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DOCS := $(VENV)/.installed-docs
@@ -20,7 +20,7 @@ $(VENV)/bin/python:
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP_DEMO): pyproject.toml Makefile | $(VENV)/bin/python
-	$(PY) -m pip install -q $(TORCH) -e .
+	$(PY) -m pip install -q $(TORCH) -e '.[demo]'
 	touch $@
 
 $(STAMP_TEST): pyproject.toml Makefile | $(VENV)/bin/python

@@ -181,7 +181,13 @@ def demo(
             t0 = time.perf_counter()
             step_dir = out / step
             step_dir.mkdir(exist_ok=True)
-            summary = run_step(step_dir)
+            try:
+                summary = run_step(step_dir)
+            except ModuleNotFoundError as e:  # an optional dependency, not a bug: say what to install
+                if not e.name or e.name.split(".")[0] == "geomsci":
+                    raise
+                raise InputError(f"the {step} demo step needs the optional package {e.name!r}: "
+                                 "pip install 'geomsci[demo]' (or run the other steps with --only)") from e
             typer.echo(f"  [{step:>8}] {time.perf_counter() - t0:5.1f} s  {summary}")
     typer.echo(f"done in {time.perf_counter() - t_all:.1f} s; outputs in {out}")
 

@@ -30,6 +30,10 @@ def extract(
     from .marching_cubes import marching_cubes
     from .volume_io import read_volume
 
+    from geomsci.core.io import MESH_EXTENSIONS
+
+    if out.suffix.lower() not in MESH_EXTENSIONS:  # before the extraction, not after it
+        raise InputError(f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}")
     if out.exists() and not force:
         raise InputError(f"--out {out} exists; pass --force to overwrite it or choose another path")
     values, origin, sp = read_volume(volume, key)

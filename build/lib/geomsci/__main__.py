@@ -1,0 +1,3 @@
+from geomsci.cli import main
+
+main()

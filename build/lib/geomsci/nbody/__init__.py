@@ -1,0 +1,13 @@
+"""geomsci.nbody: batched N-body integrators and learned time-step control for three-body systems."""
+from .diagnostics import angular_momentum, center_of_mass, energy, pair_orbit
+from .initial_conditions import figure_eight, kepler_orbit, paper_triple, plummer, pythagorean
+from .integrate import Trajectory, integrate, state_from
+from .integrators import NBodyState, evolve, make_state
+from .units import G_AU, KM_S_IN_AU_YR
+
+__all__ = [
+    "integrate", "Trajectory", "state_from", "NBodyState", "evolve", "make_state",
+    "energy", "angular_momentum", "center_of_mass", "pair_orbit",
+    "paper_triple", "pythagorean", "figure_eight", "plummer", "kepler_orbit",
+    "G_AU", "KM_S_IN_AU_YR",
+]

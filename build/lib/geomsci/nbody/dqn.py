@@ -1,0 +1,216 @@
+"""A compact deep Q-network (Mnih et al. 2015, with the double-DQN target of van Hasselt et al. 2016).
+
+Pieces: `QNetwork` (MLP observation -> one Q value per action), `ReplayBuffer` (uniform
+sampling), `train_dqn` (epsilon-greedy rollouts of B systems at once, Huber TD loss, soft target
+update), `Policy` (greedy, batched, save/load).
+
+Exploration decays across episodes and is never reset: after e finished episodes,
+
+    eps(e) = eps_end + (eps_start - eps_end) * exp(-e / eps_decay)
+
+(the paper's code restarted the decay every episode). Training systems come from
+`TRAIN_SEEDS`, disjoint from the test seeds 0-99.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .env import ACTIONS, OBSERVATIONS, TRAIN_SEEDS, SystemBatch, compute_reward
+
+OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
+ERR_INDEX = 12  # position of the -log10 |dE/E0| feature in both observation kinds
+
+
+class QNetwork(nn.Module):
+    """MLP: observation (B, obs_dim) -> Q values (B, n_actions)."""
+
+    def __init__(self, obs_dim: int = 13, n_actions: int = len(ACTIONS), hidden: int = 64, layers: int = 2):
+        super().__init__()
+        dims = [obs_dim] + [hidden] * layers
+        mods = []
+        for i in range(layers):
+            mods += [nn.Linear(dims[i], dims[i + 1]), nn.ReLU()]
+        mods.append(nn.Linear(dims[-1], n_actions))
+        self.net = nn.Sequential(*mods)
+        scale = torch.ones(obs_dim)
+        scale[min(ERR_INDEX, obs_dim - 1)] = OBS_SCALE
+        self.register_buffer("scale", scale)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs.clamp(-100, 100) * self.scale)
+
+
+class ReplayBuffer:
+    """Ring buffer of transitions (obs, action, reward, next_obs, done) as tensors."""
+
+    def __init__(self, capacity: int, obs_dim: int, generator: torch.Generator):
+        self.obs = torch.zeros(capacity, obs_dim)
+        self.next_obs = torch.zeros(capacity, obs_dim)
+        self.action = torch.zeros(capacity, dtype=torch.long)
+        self.reward = torch.zeros(capacity)
+        self.done = torch.zeros(capacity)
+        self.capacity, self.size, self.pos, self.gen = capacity, 0, 0, generator
+
+    def add(self, obs, action, reward, next_obs, done) -> None:
+        for o, a, r, n, d in zip(obs, action, reward, next_obs, done):
+            i = self.pos
+            self.obs[i], self.action[i], self.reward[i] = torch.as_tensor(o), int(a), float(r)
+            self.next_obs[i], self.done[i] = torch.as_tensor(n), float(d)
+            self.pos = (self.pos + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, n: int):
+        idx = torch.randint(0, self.size, (n,), generator=self.gen)
+        return self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.done[idx]
+
+
+@dataclass
+class DQNConfig:
+    """Training settings (defaults: small, single-threaded CPU budget)."""
+
+    episodes: int = 160
+    parallel: int = 8  # systems rolled out at once (one 'round' = `parallel` episodes)
+    n_checks: int = 200  # 0.1-yr intervals per training episode (20 yr)
+    integrator: str = "hermite"
+    reward: str = "cost"
+    lam: float = 4.0
+    observation: str = "paper"  # 'paper' (13 numbers) or 'extended' (16; see env.py)
+    c_switch: float = 0.5  # per-notch charge of the 'steady' reward
+    stall_charge: bool = True  # a system stopped by max_substeps is terminal and pays the cap for skipped intervals
+    hidden: int = 64
+    layers: int = 2
+    lr: float = 1e-3
+    gamma: float = 0.9
+    batch_size: int = 128
+    buffer: int = 50_000
+    updates_per_step: int = 2
+    tau: float = 0.01
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    eps_decay: float = 40.0  # in episodes
+    max_substeps: int = 1000  # per 0.1-yr interval; a system needing more ends its episode
+    seed: int = 0
+
+
+class Policy:
+    """Greedy policy of a trained `QNetwork`: ``policy(obs (B, obs_dim)) -> action indices (B,)``.
+
+    ``policy.observation`` names the observation kind it expects ('paper' or 'extended').
+    """
+
+    def __init__(self, net: QNetwork, config: DQNConfig | None = None, history: dict | None = None):
+        self.net, self.config, self.history = net.eval(), config or DQNConfig(), history or {}
+        self.observation = self.config.observation
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        q = self.net(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
+        return q.argmax(dim=1).cpu().numpy()
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": self.net.state_dict(), "config": asdict(self.config), "history": self.history}, path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Policy":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"policy file {path} does not exist")
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        # files from before these fields existed: paper observation, no stall charge
+        cfg = DQNConfig(**{"observation": "paper", "stall_charge": False, **blob["config"]})
+        net = QNetwork(obs_dim=OBSERVATIONS[cfg.observation], hidden=cfg.hidden, layers=cfg.layers)
+        net.load_state_dict(blob["state_dict"])
+        return cls(net, cfg, blob.get("history"))
+
+
+def epsilon(episode: int, cfg: DQNConfig) -> float:
+    """Exploration rate after ``episode`` finished episodes (decays across episodes)."""
+    return cfg.eps_end + (cfg.eps_start - cfg.eps_end) * math.exp(-episode / cfg.eps_decay)
+
+
+def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
+    """Train a DQN on `TimeStepEnv`-equivalent rollouts of ``cfg.parallel`` systems at a time."""
+    if cfg.episodes < 1 or cfg.parallel < 1:
+        raise ValueError(f"train_dqn: episodes and parallel must be >= 1, got {cfg.episodes}, {cfg.parallel}")
+    if cfg.observation not in OBSERVATIONS:
+        raise ValueError(f"train_dqn: observation must be one of {tuple(OBSERVATIONS)}, got {cfg.observation!r}")
+    obs_dim = OBSERVATIONS[cfg.observation]
+    torch.manual_seed(cfg.seed)  # network initialisation
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    net = QNetwork(obs_dim=obs_dim, hidden=cfg.hidden, layers=cfg.layers)
+    target = QNetwork(obs_dim=obs_dim, hidden=cfg.hidden, layers=cfg.layers)
+    target.load_state_dict(net.state_dict())
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    buf = ReplayBuffer(cfg.buffer, obs_dim, gen)
+    history = {"episode_return": [], "final_error": [], "n_force": [], "epsilon": []}
+    done_episodes = 0
+    bar = tqdm(total=cfg.episodes, disable=not progress, desc="dqn episodes")
+    while done_episodes < cfg.episodes:
+        seeds = rng.choice(len(TRAIN_SEEDS), size=cfg.parallel, replace=False) + TRAIN_SEEDS.start
+        sysb = SystemBatch(seeds, integrator=cfg.integrator, max_substeps=cfg.max_substeps)
+        eps = epsilon(done_episodes, cfg)
+        obs = sysb.observe(cfg.observation)
+        ret = np.zeros(cfg.parallel)
+        for k in range(cfg.n_checks):
+            running = ~sysb.done.numpy()
+            with torch.no_grad():
+                greedy = net(torch.as_tensor(obs)).argmax(1).numpy()
+            explore = rng.random(cfg.parallel) < eps
+            act = np.where(explore, rng.integers(len(ACTIONS), size=cfg.parallel), greedy)
+            out = sysb.step(act)
+            rew = compute_reward(cfg.reward, out, lam=cfg.lam, c_switch=cfg.c_switch)
+            # a system that hits the per-interval step cap stops; without a charge that stop would be a
+            # way to escape all further cost (small mu -> stall -> free), so it is terminal and is
+            # charged the cap for every interval it skips (at most 100, like an early end)
+            term = out["ended_early"]
+            if cfg.stall_charge:
+                stall_cost = cfg.lam * cfg.max_substeps / 1000.0 * (cfg.n_checks - k - 1)
+                rew = rew - np.where(out["stalled"], min(stall_cost, 100.0), 0.0)
+                term = term | out["stalled"]
+            nobs = sysb.observe(cfg.observation)
+            m = running
+            buf.add(obs[m], act[m], rew[m], nobs[m], term[m])
+            ret += np.where(m, rew, 0.0)
+            obs = nobs
+            if buf.size >= cfg.batch_size:
+                for _ in range(cfg.updates_per_step):
+                    _update(net, target, opt, buf, cfg)
+            if sysb.done.all():
+                break
+        done_episodes += cfg.parallel
+        history["episode_return"] += ret.tolist()
+        history["final_error"] += sysb.rel_error.numpy().tolist()
+        history["n_force"] += sysb.state.n_force.numpy().tolist()
+        history["epsilon"] += [eps] * cfg.parallel
+        bar.update(cfg.parallel)
+        bar.set_postfix(eps=f"{eps:.2f}", ret=f"{ret.mean():.1f}", err=f"{np.median(sysb.rel_error.numpy()):.1e}")
+    bar.close()
+    return Policy(net, cfg, history)
+
+
+def _update(net, target, opt, buf, cfg: DQNConfig) -> float:
+    o, a, r, n, d = buf.sample(cfg.batch_size)
+    q = net(o).gather(1, a[:, None])[:, 0]
+    with torch.no_grad():
+        a_next = net(n).argmax(1, keepdim=True)  # double DQN: online net picks, target net scores
+        y = r + cfg.gamma * (1.0 - d) * target(n).gather(1, a_next)[:, 0]
+    loss = nn.functional.smooth_l1_loss(q, y)
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+    opt.step()
+    with torch.no_grad():
+        for p, tp in zip(net.parameters(), target.parameters()):
+            tp.mul_(1 - cfg.tau).add_(cfg.tau * p)
+    return loss.item()

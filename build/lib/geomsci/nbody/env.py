@@ -1,0 +1,234 @@
+"""The time-step control problem as an environment: a batched core and a gymnasium wrapper.
+
+Every ``check_step`` (0.1 yr) the agent picks mu (an index into `ACTIONS`, 10 values log-spaced
+from 1e-4 to 1e-1); the integrator then advances the three-body system to the next check time
+with that parameter ('hermite': dt = mu * collision time; 'aarseth': Hermite with Aarseth's
+criterion and eta = mu, the same action values driving another integrator without retraining).
+
+Observation (the paper's 'cart' state, 4N + 1 numbers, float32), N-body units with the total
+mass and 1 AU as units (G = 1):
+
+    [x_1/10, y_1/10, ..., x_N/10, y_N/10,  vx_1, vy_1, ..., vx_N, vy_N,  -log10 |dE/E0|]
+
+``observation='extended'`` appends three features that make the decision learnable and
+integrator-independent (16 numbers in all):
+
+    [..., log10(t_coll / check_step),  d(-log10 |dE/E0|) over the last interval,  log10(mu_prev)]
+
+t_coll is the collision time min over pairs of min(r/v, sqrt(r^3/(G(m_i+m_j)))) (how close the
+next encounter is, relative to the decision interval), and mu_prev the parameter used in the last
+interval (log10 mu_prev = 0 before the first decision). The previous parameter matters because
+changing mu is not free here: in these three-body runs the final error is the small net of large,
+mostly cancelling energy excursions during encounters, and a run that mixes two mu values ends
+with about the error of the coarser one while paying for the finer one (docs/nbody.md measures it).
+
+An episode ends early (terminated) when |dE/E0| > ``max_error`` (0.1); it is truncated after
+``n_checks`` intervals or when a system needs more than ``max_substeps`` steps in one interval.
+
+`SystemBatch` runs B systems at once (training and the batched evaluator use it); `TimeStepEnv` is
+the single-system `gymnasium.Env`.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from .diagnostics import energy
+from .initial_conditions import paper_triple
+from .integrate import state_from
+from .integrators import evolve
+from .rewards import E_LIM, PAPER_WEIGHTS, REWARDS, cost_reward, final_reward, paper_reward, steady_reward
+from .timesteps import collision_timescale
+from .units import G_AU, nbody_velocity_unit
+
+ACTIONS = np.logspace(-4, -1, 10)
+TEST_SEEDS = range(0, 100)
+TRAIN_SEEDS = range(1000, 1_000_000)
+INTEGRATORS = ("hermite", "aarseth")
+OBSERVATIONS = {"paper": 13, "extended": 16}  # observation kind -> length (three bodies)
+OBS_BOUND = 1e3  # observations are clipped to [-1e3, 1e3] (a body ejected to 10^4 AU)
+
+
+class SystemBatch:
+    """B paper three-body systems advanced together, one step parameter per system per interval.
+
+    Parameters
+    ----------
+    seeds : sequence of int, the `paper_triple` seeds (B = len(seeds))
+    integrator : 'hermite' or 'aarseth'
+    check_step : interval between decisions, yr
+    max_error : |dE/E0| above which a system's run ends early
+    max_substeps : per-interval step cap (a system exceeding it is stopped: 'stalled')
+    """
+
+    def __init__(self, seeds, *, integrator: str = "hermite", check_step: float = 0.1, max_error: float = 0.1,
+                 max_substeps: int = 20000, actions=ACTIONS, device=None):
+        if integrator not in INTEGRATORS:
+            raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
+        if check_step <= 0:
+            raise ValueError(f"check_step must be > 0 yr, got {check_step}")
+        self.seeds = [int(s) for s in seeds]
+        self.integrator, self.check_step, self.max_error = integrator, float(check_step), float(max_error)
+        self.max_substeps, self.actions = int(max_substeps), np.asarray(actions, dtype=np.float64)
+        self.state = state_from([paper_triple(s, device=device) for s in self.seeds], G=G_AU)
+        st = self.state
+        self.E0 = energy(st.x, st.v, st.m, G_AU)  # (B,)
+        self.E = self.E0.clone()
+        self.k = 0  # intervals done
+        B = st.batch
+        self.done = torch.zeros(B, dtype=torch.bool, device=st.x.device)  # ended (early or stalled)
+        self.ended_early = torch.zeros_like(self.done)
+        self.stalled = torch.zeros_like(self.done)
+        self.v_unit = nbody_velocity_unit(3.0, 1.0, G_AU)
+        self.mu_prev = torch.ones(B, dtype=st.x.dtype, device=st.x.device)  # 1 = no decision yet
+        self.dlog_err = torch.zeros(B, dtype=st.x.dtype, device=st.x.device)
+
+    @property
+    def batch(self) -> int:
+        return self.state.batch
+
+    @property
+    def rel_error(self) -> torch.Tensor:
+        """|E - E0| / |E0| per system, (B,)."""
+        return ((self.E - self.E0) / self.E0).abs()
+
+    def _neg_log_err(self) -> torch.Tensor:
+        return -torch.log10(self.rel_error.clamp_min(1e-16))  # (B,)
+
+    def observe(self, kind: str = "paper") -> np.ndarray:
+        """Observation (B, 13) for 'paper' or (B, 16) for 'extended', float32 (see module docstring)."""
+        if kind not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {tuple(OBSERVATIONS)}, got {kind!r}")
+        st = self.state
+        pos = (st.x[..., :2] / 10.0).reshape(st.batch, -1)  # (B, 2N), length unit 1 AU, /10 as the paper
+        vel = (st.v[..., :2] / self.v_unit).reshape(st.batch, -1)  # (B, 2N)
+        cols = [pos, vel, self._neg_log_err()[:, None]]  # (B, 4N + 1)
+        if kind == "extended":
+            tc = collision_timescale(st.x, st.v, st.m, G_AU)  # (B,) yr
+            cols += [torch.log10(tc / self.check_step).clamp(-8.0, 8.0)[:, None],
+                     self.dlog_err.clamp(-16.0, 16.0)[:, None], torch.log10(self.mu_prev)[:, None]]
+        obs = torch.cat(cols, dim=1).cpu().numpy().astype(np.float32)
+        return np.clip(np.nan_to_num(obs, nan=0.0), -OBS_BOUND, OBS_BOUND)
+
+    def step(self, action_idx, max_steps=None) -> dict:
+        """Advance every running system one interval with ``ACTIONS[action_idx[b]]``.
+
+        ``max_steps`` (int or (B,) tensor) overrides ``max_substeps`` for this interval.
+        Returns a dict of numpy arrays (B,): 'E', 'E_prev', 'n_force' (this interval), 'mu',
+        'mu_prev' (the parameter of the interval before; 1 before the first decision),
+        'ended_early', 'stalled', 'active' (systems that were running before this call).
+        """
+        a = np.asarray(action_idx).reshape(-1)
+        if a.shape[0] != self.batch or a.min() < 0 or a.max() >= len(self.actions):
+            raise ValueError(f"actions must be {self.batch} indices in [0, {len(self.actions)}), got {a.tolist()[:8]}")
+        st = self.state
+        active = ~self.done
+        mu = torch.as_tensor(self.actions[a], dtype=st.x.dtype, device=st.x.device)
+        t_next = torch.full_like(st.t, (self.k + 1) * self.check_step)
+        t_target = torch.where(active, t_next, st.t)  # finished systems stay where they are
+        nf0 = st.n_force.clone()
+        cap = self.max_substeps if max_steps is None else max_steps
+        stalled = evolve(st, t_target, method=self.integrator, param=mu, max_steps=cap)
+        E_prev = self.E
+        nle_prev = self._neg_log_err()
+        self.E = energy(st.x, st.v, st.m, G_AU)
+        self.dlog_err = torch.where(active, self._neg_log_err() - nle_prev, self.dlog_err)
+        mu_prev = self.mu_prev
+        self.mu_prev = torch.where(active, mu, self.mu_prev)
+        err = self.rel_error
+        early = active & (~torch.isfinite(err) | (err > self.max_error))
+        stalled = active & stalled & ~early
+        self.ended_early |= early
+        self.stalled |= stalled
+        self.done |= early | stalled
+        self.k += 1
+        return {"E": self.E.cpu().numpy(), "E_prev": E_prev.cpu().numpy(), "E0": self.E0.cpu().numpy(),
+                "n_force": (st.n_force - nf0).cpu().numpy(), "mu": self.actions[a],
+                "mu_prev": mu_prev.cpu().numpy(),
+                "ended_early": early.cpu().numpy(), "stalled": stalled.cpu().numpy(),
+                "active": active.cpu().numpy()}
+
+
+def compute_reward(kind: str, out: dict, weights=PAPER_WEIGHTS, lam: float = 1.0, e_lim: float = E_LIM,
+                   c_switch: float = 0.5) -> np.ndarray:
+    """Reward (B,) of one `SystemBatch.step` output for reward ``kind`` (one of `REWARDS`)."""
+    if kind == "paper":
+        dE = (out["E"] - out["E0"]) / out["E0"]
+        dEp = (out["E_prev"] - out["E0"]) / out["E0"]
+        r = paper_reward(dE, dEp, out["mu"], weights, e_lim)
+    elif kind == "cost":
+        r = cost_reward(out["E"], out["E_prev"], out["E0"], out["n_force"], lam, e_lim)
+    elif kind == "final":
+        dE = (out["E"] - out["E0"]) / out["E0"]
+        dEp = (out["E_prev"] - out["E0"]) / out["E0"]
+        r = final_reward(dE, dEp, out["n_force"], lam)
+    elif kind == "steady":
+        dE = (out["E"] - out["E0"]) / out["E0"]
+        dEp = (out["E_prev"] - out["E0"]) / out["E0"]
+        r = steady_reward(dE, dEp, out["n_force"], out["mu"], out["mu_prev"], lam, c_switch)
+    else:
+        raise ValueError(f"reward must be one of {REWARDS}, got {kind!r}")
+    r = np.where(np.isfinite(r), r, -100.0)
+    return np.where(out["ended_early"], r - 100.0, r).astype(np.float64)
+
+
+class TimeStepEnv(gym.Env):
+    """gymnasium environment: pick the step parameter of a three-body integration every 0.1 yr.
+
+    Parameters
+    ----------
+    seeds : systems to draw from on `reset` (default: the training seeds, disjoint from TEST_SEEDS)
+    integrator : 'hermite' (mu) or 'aarseth' (eta = mu)
+    reward : 'paper', 'cost', 'final' or 'steady' (see `geomsci.nbody.rewards`)
+    observation : 'paper' (13 numbers) or 'extended' (16; see the module docstring)
+    n_checks : intervals per episode (300 x 0.1 yr = 30 yr)
+    lam : cost weight of the 'cost' reward
+
+    ``reset(seed=s)`` seeds the draw of the system; ``options={'system_seed': k}`` picks system k.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, seeds=TRAIN_SEEDS, *, integrator: str = "hermite", reward: str = "cost", n_checks: int = 300,
+                 check_step: float = 0.1, max_error: float = 0.1, max_substeps: int = 20000, lam: float = 1.0,
+                 weights=PAPER_WEIGHTS, observation: str = "paper", c_switch: float = 0.5):
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"TimeStepEnv: observation must be one of {tuple(OBSERVATIONS)}, got {observation!r}")
+        if reward not in REWARDS:
+            raise ValueError(f"TimeStepEnv: reward must be one of {REWARDS}, got {reward!r}")
+        if integrator not in INTEGRATORS:
+            raise ValueError(f"TimeStepEnv: integrator must be one of {INTEGRATORS}, got {integrator!r}")
+        self.seeds = list(seeds) if not isinstance(seeds, range) else seeds
+        self.integrator, self.reward_kind, self.n_checks = integrator, reward, int(n_checks)
+        self.check_step, self.max_error, self.max_substeps = check_step, max_error, max_substeps
+        self.lam, self.weights, self.observation, self.c_switch = lam, weights, observation, c_switch
+        self.action_space = gym.spaces.Discrete(len(ACTIONS))
+        self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(OBSERVATIONS[observation],),
+                                                dtype=np.float32)
+        self._batch: SystemBatch | None = None
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "system_seed" in options:
+            k = int(options["system_seed"])
+        else:
+            k = int(self.seeds[int(self.np_random.integers(len(self.seeds)))])
+        self._batch = SystemBatch([k], integrator=self.integrator, check_step=self.check_step,
+                                  max_error=self.max_error, max_substeps=self.max_substeps)
+        return self._batch.observe(self.observation)[0], {"system_seed": k}
+
+    def step(self, action):
+        if self._batch is None:
+            raise RuntimeError("TimeStepEnv: call reset() before step()")
+        if not self.action_space.contains(action):
+            raise ValueError(f"TimeStepEnv: action must be an int in [0, {self.action_space.n}), got {action!r}")
+        out = self._batch.step([int(action)])
+        reward = float(compute_reward(self.reward_kind, out, self.weights, self.lam, c_switch=self.c_switch)[0])
+        obs = self._batch.observe(self.observation)[0]
+        terminated = bool(out["ended_early"][0])
+        truncated = bool(out["stalled"][0]) or (self._batch.k >= self.n_checks and not terminated)
+        info = {"energy_error": float(self._batch.rel_error[0]), "n_force": int(out["n_force"][0]),
+                "mu": float(out["mu"][0]), "t": float(self._batch.state.t[0])}
+        return obs, reward, terminated, truncated, info

@@ -1,0 +1,66 @@
+"""PNG plots: orbits of a trajectory, and the error-versus-cost front of step controllers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_orbits(x, path, *, title: str | None = None, labels=None) -> Path:
+    """Orbits in the x-y plane. x: (T, N, D) positions of one system."""
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"plot_orbits: x must have shape (T, N, D), got {x.shape}")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for i in range(x.shape[1]):
+        line, = ax.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=labels[i] if labels else f"body {i}")
+        ax.plot(x[-1, i, 0], x[-1, i, 1], "o", color=line.get_color())
+    ax.set_aspect("equal")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_front(rows: list[dict], path, *, title: str = "energy error vs cost") -> Path:
+    """Median final |dE/E0| against median force evaluations.
+
+    rows: dicts with 'name', 'median_error', 'median_n_force' and optional 'p90_error', 'group'
+    (rows of one group are joined by a line, e.g. the fixed-mu front).
+    """
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r.get("group", r["name"]), []).append(r)
+    for g, rs in groups.items():
+        c = np.array([r["median_n_force"] for r in rs])
+        e = np.array([r["median_error"] for r in rs])
+        style = "-o" if len(rs) > 1 else "*"
+        ax.plot(c, e, style, ms=6 if len(rs) > 1 else 14, label=g)
+        capped = [r for r in rs if r.get("stalled", 0) > 0.1 * r.get("n_runs", float("inf"))]
+        if capped:  # medians biased by the step budget: drawn hollow
+            ax.plot([r["median_n_force"] for r in capped], [r["median_error"] for r in capped], "o", mfc="white",
+                    color="gray", ms=7, label=f"{g}: >10% runs capped" if len(rs) > 1 else None)
+        for r in rs:
+            if "p90_error" in r:
+                ax.plot([r["median_n_force"]] * 2, [r["median_error"], r["p90_error"]], color="gray", lw=0.5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("median force evaluations per run")
+    ax.set_ylabel("median final |dE/E0| (grey: to 90th pct)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
