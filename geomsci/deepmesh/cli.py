@@ -25,12 +25,11 @@ def extract(
     import geomsci
     from geomsci.core import geometry
     from geomsci.core.errors import InputError
+    from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
 
     from .marching_cubes import marching_cubes
     from .volume_io import read_volume
-
-    from geomsci.core.io import MESH_EXTENSIONS
 
     if out.suffix.lower() not in MESH_EXTENSIONS:  # before the extraction, not after it
         raise InputError(f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}")
