@@ -3,6 +3,7 @@
 ``Mesh``, ``Grid``, ``load`` and ``save`` are imported on first use, so that ``import geomsci`` (and
 ``geomsci --help``) does not pay for torch.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

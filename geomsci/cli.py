@@ -11,6 +11,7 @@ Protocol shared by every subpackage:
 - commands that do work take ``--threads`` (:mod:`geomsci.core.threads`) and never overwrite an
   existing output without ``--force``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -186,8 +187,10 @@ def demo(
             except ModuleNotFoundError as e:  # an optional dependency, not a bug: say what to install
                 if not e.name or e.name.split(".")[0] == "geomsci":
                     raise
-                raise InputError(f"the {step} demo step needs the optional package {e.name!r}: "
-                                 "pip install 'geomsci[demo]' (or run the other steps with --only)") from e
+                raise InputError(
+                    f"the {step} demo step needs the optional package {e.name!r}: "
+                    "pip install 'geomsci[demo]' (or run the other steps with --only)"
+                ) from e
             typer.echo(f"  [{step:>8}] {time.perf_counter() - t0:5.1f} s  {summary}")
     typer.echo(f"done in {time.perf_counter() - t_all:.1f} s; outputs in {out}")
 

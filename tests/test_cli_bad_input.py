@@ -4,6 +4,7 @@ and no file in the working folder is lost, changed or half-written.
 The table of rows (command, input, message) is written to docs/bad_input.md by this test, so the page always
 shows what the commands answer today. Covers the core, deepmesh, gshell and wing commands.
 """
+
 import hashlib
 import re
 from pathlib import Path
@@ -33,7 +34,11 @@ ROWS = [
     ("deepmesh extract {tmp}/missing.npy -o {tmp}/out.ply", "volume does not exist", "missing.npy"),
     ("deepmesh extract {tmp}/volume.npy -o {tmp}/precious.obj", "output exists", "exists; pass --force"),
     ("deepmesh extract {tmp}/volume.npy -o {tmp}/out.xyz", "unknown output format", "unknown mesh format '.xyz'"),
-    ("deepmesh extract {tmp}/volume.npy --level 7 -o {tmp}/out.ply", "level outside the values", "outside the volume's value range"),
+    (
+        "deepmesh extract {tmp}/volume.npy --level 7 -o {tmp}/out.ply",
+        "level outside the values",
+        "outside the volume's value range",
+    ),
     ("gshell fit {tmp}/missing.ply -o {tmp}/out.ply", "target does not exist", "does not exist"),
     ("gshell fit {tmp}/sphere.vtu -o {tmp}/out.xyz", "unknown output format", "unknown mesh format '.xyz'"),
     ("gshell fit {tmp}/sphere.vtu -o {tmp}/precious.obj", "output exists", "pass --force"),
@@ -48,10 +53,26 @@ ROWS = [
     ("wing train {tmp}/used --features torsion", "unknown feature group", "unknown group(s) ['torsion']"),
     ("wing train {tmp}/used --model transformer", "unknown model", "--model must be mlp or attention"),
     ("wing train {tmp}/used -o {tmp}/precious.obj", "model file not .pt", "must end in .pt"),
-    ("wing predict {tmp}/missing.pt {tmp}/sphere.vtu --alpha 4 --mach 0.3 -o {tmp}/p.vtu", "model does not exist", "no such file"),
-    ("wing predict {tmp}/sphere.vtu {tmp}/sphere.vtu --alpha 4 --mach 0.3 -o {tmp}/p.vtu", "not a model file", "is not a Cp model"),
-    ("wing predict {tmp}/sphere.vtu {tmp}/sphere.vtu --alpha 4 --mach 1.5 -o {tmp}/p.vtu", "supersonic Mach", "--mach must be in [0, 1)"),
-    ("wing predict {tmp}/sphere.vtu {tmp}/sphere.vtu --alpha 4 --mach 0.3 -o {tmp}/precious.obj", "output exists", "pass --force"),
+    (
+        "wing predict {tmp}/missing.pt {tmp}/sphere.vtu --alpha 4 --mach 0.3 -o {tmp}/p.vtu",
+        "model does not exist",
+        "no such file",
+    ),
+    (
+        "wing predict {tmp}/sphere.vtu {tmp}/sphere.vtu --alpha 4 --mach 0.3 -o {tmp}/p.vtu",
+        "not a model file",
+        "is not a Cp model",
+    ),
+    (
+        "wing predict {tmp}/sphere.vtu {tmp}/sphere.vtu --alpha 4 --mach 1.5 -o {tmp}/p.vtu",
+        "supersonic Mach",
+        "--mach must be in [0, 1)",
+    ),
+    (
+        "wing predict {tmp}/sphere.vtu {tmp}/sphere.vtu --alpha 4 --mach 0.3 -o {tmp}/precious.obj",
+        "output exists",
+        "pass --force",
+    ),
 ]
 
 

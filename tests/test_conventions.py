@@ -5,6 +5,7 @@
   vertex normals area-weighted.
 - SDF: negative inside.
 """
+
 import math
 
 import pytest

@@ -4,6 +4,7 @@ Each snippet is executed as written except for the size substitutions in ``SMALL
 counts, time budgets); a substitution that no longer matches any snippet fails the suite, so the table cannot
 rot either. Files a snippet writes ("name.png", "name.vtu") must exist afterwards; every print must print.
 """
+
 import contextlib
 import io
 import re

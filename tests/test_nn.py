@@ -3,6 +3,7 @@
 "Same seed, same weights": each adopting module is checked against a frozen copy of the initialization
 it had before (written out here), bit for bit where seeded results are documented (deepmesh's SDFNet, the
 wing Cp models, PIG's tanh MLPs)."""
+
 import math
 
 import pytest
@@ -30,8 +31,15 @@ def _old_sdfnet_parameters(hidden=64, layers=3, n_freq=16, sigma=1.0, features="
     return params
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(features="positional", n_freq=6), dict(features="none", layers=2, dtype=torch.float64),
-                                dict(seed=3, sigma=2.5, hidden=32)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(features="positional", n_freq=6),
+        dict(features="none", layers=2, dtype=torch.float64),
+        dict(seed=3, sigma=2.5, hidden=32),
+    ],
+)
 def test_sdfnet_weights_unchanged(kw):
     from geomsci.deepmesh.sdf_net import SDFNet
 

@@ -3,6 +3,7 @@
 ``Mesh`` and ``Grid`` load on first use, so that light modules (``geomsci.core.errors``,
 ``geomsci.core.threads``) import without torch.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

@@ -1,5 +1,6 @@
 """The core step of ``geomsci demo``: make a torus, check its curvature against the closed form,
 write it to a file and read it back, and draw it (matplotlib) and render it (soft rasterizer)."""
+
 from __future__ import annotations
 
 import time

@@ -12,6 +12,7 @@ reported, not a message for the user. Counted as input errors:
 
 ``--traceback`` on the command line, or ``GEOMSCI_DEBUG=1``, shows the full traceback of any error.
 """
+
 from __future__ import annotations
 
 import os

@@ -27,6 +27,7 @@ torch.Size([5, 1])
 >>> enc(torch.zeros(5, 3)).shape, enc.out_dim
 (torch.Size([5, 27]), 27)
 """
+
 from __future__ import annotations
 
 import copy
@@ -64,8 +65,14 @@ def _initialize(lin: nn.Linear, init: str, generator: torch.Generator | None) ->
         lin.bias.zero_()
 
 
-def linear_layers(sizes: Sequence[int], *, init: str = "torch", generator: torch.Generator | None = None,
-                  dtype: torch.dtype | None = None, device=None) -> nn.ModuleList:
+def linear_layers(
+    sizes: Sequence[int],
+    *,
+    init: str = "torch",
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device=None,
+) -> nn.ModuleList:
     """``Linear`` layers sizes[0] -> sizes[1] -> ... -> sizes[-1], initialized by ``init`` (module docstring).
 
     ``generator`` (a CPU ``torch.Generator``) is required by the seeded inits ``"uniform"`` and ``"xavier"``;
@@ -75,7 +82,9 @@ def linear_layers(sizes: Sequence[int], *, init: str = "torch", generator: torch
     if init not in INITS:
         raise ValueError(f"linear_layers: init must be one of {INITS}, got {init!r}")
     if init in ("uniform", "xavier") and generator is None:
-        raise ValueError(f"linear_layers: init={init!r} draws from a generator; pass generator=torch.Generator().manual_seed(seed)")
+        raise ValueError(
+            f"linear_layers: init={init!r} draws from a generator; pass generator=torch.Generator().manual_seed(seed)"
+        )
     layers = nn.ModuleList()
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         lin = nn.Linear(fan_in, fan_out, dtype=dtype)  # built on the CPU: the same draws on every device
@@ -84,8 +93,16 @@ def linear_layers(sizes: Sequence[int], *, init: str = "torch", generator: torch
     return layers
 
 
-def mlp(sizes: Sequence[int], activation: nn.Module, *, init: str = "torch", generator: torch.Generator | None = None,
-        activate_last: bool = False, dtype: torch.dtype | None = None, device=None) -> nn.Sequential:
+def mlp(
+    sizes: Sequence[int],
+    activation: nn.Module,
+    *,
+    init: str = "torch",
+    generator: torch.Generator | None = None,
+    activate_last: bool = False,
+    dtype: torch.dtype | None = None,
+    device=None,
+) -> nn.Sequential:
     """``nn.Sequential(Linear, activation, Linear, activation, ..., Linear)`` for ``sizes`` (module docstring for
     ``init``); the activation module is copied between layers, and follows the last layer too if ``activate_last``.
     Layer k is element ``2 k`` of the sequence (state-dict keys ``"0.weight"``, ``"2.weight"``, ...)."""
@@ -97,8 +114,9 @@ def mlp(sizes: Sequence[int], activation: nn.Module, *, init: str = "torch", gen
     return nn.Sequential(*(modules if activate_last else modules[:-1]))
 
 
-def gaussian_frequencies(in_dim: int, n_freq: int, sigma: float, generator: torch.Generator, *,
-                         dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+def gaussian_frequencies(
+    in_dim: int, n_freq: int, sigma: float, generator: torch.Generator, *, dtype: torch.dtype = torch.float32, device=None
+) -> torch.Tensor:
     """(n_freq, in_dim) random frequencies ~ N(0, sigma^2) in cycles per unit length (drawn in float64 on the CPU)."""
     if not sigma > 0:
         raise ValueError(f"gaussian_frequencies: sigma must be positive, got {sigma!r}")
@@ -106,15 +124,19 @@ def gaussian_frequencies(in_dim: int, n_freq: int, sigma: float, generator: torc
     return B.to(dtype=dtype, device=device)
 
 
-def positional_frequencies(in_dim: int, n_octaves: int, *, coordinate_major: bool = False,
-                           dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+def positional_frequencies(
+    in_dim: int, n_octaves: int, *, coordinate_major: bool = False, dtype: torch.dtype = torch.float32, device=None
+) -> torch.Tensor:
     """(in_dim n_octaves, in_dim) axis-aligned octaves 2^k / 2 cycles per unit (angles 2^k pi x_c), k < n_octaves.
 
     Rows run octave by octave (all coordinates of octave 0, then octave 1, ...) or, with
     ``coordinate_major``, coordinate by coordinate (all octaves of x, then of y, ...)."""
     eye = torch.eye(in_dim, dtype=torch.float64)
-    rows = [eye[c] * 2.0**k / 2 for c in range(in_dim) for k in range(n_octaves)] if coordinate_major else \
-        [eye[c] * 2.0**k / 2 for k in range(n_octaves) for c in range(in_dim)]
+    rows = (
+        [eye[c] * 2.0**k / 2 for c in range(in_dim) for k in range(n_octaves)]
+        if coordinate_major
+        else [eye[c] * 2.0**k / 2 for k in range(n_octaves) for c in range(in_dim)]
+    )
     B = torch.stack(rows) if rows else torch.zeros(0, in_dim, dtype=torch.float64)
     return B.to(dtype=dtype, device=device)
 
@@ -129,8 +151,10 @@ class FourierFeatures(nn.Module):
     def __init__(self, frequencies: torch.Tensor, include_input: bool = True):
         super().__init__()
         if not isinstance(frequencies, torch.Tensor) or frequencies.dim() != 2 or not frequencies.is_floating_point():
-            raise ValueError(f"FourierFeatures: frequencies must be a float tensor (n_freq, d), got "
-                             f"{tuple(frequencies.shape) if isinstance(frequencies, torch.Tensor) else type(frequencies).__name__}")
+            raise ValueError(
+                f"FourierFeatures: frequencies must be a float tensor (n_freq, d), got "
+                f"{tuple(frequencies.shape) if isinstance(frequencies, torch.Tensor) else type(frequencies).__name__}"
+            )
         self.register_buffer("B", frequencies)  # (n_freq, d)
         self.include_input = include_input
 

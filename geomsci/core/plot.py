@@ -9,6 +9,7 @@
 Each writes a PNG and returns its path. Figures are built on an Agg canvas directly, so plotting
 never touches pyplot's global figure list and works without a display.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,9 +98,22 @@ def _field_values(field, mesh: Mesh | None, n_points: int, n_cells: int) -> tupl
     raise ValueError(f"plot: field has {len(values)} values, expected {n_points} (points) or {n_cells} (cells)")
 
 
-def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 1, cmap: str = "viridis",
-              elev: float = 25.0, azim: float = -60.0, colorbar: bool = True, size: float = 4.0,
-              clim: tuple[float, float] | None = None, zoom: float = 1.35, symlog: float | None = None) -> Path:
+def plot_mesh(
+    mesh,
+    path,
+    *,
+    field=None,
+    title: str | None = None,
+    views: int = 1,
+    cmap: str = "viridis",
+    elev: float = 25.0,
+    azim: float = -60.0,
+    colorbar: bool = True,
+    size: float = 4.0,
+    clim: tuple[float, float] | None = None,
+    zoom: float = 1.35,
+    symlog: float | None = None,
+) -> Path:
     """Draw a 3-D mesh (or a point set) to a PNG, coloured by ``field`` if given.
 
     Parameters
@@ -202,8 +216,17 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
     return _save(fig, path)
 
 
-def plot_field_2d(mesh, field, path, *, title: str | None = None, cmap: str = "viridis", show_edges: bool = False,
-                  colorbar: bool = True, size: float = 5.0) -> Path:
+def plot_field_2d(
+    mesh,
+    field,
+    path,
+    *,
+    title: str | None = None,
+    cmap: str = "viridis",
+    show_edges: bool = False,
+    colorbar: bool = True,
+    size: float = 5.0,
+) -> Path:
     """Draw a field on a 2-D triangle (or quad) mesh with ``tripcolor``.
 
     ``field`` is a field name of the mesh or values (N,) at points (Gouraud-smooth) or (M,) on cells
@@ -235,8 +258,9 @@ def plot_field_2d(mesh, field, path, *, title: str | None = None, cmap: str = "v
     return _save(fig, path)
 
 
-def plot_images(images, path, titles=None, *, cmap: str = "gray", ncols: int | None = None, colorbar: bool = False,
-                size: float = 3.0) -> Path:
+def plot_images(
+    images, path, titles=None, *, cmap: str = "gray", ncols: int | None = None, colorbar: bool = False, size: float = 3.0
+) -> Path:
     """Draw images side by side in a grid: each (H, W) (drawn with ``cmap``) or (H, W, 3) RGB in [0, 1]."""
     images = [_np(im) for im in images]
     if not images:

@@ -1,4 +1,5 @@
 """`geomsci deepmesh ...` commands (the demo step lives in ``geomsci.deepmesh.demo``)."""
+
 from __future__ import annotations
 
 import time
@@ -19,7 +20,9 @@ def extract(
     key: str = typer.Option(None, "--key", help="array (.npz) or point field (meshio) to use"),
     spacing: float = typer.Option(None, "--spacing", help="node spacing (overrides the file's)"),
     force: bool = typer.Option(False, "--force", help="overwrite OUT if it exists"),
-    threads: int = typer.Option(None, "--threads", help="torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"),
+    threads: int = typer.Option(
+        None, "--threads", help="torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"
+    ),
 ):
     """Extract the LEVEL iso-surface of VOLUME with marching cubes and write it to OUT."""
     import geomsci
@@ -32,7 +35,9 @@ def extract(
     from .volume_io import read_volume
 
     if out.suffix.lower() not in MESH_EXTENSIONS:  # before the extraction, not after it
-        raise InputError(f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}")
+        raise InputError(
+            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
+        )
     if out.exists() and not force:
         raise InputError(f"--out {out} exists; pass --force to overwrite it or choose another path")
     values, origin, sp = read_volume(volume, key)

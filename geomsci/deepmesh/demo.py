@@ -1,5 +1,6 @@
 """The DeepMesh step of ``geomsci demo``: marching cubes of a torus, the DeepMesh gradient on a sphere,
 and a fit of a torus's radii through the extracted mesh."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,8 +44,11 @@ def demo(out_dir: Path) -> str:
         loss.backward()
         opt.step()
     geomsci.save(mesh.detach().to(dtype=torch.float32), out_dir / "torus_fitted.ply")
-    plot_mesh(mesh.detach().to(dtype=torch.float32), out_dir / "torus_fitted.png",
-              title=f"(R, r) fitted through the mesh: ({params[0]:.3f}, {params[1]:.3f})")
+    plot_mesh(
+        mesh.detach().to(dtype=torch.float32),
+        out_dir / "torus_fitted.png",
+        title=f"(R, r) fitted through the mesh: ({params[0]:.3f}, {params[1]:.3f})",
+    )
     R_fit, r_fit = params.detach().tolist()
     return (
         f"torus 64^3: {target.n_points} verts, genus {genus}; sphere dL/dr = {r.grad.item():.4f} (exact 1); "

@@ -13,6 +13,7 @@
 on samples x_i with known signed distance d_i (uniform in the bounds plus points near the
 surface) and uniform points y_j (the eikonal term keeps s a distance away from the data).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,8 +41,17 @@ class SDFNet(torch.nn.Module):
     dtype, device : of the parameters
     """
 
-    def __init__(self, hidden: int = 64, layers: int = 3, n_freq: int = 16, sigma: float = 1.0,
-                 features: str = "fourier", seed: int = 0, dtype=torch.float32, device=None):
+    def __init__(
+        self,
+        hidden: int = 64,
+        layers: int = 3,
+        n_freq: int = 16,
+        sigma: float = 1.0,
+        features: str = "fourier",
+        seed: int = 0,
+        dtype=torch.float32,
+        device=None,
+    ):
         super().__init__()
         if features not in ("fourier", "positional", "none"):
             raise ValueError(f"SDFNet: features must be 'fourier', 'positional' or 'none', got {features!r}")
@@ -57,8 +67,9 @@ class SDFNet(torch.nn.Module):
             B = torch.zeros(0, 3, dtype=dtype, device=device)
         self.encoding = FourierFeatures(B)  # (P, 3) -> (P, 3 + 2 n_feat)
         # seeded after B from the same generator: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights and biases
-        self.linears = linear_layers([self.encoding.out_dim] + [hidden] * layers + [1], init="uniform", generator=g,
-                                     dtype=dtype, device=device)
+        self.linears = linear_layers(
+            [self.encoding.out_dim] + [hidden] * layers + [1], init="uniform", generator=g, dtype=dtype, device=device
+        )
         self.act = torch.nn.Softplus(beta=100)
 
     @property
@@ -135,9 +146,20 @@ def _training_samples(target, bounds: torch.Tensor, n: int, near_std: float, g: 
     return pts, d
 
 
-def fit_sdf(net: torch.nn.Module, target, bounds, *, steps: int = 500, batch: int = 4096,
-            n_samples: int = 60_000, eikonal_weight: float = 0.1, lr: float = 3e-3, near_std: float = 0.02,
-            seed: int = 0, progress: bool = False) -> list[float]:
+def fit_sdf(
+    net: torch.nn.Module,
+    target,
+    bounds,
+    *,
+    steps: int = 500,
+    batch: int = 4096,
+    n_samples: int = 60_000,
+    eikonal_weight: float = 0.1,
+    lr: float = 3e-3,
+    near_std: float = 0.02,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
     """Fit ``net`` to the signed distance of ``target`` (a closed ``Mesh`` or a callable SDF).
 
     Parameters

@@ -1,5 +1,6 @@
 """geomsci.gshell: Ghost-on-the-Shell (Liu et al., ICLR 2024), watertight and open meshes from an SDF
 and a manifold SDF on a deformable tetrahedral grid, with fitting, multiview reconstruction and a small generative model of open surfaces."""
+
 from .extract import GShellSurface, cut_open, extract_gshell
 from .fit import FitResult, clean_surface, evaluate, fit, remove_small_components, template_sdf, winding_number
 from .generative import GridVAE, generation_metrics, grids_to_meshes, open_shape_family, sample_grids, train_vae

@@ -1,4 +1,5 @@
 """`geomsci gshell ...` commands (the demo step lives in ``geomsci.gshell.demo``)."""
+
 from __future__ import annotations
 
 import time
@@ -19,7 +20,9 @@ def fit(
     seed: int = typer.Option(0, help="seed of the point samples"),
     png: bool = typer.Option(True, help="also write a PNG turntable next to OUT"),
     force: bool = typer.Option(False, "--force", help="overwrite OUT (and its _watertight and .png siblings) if they exist"),
-    threads: int = typer.Option(None, "--threads", help="torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"),
+    threads: int = typer.Option(
+        None, "--threads", help="torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"
+    ),
 ):
     """Fit a G-Shell to TARGET and write the open surface to OUT (and OUT's stem + '_watertight')."""
     import geomsci

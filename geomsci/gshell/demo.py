@@ -1,4 +1,5 @@
 """The G-Shell step of ``geomsci demo``: analytic extractions checked against closed forms."""
+
 from __future__ import annotations
 
 import math
@@ -37,10 +38,17 @@ def demo(out_dir: Path) -> str:
     for name, m in (("cap", cap), ("band", band)):
         geomsci.save(m.to(dtype=torch.float32), out_dir / f"{name}.ply")
     v20, t20 = tet_grid(20)
-    small = [extract_gshell(v20, t20, v20.norm(dim=1) - r, nu).mesh
-             for nu in (v20[:, 2] - c, 0.25 - v20[:, 2].abs(), torch.ones_like(v20[:, 0]))]
-    turntable(small, out_dir / "gshell.png", n_views=2, image_size=96,
-              titles=["cap (nu = z - 0.3)", "band (nu = 0.25 - |z|)", "closed (nu = 1)"])
+    small = [
+        extract_gshell(v20, t20, v20.norm(dim=1) - r, nu).mesh
+        for nu in (v20[:, 2] - c, 0.25 - v20[:, 2].abs(), torch.ones_like(v20[:, 0]))
+    ]
+    turntable(
+        small,
+        out_dir / "gshell.png",
+        n_views=2,
+        image_size=96,
+        titles=["cap (nu = z - 0.3)", "band (nu = 0.25 - |z|)", "closed (nu = 1)"],
+    )
     return (
         f"cap at 64^3 in {dt * 1000:.0f} ms: {len(loops)} loop, area err {100 * err_a:+.2f}%, rim length err "
         f"{100 * err_l:+.2f}%; band: {n_band} loops"

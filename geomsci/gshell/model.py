@@ -9,6 +9,7 @@ Two ways to hold the fields (``head``):
   (ds, dnu, d) added to the initial fields; its last layer starts at zero, so the module starts
   exactly at its initialization either way.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -116,8 +117,15 @@ class GShell(nn.Module):
             self.register_buffer("half_size", torch.as_tensor(half, dtype=dtype, device=device))
             # angles 2^k pi x_c, coordinate by coordinate: [x, sin (3 n_freqs), cos (3 n_freqs)]
             self.encoding = FourierFeatures(positional_frequencies(3, n_freqs, coordinate_major=True, dtype=dtype, device=device))
-            self.mlp = mlp([self.encoding.out_dim, hidden, hidden], nn.Softplus(beta=10), init="uniform", generator=gen,
-                           activate_last=True, dtype=dtype, device=device)
+            self.mlp = mlp(
+                [self.encoding.out_dim, hidden, hidden],
+                nn.Softplus(beta=10),
+                init="uniform",
+                generator=gen,
+                activate_last=True,
+                dtype=dtype,
+                device=device,
+            )
             self.out = linear_layers([hidden, 5], init="zero", dtype=dtype, device=device)[0]  # starts at the initial fields
             self.to(dtype=dtype, device=device)
 
@@ -125,8 +133,9 @@ class GShell(nn.Module):
         # state dicts saved before the encoding moved to geomsci.core.nn hold the angles 2^k pi as "freqs"
         if self.head == "mlp" and prefix + "freqs" in state_dict and prefix + "encoding.B" not in state_dict:
             freqs = state_dict.pop(prefix + "freqs")
-            state_dict[prefix + "encoding.B"] = positional_frequencies(3, freqs.numel(), coordinate_major=True,
-                                                                       dtype=freqs.dtype, device=freqs.device)
+            state_dict[prefix + "encoding.B"] = positional_frequencies(
+                3, freqs.numel(), coordinate_major=True, dtype=freqs.dtype, device=freqs.device
+            )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- fields ---------------------------------------------------------------------------------

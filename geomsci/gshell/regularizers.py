@@ -4,6 +4,7 @@ All are plain functions of tensors returning 0-d losses. The nu terms are meant 
 ``GShellSurface.nu_template_sg`` (nu at template vertices with the interpolation coefficients
 detached), so that they move nu without dragging the template surface.
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,9 +53,7 @@ def nu_close_loss(nu: torch.Tensor, margin: float = 0.0, delta: float = 0.05) ->
     return _huber(torch.relu(margin - nu), delta).mean()
 
 
-def nu_target_loss(
-    nu: torch.Tensor, target: torch.Tensor, margin: float = 0.0, delta: float = 0.05
-) -> torch.Tensor:
+def nu_target_loss(nu: torch.Tensor, target: torch.Tensor, margin: float = 0.0, delta: float = 0.05) -> torch.Tensor:
     """Open/close Huber terms with a signed, weighted per-vertex target.
 
     ``target`` (K,) float in [-1, 1]: negative wants the vertex removed (nu < -margin), positive

@@ -1,4 +1,5 @@
 """PNG turntables of meshes: normal images from ``geomsci.core.render``, tiled by ``geomsci.core.plot.plot_images``."""
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,9 @@ def _visible_faces(mesh: Mesh, rel_area: float = 1e-4) -> torch.Tensor:
     return f[area > rel_area * area.mean()]
 
 
-def turntable_views(meshes: list[Mesh] | Mesh, *, n_views: int = 4, image_size: int = 96,
-                    elevation: float = 25.0) -> tuple[list[torch.Tensor], list[tuple[float, float]]]:
+def turntable_views(
+    meshes: list[Mesh] | Mesh, *, n_views: int = 4, image_size: int = 96, elevation: float = 25.0
+) -> tuple[list[torch.Tensor], list[tuple[float, float]]]:
     """Images (H, W, 3) in [0, 1] of each mesh from ``n_views`` azimuths around z, row by row, and the
     (azimuth, elevation) in degrees of each view.
 
@@ -50,8 +52,9 @@ def turntable_views(meshes: list[Mesh] | Mesh, *, n_views: int = 4, image_size: 
         for k in range(n_views):
             az = 2 * math.pi * k / n_views + 0.3
             e = math.radians(elevation if k % 2 == 0 else -elevation)
-            eye = center + dist * torch.tensor([math.cos(e) * math.cos(az), math.cos(e) * math.sin(az), math.sin(e)],
-                                               dtype=torch.float64)
+            eye = center + dist * torch.tensor(
+                [math.cos(e) * math.cos(az), math.cos(e) * math.sin(az), math.sin(e)], dtype=torch.float64
+            )
             cam = Camera.look_at(eye.tolist(), at=center.tolist(), image_size=(image_size, image_size), fov=40.0)
             with torch.no_grad():
                 img = render(p, faces, cam, sigma=2e-5, channels=("silhouette", "normals"))
@@ -61,8 +64,9 @@ def turntable_views(meshes: list[Mesh] | Mesh, *, n_views: int = 4, image_size: 
     return images, angles
 
 
-def turntable(meshes: list[Mesh] | Mesh, path, *, n_views: int = 4, image_size: int = 96, titles=None,
-              elevation: float = 25.0) -> Path:
+def turntable(
+    meshes: list[Mesh] | Mesh, path, *, n_views: int = 4, image_size: int = 96, titles=None, elevation: float = 25.0
+) -> Path:
     """Write one PNG: a row per mesh, ``n_views`` azimuths around z per row (see :func:`turntable_views`);
     every panel is labelled with its mesh's title (``titles``, one per mesh) and the view angles."""
     meshes = [meshes] if isinstance(meshes, Mesh) else list(meshes)

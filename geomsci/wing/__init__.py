@@ -1,4 +1,5 @@
 """Riemannian surface features, wing geometry, a 3-D panel method and Cp learning."""
+
 from geomsci.wing.dataset import FEATURE_NAMES, WingData, load_dataset, make_dataset, random_wing
 from geomsci.wing.features import grid_features, grid_to_mesh, mesh_features, parametric_features, riemannian_features
 from geomsci.wing.fundamental_forms import FEATURE_GROUPS, fundamental_forms

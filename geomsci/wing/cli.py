@@ -1,5 +1,6 @@
 """`geomsci wing ...`: surface features, wing Cp datasets, Cp model training and prediction (the demo step
 lives in ``geomsci.wing.demo``)."""
+
 from __future__ import annotations
 
 import time
@@ -40,7 +41,9 @@ def features(
     if not mesh.exists():
         raise FileNotFoundError(f"{mesh}: no such file")
     if out.suffix.lower() not in MESH_EXTENSIONS:
-        raise ValueError(f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}")
+        raise ValueError(
+            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
+        )
     _refuse_existing(out, force)
     m = geomsci.load(mesh)
     if m.cell_type != "triangle" or m.dim != 3:
@@ -53,8 +56,9 @@ def features(
         f = riemannian_features(m, periodic_u=periodic_u, periodic_v=periodic_v, rings=rings)
         geomsci.save(f, out)
     names = [k for k in f.point_data if k not in m.point_data]
-    typer.echo(f"wrote {out}: {len(names)} fields ({', '.join(names)}) on {f.n_points} points in "
-               f"{time.perf_counter() - t0:.2f} s")
+    typer.echo(
+        f"wrote {out}: {len(names)} fields ({', '.join(names)}) on {f.n_points} points in {time.perf_counter() - t0:.2f} s"
+    )
 
 
 @app.command("make-dataset")
@@ -85,8 +89,7 @@ def make_dataset_cmd(
     t0 = time.perf_counter()
     with limit_threads(threads):
         path = make_dataset(out, wings, test, n_mach, n_alpha, n_chord=n_chord, n_span=n_span, seed=seed)
-    typer.echo(f"wrote {wings} wings x {n_mach * n_alpha} conditions to {out} ({path.name}) in "
-               f"{time.perf_counter() - t0:.0f} s")
+    typer.echo(f"wrote {wings} wings x {n_mach * n_alpha} conditions to {out} ({path.name}) in {time.perf_counter() - t0:.0f} s")
 
 
 @app.command()
@@ -126,8 +129,10 @@ def train(
     t0 = time.perf_counter()
     with limit_threads(threads):
         net, norm = train_cp_model(d, model, groups, epochs=epochs, seed=seed, progress=True)
-        typer.echo(f"{model} with features {list(groups) or 'none'}: held-out Cp MSE {cp_mse(net, norm, d, 'test'):.4f}, "
-                   f"train {cp_mse(net, norm, d, 'train'):.4f} ({time.perf_counter() - t0:.0f} s)")
+        typer.echo(
+            f"{model} with features {list(groups) or 'none'}: held-out Cp MSE {cp_mse(net, norm, d, 'test'):.4f}, "
+            f"train {cp_mse(net, norm, d, 'train'):.4f} ({time.perf_counter() - t0:.0f} s)"
+        )
     if out is not None:
         save_cp_model(out, net, norm, model, groups)
         typer.echo(f"saved {out}")
@@ -136,7 +141,9 @@ def train(
 @app.command()
 def predict(
     model_file: Path = typer.Argument(..., help="Cp model (.pt) from `geomsci wing train -o`"),
-    mesh: Path = typer.Argument(..., help="half-wing grid mesh: a wing_XXX.vtu from make-dataset (or any mesh with an 'ij' grid field)"),
+    mesh: Path = typer.Argument(
+        ..., help="half-wing grid mesh: a wing_XXX.vtu from make-dataset (or any mesh with an 'ij' grid field)"
+    ),
     alpha: float = typer.Option(..., "--alpha", help="angle of attack in degrees"),
     mach: float = typer.Option(..., "--mach", help="Mach number"),
     out: Path = typer.Option(..., "--out", "-o", help="output mesh (.vtu keeps every field) with the point field cp_predicted"),
@@ -160,25 +167,37 @@ def predict(
     if not (math.isfinite(mach) and 0 <= mach < 1):
         raise ValueError(f"--mach must be in [0, 1) (the panel data are subsonic), got {mach}")
     if out.suffix.lower() not in MESH_EXTENSIONS:
-        raise ValueError(f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}")
+        raise ValueError(
+            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
+        )
     _refuse_existing(out, force)
     with limit_threads(threads):
         net, norm, _ = load_cp_model(model_file)
         m = geomsci.load(mesh)
         if m.cell_type != "triangle" or m.dim != 3 or "ij" not in m.point_data:
-            raise ValueError(f"{mesh}: needs a 3-D half-wing grid mesh with an 'ij' point field (a wing_XXX.vtu from "
-                             f"`geomsci wing make-dataset` or geomsci.wing.wing_mesh), got cell_type={m.cell_type!r}, "
-                             f"fields {sorted(m.point_data)}")
+            raise ValueError(
+                f"{mesh}: needs a 3-D half-wing grid mesh with an 'ij' point field (a wing_XXX.vtu from "
+                f"`geomsci wing make-dataset` or geomsci.wing.wing_mesh), got cell_type={m.cell_type!r}, "
+                f"fields {sorted(m.point_data)}"
+            )
         m = m.to(dtype=torch.float64)
         m.point_data["ij"] = m.point_data["ij"].long()
         if any(k not in m.point_data for k in FEATURE_NAMES[:-3] + ["normal"]):
             m = riemannian_features(m)
         pd = m.point_data
         feats = torch.cat([torch.stack([pd[k] for k in FEATURE_NAMES[:-3]], -1), pd["normal"]], -1).float()
-        d = WingData(m.points.float()[None], feats[None], list(FEATURE_NAMES), torch.zeros(1, 1, m.n_points),
-                     torch.tensor([[[alpha, mach]]], dtype=torch.float32), torch.tensor([1]))
+        d = WingData(
+            m.points.float()[None],
+            feats[None],
+            list(FEATURE_NAMES),
+            torch.zeros(1, 1, m.n_points),
+            torch.tensor([[[alpha, mach]]], dtype=torch.float32),
+            torch.tensor([1]),
+        )
         pred = predict_cp(net, norm, d)[0, 0]
         m.set_point_field("cp_predicted", pred.double())
         geomsci.save(m, out)
-    typer.echo(f"wrote {out}: Cp predicted on {m.n_points} points at alpha {alpha:g} deg, Mach {mach:g} "
-               f"(min {float(pred.min()):.3f}, max {float(pred.max()):.3f})")
+    typer.echo(
+        f"wrote {out}: Cp predicted on {m.n_points} points at alpha {alpha:g} deg, Mach {mach:g} "
+        f"(min {float(pred.min()):.3f}, max {float(pred.max()):.3f})"
+    )

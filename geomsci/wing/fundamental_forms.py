@@ -20,6 +20,7 @@ H, k1, k2 are curvatures of the surface *bending away from n*: a sphere of radiu
 normal has H = k1 = k2 = +1/R and K = +1/R^2. (The minus sign in H, i.e. k = -II/I, makes a
 convex closed surface positive; L, M, N themselves are negative on it.)
 """
+
 from __future__ import annotations
 
 import torch
@@ -51,8 +52,7 @@ def fundamental_forms(xu, xv, xuu, xuv, xvv) -> dict[str, torch.Tensor]:
     """
     for name, t in (("xu", xu), ("xv", xv), ("xuu", xuu), ("xuv", xuv), ("xvv", xvv)):
         if t.dim() != 2 or t.shape[-1] != 3 or t.shape != xu.shape:
-            raise ValueError(f"fundamental_forms: {name} must have shape (N, 3) like xu {tuple(xu.shape)}, "
-                             f"got {tuple(t.shape)}")
+            raise ValueError(f"fundamental_forms: {name} must have shape (N, 3) like xu {tuple(xu.shape)}, got {tuple(t.shape)}")
     E, F, G = _dot(xu, xu), _dot(xu, xv), _dot(xv, xv)  # (N,)
     det = E * G - F * F  # (N,) = |x_u x x_v|^2
     g11, g12, g22 = G / det, -F / det, E / det  # inverse metric
@@ -63,8 +63,18 @@ def fundamental_forms(xu, xv, xuu, xuv, xvv) -> dict[str, torch.Tensor]:
     H = -(E * N - 2 * F * M + G * L) / (2 * det)  # + on a sphere with outward n (docs/conventions.md)
     disc = (H * H - K).clamp_min(0).sqrt()
     out = {
-        "E": E, "F": F, "G": G, "det_g": det, "g11_inv": g11, "g12_inv": g12, "g22_inv": g22,
-        "K": K, "H": H, "k1": H + disc, "k2": H - disc, "normal": n,
+        "E": E,
+        "F": F,
+        "G": G,
+        "det_g": det,
+        "g11_inv": g11,
+        "g12_inv": g12,
+        "g22_inv": g22,
+        "K": K,
+        "H": H,
+        "k1": H + disc,
+        "k2": H - disc,
+        "normal": n,
     }
     # Gamma^k_ij = g^k1 (x_ij . x_u) + g^k2 (x_ij . x_v)
     for ij, xij in (("11", xuu), ("12", xuv), ("22", xvv)):

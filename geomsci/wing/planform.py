@@ -15,6 +15,7 @@ trailing-edge rows parametric singularities of the grid (x_u -> 0, det g -> 0): 
 curvatures there, and at the tip's leading-edge point, are not meaningful (the metric is). With u increasing from the lower TE over the LE to the upper
 TE and v from root to tip, x_u x x_v points out of the wing. Lengths in the units of the chord.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,11 @@ class Wing:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["section"] = self.section if isinstance(self.section, str) else "cst:" + ";".join(
-            f"{float(w):.4f}" for w in list(self.section[1]) + list(self.section[2]))
+        d["section"] = (
+            self.section
+            if isinstance(self.section, str)
+            else "cst:" + ";".join(f"{float(w):.4f}" for w in list(self.section[1]) + list(self.section[2]))
+        )
         return d
 
 
@@ -96,8 +100,9 @@ def parse_cst_spec(spec: str) -> tuple:
     except ValueError:
         raise ValueError(f"Wing: CST section {spec!r} must be 'cst:' followed by ';'-separated numbers") from None
     if not weights or len(weights) % 2:
-        raise ValueError(f"Wing: CST section {spec!r} needs an even, non-zero number of weights (upper then lower), "
-                         f"got {len(weights)}")
+        raise ValueError(
+            f"Wing: CST section {spec!r} needs an even, non-zero number of weights (upper then lower), got {len(weights)}"
+        )
     n = len(weights) // 2
     return ("cst", tuple(weights[:n]), tuple(weights[n:]))
 
@@ -143,8 +148,9 @@ def wing_grid(wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, d
     return torch.stack([X, Y.expand_as(X), Z], -1)  # (nu, nv, 3)
 
 
-def wing_mesh(wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, mirror: bool = False,
-              dtype=torch.float64, device=None) -> Mesh:
+def wing_mesh(
+    wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, mirror: bool = False, dtype=torch.float64, device=None
+) -> Mesh:
     """The wing surface as a triangle Mesh (point fields ``"ij"`` and ``"uv"`` keep the grid).
 
     ``mirror=False`` gives the right half wing (open at the root, as the panel solver uses it);

@@ -6,6 +6,7 @@ parametrization degenerates, e.g. at the closed tip's leading edge), so each is 
 asinh(f / s) with s its median |f| on the training wings, clipped to +-8, then every input column is
 standardized with training statistics. Cp is standardized for the loss; MSE is reported in Cp units.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,10 @@ class Normalizer:
     def inputs(self, data: WingData) -> torch.Tensor:
         """(W, C, N, D) inputs for every wing and condition."""
         W, C, N = data.cp.shape
-        parts = [data.points.unsqueeze(1).expand(W, C, N, 3),
-                 (data.conditions * torch.tensor([1 / 10.0, 1.0])).unsqueeze(2).expand(W, C, N, 2)]
+        parts = [
+            data.points.unsqueeze(1).expand(W, C, N, 3),
+            (data.conditions * torch.tensor([1 / 10.0, 1.0])).unsqueeze(2).expand(W, C, N, 2),
+        ]
         if self.cols:
             f = torch.asinh(data.features[..., self.cols] / self.feat_scale).clamp(-8, 8)
             parts.append(f.unsqueeze(1).expand(W, C, N, len(self.cols)))
@@ -64,8 +67,18 @@ class Normalizer:
         return cls(cols, scale, x.mean(0), x.std(0).clamp_min(1e-6), float(data.cp.mean()), float(data.cp.std()))
 
 
-def train_cp_model(data: WingData, model: str = "mlp", groups=(), *, epochs: int = 30, batch: int = 8,
-                   lr: float = 3e-3, seed: int = 0, progress: bool = False, **model_kw):
+def train_cp_model(
+    data: WingData,
+    model: str = "mlp",
+    groups=(),
+    *,
+    epochs: int = 30,
+    batch: int = 8,
+    lr: float = 3e-3,
+    seed: int = 0,
+    progress: bool = False,
+    **model_kw,
+):
     """Train ``model`` ("mlp" or "attention") on the training wings of ``data``.
 
     Every run gets the same budget: ``epochs`` passes over the (wing, condition) samples in batches
@@ -95,7 +108,7 @@ def train_cp_model(data: WingData, model: str = "mlp", groups=(), *, epochs: int
     for _ in range(epochs):
         perm = torch.randperm(x.shape[0], generator=g)
         for i in range(0, x.shape[0], batch):
-            idx = perm[i:i + batch]
+            idx = perm[i : i + batch]
             loss = torch.nn.functional.mse_loss(net(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -111,8 +124,9 @@ def train_cp_model(data: WingData, model: str = "mlp", groups=(), *, epochs: int
 def predict_cp(net, norm: Normalizer, data: WingData) -> torch.Tensor:
     """Predicted Cp (W, C, N) for every wing and condition of ``data``."""
     if not isinstance(norm, Normalizer):
-        raise TypeError(f"predict_cp: norm must be the Normalizer returned with the model by train_cp_model, "
-                        f"got {type(norm).__name__}")
+        raise TypeError(
+            f"predict_cp: norm must be the Normalizer returned with the model by train_cp_model, got {type(norm).__name__}"
+        )
     x = norm.inputs(data)  # (W, C, N, D)
     W, C, N, D = x.shape
     out = torch.cat([net(chunk) for chunk in x.reshape(W * C, N, D).split(16)])
@@ -134,8 +148,17 @@ CURVATURE_SIGN = "positive on an outward sphere"
 def save_cp_model(path, net, norm: Normalizer, model: str, groups, model_kw: dict | None = None) -> None:
     """Write a trained Cp model (``train_cp_model``'s result) to ``path`` (.pt) for :func:`load_cp_model`;
     ``model_kw`` are the size arguments given to ``train_cp_model`` (e.g. ``hidden=32``), if any."""
-    torch.save({"model": model, "groups": tuple(groups), "state": net.state_dict(), "norm": norm.__dict__,
-                "model_kw": dict(model_kw or {}), "curvature_sign": CURVATURE_SIGN}, path)
+    torch.save(
+        {
+            "model": model,
+            "groups": tuple(groups),
+            "state": net.state_dict(),
+            "norm": norm.__dict__,
+            "model_kw": dict(model_kw or {}),
+            "curvature_sign": CURVATURE_SIGN,
+        },
+        path,
+    )
 
 
 def _flip_curvature_sign(ck: dict) -> dict:
@@ -172,7 +195,9 @@ def load_cp_model(path):
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and format errors all mean: not a Cp model file
-        raise ValueError(f"load_cp_model: {path} is not a Cp model saved by `geomsci wing train -o` ({type(e).__name__})") from None
+        raise ValueError(
+            f"load_cp_model: {path} is not a Cp model saved by `geomsci wing train -o` ({type(e).__name__})"
+        ) from None
     if not isinstance(ck, dict) or not {"model", "groups", "state", "norm"} <= set(ck):
         raise ValueError(f"load_cp_model: {path} is not a Cp model saved by `geomsci wing train -o` (keys missing)")
     if ck["model"] not in MODELS:

@@ -1,4 +1,5 @@
 """The `geomsci` command: info, convert, the core demo step, and one-line errors (exit code 2)."""
+
 import subprocess
 import sys
 
@@ -26,7 +27,11 @@ def test_describe_analytic_shapes():
     d = describe(shapes.cylinder_mesh(1.0, 2.0, 20, 4))
     assert d["watertight"] is False and d["genus"] == 0 and d["boundary loops"].startswith("2 (lengths [20, 20])")
     assert d["bounding box"] == "[-1, -1, -1] .. [1, 1, 1]"
-    tets = Mesh(torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]), torch.tensor([[0, 1, 2, 3], [1, 3, 2, 4]]), "tetra")
+    tets = Mesh(
+        torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]),
+        torch.tensor([[0, 1, 2, 3], [1, 3, 2, 4]]),
+        "tetra",
+    )
     d = describe(tets)
     assert d["surface triangles"] == 6 and d["surface watertight"] is True and d["surface genus"] == 0
     assert float(d["volume"]) == pytest.approx(1 / 6 + 1 / 3)
@@ -38,7 +43,16 @@ def test_info_prints_topology(tmp_path, capsys):
     path = geomsci.save(shapes.torus_mesh(1.0, 0.3, 16, 8), tmp_path / "torus.obj") or tmp_path / "torus.obj"
     assert _run(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    for line in ("points: 128", "cells: 256", "cell type: triangle", "watertight: True", "manifold: True", "genus: 1", "boundary loops: 0", "bounding box:"):
+    for line in (
+        "points: 128",
+        "cells: 256",
+        "cell type: triangle",
+        "watertight: True",
+        "manifold: True",
+        "genus: 1",
+        "boundary loops: 0",
+        "bounding box:",
+    ):
         assert line in out
 
 
@@ -102,8 +116,14 @@ def test_convert_warns_about_dropped_fields(tmp_path, capsys):
 def _geomsci(*args, env=None, **kw):
     import os
 
-    return subprocess.run([sys.executable, "-m", "geomsci", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})}, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "geomsci", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
 
 
 def test_version_and_bare_command_exit_0():
@@ -115,10 +135,12 @@ def test_version_and_bare_command_exit_0():
 
 def test_help_lists_groups_without_importing_them():
     # `geomsci --help` must not pay for torch or any subpackage: help lists the groups from a static table
-    code = ("import sys; from geomsci.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "heavy = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('geomsci.wing', 'geomsci.pig', 'geomsci.mmgp')))\n"
-            "assert not heavy, heavy")
+    code = (
+        "import sys; from geomsci.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "heavy = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('geomsci.wing', 'geomsci.pig', 'geomsci.mmgp')))\n"
+        "assert not heavy, heavy"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     for name in ("deepmesh", "mmgp", "pig", "gshell", "nbody", "wing"):

@@ -1,4 +1,5 @@
 """`geomsci gshell fit` and the demo step."""
+
 import pytest
 import torch
 

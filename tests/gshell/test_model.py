@@ -1,4 +1,5 @@
 """GShell module, regularizers, fitting and multiview helpers: small, fast checks."""
+
 import math
 
 import pytest

@@ -1,5 +1,6 @@
 """Trained things and tables are reusable: `wing predict` on a saved model, conditions.csv rows rebuild their wing,
 old checkpoints keep their predictions under the current curvature sign, and outputs are never overwritten."""
+
 import pytest
 import torch
 
@@ -35,8 +36,14 @@ def test_conditions_rows_rebuild_their_wings(tiny):
     t = read_table(tiny / "conditions.csv")
     d = load_dataset(tiny)
     for k in range(len(t["wing"])):
-        wing = Wing(str(t["section"][k]), span=float(t["span"][k]), taper=float(t["taper"][k]), sweep=float(t["sweep"][k]),
-                    dihedral=float(t["dihedral"][k]), twist=float(t["twist"][k]))
+        wing = Wing(
+            str(t["section"][k]),
+            span=float(t["span"][k]),
+            taper=float(t["taper"][k]),
+            sweep=float(t["sweep"][k]),
+            dihedral=float(t["dihedral"][k]),
+            twist=float(t["twist"][k]),
+        )
         assert wing.to_dict()["section"] == str(t["section"][k])
         X = wing_grid(wing, 6, 3, 2).reshape(-1, 3).float()
         # the table rounds the CST weights to 4 digits: the grid agrees to that precision
@@ -65,9 +72,13 @@ def test_legacy_checkpoint_gives_identical_predictions(tiny, tmp_path):
     from geomsci.wing.dataset import WingData
 
     old_data = WingData(d.points, legacy, d.feature_names, d.cp, d.conditions, d.split)
-    old_net, old_norm = train_cp_model(old_data, "mlp", ("curvature", "metric"), epochs=1, seed=0)  # default size: old files have no model_kw
-    torch.save({"model": "mlp", "groups": ("curvature", "metric"), "state": old_net.state_dict(), "norm": old_norm.__dict__},
-               tmp_path / "old.pt")
+    old_net, old_norm = train_cp_model(
+        old_data, "mlp", ("curvature", "metric"), epochs=1, seed=0
+    )  # default size: old files have no model_kw
+    torch.save(
+        {"model": "mlp", "groups": ("curvature", "metric"), "state": old_net.state_dict(), "norm": old_norm.__dict__},
+        tmp_path / "old.pt",
+    )
     expected = predict_cp(old_net, old_norm, old_data)
     net2, norm2, ck = load_cp_model(tmp_path / "old.pt")
     assert ck["curvature_sign"] == "positive on an outward sphere"
@@ -96,23 +107,39 @@ def test_predict_command_and_no_overwrite(tiny, tmp_path, capsys):
     code, _, err = _cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(model))
     assert code == 2 and "--force" in err and model.read_bytes() == before  # refused before training
     pred = tmp_path / "pred.vtu"
-    code, out, err = _cli(capsys, "predict", str(model), str(tiny / "wing_000.vtu"), "--alpha", "4", "--mach", "0.3",
-                          "-o", str(pred))
+    code, out, err = _cli(
+        capsys, "predict", str(model), str(tiny / "wing_000.vtu"), "--alpha", "4", "--mach", "0.3", "-o", str(pred)
+    )
     assert code == 0 and "Cp predicted" in out, err
     m = geomsci.load(pred)
     net, norm, _ = load_cp_model(model)
     d = load_dataset(tiny)
     from geomsci.wing.dataset import WingData
 
-    ref = predict_cp(net, norm, WingData(d.points[:1], d.features[:1], d.feature_names, d.cp[:1, :1],
-                                         torch.tensor([[[4.0, 0.3]]]), d.split[:1]))[0, 0]
+    ref = predict_cp(
+        net,
+        norm,
+        WingData(d.points[:1], d.features[:1], d.feature_names, d.cp[:1, :1], torch.tensor([[[4.0, 0.3]]]), d.split[:1]),
+    )[0, 0]
     assert torch.allclose(m.point_data["cp_predicted"].float(), ref, atol=1e-4)
-    for args, msg in ((["--alpha", "4", "--mach", "1.5"], "--mach must be in [0, 1)"),
-                      (["--alpha", "4", "--mach", "0.3"], "exists; pass --force")):
+    for args, msg in (
+        (["--alpha", "4", "--mach", "1.5"], "--mach must be in [0, 1)"),
+        (["--alpha", "4", "--mach", "0.3"], "exists; pass --force"),
+    ):
         code, _, err = _cli(capsys, "predict", str(model), str(tiny / "wing_000.vtu"), *args, "-o", str(pred))
         assert code == 2 and msg in err and err.count("\n") == 1
-    code, _, err = _cli(capsys, "predict", str(tiny / "wing_000.vtu"), str(tiny / "wing_000.vtu"), "--alpha", "4",
-                        "--mach", "0.3", "-o", str(tmp_path / "x.vtu"))
+    code, _, err = _cli(
+        capsys,
+        "predict",
+        str(tiny / "wing_000.vtu"),
+        str(tiny / "wing_000.vtu"),
+        "--alpha",
+        "4",
+        "--mach",
+        "0.3",
+        "-o",
+        str(tmp_path / "x.vtu"),
+    )
     assert code == 2 and "is not a Cp model" in err
 
 
