@@ -25,8 +25,8 @@ def extract(
     ),
 ):
     """Extract the LEVEL iso-surface of VOLUME with marching cubes and write it to OUT."""
-    import geomsci
     from geomsci.core import geometry
+    from geomsci.core import io as mesh_io
     from geomsci.core.errors import InputError
     from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
@@ -56,7 +56,7 @@ def extract(
         t0 = time.perf_counter()
         mesh = marching_cubes(torch.from_numpy(values), level, spacing=sp.tolist(), origin=origin.tolist())
         dt = time.perf_counter() - t0
-        geomsci.save(mesh.to(dtype=torch.float32), out)
+        mesh_io.save(mesh.to(dtype=torch.float32), out)
         closed = geometry.is_watertight(mesh.cells)
     typer.echo(
         f"wrote {out}: {mesh.n_points} vertices, {mesh.n_cells} triangles from a {values.shape} volume "

@@ -11,8 +11,8 @@ import torch
 def demo(out_dir: Path) -> str:
     """Extract a torus at 64^3, check the DeepMesh gradient on a sphere, and fit a torus's (R, r)
     to a target through the extracted mesh; writes PLY meshes and a PNG."""
-    import geomsci
     from geomsci.core import geometry
+    from geomsci.core import io as mesh_io
     from geomsci.core.losses import chamfer_distance
     from geomsci.core.plot import plot_mesh
     from geomsci.core.sampling import sample_points
@@ -26,7 +26,7 @@ def demo(out_dir: Path) -> str:
     with torch.no_grad():
         target = extract_surface(lambda p: torus_sdf(p, 0.55, 0.2), 1.0, 64, dtype=torch.float64)
     genus = geometry.genus(target.cells, target.n_points)
-    geomsci.save(target.to(dtype=torch.float32), out_dir / "torus_target.ply")
+    mesh_io.save(target.to(dtype=torch.float32), out_dir / "torus_target.ply")
     # 2. DeepMesh gradient: d mean|v| / dr = 1 for a sphere of radius r
     r = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
     m = extract_surface(lambda p: sphere_sdf(p, r), 1.0, 48, dtype=torch.float64)
@@ -43,7 +43,7 @@ def demo(out_dir: Path) -> str:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    geomsci.save(mesh.detach().to(dtype=torch.float32), out_dir / "torus_fitted.ply")
+    mesh_io.save(mesh.detach().to(dtype=torch.float32), out_dir / "torus_fitted.ply")
     plot_mesh(
         mesh.detach().to(dtype=torch.float32),
         out_dir / "torus_fitted.png",

@@ -25,8 +25,8 @@ def fit(
     ),
 ):
     """Fit a G-Shell to TARGET and write the open surface to OUT (and OUT's stem + '_watertight')."""
-    import geomsci
     from geomsci.core import geometry
+    from geomsci.core import io as mesh_io
     from geomsci.core.errors import InputError
     from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
@@ -49,7 +49,7 @@ def fit(
         raise ValueError(f"--resolution must be at least 4, got {resolution}")
     if steps < 0:
         raise ValueError(f"--steps must be >= 0, got {steps}")
-    mesh = geomsci.load(target)
+    mesh = mesh_io.load(target)
     if mesh.dim != 3:
         raise ValueError(f"target {target.name} has {mesh.dim}-D points; a 3-D mesh or point cloud is needed")
     if mesh.cells is not None and mesh.cell_type != "triangle":
@@ -60,8 +60,8 @@ def fit(
         t0 = time.perf_counter()
         res = run_fit(mesh.to(dtype=torch.float32), resolution=resolution, steps=steps, seed=seed)
         dt = time.perf_counter() - t0
-        geomsci.save(res.mesh, out)
-        geomsci.save(res.watertight(), wt_path)
+        mesh_io.save(res.mesh, out)
+        mesh_io.save(res.watertight(), wt_path)
         loops = len(geometry.boundary_loops(res.mesh.cells))
         msg = f"wrote {out} ({res.mesh.n_points} vertices, {res.mesh.n_cells} triangles, {loops} boundary loops) and {wt_path.name} in {dt:.1f} s"
         if mesh.cell_type == "triangle":

@@ -12,8 +12,8 @@ import torch
 def demo(out_dir: Path) -> str:
     """Analytic G-Shell extraction at 64^3: a spherical cap (nu = z - c) against its closed-form
     area and rim length, a band (32^3) with two loops, the watertight sphere; writes PLYs and a PNG."""
-    import geomsci
     from geomsci.core import geometry
+    from geomsci.core import io as mesh_io
     from geomsci.core.tetgrid import tet_grid
 
     from .extract import extract_gshell
@@ -36,7 +36,7 @@ def demo(out_dir: Path) -> str:
     err_l = length / (2 * math.pi * math.sqrt(r * r - c * c)) - 1
     n_band = len(geometry.boundary_loops(band.cells))
     for name, m in (("cap", cap), ("band", band)):
-        geomsci.save(m.to(dtype=torch.float32), out_dir / f"{name}.ply")
+        mesh_io.save(m.to(dtype=torch.float32), out_dir / f"{name}.ply")
     v20, t20 = tet_grid(20)
     small = [
         extract_gshell(v20, t20, v20.norm(dim=1) - r, nu).mesh

@@ -33,7 +33,7 @@ def features(
     """Write metric, Christoffel symbols and curvatures as point fields of MESH."""
     import torch
 
-    import geomsci
+    from geomsci.core import io as mesh_io
     from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
     from geomsci.wing.features import riemannian_features
@@ -45,7 +45,7 @@ def features(
             f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
         )
     _refuse_existing(out, force)
-    m = geomsci.load(mesh)
+    m = mesh_io.load(mesh)
     if m.cell_type != "triangle" or m.dim != 3:
         raise ValueError(f"{mesh}: features need a 3-D triangle mesh, got cell_type={m.cell_type!r}, dim={m.dim}")
     m = m.to(dtype=torch.float64)
@@ -54,7 +54,7 @@ def features(
     t0 = time.perf_counter()
     with limit_threads(threads):
         f = riemannian_features(m, periodic_u=periodic_u, periodic_v=periodic_v, rings=rings)
-        geomsci.save(f, out)
+        mesh_io.save(f, out)
     names = [k for k in f.point_data if k not in m.point_data]
     typer.echo(
         f"wrote {out}: {len(names)} fields ({', '.join(names)}) on {f.n_points} points in {time.perf_counter() - t0:.2f} s"
@@ -155,7 +155,7 @@ def predict(
 
     import torch
 
-    import geomsci
+    from geomsci.core import io as mesh_io
     from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
     from geomsci.wing.dataset import FEATURE_NAMES, WingData
@@ -173,7 +173,7 @@ def predict(
     _refuse_existing(out, force)
     with limit_threads(threads):
         net, norm, _ = load_cp_model(model_file)
-        m = geomsci.load(mesh)
+        m = mesh_io.load(mesh)
         if m.cell_type != "triangle" or m.dim != 3 or "ij" not in m.point_data:
             raise ValueError(
                 f"{mesh}: needs a 3-D half-wing grid mesh with an 'ij' point field (a wing_XXX.vtu from "
@@ -196,7 +196,7 @@ def predict(
         )
         pred = predict_cp(net, norm, d)[0, 0]
         m.set_point_field("cp_predicted", pred.double())
-        geomsci.save(m, out)
+        mesh_io.save(m, out)
     typer.echo(
         f"wrote {out}: Cp predicted on {m.n_points} points at alpha {alpha:g} deg, Mach {mach:g} "
         f"(min {float(pred.min()):.3f}, max {float(pred.max()):.3f})"

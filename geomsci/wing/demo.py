@@ -55,7 +55,7 @@ def _plot(half, name, path, title, cmap, clim=None, symlog=None):
 
 def demo(out_dir: Path) -> str:
     """A random unseen wing: features, panel-method Cp and the pretrained MLP's Cp, as PNGs and ``wing.vtu``."""
-    import geomsci
+    from geomsci.core import io as mesh_io
     from geomsci.wing.dataset import FEATURE_NAMES, WingData, random_wing
     from geomsci.wing.features import grid_features
     from geomsci.wing.panel import panel_to_points, solve_panels
@@ -114,5 +114,5 @@ def demo(out_dir: Path) -> str:
     shown.set_point_field("cp_predicted", pred.double())
     _plot(shown, "cp_predicted", out_dir / "wing_cp_predicted.png", "Cp, MLP + Riemannian features (same scale)", "jet_r", cp_lim)
     msg += f"; MLP+features Cp MSE {float(((pred - cp) ** 2).mean()):.4f} (Cp variance {float(cp.var()):.3f})"
-    geomsci.save(mesh, out_dir / "wing.vtu")
+    mesh_io.save(mesh, out_dir / "wing.vtu")
     return msg

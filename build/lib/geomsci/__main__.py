@@ -1,3 +1,0 @@
-from geomsci.cli import main
-
-main()
