@@ -1,8 +1,18 @@
-"""geomsci: geometry and scientific machine learning on meshes and PDE surrogates."""
-from .core.grid import Grid
-from .core.mesh import Mesh
+"""geomsci: geometry and scientific machine learning on meshes and PDE surrogates.
+
+``Mesh``, ``Grid``, ``load`` and ``save`` are imported on first use, so that ``import geomsci`` (and
+``geomsci --help``) does not pay for torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .core.grid import Grid
+    from .core.mesh import Mesh
 
 
 def load(path, **kwargs) -> Mesh:
@@ -12,11 +22,27 @@ def load(path, **kwargs) -> Mesh:
     return _load(path, **kwargs)
 
 
-def save(mesh: Mesh, path, **kwargs) -> None:
+def save(mesh: Mesh, path, **kwargs):
     """Write a `Mesh` to a file; the format follows the extension (see `geomsci.core.io`)."""
     from .core.io import save as _save
 
     return _save(mesh, path, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Mesh":
+        from .core.mesh import Mesh
+
+        return Mesh
+    if name == "Grid":
+        from .core.grid import Grid
+
+        return Grid
+    raise AttributeError(f"module 'geomsci' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"Mesh", "Grid"})
 
 
 __all__ = ["Mesh", "Grid", "load", "save", "__version__"]

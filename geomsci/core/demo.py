@@ -1,5 +1,6 @@
 """The core step of ``geomsci demo``: make a torus, check its curvature against the closed form,
 write it to a file and read it back, and draw it (matplotlib) and render it (soft rasterizer)."""
+
 from __future__ import annotations
 
 import time
@@ -13,14 +14,11 @@ from .render import Camera, render
 
 def demo(out_dir) -> str:
     """Write ``torus.ply``, ``torus_curvature.png`` and ``torus_render.png`` under ``out_dir``;
-    return a one-line summary with the measured curvature error and render time."""
-    # the tensors here are small: intra-op threads only add overhead (a lot on a busy machine)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _demo(Path(out_dir))
-    finally:
-        torch.set_num_threads(threads)
+    return a one-line summary with the measured curvature error and render time.
+
+    Threads: ``geomsci demo`` runs every step inside ``limit_threads(--threads)``; called from Python,
+    the caller's setting applies (wrap it in ``geomsci.core.threads.limit_threads`` to choose)."""
+    return _demo(Path(out_dir))
 
 
 def _demo(out: Path) -> str:

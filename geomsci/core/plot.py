@@ -9,6 +9,7 @@
 Each writes a PNG and returns its path. Figures are built on an Agg canvas directly, so plotting
 never touches pyplot's global figure list and works without a display.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,8 +98,22 @@ def _field_values(field, mesh: Mesh | None, n_points: int, n_cells: int) -> tupl
     raise ValueError(f"plot: field has {len(values)} values, expected {n_points} (points) or {n_cells} (cells)")
 
 
-def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 1, cmap: str = "viridis",
-              elev: float = 25.0, azim: float = -60.0, colorbar: bool = True, size: float = 4.0) -> Path:
+def plot_mesh(
+    mesh,
+    path,
+    *,
+    field=None,
+    title: str | None = None,
+    views: int = 1,
+    cmap: str = "viridis",
+    elev: float = 25.0,
+    azim: float = -60.0,
+    colorbar: bool = True,
+    size: float = 4.0,
+    clim: tuple[float, float] | None = None,
+    zoom: float = 1.35,
+    symlog: float | None = None,
+) -> Path:
     """Draw a 3-D mesh (or a point set) to a PNG, coloured by ``field`` if given.
 
     Parameters
@@ -109,6 +124,16 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
         are drawn as their length). Point fields are averaged onto faces.
     views : number of views side by side, turning around the z axis by 360 / views degrees.
     elev, azim : viewing angles of the first view in degrees (matplotlib's convention).
+    symlog : if given, a symmetric-log colour scale, linear within +-``symlog`` (for fields spanning
+        decades of both signs, such as curvatures near a sharp edge).
+    zoom : magnification of the 3-D box in its axes (1 shows the whole box from any angle; the default
+        1.35 fills the picture for compact shapes; long thin shapes seen obliquely need less).
+    clim : (low, high) colour limits of the field (values outside get the end colours); default the
+        field's range. Pass the same limits to compare two pictures (truth and prediction).
+
+    Notes
+    -----
+    The colour bar gets its own strip to the right of the views, so it never covers the mesh.
     """
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
@@ -127,31 +152,49 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
         values, where = _field_values(field, m, len(points), n_cells if m is not None else (0 if tris is None else len(tris)))
         if where == "cell" and ctype not in ("triangle", None):
             raise ValueError(f"plot_mesh: cell fields are drawn on triangle meshes only, got {ctype!r} cells")
-    norm = Normalize(*(np.nanmin(values), np.nanmax(values))) if values is not None else None
-    if norm is not None and norm.vmin == norm.vmax:
-        norm = Normalize(norm.vmin - 0.5, norm.vmax + 0.5)
+    if clim is not None:
+        if len(clim) != 2 or not (np.isfinite(clim[0]) and np.isfinite(clim[1]) and clim[0] <= clim[1]):
+            raise ValueError(f"plot_mesh: clim must be (low, high) finite with low <= high, got {clim!r}")
+        if values is None:
+            raise ValueError("plot_mesh: clim was given without a field to colour")
+    norm: Normalize | None = None
+    if values is not None:
+        vmin, vmax = (float(c) for c in clim) if clim is not None else (float(np.nanmin(values)), float(np.nanmax(values)))
+        if vmin == vmax:
+            vmin, vmax = vmin - 0.5, vmax + 0.5
+        if symlog is not None:
+            from matplotlib.colors import SymLogNorm
+
+            if not symlog > 0:
+                raise ValueError(f"plot_mesh: symlog must be a positive linear range, got {symlog!r}")
+            norm = SymLogNorm(symlog, vmin=vmin, vmax=vmax, clip=True)
+        else:
+            norm = Normalize(vmin, vmax, clip=True)
     cm = colormaps[cmap]
 
-    fig = _figure((size * views + (0.8 if field is not None and colorbar else 0), size))
+    bar_width = 1.0 if values is not None and colorbar else 0.0  # inches, a strip of its own
+    total = size * views + bar_width
+    fig = _figure((total, size))
     lo, hi = points.min(0), points.max(0)
     center, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-12)
+    top = 0.9 if title else 1.0
     ax = None
     for k in range(views):
-        ax = fig.add_subplot(1, views, k + 1, projection="3d")
+        ax = fig.add_axes((size * k / total, 0.0, size / total, top), projection="3d")
         az = azim + 360.0 * k / views
         ax.view_init(elev=elev, azim=az)
         # viewing direction (towards the camera) in matplotlib's convention
         e, a = math.radians(elev), math.radians(az)
         view = np.array([math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)])
         if tris is None or len(tris) == 0:
-            c = cm(norm(values)) if values is not None else "tab:blue"
+            c = cm(norm(values)) if values is not None and norm is not None else "tab:blue"
             ax.scatter(points[:, 0], points[:, 1], points[:, 2], c=c, s=4, depthshade=True)
         else:
             v = points[tris]  # (F, 3, 3)
             n = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
             n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
             shade = 0.35 + 0.65 * np.abs(n @ view)  # (F,)
-            if values is None:
+            if values is None or norm is None:
                 base = np.broadcast_to(np.array([0.62, 0.72, 0.86]), (len(tris), 3))
             else:
                 fv = values[tris].mean(1) if where == "point" else values
@@ -161,19 +204,29 @@ def plot_mesh(mesh, path, *, field=None, title: str | None = None, views: int = 
         ext = np.maximum((hi - lo) / 2, 0.05 * half)  # (3,) half extents; equal scale on all axes
         for set_lim, c, h in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), center, ext):
             set_lim(c - h, c + h)
-        ax.set_box_aspect(tuple(ext / ext.max()), zoom=1.35)
+        ax.set_box_aspect(tuple(ext / ext.max()), zoom=zoom)
         ax.set_axis_off()
     if title:
         fig.suptitle(title)
     if values is not None and colorbar:
         from matplotlib.cm import ScalarMappable
 
-        fig.colorbar(ScalarMappable(norm=norm, cmap=cm), ax=fig.axes, shrink=0.7, label=field if isinstance(field, str) else None)
+        cax = fig.add_axes(((size * views + 0.15) / total, 0.15, 0.18 / total, 0.7 * top))
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cm), cax=cax, label=field if isinstance(field, str) else None)
     return _save(fig, path)
 
 
-def plot_field_2d(mesh, field, path, *, title: str | None = None, cmap: str = "viridis", show_edges: bool = False,
-                  colorbar: bool = True, size: float = 5.0) -> Path:
+def plot_field_2d(
+    mesh,
+    field,
+    path,
+    *,
+    title: str | None = None,
+    cmap: str = "viridis",
+    show_edges: bool = False,
+    colorbar: bool = True,
+    size: float = 5.0,
+) -> Path:
     """Draw a field on a 2-D triangle (or quad) mesh with ``tripcolor``.
 
     ``field`` is a field name of the mesh or values (N,) at points (Gouraud-smooth) or (M,) on cells
@@ -205,8 +258,9 @@ def plot_field_2d(mesh, field, path, *, title: str | None = None, cmap: str = "v
     return _save(fig, path)
 
 
-def plot_images(images, path, titles=None, *, cmap: str = "gray", ncols: int | None = None, colorbar: bool = False,
-                size: float = 3.0) -> Path:
+def plot_images(
+    images, path, titles=None, *, cmap: str = "gray", ncols: int | None = None, colorbar: bool = False, size: float = 3.0
+) -> Path:
     """Draw images side by side in a grid: each (H, W) (drawn with ``cmap``) or (H, W, 3) RGB in [0, 1]."""
     images = [_np(im) for im in images]
     if not images:

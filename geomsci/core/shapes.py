@@ -16,6 +16,7 @@ plane, a x b        a b                     (open)                   1 boundary 
 Meshes are inscribed (vertices on the surface), so their areas and volumes approach these values
 from below as the resolution grows.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,8 @@ def _grid_faces(n_u: int, n_v: int, wrap_u: bool, wrap_v: bool) -> np.ndarray:
     """
     cu = n_u if wrap_u else n_u - 1
     cv = n_v if wrap_v else n_v - 1
-    i, j = np.meshgrid(np.arange(cu), np.arange(cv), indexing="ij")
-    i, j = i.ravel(), j.ravel()
+    i_grid, j_grid = np.meshgrid(np.arange(cu), np.arange(cv), indexing="ij")
+    i, j = i_grid.ravel(), j_grid.ravel()
     i1, j1 = (i + 1) % n_u, (j + 1) % n_v
     a, b, c, d = i * n_v + j, i1 * n_v + j, i1 * n_v + j1, i * n_v + j1
     return np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]).astype(np.int64)  # (2 cu cv, 3)
@@ -77,13 +78,46 @@ def icosphere(subdivisions: int = 3, radius: float = 1.0, *, center=(0.0, 0.0, 0
     radius = _check_positive("radius", radius)
     t = (1.0 + math.sqrt(5.0)) / 2.0
     pts = np.array(
-        [[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t],
-         [0, -1, -t], [0, 1, -t], [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], dtype=np.float64,
+        [
+            [-1, t, 0],
+            [1, t, 0],
+            [-1, -t, 0],
+            [1, -t, 0],
+            [0, -1, t],
+            [0, 1, t],
+            [0, -1, -t],
+            [0, 1, -t],
+            [t, 0, -1],
+            [t, 0, 1],
+            [-t, 0, -1],
+            [-t, 0, 1],
+        ],
+        dtype=np.float64,
     )
     faces = np.array(
-        [[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4], [11, 10, 2],
-         [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9], [4, 9, 5],
-         [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]], dtype=np.int64,
+        [
+            [0, 11, 5],
+            [0, 5, 1],
+            [0, 1, 7],
+            [0, 7, 10],
+            [0, 10, 11],
+            [1, 5, 9],
+            [5, 11, 4],
+            [11, 10, 2],
+            [10, 7, 6],
+            [7, 1, 8],
+            [3, 9, 4],
+            [3, 4, 2],
+            [3, 2, 6],
+            [3, 6, 8],
+            [3, 8, 9],
+            [4, 9, 5],
+            [2, 4, 11],
+            [6, 2, 10],
+            [8, 6, 7],
+            [9, 8, 1],
+        ],
+        dtype=np.int64,
     )
     pts /= np.linalg.norm(pts, axis=1, keepdims=True)
     for _ in range(s):
@@ -95,8 +129,7 @@ def icosphere(subdivisions: int = 3, radius: float = 1.0, *, center=(0.0, 0.0, 0
         m = (inv.reshape(-1) + len(pts)).reshape(-1, 3)  # (F, 3): midpoints of edges 01, 12, 20
         a, b, c = faces.T
         faces = np.concatenate(
-            [np.stack([a, m[:, 0], m[:, 2]], 1), np.stack([b, m[:, 1], m[:, 0]], 1),
-             np.stack([c, m[:, 2], m[:, 1]], 1), m]
+            [np.stack([a, m[:, 0], m[:, 2]], 1), np.stack([b, m[:, 1], m[:, 0]], 1), np.stack([c, m[:, 2], m[:, 1]], 1), m]
         )
         pts = np.concatenate([pts, mid])
     return _mesh(pts * radius + np.asarray(center, dtype=np.float64), faces, dtype, device)
@@ -147,7 +180,16 @@ def torus_mesh(R: float = 1.0, r: float = 0.25, n_major: int = 48, n_minor: int 
     return _mesh(pts, _grid_faces(n_major, n_minor, True, True), dtype, device)
 
 
-def cylinder_mesh(radius: float = 1.0, height: float = 2.0, n_around: int = 32, n_height: int = 8, capped: bool = False, *, dtype=None, device=None) -> Mesh:
+def cylinder_mesh(
+    radius: float = 1.0,
+    height: float = 2.0,
+    n_around: int = 32,
+    n_height: int = 8,
+    capped: bool = False,
+    *,
+    dtype=None,
+    device=None,
+) -> Mesh:
     """Cylinder around the z axis, z in [-height/2, height/2].
 
     Open (``capped=False``): two boundary loops of ``n_around`` vertices, area ``n_around sin(2 pi /

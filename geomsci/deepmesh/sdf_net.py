@@ -13,21 +13,22 @@
 on samples x_i with known signed distance d_i (uniform in the bounds plus points near the
 surface) and uniform points y_j (the eikonal term keeps s a distance away from the data).
 """
+
 from __future__ import annotations
 
-import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from geomsci.core.mesh import Mesh
+from geomsci.core.nn import FourierFeatures, gaussian_frequencies, linear_layers, positional_frequencies
 from geomsci.core.sampling import sample_points
 
 
 class SDFNet(torch.nn.Module):
-    """MLP signed-distance field with Fourier or positional input features.
+    """MLP signed-distance field with Fourier or positional input features: ``net(points (P, 3)) -> (P,)``.
 
     Parameters
     ----------
@@ -38,12 +39,19 @@ class SDFNet(torch.nn.Module):
     features : "fourier" | "positional" | "none"
     seed : int, draws B and the initial weights reproducibly
     dtype, device : of the parameters
-
-    Call: ``net(points (P, 3)) -> (P,)``.
     """
 
-    def __init__(self, hidden: int = 64, layers: int = 3, n_freq: int = 16, sigma: float = 1.0,
-                 features: str = "fourier", seed: int = 0, dtype=torch.float32, device=None):
+    def __init__(
+        self,
+        hidden: int = 64,
+        layers: int = 3,
+        n_freq: int = 16,
+        sigma: float = 1.0,
+        features: str = "fourier",
+        seed: int = 0,
+        dtype=torch.float32,
+        device=None,
+    ):
         super().__init__()
         if features not in ("fourier", "positional", "none"):
             raise ValueError(f"SDFNet: features must be 'fourier', 'positional' or 'none', got {features!r}")
@@ -52,22 +60,28 @@ class SDFNet(torch.nn.Module):
                 raise ValueError(f"SDFNet: {name} must be an int >= {least}, got {value!r}")
         g = torch.Generator().manual_seed(seed)
         if features == "fourier":
-            B = torch.randn(n_freq, 3, generator=g, dtype=torch.float64) * sigma
+            B = gaussian_frequencies(3, n_freq, sigma, g, dtype=dtype, device=device)
         elif features == "positional":
-            B = torch.cat([torch.eye(3, dtype=torch.float64) * 2.0**k / 2 for k in range(n_freq)])
+            B = positional_frequencies(3, n_freq, dtype=dtype, device=device)
         else:
-            B = torch.zeros(0, 3, dtype=torch.float64)
-        self.register_buffer("B", B.to(dtype=dtype, device=device))  # (n_feat, 3)
-        dims = [3 + 2 * B.shape[0]] + [hidden] * layers + [1]
-        self.linears = torch.nn.ModuleList()
-        for i in range(len(dims) - 1):
-            lin = torch.nn.Linear(dims[i], dims[i + 1], dtype=dtype, device=device)
-            bound = 1.0 / math.sqrt(dims[i])
-            with torch.no_grad():
-                lin.weight.copy_(torch.empty_like(lin.weight, device="cpu").uniform_(-bound, bound, generator=g))
-                lin.bias.copy_(torch.empty_like(lin.bias, device="cpu").uniform_(-bound, bound, generator=g))
-            self.linears.append(lin)
+            B = torch.zeros(0, 3, dtype=dtype, device=device)
+        self.encoding = FourierFeatures(B)  # (P, 3) -> (P, 3 + 2 n_feat)
+        # seeded after B from the same generator: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights and biases
+        self.linears = linear_layers(
+            [self.encoding.out_dim] + [hidden] * layers + [1], init="uniform", generator=g, dtype=dtype, device=device
+        )
         self.act = torch.nn.Softplus(beta=100)
+
+    @property
+    def B(self) -> torch.Tensor:
+        """(n_feat, 3) frequency matrix of the input features (cycles per unit length)."""
+        return self.encoding.B
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # state dicts saved before the encoding moved to geomsci.core.nn hold the frequencies as "B"
+        if prefix + "B" in state_dict and prefix + "encoding.B" not in state_dict:
+            state_dict[prefix + "encoding.B"] = state_dict.pop(prefix + "B")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         if points.dim() != 2 or points.shape[1] != 3:
@@ -77,8 +91,7 @@ class SDFNet(torch.nn.Module):
                 f"SDFNet: points are {points.dtype} on {points.device} but the network is {self.B.dtype} on "
                 f"{self.B.device}; convert one of them (points.to(...) or net.to(...))"
             )
-        proj = 2 * math.pi * points @ self.B.T  # (P, n_feat)
-        h = torch.cat([points, proj.sin(), proj.cos()], dim=1)  # (P, 3 + 2 n_feat)
+        h = self.encoding(points)  # (P, 3 + 2 n_feat)
         for lin in self.linears[:-1]:
             h = self.act(lin(h))
         return self.linears[-1](h).squeeze(1)  # (P,)
@@ -133,9 +146,20 @@ def _training_samples(target, bounds: torch.Tensor, n: int, near_std: float, g: 
     return pts, d
 
 
-def fit_sdf(net: torch.nn.Module, target, bounds, *, steps: int = 500, batch: int = 4096,
-            n_samples: int = 60_000, eikonal_weight: float = 0.1, lr: float = 3e-3, near_std: float = 0.02,
-            seed: int = 0, progress: bool = False) -> list[float]:
+def fit_sdf(
+    net: torch.nn.Module,
+    target,
+    bounds,
+    *,
+    steps: int = 500,
+    batch: int = 4096,
+    n_samples: int = 60_000,
+    eikonal_weight: float = 0.1,
+    lr: float = 3e-3,
+    near_std: float = 0.02,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
     """Fit ``net`` to the signed distance of ``target`` (a closed ``Mesh`` or a callable SDF).
 
     Parameters

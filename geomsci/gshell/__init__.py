@@ -1,8 +1,9 @@
 """geomsci.gshell: Ghost-on-the-Shell (Liu et al., ICLR 2024), watertight and open meshes from an SDF
 and a manifold SDF on a deformable tetrahedral grid, with fitting, multiview reconstruction and a small generative model of open surfaces."""
+
 from .extract import GShellSurface, cut_open, extract_gshell
-from .generative import GridVAE, generation_metrics, grids_to_meshes, open_shape_family, sample_grids, train_vae
 from .fit import FitResult, clean_surface, evaluate, fit, remove_small_components, template_sdf, winding_number
+from .generative import GridVAE, generation_metrics, grids_to_meshes, open_shape_family, sample_grids, train_vae
 from .model import GShell
 from .multiview import MultiviewResult, backproject, carving_targets, fit_multiview, render_views, ring_cameras
 from .regularizers import (
@@ -13,6 +14,7 @@ from .regularizers import (
     nu_target_loss,
     sdf_sign_loss,
 )
+from .turntable import turntable, turntable_views
 
 __all__ = [
     "GShell",
@@ -44,4 +46,6 @@ __all__ = [
     "nu_target_loss",
     "nu_smoothness_loss",
     "distance_targets",
+    "turntable",
+    "turntable_views",
 ]

@@ -9,16 +9,17 @@ Two ways to hold the fields (``head``):
   (ds, dnu, d) added to the initial fields; its last layer starts at zero, so the module starts
   exactly at its initialization either way.
 """
+
 from __future__ import annotations
 
-import math
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from geomsci.core.mesh import Mesh
+from geomsci.core.nn import FourierFeatures, linear_layers, mlp, positional_frequencies
 from geomsci.core.tetgrid import deform_vertices, tet_edges, tet_grid
 
 from .extract import GShellSurface, extract_gshell
@@ -112,21 +113,30 @@ class GShell(nn.Module):
             gen = torch.Generator(device="cpu").manual_seed(seed)
             self.register_buffer("sdf0", s0)
             self.register_buffer("nu0", nu0)
-            self.register_buffer("freqs", (2.0 ** torch.arange(n_freqs, dtype=dtype, device=device)) * math.pi)
             self.register_buffer("center", center)
             self.register_buffer("half_size", torch.as_tensor(half, dtype=dtype, device=device))
-            n_in = 3 + 6 * n_freqs
-            layers = [nn.Linear(n_in, hidden), nn.Softplus(beta=10), nn.Linear(hidden, hidden), nn.Softplus(beta=10)]
-            self.mlp = nn.Sequential(*layers)
-            self.out = nn.Linear(hidden, 5)
-            with torch.no_grad():
-                for lin in (layers[0], layers[2]):
-                    bound = 1 / math.sqrt(lin.in_features)
-                    lin.weight.copy_(torch.rand(lin.weight.shape, generator=gen) * 2 * bound - bound)
-                    lin.bias.copy_(torch.rand(lin.bias.shape, generator=gen) * 2 * bound - bound)
-                self.out.weight.zero_()
-                self.out.bias.zero_()
+            # angles 2^k pi x_c, coordinate by coordinate: [x, sin (3 n_freqs), cos (3 n_freqs)]
+            self.encoding = FourierFeatures(positional_frequencies(3, n_freqs, coordinate_major=True, dtype=dtype, device=device))
+            self.mlp = mlp(
+                [self.encoding.out_dim, hidden, hidden],
+                nn.Softplus(beta=10),
+                init="uniform",
+                generator=gen,
+                activate_last=True,
+                dtype=dtype,
+                device=device,
+            )
+            self.out = linear_layers([hidden, 5], init="zero", dtype=dtype, device=device)[0]  # starts at the initial fields
             self.to(dtype=dtype, device=device)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # state dicts saved before the encoding moved to geomsci.core.nn hold the angles 2^k pi as "freqs"
+        if self.head == "mlp" and prefix + "freqs" in state_dict and prefix + "encoding.B" not in state_dict:
+            freqs = state_dict.pop(prefix + "freqs")
+            state_dict[prefix + "encoding.B"] = positional_frequencies(
+                3, freqs.numel(), coordinate_major=True, dtype=freqs.dtype, device=freqs.device
+            )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- fields ---------------------------------------------------------------------------------
     def fields(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -135,9 +145,7 @@ class GShell(nn.Module):
             s, nu, d = self.sdf, self.nu, self.deformation
         else:
             x = (self.vertices - self.center) / self.half_size  # (V, 3) in [-1, 1]
-            ang = x[:, :, None] * self.freqs  # (V, 3, n_freqs)
-            feat = torch.cat([x, ang.sin().flatten(1), ang.cos().flatten(1)], 1)
-            o = self.out(self.mlp(feat))  # (V, 5)
+            o = self.out(self.mlp(self.encoding(x)))  # (V, 5)
             s, nu, d = self.sdf0 + o[:, 0], self.nu0 + o[:, 1], o[:, 2:] if self.deform else None
         v = self.vertices if d is None else deform_vertices(self.vertices, d, self.cell_size)
         return v, s, nu

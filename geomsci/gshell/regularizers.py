@@ -4,6 +4,7 @@ All are plain functions of tensors returning 0-d losses. The nu terms are meant 
 ``GShellSurface.nu_template_sg`` (nu at template vertices with the interpolation coefficients
 detached), so that they move nu without dragging the template surface.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,9 @@ def sdf_sign_loss(sdf: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
 
     sdf (V,), edges (E, 2) long -> ().
     """
-    sa, sb = sdf[edges[:, 0]], sdf[edges[:, 1]]  # (E,)
+    # index_select, not sdf[edges[:, 0]]: its backward (index_add_) is deterministic on the CPU at any thread
+    # count, where advanced indexing's (index_put_ with accumulate) adds repeated indices in a racy order
+    sa, sb = sdf.index_select(0, edges[:, 0]), sdf.index_select(0, edges[:, 1])  # (E,)
     crossed = (sa > 0) != (sb > 0)
     if not bool(crossed.any()):
         return sdf.sum() * 0
@@ -50,9 +53,7 @@ def nu_close_loss(nu: torch.Tensor, margin: float = 0.0, delta: float = 0.05) ->
     return _huber(torch.relu(margin - nu), delta).mean()
 
 
-def nu_target_loss(
-    nu: torch.Tensor, target: torch.Tensor, margin: float = 0.0, delta: float = 0.05
-) -> torch.Tensor:
+def nu_target_loss(nu: torch.Tensor, target: torch.Tensor, margin: float = 0.0, delta: float = 0.05) -> torch.Tensor:
     """Open/close Huber terms with a signed, weighted per-vertex target.
 
     ``target`` (K,) float in [-1, 1]: negative wants the vertex removed (nu < -margin), positive
@@ -76,7 +77,7 @@ def nu_smoothness_loss(nu: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     Favors nu that varies smoothly (like a distance), so grid vertices without a target follow
     their neighbours instead of leaving one-cell islands or pinholes. nu (V,), edges (E, 2) -> ().
     """
-    return (nu[edges[:, 0]] - nu[edges[:, 1]]).square().mean()
+    return (nu.index_select(0, edges[:, 0]) - nu.index_select(0, edges[:, 1])).square().mean()  # deterministic backward
 
 
 @torch.no_grad()

@@ -1,4 +1,6 @@
-"""`geomsci wing ...`: surface features, wing Cp datasets, Cp model training; and the demo step."""
+"""`geomsci wing ...`: surface features, wing Cp datasets, Cp model training and prediction (the demo step
+lives in ``geomsci.wing.demo``)."""
+
 from __future__ import annotations
 
 import time
@@ -8,7 +10,14 @@ import typer
 
 app = typer.Typer(help="Riemannian surface features, wing panel-method Cp data and Cp learning.", no_args_is_help=True)
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "wing" / "cp_mlp_features.pt"
+THREADS_HELP = "torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"
+
+
+def _refuse_existing(path: Path, force: bool) -> None:
+    from geomsci.core.errors import InputError
+
+    if path.exists() and not force:
+        raise InputError(f"--out {path} exists; pass --force to overwrite it or choose another path")
 
 
 @app.command()
@@ -18,27 +27,38 @@ def features(
     periodic_u: bool = typer.Option(False, help="grid meshes: the u axis wraps around"),
     periodic_v: bool = typer.Option(False, help="grid meshes: the v axis wraps around"),
     rings: int = typer.Option(2, help="unstructured meshes: neighbourhood rings of the local fits"),
+    force: bool = typer.Option(False, "--force", help="overwrite OUT if it exists"),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Write metric, Christoffel symbols and curvatures as point fields of MESH."""
     import torch
 
-    import geomsci
+    from geomsci.core import io as mesh_io
+    from geomsci.core.io import MESH_EXTENSIONS
+    from geomsci.core.threads import limit_threads
     from geomsci.wing.features import riemannian_features
 
     if not mesh.exists():
         raise FileNotFoundError(f"{mesh}: no such file")
-    m = geomsci.load(mesh)
+    if out.suffix.lower() not in MESH_EXTENSIONS:
+        raise ValueError(
+            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
+        )
+    _refuse_existing(out, force)
+    m = mesh_io.load(mesh)
     if m.cell_type != "triangle" or m.dim != 3:
         raise ValueError(f"{mesh}: features need a 3-D triangle mesh, got cell_type={m.cell_type!r}, dim={m.dim}")
     m = m.to(dtype=torch.float64)
     if "ij" in m.point_data:
         m.point_data["ij"] = m.point_data["ij"].long()
     t0 = time.perf_counter()
-    f = riemannian_features(m, periodic_u=periodic_u, periodic_v=periodic_v, rings=rings)
-    geomsci.save(f, out)
+    with limit_threads(threads):
+        f = riemannian_features(m, periodic_u=periodic_u, periodic_v=periodic_v, rings=rings)
+        mesh_io.save(f, out)
     names = [k for k in f.point_data if k not in m.point_data]
-    typer.echo(f"wrote {out}: {len(names)} fields ({', '.join(names)}) on {f.n_points} points in "
-               f"{time.perf_counter() - t0:.2f} s")
+    typer.echo(
+        f"wrote {out}: {len(names)} fields ({', '.join(names)}) on {f.n_points} points in {time.perf_counter() - t0:.2f} s"
+    )
 
 
 @app.command("make-dataset")
@@ -51,17 +71,25 @@ def make_dataset_cmd(
     n_chord: int = typer.Option(16, help="panels per side along the chord"),
     n_span: int = typer.Option(8, help="panels along the half span (plus 2 tip-cap panels)"),
     seed: int = typer.Option(0, help="random seed"),
+    force: bool = typer.Option(False, "--force", help="write into OUT even if it already holds files"),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Random wings x flight conditions solved by the panel method: one .vtu per wing + conditions.csv."""
-    import torch
-
+    from geomsci.core.errors import InputError
+    from geomsci.core.threads import limit_threads
     from geomsci.wing.dataset import make_dataset
 
-    torch.set_num_threads(1)
+    # checked before any wing is solved
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError(f"--out {out} already holds files; pass --force to write into it or choose an empty folder")
+    if not 0 < test < wings:
+        raise InputError(f"--test must be between 1 and --wings - 1 = {wings - 1}, got {test}")
     t0 = time.perf_counter()
-    path = make_dataset(out, wings, test, n_mach, n_alpha, n_chord=n_chord, n_span=n_span, seed=seed)
-    typer.echo(f"wrote {wings} wings x {n_mach * n_alpha} conditions to {out} ({path.name}) in "
-               f"{time.perf_counter() - t0:.0f} s")
+    with limit_threads(threads):
+        path = make_dataset(out, wings, test, n_mach, n_alpha, n_chord=n_chord, n_span=n_span, seed=seed)
+    typer.echo(f"wrote {wings} wings x {n_mach * n_alpha} conditions to {out} ({path.name}) in {time.perf_counter() - t0:.0f} s")
 
 
 @app.command()
@@ -71,15 +99,21 @@ def train(
     features_: str = typer.Option("all", "--features", help="none, all, or comma list of metric,christoffel,curvature,normal"),
     epochs: int = typer.Option(15, help="training epochs"),
     seed: int = typer.Option(0, help="random seed"),
-    out: Path = typer.Option(None, "--out", "-o", help="save the trained model here (.pt)"),
+    out: Path = typer.Option(None, "--out", "-o", help="save the trained model here (.pt); `geomsci wing predict` reads it"),
+    force: bool = typer.Option(False, "--force", help="overwrite OUT if it exists"),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Train a Cp model on the training wings and report the Cp MSE on the held-out wings."""
-    import torch
-
+    from geomsci.core.threads import limit_threads
     from geomsci.wing.dataset import load_dataset
-    from geomsci.wing.train import INPUT_GROUPS, cp_mse, train_cp_model
+    from geomsci.wing.train import INPUT_GROUPS, cp_mse, save_cp_model, train_cp_model
 
-    torch.set_num_threads(1)
+    if model not in ("mlp", "attention"):
+        raise ValueError(f"--model must be mlp or attention, got {model!r}")
+    if out is not None:  # before training, so a bad path does not cost the run
+        if out.suffix != ".pt":
+            raise ValueError(f"--out {out}: the model file must end in .pt")
+        _refuse_existing(out, force)
     if features_ == "none":
         groups = ()
     elif features_ == "all":
@@ -90,83 +124,80 @@ def train(
         if bad:
             raise ValueError(f"--features: unknown group(s) {bad}; expected none, all or {sorted(INPUT_GROUPS)}")
     d = load_dataset(data)
-    if out is not None:  # before training, so a bad path does not cost the run
+    if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    net, norm = train_cp_model(d, model, groups, epochs=epochs, seed=seed, progress=True)
-    typer.echo(f"{model} with features {list(groups) or 'none'}: held-out Cp MSE {cp_mse(net, norm, d, 'test'):.4f}, "
-               f"train {cp_mse(net, norm, d, 'train'):.4f} ({time.perf_counter() - t0:.0f} s)")
+    with limit_threads(threads):
+        net, norm = train_cp_model(d, model, groups, epochs=epochs, seed=seed, progress=True)
+        typer.echo(
+            f"{model} with features {list(groups) or 'none'}: held-out Cp MSE {cp_mse(net, norm, d, 'test'):.4f}, "
+            f"train {cp_mse(net, norm, d, 'train'):.4f} ({time.perf_counter() - t0:.0f} s)"
+        )
     if out is not None:
-        torch.save({"model": model, "groups": groups, "state": net.state_dict(), "norm": norm.__dict__}, out)
+        save_cp_model(out, net, norm, model, groups)
         typer.echo(f"saved {out}")
 
 
-def _plot(half, name, path, title, cmap):
-    """PNG of point field ``name`` on the full (mirrored) wing, seen from above (core's plot_mesh)."""
-    from geomsci.core.plot import plot_mesh
-    from geomsci.wing.planform import mirror_mesh
+@app.command()
+def predict(
+    model_file: Path = typer.Argument(..., help="Cp model (.pt) from `geomsci wing train -o`"),
+    mesh: Path = typer.Argument(
+        ..., help="half-wing grid mesh: a wing_XXX.vtu from make-dataset (or any mesh with an 'ij' grid field)"
+    ),
+    alpha: float = typer.Option(..., "--alpha", help="angle of attack in degrees"),
+    mach: float = typer.Option(..., "--mach", help="Mach number"),
+    out: Path = typer.Option(..., "--out", "-o", help="output mesh (.vtu keeps every field) with the point field cp_predicted"),
+    force: bool = typer.Option(False, "--force", help="overwrite OUT if it exists"),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
+):
+    """Predict Cp on MESH at (ALPHA, MACH) with a saved model; writes it as the point field cp_predicted."""
+    import math
 
-    full = mirror_mesh(half)
-    return plot_mesh(full, path, field=name, title=title, cmap=cmap, elev=35.0, azim=-125.0, size=5.0)
-
-
-def demo(out_dir: Path) -> str:
-    """A random unseen wing: features, panel-method Cp and the pretrained MLP's Cp, as PNGs."""
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small dense ops: one thread avoids OpenMP spinning on a shared CPU
-    try:
-        return _demo(Path(out_dir))
-    finally:
-        torch.set_num_threads(threads)
+    from geomsci.core import io as mesh_io
+    from geomsci.core.io import MESH_EXTENSIONS
+    from geomsci.core.threads import limit_threads
+    from geomsci.wing.dataset import FEATURE_NAMES, WingData
+    from geomsci.wing.features import riemannian_features
+    from geomsci.wing.train import load_cp_model, predict_cp
 
-
-def _demo(out_dir: Path) -> str:
-    import torch
-
-    import geomsci
-    from geomsci.wing.dataset import FEATURE_NAMES, WingData, random_wing
-    from geomsci.wing.features import grid_features
-    from geomsci.wing.models import MODELS
-    from geomsci.wing.panel import panel_to_points, solve_panels
-    from geomsci.wing.planform import wing_grid
-    from geomsci.wing.train import Normalizer, predict_cp
-
-    wing = random_wing(torch.Generator().manual_seed(2024))  # not among the training seeds' wings
-    X = wing_grid(wing, 16, 8, 2)
-    t0 = time.perf_counter()
-    mesh = grid_features(X)
-    alpha, mach = 6.0, 0.4
-    sol = solve_panels(X, alpha, mach, ref_area=wing.area)
-    cp = panel_to_points(sol.cp)[0].reshape(-1)
-    t_solve = time.perf_counter() - t0
-    mesh.set_point_field("cp", cp)
-    section = wing.to_dict()["section"]
-    section = "CST" if section.startswith("cst") else section.upper()
-    msg = f"{section} wing, AR {wing.aspect_ratio:.1f}: CL {float(sol.cl[0]):.3f} at {alpha} deg, M {mach} ({t_solve:.1f} s)"
-    shown = mesh.detach()
-    for name in ("H", "Gamma1_11"):  # clip to the 10-90 % range: the singular trailing-edge rows would swamp the colours
-        v = mesh.point_data[name]
-        lo, hi = torch.quantile(v, torch.tensor([0.1, 0.9], dtype=v.dtype))
-        shown.set_point_field(f"{name}_clipped", v.clamp(lo, hi))
-    _plot(shown, "H_clipped", out_dir / "wing_mean_curvature.png", "mean curvature H (10-90 % range)", "coolwarm")
-    _plot(shown, "Gamma1_11_clipped", out_dir / "wing_christoffel_1_11.png", "Christoffel symbol Gamma^1_11 (10-90 %)", "viridis")
-    _plot(shown, "cp", out_dir / "wing_cp_panel.png", f"Cp, panel method (alpha {alpha}, M {mach})", "jet_r")
-    if ASSET.exists():
-        ck = torch.load(ASSET, weights_only=False)
-        norm = Normalizer(**ck["norm"])
-        feats = torch.cat([torch.stack([mesh.point_data[k] for k in FEATURE_NAMES[:-3]], -1),
-                           mesh.point_data["normal"]], -1).float()
-        d = WingData(mesh.points.float()[None], feats[None], list(FEATURE_NAMES), cp.float()[None, None],
-                     torch.tensor([[[alpha, mach]]]), torch.tensor([1]))
-        net = MODELS[ck["model"]](norm.mean.numel())
-        net.load_state_dict(ck["state"])
-        net.eval()
+    if not (math.isfinite(alpha) and -30 <= alpha <= 30):
+        raise ValueError(f"--alpha must be an angle in degrees within +-30, got {alpha}")
+    if not (math.isfinite(mach) and 0 <= mach < 1):
+        raise ValueError(f"--mach must be in [0, 1) (the panel data are subsonic), got {mach}")
+    if out.suffix.lower() not in MESH_EXTENSIONS:
+        raise ValueError(
+            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
+        )
+    _refuse_existing(out, force)
+    with limit_threads(threads):
+        net, norm, _ = load_cp_model(model_file)
+        m = mesh_io.load(mesh)
+        if m.cell_type != "triangle" or m.dim != 3 or "ij" not in m.point_data:
+            raise ValueError(
+                f"{mesh}: needs a 3-D half-wing grid mesh with an 'ij' point field (a wing_XXX.vtu from "
+                f"`geomsci wing make-dataset` or geomsci.wing.wing_mesh), got cell_type={m.cell_type!r}, "
+                f"fields {sorted(m.point_data)}"
+            )
+        m = m.to(dtype=torch.float64)
+        m.point_data["ij"] = m.point_data["ij"].long()
+        if any(k not in m.point_data for k in FEATURE_NAMES[:-3] + ["normal"]):
+            m = riemannian_features(m)
+        pd = m.point_data
+        feats = torch.cat([torch.stack([pd[k] for k in FEATURE_NAMES[:-3]], -1), pd["normal"]], -1).float()
+        d = WingData(
+            m.points.float()[None],
+            feats[None],
+            list(FEATURE_NAMES),
+            torch.zeros(1, 1, m.n_points),
+            torch.tensor([[[alpha, mach]]], dtype=torch.float32),
+            torch.tensor([1]),
+        )
         pred = predict_cp(net, norm, d)[0, 0]
-        mesh.set_point_field("cp_predicted", pred.double())
-        shown.set_point_field("cp_predicted", pred.double())
-        _plot(shown, "cp_predicted", out_dir / "wing_cp_predicted.png", "Cp, MLP + Riemannian features", "jet_r")
-        msg += f"; MLP+features Cp MSE {float(((pred - cp) ** 2).mean()):.4f} (Cp variance {float(cp.var()):.3f})"
-    geomsci.save(mesh, out_dir / "wing.vtu")
-    return msg
+        m.set_point_field("cp_predicted", pred.double())
+        mesh_io.save(m, out)
+    typer.echo(
+        f"wrote {out}: Cp predicted on {m.n_points} points at alpha {alpha:g} deg, Mach {mach:g} "
+        f"(min {float(pred.min()):.3f}, max {float(pred.max()):.3f})"
+    )

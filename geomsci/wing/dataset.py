@@ -8,9 +8,9 @@ stored as point fields of one ``wing_XXX.vtu`` per wing (fields ``cp_0``, ``cp_1
 condition), and ``conditions.csv`` lists (wing, file, split, condition, alpha, mach, cl, planform).
 Test wings are separate random planforms: the split is by wing, never by condition.
 """
+
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +46,7 @@ def random_wing(generator: torch.Generator) -> Wing:
         au = [u(0.12, 0.25) for _ in range(4)]
         al = [-u(0.05, 0.2) for _ in range(4)]
         sec = ("cst", tuple(round(a, 4) for a in au), tuple(round(a, 4) for a in al))
-    return Wing(sec, span=u(4, 10), root_chord=1.0, taper=u(0.3, 1.0), sweep=u(0, 35), dihedral=u(0, 8),
-                twist=u(-5, 0))
+    return Wing(sec, span=u(4, 10), root_chord=1.0, taper=u(0.3, 1.0), sweep=u(0, 35), dihedral=u(0, 8), twist=u(-5, 0))
 
 
 @dataclass
@@ -65,15 +64,26 @@ class WingData:
     conditions: torch.Tensor
     split: torch.Tensor
 
-    def subset(self, which: str) -> "WingData":
+    def subset(self, which: str) -> WingData:
         if which not in ("train", "test"):
             raise ValueError(f"WingData.subset: which must be 'train' or 'test', got {which!r}")
         k = self.split == (0 if which == "train" else 1)
         return WingData(self.points[k], self.features[k], self.feature_names, self.cp[k], self.conditions[k], self.split[k])
 
 
-def make_dataset(out_dir, n_wings: int = 40, n_test: int = 10, n_mach: int = 2, n_alpha: int = 3, *,
-                 n_chord: int = 20, n_span: int = 10, n_cap: int = 2, seed: int = 0, progress: bool = True) -> Path:
+def make_dataset(
+    out_dir,
+    n_wings: int = 40,
+    n_test: int = 10,
+    n_mach: int = 2,
+    n_alpha: int = 3,
+    *,
+    n_chord: int = 20,
+    n_span: int = 10,
+    n_cap: int = 2,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Generate the dataset under ``out_dir``; the last ``n_test`` wings are the held-out planforms.
 
     Each wing is solved at ``n_mach`` random Mach numbers x ``n_alpha`` random angles of attack
@@ -86,13 +96,30 @@ def make_dataset(out_dir, n_wings: int = 40, n_test: int = 10, n_mach: int = 2, 
     if n_mach < 1 or n_alpha < 1:
         raise ValueError(f"make_dataset: need n_mach, n_alpha >= 1, got {n_mach}, {n_alpha}")
     if n_chord < 2 or n_span < 1 or n_cap < 0:  # checked here so that no wing is solved before the error
-        raise ValueError(f"make_dataset: need n_chord >= 2, n_span >= 1 and n_cap >= 0, got n_chord={n_chord}, "
-                         f"n_span={n_span}, n_cap={n_cap}")
+        raise ValueError(
+            f"make_dataset: need n_chord >= 2, n_span >= 1 and n_cap >= 0, got n_chord={n_chord}, n_span={n_span}, n_cap={n_cap}"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     g = torch.Generator().manual_seed(seed)
-    rows = {k: [] for k in ("wing", "file", "split", "condition", "alpha", "mach", "cl", "section", "span", "taper",
-                            "sweep", "dihedral", "twist")}
+    rows = {
+        k: []
+        for k in (
+            "wing",
+            "file",
+            "split",
+            "condition",
+            "alpha",
+            "mach",
+            "cl",
+            "section",
+            "span",
+            "taper",
+            "sweep",
+            "dihedral",
+            "twist",
+        )
+    }
     for w in tqdm(range(n_wings), desc="wings", disable=not progress):
         wing = random_wing(g)
         X = wing_grid(wing, n_chord, n_span, n_cap)  # (nu, nv, 3)
@@ -106,10 +133,21 @@ def make_dataset(out_dir, n_wings: int = 40, n_test: int = 10, n_mach: int = 2, 
             for a in range(n_alpha):
                 mesh.set_point_field(f"cp_{c}", cp_pts[a].reshape(-1))
                 d = wing.to_dict()
-                for key, val in (("wing", w), ("file", f"wing_{w:03d}.vtu"), ("split", "test" if w >= n_wings - n_test else "train"),
-                                 ("condition", c), ("alpha", float(alphas[a])), ("mach", mach), ("cl", float(sol.cl[a])),
-                                 ("section", d["section"]), ("span", d["span"]), ("taper", d["taper"]),
-                                 ("sweep", d["sweep"]), ("dihedral", d["dihedral"]), ("twist", d["twist"])):
+                for key, val in (
+                    ("wing", w),
+                    ("file", f"wing_{w:03d}.vtu"),
+                    ("split", "test" if w >= n_wings - n_test else "train"),
+                    ("condition", c),
+                    ("alpha", float(alphas[a])),
+                    ("mach", mach),
+                    ("cl", float(sol.cl[a])),
+                    ("section", d["section"]),
+                    ("span", d["span"]),
+                    ("taper", d["taper"]),
+                    ("sweep", d["sweep"]),
+                    ("dihedral", d["dihedral"]),
+                    ("twist", d["twist"]),
+                ):
                     rows[key].append(val)
                 c += 1
         save(mesh, out / f"wing_{w:03d}.vtu")
@@ -129,8 +167,9 @@ def load_dataset(folder) -> WingData:
     t = read_table(table_path)
     missing = [k for k in ("wing", "file", "split", "condition", "alpha", "mach") if k not in t]
     if missing:
-        raise ValueError(f"load_dataset: {table_path} lacks the column(s) {missing}; regenerate it with "
-                         "`geomsci wing make-dataset`")
+        raise ValueError(
+            f"load_dataset: {table_path} lacks the column(s) {missing}; regenerate it with `geomsci wing make-dataset`"
+        )
     if len(t["wing"]) == 0:
         raise ValueError(f"load_dataset: {table_path} has no rows; regenerate it with `geomsci wing make-dataset`")
     wings = sorted(set(int(w) for w in t["wing"]))
@@ -142,8 +181,10 @@ def load_dataset(folder) -> WingData:
         need = FEATURE_NAMES[:-3] + ["normal"] + [f"cp_{int(t['condition'][r])}" for r in order]
         absent = [k for k in need if k not in mesh.point_data]
         if absent:
-            raise ValueError(f"load_dataset: {folder / str(t['file'][rows[0]])} lacks the point field(s) {absent}; "
-                             "it was not written by make_dataset or does not match conditions.csv")
+            raise ValueError(
+                f"load_dataset: {folder / str(t['file'][rows[0]])} lacks the point field(s) {absent}; "
+                "it was not written by make_dataset or does not match conditions.csv"
+            )
         pts.append(mesh.points.float())
         riem = [mesh.point_data[k].float() for k in FEATURE_NAMES[:-3]]
         feats.append(torch.cat([torch.stack(riem, -1), mesh.point_data["normal"].float()], -1))
@@ -153,5 +194,6 @@ def load_dataset(folder) -> WingData:
     shapes = {p.shape for p in pts}
     if len(shapes) != 1:
         raise ValueError(f"load_dataset: wings have different grid sizes {sorted(shapes)}; regenerate with one size")
-    return WingData(torch.stack(pts), torch.stack(feats), list(FEATURE_NAMES), torch.stack(cps), torch.stack(conds),
-                    torch.tensor(split))
+    return WingData(
+        torch.stack(pts), torch.stack(feats), list(FEATURE_NAMES), torch.stack(cps), torch.stack(conds), torch.tensor(split)
+    )

@@ -12,9 +12,10 @@ Three ways to get the derivatives of a parametrization x(u, v), one formula for 
 All return a :class:`~geomsci.core.mesh.Mesh` whose ``point_data`` holds the named fields of
 :data:`~geomsci.wing.fundamental_forms.FEATURE_GROUPS` (each (N,)) and ``"normal"`` (N, 3).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -34,8 +35,10 @@ def parametric_features(fn: Callable[[torch.Tensor], torch.Tensor], uv: torch.Te
     """
     if not isinstance(uv, torch.Tensor) or not uv.is_floating_point():
         what = uv.dtype if isinstance(uv, torch.Tensor) else type(uv).__name__
-        raise TypeError(f"parametric_features: uv must be a floating-point torch tensor (N, 2), got {what}; "
-                        "use torch.as_tensor(uv, dtype=torch.float64)")
+        raise TypeError(
+            f"parametric_features: uv must be a floating-point torch tensor (N, 2), got {what}; "
+            "use torch.as_tensor(uv, dtype=torch.float64)"
+        )
     if uv.dim() != 2 or uv.shape[1] != 2:
         raise ValueError(f"parametric_features: uv must have shape (N, 2), got {tuple(uv.shape)}")
     uv = uv.detach().requires_grad_(True)
@@ -83,8 +86,9 @@ def grid_to_mesh(X: torch.Tensor, periodic_u: bool = False, periodic_v: bool = F
     return Mesh(X.reshape(-1, 3), faces, "triangle", point_data={"ij": ij, "uv": uv.to(X.dtype)})
 
 
-def grid_features(X: torch.Tensor, periodic_u: bool = False, periodic_v: bool = False,
-                  du: float | None = None, dv: float | None = None) -> Mesh:
+def grid_features(
+    X: torch.Tensor, periodic_u: bool = False, periodic_v: bool = False, du: float | None = None, dv: float | None = None
+) -> Mesh:
     """Features of a structured surface grid X (nu, nv, 3) by fourth-order finite differences.
 
     The parameter spacings default to the ``"uv"`` convention of :func:`grid_to_mesh` (u, v in
@@ -106,6 +110,7 @@ def grid_features(X: torch.Tensor, periodic_u: bool = False, periodic_v: bool = 
 
 
 # -- unstructured meshes -------------------------------------------------------------------------
+
 
 def _neighbourhoods(faces: torch.Tensor, n_points: int, rings: int, min_count: int) -> torch.Tensor:
     """(N, Kmax) long indices of each vertex's k-ring (vertex excluded), padded with -1.
@@ -188,14 +193,19 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
         nbr = _neighbourhoods(faces, mesh.n_points, rings, need + 2)  # (N, K)
     mask = (nbr >= 0).to(P.dtype)  # (N, K)
     if int(mask.sum(1).min()) < need:
-        raise ValueError(f"mesh_features: some vertex has fewer than {need} neighbours for a degree-{degree} fit; "
-                         "increase rings or use degree=2")
+        raise ValueError(
+            f"mesh_features: some vertex has fewer than {need} neighbours for a degree-{degree} fit; "
+            "increase rings or use degree=2"
+        )
     Q = P[nbr.clamp_min(0)] - P.unsqueeze(1)  # (N, K, 3)
     scale = ((Q.norm(dim=-1) * mask).sum(1) / mask.sum(1)).clamp_min(1e-300)  # (N,) mean distance
     Q = Q / scale[:, None, None]
     n = vertex_normals(P, faces)  # (N, 3) area-weighted
-    helper = torch.where((n[:, :1].abs() < 0.9), torch.tensor([1.0, 0, 0], dtype=P.dtype, device=P.device),
-                         torch.tensor([0, 1.0, 0], dtype=P.dtype, device=P.device))
+    helper = torch.where(
+        (n[:, :1].abs() < 0.9),
+        torch.tensor([1.0, 0, 0], dtype=P.dtype, device=P.device),
+        torch.tensor([0, 1.0, 0], dtype=P.dtype, device=P.device),
+    )
     t1 = torch.linalg.cross(n, helper, dim=-1)
     t1 = t1 / t1.norm(dim=-1, keepdim=True)
     t2 = torch.linalg.cross(n, t1, dim=-1)  # (t1, t2, n) right-handed
@@ -207,9 +217,13 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
     c = torch.linalg.solve(A.transpose(1, 2) @ A, A.transpose(1, 2) @ (h * sw).unsqueeze(-1))[..., 0]  # (N, 6|10)
     zero, one = torch.zeros_like(c[:, 0]), torch.ones_like(c[:, 0])
     # Monge patch derivatives at the vertex, in units of `scale`; curvatures scale as 1/scale.
-    ff = fundamental_forms(torch.stack([one, zero, c[:, 1]], -1), torch.stack([zero, one, c[:, 2]], -1),
-                           torch.stack([zero, zero, 2 * c[:, 3]], -1), torch.stack([zero, zero, c[:, 4]], -1),
-                           torch.stack([zero, zero, 2 * c[:, 5]], -1))
+    ff = fundamental_forms(
+        torch.stack([one, zero, c[:, 1]], -1),
+        torch.stack([zero, one, c[:, 2]], -1),
+        torch.stack([zero, zero, 2 * c[:, 3]], -1),
+        torch.stack([zero, zero, c[:, 4]], -1),
+        torch.stack([zero, zero, 2 * c[:, 5]], -1),
+    )
     out = Mesh(P, faces, "triangle", dict(mesh.point_data), dict(mesh.cell_data))
     out.set_point_field("K", ff["K"] / scale**2)
     out.set_point_field("H", ff["H"] / scale)
@@ -231,8 +245,9 @@ def mesh_features(mesh: Mesh, rings: int = 2, degree: int = 3) -> Mesh:
     return out
 
 
-def riemannian_features(surface, uv: torch.Tensor | None = None, *, periodic_u: bool = False,
-                        periodic_v: bool = False, rings: int = 2) -> Mesh:
+def riemannian_features(
+    surface, uv: torch.Tensor | None = None, *, periodic_u: bool = False, periodic_v: bool = False, rings: int = 2
+) -> Mesh:
     """Metric, Christoffel symbols and curvatures at every point of a surface, as Mesh point fields.
 
     Parameters
@@ -270,5 +285,6 @@ def riemannian_features(surface, uv: torch.Tensor | None = None, *, periodic_u: 
                 out.set_point_field(k, feats.point_data[k])
             return out
         return mesh_features(surface, rings)
-    raise ValueError(f"riemannian_features: surface must be a callable, a (nu, nv, 3) tensor or a Mesh, "
-                     f"got {type(surface).__name__}")
+    raise ValueError(
+        f"riemannian_features: surface must be a callable, a (nu, nv, 3) tensor or a Mesh, got {type(surface).__name__}"
+    )

@@ -10,6 +10,7 @@ The two rows at each end of a non-periodic axis use one-sided stencils of the sa
 stencil wraps around. Derivatives of a gridded surface are then matrix products along one axis,
 differentiable in the grid values and running on whatever device the grid lives on.
 """
+
 from __future__ import annotations
 
 import torch

@@ -7,15 +7,20 @@ dot products (do Carmo, *Differential Geometry of Curves and Surfaces*, ch. 3 an
     unit normal              n = x_u x x_v / |x_u x x_v|
     second fundamental form  L = x_uu.n,  M = x_uv.n,  N = x_vv.n
     Gaussian curvature       K = (L N - M^2) / (E G - F^2)
-    mean curvature           H = (E N - 2 F M + G L) / (2 (E G - F^2))
+    mean curvature           H = -(E N - 2 F M + G L) / (2 (E G - F^2))
     principal curvatures     k1,2 = H +- sqrt(H^2 - K)          (k1 >= k2)
     Christoffel symbols      Gamma^k_ij = g^kl (x_ij . x_l)     (second kind, Levi-Civita)
 
 The last line holds because Gamma_ijl = 1/2 (d_i g_jl + d_j g_il - d_l g_ij) = x_ij . x_l, so the
-connection needs only second derivatives of x, never derivatives of the metric. The signs of H, L,
-M, N, k1, k2 follow the normal x_u x x_v (outward for the wing grids of :mod:`geomsci.wing.planform`;
-a unit sphere with outward normal has H = -1 in this convention, K = +1).
+connection needs only second derivatives of x, never derivatives of the metric.
+
+Signs (docs/conventions.md, the same as :func:`geomsci.core.geometry.mean_curvature`): L, M, N are
+taken along the normal n = x_u x x_v (outward for the wing grids of :mod:`geomsci.wing.planform`), and
+H, k1, k2 are curvatures of the surface *bending away from n*: a sphere of radius R with outward
+normal has H = k1 = k2 = +1/R and K = +1/R^2. (The minus sign in H, i.e. k = -II/I, makes a
+convex closed surface positive; L, M, N themselves are negative on it.)
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,8 +52,7 @@ def fundamental_forms(xu, xv, xuu, xuv, xvv) -> dict[str, torch.Tensor]:
     """
     for name, t in (("xu", xu), ("xv", xv), ("xuu", xuu), ("xuv", xuv), ("xvv", xvv)):
         if t.dim() != 2 or t.shape[-1] != 3 or t.shape != xu.shape:
-            raise ValueError(f"fundamental_forms: {name} must have shape (N, 3) like xu {tuple(xu.shape)}, "
-                             f"got {tuple(t.shape)}")
+            raise ValueError(f"fundamental_forms: {name} must have shape (N, 3) like xu {tuple(xu.shape)}, got {tuple(t.shape)}")
     E, F, G = _dot(xu, xu), _dot(xu, xv), _dot(xv, xv)  # (N,)
     det = E * G - F * F  # (N,) = |x_u x x_v|^2
     g11, g12, g22 = G / det, -F / det, E / det  # inverse metric
@@ -56,11 +60,21 @@ def fundamental_forms(xu, xv, xuu, xuv, xvv) -> dict[str, torch.Tensor]:
     n = cross / det.clamp_min(torch.finfo(det.dtype).tiny).sqrt().unsqueeze(-1)
     L, M, N = _dot(xuu, n), _dot(xuv, n), _dot(xvv, n)
     K = (L * N - M * M) / det
-    H = (E * N - 2 * F * M + G * L) / (2 * det)
+    H = -(E * N - 2 * F * M + G * L) / (2 * det)  # + on a sphere with outward n (docs/conventions.md)
     disc = (H * H - K).clamp_min(0).sqrt()
     out = {
-        "E": E, "F": F, "G": G, "det_g": det, "g11_inv": g11, "g12_inv": g12, "g22_inv": g22,
-        "K": K, "H": H, "k1": H + disc, "k2": H - disc, "normal": n,
+        "E": E,
+        "F": F,
+        "G": G,
+        "det_g": det,
+        "g11_inv": g11,
+        "g12_inv": g12,
+        "g22_inv": g22,
+        "K": K,
+        "H": H,
+        "k1": H + disc,
+        "k2": H - disc,
+        "normal": n,
     }
     # Gamma^k_ij = g^k1 (x_ij . x_u) + g^k2 (x_ij . x_v)
     for ij, xij in (("11", xuu), ("12", xuv), ("22", xvv)):

@@ -19,6 +19,7 @@ and (a, c, d). Degenerate triangles (coincident corners, e.g. at a pole) contrib
 doublet potential jumps by 1 across the panel (it is +1/2 just above, -1/2 just below its centre);
 on the panel itself the formula returns 0 and the caller sets the limit it needs.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,7 +72,7 @@ def panel_influence(corners: torch.Tensor, points: torch.Tensor, chunk: int = 25
     n_p = corners.shape[0]
     S, D = [], []
     for start in range(0, points.shape[0], chunk):
-        I, om = triangle_potentials(tri, points[start:start + chunk])
+        I, om = triangle_potentials(tri, points[start : start + chunk])
         S.append(-(I[:, :n_p] + I[:, n_p:]) / (4 * math.pi))
         D.append((om[:, :n_p] + om[:, n_p:]) / (4 * math.pi))
     return torch.cat(S, 0), torch.cat(D, 0)

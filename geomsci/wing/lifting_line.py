@@ -9,6 +9,7 @@ is solved for A_1..A_N, and C_L = pi AR A_1. For an untwisted straight-tapered w
 this gives the lift slope dC_L/dalpha (per radian). Valid for unswept wings of moderate to large
 aspect ratio; the section lift slope a0 defaults to thin-airfoil theory's 2 pi.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ def lifting_line_slope(aspect_ratio: float, taper: float = 1.0, a0: float = 2 * 
     if not aspect_ratio > 0 or not 0 < taper <= 2:
         raise ValueError(f"lifting_line_slope: need aspect_ratio > 0 and 0 < taper <= 2, got {aspect_ratio}, {taper}")
     if not 0 < a0 < math.inf or n_terms < 1:
-        raise ValueError(f"lifting_line_slope: need a section lift slope 0 < a0 < inf and n_terms >= 1, got a0={a0}, "
-                         f"n_terms={n_terms}")
+        raise ValueError(
+            f"lifting_line_slope: need a section lift slope 0 < a0 < inf and n_terms >= 1, got a0={a0}, n_terms={n_terms}"
+        )
     b = 1.0
     c_root = 2 * b / (aspect_ratio * (1 + taper))  # S = b c_r (1 + taper) / 2 = b^2 / AR
     theta = (torch.arange(1, n_terms + 1, dtype=torch.float64)) * math.pi / (n_terms + 1)  # (N,)

@@ -6,24 +6,26 @@ of shape (B, N, D_in) to Cp (B, N). The attention network follows the Deep Atten
 vectors, as in Perceiver IO: points -> latents (cross-attention), latent self-attention,
 latents -> points (cross-attention), then a point-wise head on [point embedding, attended context].
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from geomsci.core.nn import mlp
+
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.GELU()]
-    return nn.Sequential(*layers[:-1])
+    """GELU MLP with PyTorch's default init from the global RNG (``train_cp_model`` seeds it)."""
+    return mlp(sizes, nn.GELU(), init="torch")
 
 
 def _check_inputs(x: torch.Tensor, in_dim: int, who: str) -> None:
     """Shape only (no values read): (B, N, in_dim)."""
     if x.dim() != 3 or x.shape[-1] != in_dim:
-        raise ValueError(f"{who}: inputs must have shape (B, N, {in_dim}) (the in_dim the model was built with), "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(
+            f"{who}: inputs must have shape (B, N, {in_dim}) (the in_dim the model was built with), got {tuple(x.shape)}"
+        )
 
 
 class PointMLP(nn.Module):
@@ -66,7 +68,9 @@ class AttentionCpNet(nn.Module):
     def __init__(self, in_dim: int, d: int = 32, latents: int = 32, heads: int = 4, depth: int = 1):
         super().__init__()
         if in_dim < 1 or d % heads:
-            raise ValueError(f"AttentionCpNet: need in_dim >= 1 and d divisible by heads, got in_dim={in_dim}, d={d}, heads={heads}")
+            raise ValueError(
+                f"AttentionCpNet: need in_dim >= 1 and d divisible by heads, got in_dim={in_dim}, d={d}, heads={heads}"
+            )
         if latents < 1 or depth < 0:
             raise ValueError(f"AttentionCpNet: need latents >= 1 and depth >= 0, got latents={latents}, depth={depth}")
         self.embed = _mlp([in_dim, d, d])

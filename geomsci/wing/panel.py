@@ -19,6 +19,7 @@ beta = sqrt(1 - M^2), slopes (so the angle of attack) too, the incompressible pr
 and Cp = Cp_inc / beta^2. Everything is differentiable (torch.linalg.solve) and follows the
 device and dtype of the grid.
 """
+
 from __future__ import annotations
 
 import math
@@ -107,8 +108,17 @@ def _surface_gradient(mu, centres, periodic_v: bool, symmetric: bool):
     return a.unsqueeze(-1) * e1 + b.unsqueeze(-1) * e2  # (A, Pu, Pv, 3)
 
 
-def solve_panels(X: torch.Tensor, alpha, mach: float = 0.0, *, wake: bool = True, symmetric: bool = True,
-                 periodic_v: bool = False, wake_length: float = 50.0, ref_area: float | None = None) -> PanelSolution:
+def solve_panels(
+    X: torch.Tensor,
+    alpha,
+    mach: float = 0.0,
+    *,
+    wake: bool = True,
+    symmetric: bool = True,
+    periodic_v: bool = False,
+    wake_length: float = 50.0,
+    ref_area: float | None = None,
+) -> PanelSolution:
     """Solve potential flow around the closed surface grid X at angles of attack ``alpha`` (degrees).
 
     Parameters
@@ -159,9 +169,11 @@ def solve_panels(X: torch.Tensor, alpha, mach: float = 0.0, *, wake: bool = True
     flat_panels = areas <= 16 * torch.finfo(areas.dtype).eps * extent2  # zero area up to round-off: corners on a line
     if bool(flat_panels.any()):
         i, j = (int(k) for k in flat_panels.nonzero()[0])
-        raise ValueError(f"solve_panels: {int(flat_panels.sum())} of {flat_panels.numel()} panels have zero area "
-                         f"(coincident or collinear grid points, first at panel ({i}, {j}), i.e. X[{i}:{i + 2}, {j}:{j + 2}]); "
-                         "remove repeated grid rows/columns or fix the geometry")
+        raise ValueError(
+            f"solve_panels: {int(flat_panels.sum())} of {flat_panels.numel()} panels have zero area "
+            f"(coincident or collinear grid points, first at panel ({i}, {j}), i.e. X[{i}:{i + 2}, {j}:{j + 2}]); "
+            "remove repeated grid rows/columns or fix the geometry"
+        )
     pts = centres.reshape(-1, 3)
     S, D = panel_influence(flat, pts)  # (P, P)
     if symmetric:
@@ -201,8 +213,9 @@ def solve_panels(X: torch.Tensor, alpha, mach: float = 0.0, *, wake: bool = True
         ref_area = mult * (a_real * n_real[..., 2].abs()).sum() / 2
     cl = mult * (force * lift_dir).sum(-1) / ref_area
     wake_mu = (mu[:, -1, :] - mu[:, 0, :]) if wake else None
-    return PanelSolution(cp=cp, mu=mu, sigma=sigma.reshape(-1, Pu, Pv), centres=centres / scale, normals=n_real,
-                         areas=a_real, wake=wake_mu, cl=cl)
+    return PanelSolution(
+        cp=cp, mu=mu, sigma=sigma.reshape(-1, Pu, Pv), centres=centres / scale, normals=n_real, areas=a_real, wake=wake_mu, cl=cl
+    )
 
 
 def panel_to_points(values: torch.Tensor, periodic_v: bool = False) -> torch.Tensor:

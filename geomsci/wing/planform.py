@@ -15,6 +15,7 @@ trailing-edge rows parametric singularities of the grid (x_u -> 0, det g -> 0): 
 curvatures there, and at the tip's leading-edge point, are not meaningful (the metric is). With u increasing from the lower TE over the LE to the upper
 TE and v from root to tip, x_u x x_v points out of the wing. Lengths in the units of the chord.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,9 @@ from geomsci.wing.sections import cosine_stations, section
 class Wing:
     """A straight-tapered wing. Angles in degrees, lengths in any unit (span = full tip-to-tip span).
 
-    section : "naca0012", "naca23012" or ("cst", upper_weights, lower_weights)
+    section : "naca0012", "naca23012", ("cst", upper_weights, lower_weights) or the string
+        ``"cst:u0;u1;...;l0;l1;..."`` that :meth:`to_dict` and ``conditions.csv`` write (upper weights first,
+        then as many lower weights); checked at construction.
     sweep : leading-edge sweep; dihedral : of the whole half-wing; twist : tip incidence relative to
     the root (linear along the span, about the quarter chord, positive nose up).
     """
@@ -46,6 +49,12 @@ class Wing:
     twist: float = 0.0
 
     def __post_init__(self):
+        if isinstance(self.section, str) and self.section.lower().startswith("cst:"):
+            object.__setattr__(self, "section", parse_cst_spec(self.section))
+        try:  # a bad section fails here, not at the first wing_grid
+            section(self.section, cosine_stations(4))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"Wing: bad section {self.section!r}: {e}") from None
         if not self.span > 0 or not self.root_chord > 0:
             raise ValueError(f"Wing: span and root_chord must be > 0, got span={self.span}, root_chord={self.root_chord}")
         if not 0 < self.taper <= 2:
@@ -71,9 +80,31 @@ class Wing:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["section"] = self.section if isinstance(self.section, str) else "cst:" + ";".join(
-            f"{float(w):.4f}" for w in list(self.section[1]) + list(self.section[2]))
+        d["section"] = (
+            self.section
+            if isinstance(self.section, str)
+            else "cst:" + ";".join(f"{float(w):.4f}" for w in list(self.section[1]) + list(self.section[2]))
+        )
         return d
+
+
+def parse_cst_spec(spec: str) -> tuple:
+    """``"cst:u0;...;un;l0;...;ln"`` (as :meth:`Wing.to_dict` writes it) -> ``("cst", upper, lower)``.
+
+    >>> parse_cst_spec("cst:0.2;0.1;-0.1;-0.05")
+    ('cst', (0.2, 0.1), (-0.1, -0.05))
+    """
+    body = spec.split(":", 1)[1]
+    try:
+        weights = [float(w) for w in body.split(";") if w.strip()]
+    except ValueError:
+        raise ValueError(f"Wing: CST section {spec!r} must be 'cst:' followed by ';'-separated numbers") from None
+    if not weights or len(weights) % 2:
+        raise ValueError(
+            f"Wing: CST section {spec!r} needs an even, non-zero number of weights (upper then lower), got {len(weights)}"
+        )
+    n = len(weights) // 2
+    return ("cst", tuple(weights[:n]), tuple(weights[n:]))
 
 
 def wing_grid(wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, dtype=torch.float64, device=None) -> torch.Tensor:
@@ -117,8 +148,9 @@ def wing_grid(wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, d
     return torch.stack([X, Y.expand_as(X), Z], -1)  # (nu, nv, 3)
 
 
-def wing_mesh(wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, mirror: bool = False,
-              dtype=torch.float64, device=None) -> Mesh:
+def wing_mesh(
+    wing: Wing, n_chord: int = 20, n_span: int = 10, n_cap: int = 2, mirror: bool = False, dtype=torch.float64, device=None
+) -> Mesh:
     """The wing surface as a triangle Mesh (point fields ``"ij"`` and ``"uv"`` keep the grid).
 
     ``mirror=False`` gives the right half wing (open at the root, as the panel solver uses it);

@@ -5,6 +5,7 @@ x = 1) and returned as ``(upper, lower)``, each (n, 2) points (x, z) in chord un
 ``upper`` and row k of ``lower`` belong to the same station, so their midpoint is the camber line
 (used to close wing tips). Trailing edges are closed (NACA uses the -0.1036 x^4 coefficient).
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,12 @@ import torch
 # NACA 5-digit mean lines (Abbott & von Doenhoff), tabulated for a design C_L of 0.3:
 # position digit P -> (m, k1) for standard lines, (m, k1, k2/k1) for reflexed ones.
 _NACA5_STD = {1: (0.0580, 361.400), 2: (0.1260, 51.640), 3: (0.2025, 15.957), 4: (0.2900, 6.643), 5: (0.3910, 3.230)}
-_NACA5_REFLEX = {2: (0.1300, 51.990, 0.000764), 3: (0.2170, 15.793, 0.00677), 4: (0.3180, 6.520, 0.0303),
-                 5: (0.4410, 3.191, 0.1355)}
+_NACA5_REFLEX = {
+    2: (0.1300, 51.990, 0.000764),
+    3: (0.2170, 15.793, 0.00677),
+    4: (0.3180, 6.520, 0.0303),
+    5: (0.4410, 3.191, 0.1355),
+}
 
 
 def cosine_stations(n: int, dtype=torch.float64, device=None) -> torch.Tensor:
@@ -44,8 +49,9 @@ def naca4(code: str, x: torch.Tensor):
         raise ValueError(f"naca4: code must be 4 digits like '2412', got {code!r}")
     m, p, t = int(code[0]) / 100, int(code[1]) / 10, int(code[2:]) / 100
     if t == 0:
-        raise ValueError(f"naca4: code {code!r} has zero thickness (last two digits 00); a closed surface needs "
-                         "thickness > 0, e.g. '0012'")
+        raise ValueError(
+            f"naca4: code {code!r} has zero thickness (last two digits 00); a closed surface needs thickness > 0, e.g. '0012'"
+        )
     if m > 0 and p == 0:
         raise ValueError(f"naca4: cambered code {code!r} needs a camber position digit > 0")
     if m == 0:
@@ -63,8 +69,9 @@ def naca5(code: str, x: torch.Tensor):
         raise ValueError(f"naca5: code must be 5 digits like '23012', got {code!r}")
     cl, pos, reflex, t = 0.15 * int(code[0]), int(code[1]), int(code[2]), int(code[3:]) / 100
     if t == 0:
-        raise ValueError(f"naca5: code {code!r} has zero thickness (last two digits 00); a closed surface needs "
-                         "thickness > 0, e.g. '23012'")
+        raise ValueError(
+            f"naca5: code {code!r} has zero thickness (last two digits 00); a closed surface needs thickness > 0, e.g. '23012'"
+        )
     table = _NACA5_REFLEX if reflex else _NACA5_STD
     if reflex not in (0, 1) or pos not in table:
         raise ValueError(f"naca5: no mean line for code {code!r} (P must be in {sorted(table)}, T in 0/1)")
@@ -79,10 +86,16 @@ def naca5(code: str, x: torch.Tensor):
         m, k1, r = table[pos]
         k1 = k1 * scale
         front = x < m
-        yc = torch.where(front, k1 / 6 * ((x - m) ** 3 - r * (1 - m) ** 3 * x - m**3 * x + m**3),
-                         k1 / 6 * (r * (x - m) ** 3 - r * (1 - m) ** 3 * x - m**3 * x + m**3))
-        dyc = torch.where(front, k1 / 6 * (3 * (x - m) ** 2 - r * (1 - m) ** 3 - m**3),
-                          k1 / 6 * (3 * r * (x - m) ** 2 - r * (1 - m) ** 3 - m**3))
+        yc = torch.where(
+            front,
+            k1 / 6 * ((x - m) ** 3 - r * (1 - m) ** 3 * x - m**3 * x + m**3),
+            k1 / 6 * (r * (x - m) ** 3 - r * (1 - m) ** 3 * x - m**3 * x + m**3),
+        )
+        dyc = torch.where(
+            front,
+            k1 / 6 * (3 * (x - m) ** 2 - r * (1 - m) ** 3 - m**3),
+            k1 / 6 * (3 * r * (x - m) ** 2 - r * (1 - m) ** 3 - m**3),
+        )
     return _apply_thickness(x, yc, dyc, naca_thickness(x, t))
 
 

@@ -1,4 +1,5 @@
 """PNG plots: files are written, pixels show the field's colours, bad input is refused."""
+
 import numpy as np
 import pytest
 import torch
@@ -30,7 +31,11 @@ def test_plot_mesh_variants(tmp_path):
     plot_mesh((s.points, s.cells), tmp_path / "plain.png")
     plot_mesh(s, tmp_path / "cells.png", field=torch.arange(s.n_cells, dtype=torch.float32), cmap="magma")
     plot_mesh(s, tmp_path / "vec.png", field=s.points)  # vectors drawn as length (constant: still works)
-    tet = Mesh(torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]), "tetra")
+    tet = Mesh(
+        torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]),
+        torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]),
+        "tetra",
+    )
     plot_mesh(tet, tmp_path / "tet.png", field=torch.arange(5.0))
     plot_mesh(Mesh(torch.rand(50, 3)), tmp_path / "cloud.png")
     for name in ("plain", "cells", "vec", "tet", "cloud"):

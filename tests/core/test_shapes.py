@@ -1,4 +1,5 @@
 """Analytic shapes: counts, orientation, closed-form areas and volumes, and their SDFs."""
+
 import math
 
 import pytest
@@ -92,7 +93,9 @@ def test_dtype_device_follow_arguments(device):
 def test_sdfs():
     p = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.5, 0.0]], dtype=torch.float64)
     assert torch.allclose(shapes.sphere_sdf(p, 1.0), torch.tensor([-1.0, 1.0, -0.5], dtype=torch.float64))
-    assert torch.allclose(shapes.sphere_sdf(p, 1.0, center=(2, 0, 0)), torch.tensor([1.0, -1.0, math.sqrt(4.25) - 1], dtype=torch.float64))
+    assert torch.allclose(
+        shapes.sphere_sdf(p, 1.0, center=(2, 0, 0)), torch.tensor([1.0, -1.0, math.sqrt(4.25) - 1], dtype=torch.float64)
+    )
     # torus: the points of the mesh lie on its zero level set
     t = shapes.torus_mesh(1.0, 0.3, 16, 8, dtype=torch.float64)
     assert shapes.torus_sdf(t.points, 1.0, 0.3).abs().max() < 1e-12

@@ -1,4 +1,5 @@
 """`geomsci deepmesh extract`: files in, mesh out; one-line errors for bad volumes."""
+
 import numpy as np
 import pytest
 
@@ -43,17 +44,25 @@ def test_extract_meshio_lattice(tmp_path, sphere_volume):
     X, Y, Z = np.meshgrid(x, x, x, indexing="ij")
     pts = np.stack([X.ravel(), Y.ravel(), Z.ravel()], 1)
     perm = np.random.default_rng(0).permutation(len(pts))  # any point order
-    meshio.write(tmp_path / "v.vtu", meshio.Mesh(pts[perm], [("vertex", np.arange(len(pts))[:, None])],
-                                                 point_data={"phi": sphere_volume.ravel()[perm]}))
+    meshio.write(
+        tmp_path / "v.vtu",
+        meshio.Mesh(pts[perm], [("vertex", np.arange(len(pts))[:, None])], point_data={"phi": sphere_volume.ravel()[perm]}),
+    )
     main(["deepmesh", "extract", str(tmp_path / "v.vtu"), "-o", str(tmp_path / "s.ply")])
     mesh = geomsci.load(tmp_path / "s.ply")
     assert (mesh.points.norm(dim=1) - 0.6).abs().max() < 0.02
 
 
-@pytest.mark.parametrize("case,msg", [
-    ("2d", "must be 3-D"), ("nan", "NaN"), ("level", "outside the volume's value range"),
-    ("missing", "not found"), ("ambiguous", "pick one with --key"),
-])
+@pytest.mark.parametrize(
+    "case,msg",
+    [
+        ("2d", "must be 3-D"),
+        ("nan", "NaN"),
+        ("level", "outside the volume's value range"),
+        ("missing", "not found"),
+        ("ambiguous", "pick one with --key"),
+    ],
+)
 def test_extract_errors(tmp_path, sphere_volume, capsys, case, msg):
     path = tmp_path / "v.npy"
     level = "0"
@@ -74,11 +83,18 @@ def test_extract_errors(tmp_path, sphere_volume, capsys, case, msg):
     assert msg in out.err and out.err.count("\n") == 1
 
 
-@pytest.mark.parametrize("case,msg", [
-    ("thin", "at least 2 nodes per axis"), ("garbage", "is not a numpy .npy file"),
-    ("origin", "'origin' must hold 3 finite numbers"), ("spacing", "'spacing' must be one or 3 positive finite"),
-    ("only_meta", "holds no volume array"), ("renamed", "not an .npz archive"), ("inf_spacing", "--spacing must be"),
-])
+@pytest.mark.parametrize(
+    "case,msg",
+    [
+        ("thin", "at least 2 nodes per axis"),
+        ("garbage", "is not a numpy .npy file"),
+        ("origin", "'origin' must hold 3 finite numbers"),
+        ("spacing", "'spacing' must be one or 3 positive finite"),
+        ("only_meta", "holds no volume array"),
+        ("renamed", "not an .npz archive"),
+        ("inf_spacing", "--spacing must be"),
+    ],
+)
 def test_extract_bad_files_and_options(tmp_path, sphere_volume, capsys, case, msg):
     path, extra = tmp_path / "v.npz", []
     if case == "thin":  # used to be reported as "level ... outside the value range"
@@ -106,7 +122,7 @@ def test_extract_bad_files_and_options(tmp_path, sphere_volume, capsys, case, ms
 
 
 def test_demo(tmp_path):
-    from geomsci.deepmesh.cli import demo
+    from geomsci.deepmesh.demo import demo
 
     summary = demo(tmp_path)
     assert "genus 1" in summary and "dL/dr = 1.0000" in summary

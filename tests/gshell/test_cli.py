@@ -1,4 +1,5 @@
 """`geomsci gshell fit` and the demo step."""
+
 import pytest
 import torch
 
@@ -43,7 +44,7 @@ def test_fit_command_bad_input(tmp_path, capsys):
 
 
 def test_demo_step(tmp_path):
-    from geomsci.gshell.cli import demo
+    from geomsci.gshell.demo import demo
 
     summary = demo(tmp_path)
     assert "1 loop" in summary and "2 loops" in summary

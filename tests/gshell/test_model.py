@@ -1,4 +1,5 @@
 """GShell module, regularizers, fitting and multiview helpers: small, fast checks."""
+
 import math
 
 import pytest
@@ -163,7 +164,7 @@ def test_fit_runs_and_improves_on_a_small_grid():
     assert len(h) == 4 and h[-1]["chamfer"] < h[0]["chamfer"]
     assert res.mesh.n_cells > 0 and "boundary" in res.mesh.point_data
     with pytest.raises(ValueError, match="3-D"):
-        fit(Mesh2D := __import__("geomsci").Mesh(torch.zeros(4, 2)), steps=1)
+        fit(__import__("geomsci").Mesh(torch.zeros(4, 2)), steps=1)
 
 
 def test_backprojection_recovers_the_surface():

@@ -4,6 +4,7 @@ Autograd features are exact up to round-off (1e-10). Finite differences are four
 cubic tangent-frame fits on meshes second order, so halving h must divide the error by about 16
 and 4 (we accept observed orders > 3.5 and > 1.6).
 """
+
 import math
 
 import pytest
@@ -42,30 +43,64 @@ def saddle(uv):
 
 
 def exact(name, uv):
-    """Analytic E, F, G, Christoffel symbols, K, H (H for the normal x_u x x_v)."""
+    """Analytic E, F, G, Christoffel symbols, K, H (H for the normal x_u x x_v, positive where the surface bends
+    away from it: docs/conventions.md)."""
     u, v = uv[:, 0], uv[:, 1]
     z = torch.zeros_like(u)
     if name == "sphere":
         R = 1.5
-        return dict(E=R**2 * torch.sin(v) ** 2, F=z, G=z + R**2, Gamma1_11=z, Gamma1_12=torch.cos(v) / torch.sin(v),
-                    Gamma1_22=z, Gamma2_11=-torch.sin(v) * torch.cos(v), Gamma2_12=z, Gamma2_22=z,
-                    K=z + 1 / R**2, H=z + 1 / R)  # inward normal: H = +1/R
+        return dict(
+            E=R**2 * torch.sin(v) ** 2,
+            F=z,
+            G=z + R**2,
+            Gamma1_11=z,
+            Gamma1_12=torch.cos(v) / torch.sin(v),
+            Gamma1_22=z,
+            Gamma2_11=-torch.sin(v) * torch.cos(v),
+            Gamma2_12=z,
+            Gamma2_22=z,
+            K=z + 1 / R**2,
+            H=z - 1 / R,
+        )  # inward normal: H = -1/R
     if name == "torus":
         rho = R_T + r_T * torch.cos(v)
-        return dict(E=rho**2, F=z, G=z + r_T**2, Gamma1_11=z, Gamma1_12=-r_T * torch.sin(v) / rho, Gamma1_22=z,
-                    Gamma2_11=rho * torch.sin(v) / r_T, Gamma2_12=z, Gamma2_22=z,
-                    K=torch.cos(v) / (r_T * rho), H=-(R_T + 2 * r_T * torch.cos(v)) / (2 * r_T * rho))
+        return dict(
+            E=rho**2,
+            F=z,
+            G=z + r_T**2,
+            Gamma1_11=z,
+            Gamma1_12=-r_T * torch.sin(v) / rho,
+            Gamma1_22=z,
+            Gamma2_11=rho * torch.sin(v) / r_T,
+            Gamma2_12=z,
+            Gamma2_22=z,
+            K=torch.cos(v) / (r_T * rho),
+            H=(R_T + 2 * r_T * torch.cos(v)) / (2 * r_T * rho),
+        )
     if name == "cylinder":
         r = 0.8
-        return dict(E=z + r**2, F=z, G=z + 1, K=z, H=z - 1 / (2 * r),
-                    **{f"Gamma{k}_{ij}": z for k in (1, 2) for ij in ("11", "12", "22")})
+        return dict(
+            E=z + r**2, F=z, G=z + 1, K=z, H=z + 1 / (2 * r), **{f"Gamma{k}_{ij}": z for k in (1, 2) for ij in ("11", "12", "22")}
+        )
     if name == "plane":
-        return dict(E=z + 1.09, F=z + 0.5, G=z + 4.25, K=z, H=z,
-                    **{f"Gamma{k}_{ij}": z for k in (1, 2) for ij in ("11", "12", "22")})
+        return dict(
+            E=z + 1.09, F=z + 0.5, G=z + 4.25, K=z, H=z, **{f"Gamma{k}_{ij}": z for k in (1, 2) for ij in ("11", "12", "22")}
+        )
     if name == "saddle":
         det = 1 + u**2 + v**2
-        return dict(E=1 + v**2, F=u * v, G=1 + u**2, Gamma1_11=z, Gamma1_12=v / det, Gamma1_22=z, Gamma2_11=z,
-                    Gamma2_12=u / det, Gamma2_22=z, K=-1 / det**2, H=-u * v / det**1.5)
+        return dict(
+            E=1 + v**2,
+            F=u * v,
+            G=1 + u**2,
+            Gamma1_11=z,
+            Gamma1_12=v / det,
+            Gamma1_22=z,
+            Gamma2_11=z,
+            Gamma2_12=u / det,
+            Gamma2_22=z,
+            K=-1 / det**2,
+            H=u * v / det**1.5,
+        )
     raise KeyError(name)
 
 
@@ -97,8 +132,14 @@ def test_autograd_features_are_differentiable():
     uv = torch.tensor([[0.3, 0.8], [1.1, -0.4]], dtype=torch.float64)
 
     def k_of_radius(rr):
-        f = lambda p: torch.stack([(2 + rr * torch.cos(p[:, 1])) * torch.cos(p[:, 0]),
-                                   (2 + rr * torch.cos(p[:, 1])) * torch.sin(p[:, 0]), rr * torch.sin(p[:, 1])], -1)
+        f = lambda p: torch.stack(
+            [
+                (2 + rr * torch.cos(p[:, 1])) * torch.cos(p[:, 0]),
+                (2 + rr * torch.cos(p[:, 1])) * torch.sin(p[:, 0]),
+                rr * torch.sin(p[:, 1]),
+            ],
+            -1,
+        )
         return parametric_features(f, uv, create_graph=True).point_data["K"]
 
     assert torch.autograd.gradcheck(k_of_radius, (torch.tensor(0.7, dtype=torch.float64, requires_grad=True),))
@@ -121,8 +162,13 @@ FD_CASES = {  # fn, u-range, v-range, periodic u, periodic v
     "sphere": (sphere, (0, 2 * math.pi), (0.4, math.pi - 0.4), True, False),
     "torus": (torus, (0, 2 * math.pi), (0, 2 * math.pi), True, True),
     "cylinder": (cylinder, (0, 2 * math.pi), (-1, 1), True, False),
-    "saddle": (lambda uv: torch.stack([uv[:, 0], uv[:, 1], torch.sin(uv[:, 0]) * torch.sinh(uv[:, 1])], -1),
-               (-1, 1), (-1, 1), False, False),
+    "saddle": (
+        lambda uv: torch.stack([uv[:, 0], uv[:, 1], torch.sin(uv[:, 0]) * torch.sinh(uv[:, 1])], -1),
+        (-1, 1),
+        (-1, 1),
+        False,
+        False,
+    ),
 }
 
 
@@ -232,14 +278,14 @@ def test_features_on_cuda_match_cpu():
 
 
 def test_mesh_fit_on_icosphere_converges():
-    """Unstructured icosphere (outward normals): K = 1/R^2, H = -1/R; error falls ~4x per subdivision."""
+    """Unstructured icosphere (outward normals): K = 1/R^2, H = +1/R; error falls ~4x per subdivision."""
     from geomsci.core.shapes import icosphere
 
     errs = []
     for s in (2, 3, 4):
         m = icosphere(s, radius=2.0, dtype=torch.float64)
         f = mesh_features(m).point_data
-        errs.append(((f["K"] - 0.25).abs().max().item(), (f["H"] + 0.5).abs().max().item()))
+        errs.append(((f["K"] - 0.25).abs().max().item(), (f["H"] - 0.5).abs().max().item()))
     print("\nicosphere K/H errors:", errs)
     for k in (0, 1):
         assert errs[2][k] < errs[1][k] < errs[0][k]
@@ -252,7 +298,7 @@ def test_quartic_mesh_fit_on_icosphere_is_higher_order():
     errs = []
     for s in (2, 3, 4):
         f = mesh_features(icosphere(s, radius=2.0, dtype=torch.float64), degree=4).point_data
-        errs.append((f["H"] + 0.5).abs().max().item())
+        errs.append((f["H"] - 0.5).abs().max().item())
     print("\nicosphere quartic-fit H errors:", errs)  # measured 1.9e-2, 8.1e-4, 5.3e-5
     assert math.log2(errs[1] / errs[2]) > 3.0 and errs[2] < 1e-4
 

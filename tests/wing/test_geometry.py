@@ -1,4 +1,5 @@
 """Sections and planforms against their definitions."""
+
 import math
 
 import pytest

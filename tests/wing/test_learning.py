@@ -1,4 +1,5 @@
 """Dataset generation, the Cp models and the `geomsci wing` command line, on tiny sizes."""
+
 import pytest
 import torch
 
@@ -81,8 +82,9 @@ def test_cli_features_train_and_errors(tiny, tmp_path, capsys):
     assert code == 0, err
     m = geomsci.load(out)
     assert {"K", "H", "Gamma1_12", "det_g"} <= set(m.point_data)
-    code, stdout, err = _cli(capsys, "train", str(tiny), "--model", "mlp", "--features", "curvature", "--epochs", "2",
-                             "-o", str(tmp_path / "m.pt"))
+    code, stdout, err = _cli(
+        capsys, "train", str(tiny), "--model", "mlp", "--features", "curvature", "--epochs", "2", "-o", str(tmp_path / "m.pt")
+    )
     assert code == 0 and "held-out Cp MSE" in stdout, err
     code, _, err = _cli(capsys, "features", str(tmp_path / "missing.vtu"), "-o", str(out))
     assert code == 2 and "geomsci: error" in err
@@ -91,7 +93,7 @@ def test_cli_features_train_and_errors(tiny, tmp_path, capsys):
 
 
 def test_demo_writes_pngs_and_reports_prediction_error(tmp_path):
-    from geomsci.wing.cli import demo
+    from geomsci.wing.demo import demo
 
     summary = demo(tmp_path)
     for name in ("wing_mean_curvature", "wing_christoffel_1_11", "wing_cp_panel", "wing_cp_predicted"):

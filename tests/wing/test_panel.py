@@ -1,4 +1,5 @@
 """The panel method against exact potential flow, lifting-line theory and aerosandbox's VLM."""
+
 import math
 
 import pytest
@@ -89,8 +90,9 @@ def test_lift_slope_matches_aerosandbox_vlm():
     plane = asb.Airplane(wings=[asb.Wing(symmetric=True, xsecs=xsecs)], s_ref=6.0, c_ref=1.0, b_ref=6.0)
     cl = []
     for a in (0.0, 4.0):
-        vlm = asb.VortexLatticeMethod(airplane=plane, op_point=asb.OperatingPoint(velocity=10.0, alpha=a),
-                                      spanwise_resolution=12, chordwise_resolution=8)
+        vlm = asb.VortexLatticeMethod(
+            airplane=plane, op_point=asb.OperatingPoint(velocity=10.0, alpha=a), spanwise_resolution=12, chordwise_resolution=8
+        )
         cl.append(float(vlm.run()["CL"]))
     vlm_slope = (cl[1] - cl[0]) / math.radians(4)
     assert abs(_lift_slope(RECT, 20, 12) / vlm_slope - 1) < 0.05
@@ -113,7 +115,7 @@ def test_half_wing_with_image_equals_full_wing():
     b = solve_panels(full, 5.0, symmetric=False, ref_area=w.area)
     assert abs(a.cl.item() / b.cl.item() - 1) < 0.01
     # the same Cp on the right half (panels away from the root strip)
-    assert torch.allclose(a.cp[0, :, 1:], b.cp[0, :, mirrored.shape[1] + 1:], atol=0.02)
+    assert torch.allclose(a.cp[0, :, 1:], b.cp[0, :, mirrored.shape[1] + 1 :], atol=0.02)
 
 
 def test_panel_solver_is_differentiable():
@@ -153,16 +155,19 @@ def test_default_reference_area_is_the_full_planform():
     assert abs(a.item() / b.item() - 1) < 0.05  # the rounded tip cap adds a little projected area
 
 
-@pytest.mark.parametrize("change, err, match", [
-    (dict(alpha=math.nan), ValueError, "alpha must be finite"),
-    (dict(alpha=torch.zeros(2, 2)), ValueError, "shape \\(A,\\)"),
-    (dict(alpha="5"), TypeError, "alpha must be a number"),
-    (dict(ref_area=0.0), ValueError, "ref_area must be positive"),
-    (dict(wake_length=0.0), ValueError, "wake_length must be positive"),
-    (dict(X=lambda X: X * math.nan), ValueError, "NaN or inf"),
-    (dict(X=lambda X: X.long()), TypeError, "floating-point"),
-    (dict(X=lambda X: X[:, :1].expand(-1, 3, -1)), ValueError, "zero area"),  # repeated span stations
-])
+@pytest.mark.parametrize(
+    "change, err, match",
+    [
+        (dict(alpha=math.nan), ValueError, "alpha must be finite"),
+        (dict(alpha=torch.zeros(2, 2)), ValueError, "shape \\(A,\\)"),
+        (dict(alpha="5"), TypeError, "alpha must be a number"),
+        (dict(ref_area=0.0), ValueError, "ref_area must be positive"),
+        (dict(wake_length=0.0), ValueError, "wake_length must be positive"),
+        (dict(X=lambda X: X * math.nan), ValueError, "NaN or inf"),
+        (dict(X=lambda X: X.long()), TypeError, "floating-point"),
+        (dict(X=lambda X: X[:, :1].expand(-1, 3, -1)), ValueError, "zero area"),  # repeated span stations
+    ],
+)
 def test_solve_panels_bad_input_is_named(change, err, match):
     kw, change = dict(X=wing_grid(RECT, 4, 2), alpha=2.0), dict(change)
     if "X" in change:
