@@ -32,6 +32,7 @@ import numbers
 import torch
 from torch import nn
 
+from geomsci.core.nn import linear_layers
 from geomsci.pig.jet import Jet, autograd_jet, mlp_jet
 
 
@@ -109,17 +110,9 @@ class JetModel(nn.Module):
 
 
 def make_mlp(n_in: int, hidden: int, n_hidden_layers: int, out_dim: int, dtype, device, generator=None) -> nn.ModuleList:
-    """Linear layers of a tanh MLP, Xavier-normal weights and zero biases (seeded)."""
+    """Linear layers of a tanh MLP, Xavier-normal weights and zero biases (seeded): ``core.nn.linear_layers``."""
     sizes = [n_in] + [hidden] * n_hidden_layers + [out_dim]
-    layers = nn.ModuleList()
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        lin = nn.Linear(a, b, dtype=dtype, device=device)
-        std = math.sqrt(2.0 / (a + b))
-        with torch.no_grad():
-            lin.weight.copy_(torch.randn(b, a, generator=generator, dtype=dtype).to(device) * std)
-            lin.bias.zero_()
-        layers.append(lin)
-    return layers
+    return linear_layers(sizes, init="xavier", generator=generator, dtype=dtype, device=device)
 
 
 class PIG(JetModel):
