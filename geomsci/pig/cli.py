@@ -78,11 +78,9 @@ def load_model(path: Path, device: str = "cpu"):
 
 
 def _write_outputs(problem, net, result, out: Path, label: str) -> list[Path]:
-    import numpy as np
     import torch
 
-    import geomsci
-    from geomsci.core.io import write_table
+    from geomsci.core.io import save, save_grid, write_table
     from geomsci.core.mesh import Mesh
     from geomsci.pig.results import plot_history, plot_solution, solution_field
 
@@ -93,11 +91,9 @@ def _write_outputs(problem, net, result, out: Path, label: str) -> list[Path]:
         pts = field.points
         if pts.shape[1] == 2:  # VTU wants 3-D points
             field = Mesh(torch.cat([pts, torch.zeros_like(pts[:, :1])], 1), field.cells, "triangle", field.point_data)
-        paths.append(_atomic(out / f"{label}_solution.vtu", lambda p: geomsci.save(field, p)))
+        paths.append(_atomic(out / f"{label}_solution.vtu", lambda p: save(field, p)))
     else:
-        paths.append(_atomic(out / f"{label}_solution.npz", lambda p: np.savez(
-            p, values=field.values.numpy(), origin=field.origin.numpy(), spacing=field.spacing.numpy(),
-            channels=np.array(["u", "reference", "error"]))))
+        paths.append(_atomic(out / f"{label}_solution.npz", lambda p: save_grid(field, p, channels=["u", "reference", "error"])))
     h = result.history
     paths.append(_atomic(out / f"{label}_history.csv",
                          lambda p: write_table(p, {"step": h["eval_step"], "time_s": h["eval_time"], "rel_l2": h["rel_l2"]})))
