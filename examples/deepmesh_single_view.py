@@ -31,7 +31,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("deepmesh_output/single_view"))
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--resolution", type=int, default=32)
+    ap.add_argument("--resolution", type=int, default=31)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--depth-weight", type=float, default=0.3)
     args = ap.parse_args(argv)

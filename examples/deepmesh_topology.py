@@ -35,7 +35,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("deepmesh_output/topology"))
     ap.add_argument("--steps", type=int, default=150)
-    ap.add_argument("--resolution", type=int, default=40)
+    ap.add_argument("--resolution", type=int, default=39)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

@@ -51,7 +51,7 @@ def newtonian_drag(points: torch.Tensor, faces: torch.Tensor, flow=(1.0, 0.0, 0.
     return cp_max * (face_areas(points, faces) * sin_theta**3).sum()
 
 
-def optimize_drag(net: torch.nn.Module, *, bounds=1.0, resolution: int = 40, steps: int = 150, lr: float = 1e-3,
+def optimize_drag(net: torch.nn.Module, *, bounds=1.0, resolution: int = 39, steps: int = 150, lr: float = 1e-3,
                   volume_weight: float = 20.0, eikonal_weight: float = 0.02, flow=(1.0, 0.0, 0.0), seed: int = 0,
                   progress: bool = False, callback=None) -> dict:
     """Minimize ``newtonian_drag`` of ``net``'s surface while holding its initial volume.

@@ -29,7 +29,7 @@ def silhouette_iou(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.5) -> 
 
 
 def reconstruct_from_view(net: torch.nn.Module, target_images: dict, camera: Camera, *, bounds=1.0,
-                          resolution: int = 32, steps: int = 100, lr: float = 1e-3, depth_weight: float = 1.0,
+                          resolution: int = 31, steps: int = 100, lr: float = 1e-3, depth_weight: float = 1.0,
                           eikonal_weight: float = 0.02, sigma: float = 4e-4, seed: int = 0, progress: bool = False,
                           callback=None) -> list[dict]:
     """Refine ``net`` so that its rendering from ``camera`` matches ``target_images``.
