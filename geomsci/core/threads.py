@@ -75,3 +75,23 @@ def limit_threads(threads: int | None = None) -> Iterator[int]:
         yield n
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms() -> Iterator[None]:
+    """Run a block with torch's deterministic algorithms on (warn-only), restoring the caller's mode after.
+
+    On the CPU with more than one thread the backward of advanced indexing (``x[idx]`` becomes
+    ``index_put_`` with accumulation) adds repeated indices in a racy order, so a seeded fit whose
+    topology follows thresholds (G-Shell's nu, component clean-up) gave a different mesh on every run.
+    The deterministic kernels cost nothing measurable there. Also usable as a decorator.
+    """
+    import torch
+
+    was_on = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_on, warn_only=was_warn_only)

@@ -43,6 +43,7 @@ from geomsci.core.losses import laplacian_smoothing
 from geomsci.core.mesh import Mesh
 from geomsci.core.metrics import chamfer_distance
 from geomsci.core.sampling import sample_points
+from geomsci.core.threads import deterministic_algorithms
 
 # stages of the pipeline live in their own modules; re-exported here under their old import path
 from .cleanup import clean_surface, finish, polish_nu, remove_small_components, small_regions  # noqa: F401
@@ -73,6 +74,7 @@ class FitResult:
         return Mesh(t.points.detach() * self.scale + self.center, t.cells, "triangle")
 
 
+@deterministic_algorithms()  # seeded fits give the same mesh at any thread count
 def fit(
     target: Mesh,
     *,

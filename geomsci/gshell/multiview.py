@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from geomsci.core.losses import laplacian_smoothing
 from geomsci.core.mesh import Mesh
 from geomsci.core.render import Camera, render
+from geomsci.core.threads import deterministic_algorithms
 
 from .cleanup import finish
 from .model import GShell
@@ -157,6 +158,7 @@ class MultiviewResult:
     raw_mesh: Mesh | None = None
 
 
+@deterministic_algorithms()  # seeded fits give the same mesh at any thread count
 def fit_multiview(
     images: list[dict[str, torch.Tensor]],
     cameras: list[Camera],

@@ -39,3 +39,12 @@ def test_bad_environment_value_named(monkeypatch, bad):
 def test_bad_argument_named(bad):
     with pytest.raises(ValueError, match="thread"):
         resolve_threads(bad)
+
+
+def test_deterministic_algorithms_restores_the_mode():
+    from geomsci.core.threads import deterministic_algorithms
+
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic_algorithms():
+        assert torch.are_deterministic_algorithms_enabled()
+    assert torch.are_deterministic_algorithms_enabled() == before
