@@ -15,6 +15,7 @@ vs scipy ``LinearNDInterpolator`` on a triangulation it already holds. Each row 
 both sides computed the same thing. ratio = geomsci time / peer time (lower is better; goal <= 1.2
 for Chamfer, <= 1 for the cotangent Laplacian).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,7 @@ def bench_chamfer(n: int, repeat: int, gap: float, method: str = "auto"):
 
     diff = abs(ours() - peer()) / peer()
     name = f"Chamfer{'' if method == 'auto' else ' (' + method + ')'}, {n // 1000}k pts, shells {gap:.0%} apart"
-    return name, "scipy cKDTree", best_time(ours, repeat), \
-        best_time(peer, repeat), f"rel diff {diff:.1e}"
+    return name, "scipy cKDTree", best_time(ours, repeat), best_time(peer, repeat), f"rel diff {diff:.1e}"
 
 
 def bench_normals_areas(p, f, repeat: int):
@@ -101,8 +101,13 @@ def bench_normals_areas(p, f, repeat: int):
 
     (n0, a0), (n1, a1) = ours(), peer()
     diff = max(np.abs(n0.numpy() - n1).max(), np.abs(a0.numpy() - a1).max())
-    return f"face normals + areas, {len(f) // 1000}k faces", "trimesh", best_time(ours, repeat), \
-        best_time(peer, repeat), f"max diff {diff:.1e}"
+    return (
+        f"face normals + areas, {len(f) // 1000}k faces",
+        "trimesh",
+        best_time(ours, repeat),
+        best_time(peer, repeat),
+        f"max diff {diff:.1e}",
+    )
 
 
 def bench_cotmatrix(p, f, repeat: int):
@@ -139,8 +144,13 @@ def bench_cotmatrix(p, f, repeat: int):
     idx = lo.indices().numpy()
     ref_csr = peer().tocsr()
     diff = np.abs(np.asarray(ref_csr[idx[0], idx[1]]).ravel() - lo.values().numpy()).max()
-    return f"cotangent Laplacian, {len(f) // 1000}k faces", name, best_time(ours, repeat), \
-        best_time(peer, repeat), f"max diff {max(diff, abs(dense_diff)):.1e}"
+    return (
+        f"cotangent Laplacian, {len(f) // 1000}k faces",
+        name,
+        best_time(ours, repeat),
+        best_time(peer, repeat),
+        f"max diff {max(diff, abs(dense_diff)):.1e}",
+    )
 
 
 def bench_interp(n_mesh: int, n_query: int, repeat: int):
@@ -171,12 +181,23 @@ def bench_interp(n_mesh: int, n_query: int, repeat: int):
     v0, v1 = ours().numpy(), peer()
     ok = ~np.isnan(v1)
     diff = np.abs(v0[ok] - v1[ok]).max()
-    return f"P1 interpolation, {n_query // 1000}k pts in {len(tri.simplices) // 1000}k tris", \
-        "scipy LinearNDInterp", best_time(ours, repeat), best_time(peer, repeat), f"max diff {diff:.1e}"
+    return (
+        f"P1 interpolation, {n_query // 1000}k pts in {len(tri.simplices) // 1000}k tris",
+        "scipy LinearNDInterp",
+        best_time(ours, repeat),
+        best_time(peer, repeat),
+        f"max diff {diff:.1e}",
+    )
 
 
-def cuda_rows(json_path: str | None, budget_s: float = 240.0, *, device: str = "cuda",
-              chamfer_sizes=(100_000, 1_000_000), render_specs=((256, 20_000), (512, 20_000), (512, 100_000))) -> None:
+def cuda_rows(
+    json_path: str | None,
+    budget_s: float = 240.0,
+    *,
+    device: str = "cuda",
+    chamfer_sizes=(100_000, 1_000_000),
+    render_specs=((256, 20_000), (512, 20_000), (512, 100_000)),
+) -> None:
     """``--cuda``: Chamfer (two-sided, squared) forward and forward + backward at 100k and 1M points
     for spheres touching / 2% / 10% apart, and the soft renderer (3 channels, fwd + bwd) at 256^2 /
     512^2 with 20k / 100k faces: ms (median of 5 after a warm-up), peak memory, and whether the CUDA

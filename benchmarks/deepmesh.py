@@ -14,6 +14,7 @@ For a torus SDF sampled on n^3 lattices (n = 64, 128, 256; --quick: 32, 64) it p
 
     python benchmarks/deepmesh.py [--quick] [--device cuda] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,9 @@ def peak_rss_mb(lib: str, n: int) -> float:
     import sys
 
     try:
-        out = subprocess.run([sys.executable, __file__, "--_memory", lib, str(n)], capture_output=True,
-                             text=True, check=True, timeout=600)
+        out = subprocess.run(
+            [sys.executable, __file__, "--_memory", lib, str(n)], capture_output=True, text=True, check=True, timeout=600
+        )
         return float(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return float("nan")
@@ -94,9 +96,13 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (scikit-image is single-threaded)")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--clock", choices=["cpu", "wall"], default=None,
-                    help="cpu: process CPU time (robust on a shared machine; the default on CPU with 1 thread), "
-                         "wall: elapsed time (the default otherwise)")
+    ap.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default=None,
+        help="cpu: process CPU time (robust on a shared machine; the default on CPU with 1 thread), "
+        "wall: elapsed time (the default otherwise)",
+    )
     ap.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._memory:
@@ -114,10 +120,14 @@ def main(argv=None):
     sizes = [32, 64] if args.quick else [64, 128, 256]
     clock_name = args.clock or ("cpu" if not cuda and args.threads == 1 else "wall")
     clock = time.process_time if clock_name == "cpu" else time.perf_counter
-    print(f"marching cubes, torus SDF, float32, device={device}, torch threads={args.threads}, "
-          f"best of {args.repeats} ({clock_name} time)")
-    head = (f"{'n':>5} {'faces':>9} {'skimage s':>10} {'ours s':>9} {'ratio':>6} {'ours f+b s':>11} {'ratio':>6} "
-            f"{'sk MB':>7} {'ours MB':>8}")
+    print(
+        f"marching cubes, torus SDF, float32, device={device}, torch threads={args.threads}, "
+        f"best of {args.repeats} ({clock_name} time)"
+    )
+    head = (
+        f"{'n':>5} {'faces':>9} {'skimage s':>10} {'ours s':>9} {'ratio':>6} {'ours f+b s':>11} {'ratio':>6} "
+        f"{'sk MB':>7} {'ours MB':>8}"
+    )
     print(head)
     print("-" * len(head))
     rows = []
@@ -144,8 +154,10 @@ def main(argv=None):
             mem_ours = peak_rss_mb("geomsci", n)
         faces = marching_cubes(v, 0.0).n_cells
         rows.append((n, t_sk, t_fw, t_fb))
-        print(f"{n:>5} {faces:>9} {t_sk:>10.4f} {t_fw:>9.4f} {t_fw / t_sk:>6.2f} {t_fb:>11.4f} {t_fb / t_sk:>6.2f} "
-              f"{mem_sk:>7.1f} {mem_ours:>8.1f}")
+        print(
+            f"{n:>5} {faces:>9} {t_sk:>10.4f} {t_fw:>9.4f} {t_fw / t_sk:>6.2f} {t_fb:>11.4f} {t_fb / t_sk:>6.2f} "
+            f"{mem_sk:>7.1f} {mem_ours:>8.1f}"
+        )
     print("ratios: ours / scikit-image forward; goal forward <= 1.0 (issue 19), forward+backward <= 3 (CPU)")
 
     print()
@@ -162,7 +174,9 @@ def main(argv=None):
             e_ours, e_sk = surface_error(m, sdf), surface_error(ref, sdf)
             wt, mf = G.is_watertight(m.cells), G.is_manifold(m.cells)
             out = G.is_oriented(m.cells) and float(G.signed_volume(m.points, m.cells)) > 0
-            print(f"{name:>7} {n:>5} {str(wt):>10} {str(mf):>8} {str(out):>7} {e_ours:>11.3e} {e_sk:>11.3e} {e_ours / e_sk:>6.3f}")
+            print(
+                f"{name:>7} {n:>5} {str(wt):>10} {str(mf):>8} {str(out):>7} {e_ours:>11.3e} {e_sk:>11.3e} {e_ours / e_sk:>6.3f}"
+            )
     cotmatrix_section(args.quick, args.repeats, clock)
 
 
@@ -184,7 +198,7 @@ def cotmatrix_section(quick: bool, repeats: int, clock) -> None:
     head = f"{'faces':>9} {'libigl s':>9} {'ours s':>9} {'ratio':>6} {'max |diff|':>11}"
     print(head)
     print("-" * len(head))
-    for n_major, n_minor in (((200, 100),) if quick else ((400, 200), (1000, 250))):
+    for n_major, n_minor in ((200, 100),) if quick else ((400, 200), (1000, 250)):
         u = np.arange(n_major) * 2 * math.pi / n_major
         v = np.arange(n_minor) * 2 * math.pi / n_minor
         uu, vv = np.meshgrid(u, v, indexing="ij")

@@ -31,6 +31,7 @@ Every measurement is in try/except (an error becomes a row with its text), and t
 table are rewritten after every row, so a killed run still leaves its rows. ``--budget`` is a hard
 wall-clock cap: once spent, the remaining rows are written as skipped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,6 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
 from geomsci.core.threads import limit_threads  # noqa: E402
-
 
 # -- timing -------------------------------------------------------------------------------------------
 
@@ -155,8 +155,13 @@ class _MLPField(torch.nn.Module):
     def __init__(self):
         super().__init__()
         g = torch.Generator().manual_seed(0)
-        self.net = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.Softplus(beta=10), torch.nn.Linear(64, 64),
-                                       torch.nn.Softplus(beta=10), torch.nn.Linear(64, 1))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(3, 64),
+            torch.nn.Softplus(beta=10),
+            torch.nn.Linear(64, 64),
+            torch.nn.Softplus(beta=10),
+            torch.nn.Linear(64, 1),
+        )
         with torch.no_grad():
             for p in self.parameters():
                 p.copy_(torch.randn(p.shape, generator=g) * 0.3)
@@ -223,7 +228,7 @@ def build_chamfer(n: int, device, backward: bool):
 def _brute_nn_sq(a: torch.Tensor, b: torch.Tensor, max_bytes: int) -> torch.Tensor:
     """Squared distance from every row of a to its nearest row of b, by chunked torch.cdist."""
     chunk = max(1, max_bytes // (4 * b.shape[0]))
-    return torch.cat([torch.cdist(a[i:i + chunk], b).amin(dim=1) for i in range(0, a.shape[0], chunk)]).square()
+    return torch.cat([torch.cdist(a[i : i + chunk], b).amin(dim=1) for i in range(0, a.shape[0], chunk)]).square()
 
 
 def build_chamfer_brute(n: int, device):
@@ -319,64 +324,138 @@ def row_specs(quick: bool) -> list[dict]:
     """
     q = quick
     specs = []
-    for n in ((16, 24) if q else (128, 256, 512)):
+    for n in (16, 24) if q else (128, 256, 512):
         cpu_n = n if q or n <= 256 else 256
         for bwd in (False, True):
             goal = {"ms": 5.0} if (n == 256 and not bwd) else None
-            specs.append(dict(path="marching cubes", case=("fwd+bwd" if bwd else "fwd"), size=f"{n}^3 nodes",
-                              build=lambda d, n=n, b=bwd: build_marching_cubes(n, d, b),
-                              cpu_size=f"{cpu_n}^3 nodes", cpu_build=lambda d, n=cpu_n, b=bwd: build_marching_cubes(n, d, b),
-                              goal=goal, bandwidth=True))
+            specs.append(
+                dict(
+                    path="marching cubes",
+                    case=("fwd+bwd" if bwd else "fwd"),
+                    size=f"{n}^3 nodes",
+                    build=lambda d, n=n, b=bwd: build_marching_cubes(n, d, b),
+                    cpu_size=f"{cpu_n}^3 nodes",
+                    cpu_build=lambda d, n=cpu_n, b=bwd: build_marching_cubes(n, d, b),
+                    goal=goal,
+                    bandwidth=True,
+                )
+            )
     n, cpu_n = (16, 16) if q else (256, 128)
-    specs.append(dict(path="extract_surface (MLP 3-64-64-1)", case="fwd+bwd", size=f"{n}^3",
-                      build=lambda d, n=n: build_extract_surface(n, d), cpu_size=f"{cpu_n}^3",
-                      cpu_build=lambda d, n=cpu_n: build_extract_surface(n, d), goal=None))
-    for n in ((6, 8) if q else (64, 128)):
+    specs.append(
+        dict(
+            path="extract_surface (MLP 3-64-64-1)",
+            case="fwd+bwd",
+            size=f"{n}^3",
+            build=lambda d, n=n: build_extract_surface(n, d),
+            cpu_size=f"{cpu_n}^3",
+            cpu_build=lambda d, n=cpu_n: build_extract_surface(n, d),
+            goal=None,
+        )
+    )
+    for n in (6, 8) if q else (64, 128):
         cpu_n = n if q else 48
         goal = {"ms": 30.0} if n == 128 else None
-        specs.append(dict(path="G-Shell extract_gshell", case="fwd+bwd", size=f"{n}^3 cells",
-                          build=lambda d, n=n: build_gshell(n, d), cpu_size=f"{cpu_n}^3 cells",
-                          cpu_build=lambda d, n=cpu_n: build_gshell(n, d), goal=goal))
-    for n in ((1_000, 3_000) if q else (100_000, 1_000_000)):
+        specs.append(
+            dict(
+                path="G-Shell extract_gshell",
+                case="fwd+bwd",
+                size=f"{n}^3 cells",
+                build=lambda d, n=n: build_gshell(n, d),
+                cpu_size=f"{cpu_n}^3 cells",
+                cpu_build=lambda d, n=cpu_n: build_gshell(n, d),
+                goal=goal,
+            )
+        )
+    for n in (1_000, 3_000) if q else (100_000, 1_000_000):
         cpu_n = n if q else 100_000
         for bwd in (False, True):
             goal = {"ms": 50.0} if (n == 1_000_000 and not bwd) else None
-            specs.append(dict(path="Chamfer chamfer_distance", case=("fwd+bwd" if bwd else "fwd"), size=f"{n:,} x {n:,}",
-                              build=lambda d, n=n, b=bwd: build_chamfer(n, d, b), cpu_size=f"{cpu_n:,} x {cpu_n:,}",
-                              cpu_build=lambda d, n=cpu_n, b=bwd: build_chamfer(n, d, b), goal=goal))
+            specs.append(
+                dict(
+                    path="Chamfer chamfer_distance",
+                    case=("fwd+bwd" if bwd else "fwd"),
+                    size=f"{n:,} x {n:,}",
+                    build=lambda d, n=n, b=bwd: build_chamfer(n, d, b),
+                    cpu_size=f"{cpu_n:,} x {cpu_n:,}",
+                    cpu_build=lambda d, n=cpu_n, b=bwd: build_chamfer(n, d, b),
+                    goal=goal,
+                )
+            )
         cpu_b = n if q else 10_000
-        specs.append(dict(path="Chamfer reference: chunked torch.cdist", case="fwd", size=f"{n:,} x {n:,}",
-                          build=lambda d, n=n: build_chamfer_brute(n, d), cpu_size=f"{cpu_b:,} x {cpu_b:,}",
-                          cpu_build=lambda d, n=cpu_b: build_chamfer_brute(n, d), goal=None, repeats=3))
-    for size, faces in (((32, 200), (48, 800)) if q else ((256, 20_000), (256, 100_000), (512, 20_000), (512, 100_000))):
+        specs.append(
+            dict(
+                path="Chamfer reference: chunked torch.cdist",
+                case="fwd",
+                size=f"{n:,} x {n:,}",
+                build=lambda d, n=n: build_chamfer_brute(n, d),
+                cpu_size=f"{cpu_b:,} x {cpu_b:,}",
+                cpu_build=lambda d, n=cpu_b: build_chamfer_brute(n, d),
+                goal=None,
+                repeats=3,
+            )
+        )
+    for size, faces in ((32, 200), (48, 800)) if q else ((256, 20_000), (256, 100_000), (512, 20_000), (512, 100_000)):
         cpu_size, cpu_faces = (size, faces) if q else (256, 20_000)
         goal = {"ms": 50.0, "peak_mb": 2048.0} if (size, faces) == (512, 100_000) else None
-        specs.append(dict(path="soft render (3 channels)", case="fwd+bwd", size=f"{size}^2 px, {faces / 1000:g}k faces",
-                          build=lambda d, s=size, f=faces: build_render(s, f, d),
-                          cpu_size=f"{cpu_size}^2 px, {cpu_faces / 1000:g}k faces",
-                          cpu_build=lambda d, s=cpu_size, f=cpu_faces: build_render(s, f, d), goal=goal,
-                          work_note="ratio per pixel"))
-    for n, steps in (((256, 4), (1024, 4)) if q else ((65_536, 40), (1_048_576, 20))):
+        specs.append(
+            dict(
+                path="soft render (3 channels)",
+                case="fwd+bwd",
+                size=f"{size}^2 px, {faces / 1000:g}k faces",
+                build=lambda d, s=size, f=faces: build_render(s, f, d),
+                cpu_size=f"{cpu_size}^2 px, {cpu_faces / 1000:g}k faces",
+                cpu_build=lambda d, s=cpu_size, f=cpu_faces: build_render(s, f, d),
+                goal=goal,
+                work_note="ratio per pixel",
+            )
+        )
+    for n, steps in ((256, 4), (1024, 4)) if q else ((65_536, 40), (1_048_576, 20)):
         cpu_n, cpu_steps = (n, steps) if q else (65_536, 4)
         goal = {"throughput": 1e8} if n == 1_048_576 else None
-        specs.append(dict(path="batched Hermite evolve (3 bodies)", case="step", size=f"{n:,} systems x {steps} steps",
-                          build=lambda d, n=n, s=steps: build_hermite(n, d, s),
-                          cpu_size=f"{cpu_n:,} systems x {cpu_steps} steps",
-                          cpu_build=lambda d, n=cpu_n, s=cpu_steps: build_hermite(n, d, s), goal=goal,
-                          unit="system-steps/s"))
+        specs.append(
+            dict(
+                path="batched Hermite evolve (3 bodies)",
+                case="step",
+                size=f"{n:,} systems x {steps} steps",
+                build=lambda d, n=n, s=steps: build_hermite(n, d, s),
+                cpu_size=f"{cpu_n:,} systems x {cpu_steps} steps",
+                cpu_build=lambda d, n=cpu_n, s=cpu_steps: build_hermite(n, d, s),
+                goal=goal,
+                unit="system-steps/s",
+            )
+        )
     # full: BatchedGP's defaults (3 restarts, 150 Adam + 100 L-BFGS iterations); one CPU thread takes ~1 min
     # for that, so the CPU reference runs 30 Adam iterations and the ratio is per iteration
     n, it, pol, cpu_it, cpu_pol = (40, 10, 5, 10, 5) if q else (300, 150, 100, 30, 0)
-    specs.append(dict(path="MMGP BatchedGP.fit (3 outputs, 6-D)", case="fit", size=f"{n} samples, {it}+{pol} it",
-                      build=lambda d, n=n: build_gp(n, d, it, pol), cpu_size=f"{n} samples, {cpu_it}+{cpu_pol} it",
-                      cpu_build=lambda d, n=n: build_gp(n, d, cpu_it, cpu_pol), goal=None, repeats=1, warmup=q,
-                      work_note="ratio per iteration"))
+    specs.append(
+        dict(
+            path="MMGP BatchedGP.fit (3 outputs, 6-D)",
+            case="fit",
+            size=f"{n} samples, {it}+{pol} it",
+            build=lambda d, n=n: build_gp(n, d, it, pol),
+            cpu_size=f"{n} samples, {cpu_it}+{cpu_pol} it",
+            cpu_build=lambda d, n=n: build_gp(n, d, cpu_it, cpu_pol),
+            goal=None,
+            repeats=1,
+            warmup=q,
+            work_note="ratio per iteration",
+        )
+    )
     nc, ns = (6, 3) if q else (60, 40)  # 5,040 panels
     cnc, cns = (6, 3) if q else (20, 12)  # 560 panels
-    specs.append(dict(path="wing solve_panels (2 angles)", case="solve", size=f"wing_grid({nc}, {ns})",
-                      build=lambda d, a=nc, b=ns: build_panels(a, b, d), cpu_size=f"wing_grid({cnc}, {cns})",
-                      cpu_build=lambda d, a=cnc, b=cns: build_panels(a, b, d), goal=None, repeats=2,
-                      work_note="ratio per panel^2"))
+    specs.append(
+        dict(
+            path="wing solve_panels (2 angles)",
+            case="solve",
+            size=f"wing_grid({nc}, {ns})",
+            build=lambda d, a=nc, b=ns: build_panels(a, b, d),
+            cpu_size=f"wing_grid({cnc}, {cns})",
+            cpu_build=lambda d, a=cnc, b=cns: build_panels(a, b, d),
+            goal=None,
+            repeats=2,
+            work_note="ratio per panel^2",
+        )
+    )
     return specs
 
 
@@ -410,9 +489,24 @@ def _free(device: torch.device) -> None:
 
 
 def run_row(spec: dict, device: torch.device, clock: Clock, args, cpu_cache: dict) -> dict:
-    row = {"path": spec["path"], "case": spec["case"], "size": spec["size"], "device": str(device), "goal": _goal_text(spec["goal"]),
-           "ms": None, "n": None, "peak_mb": None, "gbps": None, "throughput": None, "cpu_size": spec["cpu_size"],
-           "cpu_ms": None, "cpu_ratio": None, "goal_met": None, "note": "", "error": None}
+    row = {
+        "path": spec["path"],
+        "case": spec["case"],
+        "size": spec["size"],
+        "device": str(device),
+        "goal": _goal_text(spec["goal"]),
+        "ms": None,
+        "n": None,
+        "peak_mb": None,
+        "gbps": None,
+        "throughput": None,
+        "cpu_size": spec["cpu_size"],
+        "cpu_ms": None,
+        "cpu_ratio": None,
+        "goal_met": None,
+        "note": "",
+        "error": None,
+    }
     notes = []
     repeats = spec.get("repeats", args.repeats)
     work = None
@@ -421,8 +515,7 @@ def run_row(spec: dict, device: torch.device, clock: Clock, args, cpu_cache: dic
         return row
     try:
         run, work, extra = spec["build"](device)
-        res = measure(run, device, repeats=repeats, seconds=args.repeat_seconds, clock=clock,
-                      warmup=spec.get("warmup", True))
+        res = measure(run, device, repeats=repeats, seconds=args.repeat_seconds, clock=clock, warmup=spec.get("warmup", True))
         row.update(ms=res["ms"], n=res["n"], peak_mb=res["peak_mb"])
         if spec.get("bandwidth"):
             row["gbps"] = extra["bytes"] / (res["ms"] * 1e-3) / 1e9
@@ -536,10 +629,19 @@ def main(argv=None) -> int:
         device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     meta = {
-        "command": "python " + " ".join([Path(sys.argv[0]).name if argv is None else "benchmarks/gpu.py"] + (sys.argv[1:] if argv is None else list(argv))),
-        "device_name": name, "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "budget_s": args.budget, "quick": args.quick, "cuda": torch.version.cuda,
+        "command": "python "
+        + " ".join(
+            [Path(sys.argv[0]).name if argv is None else "benchmarks/gpu.py"] + (sys.argv[1:] if argv is None else list(argv))
+        ),
+        "device_name": name,
+        "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "budget_s": args.budget,
+        "quick": args.quick,
+        "cuda": torch.version.cuda,
     }
     rows: list[dict] = []
     cpu_cache: dict = {}
@@ -553,10 +655,12 @@ def main(argv=None) -> int:
         meta["wall_s"] = clock.elapsed
         write(args.out, meta, rows)
         status = f"ERROR {row['error']}" if row["error"] else f"{_ms(row['ms'])} ms"
-        print(f"[{clock.elapsed:6.1f}s] {row['path']:<40} {row['case']:<8} {row['size']:<26} {status:>12}  "
-              f"cpu {_ms(row['cpu_ms']) or '-':>8} ms  x{_fmt(row['cpu_ratio'], '.1f') or '-'}  "
-              f"{row['goal']} {'' if row['goal_met'] is None else ('met' if row['goal_met'] else 'NOT met')} {row['note']}",
-              flush=True)
+        print(
+            f"[{clock.elapsed:6.1f}s] {row['path']:<40} {row['case']:<8} {row['size']:<26} {status:>12}  "
+            f"cpu {_ms(row['cpu_ms']) or '-':>8} ms  x{_fmt(row['cpu_ratio'], '.1f') or '-'}  "
+            f"{row['goal']} {'' if row['goal_met'] is None else ('met' if row['goal_met'] else 'NOT met')} {row['note']}",
+            flush=True,
+        )
     meta["wall_s"] = clock.elapsed
     write(args.out, meta, rows)
     print(markdown(meta, rows))

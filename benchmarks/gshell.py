@@ -10,6 +10,7 @@ grid and fields were built. One thread. Usage:
     .venv/bin/python benchmarks/gshell.py            # 32, 64, 128
     .venv/bin/python benchmarks/gshell.py --quick    # 16, 32
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,6 @@ def _best(fn, reps):
 
 
 def run_one(n: int, reps: int) -> dict:
-    import numpy as np
     import torch
     from skimage.measure import marching_cubes
 
@@ -104,8 +104,10 @@ def main():
             f"{r['gshell_bwd_s']:>8.3f} {r['skimage_mc_s']:>10.3f} {r['gshell_fwd_s'] / r['skimage_mc_s']:>6.1f} "
             f"{r['gshell_fwd_s'] / r['mt_fwd_s']:>6.2f} {r['mem_mb']:>7.0f}"
         )
-    print("times in seconds; MT = marching tetrahedra only (template); GS = G-Shell extraction; "
-          "skimage MC = scikit-image marching cubes, the peer (forward only); mem = peak RSS growth during MT+GS fwd/bwd")
+    print(
+        "times in seconds; MT = marching tetrahedra only (template); GS = G-Shell extraction; "
+        "skimage MC = scikit-image marching cubes, the peer (forward only); mem = peak RSS growth during MT+GS fwd/bwd"
+    )
 
 
 if __name__ == "__main__":

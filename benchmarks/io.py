@@ -8,6 +8,7 @@ thread. Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/io.py [--n 1000] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,10 @@ def main() -> None:
     args = ap.parse_args()
     pts, faces = torus(args.n)
     data_mb = (pts.nbytes + faces.nbytes // 2) / 1e6  # as the files hold them: float32 points, int32 indices
-    print(f"torus mesh: {len(pts):,} points, {len(faces):,} triangles; data as stored {data_mb:.0f} MB; "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(
+        f"torus mesh: {len(pts):,} points, {len(faces):,} triangles; data as stored {data_mb:.0f} MB; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.npz"
@@ -108,9 +111,23 @@ def main() -> None:
                         raise SystemExit(f"{lib} {op} {fmt} failed:\n{out.stderr[-2000:]}")
                     result[lib] = json.loads(out.stdout.strip().splitlines()[-1])
                 g, p = result["geomsci"], result[peer]
-                rows.append((fmt, op, peer, g["time"], p["time"], g["peak"] / 1e6, p["peak"] / 1e6, os.path.getsize(Path(tmp) / f"{peer}.{fmt}") / 1e6))
-                print(f"{fmt:4s} {op:5s} geomsci {g['time']:6.3f} s  {peer:8s} {p['time']:6.3f} s  ratio {g['time'] / p['time']:5.2f}x  "
-                      f"peak extra memory geomsci {g['peak'] / 1e6:6.0f} MB  {peer} {p['peak'] / 1e6:6.0f} MB", flush=True)
+                rows.append(
+                    (
+                        fmt,
+                        op,
+                        peer,
+                        g["time"],
+                        p["time"],
+                        g["peak"] / 1e6,
+                        p["peak"] / 1e6,
+                        os.path.getsize(Path(tmp) / f"{peer}.{fmt}") / 1e6,
+                    )
+                )
+                print(
+                    f"{fmt:4s} {op:5s} geomsci {g['time']:6.3f} s  {peer:8s} {p['time']:6.3f} s  ratio {g['time'] / p['time']:5.2f}x  "
+                    f"peak extra memory geomsci {g['peak'] / 1e6:6.0f} MB  {peer} {p['peak'] / 1e6:6.0f} MB",
+                    flush=True,
+                )
     print("\n| format | op | geomsci s | peer | peer s | ratio | geomsci peak MB | peer peak MB | file MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     for fmt, op, peer, gt, pt, gm, pm, size in rows:

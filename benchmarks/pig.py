@@ -21,6 +21,7 @@ Settings per problem, and how they were tuned on seed 0 (not reported by default
 ``geomsci/pig/configs.py``. Results are also written as JSON (``--json``) and error-vs-time PNGs
 (``--plots DIR``, first seed).
 """
+
 from __future__ import annotations
 
 import time
@@ -70,18 +71,31 @@ def derivative_table(quick: bool) -> list[dict]:
             x = torch.rand(p, d, dtype=dtype, generator=torch.Generator().manual_seed(0)) * 2 - 1
             out = {}
             for method in ("closed", "autograd"):
+
                 def step():
                     j = m.jet(x, order=2, method=method)
                     loss = (j.hess.sum(-1)[:, 0] + j.value[:, 0]).pow(2).mean() + j.grad.pow(2).mean()
                     loss.backward()
                     return j
+
                 out[method] = _time(step, 3 if quick else 5)
             a, b = m.jet(x[:200], 2), m.jet(x[:200], 2, method="autograd")
-            diff = max(float((a.hess - b.hess).abs().max() / b.hess.abs().max()),
-                       float((a.grad - b.grad).abs().max() / b.grad.abs().max()))  # relative to the largest entry
-            rows.append({"dtype": str(dtype).replace("torch.", ""), "d": d, "gaussians": 4 * n, "points": p,
-                         "closed_ms": 1e3 * out["closed"], "autograd_ms": 1e3 * out["autograd"],
-                         "speedup": out["autograd"] / out["closed"], "max_diff": diff})
+            diff = max(
+                float((a.hess - b.hess).abs().max() / b.hess.abs().max()),
+                float((a.grad - b.grad).abs().max() / b.grad.abs().max()),
+            )  # relative to the largest entry
+            rows.append(
+                {
+                    "dtype": str(dtype).replace("torch.", ""),
+                    "d": d,
+                    "gaussians": 4 * n,
+                    "points": p,
+                    "closed_ms": 1e3 * out["closed"],
+                    "autograd_ms": 1e3 * out["autograd"],
+                    "speedup": out["autograd"] / out["closed"],
+                    "max_diff": diff,
+                }
+            )
     return rows
 
 
@@ -100,11 +114,21 @@ def truncation_table(quick: bool) -> list[dict]:
                 j = m.jet(x[:p], order=2, chunk_size=cs)
                 (j.hess.sum(-1)[:, 0] + j.value[:, 0]).pow(2).mean().backward()
                 return j
+
             out[tol] = _time(step, 3 if quick else 5)
             jets[tol] = m.jet(x[:p], order=2, chunk_size=cs).hess.detach()
         diff = float((jets[None] - jets[1e-6]).abs().max() / jets[None].abs().max())
-        rows.append({"gaussians": 4 * n, "sigma": sig, "points": p, "dense_ms": 1e3 * out[None],
-                     "truncated_ms": 1e3 * out[1e-6], "speedup": out[None] / out[1e-6], "max_rel_diff": diff})
+        rows.append(
+            {
+                "gaussians": 4 * n,
+                "sigma": sig,
+                "points": p,
+                "dense_ms": 1e3 * out[None],
+                "truncated_ms": 1e3 * out[1e-6],
+                "speedup": out[None] / out[1e-6],
+                "max_rel_diff": diff,
+            }
+        )
     return rows
 
 
@@ -121,8 +145,11 @@ def comparison(problems, budget, seeds, clock, first_seed=0, device="cpu", model
                 model = cls(problem.dim, problem.bounds, seed=seed, device=device, **model_kwargs(name, key, problem.bounds))
                 r = train(problem, model, budget=budget, seed=seed, progress=False, clock=clock, **train_kwargs(name, key))
                 runs[label].append(r)
-                print(f"  {name:>15} {label:<4} seed {seed}: final {r.final_rel_l2:.3e} best {r.best_rel_l2:.3e} "
-                      f"({r.steps} steps, {sum(p.numel() for p in model.parameters())} params)", flush=True)
+                print(
+                    f"  {name:>15} {label:<4} seed {seed}: final {r.final_rel_l2:.3e} best {r.best_rel_l2:.3e} "
+                    f"({r.steps} steps, {sum(p.numel() for p in model.parameters())} params)",
+                    flush=True,
+                )
         results[name] = runs
     return results
 
@@ -164,14 +191,25 @@ def _small_test(problem):
         x, u = full()
         keep = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))[:2000]
         return x[keep], u[keep]
+
     return test_points
 
 
 def _stepper(problem, net, tk, mode, log_size=50):
     rates = {"weights": tk["lr"], "means": tk["lr"], "scales": tk["lr"]}
     loss_kwargs = {k: tk[k] for k in ("causal_eps", "causal_bins", "chunk_size", "residual_weight") if k in tk}
-    return AdamStep(problem, net, n_collocation=tk["n_collocation"], n_data=tk["n_data"], rates=rates, lr_final_factor=0.1,
-                    loss_kwargs=loss_kwargs, seed=0, log_size=log_size, mode=mode)
+    return AdamStep(
+        problem,
+        net,
+        n_collocation=tk["n_collocation"],
+        n_data=tk["n_data"],
+        rates=rates,
+        lr_final_factor=0.1,
+        loss_kwargs=loss_kwargs,
+        seed=0,
+        log_size=log_size,
+        mode=mode,
+    )
 
 
 def step_rate(name, preset, device, mode, seconds, smoke=False, model="pig") -> dict:
@@ -196,10 +234,19 @@ def step_rate(name, preset, device, mode, seconds, smoke=False, model="pig") -> 
         steps += 50
     _sync(device)
     rate = steps / (now() - t0)
-    return {"problem": name, "size": "paper" if preset == "paper" else "package", "model": model, "requested": mode,
-            "mode": stepper.mode, "steps_per_s": rate, "setup_s": setup, "last_loss": losses[-1],
-            "fallback": stepper.fallback_reason, "gaussians": getattr(net, "n_gaussians", 0) * getattr(net, "channels", 0),
-            "points": tk["n_collocation"]}
+    return {
+        "problem": name,
+        "size": "paper" if preset == "paper" else "package",
+        "model": model,
+        "requested": mode,
+        "mode": stepper.mode,
+        "steps_per_s": rate,
+        "setup_s": setup,
+        "last_loss": losses[-1],
+        "fallback": stepper.fallback_reason,
+        "gaussians": getattr(net, "n_gaussians", 0) * getattr(net, "channels", 0),
+        "points": tk["n_collocation"],
+    }
 
 
 def lbfgs_rate(name, preset, device, seconds, smoke=False, model="pig") -> dict:
@@ -210,8 +257,15 @@ def lbfgs_rate(name, preset, device, seconds, smoke=False, model="pig") -> dict:
     gen = torch.Generator(device=device).manual_seed(0)
     n_points = tk.get("lbfgs_points") or 2 * tk["n_collocation"]
     xi, cons = draw_batch(problem, n_points, tk["n_data"], gen, torch.float64)
-    opt = torch.optim.LBFGS(list(net.parameters()), lr=1.0, max_iter=LBFGS_INNER, history_size=50, line_search_fn="strong_wolfe",
-                            tolerance_grad=0.0, tolerance_change=0.0)
+    opt = torch.optim.LBFGS(
+        list(net.parameters()),
+        lr=1.0,
+        max_iter=LBFGS_INNER,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+    )
     evals = [0]
 
     def closure():
@@ -220,6 +274,7 @@ def lbfgs_rate(name, preset, device, seconds, smoke=False, model="pig") -> dict:
         loss.backward()
         evals[0] += 1
         return loss
+
     opt.step(closure)  # warm-up
     _sync(device)
     steps, evals[0], t0 = 0, 0, now()
@@ -228,8 +283,14 @@ def lbfgs_rate(name, preset, device, seconds, smoke=False, model="pig") -> dict:
         steps += LBFGS_INNER
     _sync(device)
     dt = now() - t0
-    return {"problem": name, "size": "paper" if preset == "paper" else "package", "model": model,
-            "lbfgs_steps_per_s": steps / dt, "loss_evals_per_step": evals[0] / max(steps, 1), "points": n_points}
+    return {
+        "problem": name,
+        "size": "paper" if preset == "paper" else "package",
+        "model": model,
+        "lbfgs_steps_per_s": steps / dt,
+        "loss_evals_per_step": evals[0] / max(steps, 1),
+        "points": n_points,
+    }
 
 
 def equivalence(name, device, mode, steps=100, smoke=False) -> dict:
@@ -269,7 +330,9 @@ def steps_table(args, problems) -> list[dict]:
                 continue
             pair = {}
             for mode in args.modes.split(","):
-                pair[mode] = step_rate(name, preset, args.device, "eager" if mode == "eager" else captured, args.step_seconds, args.smoke)
+                pair[mode] = step_rate(
+                    name, preset, args.device, "eager" if mode == "eager" else captured, args.step_seconds, args.smoke
+                )
                 rows.append(pair[mode])
                 print(json.dumps(pair[mode]), flush=True)
                 if args.json:
@@ -279,8 +342,10 @@ def steps_table(args, problems) -> list[dict]:
         e, c = rows[i], rows[i + 1] if i + 1 < len(rows) else None
         if c is None:
             break
-        print(f"{e['problem']:>13} {e['size']:>7} {e['steps_per_s']:>13.1f} {c['steps_per_s']:>12.1f} ({c['mode'][:4]}) "
-              f"{c['steps_per_s'] / e['steps_per_s']:>5.2f}x {c['setup_s']:>8.1f}")
+        print(
+            f"{e['problem']:>13} {e['size']:>7} {e['steps_per_s']:>13.1f} {c['steps_per_s']:>12.1f} ({c['mode'][:4]}) "
+            f"{c['steps_per_s'] / e['steps_per_s']:>5.2f}x {c['setup_s']:>8.1f}"
+        )
     return rows
 
 
@@ -289,9 +354,17 @@ def gpu_timings(args, problems) -> dict:
     sizes), L-BFGS steps/s, schedule check. Written to ``args.json`` after every measurement."""
     # on the CPU the smoke run checks the script's code paths; compiling would take minutes per entry
     captured = "graph" if torch.device(args.device).type == "cuda" else ("eager" if args.smoke else "compile")
-    report = {"device": args.device, "device_name": torch.cuda.get_device_name() if captured == "graph" else "cpu",
-              "torch": torch.__version__, "captured_mode": captured, "equivalence": [], "steps": [], "lbfgs": [], "schedule": [],
-              "errors": []}
+    report = {
+        "device": args.device,
+        "device_name": torch.cuda.get_device_name() if captured == "graph" else "cpu",
+        "torch": torch.__version__,
+        "captured_mode": captured,
+        "equivalence": [],
+        "steps": [],
+        "lbfgs": [],
+        "schedule": [],
+        "errors": [],
+    }
 
     def attempt(what, fn, key):
         try:
@@ -305,20 +378,31 @@ def gpu_timings(args, problems) -> dict:
             args.json.write_text(json.dumps(report, indent=1))
 
     attempt("equivalence helmholtz", lambda: equivalence("helmholtz", args.device, captured, smoke=args.smoke), "equivalence")
-    attempt("equivalence klein_gordon", lambda: equivalence("klein_gordon", args.device, captured, steps=50, smoke=args.smoke),
-            "equivalence")
+    attempt(
+        "equivalence klein_gordon",
+        lambda: equivalence("klein_gordon", args.device, captured, steps=50, smoke=args.smoke),
+        "equivalence",
+    )
     for preset in ("cpu", "paper"):
         for name in problems:
             if preset == "paper" and name not in PAPER:
                 continue
             for mode in ("eager", captured):
-                attempt(f"steps {name} {preset} {mode}", lambda: step_rate(name, preset, args.device, mode, args.step_seconds,
-                                                                           args.smoke), "steps")
-    attempt("steps helmholtz pinn", lambda: step_rate("helmholtz", "cpu", args.device, captured, args.step_seconds, args.smoke,
-                                                      model="pinn"), "steps")
+                attempt(
+                    f"steps {name} {preset} {mode}",
+                    lambda: step_rate(name, preset, args.device, mode, args.step_seconds, args.smoke),
+                    "steps",
+                )
+    attempt(
+        "steps helmholtz pinn",
+        lambda: step_rate("helmholtz", "cpu", args.device, captured, args.step_seconds, args.smoke, model="pinn"),
+        "steps",
+    )
     for name in problems:
         attempt(f"lbfgs {name}", lambda: lbfgs_rate(name, "cpu", args.device, args.step_seconds, args.smoke), "lbfgs")
-    attempt("lbfgs helmholtz paper", lambda: lbfgs_rate("helmholtz", "paper", args.device, args.step_seconds, args.smoke), "lbfgs")
+    attempt(
+        "lbfgs helmholtz paper", lambda: lbfgs_rate("helmholtz", "paper", args.device, args.step_seconds, args.smoke), "lbfgs"
+    )
     attempt("schedule helmholtz", lambda: schedule_check("helmholtz", args.device, args.schedule_budget, args.smoke), "schedule")
     return report
 
@@ -345,10 +429,21 @@ def table1(args, name) -> dict:
             report["runs"].append({"seed": seed, "error": f"{type(err).__name__}: {err}"})
             break
         last = time.perf_counter() - t0
-        report["runs"].append({"seed": seed, "final": r.final_rel_l2, "best": r.best_rel_l2, "steps": r.steps,
-                               "reached_iters": r.steps >= iters, "train_s": r.seconds, "setup_s": r.setup_seconds,
-                               "wall_s": last, "mode": r.mode, "steps_per_s": r.steps / max(r.seconds, 1e-9),
-                               "nan_restores": r.nan_restores})
+        report["runs"].append(
+            {
+                "seed": seed,
+                "final": r.final_rel_l2,
+                "best": r.best_rel_l2,
+                "steps": r.steps,
+                "reached_iters": r.steps >= iters,
+                "train_s": r.seconds,
+                "setup_s": r.setup_seconds,
+                "wall_s": last,
+                "mode": r.mode,
+                "steps_per_s": r.steps / max(r.seconds, 1e-9),
+                "nan_restores": r.nan_restores,
+            }
+        )
         print(name, json.dumps(report["runs"][-1]), flush=True)
         if args.json:
             args.json.write_text(json.dumps(report, indent=1))
@@ -367,11 +462,22 @@ def assemble(folder: Path) -> tuple[dict, str]:
     lines = []
     t = report["timings"]
     if t:
-        lines += [f"# PIG on {t['device_name']} (torch {t['torch']})", "",
-                  "## Eager vs captured losses (float64, same seed)", "", "| problem | steps | mode | max rel. diff |", "|---|---|---|---|"]
+        lines += [
+            f"# PIG on {t['device_name']} (torch {t['torch']})",
+            "",
+            "## Eager vs captured losses (float64, same seed)",
+            "",
+            "| problem | steps | mode | max rel. diff |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {e['problem']} | {e['steps']} | {e['mode']} | {e['max_rel_diff']:.1e} |" for e in t["equivalence"]]
-        lines += ["", "## Adam steps per second", "", "| problem | size | Gaussians | points | eager | captured | ratio | set-up s (captured) |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Adam steps per second",
+            "",
+            "| problem | size | Gaussians | points | eager | captured | ratio | set-up s (captured) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         rows = {}
         for s in t["steps"]:
             rows.setdefault((s["problem"], s["size"], s["model"]), {})["eager" if s["requested"] == "eager" else "captured"] = s
@@ -380,30 +486,53 @@ def assemble(folder: Path) -> tuple[dict, str]:
             ratio = f"{c['steps_per_s'] / e['steps_per_s']:.1f}x" if e and c else "-"
             first = c or e
             label = prob if model == "pig" else f"{prob} (PINN)"
-            lines.append(f"| {label} | {size} | {first['gaussians']} | {first['points']} | "
-                         f"{e['steps_per_s']:.0f} |" if e else f"| {label} | {size} | {first['gaussians']} | {first['points']} | - |")
-            lines[-1] += (f" {c['steps_per_s']:.0f} ({c['mode']}) | {ratio} | {c['setup_s']:.1f} |" if c else " - | - | - |")
-        lines += ["", "## L-BFGS iterations per second", "", "| problem | size | points | steps/s | loss evals per step |", "|---|---|---|---|---|"]
-        lines += [f"| {r['problem']} | {r['size']} | {r['points']} | {r['lbfgs_steps_per_s']:.0f} | {r['loss_evals_per_step']:.2f} |"
-                  for r in t["lbfgs"]]
+            lines.append(
+                f"| {label} | {size} | {first['gaussians']} | {first['points']} | {e['steps_per_s']:.0f} |"
+                if e
+                else f"| {label} | {size} | {first['gaussians']} | {first['points']} | - |"
+            )
+            lines[-1] += f" {c['steps_per_s']:.0f} ({c['mode']}) | {ratio} | {c['setup_s']:.1f} |" if c else " - | - | - |"
+        lines += [
+            "",
+            "## L-BFGS iterations per second",
+            "",
+            "| problem | size | points | steps/s | loss evals per step |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['problem']} | {r['size']} | {r['points']} | {r['lbfgs_steps_per_s']:.0f} | {r['loss_evals_per_step']:.2f} |"
+            for r in t["lbfgs"]
+        ]
         for sc in t["schedule"]:
-            lines += ["", f"Schedule check, {sc['problem']}, {sc['budget_s']:g} s wall each: Adam then L-BFGS final "
-                      f"{sc['adam_then_lbfgs']['final']:.2e} (best {sc['adam_then_lbfgs']['best']:.2e}, {sc['adam_then_lbfgs']['steps']} steps); "
-                      f"Adam only final {sc['adam_only']['final']:.2e} (best {sc['adam_only']['best']:.2e}, {sc['adam_only']['steps']} steps)"]
+            lines += [
+                "",
+                f"Schedule check, {sc['problem']}, {sc['budget_s']:g} s wall each: Adam then L-BFGS final "
+                f"{sc['adam_then_lbfgs']['final']:.2e} (best {sc['adam_then_lbfgs']['best']:.2e}, {sc['adam_then_lbfgs']['steps']} steps); "
+                f"Adam only final {sc['adam_only']['final']:.2e} (best {sc['adam_only']['best']:.2e}, {sc['adam_only']['steps']} steps)",
+            ]
         if t["errors"]:
             lines += ["", "Failed measurements: " + "; ".join(t["errors"])]
-    lines += ["", "## Table 1 (paper preset, PIG, Adam only, wall-capped)", "",
-              "| problem | paper | iters | seed | steps | reached | final | best | steps/s | mode |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Table 1 (paper preset, PIG, Adam only, wall-capped)",
+        "",
+        "| problem | paper | iters | seed | steps | reached | final | best | steps/s | mode |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, rep in report["table1"].items():
         if not rep or not rep["runs"]:
             lines.append(f"| {name} | {PAPER_TABLE1[name]:.1e} | | | | no run finished | | | | |")
             continue
         for r in rep["runs"]:
             if "error" in r:
-                lines.append(f"| {name} | {rep['paper_rel_l2']:.1e} | {rep['iters']} | {r['seed']} | | error: {r['error'][:80]} | | | | |")
+                lines.append(
+                    f"| {name} | {rep['paper_rel_l2']:.1e} | {rep['iters']} | {r['seed']} | | error: {r['error'][:80]} | | | | |"
+                )
                 continue
-            lines.append(f"| {name} | {rep['paper_rel_l2']:.1e} | {rep['iters']} | {r['seed']} | {r['steps']} | "
-                         f"{'yes' if r['reached_iters'] else 'no'} | {r['final']:.2e} | {r['best']:.2e} | {r['steps_per_s']:.0f} | {r['mode']} |")
+            lines.append(
+                f"| {name} | {rep['paper_rel_l2']:.1e} | {rep['iters']} | {r['seed']} | {r['steps']} | "
+                f"{'yes' if r['reached_iters'] else 'no'} | {r['final']:.2e} | {r['best']:.2e} | {r['steps_per_s']:.0f} | {r['mode']} |"
+            )
     return report, "\n".join(lines) + "\n"
 
 
@@ -419,10 +548,18 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budget", type=float, default=30.0, help="training seconds per run (default 30)")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--first-seed", type=int, default=1,
-                    help="seeds first_seed .. first_seed + seeds - 1 (default 1: seed 0 was the tuning seed of configs.py)")
-    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
-                    help="budget clock: this process's CPU seconds (default; robust on a shared machine) or wall-clock")
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=1,
+        help="seeds first_seed .. first_seed + seeds - 1 (default 1: seed 0 was the tuning seed of configs.py)",
+    )
+    ap.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="budget clock: this process's CPU seconds (default; robust on a shared machine) or wall-clock",
+    )
     ap.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated, from " + ",".join(PROBLEMS))
     ap.add_argument("--quick", action="store_true", help="3 s per run, 1 seed, helmholtz/poisson_mesh/flow_mixing")
     ap.add_argument("--skip-derivatives", action="store_true")
@@ -431,13 +568,24 @@ def main(argv=None):
     ap.add_argument("--plots", type=Path, default=None, help="folder for error-vs-time PNGs")
     ap.add_argument("--device", default="cpu", help="torch device of the models and points (cpu, cuda)")
     ap.add_argument("--pig-only", action="store_true", help="train PIG alone (a GPU run against the paper's Table 1)")
-    ap.add_argument("--steps-table", action="store_true",
-                    help="only the steps/s table: eager vs captured step per problem (package sizes; --sizes to add paper)")
+    ap.add_argument(
+        "--steps-table",
+        action="store_true",
+        help="only the steps/s table: eager vs captured step per problem (package sizes; --sizes to add paper)",
+    )
     ap.add_argument("--sizes", default="package", help="steps table sizes: package, paper or package,paper")
-    ap.add_argument("--modes", default="eager,captured", help="steps table modes (captured: CUDA graph on CUDA, torch.compile on CPU)")
-    ap.add_argument("--step-seconds", type=float, default=3.0,
-                    help="timing length of each steps/s entry (CPU seconds of this process on the CPU, wall seconds on CUDA)")
-    ap.add_argument("--gpu-timings", action="store_true", help="the GPU script's timing half (equivalence, steps/s, L-BFGS, schedule)")
+    ap.add_argument(
+        "--modes", default="eager,captured", help="steps table modes (captured: CUDA graph on CUDA, torch.compile on CPU)"
+    )
+    ap.add_argument(
+        "--step-seconds",
+        type=float,
+        default=3.0,
+        help="timing length of each steps/s entry (CPU seconds of this process on the CPU, wall seconds on CUDA)",
+    )
+    ap.add_argument(
+        "--gpu-timings", action="store_true", help="the GPU script's timing half (equivalence, steps/s, L-BFGS, schedule)"
+    )
     ap.add_argument("--schedule-budget", type=float, default=8.0, help="wall seconds per run of the schedule check")
     ap.add_argument("--table1", action="store_true", help="the paper's Table 1 runs (paper preset, PIG), wall-capped")
     ap.add_argument("--max-seconds", type=float, default=150.0, help="wall-clock cap of --table1 (all seeds together)")
@@ -478,27 +626,47 @@ def main(argv=None):
         rows = derivative_table(args.quick)
         report["derivatives"] = rows
         print("\nClosed-form jet (u, grad, d2u/dx_j^2 for all j) + backward of a residual loss, vs autograd double backward")
-        print(f"{'dtype':>8} {'d':>2} {'Gaussians':>9} {'points':>6} {'closed ms':>10} {'autograd ms':>12} {'speed-up':>9} {'max rel diff':>12}")
+        print(
+            f"{'dtype':>8} {'d':>2} {'Gaussians':>9} {'points':>6} {'closed ms':>10} {'autograd ms':>12} {'speed-up':>9} {'max rel diff':>12}"
+        )
         for r in rows:
-            print(f"{r['dtype']:>8} {r['d']:>2} {r['gaussians']:>9} {r['points']:>6} {r['closed_ms']:>10.1f} "
-                  f"{r['autograd_ms']:>12.1f} {r['speedup']:>8.2f}x {r['max_diff']:>12.1e}")
+            print(
+                f"{r['dtype']:>8} {r['d']:>2} {r['gaussians']:>9} {r['points']:>6} {r['closed_ms']:>10.1f} "
+                f"{r['autograd_ms']:>12.1f} {r['speedup']:>8.2f}x {r['max_diff']:>12.1e}"
+            )
         trows = truncation_table(args.quick)
         report["truncation"] = trows
         print("\nClosed-form jet + backward, all Gaussians vs truncate_tol = 1e-6 (chunks of 256 points sorted into grid cells)")
-        print(f"{'Gaussians':>9} {'sigma':>6} {'points':>6} {'dense ms':>9} {'truncated ms':>12} {'speed-up':>9} {'max rel diff':>12}")
+        print(
+            f"{'Gaussians':>9} {'sigma':>6} {'points':>6} {'dense ms':>9} {'truncated ms':>12} {'speed-up':>9} {'max rel diff':>12}"
+        )
         for r in trows:
-            print(f"{r['gaussians']:>9} {r['sigma']:>6} {r['points']:>6} {r['dense_ms']:>9.1f} {r['truncated_ms']:>12.1f} "
-                  f"{r['speedup']:>8.2f}x {r['max_rel_diff']:>12.1e}")
+            print(
+                f"{r['gaussians']:>9} {r['sigma']:>6} {r['points']:>6} {r['dense_ms']:>9.1f} {r['truncated_ms']:>12.1f} "
+                f"{r['speedup']:>8.2f}x {r['max_rel_diff']:>12.1e}"
+            )
 
     if not args.skip_comparison and args.pig_only:
         print(f"\nPIG alone on {args.device}, {args.budget:g} s ({args.clock} clock) per run, seeds {report['seeds']}")
         res = comparison(problems, args.budget, args.seeds, args.clock, args.first_seed, args.device, models=("PIG",))
-        report["pig_only"] = {name: [{"final": r.final_rel_l2, "best": r.best_rel_l2, "steps": r.steps,
-                                      "eval_time": r.history["eval_time"], "rel_l2": r.history["rel_l2"]}
-                                     for r in runs["PIG"]] for name, runs in res.items()}
+        report["pig_only"] = {
+            name: [
+                {
+                    "final": r.final_rel_l2,
+                    "best": r.best_rel_l2,
+                    "steps": r.steps,
+                    "eval_time": r.history["eval_time"],
+                    "rel_l2": r.history["rel_l2"],
+                }
+                for r in runs["PIG"]
+            ]
+            for name, runs in res.items()
+        }
         for name, runs in res.items():
-            print(f"{name:>20}: final {statistics.mean(r.final_rel_l2 for r in runs['PIG']):.2e} "
-                  f"best {statistics.mean(r.best_rel_l2 for r in runs['PIG']):.2e} steps {[r.steps for r in runs['PIG']]}")
+            print(
+                f"{name:>20}: final {statistics.mean(r.final_rel_l2 for r in runs['PIG']):.2e} "
+                f"best {statistics.mean(r.best_rel_l2 for r in runs['PIG']):.2e} steps {[r.steps for r in runs['PIG']]}"
+            )
     elif not args.skip_comparison:
         print(f"\nPIG vs PINN, {args.budget:g} s ({args.clock} clock) training per run, mean over {args.seeds} seed(s), 1 thread")
         res = comparison(problems, args.budget, args.seeds, args.clock, args.first_seed, args.device)
@@ -506,24 +674,37 @@ def main(argv=None):
         print("\n" + cols + "\n" + "-" * len(cols))
         report["comparison"] = {}
         for name, runs in res.items():
-            m = {k: (statistics.mean(r.final_rel_l2 for r in v), statistics.mean(r.best_rel_l2 for r in v)) for k, v in runs.items()}
+            m = {
+                k: (statistics.mean(r.final_rel_l2 for r in v), statistics.mean(r.best_rel_l2 for r in v))
+                for k, v in runs.items()
+            }
             marks = (0.25 * args.budget, 0.5 * args.budget, None)  # None: the final error
             trace = [statistics.mean(_at(r, t) for r in runs["PIG"]) for t in marks]
             trace_pinn = [statistics.mean(_at(r, t) for r in runs["PINN"]) for t in marks]
-            print(f"{name:>15} | {m['PIG'][0]:>9.2e} {m['PIG'][1]:>9.2e} | {m['PINN'][0]:>10.2e} {m['PINN'][1]:>10.2e} | "
-                  f"{m['PINN'][0] / m['PIG'][0]:>10.1f}x {m['PINN'][1] / m['PIG'][1]:>9.1f}x | "
-                  + " ".join(f"{e:.1e}" for e in trace))
+            print(
+                f"{name:>15} | {m['PIG'][0]:>9.2e} {m['PIG'][1]:>9.2e} | {m['PINN'][0]:>10.2e} {m['PINN'][1]:>10.2e} | "
+                f"{m['PINN'][0] / m['PIG'][0]:>10.1f}x {m['PINN'][1] / m['PIG'][1]:>9.1f}x | "
+                + " ".join(f"{e:.1e}" for e in trace)
+            )
             report["comparison"][name] = {
-                "pig_final": m["PIG"][0], "pig_best": m["PIG"][1], "pinn_final": m["PINN"][0], "pinn_best": m["PINN"][1],
-                "pig_trace_25_50_100": trace, "pinn_trace_25_50_100": trace_pinn,
-                "pig_steps": [r.steps for r in runs["PIG"]], "pinn_steps": [r.steps for r in runs["PINN"]],
+                "pig_final": m["PIG"][0],
+                "pig_best": m["PIG"][1],
+                "pinn_final": m["PINN"][0],
+                "pinn_best": m["PINN"][1],
+                "pig_trace_25_50_100": trace,
+                "pinn_trace_25_50_100": trace_pinn,
+                "pig_steps": [r.steps for r in runs["PIG"]],
+                "pinn_steps": [r.steps for r in runs["PINN"]],
                 "pig_runs": [{"eval_time": r.history["eval_time"], "rel_l2": r.history["rel_l2"]} for r in runs["PIG"]],
                 "pinn_runs": [{"eval_time": r.history["eval_time"], "rel_l2": r.history["rel_l2"]} for r in runs["PINN"]],
             }
             if args.plots:
                 args.plots.mkdir(parents=True, exist_ok=True)
-                plot_history({"PIG": runs["PIG"][0], "PINN": runs["PINN"][0]}, args.plots / f"{name}_error_vs_time.png",
-                             title=f"{name}, seed {args.first_seed}")
+                plot_history(
+                    {"PIG": runs["PIG"][0], "PINN": runs["PINN"][0]},
+                    args.plots / f"{name}_error_vs_time.png",
+                    title=f"{name}, seed {args.first_seed}",
+                )
         print("ratio = PINN error / PIG error (> 1: PIG ahead)")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

@@ -18,6 +18,7 @@ learn     Cp MSE on held-out wing planforms, mean and 95 % t-interval over 5 see
     .venv/bin/python benchmarks/wing.py --quick         # small version (2 seeds, 24 wings, 6 epochs)
     .venv/bin/python benchmarks/wing.py --part learn --data /tmp/wing_bench_data
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ def mean_ci(values):
 
 # -- features --------------------------------------------------------------------------------------
 
+
 def part_features(quick: bool):
     from geomsci.core.geometry import gaussian_curvature, mean_curvature
     from geomsci.core.shapes import icosphere
@@ -53,10 +55,12 @@ def part_features(quick: bool):
         return torch.stack([rho * torch.cos(u), rho * torch.sin(u), r * torch.sin(v)], -1)
 
     print("\n[features] torus R=2, r=0.7, n x n grid: max |error| of K and H (order = log2 of the error ratio)")
-    print(f"{'n':>5} {'FD K':>10} {'order':>6} {'FD H':>10} {'order':>6} {'fit K':>10} {'order':>6} {'fit H':>10} "
-          f"{'order':>6} {'core K':>10} {'core H':>10} {'core/fit K':>10} {'core/fit H':>10}")
+    print(
+        f"{'n':>5} {'FD K':>10} {'order':>6} {'FD H':>10} {'order':>6} {'fit K':>10} {'order':>6} {'fit H':>10} "
+        f"{'order':>6} {'core K':>10} {'core H':>10} {'core/fit K':>10} {'core/fit H':>10}"
+    )
     prev = None
-    for n in ((16, 32, 64) if quick else (16, 32, 64, 128)):
+    for n in (16, 32, 64) if quick else (16, 32, 64, 128):
         t = torch.arange(n, dtype=torch.float64) * 2 * math.pi / n
         U, V = torch.meshgrid(t, t, indexing="ij")
         uv = torch.stack([U, V], -1).reshape(-1, 2)
@@ -67,13 +71,20 @@ def part_features(quick: bool):
         fit = mesh_features(mesh).point_data
         core_k = gaussian_curvature(mesh.points, mesh.faces)
         core_h = mean_curvature(mesh.points, mesh.faces)
-        e = [(fd["K"] - ref["K"]).abs().max(), (fd["H"] - ref["H"]).abs().max(),
-             (fit["K"] - ref["K"]).abs().max(), (fit["H"] - ref["H"]).abs().max(),
-             (core_k - ref["K"]).abs().max(), (core_h.abs() - ref["H"].abs()).abs().max()]
+        e = [
+            (fd["K"] - ref["K"]).abs().max(),
+            (fd["H"] - ref["H"]).abs().max(),
+            (fit["K"] - ref["K"]).abs().max(),
+            (fit["H"] - ref["H"]).abs().max(),
+            (core_k - ref["K"]).abs().max(),
+            (core_h.abs() - ref["H"].abs()).abs().max(),
+        ]
         e = [float(x) for x in e]
         o = ["" if prev is None else f"{math.log2(p / c):6.2f}" for p, c in zip(prev or e, e)]
-        print(f"{n:>5} {e[0]:10.2e} {o[0]:>6} {e[1]:10.2e} {o[1]:>6} {e[2]:10.2e} {o[2]:>6} {e[3]:10.2e} {o[3]:>6} "
-              f"{e[4]:10.2e} {e[5]:10.2e} {e[4] / e[2]:10.1f} {e[5] / e[3]:10.1f}")
+        print(
+            f"{n:>5} {e[0]:10.2e} {o[0]:>6} {e[1]:10.2e} {o[1]:>6} {e[2]:10.2e} {o[2]:>6} {e[3]:10.2e} {o[3]:>6} "
+            f"{e[4]:10.2e} {e[5]:10.2e} {e[4] / e[2]:10.1f} {e[5] / e[3]:10.1f}"
+        )
         prev = e
     print("\n[features] icosphere radius 2 (unstructured): max |error| of K = 1/4 and |H| = 1/2")
     print(f"{'subdiv':>6} {'points':>7} {'fit K':>10} {'fit H':>10} {'fit4 K':>10} {'fit4 H':>10} {'core K':>10} {'core H':>10}")
@@ -82,19 +93,22 @@ def part_features(quick: bool):
         f = mesh_features(m).point_data
         f4 = mesh_features(m, degree=4).point_data
         ck, ch = gaussian_curvature(m.points, m.faces), mean_curvature(m.points, m.faces)
-        print(f"{s:>6} {m.n_points:>7} {float((f['K'] - 0.25).abs().max()):10.2e} {float((f['H'] + 0.5).abs().max()):10.2e} "
-              f"{float((f4['K'] - 0.25).abs().max()):10.2e} {float((f4['H'] + 0.5).abs().max()):10.2e} "
-              f"{float((ck - 0.25).abs().max()):10.2e} {float((ch.abs() - 0.5).abs().max()):10.2e}")
+        print(
+            f"{s:>6} {m.n_points:>7} {float((f['K'] - 0.25).abs().max()):10.2e} {float((f['H'] + 0.5).abs().max()):10.2e} "
+            f"{float((f4['K'] - 0.25).abs().max()):10.2e} {float((f4['H'] + 0.5).abs().max()):10.2e} "
+            f"{float((ck - 0.25).abs().max()):10.2e} {float((ch.abs() - 0.5).abs().max()):10.2e}"
+        )
 
 
 # -- panel -----------------------------------------------------------------------------------------
+
 
 def part_panel(quick: bool):
     from geomsci.wing import Wing, lifting_line_slope, solve_panels, wing_grid
 
     print("\n[panel] sphere in uniform flow: max |Cp - (1 - 9/4 sin^2 theta)| away from the poles (polar > 20 deg)")
     print(f"{'grid':>8} {'panels':>7} {'max err':>9} {'time s':>7}")
-    for n in ((12, 16, 24) if quick else (12, 16, 24, 32)):
+    for n in (12, 16, 24) if quick else (12, 16, 24, 32):
         th = torch.linspace(0, math.pi, n + 1, dtype=torch.float64)
         ph = torch.arange(2 * n, dtype=torch.float64) * math.pi / n
         T, P = torch.meshgrid(th, ph, indexing="ij")
@@ -117,26 +131,40 @@ def part_panel(quick: bool):
 
         xs = [asb.WingXSec(xyz_le=[0, y, 0], chord=1.0, airfoil=asb.Airfoil("naca0006")) for y in (0.0, 3.0)]
         plane = asb.Airplane(wings=[asb.Wing(symmetric=True, xsecs=xs)], s_ref=6.0, c_ref=1.0, b_ref=6.0)
-        cls = [float(asb.VortexLatticeMethod(airplane=plane, op_point=asb.OperatingPoint(velocity=10.0, alpha=a),
-                                             spanwise_resolution=16, chordwise_resolution=10).run()["CL"]) for a in (0.0, 4.0)]
+        cls = [
+            float(
+                asb.VortexLatticeMethod(
+                    airplane=plane,
+                    op_point=asb.OperatingPoint(velocity=10.0, alpha=a),
+                    spanwise_resolution=16,
+                    chordwise_resolution=10,
+                ).run()["CL"]
+            )
+            for a in (0.0, 4.0)
+        ]
         vlm = (cls[1] - cls[0]) / math.radians(4)
     except ImportError:
         print("(aerosandbox not installed: VLM column skipped)")
-    print(f"\n[panel] AR-6 rectangular NACA 0006 wing, lift slope dCL/dalpha (1/rad) at M = 0; "
-          f"lifting line {llt:.3f}" + (f", aerosandbox VLM {vlm:.3f}" if vlm else ""))
+    print(
+        f"\n[panel] AR-6 rectangular NACA 0006 wing, lift slope dCL/dalpha (1/rad) at M = 0; "
+        f"lifting line {llt:.3f}" + (f", aerosandbox VLM {vlm:.3f}" if vlm else "")
+    )
     print(f"{'chord x span':>13} {'panels':>7} {'CL_a':>7} {'/LLT':>6} {'/VLM':>6} {'time s':>7}")
-    for nc, ns in (((8, 4), (12, 8), (20, 12)) if quick else ((8, 4), (12, 8), (20, 12), (28, 16))):
+    for nc, ns in ((8, 4), (12, 8), (20, 12)) if quick else ((8, 4), (12, 8), (20, 12), (28, 16)):
         X = wing_grid(wing, nc, ns, 2)
         t0 = time.perf_counter()
         sol = solve_panels(X, torch.tensor([0.0, 4.0]), ref_area=wing.area)
         dt = time.perf_counter() - t0
         cla = float(sol.cl[1] - sol.cl[0]) / math.radians(4)
         n_pan = (X.shape[0] - 1) * (X.shape[1] - 1) * 2
-        print(f"{2 * nc:>6} x {ns + 2:<4} {n_pan:>7} {cla:7.3f} {cla / llt:6.3f} "
-              f"{(cla / vlm if vlm else float('nan')):6.3f} {dt:7.1f}")
+        print(
+            f"{2 * nc:>6} x {ns + 2:<4} {n_pan:>7} {cla:7.3f} {cla / llt:6.3f} "
+            f"{(cla / vlm if vlm else float('nan')):6.3f} {dt:7.1f}"
+        )
 
 
 # -- learning --------------------------------------------------------------------------------------
+
 
 def part_learn(quick: bool, data_dir: Path, seeds: int, epochs: int):
     from geomsci.wing.dataset import load_dataset, make_dataset
@@ -146,15 +174,25 @@ def part_learn(quick: bool, data_dir: Path, seeds: int, epochs: int):
     if not (data_dir / "conditions.csv").exists():
         t0 = time.perf_counter()
         make_dataset(data_dir, n_wings=n_wings, n_test=n_test, n_chord=16, n_span=8, seed=0, progress=False)
-        print(f"\n[learn] generated {n_wings} wings ({n_test} held out) x 6 conditions in "
-              f"{time.perf_counter() - t0:.0f} s under {data_dir}")
+        print(
+            f"\n[learn] generated {n_wings} wings ({n_test} held out) x 6 conditions in "
+            f"{time.perf_counter() - t0:.0f} s under {data_dir}"
+        )
     data = load_dataset(data_dir)
     W, C, N = data.cp.shape
-    print(f"\n[learn] {int((data.split == 0).sum())} training / {int((data.split == 1).sum())} held-out wings x {C} "
-          f"conditions, {N} points each; {epochs} epochs; test Cp variance {float(data.subset('test').cp.var()):.3f}")
+    print(
+        f"\n[learn] {int((data.split == 0).sum())} training / {int((data.split == 1).sum())} held-out wings x {C} "
+        f"conditions, {N} points each; {epochs} epochs; test Cp variance {float(data.subset('test').cp.var()):.3f}"
+    )
     all_groups = ("metric", "christoffel", "curvature")
-    variants = {"none": (), "normal": ("normal",), "all": all_groups, "metric": ("metric",),
-                "christoffel": ("christoffel",), "curvature": ("curvature",)}
+    variants = {
+        "none": (),
+        "normal": ("normal",),
+        "all": all_groups,
+        "metric": ("metric",),
+        "christoffel": ("christoffel",),
+        "curvature": ("curvature",),
+    }
     results = {}
     for model in ("mlp", "attention"):
         for name, groups in variants.items():
@@ -176,8 +214,10 @@ def part_learn(quick: bool, data_dir: Path, seeds: int, epochs: int):
     for model in ("mlp", "attention"):
         red = [1 - a / b for a, b in zip(results[model, "all"], results[model, "normal"])]
         rm, rh = mean_ci(red)
-        print(f"{model:>9}: all features vs normal only: {-100 * rm:+.1f}% MSE, 95% CI [{-100 * (rm + rh):+.1f}, "
-              f"{-100 * (rm - rh):+.1f}]")
+        print(
+            f"{model:>9}: all features vs normal only: {-100 * rm:+.1f}% MSE, 95% CI [{-100 * (rm + rh):+.1f}, "
+            f"{-100 * (rm - rh):+.1f}]"
+        )
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ optimized body rescaled to exactly the sphere's volume; writes meshes and PNGs.
 
     python examples/deepmesh_drag.py [--out deepmesh_output/drag] [--steps 100] [--seed 0]
 """
+
 import argparse
 import json
 from pathlib import Path
@@ -32,13 +33,14 @@ def main(argv=None):
     net = SDFNet(hidden=64, layers=3, n_freq=8, sigma=0.5, seed=args.seed)
     fit_sdf(net, lambda p: sphere_sdf(p, 0.4), 1.0, steps=200, batch=2048, seed=args.seed)
     r = optimize_drag(net, resolution=args.resolution, steps=args.steps, lr=3e-3, seed=args.seed, progress=True)
-    print(f"drag {r['drag0']:.4f} (sphere, V = {r['volume0']:.4f}) -> {r['drag']:.4f} (V = {r['volume']:.4f}); "
-          f"at equal volume {r['drag_equal_volume']:.4f}: reduction {100 * r['reduction']:.1f}%")
+    print(
+        f"drag {r['drag0']:.4f} (sphere, V = {r['volume0']:.4f}) -> {r['drag']:.4f} (V = {r['volume']:.4f}); "
+        f"at equal volume {r['drag_equal_volume']:.4f}: reduction {100 * r['reduction']:.1f}%"
+    )
     geomsci.save(r["mesh0"], args.out / "sphere.ply")
     geomsci.save(r["mesh"], args.out / "optimized.ply")
     plot_mesh(r["mesh0"], args.out / "sphere.png", views=2, title=f"start: sphere, drag {r['drag0']:.3f}")
-    plot_mesh(r["mesh"], args.out / "optimized.png", views=2,
-              title=f"flow +x: drag -{100 * r['reduction']:.0f}% at equal volume")
+    plot_mesh(r["mesh"], args.out / "optimized.png", views=2, title=f"flow +x: drag -{100 * r['reduction']:.0f}% at equal volume")
     results = {k: v for k, v in r.items() if k not in ("mesh", "mesh0", "history")}
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     return results

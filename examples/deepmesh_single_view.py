@@ -7,6 +7,7 @@ writes meshes and PNGs.
 
     python examples/deepmesh_single_view.py [--out deepmesh_output/single_view] [--steps 100] [--seed 0]
 """
+
 import argparse
 import json
 from pathlib import Path
@@ -53,16 +54,31 @@ def main(argv=None):
         return m, img, silhouette_iou(img, gt["silhouette"]), surface_metrics(m, target)
 
     m0, img0, iou0, s0 = snapshot()
-    reconstruct_from_view(net, gt, camera, resolution=args.resolution, steps=args.steps, lr=3e-3,
-                          depth_weight=args.depth_weight, sigma=sigma, seed=args.seed, progress=True)
+    reconstruct_from_view(
+        net,
+        gt,
+        camera,
+        resolution=args.resolution,
+        steps=args.steps,
+        lr=3e-3,
+        depth_weight=args.depth_weight,
+        sigma=sigma,
+        seed=args.seed,
+        progress=True,
+    )
     m1, img1, iou1, s1 = snapshot()
-    print(f"silhouette IoU {iou0:.3f} -> {iou1:.3f}; 3-D Chamfer {s0['chamfer']:.2e} -> {s1['chamfer']:.2e}; "
-          f"F-score@1% {s0['f_score']:.3f} -> {s1['f_score']:.3f}")
+    print(
+        f"silhouette IoU {iou0:.3f} -> {iou1:.3f}; 3-D Chamfer {s0['chamfer']:.2e} -> {s1['chamfer']:.2e}; "
+        f"F-score@1% {s0['f_score']:.3f} -> {s1['f_score']:.3f}"
+    )
     geomsci.save(target, args.out / "target.ply")
     geomsci.save(m0, args.out / "start.ply")
     geomsci.save(m1, args.out / "reconstructed.ply")
-    plot_images([gt["silhouette"].numpy(), img0.numpy(), img1.numpy()], args.out / "silhouettes.png",
-                titles=["target view", f"start (IoU {iou0:.2f})", f"reconstructed (IoU {iou1:.2f})"])
+    plot_images(
+        [gt["silhouette"].numpy(), img0.numpy(), img1.numpy()],
+        args.out / "silhouettes.png",
+        titles=["target view", f"start (IoU {iou0:.2f})", f"reconstructed (IoU {iou1:.2f})"],
+    )
     plot_mesh(m1, args.out / "reconstructed.png", title="reconstruction from one view", views=2)
     results = {"iou_before": iou0, "iou_after": iou1, "before": s0, "after": s1}
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))

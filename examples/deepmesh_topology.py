@@ -6,6 +6,7 @@ Prints Chamfer, F-score@1% and the genus / components reached; writes meshes and
 
     python examples/deepmesh_topology.py [--out deepmesh_output/topology] [--steps 150] [--seed 0]
 """
+
 import argparse
 import json
 from pathlib import Path
@@ -53,13 +54,19 @@ def main(argv=None):
             after = extract_surface(net, 1.0, args.resolution)
         m1 = surface_metrics(after, target)
         results[name] = {"before": m0, "after": m1}
-        print(f"{name:>12}: Chamfer {m0['chamfer']:.2e} -> {m1['chamfer']:.2e}, F-score@1% {m0['f_score']:.3f} -> "
-              f"{m1['f_score']:.3f}, genus {m0['genus']} -> {m1['genus']}, components {m0['components']} -> {m1['components']}")
+        print(
+            f"{name:>12}: Chamfer {m0['chamfer']:.2e} -> {m1['chamfer']:.2e}, F-score@1% {m0['f_score']:.3f} -> "
+            f"{m1['f_score']:.3f}, genus {m0['genus']} -> {m1['genus']}, components {m0['components']} -> {m1['components']}"
+        )
         geomsci.save(target, args.out / f"{name}_target.ply")
         geomsci.save(before, args.out / f"{name}_start.ply")
         geomsci.save(after, args.out / f"{name}_fitted.ply")
-        plot_mesh(after, args.out / f"{name}_fitted.png", title=f"{name}: genus {m1['genus']}, "
-                  f"{m1['components']} component(s), F@1% {m1['f_score']:.3f}", views=2)
+        plot_mesh(
+            after,
+            args.out / f"{name}_fitted.png",
+            title=f"{name}: genus {m1['genus']}, {m1['components']} component(s), F@1% {m1['f_score']:.3f}",
+            views=2,
+        )
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     return results
 

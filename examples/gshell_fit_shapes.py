@@ -7,6 +7,7 @@ the target on 20k area-uniform samples; meshes and PNG turntables go to the outp
 
     .venv/bin/python examples/gshell_fit_shapes.py [--out gshell_fits] [--steps 150] [--resolution 32] [--seed 0]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,13 @@ def main():
         geomsci.save(res.mesh, args.out / f"{name}_gshell.ply")
         geomsci.save(res.watertight(), args.out / f"{name}_template.ply")
         geomsci.save(target, args.out / f"{name}_target.ply")
-        turntable([target, res.mesh, res.watertight()], args.out / f"{name}.png", titles=["target", "G-Shell (nu > 0)", "template only"])
+        turntable(
+            [target, res.mesh, res.watertight()], args.out / f"{name}.png", titles=["target", "G-Shell (nu > 0)", "template only"]
+        )
         print(f"{name}: done in {dt:.0f} s", flush=True)
-    print(f"\nresolution {args.resolution}, {args.steps} steps, seed {args.seed}; Chamfer-L1 in target units, F@1% of the bbox diagonal")
+    print(
+        f"\nresolution {args.resolution}, {args.steps} steps, seed {args.seed}; Chamfer-L1 in target units, F@1% of the bbox diagonal"
+    )
     head = f"{'target':>10} {'loops (want)':>12} {'raw loops':>9} {'Chamfer':>8} {'F@1%':>6} | {'template Chamfer':>16} {'F@1%':>6} {'time s':>7}"
     print(head)
     print("-" * len(head))

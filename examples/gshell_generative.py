@@ -5,6 +5,7 @@ shapes of the family, next to the same numbers for training shapes (the referenc
 
     .venv/bin/python examples/gshell_generative.py [--steps 1500] [--out gshell_generative]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ template only (nu ignored), from 12 silhouette + depth + normal images at 96 x 9
 
     .venv/bin/python examples/gshell_multiview.py [--target hemisphere] [--steps 60] [--out gshell_multiview]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,15 @@ def main():
         rows.append((label, ev, evaluate(res.raw_mesh, target)["boundary_loops"], dt))
         geomsci.save(res.mesh, args.out / f"{args.target}_{'gshell' if use_nu else 'watertight'}.ply")
         rows[-1] += (res.mesh,)
-    turntable([target] + [r[4] for r in rows], args.out / f"{args.target}_multiview.png", titles=["target"] + [r[0] for r in rows])
-    print(f"{args.target}: {args.views} views at {args.size}x{args.size}, grid {args.resolution}, {args.steps} steps, seed {args.seed}")
-    head = f"{'method':>16} {'Chamfer':>8} {'F@1%':>6} {f'loops (want {BOUNDARY_LOOPS[args.target]})':>15} {'raw':>4} {'time s':>7}"
+    turntable(
+        [target] + [r[4] for r in rows], args.out / f"{args.target}_multiview.png", titles=["target"] + [r[0] for r in rows]
+    )
+    print(
+        f"{args.target}: {args.views} views at {args.size}x{args.size}, grid {args.resolution}, {args.steps} steps, seed {args.seed}"
+    )
+    head = (
+        f"{'method':>16} {'Chamfer':>8} {'F@1%':>6} {f'loops (want {BOUNDARY_LOOPS[args.target]})':>15} {'raw':>4} {'time s':>7}"
+    )
     print(head)
     print("-" * len(head))
     for label, ev, raw, dt, _ in rows:

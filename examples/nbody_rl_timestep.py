@@ -6,6 +6,7 @@ About five minutes on one idle CPU thread. The agent picks mu every 0.1 yr from 
 trained on paper systems with seeds >= 1000 and tested on seeds 0-9 (10 yr). Fixed mu runs go
 straight to 10 yr as one batch per mu (no decision points needed).
 """
+
 import sys
 from pathlib import Path
 
@@ -28,9 +29,14 @@ systems = [paper_triple(s) for s in seeds]
 rows = []
 for mu in ACTIONS[ACTIONS >= 2e-3]:
     tr = integrate(systems, [10.0], mu=float(mu), max_steps=40_000)  # near-collisions are costly
-    rows.append({"name": f"mu={mu:.2g}", "group": "fixed mu",
-                 "median_error": float(np.median(tr.relative_energy_error[-1].numpy())),
-                 "median_n_force": float(np.median(tr.n_force[-1].numpy()))})
+    rows.append(
+        {
+            "name": f"mu={mu:.2g}",
+            "group": "fixed mu",
+            "median_error": float(np.median(tr.relative_energy_error[-1].numpy())),
+            "median_n_force": float(np.median(tr.n_force[-1].numpy())),
+        }
+    )
 rows.append({"name": "RL policy", **summarize(run_controller(seeds, policy, t_end=10.0, max_force=40_000))})
 for r in rows:
     print(f"{r['name']:>10}: median |dE/E0| {r['median_error']:.2e}, median force evaluations {r['median_n_force']:.0f}")

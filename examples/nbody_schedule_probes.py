@@ -28,6 +28,7 @@ and a per-run oracle: one constant mu per system, chosen knowing its outcome at 
 scheme outside the agent's interface that redoes an interval at a finer mu when its energy change
 exceeds a threshold (`interval_rejection`; `--only rejection`, ~4 min). About 30 minutes of one CPU thread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -110,7 +111,7 @@ def orbit_features(st, E0):
     for b_idx, (i, j) in enumerate(pairs):
         k = 3 - i - j
         el = els[(i, j)]
-        mi, mj = st.m[:, i:i + 1], st.m[:, j:j + 1]
+        mi, mj = st.m[:, i : i + 1], st.m[:, j : j + 1]
         cx = (mi * st.x[:, i] + mj * st.x[:, j]) / (mi + mj)
         cv = (mi * st.v[:, i] + mj * st.v[:, j]) / (mi + mj)
         x3 = torch.stack([torch.zeros_like(cx), st.x[:, k] - cx], 1)
@@ -134,18 +135,21 @@ def rules(t_end):
             path = target + 0.5 * np.log10((k + 1) / K)
             a = m["a"]
             return np.clip(np.where(le > path, a - 1, np.where(le < path - 1.5, a + 1, a)), 4, 8)
+
         return r
 
     def pericentre(fine, coarse, depth_min):
         def r(k, tc, le, m):
             depth, _ = orbit_features(m["state"], m["E0"])
             return np.where(depth > depth_min, fine, coarse)
+
         return r
 
     def hierarchy(fine, coarse):
         def r(k, tc, le, m):
             _, threat = orbit_features(m["state"], m["E0"])
             return np.where(threat, fine, coarse)
+
         return r
 
     def ratchet(start, end, trigger):
@@ -153,6 +157,7 @@ def rules(t_end):
             f = m.setdefault("flag", np.zeros(len(le), bool))
             f |= trigger(tc, le)
             return np.where(f, end, start)
+
         return r
 
     return [
@@ -185,10 +190,14 @@ def cancellation(seeds, t_end):
     J, TC, C = np.array(J), np.array(TC), np.array(C, dtype=float)
     final = np.abs(J.sum(0))
     big = np.abs(J) >= 0.1 * np.abs(J).max(0)[None]
-    print(f"fixed mu = 1e-2, {len(seeds)} systems: sum over intervals of |energy change| / |final error|: median "
-          f"{np.median(np.abs(J).sum(0) / final):.1f}; largest single change / final: {np.median(np.abs(J).max(0) / final):.2f}")
-    print(f"intervals with a change >= 10% of the run's largest: {100 * big.mean():.1f}%; of those, only "
-          f"{100 * (TC[big] < 0.1).mean():.0f}% started with t_coll < 0.1 yr (vs {100 * (TC < 0.1).mean():.0f}% of all)")
+    print(
+        f"fixed mu = 1e-2, {len(seeds)} systems: sum over intervals of |energy change| / |final error|: median "
+        f"{np.median(np.abs(J).sum(0) / final):.1f}; largest single change / final: {np.median(np.abs(J).max(0) / final):.2f}"
+    )
+    print(
+        f"intervals with a change >= 10% of the run's largest: {100 * big.mean():.1f}%; of those, only "
+        f"{100 * (TC[big] < 0.1).mean():.0f}% started with t_coll < 0.1 yr (vs {100 * (TC < 0.1).mean():.0f}% of all)"
+    )
     hindsight(np.abs(J), C)
     return np.abs(J)
 
@@ -203,7 +212,7 @@ def hindsight_replay(seeds, t_end, changes, front):
         a = np.full((K, S), 6)
         for b, ks in enumerate(np.argsort(-changes, 0)[:n_top].T):
             for k in ks:
-                a[max(0, k - 1):k + 2, b] = fine
+                a[max(0, k - 1) : k + 2, b] = fine
         acts.append(a)
     A = np.concatenate(acts, 1)
     sb = SystemBatch(list(seeds) * len(variants))
@@ -215,8 +224,10 @@ def hindsight_replay(seeds, t_end, changes, front):
     for i, (n_top, fine) in enumerate(variants):
         sl = slice(i * S, (i + 1) * S)
         me, mn = np.median(err[sl]), np.median(n[sl])
-        print(f"  top {n_top:>2}, {ACTIONS[fine]:.2g} there ({100 * np.mean(acts[i] != 6):.1f}% of intervals): median |dE/E0| "
-              f"{me:9.2e}  p90 {np.quantile(err[sl], 0.9):9.2e}  median evals {mn:7.0f}  vs front {gap_dex(front, me, mn):+.2f} dex")
+        print(
+            f"  top {n_top:>2}, {ACTIONS[fine]:.2g} there ({100 * np.mean(acts[i] != 6):.1f}% of intervals): median |dE/E0| "
+            f"{me:9.2e}  p90 {np.quantile(err[sl], 0.9):9.2e}  median evals {mn:7.0f}  vs front {gap_dex(front, me, mn):+.2f} dex"
+        )
 
 
 def hindsight(e, c, p=4.67):
@@ -240,8 +251,10 @@ def hindsight(e, c, p=4.67):
     out.append(("max", np.log10(e.max(0) / level)))
     print("hindsight bound (each 0.1-yr interval's mu chosen knowing its cost and energy change; equal cost per system):")
     for name, gain in out:
-        print(f"  {name:>4} model: median gain {np.median(gain):.2f} dex (10-90%: {np.quantile(gain, 0.1):.2f} to "
-              f"{np.quantile(gain, 0.9):.2f}); the goal needs 0.5")
+        print(
+            f"  {name:>4} model: median gain {np.median(gain):.2f} dex (10-90%: {np.quantile(gain, 0.1):.2f} to "
+            f"{np.quantile(gain, 0.9):.2f}); the goal needs 0.5"
+        )
 
 
 def per_run_oracle(seeds, t_end, front):
@@ -265,10 +278,12 @@ def per_run_oracle(seeds, t_end, front):
         game = np.full(S, 7)
         game[order[: S // 2 + 1]] = pick[order[: S // 2 + 1]]
         ge, gc = err[game, cols], n[game, cols]
-        print(f"  T = {T:7.1e}  tolerance: median |dE/E0| {np.median(e):9.2e}  p90 {np.quantile(e, 0.9):9.2e}  "
-              f"median evals {np.median(c):7.0f}  vs front {gap_dex(front, np.median(e), np.median(c)):+.2f} dex  |  "
-              f"median gaming: {np.median(ge):9.2e}  p90 {np.quantile(ge, 0.9):9.2e}  {np.median(gc):7.0f}  "
-              f"vs front {gap_dex(front, np.median(ge), np.median(gc)):+.2f} dex")
+        print(
+            f"  T = {T:7.1e}  tolerance: median |dE/E0| {np.median(e):9.2e}  p90 {np.quantile(e, 0.9):9.2e}  "
+            f"median evals {np.median(c):7.0f}  vs front {gap_dex(front, np.median(e), np.median(c)):+.2f} dex  |  "
+            f"median gaming: {np.median(ge):9.2e}  p90 {np.quantile(ge, 0.9):9.2e}  {np.median(gc):7.0f}  "
+            f"vs front {gap_dex(front, np.median(ge), np.median(gc)):+.2f} dex"
+        )
 
 
 def interval_rejection(seeds, t_end, front, coarse=ACTIONS[6], fine=ACTIONS[5], thresholds=(1e-10, 1e-9, 1e-8)):
@@ -305,22 +320,30 @@ def interval_rejection(seeds, t_end, front, coarse=ACTIONS[6], fine=ACTIONS[5], 
             E1 = energy(st.x, st.v, st.m, st.G)
         E = E1
     err, n = ((E - E0) / E0).abs().numpy(), (st.n_force + wasted).numpy()
-    print(f"interval rejection (mu = {coarse:.2g}, an interval redone at {fine:.2g} when its |energy change| > threshold; "
-          "rejected attempts counted):")
+    print(
+        f"interval rejection (mu = {coarse:.2g}, an interval redone at {fine:.2g} when its |energy change| > threshold; "
+        "rejected attempts counted):"
+    )
     for i, t in enumerate(thresholds):
         sl = slice(i * S, (i + 1) * S)
         me, mn = np.median(err[sl]), np.median(n[sl])
-        print(f"  threshold {t:7.1e}: median |dE/E0| {me:9.2e}  p90 {np.quantile(err[sl], 0.9):9.2e}  median evals {mn:7.0f}  "
-              f"redone {np.median(redone.numpy()[sl]):.0f} of {int(round(t_end / 0.1))} intervals  "
-              f"vs front {gap_dex(front, me, mn):+.2f} dex")
+        print(
+            f"  threshold {t:7.1e}: median |dE/E0| {me:9.2e}  p90 {np.quantile(err[sl], 0.9):9.2e}  median evals {mn:7.0f}  "
+            f"redone {np.median(redone.numpy()[sl]):.0f} of {int(round(t_end / 0.1))} intervals  "
+            f"vs front {gap_dex(front, me, mn):+.2f} dex"
+        )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="1000-1063")
     ap.add_argument("--t-end", type=float, default=30.0)
-    ap.add_argument("--only", choices=("oracle", "rejection"), default=None,
-                    help="just the per-run oracle (~1 min) or just interval rejection (~4 min)")
+    ap.add_argument(
+        "--only",
+        choices=("oracle", "rejection"),
+        default=None,
+        help="just the per-run oracle (~1 min) or just interval rejection (~4 min)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     seeds = parse_seeds(args.seeds)
@@ -337,9 +360,11 @@ def main(argv=None):
         t0 = time.process_time()
         err, n, early = run_rule(seeds, args.t_end, rule)
         me, mn = np.median(err), np.median(n)
-        print(f"{name:>44}: median |dE/E0| {me:9.2e}  p90 {np.quantile(err, 0.9):9.2e}  median evals {mn:7.0f}  "
-              f"early {early}  vs front at equal cost {gap_dex(front, me, mn):+.2f} dex  [{time.process_time() - t0:.0f} s]",
-              flush=True)
+        print(
+            f"{name:>44}: median |dE/E0| {me:9.2e}  p90 {np.quantile(err, 0.9):9.2e}  median evals {mn:7.0f}  "
+            f"early {early}  vs front at equal cost {gap_dex(front, me, mn):+.2f} dex  [{time.process_time() - t0:.0f} s]",
+            flush=True,
+        )
     print()
     changes = cancellation(seeds, args.t_end)
     hindsight_replay(seeds, args.t_end, changes, front)

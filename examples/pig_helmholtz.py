@@ -1,7 +1,8 @@
 """PIG vs PINN on Helmholtz (a1, a2) = (1, 4) at the same CPU budget, with plots.
 
-    python examples/pig_helmholtz.py [--budget 20] [--out pig_helmholtz]
+python examples/pig_helmholtz.py [--budget 20] [--out pig_helmholtz]
 """
+
 import argparse
 from pathlib import Path
 
@@ -24,8 +25,10 @@ def main():
     for label, cls, key in (("PIG", PIG, "pig"), ("PINN", PINN, "pinn")):
         model = cls(2, problem.bounds, **model_kwargs("helmholtz", key))
         runs[label] = train(problem, model, budget=args.budget, clock="cpu", **train_kwargs("helmholtz", key))
-        print(f"{label}: rel. L2 final {runs[label].final_rel_l2:.3e}, best {runs[label].best_rel_l2:.3e} "
-              f"({runs[label].steps} steps)")
+        print(
+            f"{label}: rel. L2 final {runs[label].final_rel_l2:.3e}, best {runs[label].best_rel_l2:.3e} "
+            f"({runs[label].steps} steps)"
+        )
         plot_solution(problem, model, args.out / f"{label.lower()}_solution.png")
     plot_history(runs, args.out / "error_vs_time.png", title="Helmholtz (1, 4)")
     print(f"wrote PNGs to {args.out}")

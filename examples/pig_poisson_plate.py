@@ -12,6 +12,7 @@ m ~ 2 pi r / h, so a smaller h means shallower corners (h = 0.05 is the benchmar
 Writes the solution/error PNG, an error-vs-time PNG, the solution as a VTU mesh with fields
 ``u``, ``reference``, ``error``, and prints the relative L2 error against scikit-fem.
 """
+
 import argparse
 from pathlib import Path
 
@@ -43,10 +44,23 @@ def main():
     else:
         problem = PoissonMesh(mesh)
     model = PIG(2, problem.bounds, n_gaussians=args.gaussians, channels=4, seed=args.seed)
-    res = train(problem, model, budget=args.budget, clock="cpu", lr=1e-2, adam_fraction=0.25, n_collocation=500,
-                n_data=300, lbfgs_points=3000, eval_every=50, seed=args.seed)
-    print(f"PIG vs scikit-fem P2 (refined twice): rel. L2 final {res.final_rel_l2:.3e}, best {res.best_rel_l2:.3e} "
-          f"after {res.seconds:.0f} CPU-s, {res.steps} steps")
+    res = train(
+        problem,
+        model,
+        budget=args.budget,
+        clock="cpu",
+        lr=1e-2,
+        adam_fraction=0.25,
+        n_collocation=500,
+        n_data=300,
+        lbfgs_points=3000,
+        eval_every=50,
+        seed=args.seed,
+    )
+    print(
+        f"PIG vs scikit-fem P2 (refined twice): rel. L2 final {res.final_rel_l2:.3e}, best {res.best_rel_l2:.3e} "
+        f"after {res.seconds:.0f} CPU-s, {res.steps} steps"
+    )
     for t, e in zip(res.history["eval_time"], res.history["rel_l2"]):
         print(f"  {t:7.1f} s  {e:.3e}")
     plot_solution(problem, model, args.out / "solution.png")

@@ -3,6 +3,7 @@ method at two flight conditions, and write everything to a VTU file (open it in 
 
     .venv/bin/python examples/wing_cp_and_features.py [out_dir]
 """
+
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,10 @@ ij = mesh.point_data["ij"]
 main = (ij[:, 0] > 0) & (ij[:, 0] < 40) & (ij[:, 1] <= 10)
 K, H = mesh.point_data["K"][main], mesh.point_data["H"][main]
 q = torch.tensor([0.02, 0.98], dtype=K.dtype)
-print(f"{mesh.n_points} points; on the wing sections K in [{torch.quantile(K, q)[0]:.3f}, {torch.quantile(K, q)[1]:.3f}],"
-      f" H in [{torch.quantile(H, q)[0]:.2f}, {torch.quantile(H, q)[1]:.2f}] (2-98 %)")
+print(
+    f"{mesh.n_points} points; on the wing sections K in [{torch.quantile(K, q)[0]:.3f}, {torch.quantile(K, q)[1]:.3f}],"
+    f" H in [{torch.quantile(H, q)[0]:.2f}, {torch.quantile(H, q)[1]:.2f}] (2-98 %)"
+)
 
 t0 = time.perf_counter()
 for alpha, mach in ((4.0, 0.2), (4.0, 0.6)):
@@ -34,8 +37,10 @@ for alpha, mach in ((4.0, 0.2), (4.0, 0.6)):
     cp = panel_to_points(sol.cp)[0].reshape(-1)  # (N,) Cp at the grid points
     mesh.set_point_field(f"cp_a{alpha:g}_M{mach:g}", cp)
     print(f"alpha {alpha} deg, Mach {mach}: CL = {float(sol.cl[0]):.4f}, min Cp = {float(cp.min()):.3f}")
-print(f"two panel solves in {time.perf_counter() - t0:.1f} s; lifting-line slope of an unswept wing of the same "
-      f"aspect ratio {wing.aspect_ratio:.2f} and taper: {lifting_line_slope(wing.aspect_ratio, wing.taper):.3f} / rad")
+print(
+    f"two panel solves in {time.perf_counter() - t0:.1f} s; lifting-line slope of an unswept wing of the same "
+    f"aspect ratio {wing.aspect_ratio:.2f} and taper: {lifting_line_slope(wing.aspect_ratio, wing.taper):.3f} / rad"
+)
 
 geomsci.save(mesh, out / "wing.vtu")
 print(f"wrote {out / 'wing.vtu'}")

@@ -1,5 +1,6 @@
 """benchmarks/gpu.py --quick: every row runs (small sizes, CPU) and the outputs are well formed, so the
 device benchmark cannot rot between the rare runs on a GPU."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -23,8 +24,17 @@ def test_gpu_benchmark_quick_runs_every_row(tmp_path):
     data = json.loads((tmp_path / "gpu_bench.json").read_text())
     rows = data["rows"]
     paths = {r["path"] for r in rows}
-    for wanted in ("marching cubes", "extract_surface", "G-Shell", "Chamfer chamfer_distance", "torch.cdist",
-                   "soft render", "Hermite", "BatchedGP", "solve_panels"):
+    for wanted in (
+        "marching cubes",
+        "extract_surface",
+        "G-Shell",
+        "Chamfer chamfer_distance",
+        "torch.cdist",
+        "soft render",
+        "Hermite",
+        "BatchedGP",
+        "solve_panels",
+    ):
         assert any(wanted in p for p in paths), f"no row for {wanted}"
     errors = [(r["path"], r["size"], r["error"]) for r in rows if r["error"] or "error" in r["note"].lower()]
     assert not errors, errors
@@ -50,8 +60,14 @@ def test_gpu_benchmark_budget_skips_rows_and_errors_become_rows(tmp_path, monkey
     assert all(r["ms"] is None and "budget" in r["note"] for r in rows)
 
 
-@pytest.mark.parametrize("goal,row,met", [({"ms": 5.0}, {"ms": 4.0}, True), ({"ms": 5.0}, {"ms": 6.0}, False),
-                                          ({"throughput": 1e8}, {"ms": 1.0, "throughput": 2e8}, True),
-                                          ({"ms": 50.0, "peak_mb": 2048.0}, {"ms": 10.0, "peak_mb": None}, None)])
+@pytest.mark.parametrize(
+    "goal,row,met",
+    [
+        ({"ms": 5.0}, {"ms": 4.0}, True),
+        ({"ms": 5.0}, {"ms": 6.0}, False),
+        ({"throughput": 1e8}, {"ms": 1.0, "throughput": 2e8}, True),
+        ({"ms": 50.0, "peak_mb": 2048.0}, {"ms": 10.0, "peak_mb": None}, None),
+    ],
+)
 def test_goal_check(goal, row, met):
     assert _load()._goal_met(goal, row) is met

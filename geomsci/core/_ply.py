@@ -16,15 +16,28 @@ with typed properties, followed by the element rows::
 The reader returns plain numpy arrays; `io.load` turns them into a `Mesh`. Errors are ``ValueError``
 with one line saying what is wrong (the caller prefixes the file name).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 PLY_TYPES = {
-    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
-    "short": "i2", "int16": "i2", "ushort": "u2", "uint16": "u2",
-    "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
-    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
+    "char": "i1",
+    "int8": "i1",
+    "uchar": "u1",
+    "uint8": "u1",
+    "short": "i2",
+    "int16": "i2",
+    "ushort": "u2",
+    "uint16": "u2",
+    "int": "i4",
+    "int32": "i4",
+    "uint": "u4",
+    "uint32": "u4",
+    "float": "f4",
+    "float32": "f4",
+    "double": "f8",
+    "float64": "f8",
 }
 _NAME_OF = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4": "int", "u4": "uint", "f4": "float", "f8": "double"}
 _MAX_HEADER = 1 << 20  # a header longer than 1 MiB is not a PLY header
@@ -149,7 +162,7 @@ def _read_binary(e: Element, buf: bytes, offset: int, order: str):
 
 def _first_row_counts(e: Element, buf: bytes, offset: int, order: str):
     ks = []
-    for name, dt, count in e.properties:
+    for _name, dt, count in e.properties:
         if count is None:
             offset += np.dtype(dt).itemsize
             continue
@@ -199,7 +212,7 @@ def _read_ascii(e: Element, tokens: list[bytes], pos: int):
     # fast path: fixed row width (no lists, or lists as long as in the first row)
     width, ks, p = 0, [], pos
     try:
-        for name, dt, count in e.properties:
+        for _name, _dt, count in e.properties:
             if count is None:
                 width += 1
                 p += 1
@@ -242,8 +255,9 @@ def _read_ascii(e: Element, tokens: list[bytes], pos: int):
                     pos += 1 + k
     except (IndexError, ValueError):
         raise ValueError(f"truncated or corrupt: element {e.name!r} ends before its {e.count} rows") from None
-    return {name: (_cast(np.array(out[name]), dt, e.name, name) if count is None else out[name])
-            for name, dt, count in e.properties}, pos
+    return {
+        name: (_cast(np.array(out[name]), dt, e.name, name) if count is None else out[name]) for name, dt, count in e.properties
+    }, pos
 
 
 def _numbers(tokens, element) -> np.ndarray:
@@ -281,8 +295,13 @@ def _native(a: np.ndarray) -> np.ndarray:
 
 
 # -- writing ----------------------------------------------------------------------------------------
-def write(path, vertex: list[tuple[str, np.ndarray]], face: list[tuple[str, np.ndarray]] | None, faces: np.ndarray | None,
-          comment: str = "written by geomsci") -> None:
+def write(
+    path,
+    vertex: list[tuple[str, np.ndarray]],
+    face: list[tuple[str, np.ndarray]] | None,
+    faces: np.ndarray | None,
+    comment: str = "written by geomsci",
+) -> None:
     """Write a binary little-endian PLY.
 
     ``vertex``: [(property name, values (N,) or (N, k))], x, y, z first; (N, k) values become a list

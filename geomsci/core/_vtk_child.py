@@ -7,6 +7,7 @@ process that becomes a one-line error in the parent. Imports only numpy and VTK 
 Usage: python _vtk_child.py INPUT OUTPUT.npz legacy|vtp
 Exit codes: 0 written; 3 VTK reported an error (message on stderr); 4 unusable data (message on stderr).
 """
+
 import sys
 
 import numpy as np
@@ -87,8 +88,9 @@ def main(src: str, dst: str, kind: str) -> int:
         if not _valid(offsets, conn, n) or len(types) != len(offsets) - 1:
             return 4
     else:
-        print(f"VTK dataset type {data.GetClassName()} is not read here; convert it to an unstructured grid (.vtu)",
-              file=sys.stderr)
+        print(
+            f"VTK dataset type {data.GetClassName()} is not read here; convert it to an unstructured grid (.vtu)", file=sys.stderr
+        )
         return 4
     arrays = {"points": points, "types": types, "offsets": offsets, "conn": conn}
     for prefix, fields in (("point:", data.GetPointData()), ("cell:", data.GetCellData())):

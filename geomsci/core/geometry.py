@@ -20,6 +20,7 @@ negative semi-definite, the same convention as ``igl.cotmatrix``). The discrete 
 operator is ``M^-1 L`` with ``M`` the lumped mass matrix, so that on a smooth surface
 ``M^-1 L x ~ Delta x = -2 H n``.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,14 +86,15 @@ def _check(points, faces, dims=(3,)) -> tuple[torch.Tensor, torch.Tensor]:
         want = " or ".join(f"(N, {d})" for d in dims)
         hint = ""
         if dims == (3,) and points.dim() == 2 and points.shape[1] == 2:
-            hint = ("; this quantity is defined for surfaces in 3-D, not planar meshes (append a zero z coordinate "
-                    "to treat the mesh as a flat surface in 3-D)")
+            hint = (
+                "; this quantity is defined for surfaces in 3-D, not planar meshes (append a zero z coordinate "
+                "to treat the mesh as a flat surface in 3-D)"
+            )
         raise ValueError(f"points must have shape {want}, got {tuple(points.shape)}{hint}")
     faces = _check_faces(faces, nonnegative=False).to(points.device)  # range checked below, in one pass
     if faces.numel() and (int(faces.max()) >= points.shape[0] or int(faces.min()) < 0):
         raise ValueError(
-            f"faces index out of range: indices span [{int(faces.min())}, {int(faces.max())}] "
-            f"for {points.shape[0]} points"
+            f"faces index out of range: indices span [{int(faces.min())}, {int(faces.max())}] for {points.shape[0]} points"
         )
     return points, faces
 
@@ -657,6 +659,7 @@ def is_manifold(faces: torch.Tensor) -> bool:
     sk = keys[order]
     same = sk[1:] == sk[:-1]
     h1, h2 = order[:-1][same], order[1:][same]  # (I,) half-edge ids h = 3 f + j
+
     # corner ids: the half-edge (a -> b) starts at corner h, ends at corner 3 f + (j + 1) % 3
     def end_corner(h):
         return (h // 3) * 3 + (h % 3 + 1) % 3

@@ -4,6 +4,7 @@ trilinear sampling.
 Lattice node (i, j, k) sits at ``origin + (i, j, k) * spacing``; ``values[i, j, k]`` is the field
 there (x index first, like scikit-image's ``marching_cubes`` volume convention).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,8 +25,9 @@ class Grid:
             try:
                 values = torch.as_tensor(values)
             except (TypeError, ValueError, RuntimeError) as e:
-                raise TypeError(f"Grid: values must be a numeric array of shape (X, Y, Z) or (X, Y, Z, C), "
-                                f"got {type(values).__name__} ({e})") from None
+                raise TypeError(
+                    f"Grid: values must be a numeric array of shape (X, Y, Z) or (X, Y, Z, C), got {type(values).__name__} ({e})"
+                ) from None
         if values.is_complex():
             raise TypeError(f"Grid: values must be real, got dtype {values.dtype}")
         if not values.is_floating_point():
@@ -49,19 +51,22 @@ class Grid:
         self.origin = origin.reshape(3)
         self.spacing = spacing.expand(3).clone() if spacing.dim() == 0 or spacing.numel() == 1 else spacing.reshape(3)
         if not (torch.isfinite(self.origin).all() and torch.isfinite(self.spacing).all()):
-            raise ValueError(f"Grid: origin and spacing must be finite, got origin {self.origin.tolist()}, "
-                             f"spacing {self.spacing.tolist()}")
+            raise ValueError(
+                f"Grid: origin and spacing must be finite, got origin {self.origin.tolist()}, spacing {self.spacing.tolist()}"
+            )
         if (self.spacing <= 0).any():
             raise ValueError(f"Grid: spacing must be positive, got {self.spacing.tolist()}")
 
     @classmethod
-    def from_bounds(cls, values, bounds) -> "Grid":
+    def from_bounds(cls, values, bounds) -> Grid:
         """Grid whose first and last nodes sit on ``bounds = ((xmin, ymin, zmin), (xmax, ymax, zmax))``."""
         lo = torch.as_tensor(bounds[0], dtype=torch.float64)
         hi = torch.as_tensor(bounds[1], dtype=torch.float64)
         if lo.shape != (3,) or hi.shape != (3,):
-            raise ValueError(f"Grid.from_bounds: bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)), "
-                             f"got corners of shapes {tuple(lo.shape)} and {tuple(hi.shape)}")
+            raise ValueError(
+                f"Grid.from_bounds: bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)), "
+                f"got corners of shapes {tuple(lo.shape)} and {tuple(hi.shape)}"
+            )
         shape = torch.as_tensor(values.shape[:3], dtype=torch.float64)
         return cls(values, lo.tolist(), ((hi - lo) / (shape - 1)).tolist())
 
@@ -83,14 +88,13 @@ class Grid:
         n = torch.as_tensor(self.shape, dtype=self.dtype, device=self.device)
         return torch.stack([self.origin, self.origin + (n - 1) * self.spacing])
 
-    def to(self, device=None, dtype=None) -> "Grid":
+    def to(self, device=None, dtype=None) -> Grid:
         return Grid(self.values.to(device=device, dtype=dtype), self.origin.to(device, dtype), self.spacing.to(device, dtype))
 
     def node_points(self) -> torch.Tensor:
         """(X*Y*Z, 3) node coordinates, in the order of ``values.reshape(-1)`` (x slowest)."""
         axes = [
-            self.origin[d] + self.spacing[d] * torch.arange(self.shape[d], dtype=self.dtype, device=self.device)
-            for d in range(3)
+            self.origin[d] + self.spacing[d] * torch.arange(self.shape[d], dtype=self.dtype, device=self.device) for d in range(3)
         ]
         gx, gy, gz = torch.meshgrid(*axes, indexing="ij")
         return torch.stack([gx, gy, gz], dim=-1).reshape(-1, 3)
@@ -102,8 +106,10 @@ class Grid:
         to its boundary (the field is extended by its boundary values); NaN points give NaN.
         """
         if not isinstance(points, torch.Tensor) or not points.is_floating_point():
-            raise TypeError(f"Grid.sample: points must be a float tensor of shape (P, 3), got {type(points).__name__}"
-                            f"{' of dtype ' + str(points.dtype) if isinstance(points, torch.Tensor) else ''}")
+            raise TypeError(
+                f"Grid.sample: points must be a float tensor of shape (P, 3), got {type(points).__name__}"
+                f"{' of dtype ' + str(points.dtype) if isinstance(points, torch.Tensor) else ''}"
+            )
         if points.dim() != 2 or points.shape[1] != 3:
             raise ValueError(f"Grid.sample: points must have shape (P, 3), got {tuple(points.shape)}")
         n = torch.as_tensor(self.shape, device=points.device)

@@ -23,6 +23,7 @@ Finding the cell runs without gradients, in up to three stages, all vectorized o
 The weights returned are then recomputed with gradients, so interpolated values are
 differentiable in the field, the query points and the mesh points.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -170,8 +171,7 @@ def _affine_maps(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lin = torch.stack([r1, r2], 1)  # (M, 2, 2)
     else:  # triangle in 3-D: orthogonal projection onto its plane
         e1, e2 = e.unbind(1)
-        g11, g12, g22 = ((e1 * e1).sum(-1, keepdim=True), (e1 * e2).sum(-1, keepdim=True),
-                         (e2 * e2).sum(-1, keepdim=True))
+        g11, g12, g22 = ((e1 * e1).sum(-1, keepdim=True), (e1 * e2).sum(-1, keepdim=True), (e2 * e2).sum(-1, keepdim=True))
         det = g11 * g22 - g12 * g12
         det = torch.where(det.abs() > tiny, det, torch.full_like(det, tiny))
         lin = torch.stack([(g22 * e1 - g12 * e2) / det, (g11 * e2 - g12 * e1) / det], 1)  # (M, 2, 3)
@@ -423,7 +423,7 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
             todo = (~found).nonzero().flatten()
         bins = _CellBins(pts, cells, surface) if todo.numel() else None
         for s in range(0, todo.numel(), _CHUNK):
-            rows = todo[s:s + _CHUNK]
+            rows = todo[s : s + _CHUNK]
             q = query[rows].detach()  # (c, D)
             qi, ci = bins.candidates(q)
             c_cell, c_score, c_in = _best(bins, pts, cells, q, qi, ci, q.shape[0], tol, surface)
@@ -434,11 +434,9 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
                 cnt = vcount[near]
                 total = int(cnt.sum())
                 first = torch.cumsum(cnt, 0) - cnt
-                e = torch.arange(total, device=q.device) + torch.repeat_interleave(vstart[near] - first, cnt,
-                                                                                   output_size=total)
+                e = torch.arange(total, device=q.device) + torch.repeat_interleave(vstart[near] - first, cnt, output_size=total)
                 mi = torch.repeat_interleave(torch.arange(miss.numel(), device=q.device), cnt, output_size=total)
-                _merge((c_cell, c_score, c_in), miss,
-                       _best(bins, pts, cells, q[miss], mi, vcell[e], miss.numel(), tol, surface))
+                _merge((c_cell, c_score, c_in), miss, _best(bins, pts, cells, q[miss], mi, vcell[e], miss.numel(), tol, surface))
                 miss = (~c_in).nonzero().flatten()
             if surface and miss.numel():
                 # a query far off a surface can miss the bins of the triangle below it: search
@@ -489,8 +487,9 @@ def transfer_matrix(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None
     p, k = bary.shape
     rows = torch.arange(p, device=bary.device).repeat_interleave(k)  # (P*k,)
     cols = mesh.cells[cell].reshape(-1)
-    t = torch.sparse_coo_tensor(torch.stack([rows, cols]), bary.reshape(-1), (p, mesh.n_points),
-                                check_invariants=False).coalesce()
+    t = torch.sparse_coo_tensor(
+        torch.stack([rows, cols]), bary.reshape(-1), (p, mesh.n_points), check_invariants=False
+    ).coalesce()
     return t, outside
 
 
@@ -513,8 +512,7 @@ def interpolate(mesh: Mesh, field, query: torch.Tensor, *, tol: float | None = N
     field = field if isinstance(field, torch.Tensor) else torch.as_tensor(field)
     field = field.to(mesh.device)
     if field.dim() == 0 or field.shape[0] != mesh.n_points:
-        raise ValueError(f"field must have shape (N, ...) with N = {mesh.n_points} mesh points, "
-                         f"got {tuple(field.shape)}")
+        raise ValueError(f"field must have shape (N, ...) with N = {mesh.n_points} mesh points, got {tuple(field.shape)}")
     cell, bary, outside = locate_points(mesh, query, tol=tol)
     _warn_outside(outside, "interpolate")
     if not field.is_floating_point():

@@ -27,14 +27,15 @@ line naming the file: corrupt files included (memory capped while parsing, gmsh 
 against the file size, VTK's readers isolated in a child process with a time limit). See docs/io.md
 for the tested corpus of files from other tools.
 """
+
 from __future__ import annotations
 
 import contextlib
 import csv
 import io as _io
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -46,6 +47,7 @@ TRIMESH_FORMATS = {".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF", "
 MESHIO_FORMATS = {".vtk": "VTK", ".vtu": "VTU", ".msh": "MSH", ".xdmf": "XDMF", ".xmf": "XDMF"}
 VTK_FORMATS = {".vtp": "VTP"}  # read only, and only with VTK (pyvista's dependency) installed
 MESH_EXTENSIONS = tuple(TRIMESH_FORMATS) + tuple(MESHIO_FORMATS) + tuple(VTK_FORMATS)
+
 
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or _where(e)
@@ -81,9 +83,7 @@ def _format_of(path: Path) -> tuple[str, str]:
         return "meshio", MESHIO_FORMATS[ext]
     if ext in VTK_FORMATS:
         return "vtk", VTK_FORMATS[ext]
-    raise ValueError(
-        f"{path}: unknown mesh format {ext or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
-    )
+    raise ValueError(f"{path}: unknown mesh format {ext or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}")
 
 
 @contextlib.contextmanager
@@ -177,8 +177,18 @@ def _sniff(head: bytes, size: int) -> str | None:
     return None
 
 
-_EXT_OF = {"PLY": ".ply", "GLB": ".glb", "VTK": ".vtk", "MSH": ".msh", "VTU": ".vtu", "XDMF": ".xdmf", "STL": ".stl",
-           "OFF": ".off", "VTP": ".vtp", "VTK XML": ".vtp/.vts/... (not supported; convert to .vtu)"}
+_EXT_OF = {
+    "PLY": ".ply",
+    "GLB": ".glb",
+    "VTK": ".vtk",
+    "MSH": ".msh",
+    "VTU": ".vtu",
+    "XDMF": ".xdmf",
+    "STL": ".stl",
+    "OFF": ".off",
+    "VTP": ".vtp",
+    "VTK XML": ".vtp/.vts/... (not supported; convert to .vtu)",
+}
 
 
 def _check_content(path: Path, fmt: str) -> None:
@@ -193,8 +203,9 @@ def _check_content(path: Path, fmt: str) -> None:
             return  # an OBJ may begin with a word 'solid...' only by accident; let the parser decide
         if fmt == "STL" and seen == "OFF":
             return
-        raise ValueError(f"{path}: the content is a {seen} file, not {fmt} as the extension says; "
-                         f"rename it to {_EXT_OF.get(seen, seen)}")
+        raise ValueError(
+            f"{path}: the content is a {seen} file, not {fmt} as the extension says; rename it to {_EXT_OF.get(seen, seen)}"
+        )
     if fmt == "MSH":
         _check_msh_counts(path, size)
     if fmt == "VTU" and b'format="appended"' in head:
@@ -202,8 +213,10 @@ def _check_content(path: Path, fmt: str) -> None:
             fh.seek(max(0, size - 4096))
             tail = fh.read()
         if b"</AppendedData>" not in tail and b"</VTKFile>" not in tail:
-            raise ValueError(f"{path}: the VTU file ends inside its <AppendedData> section (no </AppendedData>, "
-                             "no </VTKFile>); it was cut short, write it again")
+            raise ValueError(
+                f"{path}: the VTU file ends inside its <AppendedData> section (no </AppendedData>, "
+                "no </VTKFile>); it was cut short, write it again"
+            )
     if fmt in ("OBJ", "OFF") and b"\x00" in head:
         raise ValueError(f"{path}: holds binary data, but {fmt} is a text format; check that it is a valid {fmt} file")
 
@@ -234,15 +247,19 @@ def _check_msh_counts(path: Path, size: int) -> None:
             counts = [_int_or(w, -1) for w in data[start : data.find(b"\n", start)].split()[:4]]
         for c in counts[: 4 if section != b"$Nodes" or version >= 4 else 1]:
             if c < 0 or c > size:
-                raise ValueError(f"{path}: the {section.decode()} section declares a count of {c}, impossible in a file of "
-                                 f"{size} bytes; the file is corrupt")
+                raise ValueError(
+                    f"{path}: the {section.decode()} section declares a count of {c}, impossible in a file of "
+                    f"{size} bytes; the file is corrupt"
+                )
     for section in (b"$NodeData", b"$ElementData", b"$ElementNodeData"):
         at = data.find(section + b"\n")
         if at >= 0:
             first = data[at + len(section) + 1 : at + len(section) + 40].split(b"\n")[0]
             c = _int_or(first.strip(), -1)
             if c < 0 or c > 1000:
-                raise ValueError(f"{path}: the {section.decode()} section declares {first[:20]!r} string tags; the file is corrupt")
+                raise ValueError(
+                    f"{path}: the {section.decode()} section declares {first[:20]!r} string tags; the file is corrupt"
+                )
 
 
 def _int_or(word: bytes, default: int) -> int:
@@ -292,8 +309,10 @@ def load(path, *, dtype: torch.dtype | None = None, device=None, dim: int | None
             raise
         raise ValueError(f"{path}: could not read as {fmt} ({_one_line(e)}); check that it is a valid {fmt} file") from e
     except MemoryError as e:
-        raise ValueError(f"{path}: could not read as {fmt} (it declares more data than fits in memory; "
-                         f"a count in the file is probably corrupt)") from e
+        raise ValueError(
+            f"{path}: could not read as {fmt} (it declares more data than fits in memory; "
+            f"a count in the file is probably corrupt)"
+        ) from e
     except (Exception, SystemExit, RecursionError) as e:  # any parser failure: one clear line
         detail = _one_line(e) if not str(e).strip() else f"{type(e).__name__}: {_one_line(e)}"
         raise ValueError(f"{path}: could not read as {fmt} ({detail}); check that it is a valid {fmt} file") from e
@@ -338,7 +357,11 @@ def _fan(polys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return tris, owner
 
 
-_PLY_GROUPS = (("normals", ("nx", "ny", "nz")), ("colors", ("red", "green", "blue", "alpha")), ("colors", ("red", "green", "blue")))
+_PLY_GROUPS = (
+    ("normals", ("nx", "ny", "nz")),
+    ("colors", ("red", "green", "blue", "alpha")),
+    ("colors", ("red", "green", "blue")),
+)
 
 
 def _ply_fields(props: dict, skip: set, what: str, path: Path) -> dict[str, np.ndarray]:
@@ -361,8 +384,9 @@ def _ply_fields(props: dict, skip: set, what: str, path: Path) -> dict[str, np.n
     if ragged:
         import warnings
 
-        warnings.warn(f"{path}: {what} list properties of varying length {ragged} cannot be fields; dropped them",
-                      UserWarning, stacklevel=4)
+        warnings.warn(
+            f"{path}: {what} list properties of varying length {ragged} cannot be fields; dropped them", UserWarning, stacklevel=4
+        )
     return out
 
 
@@ -403,12 +427,19 @@ def _load_ply(path: Path, dtype, device) -> Mesh:
         cells, owner = _fan(polys)
         ctype = "triangle"
         cfields = {k: v[owner] for k, v in cfields.items()}
-        warnings.warn(f"{path}: triangulated {len(polys)} polygon faces (of {sorted({len(p) for p in polys})[:6]} "
-                      f"vertices) into {len(cells)} triangles; cell fields repeat on each polygon's triangles",
-                      UserWarning, stacklevel=3)
-    return Mesh(points, torch.from_numpy(cells).to(device), ctype,
-                {k: torch.from_numpy(np.array(v)).to(device) for k, v in pfields.items()},  # np.array: own, writable copies
-                {k: torch.from_numpy(np.array(v)).to(device) for k, v in cfields.items()})
+        warnings.warn(
+            f"{path}: triangulated {len(polys)} polygon faces (of {sorted({len(p) for p in polys})[:6]} "
+            f"vertices) into {len(cells)} triangles; cell fields repeat on each polygon's triangles",
+            UserWarning,
+            stacklevel=3,
+        )
+    return Mesh(
+        points,
+        torch.from_numpy(cells).to(device),
+        ctype,
+        {k: torch.from_numpy(np.array(v)).to(device) for k, v in pfields.items()},  # np.array: own, writable copies
+        {k: torch.from_numpy(np.array(v)).to(device) for k, v in cfields.items()},
+    )
 
 
 def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
@@ -419,8 +450,11 @@ def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
         if not loaded.geometry:
             raise ValueError(f"{path}: the {fmt} file holds no geometry; check that it is a valid {fmt} file")
         # every node's geometry moved by its node transform (instances included), concatenated
-        loaded = loaded.to_geometry() if len(loaded.graph.nodes_geometry) > 1 or _moved(loaded) else next(
-            iter(loaded.geometry.values()))
+        loaded = (
+            loaded.to_geometry()
+            if len(loaded.graph.nodes_geometry) > 1 or _moved(loaded)
+            else next(iter(loaded.geometry.values()))
+        )
     if isinstance(loaded, trimesh.PointCloud):
         own = np.float32 if fmt in ("GLB",) else np.float64
         return Mesh(_points_tensor(np.asarray(loaded.vertices, dtype=own), dtype, device))
@@ -482,8 +516,10 @@ def _load_meshio(path: Path, dtype, device) -> Mesh:
             m = reader[path.suffix.lower()].read(str(path))
         skipped = [w for w in said if "Skipping" in w or "corrupt" in w.lower()]
         if skipped:  # meshio drops a data array it cannot decode with a mere warning: that is lost data
-            raise ValueError(f"{path}: a data array is corrupt ({_one_line(ValueError(skipped[0]))}); "
-                             "check that the file was written completely")
+            raise ValueError(
+                f"{path}: a data array is corrupt ({_one_line(ValueError(skipped[0]))}); "
+                "check that the file was written completely"
+            )
     except ValueError as e:
         if str(path) in str(e):
             raise
@@ -530,8 +566,10 @@ def _diagnose_vtu(path: Path) -> None:
     except ET.ParseError as e:
         line, col = e.position
         cut = " (the file ends there: it was cut short)" if "no element found" in str(e) or "unclosed" in str(e) else ""
-        raise ValueError(f"{path}: could not read as VTU (the XML is not well-formed at line {line}, column {col}: "
-                         f"{_one_line(e).split(':')[0]}{cut}); check that the file was written completely") from None
+        raise ValueError(
+            f"{path}: could not read as VTU (the XML is not well-formed at line {line}, column {col}: "
+            f"{_one_line(e).split(':')[0]}{cut}); check that the file was written completely"
+        ) from None
 
 
 def _load_vtp(path: Path, dtype, device) -> Mesh:
@@ -562,9 +600,14 @@ def _read_with_vtk(path: Path, kind: str, fmt: str, dtype, device) -> Mesh:
             resource.setrlimit(resource.RLIMIT_AS, ((6 << 30) + 32 * size, resource.RLIM_INFINITY))
 
         try:
-            run = subprocess.run([sys.executable, str(child), str(path), str(out), kind], capture_output=True, text=True,
-                                 timeout=limit, preexec_fn=cap if os.name == "posix" else None,
-                                 env=dict(os.environ, OMP_NUM_THREADS="1"))
+            run = subprocess.run(
+                [sys.executable, str(child), str(path), str(out), kind],
+                capture_output=True,
+                text=True,
+                timeout=limit,
+                preexec_fn=cap if os.name == "posix" else None,
+                env=dict(os.environ, OMP_NUM_THREADS="1"),
+            )
         except subprocess.TimeoutExpired:
             raise ValueError(f"{path}: VTK's reader did not finish within {limit:.0f} s; the file is probably corrupt") from None
         message = " ".join((run.stderr or "").strip().splitlines()[-1:]) if run.stderr.strip() else ""
@@ -572,13 +615,20 @@ def _read_with_vtk(path: Path, kind: str, fmt: str, dtype, device) -> Mesh:
             name = signal.Signals(-run.returncode).name if -run.returncode in signal.valid_signals() else str(-run.returncode)
             raise ValueError(f"{path}: VTK's reader crashed ({name}) on this file; check that it is a valid {fmt} file")
         if run.returncode != 0:
-            raise ValueError(f"{path}: could not read as {fmt} ({_one_line(ValueError(message or 'VTK failed'))}); "
-                             f"check that it is a valid {fmt} file")
+            raise ValueError(
+                f"{path}: could not read as {fmt} ({_one_line(ValueError(message or 'VTK failed'))}); "
+                f"check that it is a valid {fmt} file"
+            )
         with np.load(out) as z:
             arrays = {k: z[k] for k in z.files}
-    m = meshio_from_vtk_cells(arrays["points"], arrays["types"], arrays["offsets"], arrays["conn"],
-                              {k[6:]: v for k, v in arrays.items() if k.startswith("point:")},
-                              {k[5:]: v for k, v in arrays.items() if k.startswith("cell:")})
+    m = meshio_from_vtk_cells(
+        arrays["points"],
+        arrays["types"],
+        arrays["offsets"],
+        arrays["conn"],
+        {k[6:]: v for k, v in arrays.items() if k.startswith("point:")},
+        {k[5:]: v for k, v in arrays.items() if k.startswith("cell:")},
+    )
     m.points = _native(m.points)
     return Mesh.from_meshio(m, dtype=dtype, device=device)
 
@@ -608,11 +658,15 @@ def save(mesh: Mesh, path) -> Path:
     for kind, fields in (("point", mesh.point_data), ("cell", mesh.cell_data)):
         for k, v in fields.items():
             if v.is_complex():
-                raise ValueError(f"{path}: {kind} field {k!r} is complex ({v.dtype}); mesh files hold real values, "
-                                 "save its real and imaginary parts as two fields")
+                raise ValueError(
+                    f"{path}: {kind} field {k!r} is complex ({v.dtype}); mesh files hold real values, "
+                    "save its real and imaginary parts as two fields"
+                )
             if v.dim() > 2:
-                raise ValueError(f"{path}: {kind} field {k!r} has shape {tuple(v.shape)}; mesh files hold (n,) or (n, k) "
-                                 f"fields, reshape it to {(v.shape[0], int(np.prod(v.shape[1:])))} first")
+                raise ValueError(
+                    f"{path}: {kind} field {k!r} has shape {tuple(v.shape)}; mesh files hold (n,) or (n, k) "
+                    f"fields, reshape it to {(v.shape[0], int(np.prod(v.shape[1:])))} first"
+                )
     for parent in (path.parent, *path.parent.parents):
         if parent.exists():
             if not parent.is_dir():
@@ -655,8 +709,10 @@ def _save_ply(mesh: Mesh, path: Path) -> None:
     vertex += _ply_columns(mesh.point_data, path, "point")
     faces = None if mesh.cells is None else _np(mesh.cells)
     if faces is not None and mesh.cell_type not in ("triangle", "quad"):
-        raise ValueError(f"{path}: PLY holds triangle or quad surfaces but the mesh has {mesh.cell_type!r} cells; "
-                         "save it as .vtu, .vtk, .msh or .xdmf")
+        raise ValueError(
+            f"{path}: PLY holds triangle or quad surfaces but the mesh has {mesh.cell_type!r} cells; "
+            "save it as .vtu, .vtk, .msh or .xdmf"
+        )
     if faces is not None and faces.size and int(faces.max()) >= 2**31:
         raise ValueError(f"{path}: PLY stores vertex indices as int32; the mesh has too many points, save as .vtu")
     face = _ply_columns(mesh.cell_data, path, "cell")
@@ -679,8 +735,13 @@ def _ply_columns(fields: Mapping[str, torch.Tensor], path: Path, kind: str) -> l
             arr = arr.astype(np.int32)
         if name == "normals" and arr.ndim == 2 and arr.shape[1] == 3 and arr.dtype.kind == "f":
             out += [(c, arr[:, i]) for i, c in enumerate(("nx", "ny", "nz"))]
-        elif (name == "colors" and arr.ndim == 2 and arr.shape[1] in (3, 4) and arr.dtype.kind in "iu"
-              and (arr.size == 0 or (arr.min() >= 0 and arr.max() <= 255))):
+        elif (
+            name == "colors"
+            and arr.ndim == 2
+            and arr.shape[1] in (3, 4)
+            and arr.dtype.kind in "iu"
+            and (arr.size == 0 or (arr.min() >= 0 and arr.max() <= 255))
+        ):
             out += [(c, arr[:, i].astype(np.uint8)) for i, c in enumerate(("red", "green", "blue", "alpha")[: arr.shape[1]])]
         else:
             out.append((name, arr))
@@ -728,16 +789,22 @@ def _check_ply_fields(mesh: Mesh, path: Path) -> None:
     for kind, fields in (("point", mesh.point_data), ("cell", mesh.cell_data)):
         for k, v in fields.items():
             if k != "".join(k.split()) or k == "" or not k.isascii():
-                raise ValueError(f"{path}: PLY property names cannot be empty or contain spaces, got {kind} field {k!r}; "
-                                 "rename it or save as .vtu")
+                raise ValueError(
+                    f"{path}: PLY property names cannot be empty or contain spaces, got {kind} field {k!r}; "
+                    "rename it or save as .vtu"
+                )
             if k in _PLY_RESERVED or k.startswith("__n_"):
-                raise ValueError(f"{path}: {kind} field {k!r} has the name of a PLY geometry/colour property and would be "
-                                 "lost; rename it (vectors go as 'normals' (n, 3) or 'colors' (n, 3|4)) or save as .vtu")
+                raise ValueError(
+                    f"{path}: {kind} field {k!r} has the name of a PLY geometry/colour property and would be "
+                    "lost; rename it (vectors go as 'normals' (n, 3) or 'colors' (n, 3|4)) or save as .vtu"
+                )
             if not v.is_floating_point() and v.numel() and v.dtype != torch.bool:
                 lo, hi = int(v.min()), int(v.max())
                 if lo < -(2**31) or hi >= 2**31:
-                    raise ValueError(f"{path}: {kind} field {k!r} holds integers in [{lo}, {hi}], outside the int32 range "
-                                     "PLY stores; save as .vtu")
+                    raise ValueError(
+                        f"{path}: {kind} field {k!r} holds integers in [{lo}, {hi}], outside the int32 range "
+                        "PLY stores; save as .vtu"
+                    )
 
 
 def _save_meshio(mesh: Mesh, path: Path, fmt: str) -> None:
@@ -836,8 +903,9 @@ def save_grid(grid: Grid, path, channels=None) -> Path:
     if channels is not None:
         channels = [str(c) for c in channels]
         if n_ch == 0 or len(channels) != n_ch or len(set(channels)) != n_ch:
-            raise ValueError(f"save_grid: channels must be {n_ch} distinct names for values of shape {values.shape}, "
-                             f"got {channels}")
+            raise ValueError(
+                f"save_grid: channels must be {n_ch} distinct names for values of shape {values.shape}, got {channels}"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     origin = grid.origin.detach().cpu().numpy().astype(np.float64)
     spacing = grid.spacing.detach().cpu().numpy().astype(np.float64)
@@ -849,8 +917,11 @@ def save_grid(grid: Grid, path, channels=None) -> Path:
     pts = grid.node_points().detach().cpu().numpy().astype(np.float64)
     names = channels or ([f"c{i}" for i in range(n_ch)] if n_ch else ["values"])
     fields = {names[0]: values.reshape(-1)} if not n_ch else {nm: values[..., i].reshape(-1) for i, nm in enumerate(names)}
-    _save_meshio(Mesh(torch.from_numpy(pts), point_data={k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in fields.items()}),
-                 path, MESHIO_FORMATS[ext])
+    _save_meshio(
+        Mesh(torch.from_numpy(pts), point_data={k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in fields.items()}),
+        path,
+        MESHIO_FORMATS[ext],
+    )
     return path
 
 
@@ -891,8 +962,10 @@ def _read_grid_arrays(path: Path, key: str | None, allow_channels: bool):
     values = np.asarray(values)
     if values.ndim not in ((3, 4) if allow_channels else (3,)):
         want = "(X, Y, Z) or (X, Y, Z, C)" if allow_channels else "3-D (X, Y, Z)"
-        raise ValueError(f"volume must be {want}, got shape {values.shape} from {path.name}"
-                         + ("; pick one channel with --key" if values.ndim == 4 else ""))
+        raise ValueError(
+            f"volume must be {want}, got shape {values.shape} from {path.name}"
+            + ("; pick one channel with --key" if values.ndim == 4 else "")
+        )
     if values.dtype.kind not in "fiub":
         raise ValueError(f"volume must be numeric, got dtype {values.dtype} from {path.name}")
     if min(values.shape[:3]) < 2:
@@ -918,16 +991,19 @@ def _npz_grid(path: Path, loaded, key, allow_channels):
             raise ValueError(f"{path.name} holds arrays {arrays}; pick one with --key (key= in Python)")
         name = key if key is not None else arrays[0]
         if name not in data.files:
-            raise ValueError(f"{path.name} has no array {name!r}; it holds {arrays}"
-                             + (f" and channels {names}" if names else ""))
+            raise ValueError(
+                f"{path.name} has no array {name!r}; it holds {arrays}" + (f" and channels {names}" if names else "")
+            )
         values = data[name]
         if names is not None and (values.ndim != 4 or values.shape[3] != len(names)):
             raise ValueError(f"{path.name}: 'channels' names {len(names)} channels but {name!r} has shape {values.shape}")
         if channel is not None:
             values, names = values[..., channel], None
         elif not allow_channels and values.ndim == 4:
-            raise ValueError(f"{path.name}: {name!r} is a vector grid {values.shape}"
-                             + (f" with channels {names}; pick one with --key" if names else "; a scalar volume is needed"))
+            raise ValueError(
+                f"{path.name}: {name!r} is a vector grid {values.shape}"
+                + (f" with channels {names}; pick one with --key" if names else "; a scalar volume is needed")
+            )
         if "origin" in data.files:
             origin = np.asarray(data["origin"])
             if origin.size != 3 or origin.dtype.kind not in "fiu" or not np.isfinite(origin).all():
@@ -935,11 +1011,8 @@ def _npz_grid(path: Path, loaded, key, allow_channels):
             origin = origin.astype(float).reshape(3)
         if "spacing" in data.files:
             spacing = np.asarray(data["spacing"])
-            if (spacing.size not in (1, 3) or spacing.dtype.kind not in "fiu"
-                    or not (np.isfinite(spacing) & (spacing > 0)).all()):
-                raise ValueError(
-                    f"{path.name}: 'spacing' must be one or 3 positive finite numbers, got {spacing.tolist()!r}"
-                )
+            if spacing.size not in (1, 3) or spacing.dtype.kind not in "fiu" or not (np.isfinite(spacing) & (spacing > 0)).all():
+                raise ValueError(f"{path.name}: 'spacing' must be one or 3 positive finite numbers, got {spacing.tolist()!r}")
             spacing = np.broadcast_to(spacing.astype(float).reshape(-1), (3,)).copy()
     return values, origin, spacing, names
 

@@ -54,11 +54,12 @@ The pair ``(edge, edge_weight)`` is returned as point fields, so that another ve
 carried to the surface as ``w_a nu_a + w_b nu_b`` (``interpolate_on_edges``).  The tet grid itself
 is built by :func:`geomsci.core.tetgrid.tet_grid`.
 """
+
 from __future__ import annotations
 
 import itertools
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -143,8 +144,10 @@ def lattice_axes(bounds: torch.Tensor, resolution: tuple[int, int, int]) -> list
 
     bounds (2, 3) from ``parse_bounds``; resolution (3,) cells per axis -> 3 tensors (n_d + 1,).
     """
-    return [torch.linspace(float(bounds[0, d]), float(bounds[1, d]), resolution[d] + 1, dtype=bounds.dtype,
-                           device=bounds.device) for d in range(3)]
+    return [
+        torch.linspace(float(bounds[0, d]), float(bounds[1, d]), resolution[d] + 1, dtype=bounds.dtype, device=bounds.device)
+        for d in range(3)
+    ]
 
 
 def lattice_spacing(bounds: torch.Tensor, resolution: tuple[int, int, int]) -> torch.Tensor:
@@ -364,9 +367,7 @@ def _as_grid(grid_or_tensor, spacing, origin) -> tuple[torch.Tensor, torch.Tenso
                 f"got {type(grid_or_tensor).__name__}"
             ) from e
     if values.is_complex():
-        raise TypeError(
-            f"marching_cubes: values must be real, got {values.dtype}; pass values.real (or .abs()) explicitly"
-        )
+        raise TypeError(f"marching_cubes: values must be real, got {values.dtype}; pass values.real (or .abs()) explicitly")
     if not values.is_floating_point():
         values = values.to(torch.get_default_dtype())
     if values.dim() != 3:
@@ -452,8 +453,10 @@ def marching_cubes(
         # an occupancy mask (True = inside): as 0/1 values it would put the surface on the False
         # nodes and orient it inward; 0.5 - mask is negative inside, with the surface halfway
         if level != 0.0:
-            raise ValueError(f"marching_cubes: a bool occupancy mask (True = inside) takes level 0, got {level}; "
-                             "pass float values to choose another iso-value")
+            raise ValueError(
+                f"marching_cubes: a bool occupancy mask (True = inside) takes level 0, got {level}; "
+                "pass float values to choose another iso-value"
+            )
         grid_or_tensor = 0.5 - torch.as_tensor(grid_or_tensor).to(torch.get_default_dtype())
     values, org, sp = _as_grid(grid_or_tensor, spacing, origin)
     grad_on = torch.is_grad_enabled()
@@ -462,9 +465,7 @@ def marching_cubes(
     if deformation is not None:
         deformation = torch.as_tensor(deformation)
         if deformation.shape != shape + (3,):
-            raise ValueError(
-                f"marching_cubes: deformation must have shape {shape + (3,)}, got {tuple(deformation.shape)}"
-            )
+            raise ValueError(f"marching_cubes: deformation must have shape {shape + (3,)}, got {tuple(deformation.shape)}")
         deformation = deformation.to(dtype=dtype, device=device)
 
     with torch.no_grad():
@@ -472,8 +473,7 @@ def marching_cubes(
         if override:
             if inside.shape != shape or inside.dtype != torch.bool:
                 raise ValueError(
-                    f"marching_cubes: inside must be a bool tensor of shape {shape}, got "
-                    f"{inside.dtype} {tuple(inside.shape)}"
+                    f"marching_cubes: inside must be a bool tensor of shape {shape}, got {inside.dtype} {tuple(inside.shape)}"
                 )
             inside = inside.to(device)
         else:
@@ -488,8 +488,11 @@ def marching_cubes(
         crossed = torch.empty(sum(sizes), dtype=torch.bool, device=device)  # the three edge grids, end to end
         start = 0
         for axis in range(3):  # three whole-grid comparisons written in place (no concatenation copy)
-            torch.ne(inside.narrow(axis, 0, shape[axis] - 1), inside.narrow(axis, 1, shape[axis] - 1),
-                     out=crossed[start:start + sizes[axis]].view(edge_shapes[axis]))
+            torch.ne(
+                inside.narrow(axis, 0, shape[axis] - 1),
+                inside.narrow(axis, 1, shape[axis] - 1),
+                out=crossed[start : start + sizes[axis]].view(edge_shapes[axis]),
+            )
             start += sizes[axis]
         gid = _flat_nonzero(crossed)  # (V,) sorted ids in the concatenated edge grids
         if gid.numel() == 0:
@@ -801,8 +804,10 @@ def marching_tetrahedra(
         )
     device, n_vert = vertices.device, vertices.shape[0]
     if tets.numel() and bool(((tets < 0) | (tets >= n_vert)).any()):  # negative ones would index from the end
-        raise ValueError(f"marching_tetrahedra: tets must index the {n_vert} vertices (0 ... {n_vert - 1}), "
-                         f"got indices in [{int(tets.min())}, {int(tets.max())}]")
+        raise ValueError(
+            f"marching_tetrahedra: tets must index the {n_vert} vertices (0 ... {n_vert - 1}), "
+            f"got indices in [{int(tets.min())}, {int(tets.max())}]"
+        )
     s = sdf - level  # (V,)
     grad_on = torch.is_grad_enabled()
 

@@ -6,6 +6,7 @@ smoothing, edge length), and the point-set losses of ``metrics`` (Chamfer, F-sco
 (``geomsci.core.spatial``) are re-exported here unchanged. Every loss accepts numpy arrays as well
 as tensors (converted; the result is a tensor).
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,8 +50,11 @@ def normal_consistency(points: torch.Tensor, faces: torch.Tensor) -> torch.Tenso
         pos = torch.arange(sk.numel(), device=faces.device)
         after = starts[grp] + counts[grp] - pos - 1  # later members of the same group
         a = torch.repeat_interleave(pos, after)  # (pairs,)
-        b = a + 1 + (torch.arange(a.numel(), device=faces.device)
-                     - torch.repeat_interleave(torch.cumsum(after, 0) - after, after))
+        b = (
+            a
+            + 1
+            + (torch.arange(a.numel(), device=faces.device) - torch.repeat_interleave(torch.cumsum(after, 0) - after, after))
+        )
         fa, fb = order[a] // 3, order[b] // 3
     if fa.numel() == 0:
         return points.new_zeros(())

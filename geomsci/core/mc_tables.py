@@ -35,6 +35,7 @@ Tables (all built once at import, ~50 ms):
   ``DIAGONALS[n]`` (all triangulations of an n-gon) and ``admissible(loop, tri)``, so that the
   triangulation of each loop can be chosen from the actual vertex positions at run time.
 """
+
 from __future__ import annotations
 
 import itertools

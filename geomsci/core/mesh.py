@@ -4,10 +4,11 @@ Mirrors meshio's names (``points``, ``cells``, ``point_data``, ``cell_data``) bu
 tensors, so gradients and devices flow through every op. A mesh without cells is a point set
 (particles, point clouds).
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -100,11 +101,13 @@ def meshio_from_vtk_cells(points, types, offsets, conn, point_data: dict, cell_d
         blocks.append(meshio.CellBlock(_VTK_CELL_NAMES.get(t, f"vtk{t}"), conn[idx]))
         owners.append(rows)
     if unknown:
-        warnings.warn(f"dropped {sum(unknown.values())} cells of VTK cell types {sorted(unknown)} (a Mesh holds "
-                      f"{sorted(CELL_SIZES)})", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"dropped {sum(unknown.values())} cells of VTK cell types {sorted(unknown)} (a Mesh holds {sorted(CELL_SIZES)})",
+            UserWarning,
+            stacklevel=3,
+        )
     cdata = {name: [np.asarray(v)[r] for r in owners] for name, v in cell_data.items() if len(v) == len(types)}
-    return meshio.Mesh(points, blocks, point_data={k: v for k, v in point_data.items() if len(v) == len(points)},
-                       cell_data=cdata)
+    return meshio.Mesh(points, blocks, point_data={k: v for k, v in point_data.items() if len(v) == len(points)}, cell_data=cdata)
 
 
 def _check_vtk_cells(data) -> None:
@@ -164,8 +167,7 @@ class Mesh:
             lengths = {len(c) for c in cells}
             if len(lengths) > 1:
                 raise ValueError(
-                    f"Mesh: mixed cell sizes {sorted(lengths)}; a Mesh holds one cell type, "
-                    "split the cells by type first"
+                    f"Mesh: mixed cell sizes {sorted(lengths)}; a Mesh holds one cell type, split the cells by type first"
                 )
         points = _as_float_tensor(points, "points")
         if points.dim() != 2 or points.shape[1] not in (2, 3):
@@ -185,15 +187,15 @@ class Mesh:
                 if k not in _DEFAULT_TYPE:
                     raise ValueError(f"Mesh: cannot infer a cell type for {k} vertices per cell")
                 if k == 4 and points.shape[1] == 3:
-                    raise ValueError("Mesh: cells with 4 vertices each are quads or tetrahedra, and 3-D points do not tell "
-                                     "which; pass cell_type='quad' or cell_type='tetra'")
+                    raise ValueError(
+                        "Mesh: cells with 4 vertices each are quads or tetrahedra, and 3-D points do not tell "
+                        "which; pass cell_type='quad' or cell_type='tetra'"
+                    )
                 cell_type = _DEFAULT_TYPE[k]
             if cell_type not in CELL_SIZES:
                 raise ValueError(f"Mesh: unknown cell_type {cell_type!r}; expected one of {sorted(CELL_SIZES)}")
             if CELL_SIZES[cell_type] != k:
-                raise ValueError(
-                    f"Mesh: cell_type {cell_type!r} needs {CELL_SIZES[cell_type]} vertices per cell, got {k}"
-                )
+                raise ValueError(f"Mesh: cell_type {cell_type!r} needs {CELL_SIZES[cell_type]} vertices per cell, got {k}")
             if cell_type == "tetra" and points.shape[1] != 3:
                 raise ValueError(f"Mesh: tetrahedra need 3-D points, got points of shape {tuple(points.shape)}")
             if cells.numel() > 0:
@@ -201,9 +203,7 @@ class Mesh:
                 if lo < 0:
                     raise ValueError(f"Mesh: cells contain a negative index ({lo})")
                 if hi >= points.shape[0]:
-                    raise ValueError(
-                        f"Mesh: cell index {hi} out of range for {points.shape[0]} points"
-                    )
+                    raise ValueError(f"Mesh: cell index {hi} out of range for {points.shape[0]} points")
         elif cell_type is not None:
             raise ValueError("Mesh: cell_type given without cells")
         self.cells = cells
@@ -223,9 +223,7 @@ class Mesh:
         """Attach a per-point field of shape (N, ...)."""
         t = _field_tensor(name, value, "point").to(self.points.device)
         if t.dim() == 0 or t.shape[0] != self.n_points:
-            raise ValueError(
-                f"Mesh: point field {name!r} has shape {tuple(t.shape)}, expected first dimension {self.n_points}"
-            )
+            raise ValueError(f"Mesh: point field {name!r} has shape {tuple(t.shape)}, expected first dimension {self.n_points}")
         self.point_data[name] = t
 
     def set_cell_field(self, name: str, value) -> None:
@@ -234,9 +232,7 @@ class Mesh:
             raise ValueError(f"Mesh: cannot set cell field {name!r} on a point set (no cells)")
         t = _field_tensor(name, value, "cell").to(self.points.device)
         if t.dim() == 0 or t.shape[0] != self.n_cells:
-            raise ValueError(
-                f"Mesh: cell field {name!r} has shape {tuple(t.shape)}, expected first dimension {self.n_cells}"
-            )
+            raise ValueError(f"Mesh: cell field {name!r} has shape {tuple(t.shape)}, expected first dimension {self.n_cells}")
         self.cell_data[name] = t
 
     # -- properties -----------------------------------------------------------------------------
@@ -275,7 +271,7 @@ class Mesh:
         )
 
     # -- conversions ----------------------------------------------------------------------------
-    def to(self, device=None, dtype=None) -> "Mesh":
+    def to(self, device=None, dtype=None) -> Mesh:
         """A copy on ``device`` with floating tensors cast to ``dtype`` (indices stay long).
 
         Like ``Tensor.to``: ``mesh.to(torch.float64)``, ``mesh.to("cuda")``, ``mesh.to("cuda", torch.float32)``
@@ -294,11 +290,14 @@ class Mesh:
                 raise ValueError(f"Mesh.to: {device!r} is not a device (e.g. 'cpu', 'cuda', 'cuda:1'): {e}") from None
             if device.type == "cuda":
                 if not torch.cuda.is_available():
-                    raise ValueError(f"Mesh.to: device {str(device)!r} asked but CUDA is not available here "
-                                     "(no GPU, or a CPU-only torch); use 'cpu'")
+                    raise ValueError(
+                        f"Mesh.to: device {str(device)!r} asked but CUDA is not available here "
+                        "(no GPU, or a CPU-only torch); use 'cpu'"
+                    )
                 if device.index is not None and device.index >= torch.cuda.device_count():
-                    raise ValueError(f"Mesh.to: device {str(device)!r} asked but only {torch.cuda.device_count()} "
-                                     "CUDA device(s) exist")
+                    raise ValueError(
+                        f"Mesh.to: device {str(device)!r} asked but only {torch.cuda.device_count()} CUDA device(s) exist"
+                    )
             elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
                 raise ValueError("Mesh.to: device 'mps' asked but MPS is not available here; use 'cpu'")
 
@@ -315,7 +314,7 @@ class Mesh:
             {k: move(v) for k, v in self.cell_data.items()},
         )
 
-    def detach(self) -> "Mesh":
+    def detach(self) -> Mesh:
         """A copy whose tensors are cut from the autograd graph."""
         return Mesh(
             self.points.detach(),
@@ -343,7 +342,7 @@ class Mesh:
         return tm
 
     @classmethod
-    def from_trimesh(cls, tm, dtype=None, device=None) -> "Mesh":
+    def from_trimesh(cls, tm, dtype=None, device=None) -> Mesh:
         """From a ``trimesh.Trimesh``: points in trimesh's precision (float64) unless ``dtype`` is given;
         vertex/face attributes of matching length become point/cell fields."""
         points = torch.as_tensor(np.asarray(tm.vertices), dtype=dtype, device=device)
@@ -373,7 +372,7 @@ class Mesh:
         )
 
     @classmethod
-    def from_meshio(cls, m, dtype=None, device=None, cell_type: str | None = None) -> "Mesh":
+    def from_meshio(cls, m, dtype=None, device=None, cell_type: str | None = None) -> Mesh:
         """From a ``meshio.Mesh``. Picks the block(s) of ``cell_type`` or, by default, those of the
         highest dimension (tetra > triangle/quad/polygon > line); lower-dimensional blocks (a surface's
         boundary lines, say) are dropped quietly, others with a warning.
@@ -418,11 +417,15 @@ class Mesh:
                 ctype = "triangle"
                 cdata = {}
                 for k, per_block in m.cell_data.items():
-                    cdata[k] = torch.as_tensor(np.concatenate([np.asarray(per_block[i])[rows] for i, rows in owners]),
-                                               device=device)
-                warnings.warn(f"Mesh.from_meshio: triangulated {', '.join(f'{n} {t}' for t, n in split.items())} cells into "
-                              "triangles (a Mesh holds one cell type); cell fields repeat on each cell's triangles",
-                              UserWarning, stacklevel=3)
+                    cdata[k] = torch.as_tensor(
+                        np.concatenate([np.asarray(per_block[i])[rows] for i, rows in owners]), device=device
+                    )
+                warnings.warn(
+                    f"Mesh.from_meshio: triangulated {', '.join(f'{n} {t}' for t, n in split.items())} cells into "
+                    "triangles (a Mesh holds one cell type); cell fields repeat on each cell's triangles",
+                    UserWarning,
+                    stacklevel=3,
+                )
             else:
                 datas = [np.asarray(b.data) for _, b in chosen]
                 # one block: no concatenation copy, and none at all when it already is int64
@@ -466,7 +469,7 @@ class Mesh:
         return out
 
     @classmethod
-    def from_pyvista(cls, data, dtype=None, device=None, cell_type: str | None = None) -> "Mesh":
+    def from_pyvista(cls, data, dtype=None, device=None, cell_type: str | None = None) -> Mesh:
         """From a pyvista ``PolyData`` / ``UnstructuredGrid`` (or any dataset pyvista can cast to an
         unstructured grid). Goes through meshio's cell blocks, so the rules of `from_meshio` apply
         (polygons and mixed surface cells are triangulated, with a warning). Needs pyvista."""
@@ -475,16 +478,19 @@ class Mesh:
         except ImportError as e:
             raise ImportError("Mesh.from_pyvista needs pyvista; run `pip install pyvista`") from e
 
-
         if not isinstance(data, pv.DataSet):
             raise TypeError(f"Mesh.from_pyvista: expected a pyvista DataSet, got {type(data).__name__}")
         _check_vtk_cells(data)
         grid = data if isinstance(data, pv.UnstructuredGrid) else data.cast_to_unstructured_grid()
         offsets = np.asarray(grid.cell_offsets if hasattr(grid, "cell_offsets") else grid.offset)
-        m = meshio_from_vtk_cells(np.asarray(grid.points), np.asarray(grid.celltypes), offsets,
-                                  np.asarray(grid.cell_connectivity),
-                                  {k: np.asarray(data.point_data[k]) for k in data.point_data},
-                                  {k: np.asarray(data.cell_data[k]) for k in data.cell_data})
+        m = meshio_from_vtk_cells(
+            np.asarray(grid.points),
+            np.asarray(grid.celltypes),
+            offsets,
+            np.asarray(grid.cell_connectivity),
+            {k: np.asarray(data.point_data[k]) for k in data.point_data},
+            {k: np.asarray(data.cell_data[k]) for k in data.cell_data},
+        )
         return cls.from_meshio(m, dtype=dtype, device=device, cell_type=cell_type)
 
     def to_pytorch3d(self):
@@ -498,6 +504,6 @@ class Mesh:
         return Meshes(verts=[self.points], faces=[self.cells])
 
     @classmethod
-    def from_pytorch3d(cls, meshes, index: int = 0) -> "Mesh":
+    def from_pytorch3d(cls, meshes, index: int = 0) -> Mesh:
         """Mesh ``index`` of a ``pytorch3d.structures.Meshes`` (duck-typed: no import needed)."""
         return cls(meshes.verts_list()[index], meshes.faces_list()[index], "triangle")

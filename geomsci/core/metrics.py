@@ -19,6 +19,7 @@ Normal consistency (a metric, higher is better, Mescheder et al. 2019):
 samples of each, under the keys ``chamfer_l2``, ``chamfer_l1``, ``f_score``, ``precision``,
 ``recall``, ``f_threshold`` and ``normal_consistency``; distances are in the target's units.
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,6 +39,7 @@ def _safe_sqrt(d2: torch.Tensor) -> torch.Tensor:
 
 def _as_clouds(x, y, name_x="x", name_y="y"):
     """Both point sets as tensors (converted from arrays), 2-D (N, D) or batched 3-D (B, N, D)."""
+
     def conv(c, name, like):
         if not isinstance(c, torch.Tensor):
             if isinstance(c, (list, tuple)) or hasattr(c, "__array__"):
@@ -50,6 +52,7 @@ def _as_clouds(x, y, name_x="x", name_y="y"):
                     return t if t.is_floating_point() else t.to(torch.get_default_dtype())
             return as_points(c, name, like=like) if not isinstance(c, torch.Tensor) else c
         return c
+
     x = conv(x, name_x, y if isinstance(y, torch.Tensor) else None)
     y = conv(y, name_y, x)
     for name, c in ((name_x, x), (name_y, y)):
@@ -58,8 +61,10 @@ def _as_clouds(x, y, name_x="x", name_y="y"):
         if not c.is_floating_point():
             raise TypeError(f"{name} must hold float coordinates, got dtype {c.dtype}")
     if x.dim() != y.dim() or (x.dim() == 3 and x.shape[0] != y.shape[0]):
-        raise ValueError(f"{name_x} and {name_y} must both be (N, D) or both (B, N, D) with the same B, "
-                         f"got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"{name_x} and {name_y} must both be (N, D) or both (B, N, D) with the same B, "
+            f"got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     return x, y
 
 
@@ -128,8 +133,18 @@ def chamfer_distance(
     if x.shape[0] == 0:
         raise ValueError("x and y hold an empty batch (B = 0)")
     # one search per batch element: clouds of different elements must not see each other
-    per = [_chamfer_one(x[b], y[b], squared, two_sided, None if x_normals is None else x_normals[b],
-                        None if y_normals is None else y_normals[b], max_memory) for b in range(x.shape[0])]
+    per = [
+        _chamfer_one(
+            x[b],
+            y[b],
+            squared,
+            two_sided,
+            None if x_normals is None else x_normals[b],
+            None if y_normals is None else y_normals[b],
+            max_memory,
+        )
+        for b in range(x.shape[0])
+    ]
     dist = torch.stack([d for d, _ in per])  # (B,)
     nl = None if x_normals is None else torch.stack([n for _, n in per])
     if batch_reduction == "mean":
@@ -165,8 +180,16 @@ def f_score(x, y, threshold: float, *, max_memory: int | None = None):
 
 
 @torch.no_grad()
-def surface_metrics(pred, target, *, n: int = 20_000, seed: int = 0, f_threshold: float | None = None,
-                    f_fraction: float = 0.01, dtype: torch.dtype | None = None) -> dict:
+def surface_metrics(
+    pred,
+    target,
+    *,
+    n: int = 20_000,
+    seed: int = 0,
+    f_threshold: float | None = None,
+    f_fraction: float = 0.01,
+    dtype: torch.dtype | None = None,
+) -> dict:
     """Chamfer (CD-L2 and CD-L1), F-score and normal consistency between two triangle meshes.
 
     ``n`` area-uniform samples are drawn on ``pred`` and then on ``target`` from one generator
@@ -202,8 +225,9 @@ def surface_metrics(pred, target, *, n: int = 20_000, seed: int = 0, f_threshold
     dtype = target.dtype if dtype is None else dtype
     dev = target.device
     gen = torch.Generator(device=dev).manual_seed(seed)
-    x, nx = sample_points(pred.points.detach().to(device=dev, dtype=dtype), pred.cells.to(dev), n, generator=gen,
-                          return_normals=True)
+    x, nx = sample_points(
+        pred.points.detach().to(device=dev, dtype=dtype), pred.cells.to(dev), n, generator=gen, return_normals=True
+    )
     y, ny = sample_points(target.points.detach().to(dtype), target.cells, n, generator=gen, return_normals=True)
     tp = target.points.detach().to(dtype)
     diag = float((tp.max(0).values - tp.min(0).values).norm())

@@ -43,6 +43,7 @@ at p that goes to the nearest face as gamma -> 0. The images are alpha-premultip
 Faces with a vertex behind the near plane (z <= ``camera.znear``) and faces seen edge-on (zero
 projected area) are not drawn.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,16 @@ class Camera:
     znear: float = 1e-4
 
     @classmethod
-    def look_at(cls, eye, at=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0), fov: float = 40.0, ortho_scale: float | None = None,
-                image_size=(128, 128), znear: float = 1e-4) -> Camera:
+    def look_at(
+        cls,
+        eye,
+        at=(0.0, 0.0, 0.0),
+        up=(0.0, 0.0, 1.0),
+        fov: float = 40.0,
+        ortho_scale: float | None = None,
+        image_size=(128, 128),
+        znear: float = 1e-4,
+    ) -> Camera:
         """Camera at ``eye`` looking at ``at`` with ``up`` pointing up in the image.
 
         ``fov`` is the vertical field of view in degrees (pinhole). Giving ``ortho_scale`` (half the
@@ -262,10 +271,14 @@ class _RecomputedChunk(torch.autograd.Function):
             fids, pix, centers = ctx.pairs if ctx.pairs is not None else ctx.make_pairs()
         ctx.pairs = None
         with torch.enable_grad():
-            out = _chunk(diff[0], diff[1], diff[2], fids, pix, centers, faces, sigma, gamma, diff[3], diff[4], ortho, cutoff, P, want_z)
+            out = _chunk(
+                diff[0], diff[1], diff[2], fids, pix, centers, faces, sigma, gamma, diff[3], diff[4], ortho, cutoff, P, want_z
+            )
         pairs = [(o, g) for o, g in zip(out, grads) if g is not None and o.requires_grad]
         wrt = [t for t in diff if t is not None and t.requires_grad]
-        got = iter(torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True) if pairs and wrt else [])
+        got = iter(
+            torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True) if pairs and wrt else []
+        )
         grads_in = [next(got) if t is not None and t.requires_grad else None for t in diff]
         return (*grads_in, None, None, None, None)
 
@@ -342,8 +355,17 @@ def _tile_chunks(fidx, c0, r0, nc, nr, H: int, W: int, max_pairs: int, dtype: to
     return chunks
 
 
-def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: float = 1e-4, gamma: float = 1e-4,
-           channels=CHANNELS, cutoff: float = 20.0, max_pairs: int | None = None) -> dict[str, torch.Tensor]:
+def render(
+    points: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    *,
+    sigma: float = 1e-4,
+    gamma: float = 1e-4,
+    channels=CHANNELS,
+    cutoff: float = 20.0,
+    max_pairs: int | None = None,
+) -> dict[str, torch.Tensor]:
     """Soft-rasterize a triangle mesh (see the module docstring for the formulas).
 
     Parameters
@@ -430,12 +452,26 @@ def render(points: torch.Tensor, faces: torch.Tensor, camera: Camera, *, sigma: 
             continue
         if use_ckpt:  # the chunk's pairs are rebuilt in the backward pass instead of kept
             opts = (sigma, gamma, camera.orthographic, cutoff, n_pix, want_z)
-            res = _RecomputedChunk.apply(xy, z, normals, znear_n, zrange, faces, opts, lambda m=make: touching(m),
-                                         keep_pairs)
+            res = _RecomputedChunk.apply(xy, z, normals, znear_n, zrange, faces, opts, lambda m=make: touching(m), keep_pairs)
         else:
             fids, pix, centers = touching(make)
-            res = _chunk(xy, z, normals, fids, pix, centers, faces, sigma, gamma, znear_n, zrange,
-                         camera.orthographic, cutoff, n_pix, want_z)
+            res = _chunk(
+                xy,
+                z,
+                normals,
+                fids,
+                pix,
+                centers,
+                faces,
+                sigma,
+                gamma,
+                znear_n,
+                zrange,
+                camera.orthographic,
+                cutoff,
+                n_pix,
+                want_z,
+            )
         # every pixel's pairs lie in one chunk: the softmax needs no merging across chunks, and the
         # per-pixel shift m cancels in acc / s
         parts.append((res[0], res[2], res[3]) if want_z else (res[0],))

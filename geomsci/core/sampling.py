@@ -10,6 +10,7 @@ The point is a fixed barycentric combination of the face's vertices, so gradient
 samples back to ``points`` (the reparameterization trick used by pytorch3d's
 ``sample_points_from_meshes``).
 """
+
 from __future__ import annotations
 
 import operator

@@ -23,6 +23,7 @@ Three search methods give the same answer (up to exact ties):
   (one host sync for the data-dependent pair count); only a larger problem is cut into chunks.
 - ``"brute"``: rows of the (N, M) distance matrix, chunked under ``max_memory``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -159,8 +160,8 @@ def _nn_brute(x: torch.Tensor, y: torch.Tensor, max_memory: int) -> torch.Tensor
     rows = max(1, int(max_memory) // (3 * m * x.element_size()))
     out = torch.empty(n, dtype=torch.long, device=x.device)
     for s in range(0, n, rows):
-        d = torch.addmm(yy, x[s:s + rows], y.T, alpha=-2.0)  # (rows, M), |x|^2 dropped
-        out[s:s + rows] = d.argmin(dim=1)
+        d = torch.addmm(yy, x[s : s + rows], y.T, alpha=-2.0)  # (rows, M), |x|^2 dropped
+        out[s : s + rows] = d.argmin(dim=1)
     return out
 
 
@@ -259,8 +260,9 @@ class _PointGrid:
         for i0, i1, n_pairs in bounds:
             if whole_rows and x.dtype == torch.float32 and m_pts < 2**31:
                 try:
-                    best_d[i0:i1], best_j[i0:i1] = self._segment_pass(x[i0:i1], start[i0:i1], cnt[i0:i1],
-                                                                      per_query[i0:i1], n_pairs, m_pts)
+                    best_d[i0:i1], best_j[i0:i1] = self._segment_pass(
+                        x[i0:i1], start[i0:i1], cnt[i0:i1], per_query[i0:i1], n_pairs, m_pts
+                    )
                     continue
                 except (RuntimeError, NotImplementedError):  # pragma: no cover - no segment_reduce here
                     pass
@@ -454,8 +456,9 @@ def _check_finite(x: torch.Tensor, y: torch.Tensor) -> None:
         for name, c in (("x", x), ("y", y)):  # a NaN/inf point has no nearest neighbour (and breaks the grid)
             bad = (~torch.isfinite(c)).any(1).nonzero().flatten()[:5].tolist()
             if bad:
-                raise ValueError(f"{name} contains NaN or inf points (first bad rows: {bad}); "
-                                 "nearest neighbours need finite points")
+                raise ValueError(
+                    f"{name} contains NaN or inf points (first bad rows: {bad}); nearest neighbours need finite points"
+                )
 
 
 def nearest_neighbors(x, y, *, max_memory: int | None = None, method: str = "auto"):

@@ -1,4 +1,5 @@
 """A one-screen description of a mesh: sizes, fields, extent and topology (used by ``geomsci info``)."""
+
 from __future__ import annotations
 
 import torch

@@ -21,6 +21,7 @@ field reshapes to ``(n+1, n+1, n+1)``::
 Marching tetrahedra on it (``marching_tetrahedra``, ``interpolate_on_edges``) lives in
 :mod:`geomsci.core.isosurface` and is re-exported here.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -77,18 +78,12 @@ def tet_grid(
             path.append(cur[0] + 2 * cur[1] + 4 * cur[2])
         p = [corner_off[c] for c in path]
         u, v, w = ([p[i][d] - p[0][d] for d in range(3)] for i in (1, 2, 3))
-        det = (
-            u[0] * (v[1] * w[2] - v[2] * w[1])
-            - u[1] * (v[0] * w[2] - v[2] * w[0])
-            + u[2] * (v[0] * w[1] - v[1] * w[0])
-        )
+        det = u[0] * (v[1] * w[2] - v[2] * w[1]) - u[1] * (v[0] * w[2] - v[2] * w[0]) + u[2] * (v[0] * w[1] - v[1] * w[0])
         if det < 0:
             path[2], path[3] = path[3], path[2]
         local.append(path)
     sy, sx = nz + 1, (ny + 1) * (nz + 1)  # index strides of y and x
-    corner_stride = torch.tensor(
-        [ox * sx + oy * sy + oz for ox, oy, oz in corner_off], dtype=torch.long, device=device
-    )  # (8,)
+    corner_stride = torch.tensor([ox * sx + oy * sy + oz for ox, oy, oz in corner_off], dtype=torch.long, device=device)  # (8,)
     local_t = corner_stride[torch.tensor(local, dtype=torch.long, device=device)]  # (6, 4)
     i, j, k = torch.meshgrid(
         torch.arange(nx, device=device), torch.arange(ny, device=device), torch.arange(nz, device=device), indexing="ij"
@@ -110,9 +105,7 @@ def tet_edges(tets: torch.Tensor) -> torch.Tensor:
         return torch.stack([key // n, key % n], dim=1)
 
 
-def deform_vertices(
-    vertices: torch.Tensor, deformation: torch.Tensor, cell_size, max_fraction: float = 0.5
-) -> torch.Tensor:
+def deform_vertices(vertices: torch.Tensor, deformation: torch.Tensor, cell_size, max_fraction: float = 0.5) -> torch.Tensor:
     """Move grid vertices by a bounded offset: ``x + max_fraction * h * tanh(d)``.
 
     Each coordinate moves by less than ``max_fraction`` of the cell size ``h`` (a float or (3,)),

@@ -9,11 +9,12 @@ so seeded runs stop being repeatable. Everything that geomsci starts itself runs
 The count comes from, in order: an explicit argument (``--threads`` on the command line), the
 ``GEOMSCI_THREADS`` environment variable, then :func:`default_threads`.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 ENV_VAR = "GEOMSCI_THREADS"
 

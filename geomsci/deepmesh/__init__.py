@@ -1,4 +1,5 @@
 """DeepMesh: differentiable iso-surface extraction (marching cubes) and its applications."""
+
 from .drag import newtonian_drag, optimize_drag
 from .extract import extract_surface, sample_grid
 from .marching_cubes import marching_cubes

@@ -14,6 +14,7 @@ The shape is an SDF network, its surface extracted by ``extract_surface``; the l
 ``D + w (V / V0 - 1)^2`` is minimized through the DeepMesh backward.  Drag at exactly equal volume
 is reported by rescaling the final body by ``s = (V0 / V)^(1/3)`` (D scales as s^2).
 """
+
 from __future__ import annotations
 
 import torch
@@ -51,9 +52,20 @@ def newtonian_drag(points: torch.Tensor, faces: torch.Tensor, flow=(1.0, 0.0, 0.
     return cp_max * (face_areas(points, faces) * sin_theta**3).sum()
 
 
-def optimize_drag(net: torch.nn.Module, *, bounds=1.0, resolution: int = 39, steps: int = 150, lr: float = 1e-3,
-                  volume_weight: float = 20.0, eikonal_weight: float = 0.02, flow=(1.0, 0.0, 0.0), seed: int = 0,
-                  progress: bool = False, callback=None) -> dict:
+def optimize_drag(
+    net: torch.nn.Module,
+    *,
+    bounds=1.0,
+    resolution: int = 39,
+    steps: int = 150,
+    lr: float = 1e-3,
+    volume_weight: float = 20.0,
+    eikonal_weight: float = 0.02,
+    flow=(1.0, 0.0, 0.0),
+    seed: int = 0,
+    progress: bool = False,
+    callback=None,
+) -> dict:
     """Minimize ``newtonian_drag`` of ``net``'s surface while holding its initial volume.
 
     Returns
@@ -90,5 +102,14 @@ def optimize_drag(net: torch.nn.Module, *, bounds=1.0, resolution: int = 39, ste
         drag1 = float(newtonian_drag(m1.points, m1.cells, flow))
         vol1 = float(signed_volume(m1.points, m1.cells))
     d_eq = drag1 * (vol0 / vol1) ** (2.0 / 3.0)
-    return {"drag0": drag0, "volume0": vol0, "drag": drag1, "volume": vol1, "drag_equal_volume": d_eq,
-            "reduction": 1.0 - d_eq / drag0, "mesh0": m0, "mesh": m1, "history": history}
+    return {
+        "drag0": drag0,
+        "volume0": vol0,
+        "drag": drag1,
+        "volume": vol1,
+        "drag_equal_volume": d_eq,
+        "reduction": 1.0 - d_eq / drag0,
+        "mesh0": m0,
+        "mesh": m1,
+        "history": history,
+    }

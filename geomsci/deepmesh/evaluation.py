@@ -1,5 +1,6 @@
 """How close an extracted mesh is to its target: core's surface metrics plus the topology of the
 mesh (genus, components, watertightness)."""
+
 from __future__ import annotations
 
 from geomsci.core import geometry

@@ -22,9 +22,10 @@ field closes over.  The general form matters for fields that are not distances (
 Vertices where ``|grad s|`` vanishes or is not finite are *degenerate*: their ``dv/ds`` is set to
 zero, and non-finite upstream gradients ``dL/dv`` are zeroed too; both are counted in ``info``.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -94,8 +95,18 @@ def sample_grid(
     before geomsci 0.2: pass ``nodes - 1`` for the lattice of an older call.
     """
     dtype, device = _field_dtype_device(field, dtype, device)
-    return sample_field(field, bounds, resolution, chunk_size=chunk_size, narrow_band=narrow_band, level=level,
-                        dtype=dtype, device=device, progress=progress, who="extract_surface").values
+    return sample_field(
+        field,
+        bounds,
+        resolution,
+        chunk_size=chunk_size,
+        narrow_band=narrow_band,
+        level=level,
+        dtype=dtype,
+        device=device,
+        progress=progress,
+        who="extract_surface",
+    ).values
 
 
 def extract_surface(
@@ -140,8 +151,18 @@ def extract_surface(
         gradient was NaN/inf and was zeroed (filled in during ``backward``); ``dv_ds`` (V, 3).
     """
     dtype, device = _field_dtype_device(field, dtype, device)
-    grid = sample_field(field, bounds, resolution, chunk_size=chunk_size, narrow_band=narrow_band, level=level,
-                        dtype=dtype, device=device, progress=progress, who="extract_surface")
+    grid = sample_field(
+        field,
+        bounds,
+        resolution,
+        chunk_size=chunk_size,
+        narrow_band=narrow_band,
+        level=level,
+        dtype=dtype,
+        device=device,
+        progress=progress,
+        who="extract_surface",
+    )
     mesh = marching_cubes(grid, level)
     v = mesh.points.detach()  # (V, 3)
     info = {"values": grid.values, "grid": grid, "n_degenerate": 0, "n_nonfinite_grad": 0, "dv_ds": None}

@@ -11,6 +11,7 @@ to open a hole or split a component.  Each step::
 
 against samples Y (normals N_Y) of the target surface.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,9 +25,21 @@ from .extract import extract_surface
 from .sdf_net import eikonal_loss
 
 
-def fit_to_target(net: torch.nn.Module, target: Mesh, *, bounds=1.0, resolution: int = 39, steps: int = 200,
-                  n_points: int = 4000, lr: float = 1e-3, normal_weight: float = 0.01, eikonal_weight: float = 0.02,
-                  seed: int = 0, progress: bool = False, callback=None) -> list[dict]:
+def fit_to_target(
+    net: torch.nn.Module,
+    target: Mesh,
+    *,
+    bounds=1.0,
+    resolution: int = 39,
+    steps: int = 200,
+    n_points: int = 4000,
+    lr: float = 1e-3,
+    normal_weight: float = 0.01,
+    eikonal_weight: float = 0.02,
+    seed: int = 0,
+    progress: bool = False,
+    callback=None,
+) -> list[dict]:
     """Optimize ``net`` (an SDF network) so that its extracted surface matches ``target``.
 
     Parameters

@@ -8,6 +8,7 @@ sphere, is refined so that the soft-rasterized image of its extracted mesh match
 
 Gradients go image -> mesh vertices (SoftRas) -> field (DeepMesh dv/ds) -> network.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,10 +29,22 @@ def silhouette_iou(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.5) -> 
     return float((ma & mb).sum() / union) if union > 0 else 1.0
 
 
-def reconstruct_from_view(net: torch.nn.Module, target_images: dict, camera: Camera, *, bounds=1.0,
-                          resolution: int = 31, steps: int = 100, lr: float = 1e-3, depth_weight: float = 1.0,
-                          eikonal_weight: float = 0.02, sigma: float = 4e-4, seed: int = 0, progress: bool = False,
-                          callback=None) -> list[dict]:
+def reconstruct_from_view(
+    net: torch.nn.Module,
+    target_images: dict,
+    camera: Camera,
+    *,
+    bounds=1.0,
+    resolution: int = 31,
+    steps: int = 100,
+    lr: float = 1e-3,
+    depth_weight: float = 1.0,
+    eikonal_weight: float = 0.02,
+    sigma: float = 4e-4,
+    seed: int = 0,
+    progress: bool = False,
+    callback=None,
+) -> list[dict]:
     """Refine ``net`` so that its rendering from ``camera`` matches ``target_images``.
 
     Parameters
@@ -69,8 +82,7 @@ def reconstruct_from_view(net: torch.nn.Module, target_images: dict, camera: Cam
         opt.zero_grad()
         loss.backward()
         opt.step()
-        history.append({"step": step, "loss": float(loss.detach()),
-                        "iou": silhouette_iou(img["silhouette"].detach(), sil_t)})
+        history.append({"step": step, "loss": float(loss.detach()), "iou": silhouette_iou(img["silhouette"].detach(), sil_t)})
         if callback is not None:
             callback(step, mesh)
     return history

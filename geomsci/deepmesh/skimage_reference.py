@@ -1,5 +1,6 @@
 """The reference our marching cubes is measured against: scikit-image's mesh of the same grid, and
 the mean distance of a mesh to an analytic surface (used by tests and ``benchmarks/deepmesh.py``)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

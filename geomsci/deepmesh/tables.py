@@ -1,5 +1,6 @@
 """Moved to :mod:`geomsci.core.mc_tables` (the marching-cubes tables now live in core beside
 ``geomsci.core.isosurface``); this module re-exports its public names."""
+
 from geomsci.core.mc_tables import (  # noqa: F401
     CORNERS,
     DIAGONALS,

@@ -3,6 +3,7 @@
 Kept for the deepmesh CLI and for users who imported it; new code should use
 ``geomsci.core.io.load_grid`` (which returns a `Grid` and also reads vector grids (X, Y, Z, C)).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ to fixed open/close targets of the final template; ``clean_surface`` then flips 
 or removed template regions holding fewer than a fraction of its vertices and cuts the template
 again. ``finish`` runs both, as ``fit`` and ``fit_multiview`` end.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,5 +1,6 @@
 """How good a G-Shell fit is against its target mesh: core's surface metrics plus the topology of
 the open surface (boundary loops, manifoldness)."""
+
 from __future__ import annotations
 
 import torch

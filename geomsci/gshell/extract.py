@@ -34,6 +34,7 @@ Everything after the topology decisions is differentiable in s, nu and the grid 
 positions (hence a deformation). For regularizers, ``nu_template_sg`` interpolates nu with the
 interpolation coefficients detached, so those losses move nu only, not the template.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -129,12 +130,12 @@ def cut_open(points: torch.Tensor, faces: torch.Tensor, nu: torch.Tensor) -> tup
         one = cc == 1
         a, b, c = fr[:, 0], fr[:, 1], fr[:, 2]
         tri_one = torch.stack([a, x_ab, x_ca], 1)[one]
-        tri_two = torch.cat(
-            [torch.stack([x_ab, b, c], 1)[~one], torch.stack([x_ab, c, x_ca], 1)[~one]]
-        )
+        tri_two = torch.cat([torch.stack([x_ab, b, c], 1)[~one], torch.stack([x_ab, c, x_ca], 1)[~one]])
         all_faces = torch.cat([full, tri_one, tri_two])  # ids into [template points | boundary points]
         # a weld collapses the triangle (x_ab, c, x_ca) of a face whose removed vertex has nu = 0 into (a, c, a)
-        distinct = (all_faces[:, 0] != all_faces[:, 1]) & (all_faces[:, 1] != all_faces[:, 2]) & (all_faces[:, 2] != all_faces[:, 0])
+        distinct = (
+            (all_faces[:, 0] != all_faces[:, 1]) & (all_faces[:, 1] != all_faces[:, 2]) & (all_faces[:, 2] != all_faces[:, 0])
+        )
         all_faces = all_faces[distinct]
         used = torch.zeros(n + n_b, dtype=torch.bool, device=device)
         used[all_faces.reshape(-1)] = True

@@ -32,6 +32,7 @@ with ``multiview``), ``cleanup`` (3, 4) and ``evaluation``, and are re-exported 
    ``min_component`` of its vertices get nu's sign flipped at the template vertices and the
    template is cut again. ``FitResult.raw_mesh`` is the surface before this step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -120,8 +121,7 @@ def fit(
     """
     if not isinstance(target, Mesh):
         raise TypeError(
-            f"fit: target must be a Mesh (triangles or a point set), got {type(target).__name__}; "
-            f"wrap points as Mesh(points)"
+            f"fit: target must be a Mesh (triangles or a point set), got {type(target).__name__}; wrap points as Mesh(points)"
         )
     if target.dim != 3:
         raise ValueError(f"fit: target must be 3-D, got points of shape {tuple(target.points.shape)}")
@@ -182,7 +182,13 @@ def fit(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        rec = {"step": it, "loss": float(loss.detach()), "chamfer": float(cd.detach()), "nu": float(loss_nu.detach()), "faces": mesh.n_cells}
+        rec = {
+            "step": it,
+            "loss": float(loss.detach()),
+            "chamfer": float(cd.detach()),
+            "nu": float(loss_nu.detach()),
+            "faces": mesh.n_cells,
+        }
         history.append(rec)
         if progress and it % 10 == 0:
             bar.set_postfix(cd=f"{rec['chamfer']:.4f}", faces=rec["faces"])

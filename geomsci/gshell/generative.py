@@ -16,6 +16,7 @@ better), COV = fraction of reference shapes that are the nearest reference of so
 shape (higher is better), and the fraction of samples that are valid open manifolds (non-empty,
 manifold, one connected component, at least one boundary loop).
 """
+
 from __future__ import annotations
 
 import math
@@ -74,13 +75,15 @@ class GridVAE(nn.Module):
         super().__init__()
         self.latent, self.tau = latent, tau
         w = width
-        self.enc = nn.Sequential(
-            nn.Conv3d(2, w, 4, 2, 1), nn.SiLU(), nn.Conv3d(w, 2 * w, 4, 2, 1), nn.SiLU(), nn.Flatten()
-        )
+        self.enc = nn.Sequential(nn.Conv3d(2, w, 4, 2, 1), nn.SiLU(), nn.Conv3d(w, 2 * w, 4, 2, 1), nn.SiLU(), nn.Flatten())
         self.to_stats = nn.Linear(2 * w * 64, 2 * latent)
         self.from_z = nn.Linear(latent, 2 * w * 64)
         self.dec = nn.Sequential(
-            nn.SiLU(), nn.ConvTranspose3d(2 * w, w, 4, 2, 1), nn.SiLU(), nn.ConvTranspose3d(w, w, 4, 2, 1), nn.SiLU(),
+            nn.SiLU(),
+            nn.ConvTranspose3d(2 * w, w, 4, 2, 1),
+            nn.SiLU(),
+            nn.ConvTranspose3d(w, w, 4, 2, 1),
+            nn.SiLU(),
             nn.Conv3d(w, 2, 3, 1, 1),
         )
         self.w = w
@@ -109,8 +112,17 @@ class GridVAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
-def train_vae(grids: torch.Tensor, *, latent: int = 8, steps: int = 400, batch: int = 32, lr: float = 2e-3,
-              beta: float = 1e-2, seed: int = 0, progress: bool = True) -> tuple[GridVAE, list[float]]:
+def train_vae(
+    grids: torch.Tensor,
+    *,
+    latent: int = 8,
+    steps: int = 400,
+    batch: int = 32,
+    lr: float = 2e-3,
+    beta: float = 1e-2,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[GridVAE, list[float]]:
     """Train a `GridVAE` on grids (N, 2, 16, 16, 16): L1 reconstruction (relative to tau) + beta KL.
     Returns the model and the loss history."""
     from tqdm.auto import tqdm

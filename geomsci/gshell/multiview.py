@@ -18,6 +18,7 @@ images with known cameras (rendered by ``geomsci.core.render``).
    With ``use_nu=False`` the same pipeline renders and returns the watertight template (nu is
    ignored, no carving term): the baseline that shows why nu matters for open surfaces.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,9 @@ from .template import normalize, template_sdf
 from .training import make_optimizer
 
 
-def ring_cameras(n: int = 12, *, distance: float = 3.0, elevations=(30.0, -30.0), image_size: int = 96, fov: float = 40.0) -> list[Camera]:
+def ring_cameras(
+    n: int = 12, *, distance: float = 3.0, elevations=(30.0, -30.0), image_size: int = 96, fov: float = 40.0
+) -> list[Camera]:
     """``n`` cameras looking at the origin: ``n / len(elevations)`` azimuths per elevation (degrees),
     alternate rings offset by half a step, up = +z."""
     if not isinstance(n, int) or n < 1 or len(elevations) == 0:
@@ -84,9 +87,11 @@ def backproject(images: dict[str, torch.Tensor], camera: Camera, threshold: floa
     z = images["depth"].reshape(-1)[keep] / sil[keep]
     dirs, ortho = _rays(camera, sil.dtype, sil.device)
     dirs = dirs[keep]
-    cam_pts = torch.cat([dirs[:, :2], torch.zeros_like(z)[:, None]], 1) + torch.stack(
-        [torch.zeros_like(z), torch.zeros_like(z), z], 1
-    ) if ortho else dirs * z[:, None]
+    cam_pts = (
+        torch.cat([dirs[:, :2], torch.zeros_like(z)[:, None]], 1) + torch.stack([torch.zeros_like(z), torch.zeros_like(z), z], 1)
+        if ortho
+        else dirs * z[:, None]
+    )
     R, eye = camera.rotation.to(sil), camera.eye.to(sil)
     pts = cam_pts @ R + eye  # (M, 3)
     n = images["normals"].reshape(-1, 3)[keep]
@@ -246,12 +251,19 @@ def fit_multiview(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        history.append({"step": it, "loss": float(loss.detach()), "image": float(loss_img.detach()), "nu": float(loss_nu.detach()), "faces": mesh.n_cells})
+        history.append(
+            {
+                "step": it,
+                "loss": float(loss.detach()),
+                "image": float(loss_img.detach()),
+                "nu": float(loss_nu.detach()),
+                "faces": mesh.n_cells,
+            }
+        )
         if progress:
             bar.set_postfix(img=f"{history[-1]['image']:.4f}", faces=mesh.n_cells)
     targets = lambda p: carving_targets(p * scale + center, images, cameras, tau=h * scale)  # noqa: E731
-    _, final, clean = finish(model, targets, polish_steps=polish_steps, nu_lr=nu_lr, min_component=min_component,
-                             use_nu=use_nu)
+    _, final, clean = finish(model, targets, polish_steps=polish_steps, nu_lr=nu_lr, min_component=min_component, use_nu=use_nu)
     raw = Mesh(final.points.detach() * scale + center, final.cells, "triangle")
     out = Mesh(clean.points.detach() * scale + center, clean.cells, "triangle")
     return MultiviewResult(model, out, center, scale, history, raw)

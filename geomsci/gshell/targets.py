@@ -6,6 +6,7 @@ marching *cubes* (``geomsci.core.isosurface``, not G-Shell's marching tetrahedra
 SDF, then cut by planes with trimesh), so fits are measured against a reference the method did not
 make. All consistently oriented, outward.
 """
+
 from __future__ import annotations
 
 import numpy as np

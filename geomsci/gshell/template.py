@@ -6,6 +6,7 @@ closed surface, 0 outside, and for an open surface it still jumps by 1 across th
 fills each hole smoothly with w = 1/2. So ``s0 = sign(1/2 - w) * dist(x, target)`` is an SDF whose
 zero set is a *watertight* template containing the open target plus hole-filling patches.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """What the G-Shell fitting loops share: the optimizer over s, nu and the deformation."""
+
 from __future__ import annotations
 
 import torch

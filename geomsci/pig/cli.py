@@ -1,6 +1,7 @@
 """`geomsci pig ...` commands: ``solve`` (train and save) and ``predict`` (reuse a saved model).
 
 The demo step lives in ``geomsci.pig.demo``; it is re-exported here for the root CLI."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,7 @@ import typer
 
 from .demo import demo  # noqa: F401  (the root CLI's `geomsci demo` finds it here)
 
-app = typer.Typer(help="Physics-Informed Gaussians: solve PDE problems with PIG or a PINN baseline.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Physics-Informed Gaussians: solve PDE problems with PIG or a PINN baseline.", no_args_is_help=True)
 
 MODEL_FORMAT = "geomsci.pig.model/1"
 
@@ -51,9 +51,18 @@ def _build(problem_name: str, model: str, gaussians: int, seed: int, preset: str
 
 
 def _model_file(net, kind: str, kw: dict, problem, which: str, rel_l2: float, step: int, state: dict) -> dict:
-    return {"format": MODEL_FORMAT, "problem": problem.name, "model": kind, "model_kwargs": kw, "dim": problem.dim,
-            "bounds": problem.bounds.tolist(), "which": which, "rel_l2": rel_l2, "step": step,
-            "state_dict": {k: v.detach().cpu() for k, v in state.items()}}
+    return {
+        "format": MODEL_FORMAT,
+        "problem": problem.name,
+        "model": kind,
+        "model_kwargs": kw,
+        "dim": problem.dim,
+        "bounds": problem.bounds.tolist(),
+        "which": which,
+        "rel_l2": rel_l2,
+        "step": step,
+        "state_dict": {k: v.detach().cpu() for k, v in state.items()},
+    }
 
 
 def load_model(path: Path, device: str = "cpu"):
@@ -95,8 +104,12 @@ def _write_outputs(problem, net, result, out: Path, label: str) -> list[Path]:
     else:
         paths.append(_atomic(out / f"{label}_solution.npz", lambda p: save_grid(field, p, channels=["u", "reference", "error"])))
     h = result.history
-    paths.append(_atomic(out / f"{label}_history.csv",
-                         lambda p: write_table(p, {"step": h["eval_step"], "time_s": h["eval_time"], "rel_l2": h["rel_l2"]})))
+    paths.append(
+        _atomic(
+            out / f"{label}_history.csv",
+            lambda p: write_table(p, {"step": h["eval_step"], "time_s": h["eval_time"], "rel_l2": h["rel_l2"]}),
+        )
+    )
     return paths
 
 
@@ -108,18 +121,25 @@ def _outputs(out: Path, label: str, dim: int) -> list[Path]:
 
 @app.command()
 def solve(
-    problem: str = typer.Argument(..., help="helmholtz, helmholtz_high, klein_gordon, flow_mixing, diffusion, allen_cahn, poisson_mesh"),
+    problem: str = typer.Argument(
+        ..., help="helmholtz, helmholtz_high, klein_gordon, flow_mixing, diffusion, allen_cahn, poisson_mesh"
+    ),
     iters: int = typer.Option(0, "--iters", help="optimiser steps (0: 1000, or the paper's count with --preset paper)"),
     gaussians: int = typer.Option(0, "--gaussians", help="Gaussians per feature channel (PIG; 0: the preset's setting)"),
-    budget: float = typer.Option(0.0, "--budget",
-                                 help="wall-clock seconds of training instead of --iters (evaluation and set-up not counted; 0: use --iters)"),
+    budget: float = typer.Option(
+        0.0,
+        "--budget",
+        help="wall-clock seconds of training instead of --iters (evaluation and set-up not counted; 0: use --iters)",
+    ),
     preset: str = typer.Option("cpu", "--preset", help="cpu (package sizes) or paper (the paper's sizes, for a GPU)"),
     model: str = typer.Option("pig", "--model", help="pig or pinn"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device", help="torch device: cpu or cuda"),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads (default: $GEOMSCI_THREADS or half the cores)"),
     force: bool = typer.Option(False, "--force", help="overwrite existing outputs"),
-    out: Path = typer.Option(Path("pig_output"), "--out", "-o", help="folder for the model, PNGs, the solution field and the history"),
+    out: Path = typer.Option(
+        Path("pig_output"), "--out", "-o", help="folder for the model, PNGs, the solution field and the history"
+    ),
 ):
     """Train a PIG (or PINN) on PROBLEM; save the final model and the best state, plots, field and history to OUT."""
     import torch
@@ -156,9 +176,13 @@ def solve(
         _atomic(paths[1], lambda p: torch.save(best, p))
         net.load_state_dict(res.best_state)  # plots and field show the best state
         written = _write_outputs(prob, net, res, out, label)
-    clock = f"{res.seconds:.1f} s training on the wall clock" + (f", {res.setup_seconds:.1f} s set-up" if res.setup_seconds > 1 else "")
-    typer.echo(f"{problem} {model}: rel. L2 final {res.final_rel_l2:.3e}, best {res.best_rel_l2:.3e} at step {res.best_step} "
-               f"({res.steps} steps, {clock}, {res.mode} step)")
+    clock = f"{res.seconds:.1f} s training on the wall clock" + (
+        f", {res.setup_seconds:.1f} s set-up" if res.setup_seconds > 1 else ""
+    )
+    typer.echo(
+        f"{problem} {model}: rel. L2 final {res.final_rel_l2:.3e}, best {res.best_rel_l2:.3e} at step {res.best_step} "
+        f"({res.steps} steps, {clock}, {res.mode} step)"
+    )
     typer.echo(f"  wrote {paths[0]} (final model, rel. L2 {res.final_rel_l2:.3e})")
     typer.echo(f"  wrote {paths[1]} (best state, rel. L2 {res.best_rel_l2:.3e}, step {res.best_step})")
     for p in written:
@@ -227,5 +251,7 @@ def predict(
     else:
         cols = {f"x{j}": x[:, j].numpy() for j in range(x.shape[1])}
         _atomic(out, lambda p: write_table(p, {**cols, "u": u}))
-    typer.echo(f"{saved['problem']} {saved['model']} ({saved['which']} state, rel. L2 {saved['rel_l2']:.3e}): "
-               f"u at {x.shape[0]} points -> {out}")
+    typer.echo(
+        f"{saved['problem']} {saved['model']} ({saved['which']} state, rel. L2 {saved['rel_l2']:.3e}): "
+        f"u at {x.shape[0]} points -> {out}"
+    )

@@ -10,6 +10,7 @@ Two presets:
 - ``"paper"``: the sizes of Kang et al. (2025), Table 1, for a GPU: Gaussians, collocation points
   per step and Adam iterations (``paper_iters``), Adam only (see docs/pig.md on L-BFGS).
 """
+
 from __future__ import annotations
 
 _PIG = {"n_gaussians": 100, "channels": 4, "hidden": 16, "n_hidden_layers": 1}
@@ -19,19 +20,44 @@ _CAUSAL = {"causal_eps": 10.0, "causal_bins": 16}
 _TRAIN = {
     # problem: (shared trainer settings, PIG overrides, PINN overrides)
     "helmholtz": ({"n_collocation": 1000, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 1e-3}),
-    "helmholtz_high": ({"n_collocation": 2000, "n_data": 400, "adam_fraction": 0.5, "lbfgs_points": 6000},
-                       {"lr": 3e-3, "adam_fraction": 1.0, "chunk_size": 256}, {"lr": 3e-3}),
-    "klein_gordon": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2}, {"lr": 3e-3}),
-    "flow_mixing": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 6e-2}, {"lr": 3e-3}),
-    "diffusion": ({"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000}, {"lr": 1e-2, **_CAUSAL}, {"lr": 3e-3}),
-    "allen_cahn": ({"n_collocation": 3000, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 8000},
-                   {"lr": 1e-2, **_CAUSAL}, {"lr": 3e-3}),
-    "poisson_mesh": ({"n_collocation": 500, "n_data": 300, "adam_fraction": 0.25, "lbfgs_points": 3000}, {"lr": 1e-2}, {"lr": 3e-3}),
+    "helmholtz_high": (
+        {"n_collocation": 2000, "n_data": 400, "adam_fraction": 0.5, "lbfgs_points": 6000},
+        {"lr": 3e-3, "adam_fraction": 1.0, "chunk_size": 256},
+        {"lr": 3e-3},
+    ),
+    "klein_gordon": (
+        {"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000},
+        {"lr": 1e-2},
+        {"lr": 3e-3},
+    ),
+    "flow_mixing": (
+        {"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000},
+        {"lr": 6e-2},
+        {"lr": 3e-3},
+    ),
+    "diffusion": (
+        {"n_collocation": 1500, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 4000},
+        {"lr": 1e-2, **_CAUSAL},
+        {"lr": 3e-3},
+    ),
+    "allen_cahn": (
+        {"n_collocation": 3000, "n_data": 300, "adam_fraction": 0.5, "lbfgs_points": 8000},
+        {"lr": 1e-2, **_CAUSAL},
+        {"lr": 3e-3},
+    ),
+    "poisson_mesh": (
+        {"n_collocation": 500, "n_data": 300, "adam_fraction": 0.25, "lbfgs_points": 3000},
+        {"lr": 1e-2},
+        {"lr": 3e-3},
+    ),
 }
 # (2+1)-D problems: wider initial Gaussians (10 % of each extent) so that 4 x 100 of them cover the box
-_PIG_MODEL = {"helmholtz_high": {"n_gaussians": 900, "sigma_init": 0.03, "truncate_tol": 1e-6},
-              "klein_gordon": {"sigma_init_frac": 0.1}, "flow_mixing": {"sigma_init_frac": 0.1},
-              "diffusion": {"sigma_init_frac": 0.1}}
+_PIG_MODEL = {
+    "helmholtz_high": {"n_gaussians": 900, "sigma_init": 0.03, "truncate_tol": 1e-6},
+    "klein_gordon": {"sigma_init_frac": 0.1},
+    "flow_mixing": {"sigma_init_frac": 0.1},
+    "diffusion": {"sigma_init_frac": 0.1},
+}
 
 
 # ---- the paper's sizes (Kang et al. 2025): PIG only, Adam only, on a GPU --------------------------------
@@ -55,8 +81,7 @@ def _check_preset(problem: str, preset: str) -> None:
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     if preset == "paper" and problem not in PAPER:
-        raise ValueError(f"preset 'paper' covers the paper's Table 1 problems {sorted(PAPER)}, not {problem!r}; "
-                         f"use preset 'cpu'")
+        raise ValueError(f"preset 'paper' covers the paper's Table 1 problems {sorted(PAPER)}, not {problem!r}; use preset 'cpu'")
 
 
 def paper_iters(problem: str) -> int:

@@ -4,6 +4,7 @@
 losses of a block of steps and asks it to evaluate at the block's end (every ``eval_every``
 steps), so a GPU run synchronises once per block, not once per step.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,15 +17,19 @@ def relative_l2(model, x: torch.Tensor, u: torch.Tensor, chunk_size: int = 8192)
     """||u_model - u|| / ||u|| over the points ``x`` (M, d) with reference values ``u`` (M,)."""
     if not isinstance(u, torch.Tensor) or u.shape != (x.shape[0],):
         shape = tuple(u.shape) if isinstance(u, torch.Tensor) else type(u).__name__
-        raise ValueError(f"relative_l2: u must be a tensor of shape (M,) = ({x.shape[0]},), one value per point of x, got {shape}")
+        raise ValueError(
+            f"relative_l2: u must be a tensor of shape (M,) = ({x.shape[0]},), one value per point of x, got {shape}"
+        )
     if chunk_size < 1:
         raise ValueError(f"relative_l2: chunk_size must be >= 1, got {chunk_size}")
     with torch.no_grad():
         pred = torch.cat([model(xc)[:, 0] for xc in torch.split(x, chunk_size)])
         err, ref = torch.stack([torch.linalg.vector_norm(pred - u), torch.linalg.vector_norm(u)]).tolist()
         if not 0 < ref < math.inf:
-            raise ValueError(f"relative_l2: the reference u has norm {ref} (it must be finite and nonzero: check the "
-                             "problem's solution and test points for NaN, inf or an all-zero solution)")
+            raise ValueError(
+                f"relative_l2: the reference u has norm {ref} (it must be finite and nonzero: check the "
+                "problem's solution and test points for NaN, inf or an all-zero solution)"
+            )
         return err / ref
 
 
@@ -51,8 +56,15 @@ class Monitor:
         self.best_rel_l2, self.best_step, self.best_state = math.inf, 0, None
         self.total = total
         fmt = "{l_bar}{bar}| {n:.1f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]" if unit == "s" else None
-        self.bar = tqdm(total=total, disable=not progress, desc=f"{type(model).__name__} {problem.name}", unit=unit,
-                        leave=False, mininterval=2.0, bar_format=fmt)
+        self.bar = tqdm(
+            total=total,
+            disable=not progress,
+            desc=f"{type(model).__name__} {problem.name}",
+            unit=unit,
+            leave=False,
+            mininterval=2.0,
+            bar_format=fmt,
+        )
 
     def log_steps(self, steps: list[int], times: list[float], losses: list[float]) -> None:
         """Record a block of steps (their step numbers, training clock and losses)."""

@@ -17,6 +17,7 @@ Chain rule through ``z = W h + b`` then ``a = tanh(z)`` (per hidden unit, per di
     a'    = 1 - a^2            a''   = -2 a a'
     a_j   = a' z_j             a_jj  = a'' z_j^2 + a' z_jj
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,28 +6,48 @@ the loss and the directional derivative back to the host inside every line searc
 be captured and runs eagerly on every device; its guard therefore checks on the host after each
 call (one sync per call is already there).
 """
+
 from __future__ import annotations
 
 import copy
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 LBFGS_INNER = 10  # L-BFGS iterations per optimiser call; each counts as one step
 
 
-def run_lbfgs(model, params: list, loss_fn: Callable, draw: Callable, monitor, *, step: int, train_time: float,
-              stop: Callable[[int, float], bool], position: Callable[[int, float], float], now: Callable[[], float],
-              eval_every: int, resample_every: int | None) -> tuple[int, float, int]:
+def run_lbfgs(
+    model,
+    params: list,
+    loss_fn: Callable,
+    draw: Callable,
+    monitor,
+    *,
+    step: int,
+    train_time: float,
+    stop: Callable[[int, float], bool],
+    position: Callable[[int, float], float],
+    now: Callable[[], float],
+    eval_every: int,
+    resample_every: int | None,
+) -> tuple[int, float, int]:
     """Run L-BFGS until ``stop(step, train_time)``; returns (step, train_time, NaN restores).
 
     loss_fn(xi, cons) -> scalar loss; draw() -> a fresh (xi, cons) batch; monitor: a ``Monitor``
     (history, evaluation every ``eval_every`` steps); position(step, time): the progress-bar value.
     """
     batch = draw()
-    make = lambda: torch.optim.LBFGS(params, lr=1.0, max_iter=LBFGS_INNER, history_size=50, line_search_fn="strong_wolfe",
-                                     tolerance_grad=0.0, tolerance_change=0.0)
+    make = lambda: torch.optim.LBFGS(
+        params,
+        lr=1.0,
+        max_iter=LBFGS_INNER,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+    )
     lbfgs = make()
 
     def closure():

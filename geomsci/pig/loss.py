@@ -9,6 +9,7 @@ Every operation has shapes fixed by the batch sizes and reads no value back to t
 loss can be captured in a CUDA graph or compiled; the time bins are summed through a one-hot
 matrix product rather than ``index_add`` so that the sum is deterministic on a GPU too.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,9 +39,18 @@ def copy_batch_(dst: tuple, src: tuple) -> None:
             a.x_pair.copy_(b.x_pair)
 
 
-def physics_loss(problem: Problem, model, xi: torch.Tensor, cons: list[Constraint], *, residual_weight: float = 1.0,
-                 causal_eps: float | None = None, causal_bins: int = 16, method: str = "closed",
-                 chunk_size: int = 8192) -> torch.Tensor:
+def physics_loss(
+    problem: Problem,
+    model,
+    xi: torch.Tensor,
+    cons: list[Constraint],
+    *,
+    residual_weight: float = 1.0,
+    causal_eps: float | None = None,
+    causal_bins: int = 16,
+    method: str = "closed",
+    chunk_size: int = 8192,
+) -> torch.Tensor:
     """The scalar loss of the module docstring at collocation points ``xi`` (P, d) and ``cons``."""
     jet = model.jet(xi, order=problem.order, dims=problem.second_dims, method=method, chunk_size=chunk_size)
     r = problem.residual(jet, xi) / problem.residual_scale  # (P,)

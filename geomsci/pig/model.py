@@ -24,6 +24,7 @@ Mahalanobis distance to the chunk's bounding box satisfies q_min <= 2 ln(1/tol);
 Gaussian is below ``tol`` on the whole chunk, so FE_k changes by at most tol * sum_i |f_ki| over
 the dropped ones (derivatives by the same factor times |g| and |g_j^2 - P_jj| there).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,15 +44,18 @@ def _check_points(x: torch.Tensor, dim: int, who: str, like: torch.Tensor | None
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{who}: x must be a tensor of shape (P, {dim}), got {shape}")
     if like is not None and (x.dtype != like.dtype or x.device != like.device):
-        raise ValueError(f"{who}: x is {x.dtype} on {x.device} but the model's parameters are {like.dtype} on "
-                         f"{like.device}; pass x.to(dtype={like.dtype}, device='{like.device}')")
+        raise ValueError(
+            f"{who}: x is {x.dtype} on {x.device} but the model's parameters are {like.dtype} on "
+            f"{like.device}; pass x.to(dtype={like.dtype}, device='{like.device}')"
+        )
 
 
 def _check_bounds(bounds, dim: int, who: str) -> torch.Tensor:
     b = torch.as_tensor(bounds, dtype=torch.float64)
     if b.shape != (2, dim) or not bool(torch.isfinite(b).all()) or not bool((b[1] > b[0]).all()):
-        raise ValueError(f"{who}: bounds must be ((lo_1..lo_d), (hi_1..hi_d)), finite, with hi > lo and d = {dim}, "
-                         f"got {b.tolist()}")
+        raise ValueError(
+            f"{who}: bounds must be ((lo_1..lo_d), (hi_1..hi_d)), finite, with hi > lo and d = {dim}, got {b.tolist()}"
+        )
     return b
 
 
@@ -96,8 +100,9 @@ class JetModel(nn.Module):
         if perm is not None:  # back to the caller's order
             inv = torch.empty_like(perm)
             inv[perm] = torch.arange(perm.numel(), device=perm.device)
-            jet = Jet(jet.value[inv], None if jet.grad is None else jet.grad[inv],
-                      None if jet.hess is None else jet.hess[inv], jet.dims)
+            jet = Jet(
+                jet.value[inv], None if jet.grad is None else jet.grad[inv], None if jet.hess is None else jet.hess[inv], jet.dims
+            )
         return jet
 
     def _chunk_order(self, x: torch.Tensor, chunk_size: int) -> torch.Tensor | None:
@@ -138,13 +143,33 @@ class PIG(JetModel):
     (M, d(d-1)/2) for full covariance, M = K N; ``channel`` (M,) is the channel of each Gaussian.
     """
 
-    def __init__(self, dim: int, bounds, n_gaussians: int = 400, channels: int = 4, hidden: int = 16,
-                 n_hidden_layers: int = 1, out_dim: int = 1, covariance: str = "diag", sigma_init=None,
-                 scale_param: str = "softplus", truncate_tol: float | None = None, seed: int = 0,
-                 dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        dim: int,
+        bounds,
+        n_gaussians: int = 400,
+        channels: int = 4,
+        hidden: int = 16,
+        n_hidden_layers: int = 1,
+        out_dim: int = 1,
+        covariance: str = "diag",
+        sigma_init=None,
+        scale_param: str = "softplus",
+        truncate_tol: float | None = None,
+        seed: int = 0,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__()
-        _check_sizes("PIG", dim=(dim, 1), n_gaussians=(n_gaussians, 1), channels=(channels, 1), hidden=(hidden, 1),
-                     n_hidden_layers=(n_hidden_layers, 0), out_dim=(out_dim, 1))
+        _check_sizes(
+            "PIG",
+            dim=(dim, 1),
+            n_gaussians=(n_gaussians, 1),
+            channels=(channels, 1),
+            hidden=(hidden, 1),
+            n_hidden_layers=(n_hidden_layers, 0),
+            out_dim=(out_dim, 1),
+        )
         if covariance not in ("diag", "full"):
             raise ValueError(f"PIG: covariance must be 'diag' or 'full', got {covariance!r}")
         if scale_param not in ("softplus", "log"):
@@ -283,8 +308,14 @@ class PIG(JetModel):
         dims = tuple(dims) if order == 2 else ()
         for j in dims:
             a = Pm[..., j, :]  # (K, N, d) coefficients of x in (P x)_j
-            cj = torch.cat([Pmu[..., j : j + 1] ** 2 - Pm[..., j, j : j + 1], -2.0 * Pmu[..., j : j + 1] * a,
-                            twice * a[..., ii] * a[..., kk]], -1)  # (K, N, D2)
+            cj = torch.cat(
+                [
+                    Pmu[..., j : j + 1] ** 2 - Pm[..., j, j : j + 1],
+                    -2.0 * Pmu[..., j : j + 1] * a,
+                    twice * a[..., ii] * a[..., kk],
+                ],
+                -1,
+            )  # (K, N, D2)
             cols.append(f.unsqueeze(-1) * cj)
         sums = torch.bmm(G, torch.cat(cols, -1))  # (K, P, 1 + d (1 + d) + S D2)
         value = sums[:, :, 0].T  # (P, K)

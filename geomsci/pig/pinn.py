@@ -2,6 +2,7 @@
 jets (forward mode, ``geomsci.pig.jet``) as PIG so both are trained by the same code at the same
 cost per derivative.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,9 @@ class PINN(JetModel):
     out_dim, seed, dtype, device : as in ``PIG``
     """
 
-    def __init__(self, dim: int, bounds, width: int = 64, depth: int = 4, out_dim: int = 1, seed: int = 0,
-                 dtype=torch.float64, device=None):
+    def __init__(
+        self, dim: int, bounds, width: int = 64, depth: int = 4, out_dim: int = 1, seed: int = 0, dtype=torch.float64, device=None
+    ):
         super().__init__()
         _check_sizes("PINN", dim=(dim, 1), width=(width, 1), depth=(depth, 1), out_dim=(out_dim, 1))
         b = _check_bounds(bounds, dim, "PINN").to(dtype)

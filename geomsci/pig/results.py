@@ -7,11 +7,11 @@
   with the Gaussian centres of a PIG drawn over the prediction.
 - ``plot_history``: PNG of relative L2 error against training time for several runs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from geomsci.core.grid import Grid

@@ -19,6 +19,7 @@ priming step allocates the Adam moments, then parameters, moments and the genera
 so for the same seed they give the same losses up to round-off. If capture fails the step falls
 back to eager with a warning naming the reason.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -65,8 +66,20 @@ class AdamStep:
     After construction the state is: parameters as given, Adam moments zero, generator at ``seed``.
     """
 
-    def __init__(self, problem: Problem, model, *, n_collocation: int, n_data: int, rates: dict, lr_final_factor: float,
-                 loss_kwargs: dict, seed: int, log_size: int, mode: str = "eager"):
+    def __init__(
+        self,
+        problem: Problem,
+        model,
+        *,
+        n_collocation: int,
+        n_data: int,
+        rates: dict,
+        lr_final_factor: float,
+        loss_kwargs: dict,
+        seed: int,
+        log_size: int,
+        mode: str = "eager",
+    ):
         if mode not in MODES:
             raise ValueError(f"AdamStep: mode must be one of {MODES}, got {mode!r}")
         p0 = next(model.parameters())
@@ -85,8 +98,11 @@ class AdamStep:
         tensor = partial(torch.tensor, dtype=self.dtype, device=self.device)
         self.lrs = [tensor(r) for r in self.base_rates]  # 0-dim: rewritten in place by the step
         cuda = self.device.type == "cuda"
-        self.adam = torch.optim.Adam([{"params": ps, "lr": lr, "name": name} for (name, ps), lr in zip(groups.items(), self.lrs)],
-                                     fused=True, capturable=cuda)
+        self.adam = torch.optim.Adam(
+            [{"params": ps, "lr": lr, "name": name} for (name, ps), lr in zip(groups.items(), self.lrs)],
+            fused=True,
+            capturable=cuda,
+        )
         self.frac = tensor(0.0)  # schedule position in [0, 1], written by the host before each step
         self.lr_scale = tensor(1.0)  # halved by the guard at each restore
         self.log = torch.zeros(log_size, dtype=self.dtype, device=self.device)  # loss per step since the last read
@@ -107,8 +123,7 @@ class AdamStep:
             except Exception as err:  # keep the run: eager gives the same numbers, only slower
                 self._graphs = {}
                 self.mode, self.fallback_reason = "eager", f"CUDA graph capture failed ({type(err).__name__}: {err})"
-                warnings.warn(f"geomsci.pig: {self.fallback_reason}; training with the eager step", RuntimeWarning,
-                              stacklevel=3)
+                warnings.warn(f"geomsci.pig: {self.fallback_reason}; training with the eager step", RuntimeWarning, stacklevel=3)
                 torch.cuda.synchronize(self.device)
                 self._reset()
 

@@ -15,6 +15,7 @@ losses are read, the NaN guard runs on the device (a non-finite loss or paramete
 last good copy of parameters and Adam moments and halves the learning rates) and the test error
 is evaluated (``geomsci.pig.evaluation.Monitor``).
 """
+
 from __future__ import annotations
 
 import math
@@ -75,13 +76,35 @@ def _check_train_args(**kw) -> None:
             raise ValueError(f"train: {name} must be an integer >= 1, got {v!r}")
 
 
-def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = None, adam_fraction: float = 0.8,
-          lr: float = 1e-2, lr_means: float | None = None, lr_scales: float | None = None,
-          lr_final_factor: float = 0.1, n_collocation: int = 2000, n_data: int = 500, resample_every: int = 1,
-          lbfgs_points: int | None = None, lbfgs_resample_every: int | None = None, causal_eps: float | None = None, causal_bins: int = 16,
-          residual_weight: float = 1.0, eval_every: int = 50, n_eval: int = 20000, seed: int = 0, method: str = "closed",
-          chunk_size: int = 8192, progress: bool = True, clock: str = "wall", compile: bool | None = None,
-          max_seconds: float | None = None) -> TrainResult:
+def train(
+    problem: Problem,
+    model,
+    *,
+    iters: int = 2000,
+    budget: float | None = None,
+    adam_fraction: float = 0.8,
+    lr: float = 1e-2,
+    lr_means: float | None = None,
+    lr_scales: float | None = None,
+    lr_final_factor: float = 0.1,
+    n_collocation: int = 2000,
+    n_data: int = 500,
+    resample_every: int = 1,
+    lbfgs_points: int | None = None,
+    lbfgs_resample_every: int | None = None,
+    causal_eps: float | None = None,
+    causal_bins: int = 16,
+    residual_weight: float = 1.0,
+    eval_every: int = 50,
+    n_eval: int = 20000,
+    seed: int = 0,
+    method: str = "closed",
+    chunk_size: int = 8192,
+    progress: bool = True,
+    clock: str = "wall",
+    compile: bool | None = None,
+    max_seconds: float | None = None,
+) -> TrainResult:
     """Train ``model`` (a `PIG` or `PINN`) on ``problem``; see the module docstring for the schedule.
 
     Parameters
@@ -113,20 +136,35 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         capped run still finishes its schedule (the paper's iteration counts "as far as time allows")
     """
     if not isinstance(problem, Problem):
-        raise TypeError(f"train: problem must be a geomsci.pig.problems.Problem (e.g. get_problem('helmholtz')), "
-                        f"got {type(problem).__name__}")
+        raise TypeError(
+            f"train: problem must be a geomsci.pig.problems.Problem (e.g. get_problem('helmholtz')), got {type(problem).__name__}"
+        )
     if not (isinstance(model, torch.nn.Module) and hasattr(model, "jet") and hasattr(model, "param_groups")):
-        raise TypeError(f"train: model must be a PIG or PINN (a module with jet() and param_groups()), got {type(model).__name__}")
+        raise TypeError(
+            f"train: model must be a PIG or PINN (a module with jet() and param_groups()), got {type(model).__name__}"
+        )
     if budget is None and iters < 1:
         raise ValueError(f"train: iters must be >= 1, got {iters}")
     if budget is not None and not 0 < budget < math.inf:
         raise ValueError(f"train: budget must be a positive, finite number of seconds, got {budget}")
     if max_seconds is not None and not 0 < max_seconds < math.inf:
         raise ValueError(f"train: max_seconds must be a positive, finite number of seconds, got {max_seconds}")
-    _check_train_args(lr=lr, lr_means=lr_means, lr_scales=lr_scales, lr_final_factor=lr_final_factor,
-                      residual_weight=residual_weight, causal_eps=causal_eps, n_collocation=n_collocation, n_data=n_data,
-                      resample_every=resample_every, lbfgs_points=lbfgs_points, lbfgs_resample_every=lbfgs_resample_every,
-                      causal_bins=causal_bins, eval_every=eval_every, n_eval=n_eval)
+    _check_train_args(
+        lr=lr,
+        lr_means=lr_means,
+        lr_scales=lr_scales,
+        lr_final_factor=lr_final_factor,
+        residual_weight=residual_weight,
+        causal_eps=causal_eps,
+        n_collocation=n_collocation,
+        n_data=n_data,
+        resample_every=resample_every,
+        lbfgs_points=lbfgs_points,
+        lbfgs_resample_every=lbfgs_resample_every,
+        causal_bins=causal_bins,
+        eval_every=eval_every,
+        n_eval=n_eval,
+    )
     if clock not in ("wall", "cpu"):
         raise ValueError(f"train: clock must be 'wall' or 'cpu', got {clock!r}")
     now = time.perf_counter if clock == "wall" else time.process_time
@@ -140,10 +178,12 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         warnings.warn(f"geomsci.pig.train: {reason}; training with the eager step", RuntimeWarning, stacklevel=2)
 
     total = budget if budget is not None else iters
-    monitor = Monitor(problem, model, n_eval=n_eval, seed=seed, total=total, unit="s" if budget is not None else "it",
-                      progress=progress)
-    loss_kwargs = dict(residual_weight=residual_weight, causal_eps=causal_eps, causal_bins=causal_bins, method=method,
-                       chunk_size=chunk_size)
+    monitor = Monitor(
+        problem, model, n_eval=n_eval, seed=seed, total=total, unit="s" if budget is not None else "it", progress=progress
+    )
+    loss_kwargs = dict(
+        residual_weight=residual_weight, causal_eps=causal_eps, causal_bins=causal_bins, method=method, chunk_size=chunk_size
+    )
     rates = {"weights": lr, "means": lr if lr_means is None else lr_means, "scales": lr if lr_scales is None else lr_scales}
     # how far the run is, as a fraction of it: steps, seconds, or the larger of the two with max_seconds
     if budget is not None:
@@ -159,8 +199,18 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
     t_setup = time.perf_counter()
     stepper = None
     if adam_fraction > 0:
-        stepper = AdamStep(problem, model, n_collocation=n_collocation, n_data=n_data, rates=rates,
-                           lr_final_factor=lr_final_factor, loss_kwargs=loss_kwargs, seed=seed, log_size=eval_every, mode=mode)
+        stepper = AdamStep(
+            problem,
+            model,
+            n_collocation=n_collocation,
+            n_data=n_data,
+            rates=rates,
+            lr_final_factor=lr_final_factor,
+            loss_kwargs=loss_kwargs,
+            seed=seed,
+            log_size=eval_every,
+            mode=mode,
+        )
     setup_seconds = time.perf_counter() - t_setup
     monitor.evaluate(0, 0.0, 0.0)
     # ---- Adam phase: blocks of eval_every steps without a host read --------------------------------
@@ -185,14 +235,33 @@ def train(problem: Problem, model, *, iters: int = 2000, budget: float | None = 
         gen = stepper.gen if stepper is not None else torch.Generator(device=p0.device).manual_seed(seed)
         n_lbfgs = lbfgs_points or 2 * n_collocation
         step, train_time, lbfgs_restores = run_lbfgs(
-            model, [p for ps in model.param_groups().values() for p in ps], lambda xi, cons: physics_loss(problem, model, xi, cons, **loss_kwargs),
-            lambda: draw_batch(problem, n_lbfgs, n_data, gen, p0.dtype), monitor, step=step, train_time=train_time, stop=stop,
-            position=position, now=now, eval_every=eval_every, resample_every=lbfgs_resample_every)
+            model,
+            [p for ps in model.param_groups().values() for p in ps],
+            lambda xi, cons: physics_loss(problem, model, xi, cons, **loss_kwargs),
+            lambda: draw_batch(problem, n_lbfgs, n_data, gen, p0.dtype),
+            monitor,
+            step=step,
+            train_time=train_time,
+            stop=stop,
+            position=position,
+            now=now,
+            eval_every=eval_every,
+            resample_every=lbfgs_resample_every,
+        )
         restores += lbfgs_restores
     h = monitor.history
     if h["eval_step"][-1] != step:
         monitor.evaluate(step, train_time, position(step, train_time))
     monitor.close()
-    return TrainResult(final_rel_l2=h["rel_l2"][-1], best_rel_l2=monitor.best_rel_l2, best_step=monitor.best_step, steps=step,
-                       seconds=train_time, nan_restores=restores, history=h, best_state=monitor.best_state,
-                       mode=stepper.mode if stepper is not None else "eager", setup_seconds=setup_seconds)
+    return TrainResult(
+        final_rel_l2=h["rel_l2"][-1],
+        best_rel_l2=monitor.best_rel_l2,
+        best_step=monitor.best_step,
+        steps=step,
+        seconds=train_time,
+        nan_restores=restores,
+        history=h,
+        best_state=monitor.best_state,
+        mode=stepper.mode if stepper is not None else "eager",
+        setup_seconds=setup_seconds,
+    )

@@ -7,13 +7,14 @@ compares; `corpus_table` runs them all and gives the rows of the table in docs/i
 
 Run ``python tests/core/io_corpus.py`` to print that table (markdown).
 """
+
 from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -95,18 +96,29 @@ def _meshio_surface(ext, **kwargs):
         cd = {k: v[0] for k, v in cdata.items()}
         if ext == "msh":  # meshio writes physical tags in 2.2 only (4.1 needs entity information it does not have)
             cd = {"physical": region + 1} if kwargs.get("file_format") == "gmsh22" else {}
-        exp = Expected(pts, faces, "triangle", pdata, cd, ordered=ext != "stl",
-                       dtype="float32" if ext == "stl" and kwargs.get("binary") else "float64",
-                       atol=1e-4 if ext == "stl" else _atol(ext, kwargs),
-                       note="geometry only" if ext in ("stl", "obj", "off") else "fields kept" + ("; gmsh:physical as 'physical'" if cd.get("physical") is not None else ""))
+        exp = Expected(
+            pts,
+            faces,
+            "triangle",
+            pdata,
+            cd,
+            ordered=ext != "stl",
+            dtype="float32" if ext == "stl" and kwargs.get("binary") else "float64",
+            atol=1e-4 if ext == "stl" else _atol(ext, kwargs),
+            note="geometry only"
+            if ext in ("stl", "obj", "off")
+            else "fields kept" + ("; gmsh:physical as 'physical'" if cd.get("physical") is not None else ""),
+        )
         if ext == "msh" and not kwargs.get("binary", True):
             exp.error, exp.note = "could not read as MSH", _MESHIO_ASCII_MSH
         return exp
+
     return make
 
 
-_MESHIO_ASCII_MSH = ("meshio 5.3.5 under numpy 2 writes point data in ASCII .msh as 'np.float64(0.5)': "
-                     "the file is broken, and refused")
+_MESHIO_ASCII_MSH = (
+    "meshio 5.3.5 under numpy 2 writes point data in ASCII .msh as 'np.float64(0.5)': the file is broken, and refused"
+)
 
 
 def _atol(ext, kwargs):
@@ -116,6 +128,7 @@ def _atol(ext, kwargs):
 
 def _meshio_cells(ext, kind, **kwargs):
     """tetra / quad / mixed blocks / 2-D / point cloud / duplicates written by meshio."""
+
     def make(path):
         import meshio
 
@@ -162,8 +175,12 @@ def _meshio_cells(ext, kind, **kwargs):
             cd_blocks = None
         if ext == "msh":
             cd_blocks, cd = None, {}  # gmsh files hold tags, not named cell fields
-        mesh = meshio.Mesh(pts if kind != "2d" else pts[:, :2], blocks, point_data=pd,
-                           cell_data=({"id": cd_blocks} if cd_blocks else {k: [v] for k, v in cd.items()}))
+        mesh = meshio.Mesh(
+            pts if kind != "2d" else pts[:, :2],
+            blocks,
+            point_data=pd,
+            cell_data=({"id": cd_blocks} if cd_blocks else {k: [v] for k, v in cd.items()}),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             meshio.write(path, mesh, **kwargs)
@@ -171,18 +188,40 @@ def _meshio_cells(ext, kind, **kwargs):
         if ext == "msh" and not kwargs.get("binary", True) and pd:
             exp.error, exp.note = "could not read as MSH", _MESHIO_ASCII_MSH
         return exp
+
     return make
 
 
 def _meshio_cases():
     cases = []
     for fmt, variants in (
-        ("vtk", [("5.1 binary", dict(binary=True)), ("5.1 ascii", dict(binary=False)),
-                 ("4.2 binary", dict(file_format="vtk42", binary=True)), ("4.2 ascii", dict(file_format="vtk42", binary=False))]),
-        ("vtu", [("binary zlib", dict(binary=True)), ("binary lzma", dict(binary=True, compression="lzma")),
-                 ("binary raw", dict(binary=True, compression=None)), ("ascii", dict(binary=False))]),
-        ("msh", [("4.1 binary", dict(file_format="gmsh", binary=True)), ("4.1 ascii", dict(file_format="gmsh", binary=False)),
-                 ("2.2 binary", dict(file_format="gmsh22", binary=True)), ("2.2 ascii", dict(file_format="gmsh22", binary=False))]),
+        (
+            "vtk",
+            [
+                ("5.1 binary", dict(binary=True)),
+                ("5.1 ascii", dict(binary=False)),
+                ("4.2 binary", dict(file_format="vtk42", binary=True)),
+                ("4.2 ascii", dict(file_format="vtk42", binary=False)),
+            ],
+        ),
+        (
+            "vtu",
+            [
+                ("binary zlib", dict(binary=True)),
+                ("binary lzma", dict(binary=True, compression="lzma")),
+                ("binary raw", dict(binary=True, compression=None)),
+                ("ascii", dict(binary=False)),
+            ],
+        ),
+        (
+            "msh",
+            [
+                ("4.1 binary", dict(file_format="gmsh", binary=True)),
+                ("4.1 ascii", dict(file_format="gmsh", binary=False)),
+                ("2.2 binary", dict(file_format="gmsh22", binary=True)),
+                ("2.2 ascii", dict(file_format="gmsh22", binary=False)),
+            ],
+        ),
         ("xdmf", [("XML", dict(data_format="XML")), ("HDF", dict(data_format="HDF")), ("Binary", dict(data_format="Binary"))]),
         ("ply", [("binary", dict(binary=True)), ("ascii", dict(binary=False))]),
         ("stl", [("binary", dict(binary=True)), ("ascii", dict(binary=False))]),
@@ -213,29 +252,51 @@ def _trimesh_case(kind):
             tm.visual.vertex_colors = colors
             tm.vertex_attributes["temperature"] = t.astype(np.float32)
             path.write_bytes(tm.export(file_type="ply", encoding=enc, include_attributes=True))
-            return Expected(pts, faces, "triangle", {"colors": colors, "temperature": t.astype(np.float32)},
-                            dtype="float32", atol=1e-4,
-                            note="trimesh stores float64 vertices as float; colours -> 'colors' (N, 4) uint8, custom property kept")
+            return Expected(
+                pts,
+                faces,
+                "triangle",
+                {"colors": colors, "temperature": t.astype(np.float32)},
+                dtype="float32",
+                atol=1e-4,
+                note="trimesh stores float64 vertices as float; colours -> 'colors' (N, 4) uint8, custom property kept",
+            )
         if kind == "obj uv normals":
             uv = np.stack([np.arctan2(pts[:, 1] + 2, pts[:, 0] - 1000), pts[:, 2]], 1) % 1.0
             tm.visual = trimesh.visual.TextureVisuals(uv=uv)
             normals = np.asarray(tm.vertex_normals)
             path.write_text(tm.export(file_type="obj", include_normals=True, include_texture=True, digits=15))
-            return Expected(pts, faces, "triangle", {"uv": uv, "normals": normals}, dtype="float64",
-                            note="v/vt/vn faces: texture coordinates -> 'uv', normals -> 'normals'", atol=1e-8)
+            return Expected(
+                pts,
+                faces,
+                "triangle",
+                {"uv": uv, "normals": normals},
+                dtype="float64",
+                note="v/vt/vn faces: texture coordinates -> 'uv', normals -> 'normals'",
+                atol=1e-8,
+            )
         if kind == "obj":
             path.write_text(tm.export(file_type="obj", digits=17))
             return Expected(pts, faces, "triangle", dtype="float64", note="float64 kept to the last digit", atol=0)
         if kind == "obj quads":
             qp, quads = _quads()
-            path.write_text("".join(f"v {x} {y} {z}\n" for x, y, z in qp) + "".join(
-                "f " + " ".join(str(i + 1) for i in q) + "\n" for q in quads))
+            path.write_text(
+                "".join(f"v {x} {y} {z}\n" for x, y, z in qp)
+                + "".join("f " + " ".join(str(i + 1) for i in q) + "\n" for q in quads)
+            )
             return Expected(qp, _tri_of_quads(quads), "triangle", ordered=False, note="quads triangulated by trimesh")
         if kind in ("stl ascii", "stl binary"):
             data = tm.export(file_type="stl_ascii" if kind.endswith("ascii") else "stl")
             path.write_bytes(data.encode() if isinstance(data, str) else data)
-            return Expected(pts, faces, "triangle", ordered=False, dtype="float64" if kind.endswith("ascii") else "float32",
-                            atol=1e-4, note="corners merged back into shared vertices")
+            return Expected(
+                pts,
+                faces,
+                "triangle",
+                ordered=False,
+                dtype="float64" if kind.endswith("ascii") else "float32",
+                atol=1e-4,
+                note="corners merged back into shared vertices",
+            )
         if kind == "off":
             path.write_text(tm.export(file_type="off", digits=17))
             return Expected(pts, faces, "triangle", dtype="float64", atol=0)
@@ -255,19 +316,32 @@ def _trimesh_case(kind):
                 scene.add_geometry(box, node_name=f"n{i}", geom_name="box", transform=m)  # one geometry, 3 instances
             held = scene.to_geometry()
             path.write_bytes(scene.export(file_type="glb"))
-            return Expected(np.asarray(held.vertices), np.asarray(held.faces), "triangle", dtype="float32", ordered=False,
-                            atol=1e-5, note="3 nodes instancing one box, node transforms applied")
+            return Expected(
+                np.asarray(held.vertices),
+                np.asarray(held.faces),
+                "triangle",
+                dtype="float32",
+                ordered=False,
+                atol=1e-5,
+                note="3 nodes instancing one box, node transforms applied",
+            )
         if kind == "point cloud ply":
             cloud = trimesh.PointCloud(pts)
             path.write_bytes(cloud.export(file_type="ply"))
             return Expected(pts, None, None, dtype="float32", atol=1e-4, note="point cloud -> point set")
         raise ValueError(kind)
+
     return make
 
 
 def _trimesh_cases():
-    kinds = {"ply": ["ply ascii", "ply binary", "point cloud ply"], "obj": ["obj", "obj uv normals", "obj quads"],
-             "stl": ["stl ascii", "stl binary"], "off": ["off"], "glb": ["glb", "glb scene"]}
+    kinds = {
+        "ply": ["ply ascii", "ply binary", "point cloud ply"],
+        "obj": ["obj", "obj uv normals", "obj quads"],
+        "stl": ["stl ascii", "stl binary"],
+        "off": ["off"],
+        "glb": ["glb", "glb scene"],
+    }
     return [Case("trimesh", fmt, k, _trimesh_case(k)) for fmt, ks in kinds.items() for k in ks]
 
 
@@ -277,13 +351,16 @@ def _ply_by_hand(kind):
         pts, faces, t, v, region = _surface()
         if kind == "big-endian":
             n, f = len(pts), len(faces)
-            header = (f"ply\nformat binary_big_endian 1.0\nelement vertex {n}\nproperty double x\nproperty double y\n"
-                      f"property double z\nproperty float nx\nproperty float ny\nproperty float nz\nproperty ushort label\n"
-                      f"element face {f}\nproperty list uchar uint vertex_indices\nproperty short region\nend_header\n")
+            header = (
+                f"ply\nformat binary_big_endian 1.0\nelement vertex {n}\nproperty double x\nproperty double y\n"
+                f"property double z\nproperty float nx\nproperty float ny\nproperty float nz\nproperty ushort label\n"
+                f"element face {f}\nproperty list uchar uint vertex_indices\nproperty short region\nend_header\n"
+            )
             normals = (pts - pts.mean(0)).astype(np.float32)
             label = np.arange(n, dtype=np.uint16)
-            vrow = np.empty(n, dtype=[("x", ">f8"), ("y", ">f8"), ("z", ">f8"), ("nx", ">f4"), ("ny", ">f4"), ("nz", ">f4"),
-                                      ("label", ">u2")])
+            vrow = np.empty(
+                n, dtype=[("x", ">f8"), ("y", ">f8"), ("z", ">f8"), ("nx", ">f4"), ("ny", ">f4"), ("nz", ">f4"), ("label", ">u2")]
+            )
             for i, c in enumerate("xyz"):
                 vrow[c] = pts[:, i]
                 vrow["n" + c] = normals[:, i]
@@ -291,14 +368,32 @@ def _ply_by_hand(kind):
             frow = np.empty(f, dtype=[("n", "u1"), ("v", ">u4", (3,)), ("r", ">i2")])
             frow["n"], frow["v"], frow["r"] = 3, faces, region
             path.write_bytes(header.encode() + vrow.tobytes() + frow.tobytes())
-            return Expected(pts, faces, "triangle", {"normals": normals, "label": label}, {"region": region.astype(np.int16)},
-                            dtype="float64", atol=0, note="big-endian doubles, normals -> 'normals', ushort/short fields")
+            return Expected(
+                pts,
+                faces,
+                "triangle",
+                {"normals": normals, "label": label},
+                {"region": region.astype(np.int16)},
+                dtype="float64",
+                atol=0,
+                note="big-endian doubles, normals -> 'normals', ushort/short fields",
+            )
         if kind == "polygons ascii":
             qp, quads = _quads()
             polys = [list(q) for q in quads[:4]] + [[2, 3, 7], [6, 7, 11, 10, 9]]
-            lines = ["ply", "format ascii 1.0", "comment mixed sizes", f"element vertex {len(qp)}", "property float x",
-                     "property float y", "property float z", f"element face {len(polys)}",
-                     "property list uchar int vertex_index", "property uchar grey", "end_header"]
+            lines = [
+                "ply",
+                "format ascii 1.0",
+                "comment mixed sizes",
+                f"element vertex {len(qp)}",
+                "property float x",
+                "property float y",
+                "property float z",
+                f"element face {len(polys)}",
+                "property list uchar int vertex_index",
+                "property uchar grey",
+                "end_header",
+            ]
             lines += [" ".join(map(str, p)) for p in qp]
             lines += [f"{len(p)} " + " ".join(map(str, p)) + f" {i * 10}" for i, p in enumerate(polys)]
             path.write_text("\r\n".join(lines) + "\r\n")  # Windows line ends
@@ -307,17 +402,27 @@ def _ply_by_hand(kind):
                 for k in range(len(p) - 2):
                     tris.append([p[0], p[k + 1], p[k + 2]])
                     owner.append(i)
-            return Expected(qp, np.array(tris), "triangle", cell_data={"grey": np.array(owner, np.uint8) * 10},
-                            dtype="float32", warns="triangulated 6 polygon", note="faces of 3, 4 and 5 vertices, CRLF: fan-triangulated, face property repeated")
+            return Expected(
+                qp,
+                np.array(tris),
+                "triangle",
+                cell_data={"grey": np.array(owner, np.uint8) * 10},
+                dtype="float32",
+                warns="triangulated 6 polygon",
+                note="faces of 3, 4 and 5 vertices, CRLF: fan-triangulated, face property repeated",
+            )
         if kind == "quads binary":
             qp, quads = _quads()
-            header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(qp)}\nproperty float x\nproperty float y\n"
-                      f"property float z\nelement face {len(quads)}\nproperty list uchar int vertex_indices\nend_header\n")
+            header = (
+                f"ply\nformat binary_little_endian 1.0\nelement vertex {len(qp)}\nproperty float x\nproperty float y\n"
+                f"property float z\nelement face {len(quads)}\nproperty list uchar int vertex_indices\nend_header\n"
+            )
             frow = np.empty(len(quads), dtype=[("n", "u1"), ("v", "<i4", (4,))])
             frow["n"], frow["v"] = 4, quads
             path.write_bytes(header.encode() + qp.astype("<f4").tobytes() + frow.tobytes())
             return Expected(qp, quads, "quad", dtype="float32", note="quads kept as quads")
         raise ValueError(kind)
+
     return make
 
 
@@ -362,15 +467,27 @@ def _gmsh_case(dim, version, binary):
         used = np.unique(cells)
         remap = np.full(len(coords), -1)
         remap[used] = np.arange(len(used))
-        return Expected(coords[used], remap[cells], "triangle" if dim == 2 else "tetra",
-                        cell_data={"physical": np.full(len(cells), 7 if dim == 2 else 11)}, ordered=False, atol=1e-12,
-                        dtype="float64", note=f"{dim}-D, physical group -> cell field 'physical'" + (", boundary lines dropped" if dim == 2 else ""))
+        return Expected(
+            coords[used],
+            remap[cells],
+            "triangle" if dim == 2 else "tetra",
+            cell_data={"physical": np.full(len(cells), 7 if dim == 2 else 11)},
+            ordered=False,
+            atol=1e-12,
+            dtype="float64",
+            note=f"{dim}-D, physical group -> cell field 'physical'" + (", boundary lines dropped" if dim == 2 else ""),
+        )
+
     return make
 
 
 def _gmsh_cases():
-    return [Case("gmsh", "msh", f"{v} {'binary' if b else 'ascii'} {d}-D", _gmsh_case(d, v, b), "gmsh")
-            for v in (2.2, 4.1) for b in (False, True) for d in (2, 3)]
+    return [
+        Case("gmsh", "msh", f"{v} {'binary' if b else 'ascii'} {d}-D", _gmsh_case(d, v, b), "gmsh")
+        for v in (2.2, 4.1)
+        for b in (False, True)
+        for d in (2, 3)
+    ]
 
 
 # -- pyvista ---------------------------------------------------------------------------------------
@@ -407,12 +524,21 @@ def _pyvista_case(kind, ext, binary=True):
         cdata = {k: np.asarray(mesh.cell_data[k]) for k in mesh.cell_data}
         own = str(pts.dtype)
         if ext == "stl":
-            return Expected(pts, cells, ctype, ordered=False, dtype="float32" if binary else "float64", atol=1e-5,
-                            note="geometry only")
+            return Expected(
+                pts, cells, ctype, ordered=False, dtype="float32" if binary else "float64", atol=1e-5, note="geometry only"
+            )
         if ext == "ply":  # VTK's PLY writer stores normals (and colours, texture coordinates), not other arrays
-            return Expected(pts, cells, ctype, {"normals": pdata["Normals"]}, {}, dtype=own,
-                            note="VTK writes Normals as nx/ny/nz -> 'normals'; other arrays are not written")
+            return Expected(
+                pts,
+                cells,
+                ctype,
+                {"normals": pdata["Normals"]},
+                {},
+                dtype=own,
+                note="VTK writes Normals as nx/ny/nz -> 'normals'; other arrays are not written",
+            )
         return Expected(pts, cells, ctype, pdata, cdata, dtype=own, note="fields kept")
+
     return make
 
 
@@ -420,21 +546,29 @@ def _pyvista_cases():
     cases = []
     for kind in ("polydata", "unstructured"):
         for b in (True, False):
-            cases.append(Case("pyvista", "vtk", f"legacy {'binary' if b else 'ascii'} {kind}", _pyvista_case(kind, "vtk", b), "pyvista"))
-    cases += [Case("pyvista", "vtu", "binary unstructured", _pyvista_case("unstructured", "vtu"), "pyvista"),
-              Case("pyvista", "vtu", "ascii unstructured", _pyvista_case("unstructured", "vtu", False), "pyvista"),
-              Case("pyvista", "vtp", "binary polydata", _pyvista_case("polydata", "vtp"), "pyvista"),
-              Case("pyvista", "vtp", "ascii polydata", _pyvista_case("polydata", "vtp", False), "pyvista"),
-              Case("pyvista", "ply", "binary", _pyvista_case("polydata", "ply"), "pyvista"),
-              Case("pyvista", "ply", "ascii", _pyvista_case("polydata", "ply", False), "pyvista"),
-              Case("pyvista", "stl", "binary", _pyvista_case("polydata", "stl"), "pyvista"),
-              Case("pyvista", "stl", "ascii", _pyvista_case("polydata", "stl", False), "pyvista")]
+            cases.append(
+                Case("pyvista", "vtk", f"legacy {'binary' if b else 'ascii'} {kind}", _pyvista_case(kind, "vtk", b), "pyvista")
+            )
+    cases += [
+        Case("pyvista", "vtu", "binary unstructured", _pyvista_case("unstructured", "vtu"), "pyvista"),
+        Case("pyvista", "vtu", "ascii unstructured", _pyvista_case("unstructured", "vtu", False), "pyvista"),
+        Case("pyvista", "vtp", "binary polydata", _pyvista_case("polydata", "vtp"), "pyvista"),
+        Case("pyvista", "vtp", "ascii polydata", _pyvista_case("polydata", "vtp", False), "pyvista"),
+        Case("pyvista", "ply", "binary", _pyvista_case("polydata", "ply"), "pyvista"),
+        Case("pyvista", "ply", "ascii", _pyvista_case("polydata", "ply", False), "pyvista"),
+        Case("pyvista", "stl", "binary", _pyvista_case("polydata", "stl"), "pyvista"),
+        Case("pyvista", "stl", "ascii", _pyvista_case("polydata", "stl", False), "pyvista"),
+    ]
     return cases
 
 
-CASES: list[Case] = (_meshio_cases() + _trimesh_cases()
-                     + [Case("by hand", "ply", k, _ply_by_hand(k)) for k in ("big-endian", "polygons ascii", "quads binary")]
-                     + _gmsh_cases() + _pyvista_cases())
+CASES: list[Case] = (
+    _meshio_cases()
+    + _trimesh_cases()
+    + [Case("by hand", "ply", k, _ply_by_hand(k)) for k in ("big-endian", "polygons ascii", "quads binary")]
+    + _gmsh_cases()
+    + _pyvista_cases()
+)
 
 
 # -- checking --------------------------------------------------------------------------------------
@@ -503,14 +637,18 @@ def check_case(case: Case, folder: Path) -> str:
             if kind == "point" and not exp.ordered:
                 v = v[perm]
             assert got.shape == v.shape or got.reshape(v.shape).shape == v.shape, f"{kind} field {k}: {got.shape} vs {v.shape}"
-            assert np.allclose(got.reshape(v.shape).astype(np.float64), v.astype(np.float64), atol=max(exp.atol, 1e-6)), \
+            assert np.allclose(got.reshape(v.shape).astype(np.float64), v.astype(np.float64), atol=max(exp.atol, 1e-6)), (
                 f"{kind} field {k} differs"
+            )
+
     def desc(k, v, where=""):
         shape = "x".join(map(str, v.shape[1:]))
         return f"{k}{where} {str(v.dtype)[6:]}{' ' + shape if shape else ''}"
 
-    kept = ", ".join([desc(k, v) for k, v in mesh.point_data.items()]
-                     + [desc(k, v, " (cell)") for k, v in mesh.cell_data.items()]) or "no fields"
+    kept = (
+        ", ".join([desc(k, v) for k, v in mesh.point_data.items()] + [desc(k, v, " (cell)") for k, v in mesh.cell_data.items()])
+        or "no fields"
+    )
     cells = f"{mesh.n_cells} {mesh.cell_type}" if mesh.cells is not None else "no cells (point set)"
     return f"loads: {mesh.n_points} points {str(mesh.dtype)[6:]}, {cells}; {kept}" + (f" ({exp.note})" if exp.note else "")
 

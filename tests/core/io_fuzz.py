@@ -7,6 +7,7 @@ within a time bound: no hang, no interpreter crash, no other exception type from
 restarts after a crash or a hang (each counted), and prints the counts; the default test suite runs
 a few hundred in-process (test_io_fuzz.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,12 +55,21 @@ def seed_files(folder: Path, with_pyvista: bool = True) -> list[Path]:
             data = tm.export(file_type=kind, **({"encoding": enc} if enc else {}))
             (folder / name).write_bytes(data.encode() if isinstance(data, str) else data)
             out.append(folder / name)
-        tet = Mesh(torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]),
-                   torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]), "tetra", {"u": torch.arange(5.0)})
+        tet = Mesh(
+            torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]),
+            torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]),
+            "tetra",
+            {"u": torch.arange(5.0)},
+        )
         mm = tet.to_meshio()
-        for name, kw in (("ascii.vtk", dict(binary=False)), ("v42.vtk", dict(file_format="vtk42")),
-                         ("ascii.vtu", dict(binary=False)), ("raw.vtu", dict(compression=None)),
-                         ("g41.msh", dict(file_format="gmsh", binary=True)), ("g22a.msh", dict(file_format="gmsh22", binary=False))):
+        for name, kw in (
+            ("ascii.vtk", dict(binary=False)),
+            ("v42.vtk", dict(file_format="vtk42")),
+            ("ascii.vtu", dict(binary=False)),
+            ("raw.vtu", dict(compression=None)),
+            ("g41.msh", dict(file_format="gmsh", binary=True)),
+            ("g22a.msh", dict(file_format="gmsh22", binary=False)),
+        ):
             if name == "g22a.msh":
                 mm = meshio.Mesh(mm.points, mm.cells)  # without point data (meshio's ASCII writer garbles it)
             meshio.write(folder / name, mm, **kw)
@@ -116,7 +126,7 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
             return data[: n // 2], "truncate (no number in the header)"
         mt = numbers[int(rng.integers(0, len(numbers)))]
         new = _BIG[int(rng.integers(0, len(_BIG)))]
-        return data[: mt.start()] + new + data[mt.end():], f"header number {mt.group()!r} -> {new!r}"
+        return data[: mt.start()] + new + data[mt.end() :], f"header number {mt.group()!r} -> {new!r}"
     if kind == "insert":
         p = int(rng.integers(0, n))
         junk = rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8).tobytes()
@@ -124,9 +134,9 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
     if kind == "zero":
         p = int(rng.integers(0, n))
         k = int(rng.integers(1, 256))
-        return data[:p] + bytes(min(k, n - p)) + data[p + k:], f"zero {k} bytes at {p}"
+        return data[:p] + bytes(min(k, n - p)) + data[p + k :], f"zero {k} bytes at {p}"
     p, k = int(rng.integers(0, n)), int(rng.integers(1, 512))
-    return data[:p] + data[p:p + k] + data[p:], f"duplicate {k} bytes at {p}"
+    return data[:p] + data[p : p + k] + data[p:], f"duplicate {k} bytes at {p}"
 
 
 class _Timeout(BaseException):  # not an Exception: load must not wrap it into a ValueError
@@ -225,8 +235,9 @@ def run_many(count: int, seed: int, folder: Path, stall_seconds: float = 60.0, f
     start = 0
     env = dict(os.environ, OMP_NUM_THREADS="1")
     while start < len(cases):
-        proc = subprocess.Popen([sys.executable, __file__, "--worker", str(list_file), str(result_file), str(start),
-                                 str(folder / "seeds")], env=env)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(list_file), str(result_file), str(start), str(folder / "seeds")], env=env
+        )
         last_size, last_change = -1, time.monotonic()
         while proc.poll() is None:
             time.sleep(0.5)
@@ -248,15 +259,19 @@ def run_many(count: int, seed: int, folder: Path, stall_seconds: float = 60.0, f
                 outcomes[r["i"]] = (r["outcome"], r["detail"])
                 current = None
         if current is not None and current not in outcomes:
-            outcomes[current] = ("crash" if proc.returncode not in (None, 0, -9) else "hang",
-                                 f"worker exit code {proc.returncode}")
+            outcomes[current] = (
+                "crash" if proc.returncode not in (None, 0, -9) else "hang",
+                f"worker exit code {proc.returncode}",
+            )
             start = current + 1
         else:
             start = max(outcomes) + 1 if outcomes else len(cases)
     counts: dict[str, int] = {}
     for o, _ in outcomes.values():
         counts[o] = counts.get(o, 0) + 1
-    findings = [(str(cases[i][0].name), cases[i][1], o, d) for i, (o, d) in sorted(outcomes.items()) if o in ("bad", "hang", "crash")]
+    findings = [
+        (str(cases[i][0].name), cases[i][1], o, d) for i, (o, d) in sorted(outcomes.items()) if o in ("bad", "hang", "crash")
+    ]
     return {"tried": len(outcomes), "counts": counts, "findings": findings}
 
 
@@ -273,7 +288,9 @@ if __name__ == "__main__":
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         report = run_many(args.cases, args.seed, Path(tmp), formats=args.formats)
-    print(f"tried {report['tried']} mutated files ({args.formats} formats, seed {args.seed}) in "
-          f"{time.perf_counter() - t0:.0f} s: {report['counts']}")
+    print(
+        f"tried {report['tried']} mutated files ({args.formats} formats, seed {args.seed}) in "
+        f"{time.perf_counter() - t0:.0f} s: {report['counts']}"
+    )
     for f in report["findings"][:50]:
         print("FINDING", *f)

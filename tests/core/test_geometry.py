@@ -1,5 +1,6 @@
 """geometry: areas, volumes and curvature against analytic shapes; topology of known surfaces;
 the cotangent Laplacian against libigl; float64 gradchecks."""
+
 import math
 
 import numpy as np
@@ -14,8 +15,7 @@ from geomsci.core import geometry as G
 # ---- test shapes, built here so these tests depend on nothing but trimesh ---------------------
 def icosphere(subdivisions, radius=1.0, device="cpu"):
     s = trimesh.creation.icosphere(subdivisions, radius=radius)
-    return (torch.tensor(s.vertices, dtype=torch.float64, device=device),
-            torch.tensor(s.faces, dtype=torch.long, device=device))
+    return (torch.tensor(s.vertices, dtype=torch.float64, device=device), torch.tensor(s.faces, dtype=torch.long, device=device))
 
 
 def grid_faces(n_u, n_v, wrap_u, wrap_v):
@@ -127,9 +127,9 @@ def test_cotangent_laplacian_matches_libigl():
     p, f = torch.tensor(s.vertices), torch.tensor(s.faces)
     lap = G.cotangent_laplacian(p, f)
     # the layout is built by hand: it must really be coalesced (sorted, unique)
-    assert lap.is_coalesced() and torch.equal(torch.sparse_coo_tensor(lap.indices(), lap.values(), lap.shape,
-                                                                      check_invariants=True)
-                                              .coalesce().indices(), lap.indices())
+    assert lap.is_coalesced() and torch.equal(
+        torch.sparse_coo_tensor(lap.indices(), lap.values(), lap.shape, check_invariants=True).coalesce().indices(), lap.indices()
+    )
     ours = lap.to_dense().numpy()
     ref = igl.cotmatrix(s.vertices, s.faces).toarray()
     assert np.abs(ours - ref).max() < 1e-12
@@ -143,8 +143,10 @@ def test_cotangent_laplacian_matches_libigl():
     bad = G.cotangent_laplacian(q, torch.cat([g, torch.tensor([[0, 0, 1]])]))
     assert bad.is_coalesced() and np.abs(bad.to_dense().numpy() - ref).max() < 1e-12
     torch.sparse_coo_tensor(bad.indices(), bad.values(), bad.shape, check_invariants=True).coalesce()
-    assert bad.indices().shape[1] == torch.sparse_coo_tensor(bad.indices(), bad.values(), bad.shape,
-                                                             check_invariants=True).coalesce()._nnz()
+    assert (
+        bad.indices().shape[1]
+        == torch.sparse_coo_tensor(bad.indices(), bad.values(), bad.shape, check_invariants=True).coalesce()._nnz()
+    )
 
 
 def test_planar_laplacian_kills_linear_functions():
@@ -213,7 +215,7 @@ def test_manifold_and_orientation_checks_catch_defects():
 # ---- gradients, devices, errors ---------------------------------------------------------------
 def test_gradcheck_areas_normals_volume_curvature():
     p, f = icosphere(1)
-    p = (p + 0.01 * torch.randn(p.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    p = p + 0.01 * torch.randn(p.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     p.requires_grad_(True)
     assert gradcheck(lambda x: G.face_areas(x, f), (p,))
     assert gradcheck(lambda x: G.face_normals(x, f), (p,))
@@ -288,9 +290,20 @@ def test_imperfect_meshes_give_finite_values_and_gradients():
     """Documented results on imperfect input (docs/io.md): never NaN, in values or gradients."""
     points, faces, n = _imperfect_sphere()
     points = points.clone().requires_grad_(True)
-    ops = [G.face_normals, G.face_areas, G.vertex_normals, G.vertex_areas, G.voronoi_areas, G.corner_angles,
-           G.cotangent_weights, G.mean_curvature_normal, G.mean_curvature, G.gaussian_curvature, G.signed_volume,
-           G.surface_area]
+    ops = [
+        G.face_normals,
+        G.face_areas,
+        G.vertex_normals,
+        G.vertex_areas,
+        G.voronoi_areas,
+        G.corner_angles,
+        G.cotangent_weights,
+        G.mean_curvature_normal,
+        G.mean_curvature,
+        G.gaussian_curvature,
+        G.signed_volume,
+        G.surface_area,
+    ]
     for op in ops:
         out = op(points, faces)
         (grad,) = torch.autograd.grad(out.sum(), points, allow_unused=True)
@@ -313,7 +326,9 @@ def test_imperfect_meshes_give_finite_values_and_gradients():
     far = [v for v in range(n) if v not in set(faces[-4:].flatten().tolist()) | set(faces[0].tolist())]
     h = G.mean_curvature(points.detach(), faces)[far]
     clean = G.mean_curvature(points.detach()[:n], faces[:-4])[far]
-    assert torch.allclose(h[G.vertex_areas(points.detach(), faces)[far] > 0], clean[G.vertex_areas(points.detach(), faces)[far] > 0], atol=0.3)
+    assert torch.allclose(
+        h[G.vertex_areas(points.detach(), faces)[far] > 0], clean[G.vertex_areas(points.detach(), faces)[far] > 0], atol=0.3
+    )
 
 
 def test_numpy_input_and_planar_points_refused_where_meaningless():

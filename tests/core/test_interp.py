@@ -1,5 +1,6 @@
 """interp: point location against scipy's Delaunay.find_simplex, exact P1 transfer of linear fields
 (planar triangles, tetrahedra, 3-D surfaces), outside points flagged and warned, gradients."""
+
 import warnings
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Mesh file round trips for every supported format, CSV tables, and the one-line errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -211,8 +212,10 @@ def test_load_warns_about_cells_it_cannot_hold(tmp_path):
     with pytest.warns(UserWarning, match="triangulated 1 quad cells into triangles"):
         back = io.load(tmp_path / "mixed.vtu")  # triangles and quads: one triangle mesh, nothing lost
     assert back.cell_type == "triangle" and back.cells.tolist() == [[0, 1, 2], [1, 2, 3], [1, 3, 4]]
-    tets_and_tris = meshio.Mesh(pts[:5], [("tetra", np.array([[0, 1, 2, 3]])), ("triangle", np.array([[0, 1, 2]])),
-                                          ("hexahedron", np.arange(8)[None] % 5)])
+    tets_and_tris = meshio.Mesh(
+        pts[:5],
+        [("tetra", np.array([[0, 1, 2, 3]])), ("triangle", np.array([[0, 1, 2]])), ("hexahedron", np.arange(8)[None] % 5)],
+    )
     meshio.write(tmp_path / "vol.vtu", tets_and_tris)
     with pytest.warns(UserWarning, match="dropped 1 hexahedron cells.*keeping 'tetra' cells"):
         back = io.load(tmp_path / "vol.vtu")  # the boundary triangles go quietly, the hexahedron with a warning
@@ -253,7 +256,9 @@ def test_grid_files_round_trip_scalar_and_vector(tmp_path):
             assert back.values.shape == grid.values.shape, (ext, back.values.shape)
             assert back.values.dtype == grid.values.dtype  # the file's precision
             assert torch.equal(back.values, grid.values)
-            assert torch.allclose(back.origin.double(), grid.origin.double()) and torch.allclose(back.spacing.double(), grid.spacing.double())
+            assert torch.allclose(back.origin.double(), grid.origin.double()) and torch.allclose(
+                back.spacing.double(), grid.spacing.double()
+            )
             if channels and ext == "npz":
                 assert io.grid_channels(path) == channels
     # one channel by name; a dtype on request
@@ -273,7 +278,9 @@ def test_grid_reader_takes_what_pig_solve_writes(tmp_path):
 
     v, origin, spacing = read_volume(path, "error")  # the old scalar reader picks a channel by name
     assert v.shape == (5, 5, 5) and np.array_equal(v, values[..., 2]) and np.allclose(spacing, 0.25)
-    with pytest.raises(ValueError, match=r"vector grid \(5, 5, 5, 3\) with channels \['u', 'reference', 'error'\]; pick one with --key"):
+    with pytest.raises(
+        ValueError, match=r"vector grid \(5, 5, 5, 3\) with channels \['u', 'reference', 'error'\]; pick one with --key"
+    ):
         read_volume(path)
 
 

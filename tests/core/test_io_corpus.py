@@ -4,6 +4,7 @@ those tools hold them: counts, coordinates in the file's precision, cells and fi
 The cases live in io_corpus.py, which also prints the table of docs/io.md; the last test checks
 that the table there says what the run found (regenerate it with ``python tests/core/io_corpus.py``).
 """
+
 from pathlib import Path
 
 import pytest

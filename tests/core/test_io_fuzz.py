@@ -1,5 +1,6 @@
 """Mutated files (truncated, bit-flipped, header numbers edited) load as a valid Mesh or fail with one
 ValueError line naming the file, within a time bound. The thousands-case run is io_fuzz.py (slow test)."""
+
 import pytest
 
 from tests.core.io_fuzz import IN_PROCESS, check_one, make_cases, run_many, seed_files

@@ -2,6 +2,7 @@
 degenerate-input audit of marching cubes and marching tetrahedra (level exactly at nodes, planes
 through node layers, fields constant on whole faces): no zero-area face, no NaN in the points or
 the gradients, and the surface closed and consistently oriented."""
+
 import pytest
 import torch
 
@@ -38,12 +39,21 @@ def _balanced(faces):
     """Every directed edge (a, b) matched by as many (b, a): closed and oriented (maybe pinched)."""
     he = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     n = int(faces.max()) + 1
-    return bool((torch.bincount(he[:, 0] * n + he[:, 1], minlength=n * n)
-                 == torch.bincount(he[:, 1] * n + he[:, 0], minlength=n * n)).all())
+    return bool(
+        (
+            torch.bincount(he[:, 0] * n + he[:, 1], minlength=n * n) == torch.bincount(he[:, 1] * n + he[:, 0], minlength=n * n)
+        ).all()
+    )
 
 
-NAMES = ["sphere through nodes", "plane through a layer", "diagonal plane through nodes", "zero slab",
-         "zero block, positive outside", "zero block, negative outside"]
+NAMES = [
+    "sphere through nodes",
+    "plane through a layer",
+    "diagonal plane through nodes",
+    "zero slab",
+    "zero block, positive outside",
+    "zero block, negative outside",
+]
 
 
 def _audit(mesh, grad, open_ok):

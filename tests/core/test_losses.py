@@ -1,5 +1,6 @@
 """losses: exact nearest neighbours under a memory budget, Chamfer and F-score against a brute-force
 numpy reference, mesh regularizers on configurations with known values, float64 gradchecks."""
+
 import math
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Mesh and Grid: validation, devices and dtypes, conversions, differentiable trilinear sampling."""
+
 import meshio
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def test_mesh_basics_and_inference():
     assert Mesh(PTS, torch.tensor([[0.0, 1.0, 2.0]])).cells.dtype == torch.long  # integral floats accepted
     assert Mesh(PTS).cells is None and Mesh(PTS).n_cells == 0
     with pytest.raises(ValueError, match="not 'triangle'"):
-        Mesh(PTS, [[0, 1, 2, 3]], "tetra").faces
+        Mesh(PTS, [[0, 1, 2, 3]], "tetra").faces  # noqa: B018 (the property raises)
     assert "2 points" in repr(Mesh(PTS[:2]))
 
 
@@ -67,7 +68,9 @@ def test_mesh_to_dtype_keeps_indices_long(device):
     m.set_point_field("label", torch.arange(m.n_points))
     m.set_cell_field("w", torch.ones(m.n_cells))
     d = m.to(device, torch.float64)
-    assert d.points.dtype == torch.float64 and d.point_data["u"].dtype == torch.float64 and d.cell_data["w"].dtype == torch.float64
+    assert (
+        d.points.dtype == torch.float64 and d.point_data["u"].dtype == torch.float64 and d.cell_data["w"].dtype == torch.float64
+    )
     assert d.cells.dtype == torch.long and d.point_data["label"].dtype == torch.long
     assert d.points.device.type == device.type and d.cells.device.type == device.type
     back = d.to("cpu", torch.float32)
@@ -99,15 +102,24 @@ def test_trimesh_round_trip_with_fields():
 
 
 def test_meshio_round_trip_and_block_choice():
-    m = Mesh(PTS.double(), torch.tensor([[0, 1, 2, 3]]), "tetra", point_data={"u": torch.arange(4.0)}, cell_data={"k": torch.tensor([7])})
+    m = Mesh(
+        PTS.double(),
+        torch.tensor([[0, 1, 2, 3]]),
+        "tetra",
+        point_data={"u": torch.arange(4.0)},
+        cell_data={"k": torch.tensor([7])},
+    )
     mm = m.to_meshio()
     assert mm.cells[0].type == "tetra" and np.array_equal(mm.point_data["u"], [0, 1, 2, 3])
     back = Mesh.from_meshio(mm)
     assert torch.equal(back.points, m.points) and torch.equal(back.cells, m.cells)
     assert torch.equal(back.point_data["u"], m.point_data["u"]) and torch.equal(back.cell_data["k"], m.cell_data["k"])
     # a file with boundary triangles and volume tets: the tets are kept unless asked otherwise
-    mixed = meshio.Mesh(PTS.numpy(), [("triangle", np.array([[0, 1, 2]])), ("tetra", np.array([[0, 1, 2, 3]]))],
-                        cell_data={"k": [np.array([1.0]), np.array([2.0])]})
+    mixed = meshio.Mesh(
+        PTS.numpy(),
+        [("triangle", np.array([[0, 1, 2]])), ("tetra", np.array([[0, 1, 2, 3]]))],
+        cell_data={"k": [np.array([1.0]), np.array([2.0])]},
+    )
     assert Mesh.from_meshio(mixed).cell_type == "tetra" and Mesh.from_meshio(mixed).cell_data["k"].tolist() == [2.0]
     tri = Mesh.from_meshio(mixed, cell_type="triangle")
     assert tri.cell_type == "triangle" and tri.cell_data["k"].tolist() == [1.0]

@@ -1,6 +1,7 @@
 """metrics: one Chamfer / F-score / normal-consistency convention. Concentric spheres give the
 analytic answer; batched and numpy input equal the plain call; deepmesh's and gshell's metric
 functions report exactly core's numbers under their historical keys."""
+
 import numpy as np
 import pytest
 import torch

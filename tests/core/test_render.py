@@ -1,4 +1,5 @@
 """Soft rasterizer: analytic silhouettes, exact depth of planes, z-buffer order, gradients, memory."""
+
 import math
 import subprocess
 import sys
@@ -93,7 +94,9 @@ def test_image_orientation_row0_is_top():
 
 def test_edge_has_half_coverage_and_behind_camera_is_culled():
     pts, faces = _quad(0.0, half=0.5)
-    cam = Camera.look_at((0, 0, 2.0), up=(0, 1, 0), ortho_scale=1.0, image_size=(3, 4))  # centres at x = +-0.5 hit the edges... of a
+    cam = Camera.look_at(
+        (0, 0, 2.0), up=(0, 1, 0), ortho_scale=1.0, image_size=(3, 4)
+    )  # centres at x = +-0.5 hit the edges... of a
     sil = render(pts, faces, cam, sigma=1e-3, channels=("silhouette",))["silhouette"]
     # pixel centre x = (2 j + 1 - W) / H: j = 1 -> -1/3 (inside), j = 0 -> -1 (outside)
     assert float(sil[1, 1]) > 0.99 and float(sil[1, 0]) < 0.01
@@ -225,8 +228,23 @@ def test_tile_binning_equals_all_pairs_on_the_full_image(size):
     fids = torch.arange(F).repeat_interleave(P)
     pix = torch.arange(P).repeat(F)
     zv = z[mesh.cells]
-    log_miss, _, s, acc = _chunk(xy, z, face_normals(mesh.points, mesh.cells), fids, pix, cam.pixel_centers(torch.float64),
-                                 mesh.cells, sigma, gamma, zv.min(), zv.max() - zv.min(), False, cutoff, P, True)
+    log_miss, _, s, acc = _chunk(
+        xy,
+        z,
+        face_normals(mesh.points, mesh.cells),
+        fids,
+        pix,
+        cam.pixel_centers(torch.float64),
+        mesh.cells,
+        sigma,
+        gamma,
+        zv.min(),
+        zv.max() - zv.min(),
+        False,
+        cutoff,
+        P,
+        True,
+    )
     sil = 1 - torch.exp(log_miss)
     blend = acc / s.clamp_min(1e-300).unsqueeze(1) * sil.unsqueeze(1)
     for max_pairs in (None, 300):

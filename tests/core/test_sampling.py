@@ -1,4 +1,5 @@
 """sampling: area-weighted, reproducible, on the surface, and differentiable in the vertices."""
+
 import math
 
 import pytest

@@ -1,6 +1,7 @@
 """spatial: every nearest-neighbour method (kd-tree, torch grid, brute force) equals a numpy brute-force
 reference on surfaces, volumes, far-apart and degenerate clouds; the grid (the CUDA path) is run on
 CPU here, including its chunked and retry paths; the spatial hash files and expands exactly."""
+
 import numpy as np
 import pytest
 import torch
@@ -42,8 +43,18 @@ def clouds(case, rng):
     return rng.random((300, 5)), rng.random((400, 5))  # dim_5
 
 
-CASES = ["surface", "touching", "shells_10pct", "volume", "far_apart", "planar_2d", "line_1d", "flat_in_3d",
-         "duplicates", "dim_5"]
+CASES = [
+    "surface",
+    "touching",
+    "shells_10pct",
+    "volume",
+    "far_apart",
+    "planar_2d",
+    "line_1d",
+    "flat_in_3d",
+    "duplicates",
+    "dim_5",
+]
 
 
 @pytest.mark.parametrize("method", ["kdtree", "grid", "brute"])

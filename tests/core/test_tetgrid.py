@@ -1,5 +1,6 @@
 """Tetrahedral grid and marching tetrahedra: conforming grid, watertight analytic level sets,
 float64 gradients against finite differences."""
+
 import math
 
 import pytest
@@ -177,6 +178,7 @@ def test_cuda_matches_cpu():
 
 def test_bad_bounds_and_tets_are_named():
     import pytest
+
     from geomsci.core.tetgrid import marching_tetrahedra, tet_grid
 
     for bad in (-1.0, 0.0, ((0, 0), (1, 1)), ((0, 0, 0), (1, 1, float("inf"))), ((0, 0, 1), (1, 1, 1)), "box"):

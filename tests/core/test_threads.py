@@ -1,4 +1,5 @@
 """The thread policy: explicit count, then GEOMSCI_THREADS, then half the cores; always restored."""
+
 import pytest
 import torch
 

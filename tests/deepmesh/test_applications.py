@@ -1,5 +1,6 @@
 """SDF network, Newtonian drag and the three applications (short runs here; the full runs that
 reproduce the numbers in docs/deepmesh.md are marked slow)."""
+
 import importlib.util
 import math
 from pathlib import Path
@@ -11,10 +12,10 @@ from geomsci.core.mesh import Mesh
 from geomsci.core.shapes import icosphere, plane_mesh, sphere_sdf
 from geomsci.deepmesh import extract_surface
 from geomsci.deepmesh.drag import newtonian_drag
-from geomsci.deepmesh.sdf_net import SDFNet, eikonal_loss, fit_sdf, mesh_sdf
-from geomsci.deepmesh.single_view import silhouette_iou
 from geomsci.deepmesh.evaluation import surface_metrics
 from geomsci.deepmesh.sdf_fitting import fit_to_target
+from geomsci.deepmesh.sdf_net import SDFNet, eikonal_loss, fit_sdf, mesh_sdf
+from geomsci.deepmesh.single_view import silhouette_iou
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

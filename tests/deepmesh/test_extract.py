@@ -1,5 +1,6 @@
 """extract_surface: the DeepMesh implicit backward against analytic derivatives and against
 finite differences of re-extracted meshes; chunking, narrow band, diagnostics."""
+
 import math
 
 import pytest
@@ -153,7 +154,7 @@ def test_extract_cuda_matches_cpu():
     out = []
     for dev in ("cpu", "cuda"):
         r = torch.tensor(0.6, dtype=F64, device=dev, requires_grad=True)
-        m = extract_surface(lambda p: sphere_sdf(p, r), 1.0, 39, dtype=F64, device=dev)
+        m = extract_surface(lambda p, r=r: sphere_sdf(p, r), 1.0, 39, dtype=F64, device=dev)
         m.points.norm(dim=1).mean().backward()
         out.append((m.points.detach().cpu(), r.grad.item()))
     assert torch.allclose(out[0][0], out[1][0]) and abs(out[0][1] - out[1][1]) < 1e-9

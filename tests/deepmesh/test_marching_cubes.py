@@ -1,5 +1,6 @@
 """marching_cubes: tables, topology (watertight, manifold, outward), geometry against analytic
 shapes and scikit-image, gradients against finite differences."""
+
 import numpy as np
 import pytest
 import torch
@@ -51,8 +52,7 @@ def smooth_blob(n, seed, dtype=torch.float64):
 # -- tables -----------------------------------------------------------------------------------------
 def test_edge_table_is_bourkes():
     # first 16 entries of Bourke's published edgeTable (same corner/edge numbering)
-    bourke = [0x0, 0x109, 0x203, 0x30A, 0x406, 0x50F, 0x605, 0x70C,
-              0x80C, 0x905, 0xA0F, 0xB06, 0xC0A, 0xD03, 0xE09, 0xF00]
+    bourke = [0x0, 0x109, 0x203, 0x30A, 0x406, 0x50F, 0x605, 0x70C, 0x80C, 0x905, 0xA0F, 0xB06, 0xC0A, 0xD03, 0xE09, 0xF00]
     assert tables.EDGE_TABLE[:16] == bourke
     assert tables.EDGE_TABLE[255] == 0 and tables.EDGE_TABLE[0] == 0
 
@@ -237,7 +237,7 @@ def test_no_nan_in_1000_random_grids():
 # -- quality against scikit-image at 64^3 -----------------------------------------------------------
 @pytest.mark.parametrize("shape", ["sphere", "torus"])
 def test_quality_64_vs_scikit_image(shape):
-    from geomsci.deepmesh.quality import surface_error, skimage_mesh
+    from geomsci.deepmesh.quality import skimage_mesh, surface_error
 
     f = sphere if shape == "sphere" else torus
     v, h, o = lattice(64, f)
@@ -269,7 +269,7 @@ def test_cuda_matches_cpu():
 @pytest.mark.parametrize("n", [128, 256])
 @pytest.mark.parametrize("shape", ["sphere", "torus"])
 def test_quality_large_vs_scikit_image(shape, n):
-    from geomsci.deepmesh.quality import surface_error, skimage_mesh
+    from geomsci.deepmesh.quality import skimage_mesh, surface_error
 
     f = sphere if shape == "sphere" else torus
     v, h, o = lattice(n, f)

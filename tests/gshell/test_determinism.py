@@ -1,5 +1,6 @@
 """A seeded G-Shell fit gives the same mesh at 1 and 2 threads and on a rerun (issue 16: the README's
 fit gave 9210, 9312, 9355 faces on three runs at 2 threads, from the racy backward of advanced indexing)."""
+
 import torch
 
 from geomsci.core.threads import limit_threads

@@ -1,4 +1,5 @@
 """G-Shell extraction against analytic shapes: caps, bands, the watertight sphere; float64 gradients."""
+
 import math
 
 import pytest
@@ -189,7 +190,9 @@ def _check_cap(resolution, tol):
     assert len(loops) == 1
     # the rim lies on z = 0 and the boundary mask covers it
     rim_ids = loops[0]
-    assert out.boundary[rim_ids].all() and torch.equal(m.points[out.boundary, 2], torch.zeros(int(out.boundary.sum()), dtype=m.dtype))
+    assert out.boundary[rim_ids].all() and torch.equal(
+        m.points[out.boundary, 2], torch.zeros(int(out.boundary.sum()), dtype=m.dtype)
+    )
     area_err = float(areas.sum()) / (2 * math.pi * R * R) - 1
     rim_err = rim / (2 * math.pi * R) - 1
     assert abs(area_err) < tol and abs(rim_err) < tol, (resolution, area_err, rim_err)

@@ -1,5 +1,6 @@
 """Benchmark-sized fits (marked slow; minutes each on one CPU thread). The thresholds sit just
 outside the numbers reported in docs/gshell.md for the same seeds."""
+
 import time
 
 import pytest

@@ -1,4 +1,5 @@
 """Generative model of open surfaces: the shape family, the VAE plumbing and the metrics."""
+
 import pytest
 import torch
 
@@ -69,7 +70,6 @@ def test_old_import_paths_of_split_modules_still_work():
     assert callable(gshell.fit) and gshell.fit.__name__ == "fit"
     assert old_evaluate is evaluate and gshell.evaluate is evaluate
     assert (clean_surface, polish_nu) == (cleanup.clean_surface, cleanup.polish_nu)
-    assert (template_sdf, normalize, _area_per_sample) == (template.template_sdf, template.normalize,
-                                                           template.area_per_sample)
+    assert (template_sdf, normalize, _area_per_sample) == (template.template_sdf, template.normalize, template.area_per_sample)
     assert (fit_to_target, surface_metrics) == (sdf_fitting.fit_to_target, evaluation.surface_metrics)
     assert (skimage_mesh, surface_error) == (skimage_reference.skimage_mesh, skimage_reference.surface_error)

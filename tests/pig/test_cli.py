@@ -3,6 +3,7 @@ saved model; bad input exits 2; the demo step writes its plot.
 
 The demo's run time is measured by `geomsci demo`, which prints each step's time, not asserted
 here: timed assertions flake on a loaded machine."""
+
 import numpy as np
 import pytest
 import torch
@@ -19,8 +20,13 @@ def test_solve_writes_outputs_and_both_states(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "rel. L2 final" in out and "(final model" in out and "(best state" in out
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"helmholtz_pig_solution.png", "helmholtz_pig_history.csv", "helmholtz_pig_solution.vtu",
-            "helmholtz_pig_model.pt", "helmholtz_pig_best.pt"} == names - {"helmholtz_pig_history.png"}
+    assert {
+        "helmholtz_pig_solution.png",
+        "helmholtz_pig_history.csv",
+        "helmholtz_pig_solution.vtu",
+        "helmholtz_pig_model.pt",
+        "helmholtz_pig_best.pt",
+    } == names - {"helmholtz_pig_history.png"}
     best = torch.load(tmp_path / "helmholtz_pig_best.pt", weights_only=True)
     final = torch.load(tmp_path / "helmholtz_pig_model.pt", weights_only=True)
     assert best["which"] == "best" and final["which"] == "final" and best["rel_l2"] <= final["rel_l2"]
@@ -59,9 +65,11 @@ def test_predict_reuses_the_saved_model(tmp_path, capsys):
 
 
 def test_bad_input_exits_2(tmp_path, capsys):
-    for argv in (["pig", "solve", "burgers", "-o", str(tmp_path)],
-                 ["pig", "solve", "poisson_mesh", "--preset", "paper", "-o", str(tmp_path)],
-                 ["pig", "predict", str(tmp_path / "nothing.pt"), "grid:4", "-o", str(tmp_path / "u.csv")]):
+    for argv in (
+        ["pig", "solve", "burgers", "-o", str(tmp_path)],
+        ["pig", "solve", "poisson_mesh", "--preset", "paper", "-o", str(tmp_path)],
+        ["pig", "predict", str(tmp_path / "nothing.pt"), "grid:4", "-o", str(tmp_path / "u.csv")],
+    ):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 2

@@ -1,4 +1,5 @@
 """PIG and PINN: closed-form jets equal autograd's (float64, 1e-10), gradcheck, truncation bound, errors."""
+
 import math
 
 import pytest
@@ -20,8 +21,18 @@ def _rand_full(model, seed=0):
 def test_closed_form_jet_matches_autograd(dim, covariance, scale_param, device):
     # Points far from the origin (box [2, 6]^d) exercise the chunk-centring of the polynomial expansion.
     lo, hi = [2.0] * dim, [6.0] * dim
-    m = PIG(dim, (lo, hi), n_gaussians=30, channels=3, hidden=8, n_hidden_layers=2, covariance=covariance,
-            scale_param=scale_param, seed=3, device=device)
+    m = PIG(
+        dim,
+        (lo, hi),
+        n_gaussians=30,
+        channels=3,
+        hidden=8,
+        n_hidden_layers=2,
+        covariance=covariance,
+        scale_param=scale_param,
+        seed=3,
+        device=device,
+    )
     _rand_full(m)
     x = 2.0 + 4.0 * torch.rand(64, dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(device)
     a = m.jet(x, order=2)
@@ -148,15 +159,18 @@ def test_truncated_chunks_are_spatial_and_keep_the_order():
     assert exact._chunk_order(x, 100) is None
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(bounds=([0, -math.inf], [1, 1])), "finite"),
-    (dict(sigma_init=float("nan")), "sigma_init must be positive and finite"),
-    (dict(sigma_init=[0.1, 0.1, 0.1]), "one float or 2 floats"),
-    (dict(n_gaussians=2.5), "n_gaussians must be an integer"),
-    (dict(hidden=0), "hidden must be an integer >= 1"),
-    (dict(n_hidden_layers=-1), "n_hidden_layers must be an integer >= 0"),
-    (dict(out_dim=0), "out_dim must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(bounds=([0, -math.inf], [1, 1])), "finite"),
+        (dict(sigma_init=float("nan")), "sigma_init must be positive and finite"),
+        (dict(sigma_init=[0.1, 0.1, 0.1]), "one float or 2 floats"),
+        (dict(n_gaussians=2.5), "n_gaussians must be an integer"),
+        (dict(hidden=0), "hidden must be an integer >= 1"),
+        (dict(n_hidden_layers=-1), "n_hidden_layers must be an integer >= 0"),
+        (dict(out_dim=0), "out_dim must be an integer >= 1"),
+    ],
+)
 def test_bad_constructor_arguments_say_which(kwargs, match):
     kw = dict(bounds=([0, 0], [1, 1]), n_gaussians=3) | kwargs
     with pytest.raises(ValueError, match=match):

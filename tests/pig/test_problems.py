@@ -1,5 +1,6 @@
 """Every problem with an exact solution has zero residual there and consistent data; references
 match their initial states."""
+
 import math
 
 import pytest
@@ -9,8 +10,7 @@ from geomsci.pig.jet import autograd_jet
 from geomsci.pig.problems import AllenCahn, FlowMixing, Helmholtz2D, KleinGordon, NonlinearDiffusion, Problem, get_problem
 
 
-@pytest.mark.parametrize("problem", [Helmholtz2D(1, 4), Helmholtz2D(10, 10), KleinGordon(), FlowMixing()],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("problem", [Helmholtz2D(1, 4), Helmholtz2D(10, 10), KleinGordon(), FlowMixing()], ids=lambda p: p.name)
 def test_exact_solution_has_zero_residual(problem):
     g = torch.Generator().manual_seed(0)
     x = problem.sample_interior(200, g)
@@ -77,13 +77,16 @@ def test_registry_and_subclassing():
     assert x.shape == (101, 1) and p.dim == 1 and p.spatial_dims == (0,)
 
 
-@pytest.mark.parametrize("make, err, match", [
-    (lambda: Helmholtz2D(0, 4), ValueError, "a1, a2 must be finite and nonzero"),
-    (lambda: Helmholtz2D(1, 4, k=math.nan), ValueError, "k finite"),
-    (lambda: KleinGordon(t_max=0.0), ValueError, "t_max must be a positive"),
-    (lambda: AllenCahn(n_ref=16, n_times=1), ValueError, "n_times must be >= 2"),
-    (lambda: NonlinearDiffusion(n_ref=9, n_times=0), ValueError, "n_times must be >= 2"),
-])
+@pytest.mark.parametrize(
+    "make, err, match",
+    [
+        (lambda: Helmholtz2D(0, 4), ValueError, "a1, a2 must be finite and nonzero"),
+        (lambda: Helmholtz2D(1, 4, k=math.nan), ValueError, "k finite"),
+        (lambda: KleinGordon(t_max=0.0), ValueError, "t_max must be a positive"),
+        (lambda: AllenCahn(n_ref=16, n_times=1), ValueError, "n_times must be >= 2"),
+        (lambda: NonlinearDiffusion(n_ref=9, n_times=0), ValueError, "n_times must be >= 2"),
+    ],
+)
 def test_bad_problem_parameters_raise(make, err, match):
     with pytest.raises(err, match=match):
         make()

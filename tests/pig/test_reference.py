@@ -1,7 +1,7 @@
 """Reference solvers converge at their theoretical orders; the P2 solver is exact on quadratics."""
+
 import numpy as np
 import pytest
-import torch
 
 from geomsci.core.geometry import boundary_loops, euler_characteristic
 from geomsci.pig.reference import allen_cahn_etdrk4, nonlinear_diffusion_fd, plate_with_holes, poisson_p2

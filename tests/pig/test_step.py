@@ -1,5 +1,6 @@
 """The static-shape Adam step: same losses as a plain loop, as the compiled step and as the CUDA
 graph; device sampling without host reads; the device NaN guard."""
+
 import math
 
 import pytest
@@ -14,8 +15,18 @@ RATES = {"weights": 1e-2, "means": 2e-2, "scales": 5e-3}
 
 
 def _losses(problem, model, mode, steps, causal=None, resample_every=1):
-    stepper = AdamStep(problem, model, n_collocation=128, n_data=32, rates=RATES, lr_final_factor=0.1,
-                       loss_kwargs={"causal_eps": causal}, seed=3, log_size=steps, mode=mode)
+    stepper = AdamStep(
+        problem,
+        model,
+        n_collocation=128,
+        n_data=32,
+        rates=RATES,
+        lr_final_factor=0.1,
+        loss_kwargs={"causal_eps": causal},
+        seed=3,
+        log_size=steps,
+        mode=mode,
+    )
     for i in range(steps):
         stepper.step(i / steps, i % resample_every == 0)
     return stepper.losses(), stepper
@@ -55,8 +66,9 @@ def test_resample_every_keeps_the_points():
     assert not torch.equal(stepper.batch[0], x_first)
 
 
-@pytest.mark.parametrize("problem", [Helmholtz2D(1, 4), KleinGordon(), NonlinearDiffusion(), AllenCahn(), PoissonMesh()],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "problem", [Helmholtz2D(1, 4), KleinGordon(), NonlinearDiffusion(), AllenCahn(), PoissonMesh()], ids=lambda p: p.name
+)
 def test_samplers_draw_on_the_generator_device_with_fixed_shapes(problem):
     """What the captured step needs of every problem: fresh points of the same shapes at each call,
     inside the box (the device side is checked by the gpu tests and the GPU script)."""
@@ -72,8 +84,18 @@ def test_samplers_draw_on_the_generator_device_with_fixed_shapes(problem):
 def test_device_guard_restores_and_halves_the_rate():
     problem = Helmholtz2D(1, 1)
     model = PIG(2, problem.bounds, n_gaussians=6, seed=0)
-    stepper = AdamStep(problem, model, n_collocation=32, n_data=8, rates=RATES, lr_final_factor=1.0, loss_kwargs={},
-                       seed=0, log_size=5, mode="eager")
+    stepper = AdamStep(
+        problem,
+        model,
+        n_collocation=32,
+        n_data=8,
+        rates=RATES,
+        lr_final_factor=1.0,
+        loss_kwargs={},
+        seed=0,
+        log_size=5,
+        mode="eager",
+    )
     for _ in range(3):
         stepper.step(0.0, True)
     stepper.losses()
@@ -111,9 +133,14 @@ def test_compiled_step_gives_the_eager_losses():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("make", [lambda p: PIG(p.dim, p.bounds, n_gaussians=16, seed=0, device="cuda"),
-                                  lambda p: PINN(p.dim, p.bounds, width=16, depth=2, seed=0, device="cuda")],
-                         ids=["pig", "pinn"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: PIG(p.dim, p.bounds, n_gaussians=16, seed=0, device="cuda"),
+        lambda p: PINN(p.dim, p.bounds, width=16, depth=2, seed=0, device="cuda"),
+    ],
+    ids=["pig", "pinn"],
+)
 def test_cuda_graph_step_gives_the_eager_losses(make):
     """The CUDA-graph step replays resampling (device generator), causal weighting, fused Adam and the
     loss log: same losses as the eager step on CUDA to 1e-10 over 100 float64 steps."""

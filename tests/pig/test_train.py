@@ -1,4 +1,5 @@
 """The trainer: error falls, both phases run, NaN guard restores, budget is honoured, outputs."""
+
 import math
 
 import pytest
@@ -18,8 +19,9 @@ def _small_helmholtz():
 def test_pig_error_falls_and_history():
     p = _small_helmholtz()
     m = PIG(2, p.bounds, n_gaussians=16, seed=0)
-    r = train(p, m, iters=150, adam_fraction=0.6, lr=2e-2, n_collocation=200, n_data=80, lbfgs_points=400, eval_every=30,
-              progress=False)
+    r = train(
+        p, m, iters=150, adam_fraction=0.6, lr=2e-2, n_collocation=200, n_data=80, lbfgs_points=400, eval_every=30, progress=False
+    )
     h = r.history
     assert h["rel_l2"][0] > 0.9  # starts near the zero function
     assert r.final_rel_l2 < 0.4 * h["rel_l2"][0]  # measured 0.18 (Adam 90 steps, then L-BFGS)
@@ -89,29 +91,33 @@ def test_lbfgs_resampling_draws_fresh_sets():
     p = _Count(1, 1)
     p.test_shape = (21, 21)
     m = PIG(2, p.bounds, n_gaussians=8, seed=0)
-    r = train(p, m, iters=60, adam_fraction=0.0, n_collocation=50, n_data=20, lbfgs_resample_every=20,
-              eval_every=20, progress=False)
+    r = train(
+        p, m, iters=60, adam_fraction=0.0, n_collocation=50, n_data=20, lbfgs_resample_every=20, eval_every=20, progress=False
+    )
     assert _Count.draws == 1 + 2  # the first L-BFGS set, fresh ones at steps 20 and 40 (no Adam phase: no Adam set)
     assert math.isfinite(r.final_rel_l2) and r.steps == 60
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=0.0), "lr must be a finite number > 0"),
-    (dict(lr=float("nan")), "lr must be a finite number > 0"),
-    (dict(lr_means=-1.0), "lr_means must be"),
-    (dict(lr_final_factor=0.0), "lr_final_factor must be"),
-    (dict(residual_weight=float("nan")), "residual_weight must be a finite number >= 0"),
-    (dict(causal_eps=-1.0), "causal_eps must be"),
-    (dict(n_collocation=0), "n_collocation must be an integer >= 1"),
-    (dict(n_data=0), "n_data must be"),
-    (dict(resample_every=0), "resample_every must be"),
-    (dict(eval_every=0), "eval_every must be"),
-    (dict(n_eval=0), "n_eval must be"),
-    (dict(causal_bins=0), "causal_bins must be"),
-    (dict(lbfgs_points=0), "lbfgs_points must be"),
-    (dict(lbfgs_resample_every=0), "lbfgs_resample_every must be"),
-    (dict(budget=math.inf), "budget must be a positive, finite"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lr=0.0), "lr must be a finite number > 0"),
+        (dict(lr=float("nan")), "lr must be a finite number > 0"),
+        (dict(lr_means=-1.0), "lr_means must be"),
+        (dict(lr_final_factor=0.0), "lr_final_factor must be"),
+        (dict(residual_weight=float("nan")), "residual_weight must be a finite number >= 0"),
+        (dict(causal_eps=-1.0), "causal_eps must be"),
+        (dict(n_collocation=0), "n_collocation must be an integer >= 1"),
+        (dict(n_data=0), "n_data must be"),
+        (dict(resample_every=0), "resample_every must be"),
+        (dict(eval_every=0), "eval_every must be"),
+        (dict(n_eval=0), "n_eval must be"),
+        (dict(causal_bins=0), "causal_bins must be"),
+        (dict(lbfgs_points=0), "lbfgs_points must be"),
+        (dict(lbfgs_resample_every=0), "lbfgs_resample_every must be"),
+        (dict(budget=math.inf), "budget must be a positive, finite"),
+    ],
+)
 def test_bad_hyperparameters_raise_before_training(kwargs, match):
     p = _small_helmholtz()
     m = PIG(2, p.bounds, n_gaussians=4, channels=2)

@@ -2,6 +2,7 @@
 u(x, 0) = x^2 cos(pi x). Reference: the package's own Fourier pseudo-spectral ETDRK4 solver
 (``geomsci.pig.reference.allen_cahn_etdrk4``; 512 modes, dt = 5e-4; max error ~1e-6 against
 2048 modes). Periodicity is imposed softly on u and u_x at x = -1 and x = 1."""
+
 from __future__ import annotations
 
 import math

@@ -11,6 +11,7 @@ A problem gives
 Coordinates are (space..., time) with time last; ``time_dim`` names the time index (or None).
 Users add problems by subclassing and filling in the pieces (see ``docs/pig.md``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 the boundary, three-Gaussian initial state (Kang et al. 2025). Reference: the package's own
 finite-difference solver (``geomsci.pig.reference.nonlinear_diffusion_fd``, 129^2 nodes, RK4;
 max error about 7.5e-5, i.e. 2.6e-4 of max|u|, measured against 257^2 nodes)."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -5,6 +5,7 @@ speed v_t(r) = sech^2(r) tanh(r) (normalised by its maximum v_max = 0.385):
     u = -tanh( (y/2) cos(omega t) - (x/2) sin(omega t) )
 
 Data: u at t = 0 and on the four sides (exact)."""
+
 from __future__ import annotations
 
 import torch

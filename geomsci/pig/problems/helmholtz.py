@@ -1,5 +1,6 @@
 """Helmholtz 2-D: lap u + k^2 u = q on [-1, 1]^2, u = 0 on the boundary, with the exact solution
 u = sin(a1 pi x) sin(a2 pi y) and q = (k^2 - (a1^2 + a2^2) pi^2) u (Kang et al. 2025, Table 1)."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,10 @@ class Helmholtz2D(Problem):
 
     def __init__(self, a1: float = 1.0, a2: float = 4.0, k: float = 1.0):
         if not all(math.isfinite(v) for v in (a1, a2, k)) or a1 == 0 or a2 == 0:
-            raise ValueError(f"Helmholtz2D: a1, a2 must be finite and nonzero (a zero frequency makes the exact "
-                             f"solution identically 0) and k finite, got a1={a1}, a2={a2}, k={k}")
+            raise ValueError(
+                f"Helmholtz2D: a1, a2 must be finite and nonzero (a zero frequency makes the exact "
+                f"solution identically 0) and k finite, got a1={a1}, a2={a2}, k={k}"
+            )
         self.a1, self.a2, self.k = float(a1), float(a2), float(k)
         self.bounds = torch.tensor([[-1.0, -1.0], [1.0, 1.0]], dtype=torch.float64)
         self.residual_scale = (self.a1**2 + self.a2**2) * math.pi**2

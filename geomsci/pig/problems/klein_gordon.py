@@ -1,6 +1,7 @@
 """Klein-Gordon (2+1)-D: u_tt - (u_xx + u_yy) + u^2 = f on [-1, 1]^2 x [0, 10], with the exact
 solution u = (x + y) cos 2t + x y sin 2t. Since lap u = 0 and u_tt = -4 u, f = u^2 - 4 u.
 Data: u and u_t at t = 0, u on the four sides."""
+
 from __future__ import annotations
 
 import torch

@@ -2,11 +2,11 @@
 u = g on every boundary edge (outer boundary and holes). Collocation points are drawn uniformly
 by area inside the triangles, boundary points uniformly by length on the boundary edges, and the
 reference is scikit-fem's P2 solution on the mesh refined twice (``reference.poisson_p2``)."""
+
 from __future__ import annotations
 
 from functools import cached_property
 
-import numpy as np
 import torch
 
 from geomsci.core.geometry import boundary_edges
@@ -37,8 +37,9 @@ class PoissonMesh(Problem):
     def __init__(self, mesh: Mesh | None = None, f=None, g=None, refine: int = 2, boundary_weight: float = 100.0):
         mesh = plate_with_holes(0.05) if mesh is None else mesh
         if not isinstance(mesh, Mesh):
-            raise TypeError(f"PoissonMesh: mesh must be a geomsci Mesh (load a file with geomsci.load(path)), "
-                            f"got {type(mesh).__name__}")
+            raise TypeError(
+                f"PoissonMesh: mesh must be a geomsci Mesh (load a file with geomsci.load(path)), got {type(mesh).__name__}"
+            )
         if mesh.cell_type != "triangle" or mesh.dim != 2:
             raise ValueError(f"PoissonMesh: mesh must be a 2-D triangle mesh, got {mesh!r}")
         self.mesh = mesh.to(dtype=torch.float64)
@@ -53,15 +54,17 @@ class PoissonMesh(Problem):
         area = ((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]).abs()  # (F,) twice the area
         length = (p[self.edges[:, 1]] - p[self.edges[:, 0]]).norm(dim=1)  # (B,)
         if not (float(area.sum()) > 0 and float(length.sum()) > 0):
-            raise ValueError(f"PoissonMesh: the mesh has zero area or no boundary (area {float(area.sum())}, "
-                             f"boundary length {float(length.sum())})")
+            raise ValueError(
+                f"PoissonMesh: the mesh has zero area or no boundary (area {float(area.sum())}, "
+                f"boundary length {float(length.sum())})"
+            )
         # cumulative distributions for inverse-CDF sampling (fixed shapes, no host sync: capturable)
         self._face_cdf = torch.cumsum(area, 0) / area.sum()  # (F,)
         self._edge_cdf = torch.cumsum(length, 0) / length.sum()  # (B,)
 
     @cached_property
     def _reference(self):
-        as_np = lambda fn: (lambda xs: fn(torch.as_tensor(xs)).numpy())
+        as_np = lambda fn: lambda xs: fn(torch.as_tensor(xs)).numpy()
         return poisson_p2(self.mesh, as_np(self.f), as_np(self.g), refine=self.refine)
 
     def residual(self, jet, x):

@@ -1,4 +1,5 @@
 """Problems by name, for the CLI and the benchmark."""
+
 from __future__ import annotations
 
 from geomsci.pig.problems.allen_cahn import AllenCahn

@@ -9,13 +9,13 @@ coefficients phi(h L) are evaluated by the contour-integral mean over M points o
 each h L (Kassam & Trefethen 2005), which avoids the cancellation of the direct formulas when
 h L is near zero.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def allen_cahn_etdrk4(n: int = 512, dt: float = 1e-4, times=np.linspace(0.0, 1.0, 101), eps: float = 1e-4,
-                      n_contour: int = 32):
+def allen_cahn_etdrk4(n: int = 512, dt: float = 1e-4, times=np.linspace(0.0, 1.0, 101), eps: float = 1e-4, n_contour: int = 32):
     """Solve Allen-Cahn on ``n`` equispaced points of [-1, 1) and return snapshots.
 
     Returns

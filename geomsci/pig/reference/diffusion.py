@@ -7,6 +7,7 @@ u_t = 0.025 lap(u^2), discretised with the 5-point Laplacian of w = u^2 on an n 
 (second order in space) and advanced with classical RK4 at a step inside its stability region
 (|lambda dt| <= 2.78 on the negative axis, lambda_max = 8 * 0.05 max|u| / h^2).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,9 +19,11 @@ def initial_condition(x, y):
     """The three-Gaussian initial state of Kang et al. (2025), for numpy arrays or torch tensors
     (tensors stay on their device)."""
     exp = np.exp if isinstance(x, np.ndarray) or np.isscalar(x) else type(x).exp
-    return (0.25 * exp(-((x - 0.3) ** 2 + (y - 0.2) ** 2) / 0.1)
-            + 0.4 * exp(-((x + 0.5) ** 2 + (y + 0.1) ** 2) * 15)
-            + 0.3 * exp(-(x**2 + (y + 0.5) ** 2) * 20))
+    return (
+        0.25 * exp(-((x - 0.3) ** 2 + (y - 0.2) ** 2) / 0.1)
+        + 0.4 * exp(-((x + 0.5) ** 2 + (y + 0.1) ** 2) * 15)
+        + 0.3 * exp(-(x**2 + (y + 0.5) ** 2) * 20)
+    )
 
 
 def nonlinear_diffusion_fd(n: int = 129, times=np.linspace(0.0, 1.0, 51), cfl: float = 0.5):
@@ -40,8 +43,9 @@ def nonlinear_diffusion_fd(n: int = 129, times=np.linspace(0.0, 1.0, 51), cfl: f
         raise ValueError(f"nonlinear_diffusion_fd: n must be >= 5, got {n}")
     times = np.asarray(times, dtype=np.float64)
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(np.diff(times) < 0) or times[0] < 0:
-        raise ValueError("nonlinear_diffusion_fd: times must be a non-empty 1-D increasing array of finite, non-negative "
-                         f"times, got {times!r}")
+        raise ValueError(
+            f"nonlinear_diffusion_fd: times must be a non-empty 1-D increasing array of finite, non-negative times, got {times!r}"
+        )
     if not 0 < cfl <= 1:
         raise ValueError(f"nonlinear_diffusion_fd: cfl must be in (0, 1] (a fraction of the RK4 stability limit), got {cfl}")
     axis = np.linspace(-1.0, 1.0, n)

@@ -7,6 +7,7 @@ nodes, and triangles whose centroid lies inside a hole removed. The domain the `
 the resulting polygon (holes are inscribed polygons); the reference solves on exactly that polygon
 (refined uniformly, which keeps the polygon), so the two agree on the geometry.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,16 +36,22 @@ def plate_with_holes(h: float = 0.1, holes=DEFAULT_HOLES, size: float = 1.0, dty
         if r <= 0 or abs(cx) + r >= size or abs(cy) + r >= size:
             raise ValueError(f"plate_with_holes: hole {(cx, cy, r)} must lie strictly inside the square of half side {size}")
     for k, (cx, cy, r) in enumerate(holes):
-        for cx2, cy2, r2 in holes[k + 1:]:
+        for cx2, cy2, r2 in holes[k + 1 :]:
             if np.hypot(cx - cx2, cy - cy2) <= r + r2:
-                raise ValueError(f"plate_with_holes: holes {(cx, cy, r)} and {(cx2, cy2, r2)} overlap or touch; "
-                                 "move them apart or make them smaller")
+                raise ValueError(
+                    f"plate_with_holes: holes {(cx, cy, r)} and {(cx2, cy2, r2)} overlap or touch; "
+                    "move them apart or make them smaller"
+                )
     n_side = max(2, int(np.ceil(2 * size / h)))
     s = np.linspace(-size, size, n_side + 1)
-    square = np.concatenate([
-        np.stack([s[:-1], np.full(n_side, -size)], 1), np.stack([np.full(n_side, size), s[:-1]], 1),
-        np.stack([s[::-1][:-1], np.full(n_side, size)], 1), np.stack([np.full(n_side, -size), s[::-1][:-1]], 1),
-    ])
+    square = np.concatenate(
+        [
+            np.stack([s[:-1], np.full(n_side, -size)], 1),
+            np.stack([np.full(n_side, size), s[:-1]], 1),
+            np.stack([s[::-1][:-1], np.full(n_side, size)], 1),
+            np.stack([np.full(n_side, -size), s[::-1][:-1]], 1),
+        ]
+    )
     pts = [square]
     for cx, cy, r in holes:
         m = max(8, int(np.ceil(2 * np.pi * r / h)))
@@ -53,8 +60,14 @@ def plate_with_holes(h: float = 0.1, holes=DEFAULT_HOLES, size: float = 1.0, dty
     # hexagonal lattice interior nodes
     dy = h * np.sqrt(3) / 2
     rows = np.arange(-size, size + dy, dy)
-    lat = np.concatenate([np.stack([np.arange(-size, size + h, h) + (0.5 * h if i % 2 else 0.0), np.full_like(np.arange(-size, size + h, h), y)], 1)
-                          for i, y in enumerate(rows)])
+    lat = np.concatenate(
+        [
+            np.stack(
+                [np.arange(-size, size + h, h) + (0.5 * h if i % 2 else 0.0), np.full_like(np.arange(-size, size + h, h), y)], 1
+            )
+            for i, y in enumerate(rows)
+        ]
+    )
     keep = (np.abs(lat) <= size - 0.6 * h).all(1)
     for cx, cy, r in holes:
         keep &= np.hypot(lat[:, 0] - cx, lat[:, 1] - cy) >= r + 0.6 * h
