@@ -43,6 +43,7 @@ Metrics (PLAID / MMGP paper definitions), over n test samples with N_i nodes:
   cover95 = fraction of true values inside mean +- 1.96 std.
 The fitted MMGP is also applied, as is, to the out-of-distribution shapes (ellipse, wedge).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,12 +78,18 @@ def load(cache: Path, n_train: int, n_test: int):
     te = read_samples(cache / "test", "inputs.csv", "outputs.csv", FIELDS)
 
     def cut(d, n):
-        return {"ids": d["ids"][:n], "meshes": d["meshes"][:n], "inputs": {k: v[:n] for k, v in d["inputs"].items()},
-                "outputs": {k: v[:n] for k, v in d["outputs"].items()}}
+        return {
+            "ids": d["ids"][:n],
+            "meshes": d["meshes"][:n],
+            "inputs": {k: v[:n] for k, v in d["inputs"].items()},
+            "outputs": {k: v[:n] for k, v in d["outputs"].items()},
+        }
 
     tr, te = cut(tr, n_train), cut(te, n_test)
     nodes = [m.n_points for m in tr["meshes"] + te["meshes"]]
-    print(f"read {len(tr['ids'])} train / {len(te['ids'])} test plates ({min(nodes)}-{max(nodes)} nodes) in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"read {len(tr['ids'])} train / {len(te['ids'])} test plates ({min(nodes)}-{max(nodes)} nodes) in {time.perf_counter() - t0:.1f} s"
+    )
     return tr, te
 
 
@@ -98,10 +105,19 @@ def evaluate(name, te, mean, std, t_fit, t_pred, rows):
 
 
 def run_mmgp(tr, te, args, rows):
-    model = MMGPRegressor(n_shape_modes=args.shape_modes, field_energy=args.energy, n_restarts=2,
-                          field_scaling=args.field_scaling, kernel=args.kernel, calibration=args.calibration,
-                          amplitude_shape_modes=args.amp_shape_modes,
-                          n_iter=args.iters, n_polish=args.polish, gp="shared", progress=True)
+    model = MMGPRegressor(
+        n_shape_modes=args.shape_modes,
+        field_energy=args.energy,
+        n_restarts=2,
+        field_scaling=args.field_scaling,
+        kernel=args.kernel,
+        calibration=args.calibration,
+        amplitude_shape_modes=args.amp_shape_modes,
+        n_iter=args.iters,
+        n_polish=args.polish,
+        gp="shared",
+        progress=True,
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     model.fit(tr["meshes"], tr["inputs"], tr["outputs"], ids=tr["ids"])
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
@@ -110,10 +126,14 @@ def run_mmgp(tr, te, args, rows):
     t_pred = time.perf_counter() - t0
     evaluate("MMGP (gpytorch)", te, mean, std, t_fit, t_pred, rows)
     modes = {k: p.n_components_ for k, p in model.field_pods_.items()}
-    print(f"MMGP: morphing {model.morphing_}, corners pinned {model.n_corners_}, interval factors "
-          f"{ {k: round(v, 2) for k, v in model.std_scale_.items()} }")
-    print(f"MMGP: POD modes {modes}, shape modes {model.shape_pod_.n_components_}, kernel {args.kernel}, "
-          f"fit {t_fit:.1f} s wall / {c_fit:.1f} s CPU ({torch.get_num_threads()} torch threads), predict {t_pred:.1f} s")
+    print(
+        f"MMGP: morphing {model.morphing_}, corners pinned {model.n_corners_}, interval factors "
+        f"{ {k: round(v, 2) for k, v in model.std_scale_.items()} }"
+    )
+    print(
+        f"MMGP: POD modes {modes}, shape modes {model.shape_pod_.n_components_}, kernel {args.kernel}, "
+        f"fit {t_fit:.1f} s wall / {c_fit:.1f} s CPU ({torch.get_num_threads()} torch threads), predict {t_pred:.1f} s"
+    )
     return model
 
 
@@ -145,8 +165,10 @@ def run_regressors(model, te, rows, t_prep):
 
     x_tr, y_tr, s_tr, xs_te, Qs = _coeff_data(model, te)
     sc = model.field_scales(te["inputs"], te["meshes"])  # power-law amplitudes (ones without field scaling)
-    for name, make in (("(b) morph+POD+kNN", lambda: KNeighborsRegressor(5, weights="distance")),
-                       ("(b) morph+POD+ridge", lambda: RidgeCV(alphas=np.logspace(-6, 2, 17)))):
+    for name, make in (
+        ("(b) morph+POD+kNN", lambda: KNeighborsRegressor(5, weights="distance")),
+        ("(b) morph+POD+ridge", lambda: RidgeCV(alphas=np.logspace(-6, 2, 17))),
+    ):
         t0 = time.perf_counter()
         regs = {k: make().fit(x_tr.numpy(), y.numpy()) for k, y in y_tr.items()}
         sreg = make().fit(x_tr.numpy(), s_tr.numpy())
@@ -173,7 +195,9 @@ def run_sklearn_gp(model, te, rows, t_prep, t_gpytorch, kernel="matern52"):
         if kernel == "rbf":
             base = RBF(length_scale=np.full(d, np.sqrt(d)), length_scale_bounds=(1e-2, 1e3))
         else:
-            base = Matern(length_scale=np.full(d, np.sqrt(d)), length_scale_bounds=(1e-2, 1e3), nu=2.5 if kernel == "matern52" else 1.5)
+            base = Matern(
+                length_scale=np.full(d, np.sqrt(d)), length_scale_bounds=(1e-2, 1e3), nu=2.5 if kernel == "matern52" else 1.5
+            )
         kern = ConstantKernel(1.0) * base + WhiteKernel(1e-2, noise_level_bounds=(1e-6, 1e1))
         return GaussianProcessRegressor(kern, normalize_y=False, n_restarts_optimizer=1, random_state=0)
 
@@ -191,7 +215,7 @@ def run_sklearn_gp(model, te, rows, t_prep, t_gpytorch, kernel="matern52"):
             regs[k] = (make().fit(x_tr.numpy(), ys.numpy()), mu, sd)
         sregs = []
         for c in range(s_tr.shape[1]):  # one GP per scalar, as MMGP
-            ys, mu, sd = scaled(s_tr[:, c:c + 1], False)
+            ys, mu, sd = scaled(s_tr[:, c : c + 1], False)
             sregs.append((make().fit(x_tr.numpy(), ys.numpy()), mu, sd))
     t_gp = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -212,7 +236,9 @@ def run_sklearn_gp(model, te, rows, t_prep, t_gpytorch, kernel="matern52"):
     mean.update(m_)
     std.update(s_)
     evaluate("(c) MMGP, sklearn GPR", te, mean, std, t_gp + t_prep, time.perf_counter() - t0, rows)
-    print(f"(c) GP hyperparameter fitting: sklearn {t_gp:.1f} s vs gpytorch {t_gpytorch:.1f} s -> ratio {t_gp / max(t_gpytorch, 1e-9):.1f}x")
+    print(
+        f"(c) GP hyperparameter fitting: sklearn {t_gp:.1f} s vs gpytorch {t_gpytorch:.1f} s -> ratio {t_gp / max(t_gpytorch, 1e-9):.1f}x"
+    )
 
 
 def run_grid_baseline(tr, te, args, rows):
@@ -220,7 +246,10 @@ def run_grid_baseline(tr, te, args, rows):
     t0 = time.perf_counter()
     allp = torch.cat([m.points for m in tr["meshes"]])
     lo, hi = allp.min(0).values - 0.02, allp.max(0).values + 0.02
-    gx, gy = torch.linspace(float(lo[0]), float(hi[0]), 48, dtype=torch.float64), torch.linspace(float(lo[1]), float(hi[1]), 72, dtype=torch.float64)
+    gx, gy = (
+        torch.linspace(float(lo[0]), float(hi[0]), 48, dtype=torch.float64),
+        torch.linspace(float(lo[1]), float(hi[1]), 72, dtype=torch.float64),
+    )
     grid = torch.stack(torch.meshgrid(gx, gy, indexing="ij"), -1).reshape(-1, 2)  # (G, 2)
     cell_area = torch.full((grid.shape[0],), float((gx[1] - gx[0]) * (gy[1] - gy[0])), dtype=torch.float64)
     nx, ny = len(gx), len(gy)
@@ -274,7 +303,7 @@ def run_grid_baseline(tr, te, args, rows):
         sc = ((xsc_te.log() - lmu) @ betas[f]).exp() if f in betas else torch.ones(len(backs), dtype=torch.float64)
         mean[f], std[f] = [], []
         for j, Q in enumerate(backs):
-            mean[f].append(apply(Q, pods[f].inverse_transform(a[j:j + 1])[0]) * sc[j])
+            mean[f].append(apply(Q, pods[f].inverse_transform(a[j : j + 1])[0]) * sc[j])
             B = torch.sparse.mm(Q, pods[f].modes_)
             std[f].append((((B @ C) * B).sum(1) * v[j]).clamp_min(0).sqrt() * sc[j])
     s, svar = sgp.predict(xs_te)
@@ -305,8 +334,12 @@ def run_cv(tr, args):
     (lowest geometric mean of the field RRMSEs)."""
     n = len(tr["ids"])
     common = tr["meshes"][int(np.argmax([m.n_points for m in tr["meshes"]]))]  # the full model's common mesh
-    grid = [(k, int(s), int(a)) for k in args.cv_kernels.split(",") for s in args.cv_shape_modes.split(",")
-            for a in args.cv_amp_modes.split(",")]
+    grid = [
+        (k, int(s), int(a))
+        for k in args.cv_kernels.split(",")
+        for s in args.cv_shape_modes.split(",")
+        for a in args.cv_amp_modes.split(",")
+    ]
     folds = args.cv_folds
     print(f"{folds}-fold CV on the {n} training samples (fields {FIELDS}); setting -> RRMSE / cover95 per field")
     results = []
@@ -317,14 +350,26 @@ def run_cv(tr, args):
         for k in range(folds):
             va = [i for i in range(n) if i % folds == k]
             fi = [i for i in range(n) if i % folds != k]
-            pick = lambda d, idx: {"meshes": [d["meshes"][i] for i in idx], "ids": [d["ids"][i] for i in idx],  # noqa: E731
-                                   "inputs": {c: v[idx] for c, v in d["inputs"].items()},
-                                   "outputs": {c: [v[i] for i in idx] if c in FIELDS else v[idx] for c, v in d["outputs"].items()}}
+            pick = lambda d, idx: {
+                "meshes": [d["meshes"][i] for i in idx],
+                "ids": [d["ids"][i] for i in idx],  # noqa: E731
+                "inputs": {c: v[idx] for c, v in d["inputs"].items()},
+                "outputs": {c: [v[i] for i in idx] if c in FIELDS else v[idx] for c, v in d["outputs"].items()},
+            }
             a, b = pick(tr, fi), pick(tr, va)
-            model = _CachedMMGP(n_corners=4, common_mesh=common, n_shape_modes=modes, field_energy=args.energy, n_restarts=2,
-                                field_scaling=args.field_scaling, kernel=kernel, calibration=args.calibration,
-                                amplitude_shape_modes=amp,
-                                n_iter=args.iters, n_polish=args.polish)
+            model = _CachedMMGP(
+                n_corners=4,
+                common_mesh=common,
+                n_shape_modes=modes,
+                field_energy=args.energy,
+                n_restarts=2,
+                field_scaling=args.field_scaling,
+                kernel=kernel,
+                calibration=args.calibration,
+                amplitude_shape_modes=amp,
+                n_iter=args.iters,
+                n_polish=args.polish,
+            )
             model.fit(a["meshes"], a["inputs"], {f: a["outputs"][f] for f in FIELDS}, ids=a["ids"])
             mean, std = model.predict(b["meshes"], b["inputs"], return_std=True, ids=b["ids"])
             for f in FIELDS:
@@ -333,8 +378,12 @@ def run_cv(tr, args):
         err = {f: float(np.sqrt(np.sum(sq[f]) / n)) for f in FIELDS}
         cov = {f: float(np.mean(inside[f])) for f in FIELDS}
         results.append(((kernel, modes, amp), err, cov))
-        print(f"  {kernel:>8}, {modes:2d} shape modes, amplitude shape modes {amp}: " + " | ".join(f"{f} {err[f]:.2e} / {cov[f]:.1%}" for f in FIELDS)
-              + f"   ({time.process_time() - t0:.0f} CPU s)", flush=True)
+        print(
+            f"  {kernel:>8}, {modes:2d} shape modes, amplitude shape modes {amp}: "
+            + " | ".join(f"{f} {err[f]:.2e} / {cov[f]:.1%}" for f in FIELDS)
+            + f"   ({time.process_time() - t0:.0f} CPU s)",
+            flush=True,
+        )
     best = min(results, key=lambda r: np.mean([np.log(r[1][f]) for f in FIELDS]))
     print(f"selected by CV: --kernel {best[0][0]} --shape-modes {best[0][1]} --amp-shape-modes {best[0][2]}")
     return best[0]
@@ -355,8 +404,16 @@ def _scaling_sample(args) -> None:
     torch.set_num_threads(1)
     mesh, inp, out = make_family_sample(100_000 + i, "blob", SCALING_H)
     tmp = f.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"points": mesh.points, "faces": mesh.cells, "u": mesh.point_data["u"],
-                "inputs": torch.tensor([inp["q"], inp["kappa"], inp["c"]]), "u_max": out["u_max"]}, tmp)
+    torch.save(
+        {
+            "points": mesh.points,
+            "faces": mesh.cells,
+            "u": mesh.point_data["u"],
+            "inputs": torch.tensor([inp["q"], inp["kappa"], inp["c"]]),
+            "u_max": out["u_max"],
+        },
+        tmp,
+    )
     tmp.rename(f)
 
 
@@ -388,19 +445,33 @@ def run_families(args) -> None:
         mte, xte, yte = make_family_split(args.n_test, family, "test", seed=0)
         model = MMGPRegressor(progress=False)
         t0 = time.perf_counter()
-        model.fit(mtr, xtr, {"u": [m.point_data["u"] for m in mtr], "flux": [m.point_data["flux"] for m in mtr],
-                             "u_max": ytr[:, 0], "u_mean": ytr[:, 1]})
+        model.fit(
+            mtr,
+            xtr,
+            {
+                "u": [m.point_data["u"] for m in mtr],
+                "flux": [m.point_data["flux"] for m in mtr],
+                "u_max": ytr[:, 0],
+                "u_mean": ytr[:, 1],
+            },
+        )
         t_fit = time.perf_counter() - t0
         mean, std, ood = model.predict(mte, xte, return_std=True, return_ood=True)
         for name in ("u", "flux", "u_max", "u_mean"):
             truth = [m.point_data[name] for m in mte] if name in ("u", "flux") else yte[:, ("u_max", "u_mean").index(name)]
             err = rrmse_field(truth, mean[name]) if name in ("u", "flux") else rrmse_scalar(truth, mean[name])
-            print(f"| {family} | {name} | {err:.2e} | {q2(truth, mean[name]):.4f} | {coverage(truth, mean[name], std[name]):.1%} "
-                  f"| {model.std_scale_[name]:.2f} |", flush=True)
+            print(
+                f"| {family} | {name} | {err:.2e} | {q2(truth, mean[name]):.4f} | {coverage(truth, mean[name], std[name]):.1%} "
+                f"| {model.std_scale_[name]:.2f} |",
+                flush=True,
+            )
         nodes = [m.n_points for m in mtr + mte]
-        print(f"  {family}: {args.n_train} train / {args.n_test} test, {min(nodes)}-{max(nodes)} nodes, morphing "
-              f"{model.morphing_}, corners {model.n_corners_}, fit {t_fit:.1f} s, OOD score of test samples: median "
-              f"{float(ood.median()):.2f}, max {float(ood.max()):.2f}", flush=True)
+        print(
+            f"  {family}: {args.n_train} train / {args.n_test} test, {min(nodes)}-{max(nodes)} nodes, morphing "
+            f"{model.morphing_}, corners {model.n_corners_}, fit {t_fit:.1f} s, OOD score of test samples: median "
+            f"{float(ood.median()):.2f}, max {float(ood.max()):.2f}",
+            flush=True,
+        )
 
 
 def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20, workers: int = 2) -> None:
@@ -442,7 +513,15 @@ def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20, 
 
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
-    row = {"n": n, "mode": mode if mode == "serial" else f"dask x{workers}", "device": dev, "threads": torch.get_num_threads(), "solved": min(n, len(solved)), "nodes_min": min(m.n_points for m in mtr), "nodes_max": max(m.n_points for m in mtr)}
+    row = {
+        "n": n,
+        "mode": mode if mode == "serial" else f"dask x{workers}",
+        "device": dev,
+        "threads": torch.get_num_threads(),
+        "solved": min(n, len(solved)),
+        "nodes_min": min(m.n_points for m in mtr),
+        "nodes_max": max(m.n_points for m in mtr),
+    }
     try:
         model = MMGPRegressor(scheduler=client)
         t0 = time.perf_counter()
@@ -483,8 +562,20 @@ def run_scaling(args) -> None:
     modes = args.scaling_modes.split(",")
     for n in sizes:
         for mode in modes:
-            cmd = [sys.executable, __file__, "--scaling-worker", f"{n}:{mode}", "--scaling-cache", str(args.scaling_cache),
-                   "--scaling-out", str(args.scaling_out), "--threads", str(args.threads), "--scaling-workers", str(args.scaling_workers)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--scaling-worker",
+                f"{n}:{mode}",
+                "--scaling-cache",
+                str(args.scaling_cache),
+                "--scaling-out",
+                str(args.scaling_out),
+                "--threads",
+                str(args.threads),
+                "--scaling-workers",
+                str(args.scaling_workers),
+            ]
             try:
                 subprocess.run(cmd, check=False, timeout=args.scaling_timeout)
             except subprocess.TimeoutExpired:
@@ -494,8 +585,10 @@ def run_scaling(args) -> None:
     for line in open(args.scaling_out):
         r = json.loads(line)
         if "fit_s" in r:
-            print(f"| {r['n']} | {r['mode']} | {r['nodes_min']}-{r['nodes_max']} | {r['fit_s']:.0f} | {r['predict_s']:.1f} | "
-                  f"{r['peak_mb']:.0f} / {r.get('worker_peak_mb', 0):.0f} | {r['rrmse_u']:.2e} | {r['cover_u']:.1%} |")
+            print(
+                f"| {r['n']} | {r['mode']} | {r['nodes_min']}-{r['nodes_max']} | {r['fit_s']:.0f} | {r['predict_s']:.1f} | "
+                f"{r['peak_mb']:.0f} / {r.get('worker_peak_mb', 0):.0f} | {r['rrmse_u']:.2e} | {r['cover_u']:.1%} |"
+            )
         else:
             print(f"| {r['n']} | {r['mode']} | {r.get('error')} |")
 
@@ -509,8 +602,12 @@ def main():
     ap.add_argument("--shape-modes", type=int, default=24, help="default chosen by --cv (see the docstring)")
     ap.add_argument("--energy", type=float, default=0.99999)
     ap.add_argument("--iters", type=int, default=300)
-    ap.add_argument("--field-scaling", choices=["power", "none"], default="power",
-                    help="MMGPRegressor field_scaling (also used by baseline (a))")
+    ap.add_argument(
+        "--field-scaling",
+        choices=["power", "none"],
+        default="power",
+        help="MMGPRegressor field_scaling (also used by baseline (a))",
+    )
     ap.add_argument("--kernel", choices=["matern52", "matern32", "rbf"], default="rbf", help="default chosen by --cv")
     ap.add_argument("--mmgp-only", action="store_true", help="skip the baselines (a), (b), (c)")
     ap.add_argument("--amp-shape-modes", type=int, default=2, help="MMGPRegressor amplitude_shape_modes (default chosen by --cv)")
@@ -585,10 +682,12 @@ def main():
     for name, out, err, qq, cov, tf, tp in rows:
         covs = "   -   " if np.isnan(cov) else f"{cov:7.1%}"
         print(f"| {name:<24} | {out:<14} | {err:8.2e} | {qq:7.4f} | {covs} | {tf:7.1f} | {tp:9.1f} |")
-    for name, out, err, qq, cov, tf, tp in ood_rows:
+    for name, out, err, qq, cov, _tf, _tp in ood_rows:
         print(f"| {name:<24} | {out:<14} | {err:8.2e} | {qq:7.4f} | {cov:7.1%} |    -    |     -     |")
     mm = {r[1]: r[2] for r in rows if r[0].startswith("MMGP")}
-    for base in () if args.mmgp_only else ("(a) grid+PCA+GP", "(b) morph+POD+kNN", "(b) morph+POD+ridge", "(c) MMGP, sklearn GPR"):
+    for base in (
+        () if args.mmgp_only else ("(a) grid+PCA+GP", "(b) morph+POD+kNN", "(b) morph+POD+ridge", "(c) MMGP, sklearn GPR")
+    ):
         ratio = ", ".join(f"{f} {r[2] / mm[f]:.1f}x" for r in rows if r[0] == base for f in [r[1]])
         print(f"RRMSE ratio {base} / MMGP: {ratio}")
 

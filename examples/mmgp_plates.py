@@ -4,6 +4,7 @@
 
 Writes OUT_DIR/prediction_<i>.vtu (mean, std, bounds, truth) and prints RRMSE, Q2 and coverage.
 """
+
 import sys
 import time
 from pathlib import Path
@@ -28,19 +29,30 @@ outputs["max_top_u2"] = train_y[:, 1]
 t0 = time.perf_counter()
 with limit_threads():
     model = MMGPRegressor(n_iter=100, progress=True).fit(train_meshes, train_x, outputs)
-    print(f"fit in {time.perf_counter() - t0:.1f} s; morphing {model.morphing_}, corners pinned {model.n_corners_}, "
-          f"POD modes { {k: p.n_components_ for k, p in model.field_pods_.items()} }")
+    print(
+        f"fit in {time.perf_counter() - t0:.1f} s; morphing {model.morphing_}, corners pinned {model.n_corners_}, "
+        f"POD modes { {k: p.n_components_ for k, p in model.field_pods_.items()} }"
+    )
 
     # 3. Predict with uncertainty on unseen plates (and an out-of-distribution score per plate).
     mean, std, ood = model.predict(test_meshes, test_x, return_std=True, return_ood=True)
 print(f"OOD scores of the test plates: {[round(float(o), 2) for o in ood]} (about 1 or less: in distribution)")
 for f in ("u1", "u2"):
     truth = [m.point_data[f] for m in test_meshes]
-    print(f"{f}: RRMSE {rrmse_field(truth, mean[f]):.2e}  Q2 {q2(truth, mean[f]):.4f}  "
-          f"95% coverage {coverage(truth, mean[f], std[f]):.1%}")
+    print(
+        f"{f}: RRMSE {rrmse_field(truth, mean[f]):.2e}  Q2 {q2(truth, mean[f]):.4f}  "
+        f"95% coverage {coverage(truth, mean[f], std[f]):.1%}"
+    )
 for i, m in enumerate(test_meshes[:3]):
     mu, sd = mean["u2"][i], std["u2"][i]
-    save(Mesh(m.points, m.cells, "triangle", {"u2_true": m.point_data["u2"], "u2_mean": mu, "u2_std": sd,
-                                               "u2_lo95": mu - Z95 * sd, "u2_hi95": mu + Z95 * sd}), out / f"prediction_{i}.vtu")
+    save(
+        Mesh(
+            m.points,
+            m.cells,
+            "triangle",
+            {"u2_true": m.point_data["u2"], "u2_mean": mu, "u2_std": sd, "u2_lo95": mu - Z95 * sd, "u2_hi95": mu + Z95 * sd},
+        ),
+        out / f"prediction_{i}.vtu",
+    )
 model.save(out / "model.pt")
 print(f"wrote {out}/prediction_*.vtu and {out}/model.pt")

@@ -32,6 +32,7 @@ of the sample's coordinates outside the span of the shape modes, over the 95% qu
 quantity for training samples under 5-fold cross-validation of the shape POD. The score is the
 larger of the two: about 1 or below inside the training distribution.
 """
+
 from __future__ import annotations
 
 import torch
@@ -97,8 +98,17 @@ def transfer_variance(own, snaps: torch.Tensor, n_comp: int) -> torch.Tensor:
     return (acc / weight.clamp_min(1e-12)).reshape(-1)
 
 
-def field_interval_scale(gp, xs: torch.Tensor, snaps: torch.Tensor, weights: torch.Tensor, n_modes: int,
-                         resvar: torch.Tensor, own, n_comp: int, folds: int = 5) -> float:
+def field_interval_scale(
+    gp,
+    xs: torch.Tensor,
+    snaps: torch.Tensor,
+    weights: torch.Tensor,
+    n_modes: int,
+    resvar: torch.Tensor,
+    own,
+    n_comp: int,
+    folds: int = 5,
+) -> float:
     """CV interval factor c of one field (module docstring), measured on the own nodes of the samples
     in ``own`` ((i, Q_i, u_i / s_i) as in ``transfer_variance``); ``snaps`` (n, N_c C) as the GP saw them."""
     n = snaps.shape[0]
@@ -122,8 +132,8 @@ def field_interval_scale(gp, xs: torch.Tensor, snaps: torch.Tensor, weights: tor
             u = u.reshape(Q.shape[0], n_comp)
             for c in range(n_comp):
                 B = torch.sparse.mm(Q, Phi[:, c, :])  # (N_i, k)
-                var = ((B @ C) * B).sum(1) * v[h] + torch.sparse.mm(Q, res[:, c:c + 1])[:, 0]
-                pred = torch.sparse.mm(Q, common[h, :, c:c + 1])[:, 0]
+                var = ((B @ C) * B).sum(1) * v[h] + torch.sparse.mm(Q, res[:, c : c + 1])[:, 0]
+                pred = torch.sparse.mm(Q, common[h, :, c : c + 1])[:, 0]
                 zs.append(_ratio(u[:, c] - pred, var.clamp_min(0).sqrt()))
     if not zs:
         return 1.0
@@ -156,7 +166,9 @@ def scalar_interval_scales(gp, log_outputs: torch.Tensor) -> torch.Tensor:
         return torch.tensor(scales, dtype=x.dtype, device=x.device)
 
 
-def scalar_interval_scales_cv(make_gp, xs: torch.Tensor, y: torch.Tensor, log_outputs: torch.Tensor, folds: int = 5) -> torch.Tensor:
+def scalar_interval_scales_cv(
+    make_gp, xs: torch.Tensor, y: torch.Tensor, log_outputs: torch.Tensor, folds: int = 5
+) -> torch.Tensor:
     """Interval factor (b,) of scalar outputs by K-fold CV with the hyperparameters refit on each fold.
 
     ``make_gp()`` builds an unfitted GP like the model's; ``y`` (n, b) in the GP's space (logs for

@@ -3,9 +3,10 @@
 Every error is a one-line ``ValueError`` that names the sample (its id and index), the value found
 and what was expected, and is raised before any per-sample work starts.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -83,8 +84,10 @@ def split_outputs(outputs, meshes, ids) -> tuple[dict, dict, dict]:
     for name, val in outputs.items():
         if isinstance(val, (list, tuple)) and len(val) > 0 and all(np.ndim(v) >= 1 for v in val):
             if len(val) != n:
-                raise ValueError(f"MMGPRegressor: field {name!r} has {len(val)} nodal fields for {n} meshes; "
-                                 "give one per mesh, in the order of the meshes")
+                raise ValueError(
+                    f"MMGPRegressor: field {name!r} has {len(val)} nodal fields for {n} meshes; "
+                    "give one per mesh, in the order of the meshes"
+                )
             out, shapes = [], set()
             for i, (v, m) in enumerate(zip(val, meshes)):
                 where = f"field {name!r} of sample {ids[i]!r} (index {i})"
@@ -98,14 +101,18 @@ def split_outputs(outputs, meshes, ids) -> tuple[dict, dict, dict]:
                 shapes.add(0 if v.dim() == 1 else int(v.shape[1]))
                 out.append(v.detach().to(meshes[0].points.device, torch.float64).reshape(m.n_points, -1))
             if len(shapes) > 1:
-                raise ValueError(f"MMGPRegressor: field {name!r} has different numbers of components across samples: {sorted(shapes)}")
+                raise ValueError(
+                    f"MMGPRegressor: field {name!r} has different numbers of components across samples: {sorted(shapes)}"
+                )
             c = shapes.pop()
             comps[name] = 0 if c == 1 else c
             fields[name] = out
         else:
             arr = numbers(val, f"output {name!r}").reshape(-1)
             if arr.shape[0] != n:
-                raise ValueError(f"MMGPRegressor: output {name!r} must be {n} scalars or {n} nodal fields, got shape {np.shape(val)}")
+                raise ValueError(
+                    f"MMGPRegressor: output {name!r} must be {n} scalars or {n} nodal fields, got shape {np.shape(val)}"
+                )
             if not np.isfinite(arr).all():
                 i = int(np.nonzero(~np.isfinite(arr))[0][0])
                 raise ValueError(f"MMGPRegressor: output {name!r} of sample {ids[i]!r} (index {i}) is not finite")

@@ -13,6 +13,7 @@ the command line). ``predict`` writes OUT/<id>.vtu with point fields <f>_mean, <
 replace existing files without ``--force``. Bad input gives one line and exit code 2 (via
 ``geomsci``), checked before the work starts.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,14 +21,14 @@ import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from geomsci.mmgp.demo import demo  # noqa: F401  (the `geomsci demo` step)
 
-app = typer.Typer(help="Mesh-morphing Gaussian-process surrogates (MMGP): fields and scalars on meshes of varying shape.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Mesh-morphing Gaussian-process surrogates (MMGP): fields and scalars on meshes of varying shape.", no_args_is_help=True
+)
 
 _THREADS = "torch threads (default: $GEOMSCI_THREADS, else half the cores)"
 _ID = "column of the tables that names each sample"
@@ -46,7 +47,7 @@ def make_dataset_cmd(
     h_min: float = typer.Option(0.025, help="smallest mesh size (about 3k nodes)"),
     h_max: float = typer.Option(0.04, help="largest mesh size (about 1k nodes)"),
     force: bool = typer.Option(False, "--force", help="write into OUT even if it already holds files"),
-    threads: Optional[int] = typer.Option(None, help=_THREADS),
+    threads: int | None = typer.Option(None, help=_THREADS),
 ):
     """Generate the Tensile2d-like plate benchmark: one VTU per sample plus inputs.csv / outputs.csv per split."""
     from geomsci.core.threads import limit_threads
@@ -60,8 +61,10 @@ def make_dataset_cmd(
     with limit_threads(threads), _staging(out) as tmp:
         t0 = time.perf_counter()
         counts = make_dataset(tmp, n_train, n_test, n_ood, seed=seed, h_range=(h_min, h_max), progress=True)
-    typer.echo(f"wrote {sum(counts.values())} samples ({', '.join(f'{k}: {v}' for k, v in counts.items())}) "
-               f"to {out} in {time.perf_counter() - t0:.1f} s")
+    typer.echo(
+        f"wrote {sum(counts.values())} samples ({', '.join(f'{k}: {v}' for k, v in counts.items())}) "
+        f"to {out} in {time.perf_counter() - t0:.1f} s"
+    )
 
 
 def _names(text: str | None) -> list[str]:
@@ -133,9 +136,19 @@ def _echo_warnings(caught) -> None:
 def _read(directory, inputs, outputs, fields, id_column, split, path_column, subset, input_columns, output_columns=None):
     from geomsci.mmgp.files import read_samples
 
-    data = read_samples(directory, inputs, outputs, fields, progress=True, id_column=id_column, split=split,
-                        path_column=path_column or None, subset=subset, input_columns=_names(input_columns) or None,
-                        output_columns=_names(output_columns) or None)
+    data = read_samples(
+        directory,
+        inputs,
+        outputs,
+        fields,
+        progress=True,
+        id_column=id_column,
+        split=split,
+        path_column=path_column or None,
+        subset=subset,
+        input_columns=_names(input_columns) or None,
+        output_columns=_names(output_columns) or None,
+    )
     skipped = f"; skipped {data['skipped']} meshes that no chosen row names" if data["skipped"] else ""
     typer.echo(f"read {len(data['ids'])} samples from {directory}{skipped}")
     return data
@@ -146,7 +159,9 @@ def fit(
     directory: Path = typer.Argument(..., help="folder of training meshes (VTU ...) named <id>.<ext>"),
     inputs: str = typer.Option("inputs.csv", help="CSV with an id column and the scalar inputs (the samples table)"),
     outputs: str = typer.Option("", help="CSV with an id column and the scalar outputs to learn (optional)"),
-    fields: str = typer.Option("", help="comma-separated point fields of the meshes to learn, e.g. u1,u2 (vector fields kept whole)"),
+    fields: str = typer.Option(
+        "", help="comma-separated point fields of the meshes to learn, e.g. u1,u2 (vector fields kept whole)"
+    ),
     out: Path = typer.Option(Path("model.pt"), "--out", "-o", help="where to write the fitted model"),
     force: bool = typer.Option(False, "--force", help="replace an existing model file"),
     id_column: str = typer.Option("id", help=_ID),
@@ -154,21 +169,29 @@ def fit(
     path_column: str = typer.Option("", help=_PATHCOL),
     subset: bool = typer.Option(False, "--subset", help=_SUBSET),
     input_columns: str = typer.Option("", help="comma-separated input columns (default: every other column of the inputs table)"),
-    output_columns: str = typer.Option("", help="comma-separated scalar outputs (default: every other column of the outputs table)"),
-    morphing: Optional[str] = typer.Option(None, help="auto (default: disk for one boundary loop, else rbf), disk or rbf"),
-    n_corners: Optional[str] = typer.Option(None, help="boundary corners pinned on the disk: auto (default: the corners the boundaries have) or a number"),
-    corner_angle: Optional[float] = typer.Option(None, help="turning angle (degrees) above which a boundary node is a corner (default 30)"),
-    shape_modes: Optional[int] = typer.Option(None, help="POD modes of the morphed coordinates used as GP inputs (default 8)"),
-    field_modes: Optional[int] = typer.Option(None, help="fixed POD modes per field (default: by --energy)"),
-    energy: Optional[float] = typer.Option(None, help="POD energy kept for each field (default 0.99999)"),
-    restarts: Optional[int] = typer.Option(None, help="GP hyperparameter restarts (default 2)"),
-    iters: Optional[int] = typer.Option(None, help="Adam iterations per GP on log hyperparameters (default 300)"),
-    polish: Optional[int] = typer.Option(None, help="L-BFGS iterations after Adam (default 100)"),
-    kernel: Optional[str] = typer.Option(None, help="GP kernel: matern52 (default), matern32 or rbf (ARD)"),
-    amplitude_shape_modes: Optional[int] = typer.Option(None, help="leading shape modes in each field's power-law amplitude (default 0)"),
-    interval_calibration: Optional[str] = typer.Option(None, help="cv (default: CV-measured factor per output) or none"),
+    output_columns: str = typer.Option(
+        "", help="comma-separated scalar outputs (default: every other column of the outputs table)"
+    ),
+    morphing: str | None = typer.Option(None, help="auto (default: disk for one boundary loop, else rbf), disk or rbf"),
+    n_corners: str | None = typer.Option(
+        None, help="boundary corners pinned on the disk: auto (default: the corners the boundaries have) or a number"
+    ),
+    corner_angle: float | None = typer.Option(
+        None, help="turning angle (degrees) above which a boundary node is a corner (default 30)"
+    ),
+    shape_modes: int | None = typer.Option(None, help="POD modes of the morphed coordinates used as GP inputs (default 8)"),
+    field_modes: int | None = typer.Option(None, help="fixed POD modes per field (default: by --energy)"),
+    energy: float | None = typer.Option(None, help="POD energy kept for each field (default 0.99999)"),
+    restarts: int | None = typer.Option(None, help="GP hyperparameter restarts (default 2)"),
+    iters: int | None = typer.Option(None, help="Adam iterations per GP on log hyperparameters (default 300)"),
+    polish: int | None = typer.Option(None, help="L-BFGS iterations after Adam (default 100)"),
+    kernel: str | None = typer.Option(None, help="GP kernel: matern52 (default), matern32 or rbf (ARD)"),
+    amplitude_shape_modes: int | None = typer.Option(
+        None, help="leading shape modes in each field's power-law amplitude (default 0)"
+    ),
+    interval_calibration: str | None = typer.Option(None, help="cv (default: CV-measured factor per output) or none"),
     scheduler: str = typer.Option("", help="dask scheduler address for the per-sample morphing (default: serial)"),
-    threads: Optional[int] = typer.Option(None, help=_THREADS),
+    threads: int | None = typer.Option(None, help=_THREADS),
 ):
     """Fit an MMGP surrogate from a folder of meshes and CSV tables; saves it with torch.save."""
     from geomsci.core.threads import limit_threads, resolve_threads
@@ -179,16 +202,30 @@ def fit(
         raise ValueError("nothing to learn: give --fields and/or --outputs")
     _check_new_file(out, force)
     n_threads = resolve_threads(threads)
-    model = MMGPRegressor(**_model_kwargs(morphing=morphing, n_corners=n_corners, corner_angle=corner_angle,
-                                          n_shape_modes=shape_modes, field_modes=field_modes, field_energy=energy,
-                                          n_restarts=restarts, n_iter=iters, n_polish=polish, kernel=kernel,
-                                          amplitude_shape_modes=amplitude_shape_modes, interval_calibration=interval_calibration),
-                          scheduler=scheduler or None, progress=True)
+    model = MMGPRegressor(
+        **_model_kwargs(
+            morphing=morphing,
+            n_corners=n_corners,
+            corner_angle=corner_angle,
+            n_shape_modes=shape_modes,
+            field_modes=field_modes,
+            field_energy=energy,
+            n_restarts=restarts,
+            n_iter=iters,
+            n_polish=polish,
+            kernel=kernel,
+            amplitude_shape_modes=amplitude_shape_modes,
+            interval_calibration=interval_calibration,
+        ),
+        scheduler=scheduler or None,
+        progress=True,
+    )
     model._check_params()  # bad settings: one line before any mesh is read
     t0 = time.perf_counter()
     with limit_threads(n_threads):
-        data = _read(directory, inputs, outputs or None, field_names, id_column, split, path_column, subset, input_columns,
-                     output_columns)
+        data = _read(
+            directory, inputs, outputs or None, field_names, id_column, split, path_column, subset, input_columns, output_columns
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model.fit(data["meshes"], data["inputs"], data["outputs"], ids=data["ids"])
@@ -196,12 +233,16 @@ def fit(
         model.save(out)
     loops = f"{model.n_loops_} boundary loop{'s' if model.n_loops_ > 1 else ''}"
     why = "chosen from the boundary loops" if model.morphing == "auto" else "as asked"
-    typer.echo(f"morphing: {model.morphing_} ({why}: the meshes have {loops}); corners pinned: {model.n_corners_}"
-               + (f" (turning angle > {model.corner_angle:g} deg)" if model.morphing_ == "disk" else ""))
+    typer.echo(
+        f"morphing: {model.morphing_} ({why}: the meshes have {loops}); corners pinned: {model.n_corners_}"
+        + (f" (turning angle > {model.corner_angle:g} deg)" if model.morphing_ == "disk" else "")
+    )
     modes = ", ".join(f"{k}: {p.n_components_} modes" for k, p in model.field_pods_.items())
     factors = ", ".join(f"{k} {v:.2f}" for k, v in model.std_scale_.items())
-    typer.echo(f"fit {len(data['ids'])} samples ({modes}{', ' if modes else ''}scalars: {model.scalar_names_}; "
-               f"CV interval factors: {factors}) in {time.perf_counter() - t0:.1f} s on {n_threads} thread(s); wrote {out}")
+    typer.echo(
+        f"fit {len(data['ids'])} samples ({modes}{', ' if modes else ''}scalars: {model.scalar_names_}; "
+        f"CV interval factors: {factors}) in {time.perf_counter() - t0:.1f} s on {n_threads} thread(s); wrote {out}"
+    )
 
 
 @app.command()
@@ -210,14 +251,16 @@ def predict(
     directory: Path = typer.Argument(..., help="folder of meshes to predict on, named <id>.<ext>"),
     inputs: str = typer.Option("inputs.csv", help="CSV with an id column and the scalar inputs"),
     out: Path = typer.Option(Path("mmgp_predictions"), "--out", "-o", help="output folder"),
-    force: bool = typer.Option(False, "--force", help="write into an existing, non-empty output folder (same names are replaced)"),
+    force: bool = typer.Option(
+        False, "--force", help="write into an existing, non-empty output folder (same names are replaced)"
+    ),
     id_column: str = typer.Option("id", help=_ID),
     split: str = typer.Option("", help=_SPLIT),
     path_column: str = typer.Option("", help=_PATHCOL),
     subset: bool = typer.Option(False, "--subset", help=_SUBSET),
     input_columns: str = typer.Option("", help="comma-separated input columns (default: every other column)"),
     scheduler: str = typer.Option("", help="dask scheduler address for the per-sample morphing (default: serial)"),
-    threads: Optional[int] = typer.Option(None, help=_THREADS),
+    threads: int | None = typer.Option(None, help=_THREADS),
 ):
     """Predict fields (mean, std, 95% bounds per node, as VTU) and scalars (CSV) on new meshes, with an OOD score per sample."""
     import torch
@@ -252,15 +295,19 @@ def predict(
                 cols.update({s: mu, f"{s}_std": sd, f"{s}_lo95": mu - Z95 * sd, f"{s}_hi95": mu + Z95 * sd})
             write_table(tmp / "predictions.csv", {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in cols.items()})
     far = int((ood > model.ood_threshold).sum())
-    typer.echo(f"predicted {len(data['ids'])} samples in {time.perf_counter() - t0:.1f} s ({far} with OOD score > "
-               f"{model.ood_threshold:g}); wrote {out}/<id>.vtu and {out}/predictions.csv")
+    typer.echo(
+        f"predicted {len(data['ids'])} samples in {time.perf_counter() - t0:.1f} s ({far} with OOD score > "
+        f"{model.ood_threshold:g}); wrote {out}/<id>.vtu and {out}/predictions.csv"
+    )
 
 
 @app.command()
 def score(
     predictions: Path = typer.Argument(..., help="folder written by 'geomsci mmgp predict'"),
     truth: Path = typer.Argument(..., help="folder of the true meshes (point fields), named <id>.<ext>"),
-    outputs: str = typer.Option("outputs.csv", help="CSV with the true scalar outputs (looked up in TRUTH; optional for fields only)"),
+    outputs: str = typer.Option(
+        "outputs.csv", help="CSV with the true scalar outputs (looked up in TRUTH; optional for fields only)"
+    ),
     fields: str = typer.Option("", help="comma-separated fields to score (default: every <f>_mean of the predictions)"),
     id_column: str = typer.Option("id", help=_ID),
     out: Path = typer.Option(Path("mmgp_score"), "--out", "-o", help="folder for scores.csv, parity.png, worst_error.png"),
@@ -277,7 +324,9 @@ def score(
         typer.echo(f"| {r['output']:<16} | {r['rrmse']:9.3e} | {r['q2']:8.4f} | {r['cover95']:7.1%} | {r['n']:>7} |")
     for line in notes:
         typer.echo(line)
-    typer.echo(f"wrote {out}/scores.csv, {out}/parity.png" + (f", {out}/worst_error.png" if (out / "worst_error.png").exists() else ""))
+    typer.echo(
+        f"wrote {out}/scores.csv, {out}/parity.png" + (f", {out}/worst_error.png" if (out / "worst_error.png").exists() else "")
+    )
 
 
 @app.command()
@@ -296,14 +345,14 @@ def cv(
     shape_modes: str = typer.Option("4,8", help="numbers of shape modes to try"),
     amplitude_shape_modes: str = typer.Option("0", help="amplitude shape modes to try"),
     folds: int = typer.Option(5, help="K of the K-fold cross-validation"),
-    morphing: Optional[str] = typer.Option(None, help="auto (default), disk or rbf"),
-    n_corners: Optional[str] = typer.Option(None, help="auto (default) or a number"),
-    restarts: Optional[int] = typer.Option(None, help="GP restarts (default 2)"),
-    iters: Optional[int] = typer.Option(None, help="Adam iterations (default 300)"),
-    polish: Optional[int] = typer.Option(None, help="L-BFGS iterations (default 100)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="also write the table as CSV here"),
+    morphing: str | None = typer.Option(None, help="auto (default), disk or rbf"),
+    n_corners: str | None = typer.Option(None, help="auto (default) or a number"),
+    restarts: int | None = typer.Option(None, help="GP restarts (default 2)"),
+    iters: int | None = typer.Option(None, help="Adam iterations (default 300)"),
+    polish: int | None = typer.Option(None, help="L-BFGS iterations (default 100)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="also write the table as CSV here"),
     force: bool = typer.Option(False, "--force", help="replace an existing CSV"),
-    threads: Optional[int] = typer.Option(None, help=_THREADS),
+    threads: int | None = typer.Option(None, help=_THREADS),
 ):
     """K-fold cross-validation over a small grid (kernel, shape modes, amplitude shape modes) on the training set."""
     from geomsci.core.io import write_table
@@ -315,27 +364,40 @@ def cv(
     if not field_names and not outputs:
         raise ValueError("nothing to learn: give --fields and/or --outputs")
     try:
-        grid = {"kernel": _names(kernels), "n_shape_modes": [int(v) for v in _names(shape_modes)],
-                "amplitude_shape_modes": [int(v) for v in _names(amplitude_shape_modes)]}
+        grid = {
+            "kernel": _names(kernels),
+            "n_shape_modes": [int(v) for v in _names(shape_modes)],
+            "amplitude_shape_modes": [int(v) for v in _names(amplitude_shape_modes)],
+        }
     except ValueError:
-        raise ValueError(f"--shape-modes and --amplitude-shape-modes take comma-separated integers, got "
-                         f"{shape_modes!r} and {amplitude_shape_modes!r}") from None
+        raise ValueError(
+            f"--shape-modes and --amplitude-shape-modes take comma-separated integers, got "
+            f"{shape_modes!r} and {amplitude_shape_modes!r}"
+        ) from None
     if any(not v for v in grid.values()):
         raise ValueError("--kernels, --shape-modes and --amplitude-shape-modes each need at least one value")
     if out is not None:
         _check_new_file(out, force)
-    base = MMGPRegressor(**_model_kwargs(morphing=morphing, n_corners=n_corners, n_restarts=restarts, n_iter=iters, n_polish=polish))
+    base = MMGPRegressor(
+        **_model_kwargs(morphing=morphing, n_corners=n_corners, n_restarts=restarts, n_iter=iters, n_polish=polish)
+    )
     for combo in ({k: v[0] for k, v in grid.items()}, {k: v[-1] for k, v in grid.items()}):
         MMGPRegressor(**{**base.get_params(), **combo})._check_params()
     with limit_threads(threads):
-        data = _read(directory, inputs, outputs or None, field_names, id_column, split, path_column, subset, input_columns,
-                     output_columns)
+        data = _read(
+            directory, inputs, outputs or None, field_names, id_column, split, path_column, subset, input_columns, output_columns
+        )
         samples = as_samples(data["meshes"], data["inputs"], data["outputs"], data["ids"])
         rows, best = cross_validate_grid(base, samples, grid, folds=folds, progress=True)
     names = list(data["outputs"])
     typer.echo(f"{folds}-fold CV on {len(samples)} samples; each cell: RRMSE / cover95")
     typer.echo("| kernel | shape modes | amp. modes | " + " | ".join(names) + " | geo. mean RRMSE |")
-    table = {k: [] for k in ["kernel", "shape_modes", "amplitude_shape_modes"] + [f"{n}_{m}" for n in names for m in ("rrmse", "q2", "cover95")] + ["score"]}
+    table = {
+        k: []
+        for k in ["kernel", "shape_modes", "amplitude_shape_modes"]
+        + [f"{n}_{m}" for n in names for m in ("rrmse", "q2", "cover95")]
+        + ["score"]
+    }
     for r in rows:
         p = r["params"]
         cells = " | ".join(f"{r[n]['rrmse']:.2e} / {r[n]['cover95']:.1%}" for n in names)
@@ -348,8 +410,10 @@ def cv(
             for m in ("rrmse", "q2", "cover95"):
                 table[f"{n}_{m}"].append(r[n][m])
         table["score"].append(r["score"])
-    typer.echo(f"chosen: --kernel {best['kernel']} --shape-modes {best['n_shape_modes']} "
-               f"--amplitude-shape-modes {best['amplitude_shape_modes']}")
+    typer.echo(
+        f"chosen: --kernel {best['kernel']} --shape-modes {best['n_shape_modes']} "
+        f"--amplitude-shape-modes {best['amplitude_shape_modes']}"
+    )
     if out is not None:
         tmp = out.with_name(out.name + ".part")
         write_table(tmp, table)

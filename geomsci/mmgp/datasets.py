@@ -16,6 +16,7 @@ On disk (``make_dataset``), one folder per split (``train``, ``test``, ``ood_ell
     train/inputs.csv            id,pressure,young,poisson
     train/outputs.csv           id,max_von_mises,max_top_u2
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -88,8 +89,9 @@ def write_split(out_dir, meshes, inputs, outputs, prefix: str = "sample") -> lis
     return ids
 
 
-def make_dataset(out_dir, n_train: int = 40, n_test: int = 10, n_ood: int = 5, seed: int = 0,
-                 h_range=(0.025, 0.04), progress: bool = True) -> dict[str, int]:
+def make_dataset(
+    out_dir, n_train: int = 40, n_test: int = 10, n_ood: int = 5, seed: int = 0, h_range=(0.025, 0.04), progress: bool = True
+) -> dict[str, int]:
     """Generate and write the benchmark under ``out_dir`` (folders train/, test/, ood_ellipse/, ood_wedge/).
 
     Returns the number of samples written per split.

@@ -1,4 +1,5 @@
 """The mmgp step of ``geomsci demo``: fit 40 coarse plates, predict 4 unseen ones with 95% bounds."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,12 +59,34 @@ def demo(out_dir: Path) -> str:
     err = rrmse_field(truth, mean["u2"])
     cov = coverage(truth, mean["u2"], std["u2"])
     m0 = mte[0]
-    save(Mesh(m0.points, m0.cells, "triangle", {"u2_true": truth[0], "u2_mean": mean["u2"][0], "u2_std": std["u2"][0],
-                                                  "u2_lo95": mean["u2"][0] - Z95 * std["u2"][0]}), out_dir / "prediction.vtu")
+    save(
+        Mesh(
+            m0.points,
+            m0.cells,
+            "triangle",
+            {
+                "u2_true": truth[0],
+                "u2_mean": mean["u2"][0],
+                "u2_std": std["u2"][0],
+                "u2_lo95": mean["u2"][0] - Z95 * std["u2"][0],
+            },
+        ),
+        out_dir / "prediction.vtu",
+    )
     e0 = (truth[0] - mean["u2"][0]).abs()
-    _panels(m0, [("u2 (FE)", truth[0], "u2"), ("u2 (MMGP mean), same scale", mean["u2"][0], "u2"),
-                 ("|error|, same scale as std", e0, "err"), ("std", std["u2"][0], "err")],
-            out_dir / "prediction.png", f"MMGP on an unseen plate (corners pinned: {model.n_corners_})")
+    _panels(
+        m0,
+        [
+            ("u2 (FE)", truth[0], "u2"),
+            ("u2 (MMGP mean), same scale", mean["u2"][0], "u2"),
+            ("|error|, same scale as std", e0, "err"),
+            ("std", std["u2"][0], "err"),
+        ],
+        out_dir / "prediction.png",
+        f"MMGP on an unseen plate (corners pinned: {model.n_corners_})",
+    )
     rel = float(torch.mean(torch.abs(mean["max_top_u2"] - torch.as_tensor(yte[:, 1])) / torch.as_tensor(yte[:, 1])))
-    return (f"{len(mtr)} plates ({min(m.n_points for m in mtr)}-{max(m.n_points for m in mtr)} nodes): u2 RRMSE {err:.1e}, "
-            f"95% coverage {cov:.0%}, max_top_u2 rel. err {rel:.1%} on 4 unseen plates")
+    return (
+        f"{len(mtr)} plates ({min(m.n_points for m in mtr)}-{max(m.n_points for m in mtr)} nodes): u2 RRMSE {err:.1e}, "
+        f"95% coverage {cov:.0%}, max_top_u2 rel. err {rel:.1%} on 4 unseen plates"
+    )

@@ -10,13 +10,15 @@ von Mises stress
     vm = sqrt( ((sxx - syy)^2 + (syy - szz)^2 + (szz - sxx)^2) / 2 + 3 sxy^2 ).
 Stresses are constant per triangle (P1) and averaged onto nodes with area weights.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def solve_plate(points: np.ndarray, faces: np.ndarray, labels: np.ndarray, pressure: float,
-                young: float, poisson: float) -> dict[str, np.ndarray]:
+def solve_plate(
+    points: np.ndarray, faces: np.ndarray, labels: np.ndarray, pressure: float, young: float, poisson: float
+) -> dict[str, np.ndarray]:
     """Displacement and von Mises stress of a clamped plate pulled on top.
 
     Parameters

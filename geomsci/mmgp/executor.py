@@ -4,15 +4,18 @@ Per-sample morphing and transfer are independent, so they scale out by mapping a
 module-level function over the samples. Both paths return results in input order, so they give
 identical results; the serial path shows a tqdm bar, the dask path one that ticks as futures finish.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
 
-def map_samples(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler=None, desc: str = "mmgp",
-                progress: bool = True) -> list:
+def map_samples(
+    fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler=None, desc: str = "mmgp", progress: bool = True
+) -> list:
     """``[fn(x) for x in items]``, serially or on dask.
 
     Parameters
@@ -29,10 +32,14 @@ def map_samples(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler=Non
     try:
         from distributed import Client, as_completed
     except ImportError as e:  # pragma: no cover - dask is an optional dependency
-        raise ImportError("map_samples: scheduler given but dask.distributed is not installed (pip install 'geomsci[dask]')") from e
+        raise ImportError(
+            "map_samples: scheduler given but dask.distributed is not installed (pip install 'geomsci[dask]')"
+        ) from e
     own = not isinstance(scheduler, Client)
     if own and not isinstance(scheduler, str):
-        raise ValueError(f"map_samples: scheduler must be None, an address string or a distributed.Client, got {type(scheduler).__name__}")
+        raise ValueError(
+            f"map_samples: scheduler must be None, an address string or a distributed.Client, got {type(scheduler).__name__}"
+        )
     client = Client(scheduler, timeout="10s") if own else scheduler
     try:
         futures = client.map(fn, items, pure=False)

@@ -17,6 +17,7 @@ inputs, not only its amplitude). Outputs: the nodal fields ``u`` (N,) and ``flux
 (N, 2) (element gradients averaged onto nodes with area weights, a vector field), and the scalars
 ``u_max`` and ``u_mean`` (integral of u over the area).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,8 +54,9 @@ def _holed_outline(rng: np.random.Generator, h: float) -> list[np.ndarray]:
     """The unit square (CCW) and a circular hole (CW, so the domain lies to the left of both loops)."""
     n = max(4, int(round(1 / h)))
     s = np.linspace(0, 1, n, endpoint=False)
-    square = np.concatenate([np.stack([s, 0 * s], 1), np.stack([1 + 0 * s, s], 1), np.stack([1 - s, 1 + 0 * s], 1),
-                             np.stack([0 * s, 1 - s], 1)])
+    square = np.concatenate(
+        [np.stack([s, 0 * s], 1), np.stack([1 + 0 * s, s], 1), np.stack([1 - s, 1 + 0 * s], 1), np.stack([0 * s, 1 - s], 1)]
+    )
     cx, cy, rad = rng.uniform(0.38, 0.62), rng.uniform(0.38, 0.62), rng.uniform(0.1, 0.22)
     m = max(8, int(round(2 * np.pi * rad / h)))
     t = -np.linspace(0, 2 * np.pi, m, endpoint=False)
@@ -125,9 +127,17 @@ def solve_reaction_diffusion(points: np.ndarray, faces: np.ndarray, outer: np.nd
     det = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]  # 2 * area
     area = det / 2
     # Gradients of the three hat functions on each triangle: (F, 3, 2).
-    grads = np.stack([np.stack([p[:, 1, 1] - p[:, 2, 1], p[:, 2, 0] - p[:, 1, 0]], 1),
-                      np.stack([p[:, 2, 1] - p[:, 0, 1], p[:, 0, 0] - p[:, 2, 0]], 1),
-                      np.stack([p[:, 0, 1] - p[:, 1, 1], p[:, 1, 0] - p[:, 0, 0]], 1)], 1) / det[:, None, None]
+    grads = (
+        np.stack(
+            [
+                np.stack([p[:, 1, 1] - p[:, 2, 1], p[:, 2, 0] - p[:, 1, 0]], 1),
+                np.stack([p[:, 2, 1] - p[:, 0, 1], p[:, 0, 0] - p[:, 2, 0]], 1),
+                np.stack([p[:, 0, 1] - p[:, 1, 1], p[:, 1, 0] - p[:, 0, 0]], 1),
+            ],
+            1,
+        )
+        / det[:, None, None]
+    )
     ke = kappa * area[:, None, None] * np.einsum("fid,fjd->fij", grads, grads)  # (F, 3, 3)
     rows, cols = np.repeat(faces, 3, 1).ravel(), np.tile(faces, 3).ravel()
     K = sp.csr_matrix((ke.ravel(), (rows, cols)), shape=(n, n))
@@ -163,15 +173,22 @@ def make_family_sample(seed: int, family: str = "blob", h_range=(0.04, 0.06), dt
     inputs = {k: float(rng.uniform(*r)) for k, r in INPUT_RANGES.items()}
     u, flux = solve_reaction_diffusion(points, faces, np.arange(len(loops[0])), inputs["q"], inputs["kappa"], inputs["c"])
     p = points[faces]
-    area = 0.5 * np.abs((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
+    area = 0.5 * np.abs(
+        (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1])
+    )
     outputs = {"u_max": float(u.max()), "u_mean": float((u[faces].mean(1) * area).sum() / area.sum())}
-    mesh = Mesh(torch.as_tensor(points, dtype=dtype), torch.as_tensor(faces), "triangle",
-                {"u": torch.as_tensor(u, dtype=dtype), "flux": torch.as_tensor(flux, dtype=dtype)})
+    mesh = Mesh(
+        torch.as_tensor(points, dtype=dtype),
+        torch.as_tensor(faces),
+        "triangle",
+        {"u": torch.as_tensor(u, dtype=dtype), "flux": torch.as_tensor(flux, dtype=dtype)},
+    )
     return mesh, inputs, outputs
 
 
-def make_family_split(n: int, family: str = "blob", split: str = "train", seed: int = 0, h_range=(0.04, 0.06),
-                      progress: bool = False):
+def make_family_split(
+    n: int, family: str = "blob", split: str = "train", seed: int = 0, h_range=(0.04, 0.06), progress: bool = False
+):
     """``n`` samples: ``(meshes, inputs (n, 3) [q, kappa, c], outputs (n, 2) [u_max, u_mean])``; splits are disjoint."""
     if split not in _SPLIT_CODES:
         raise ValueError(f"make_family_split: split must be one of {sorted(_SPLIT_CODES)}, got {split!r}")
@@ -193,6 +210,12 @@ def write_family_split(out_dir, meshes, inputs, outputs, prefix: str = "s") -> l
     ids = [f"{prefix}_{i:04d}" for i in range(len(meshes))]
     for sid, mesh in zip(ids, meshes):
         save(mesh, out_dir / f"{sid}.vtu")
-    write_table(out_dir / "samples.csv", {"id": ids, **{k: inputs[:, j] for j, k in enumerate(INPUT_RANGES)},
-                                          **{k: outputs[:, j] for j, k in enumerate(SCALAR_NAMES)}})
+    write_table(
+        out_dir / "samples.csv",
+        {
+            "id": ids,
+            **{k: inputs[:, j] for j, k in enumerate(INPUT_RANGES)},
+            **{k: outputs[:, j] for j, k in enumerate(SCALAR_NAMES)},
+        },
+    )
     return ids

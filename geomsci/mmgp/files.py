@@ -12,6 +12,7 @@ CSV paths are taken as given when they exist, otherwise relative to DIR. Every m
 without a mesh, a mesh without a row, a missing column or field, a non-number) raises a one-line
 ``ValueError`` / ``FileNotFoundError`` naming the file and the sample.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,8 +40,9 @@ def load_table(path, id_column: str = "id", what: str = "table") -> tuple[list[s
         hint = ""
         if len(table) == 1 and any(c in next(iter(table)) for c in ";\t"):
             hint = "; the file seems to use ';' or tabs between values, write it comma-separated"
-        raise ValueError(f"{path}: the {what} needs a {id_column!r} column naming each sample (--id-column), "
-                         f"found columns {list(table)}{hint}")
+        raise ValueError(
+            f"{path}: the {what} needs a {id_column!r} column naming each sample (--id-column), found columns {list(table)}{hint}"
+        )
     ids = [str(v) for v in table.pop(id_column)]
     seen = set()
     for sid in ids:
@@ -71,8 +73,15 @@ def numeric(path, table: dict, ids: list[str], columns: list[str] | None, what: 
     return out
 
 
-def read_table_by_id(path, ids: list[str] | None = None, columns: list[str] | None = None, what: str = "table",
-                     id_column: str = "id", extra_rows_ok: bool = False, exclude=()):
+def read_table_by_id(
+    path,
+    ids: list[str] | None = None,
+    columns: list[str] | None = None,
+    what: str = "table",
+    id_column: str = "id",
+    extra_rows_ok: bool = False,
+    exclude=(),
+):
     """Read a CSV keyed by ``id_column``: ``(ids, {column: (n,) float64})`` in file order or in the order of ``ids``."""
     path = Path(path)
     file_ids, table = load_table(path, id_column, what)
@@ -121,8 +130,14 @@ def parse_split(split: str | None) -> tuple[str, str] | None:
     return col.strip(), val.strip()
 
 
-def select_samples(directory, inputs="inputs.csv", id_column: str = "id", split: str | None = None,
-                   path_column: str | None = None, subset: bool = False):
+def select_samples(
+    directory,
+    inputs="inputs.csv",
+    id_column: str = "id",
+    split: str | None = None,
+    path_column: str | None = None,
+    subset: bool = False,
+):
     """Which samples to use, checked before any mesh is read.
 
     Returns ``(ids, files {id: path}, input table path, its raw columns restricted to the chosen rows,
@@ -155,13 +170,17 @@ def select_samples(directory, inputs="inputs.csv", id_column: str = "id", split:
     folder = mesh_files(directory)
     missing = [sid for sid in ids if sid not in folder]
     if missing:
-        raise ValueError(f"{table_path}: sample {missing[0]!r} has no mesh file in {directory} "
-                         f"({len(missing)} of {len(ids)} ids have none; mesh files are named <id>.<ext>)")
+        raise ValueError(
+            f"{table_path}: sample {missing[0]!r} has no mesh file in {directory} "
+            f"({len(missing)} of {len(ids)} ids have none; mesh files are named <id>.<ext>)"
+        )
     chosen = set(ids)
     orphans = [sid for sid in folder if sid not in chosen]
     if orphans and sel is None and not subset:
-        raise ValueError(f"{folder[orphans[0]]}: mesh of sample {orphans[0]!r} has no row in {table_path} "
-                         f"({len(orphans)} meshes have none; give --subset to use only the rows the table lists)")
+        raise ValueError(
+            f"{folder[orphans[0]]}: mesh of sample {orphans[0]!r} has no row in {table_path} "
+            f"({len(orphans)} meshes have none; give --subset to use only the rows the table lists)"
+        )
     return ids, {sid: folder[sid] for sid in ids}, table_path, table, len(orphans)
 
 
@@ -172,9 +191,19 @@ def _text(v) -> str:
     return str(v)
 
 
-def read_samples(directory, inputs="inputs.csv", outputs=None, fields=(), progress: bool = False, id_column: str = "id",
-                 split: str | None = None, path_column: str | None = None, subset: bool = False,
-                 input_columns: list[str] | None = None, output_columns: list[str] | None = None) -> dict:
+def read_samples(
+    directory,
+    inputs="inputs.csv",
+    outputs=None,
+    fields=(),
+    progress: bool = False,
+    id_column: str = "id",
+    split: str | None = None,
+    path_column: str | None = None,
+    subset: bool = False,
+    input_columns: list[str] | None = None,
+    output_columns: list[str] | None = None,
+) -> dict:
     """Load samples for fitting, prediction or scoring.
 
     Returns a dict with ``ids`` (list), ``meshes`` (list of float64 ``Mesh``; planar meshes saved
@@ -193,8 +222,9 @@ def read_samples(directory, inputs="inputs.csv", outputs=None, fields=(), progre
     out = {}
     if outputs is not None:
         not_outputs = set(x) | {path_column, (parse_split(split) or ("",))[0]}  # the same table: inputs, split, paths
-        _, out = read_table_by_id(resolve(outputs, directory), ids, output_columns, "outputs table", id_column,
-                                  extra_rows_ok=True, exclude=not_outputs)
+        _, out = read_table_by_id(
+            resolve(outputs, directory), ids, output_columns, "outputs table", id_column, extra_rows_ok=True, exclude=not_outputs
+        )
         if not out and not fields:
             raise ValueError(f"{resolve(outputs, directory)}: no output columns besides {id_column!r} and the inputs")
     meshes = []

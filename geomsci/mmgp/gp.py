@@ -19,6 +19,7 @@ stopped far short of the optimum (this cost MMGP a factor 2 in u1 RRMSE on the p
 Several restarts run side by side as extra batch members (random initial length scales); each
 output keeps the best restart.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,6 @@ import warnings
 import gpytorch
 import torch
 from linear_operator.utils.warnings import NumericalWarning
-
 
 KERNELS = ("matern52", "matern32", "rbf")
 
@@ -126,8 +126,7 @@ def _adam(loss_fn, params, n_iter: int, lr: float, betas=(0.9, 0.999), eps: floa
 
 def _fitted_state(gp) -> dict:
     """Training data, standardisation, marginal likelihood and hyperparameters of a fitted GP."""
-    return {"x": gp.x_train_, "y": gp.y_train_, "y_mean": gp.y_mean_, "y_std": gp.y_std_, "mll": gp.mll_,
-            "params": gp._state}
+    return {"x": gp.x_train_, "y": gp.y_train_, "y_mean": gp.y_mean_, "y_std": gp.y_std_, "mll": gp.mll_, "params": gp._state}
 
 
 def _restore_fitted(gp, s: dict):
@@ -140,8 +139,10 @@ def _restore_fitted(gp, s: dict):
 def _check_fit(who: str, x, y) -> None:
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-            raise TypeError(f"{who}.fit: {name} must be a float tensor, got {type(t).__name__}"
-                            f"{' of dtype ' + str(t.dtype) if isinstance(t, torch.Tensor) else ''}")
+            raise TypeError(
+                f"{who}.fit: {name} must be a float tensor, got {type(t).__name__}"
+                f"{' of dtype ' + str(t.dtype) if isinstance(t, torch.Tensor) else ''}"
+            )
     if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0]:
         raise ValueError(f"{who}.fit: need x (n, d) and y (n, b), got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.shape[0] < 2:
@@ -177,16 +178,26 @@ class BatchedGP:
     marginal log-likelihood of the kept restart.
     """
 
-    def __init__(self, n_restarts: int = 3, n_iter: int = 150, lr: float = 0.05, noise_floor: float = 1e-6, seed: int = 0,
-                 kernel: str = "matern52", n_polish: int = 100):
+    def __init__(
+        self,
+        n_restarts: int = 3,
+        n_iter: int = 150,
+        lr: float = 0.05,
+        noise_floor: float = 1e-6,
+        seed: int = 0,
+        kernel: str = "matern52",
+        n_polish: int = 100,
+    ):
         if n_restarts < 1 or n_iter < 1 or n_polish < 0:
-            raise ValueError(f"BatchedGP: n_restarts and n_iter must be >= 1 and n_polish >= 0, got {n_restarts}, {n_iter}, {n_polish}")
+            raise ValueError(
+                f"BatchedGP: n_restarts and n_iter must be >= 1 and n_polish >= 0, got {n_restarts}, {n_iter}, {n_polish}"
+            )
         if kernel not in KERNELS:
             raise ValueError(f"BatchedGP: kernel must be one of {KERNELS}, got {kernel!r}")
         self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed = n_restarts, n_iter, lr, noise_floor, seed
         self.kernel, self.n_polish = kernel, n_polish
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor) -> "BatchedGP":
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> BatchedGP:
         """x (n, d) standardised inputs, y (n, b) outputs. Returns self."""
         _check_fit("BatchedGP", x, y)
         n, d = x.shape
@@ -199,7 +210,9 @@ class BatchedGP:
         model = _build(x, yt.repeat(R, 1), R * b, self.noise_floor, self.kernel)
         init = torch.full((R, b, 1, d), math.sqrt(d), dtype=x.dtype)
         if R > 1:
-            init[1:] *= torch.exp(torch.empty(R - 1, b, 1, d, dtype=x.dtype).uniform_(math.log(0.25), math.log(4.0), generator=gen))
+            init[1:] *= torch.exp(
+                torch.empty(R - 1, b, 1, d, dtype=x.dtype).uniform_(math.log(0.25), math.log(4.0), generator=gen)
+            )
         model.covar_module.base_kernel.lengthscale = init.reshape(R * b, 1, d).to(x.device)
         model.likelihood.noise = torch.full((R * b, 1), 1e-2, dtype=x.dtype, device=x.device)
         model.train()
@@ -261,15 +274,20 @@ class BatchedGP:
     def hyperparameters(self) -> dict[str, torch.Tensor]:
         """Length scales (b, d), output scales (b,), noise variances (b,), in standardised units."""
         m = self._model
-        return {"lengthscale": m.covar_module.base_kernel.lengthscale.detach().squeeze(1),
-                "outputscale": m.covar_module.outputscale.detach(), "noise": m.likelihood.noise.detach().squeeze(-1)}
+        return {
+            "lengthscale": m.covar_module.base_kernel.lengthscale.detach().squeeze(1),
+            "outputscale": m.covar_module.outputscale.detach(),
+            "noise": m.likelihood.noise.detach().squeeze(-1),
+        }
 
     def state(self) -> dict:
-        return {**_fitted_state(self), "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed,
-                                                  self.kernel, self.n_polish]}
+        return {
+            **_fitted_state(self),
+            "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed, self.kernel, self.n_polish],
+        }
 
     @classmethod
-    def from_state(cls, s: dict) -> "BatchedGP":
+    def from_state(cls, s: dict) -> BatchedGP:
         gp = _restore_fitted(cls(*s["config"]), s)
         gp._model = gp._make_model()
         return gp
@@ -290,6 +308,7 @@ class _KronNormal:
         def root(A):
             lam, V = torch.linalg.eigh(A)
             return V * lam.clamp_min(0).sqrt()
+
         b, m = self.mean.shape
         z = torch.randn(*shape, b, m, dtype=self.mean.dtype, device=self.mean.device)
         return self.mean + root(self.out_cov) @ z @ root(self.cov).T
@@ -327,10 +346,22 @@ class SharedGP:
     ``BatchedGP``, plus ``output_cov_`` and ``predict_shared``.
     """
 
-    def __init__(self, n_restarts: int = 3, n_iter: int = 150, lr: float = 0.05, noise_floor: float = 1e-6, seed: int = 0,
-                 scaling: str = "joint", kernel: str = "matern52", n_polish: int = 100, calibration: str = "loo"):
+    def __init__(
+        self,
+        n_restarts: int = 3,
+        n_iter: int = 150,
+        lr: float = 0.05,
+        noise_floor: float = 1e-6,
+        seed: int = 0,
+        scaling: str = "joint",
+        kernel: str = "matern52",
+        n_polish: int = 100,
+        calibration: str = "loo",
+    ):
         if n_restarts < 1 or n_iter < 1 or n_polish < 0:
-            raise ValueError(f"SharedGP: n_restarts and n_iter must be >= 1 and n_polish >= 0, got {n_restarts}, {n_iter}, {n_polish}")
+            raise ValueError(
+                f"SharedGP: n_restarts and n_iter must be >= 1 and n_polish >= 0, got {n_restarts}, {n_iter}, {n_polish}"
+            )
         if scaling not in ("joint", "each"):
             raise ValueError(f"SharedGP: scaling must be 'joint' or 'each', got {scaling!r}")
         if kernel not in KERNELS:
@@ -352,7 +383,7 @@ class SharedGP:
         logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (R,)
         return (0.5 * (Y * alpha).sum((-2, -1)) + 0.5 * b * logdet) / (n * b) + 0.5 * math.log(2 * math.pi)
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor) -> "SharedGP":
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> SharedGP:
         """x (n, d) standardised inputs, y (n, b) outputs. Returns self."""
         _check_fit("SharedGP", x, y)
         n, d = x.shape
@@ -376,8 +407,10 @@ class SharedGP:
             final = -torch.nan_to_num(self._nll(kern, lik, x, Y), nan=math.inf)
         best = int(final.argmax())
         self.mll_ = final[best].expand(Y.shape[1]).clone()
-        self._state = {"kernel": {k: v[best:best + 1] if v.dim() > 0 and v.shape[0] == R else v for k, v in kern.state_dict().items()},
-                       "likelihood": {k: v[best:best + 1] if v.dim() > 0 and v.shape[0] == R else v for k, v in lik.state_dict().items()}}
+        self._state = {
+            "kernel": {k: v[best : best + 1] if v.dim() > 0 and v.shape[0] == R else v for k, v in kern.state_dict().items()},
+            "likelihood": {k: v[best : best + 1] if v.dim() > 0 and v.shape[0] == R else v for k, v in lik.state_dict().items()},
+        }
         self.x_train_, self.y_train_ = x, Y.T.contiguous()  # (b, n) as in BatchedGP
         self._setup()
         return self
@@ -451,16 +484,32 @@ class SharedGP:
     def hyperparameters(self) -> dict[str, torch.Tensor]:
         """Length scales (1, d), output scale (1,), noise variance (1,), shared by all outputs, and the
         output covariance C (b, b) (standardised units)."""
-        return {"lengthscale": self._kern.base_kernel.lengthscale.detach().squeeze(1),
-                "outputscale": self._kern.outputscale.detach(), "noise": self._lik.noise.detach().squeeze(-1), "C": self.C_}
+        return {
+            "lengthscale": self._kern.base_kernel.lengthscale.detach().squeeze(1),
+            "outputscale": self._kern.outputscale.detach(),
+            "noise": self._lik.noise.detach().squeeze(-1),
+            "C": self.C_,
+        }
 
     def state(self) -> dict:
-        return {"kind": "shared", **_fitted_state(self),
-                "config": [self.n_restarts, self.n_iter, self.lr, self.noise_floor, self.seed, self.scaling, self.kernel,
-                           self.n_polish, self.calibration]}
+        return {
+            "kind": "shared",
+            **_fitted_state(self),
+            "config": [
+                self.n_restarts,
+                self.n_iter,
+                self.lr,
+                self.noise_floor,
+                self.seed,
+                self.scaling,
+                self.kernel,
+                self.n_polish,
+                self.calibration,
+            ],
+        }
 
     @classmethod
-    def from_state(cls, s: dict) -> "SharedGP":
+    def from_state(cls, s: dict) -> SharedGP:
         gp = _restore_fitted(cls(*s["config"]), s)
         gp._setup()
         return gp

@@ -15,9 +15,10 @@ one as sqrt(mean(((pred - ref) / ref)^2)). ||U||_inf is the largest |entry| of t
 
 Coverage of a central 95% interval: the fraction of true values within mean +- 1.96 std.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -26,6 +26,7 @@ targets and affine motions are reproduced exactly. ``boundary_correspondence`` p
 loops of a mesh with those of a reference (nearest centroids; matching arc-length fractions), which
 drives the morph for 3-D surfaces and meshes with several boundary loops.
 """
+
 from __future__ import annotations
 
 import math
@@ -114,8 +115,10 @@ def disk_map(points: torch.Tensor, faces: torch.Tensor, *, n_corners: int = 0, t
     if not points.is_floating_point() or faces.is_floating_point() or faces.dtype == torch.bool:
         raise ValueError(f"disk_map: points must be floating point and faces integer, got {points.dtype} and {faces.dtype}")
     if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= points.shape[0]):
-        raise ValueError(f"disk_map: faces index out of range: indices span [{int(faces.min())}, {int(faces.max())}] "
-                         f"for {points.shape[0]} points")
+        raise ValueError(
+            f"disk_map: faces index out of range: indices span [{int(faces.min())}, {int(faces.max())}] "
+            f"for {points.shape[0]} points"
+        )
     if not bool(torch.isfinite(points).all()):
         raise ValueError("disk_map: points have NaN or inf values")
     faces = faces.long()
@@ -232,9 +235,7 @@ def boundary_correspondence(mesh: Mesh, reference: Mesh) -> tuple[torch.Tensor, 
     """
     loops, ref_loops = boundary_loops(mesh.cells), boundary_loops(reference.cells)
     if len(loops) != len(ref_loops):
-        raise ValueError(
-            f"boundary_correspondence: mesh has {len(loops)} boundary loops, reference has {len(ref_loops)}"
-        )
+        raise ValueError(f"boundary_correspondence: mesh has {len(loops)} boundary loops, reference has {len(ref_loops)}")
     if not loops:
         raise ValueError("boundary_correspondence: the meshes have no boundary (closed surfaces)")
     x, y = mesh.points, reference.points.to(mesh.points)

@@ -12,6 +12,7 @@ Each shape is meshed on its own (boundary nodes spaced ``h`` apart, a jittered t
 inside, Delaunay, a few Laplacian smoothing sweeps, Delaunay again), so two samples share neither
 node count nor connectivity: exactly the "non-parameterized geometric variability" MMGP is built for.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,8 +44,7 @@ def _side(a, b, coeffs, n_dense=400) -> np.ndarray:
     return a + t * d + bump * normal
 
 
-def plate_boundary(rng: np.random.Generator, h: float, shape: str = "plate", amplitude: float = 0.08,
-                   n_modes: int = 2):
+def plate_boundary(rng: np.random.Generator, h: float, shape: str = "plate", amplitude: float = 0.08, n_modes: int = 2):
     """A random plate outline as a CCW polygon with node labels.
 
     Parameters

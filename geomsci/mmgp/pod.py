@@ -13,6 +13,7 @@ of the training snapshots with k modes is exactly
 
 ``energy`` picks the smallest k whose captured fraction reaches it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,7 +31,7 @@ class WeightedPOD:
         self.n_modes = n_modes
         self.energy = energy
 
-    def fit(self, snapshots: torch.Tensor, weights: torch.Tensor) -> "WeightedPOD":
+    def fit(self, snapshots: torch.Tensor, weights: torch.Tensor) -> WeightedPOD:
         """snapshots (n, M), weights (M,) positive. Returns self."""
         if snapshots.dim() != 2:
             raise ValueError(f"WeightedPOD.fit: snapshots must be (n, M), got {tuple(snapshots.shape)}")
@@ -72,15 +73,24 @@ class WeightedPOD:
     def inverse_transform(self, coeffs: torch.Tensor) -> torch.Tensor:
         """Snapshots mean + Phi a, (n, k) -> (n, M)."""
         if coeffs.shape[-1:] != (self.n_components_,):
-            raise ValueError(f"WeightedPOD.inverse_transform: coeffs must be (n, {self.n_components_}), got {tuple(coeffs.shape)}")
+            raise ValueError(
+                f"WeightedPOD.inverse_transform: coeffs must be (n, {self.n_components_}), got {tuple(coeffs.shape)}"
+            )
         return self.mean_ + coeffs @ self.modes_.T
 
     def state(self) -> dict:
-        return {"mean": self.mean_, "modes": self.modes_, "eigenvalues": self.eigenvalues_, "weights": self.weights_,
-                "captured": self.captured_, "n_modes": self.n_modes, "energy": self.energy}
+        return {
+            "mean": self.mean_,
+            "modes": self.modes_,
+            "eigenvalues": self.eigenvalues_,
+            "weights": self.weights_,
+            "captured": self.captured_,
+            "n_modes": self.n_modes,
+            "energy": self.energy,
+        }
 
     @classmethod
-    def from_state(cls, s: dict) -> "WeightedPOD":
+    def from_state(cls, s: dict) -> WeightedPOD:
         pod = cls(s["n_modes"], s["energy"])
         pod.mean_, pod.modes_, pod.eigenvalues_ = s["mean"], s["modes"], s["eigenvalues"]
         pod.weights_, pod.captured_ = s["weights"], s["captured"]
@@ -106,4 +116,3 @@ def cv_residual_variance(snapshots: torch.Tensor, weights: torch.Tensor, n_modes
         r = snapshots[held] - pod.inverse_transform(pod.transform(snapshots[held]))
         acc += (r**2).sum(0)
     return acc / n
-

@@ -22,12 +22,13 @@ loops (several loops, 3-D surfaces). ``'auto'`` (default) picks 'disk' for one l
 Vector fields (N, C) are kept whole: one POD of the node-major (N_c C) vector, as for the coordinates.
 Input checks live in ``checks.py``; interval calibration and OOD scores in ``calibration.py``.
 """
+
 from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -132,12 +133,33 @@ class MMGPRegressor:
     progress : show tqdm bars for the per-sample work and the GP fits; seed : GP restarts
     """
 
-    def __init__(self, *, morphing: str = "auto", n_corners="auto", corner_angle: float = 30.0, common_mesh=None,
-                 n_shape_modes: int = 8, field_energy: float = 0.99999, field_modes: int | None = None, n_restarts: int = 2,
-                 n_iter: int = 300, lr: float = 0.1, n_polish: int = 100, kernel: str = "matern52", calibration: str = "loo",
-                 interval_calibration: str = "cv", gp: str = "shared", field_scaling: str = "power",
-                 amplitude_shape_modes: int = 0, log_transform: bool = True, pod_residual: bool = True,
-                 ood_threshold: float = 2.0, scheduler=None, progress: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        morphing: str = "auto",
+        n_corners="auto",
+        corner_angle: float = 30.0,
+        common_mesh=None,
+        n_shape_modes: int = 8,
+        field_energy: float = 0.99999,
+        field_modes: int | None = None,
+        n_restarts: int = 2,
+        n_iter: int = 300,
+        lr: float = 0.1,
+        n_polish: int = 100,
+        kernel: str = "matern52",
+        calibration: str = "loo",
+        interval_calibration: str = "cv",
+        gp: str = "shared",
+        field_scaling: str = "power",
+        amplitude_shape_modes: int = 0,
+        log_transform: bool = True,
+        pod_residual: bool = True,
+        ood_threshold: float = 2.0,
+        scheduler=None,
+        progress: bool = False,
+        seed: int = 0,
+    ):
         self.morphing, self.n_corners, self.corner_angle, self.common_mesh = morphing, n_corners, corner_angle, common_mesh
         self.n_shape_modes, self.field_energy, self.field_modes = n_shape_modes, field_energy, field_modes
         self.n_restarts, self.n_iter, self.lr, self.gp = n_restarts, n_iter, lr, gp
@@ -156,7 +178,7 @@ class MMGPRegressor:
         """The constructor arguments (scikit-learn's contract: ``clone`` rebuilds the estimator from them)."""
         return {k: getattr(self, k) for k in self._param_names()}
 
-    def set_params(self, **params) -> "MMGPRegressor":
+    def set_params(self, **params) -> MMGPRegressor:
         """Set constructor arguments; an unknown name is a ValueError listing the valid ones."""
         valid = self._param_names()
         for k, v in params.items():
@@ -166,8 +188,14 @@ class MMGPRegressor:
         return self
 
     def __repr__(self) -> str:
-        default = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.kind == p.KEYWORD_ONLY}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not (v is default[k] or (isinstance(v, (int, float, str)) and v == default[k]))]
+        default = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.kind == p.KEYWORD_ONLY
+        }
+        changed = [
+            f"{k}={v!r}"
+            for k, v in self.get_params().items()
+            if not (v is default[k] or (isinstance(v, (int, float, str)) and v == default[k]))
+        ]
         return f"MMGPRegressor({', '.join(changed)})"
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6 asks estimators for their tags
@@ -177,14 +205,22 @@ class MMGPRegressor:
 
     # -- validation -------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        for name, value, allowed in (("morphing", self.morphing, ("auto", "disk", "rbf")), ("kernel", self.kernel, KERNELS),
-                                     ("field_scaling", self.field_scaling, ("power", "none")), ("gp", self.gp, ("shared", "independent")),
-                                     ("calibration", self.calibration, ("loo", "none")),
-                                     ("interval_calibration", self.interval_calibration, ("cv", "none"))):
+        for name, value, allowed in (
+            ("morphing", self.morphing, ("auto", "disk", "rbf")),
+            ("kernel", self.kernel, KERNELS),
+            ("field_scaling", self.field_scaling, ("power", "none")),
+            ("gp", self.gp, ("shared", "independent")),
+            ("calibration", self.calibration, ("loo", "none")),
+            ("interval_calibration", self.interval_calibration, ("cv", "none")),
+        ):
             if value not in allowed:
                 raise ValueError(f"MMGPRegressor: {name} must be one of {list(allowed)}, got {value!r}")
-        for name, value, lo in (("n_shape_modes", self.n_shape_modes, 1), ("field_modes", self.field_modes, 1),
-                                ("n_corners", self.n_corners, 0), ("amplitude_shape_modes", self.amplitude_shape_modes, 0)):
+        for name, value, lo in (
+            ("n_shape_modes", self.n_shape_modes, 1),
+            ("field_modes", self.field_modes, 1),
+            ("n_corners", self.n_corners, 0),
+            ("amplitude_shape_modes", self.amplitude_shape_modes, 0),
+        ):
             if (value is None and name == "field_modes") or (value == "auto" and name == "n_corners"):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
@@ -196,31 +232,42 @@ class MMGPRegressor:
             raise ValueError(f"MMGPRegressor: corner_angle must lie in (0, 180) degrees, got {self.corner_angle!r}")
         if not float(self.ood_threshold) > 0:
             raise ValueError(f"MMGPRegressor: ood_threshold must be > 0, got {self.ood_threshold!r}")
-        if not (self.common_mesh is None or isinstance(self.common_mesh, Mesh) or (
-                isinstance(self.common_mesh, (int, np.integer)) and not isinstance(self.common_mesh, bool))):
-            raise ValueError(f"MMGPRegressor: common_mesh must be None, a training-mesh index or a Mesh, "
-                             f"got {type(self.common_mesh).__name__}")
+        if not (
+            self.common_mesh is None
+            or isinstance(self.common_mesh, Mesh)
+            or (isinstance(self.common_mesh, (int, np.integer)) and not isinstance(self.common_mesh, bool))
+        ):
+            raise ValueError(
+                f"MMGPRegressor: common_mesh must be None, a training-mesh index or a Mesh, got {type(self.common_mesh).__name__}"
+            )
         if self.amplitude_shape_modes and self.field_scaling != "power":
             raise ValueError("MMGPRegressor: amplitude_shape_modes needs field_scaling='power'")
         gkw = self._gp_kwargs()
         SharedGP(**gkw, calibration=self.calibration), BatchedGP(**gkw)  # the optimiser settings, before any work
 
     def _gp_kwargs(self) -> dict:
-        return dict(n_restarts=self.n_restarts, n_iter=self.n_iter, lr=self.lr, seed=self.seed, kernel=self.kernel,
-                    n_polish=self.n_polish)
+        return dict(
+            n_restarts=self.n_restarts, n_iter=self.n_iter, lr=self.lr, seed=self.seed, kernel=self.kernel, n_polish=self.n_polish
+        )
 
     def _resolve_morphing(self, loops: list[int], ids: list[str]) -> str:
         if len(set(loops)) > 1:
             i = next(i for i, n in enumerate(loops) if n != loops[0])
-            raise ValueError(f"MMGPRegressor: sample {ids[i]!r} (index {i}) has {loops[i]} boundary loops, sample "
-                             f"{ids[0]!r} has {loops[0]}; all training meshes need the same number (one shape family)")
+            raise ValueError(
+                f"MMGPRegressor: sample {ids[i]!r} (index {i}) has {loops[i]} boundary loops, sample "
+                f"{ids[0]!r} has {loops[0]}; all training meshes need the same number (one shape family)"
+            )
         if loops[0] == 0:
-            raise ValueError(f"MMGPRegressor: sample {ids[0]!r} has no boundary (a closed surface); MMGP needs meshes with a boundary")
+            raise ValueError(
+                f"MMGPRegressor: sample {ids[0]!r} has no boundary (a closed surface); MMGP needs meshes with a boundary"
+            )
         if self.morphing == "auto":
             return "disk" if loops[0] == 1 else "rbf"
         if self.morphing == "disk" and loops[0] != 1:
-            raise ValueError(f"MMGPRegressor: sample {ids[0]!r} (index 0) has {loops[0]} boundary loops; morphing='disk' "
-                             "needs exactly one (use morphing='rbf' or 'auto' for domains with holes)")
+            raise ValueError(
+                f"MMGPRegressor: sample {ids[0]!r} (index 0) has {loops[0]} boundary loops; morphing='disk' "
+                "needs exactly one (use morphing='rbf' or 'auto' for domains with holes)"
+            )
         return self.morphing
 
     def _resolve_corners(self, meshes, ids, common: Mesh) -> int:
@@ -234,14 +281,20 @@ class MMGPRegressor:
         if self.n_corners == "auto":
             if len(set(counts)) == 1:
                 return least
-            warnings.warn(f"MMGPRegressor: the training boundaries have different numbers of corners (turning angle > "
-                          f"{self.corner_angle:g} deg): {min(counts)} to {max(counts)} (e.g. sample {ids[i_least]!r}); "
-                          "no corners are pinned (set corner_angle or n_corners)", stacklevel=3)
+            warnings.warn(
+                f"MMGPRegressor: the training boundaries have different numbers of corners (turning angle > "
+                f"{self.corner_angle:g} deg): {min(counts)} to {max(counts)} (e.g. sample {ids[i_least]!r}); "
+                "no corners are pinned (set corner_angle or n_corners)",
+                stacklevel=3,
+            )
             return 0
         if self.n_corners > least:
-            warnings.warn(f"MMGPRegressor: n_corners={self.n_corners} asks for more corners than sample {ids[i_least]!r} has "
-                          f"({least} boundary nodes turn by more than {self.corner_angle:g} deg); pinning {least}. Pinned "
-                          "nodes that are not corners make the morphing arbitrary", stacklevel=3)
+            warnings.warn(
+                f"MMGPRegressor: n_corners={self.n_corners} asks for more corners than sample {ids[i_least]!r} has "
+                f"({least} boundary nodes turn by more than {self.corner_angle:g} deg); pinning {least}. Pinned "
+                "nodes that are not corners make the morphing arbitrary",
+                stacklevel=3,
+            )
             return least
         return int(self.n_corners)
 
@@ -254,17 +307,25 @@ class MMGPRegressor:
             if m.dim != self.dim_:
                 raise ValueError(f"MMGPRegressor: {where} has {m.dim}-D points, the training meshes are {self.dim_}-D")
         if self.morphing_ == "disk" and self.n_corners_:
-            few = [(sid, c) for sid, m in zip(ids, meshes)
-                   if (c := count_corners(m.points, m.cells, self.corner_angle)) < self.n_corners_]
+            few = [
+                (sid, c)
+                for sid, m in zip(ids, meshes)
+                if (c := count_corners(m.points, m.cells, self.corner_angle)) < self.n_corners_
+            ]
             if few:
-                warnings.warn(f"MMGPRegressor: {len(few)} sample(s) have fewer than the {self.n_corners_} boundary corners of the "
-                              f"training set (e.g. {few[0][0]!r}: {few[0][1]}); their morphing pins arbitrary nodes", stacklevel=3)
+                warnings.warn(
+                    f"MMGPRegressor: {len(few)} sample(s) have fewer than the {self.n_corners_} boundary corners of the "
+                    f"training set (e.g. {few[0][0]!r}: {few[0][1]}); their morphing pins arbitrary nodes",
+                    stacklevel=3,
+                )
         return ids
 
     def _clip_modes(self, name: str, value, n: int):
         if value is not None and value > n - 1:
-            warnings.warn(f"MMGPRegressor: {name}={value} exceeds the {n - 1} modes that {n} training samples support; "
-                          f"using {n - 1}", stacklevel=3)
+            warnings.warn(
+                f"MMGPRegressor: {name}={value} exceeds the {n - 1} modes that {n} training samples support; using {n - 1}",
+                stacklevel=3,
+            )
             return n - 1
         return value
 
@@ -274,28 +335,37 @@ class MMGPRegressor:
         dt = self.dtype_
         tasks = []
         for i, m in enumerate(meshes):
-            tasks.append({"points": m.points.detach().cpu().to(dt), "faces": m.cells.cpu(),
-                          "fields": {k: v[i].detach().cpu().to(dt) for k, v in fields.items()},
-                          "support": self.support_.cpu(), "support_faces": self.common_faces_.cpu(),
-                          "support_ref": None if self.morphing_ == "disk" else self.common_points_.cpu(),
-                          "morphing": self.morphing_, "n_corners": self.n_corners_,
-                          "back": back if isinstance(back, bool) else i in back})
+            tasks.append(
+                {
+                    "points": m.points.detach().cpu().to(dt),
+                    "faces": m.cells.cpu(),
+                    "fields": {k: v[i].detach().cpu().to(dt) for k, v in fields.items()},
+                    "support": self.support_.cpu(),
+                    "support_faces": self.common_faces_.cpu(),
+                    "support_ref": None if self.morphing_ == "disk" else self.common_points_.cpu(),
+                    "morphing": self.morphing_,
+                    "n_corners": self.n_corners_,
+                    "back": back if isinstance(back, bool) else i in back,
+                }
+            )
         return map_samples(_prepare_sample, tasks, scheduler=self.scheduler, desc=desc, progress=self.progress)
 
     def _log_inputs(self, x: torch.Tensor) -> torch.Tensor:
         if not bool(self.log_inputs_.any()):
             return x
         if bool((x[:, self.log_inputs_] <= 0).any()):
-            raise ValueError("MMGPRegressor: an input that was positive in every training sample is <= 0 here; "
-                             "refit with log_transform=False")
+            raise ValueError(
+                "MMGPRegressor: an input that was positive in every training sample is <= 0 here; refit with log_transform=False"
+            )
         return torch.where(self.log_inputs_.to(x.device), x.clamp_min(1e-300).log(), x)
 
     def _scale_features(self, x: torch.Tensor) -> torch.Tensor:
         """Centred log of the inputs positive in every training sample, (n, p_+), for the amplitude law."""
         pos = self.scale_inputs_.to(x.device)
         if bool((x[:, pos] <= 0).any()):
-            raise ValueError("MMGPRegressor: an input that was positive in every training sample is <= 0 here; "
-                             "refit with field_scaling='none'")
+            raise ValueError(
+                "MMGPRegressor: an input that was positive in every training sample is <= 0 here; refit with field_scaling='none'"
+            )
         return x[:, pos].clamp_min(1e-300).log()
 
     def field_scales(self, inputs, meshes: Sequence[Mesh] | None = None) -> dict[str, torch.Tensor]:
@@ -333,7 +403,7 @@ class MMGPRegressor:
         return check_inputs(inputs, n, ids, self.input_names_, self.n_inputs_)
 
     # -- estimator API ----------------------------------------------------------------------------
-    def fit(self, meshes, inputs=None, outputs: Mapping | None = None, ids: Sequence[str] | None = None) -> "MMGPRegressor":
+    def fit(self, meshes, inputs=None, outputs: Mapping | None = None, ids: Sequence[str] | None = None) -> MMGPRegressor:
         """Learn the surrogate.
 
         Parameters
@@ -376,8 +446,11 @@ class MMGPRegressor:
         self.n_corners_ = self._resolve_corners(meshes, ids, common)
         self.common_points_ = common.points.detach().to(self.device_, self.dtype_)
         self.common_faces_ = common.cells.to(self.device_)
-        support = disk_map(self.common_points_, self.common_faces_, n_corners=self.n_corners_) if self.morphing_ == "disk" \
+        support = (
+            disk_map(self.common_points_, self.common_faces_, n_corners=self.n_corners_)
+            if self.morphing_ == "disk"
             else self.common_points_
+        )
         self.support_ = support.to(self.device_)
         w = vertex_areas(self.support_, self.common_faces_)  # (N_c,) lumped mass
         # Calibration samples (at most MAX_CALIBRATION, evenly spread): their back-transfer Q_i lets the CV
@@ -389,15 +462,19 @@ class MMGPRegressor:
         w_coords = w.repeat_interleave(self.dim_)
         self.shape_pod_ = WeightedPOD(n_modes=n_shape).fit(coords, w_coords)
         if not 0 <= self.amplitude_shape_modes <= self.shape_pod_.n_components_:
-            raise ValueError(f"MMGPRegressor: amplitude_shape_modes must lie in [0, {self.shape_pod_.n_components_}] "
-                             f"(the shape modes), got {self.amplitude_shape_modes}")
+            raise ValueError(
+                f"MMGPRegressor: amplitude_shape_modes must lie in [0, {self.shape_pod_.n_components_}] "
+                f"(the shape modes), got {self.amplitude_shape_modes}"
+            )
         x = x.to(coords)
         self.log_inputs_ = (x > 0).all(0) if self.log_transform else torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
         xin = torch.cat([self.shape_pod_.transform(coords), self._log_inputs(x)], 1)  # (n, k_s + p)
         self.x_mean_ = xin.mean(0)
         self.x_std_ = xin.std(0).clamp_min(1e-12)
         xs = (xin - self.x_mean_) / self.x_std_
-        self.scale_inputs_ = (x > 0).all(0) if self.field_scaling == "power" else torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
+        self.scale_inputs_ = (
+            (x > 0).all(0) if self.field_scaling == "power" else torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
+        )
         self.scale_center_ = self._scale_features(x).mean(0)
         feats = self._amp_features(x, xs)  # (n, p_+ + k_a), centred
         self.field_pods_, self.field_gps_, self.field_beta_, self.field_resvar_, self.std_scale_ = {}, {}, {}, {}, {}
@@ -417,26 +494,37 @@ class MMGPRegressor:
                 snaps = snaps / (feats @ beta).exp()[:, None]
             pod = WeightedPOD(n_modes=n_field, energy=self.field_energy).fit(snaps, wf)
             self.field_pods_[name] = pod
-            self.field_resvar_[name] = (cv_residual_variance(snaps, wf, pod.n_components_) if self.pod_residual
-                                        else torch.zeros_like(wf))  # (N_c C,)
+            self.field_resvar_[name] = (
+                cv_residual_variance(snaps, wf, pod.n_components_) if self.pod_residual else torch.zeros_like(wf)
+            )  # (N_c C,)
             own = []  # (index, Q_i, field on its own nodes / s_i) of the calibration samples
             if need_back:
                 amp = (feats @ self.field_beta_[name]).exp() if name in self.field_beta_ else torch.ones(n, dtype=snaps.dtype)
-                own = [(i, _sparse(prep[i]["back"], self.device_, self.dtype_), fields[name][i].to(self.device_, self.dtype_) / amp[i])
-                       for i in calib]
+                own = [
+                    (
+                        i,
+                        _sparse(prep[i]["back"], self.device_, self.dtype_),
+                        fields[name][i].to(self.device_, self.dtype_) / amp[i],
+                    )
+                    for i in calib
+                ]
                 # Round-trip transfer error (sample -> common mesh -> sample), a variance the POD cannot see.
                 self.field_resvar_[name] = self.field_resvar_[name] + cal.transfer_variance(own, snaps, max(comps[name], 1))
-            gp = (SharedGP(**gkw, calibration=self.calibration) if self.gp == "shared" else BatchedGP(**gkw))
+            gp = SharedGP(**gkw, calibration=self.calibration) if self.gp == "shared" else BatchedGP(**gkw)
             self.field_gps_[name] = gp.fit(xs, pod.transform(snaps))
-            self.std_scale_[name] = (cal.field_interval_scale(gp, xs, snaps, wf, pod.n_components_, self.field_resvar_[name], own,
-                                                              max(comps[name], 1))
-                                     if own and isinstance(gp, SharedGP) else 1.0)
+            self.std_scale_[name] = (
+                cal.field_interval_scale(gp, xs, snaps, wf, pod.n_components_, self.field_resvar_[name], own, max(comps[name], 1))
+                if own and isinstance(gp, SharedGP)
+                else 1.0
+            )
             bar.update()
         self.scalar_gp_ = None
         if self.scalar_names_:
             bar.set_postfix_str("scalars")
             y = torch.stack([scalars[k] for k in self.scalar_names_], 1).to(xs)
-            self.log_outputs_ = (y > 0).all(0) if self.log_transform else torch.zeros(y.shape[1], dtype=torch.bool, device=y.device)
+            self.log_outputs_ = (
+                (y > 0).all(0) if self.log_transform else torch.zeros(y.shape[1], dtype=torch.bool, device=y.device)
+            )
             y = torch.where(self.log_outputs_, y.clamp_min(1e-300).log(), y)
             self.scalar_gp_ = BatchedGP(**gkw).fit(xs, y)
             if self.interval_calibration == "none":
@@ -450,8 +538,9 @@ class MMGPRegressor:
         bar.close()
         # Out-of-distribution reference: the training set's own leave-one-out distances and shape residuals.
         self.ood_x_train_ = xs
-        self.ood_distance_ref_ = torch.stack([cal.nearest_distances(xs, xs, ls, exclude_self=True).quantile(0.95)
-                                              for ls in cal.gp_metrics(self._gps())]).clamp_min(1e-12)
+        self.ood_distance_ref_ = torch.stack(
+            [cal.nearest_distances(xs, xs, ls, exclude_self=True).quantile(0.95) for ls in cal.gp_metrics(self._gps())]
+        ).clamp_min(1e-12)
         self.ood_shape_ref_ = cal.cv_shape_residual_norms(coords, w_coords, self.shape_pod_.n_components_).quantile(0.95)
         self.ood_shape_ref_ = self.ood_shape_ref_.clamp_min(1e-9 * float((coords * coords * w_coords).sum(1).sqrt().mean()))
         return self
@@ -492,8 +581,16 @@ class MMGPRegressor:
     def ood_scores(self, xs: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """Out-of-distribution score (n,) of samples with GP inputs ``xs`` and common-mesh coordinates
         ``coords`` (``geomsci.mmgp.calibration``): about 1 or below inside the training distribution."""
-        dist = torch.stack([cal.nearest_distances(xs, self.ood_x_train_, ls) / ref
-                            for ls, ref in zip(cal.gp_metrics(self._gps()), self.ood_distance_ref_)]).max(0).values
+        dist = (
+            torch.stack(
+                [
+                    cal.nearest_distances(xs, self.ood_x_train_, ls) / ref
+                    for ls, ref in zip(cal.gp_metrics(self._gps()), self.ood_distance_ref_)
+                ]
+            )
+            .max(0)
+            .values
+        )
         shape = cal.shape_residual_norms(self.shape_pod_, coords) / self.ood_shape_ref_
         return torch.maximum(dist, shape)
 
@@ -549,9 +646,12 @@ class MMGPRegressor:
         ood = self.ood_scores(xs, coords)
         far = [(sid, float(o)) for sid, o in zip(ids, ood) if o > self.ood_threshold]
         if far:
-            warnings.warn(f"MMGPRegressor: {len(far)} of {len(ids)} samples lie outside the training distribution (OOD score > "
-                          f"{self.ood_threshold:g}; e.g. {far[0][0]!r}: {far[0][1]:.1f}); their predictions and intervals "
-                          "are not to be trusted", stacklevel=2)
+            warnings.warn(
+                f"MMGPRegressor: {len(far)} of {len(ids)} samples lie outside the training distribution (OOD score > "
+                f"{self.ood_threshold:g}; e.g. {far[0][0]!r}: {far[0][1]:.1f}); their predictions and intervals "
+                "are not to be trusted",
+                stacklevel=2,
+            )
         out = (mean, std) if return_std else (mean,)
         out = out + (ood,) if return_ood else out
         return out if len(out) > 1 else out[0]
@@ -565,8 +665,10 @@ class MMGPRegressor:
         self._check_fitted()
         unknown = [k for k in outputs if k not in self.field_names_ and k not in self.scalar_names_]
         if unknown:
-            raise ValueError(f"MMGPRegressor.score: output {unknown[0]!r} was not fit; the model predicts "
-                             f"{self.field_names_ + self.scalar_names_}")
+            raise ValueError(
+                f"MMGPRegressor.score: output {unknown[0]!r} was not fit; the model predicts "
+                f"{self.field_names_ + self.scalar_names_}"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             pred = self.predict(meshes, inputs, ids=ids)
@@ -584,7 +686,9 @@ class MMGPRegressor:
         params["scheduler"], params["progress"] = None, False
         if isinstance(params["common_mesh"], Mesh):
             params["common_mesh"] = None  # its geometry is saved as common_points_ / common_faces_
-        fitted = {k: _encode(v) for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k not in self._NOT_SAVED}
+        fitted = {
+            k: _encode(v) for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k not in self._NOT_SAVED
+        }
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"MMGPRegressor.save: {path} is a directory; give a file name such as {path / 'model.pt'}")
@@ -598,7 +702,7 @@ class MMGPRegressor:
         return path
 
     @classmethod
-    def load(cls, path, device=None) -> "MMGPRegressor":
+    def load(cls, path, device=None) -> MMGPRegressor:
         """Read a model written by ``save`` (onto ``device``, default CPU)."""
         path = Path(path)
         if not path.is_file():
@@ -609,8 +713,10 @@ class MMGPRegressor:
             raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model ({type(e).__name__})") from None
         fmt = s.get("format") if isinstance(s, dict) else None
         if isinstance(fmt, str) and fmt.startswith("geomsci.mmgp/") and fmt != FORMAT:
-            raise ValueError(f"MMGPRegressor.load: {path} was saved by another geomsci version (format {fmt}, "
-                             f"this one reads {FORMAT}); refit the model")
+            raise ValueError(
+                f"MMGPRegressor.load: {path} was saved by another geomsci version (format {fmt}, "
+                f"this one reads {FORMAT}); refit the model"
+            )
         if fmt != FORMAT:
             raise ValueError(f"MMGPRegressor.load: {path} is not a saved MMGP model")
         dev = torch.device(device or "cpu")

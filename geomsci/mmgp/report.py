@@ -4,6 +4,7 @@ Per output: RRMSE (PLAID definitions, ``metrics.py``), Q2 and the coverage of me
 Writes ``scores.csv``, ``parity.png`` (predicted against true values, one panel per output) and, for
 2-D meshes, ``worst_error.png``: the error field of the sample with the largest field error.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,7 +43,9 @@ def score_predictions(pred_dir, truth_dir, outputs: str | None, fields: list[str
     truth_files = mesh_files(truth_dir) if fields else {}
     no_truth = [sid for sid in ids if fields and sid not in truth_files]
     if no_truth:
-        raise ValueError(f"{truth_dir}: no true mesh for sample {no_truth[0]!r} ({len(no_truth)} of {len(ids)} predicted samples)")
+        raise ValueError(
+            f"{truth_dir}: no true mesh for sample {no_truth[0]!r} ({len(no_truth)} of {len(ids)} predicted samples)"
+        )
     rows, notes, parity = [], [], {}
     truth_scalars = {}
     if scalars:
@@ -62,8 +65,13 @@ def score_predictions(pred_dir, truth_dir, outputs: str | None, fields: list[str
             scalars = have
             order = np.array([pos[s] for s in ids])
             truth_scalars = numeric(tpath, {s: t_table[s][order] for s in scalars}, ids, None, "outputs table")
-    pred_num = numeric(table_path, {k: v for k, v in table.items() if k in scalars or k in [f"{s}_std" for s in scalars]},
-                       ids, None, "predictions table")
+    pred_num = numeric(
+        table_path,
+        {k: v for k, v in table.items() if k in scalars or k in [f"{s}_std" for s in scalars]},
+        ids,
+        None,
+        "predictions table",
+    )
     worst = None
     for f in fields:
         truth, mean, std, per_sample = [], [], [], []
@@ -74,19 +82,38 @@ def score_predictions(pred_dir, truth_dir, outputs: str | None, fields: list[str
                 raise ValueError(f"{truth_files[sid]}: sample {sid!r} has no point field {f!r} (it has {sorted(t.point_data)})")
             u, m, s = t.point_data[f], p.point_data[f"{f}_mean"], p.point_data[f"{f}_std"]
             if u.shape != m.shape:
-                raise ValueError(f"{truth_files[sid]}: field {f!r} of sample {sid!r} has shape {tuple(u.shape)}, the prediction "
-                                 f"{tuple(m.shape)}; were the predictions made on these meshes?")
+                raise ValueError(
+                    f"{truth_files[sid]}: field {f!r} of sample {sid!r} has shape {tuple(u.shape)}, the prediction "
+                    f"{tuple(m.shape)}; were the predictions made on these meshes?"
+                )
             truth.append(u), mean.append(m), std.append(s)
             per_sample.append(rrmse_field([u], [m]))
         j = int(np.argmax(per_sample))
         if worst is None or per_sample[j] > worst[0]:
             worst = (per_sample[j], f, ids[j], load(truth_files[ids[j]], dtype=torch.float64), truth[j] - mean[j])
-        rows.append({"output": f, "kind": "field", "rrmse": rrmse_field(truth, mean), "q2": q2(truth, mean),
-                     "cover95": coverage(truth, mean, std), "n": len(ids)})
+        rows.append(
+            {
+                "output": f,
+                "kind": "field",
+                "rrmse": rrmse_field(truth, mean),
+                "q2": q2(truth, mean),
+                "cover95": coverage(truth, mean, std),
+                "n": len(ids),
+            }
+        )
         parity[f] = (torch.cat([u.reshape(-1) for u in truth]), torch.cat([m.reshape(-1) for m in mean]))
     for s in scalars:
         u, m, sd = truth_scalars[s], pred_num[s], pred_num[f"{s}_std"]
-        rows.append({"output": s, "kind": "scalar", "rrmse": rrmse_scalar(u, m), "q2": q2(u, m), "cover95": coverage(u, m, sd), "n": len(ids)})
+        rows.append(
+            {
+                "output": s,
+                "kind": "scalar",
+                "rrmse": rrmse_scalar(u, m),
+                "q2": q2(u, m),
+                "cover95": coverage(u, m, sd),
+                "n": len(ids),
+            }
+        )
         parity[s] = (torch.as_tensor(u), torch.as_tensor(m))
     if not rows:
         raise ValueError(f"nothing to score: the predictions in {pred_dir} have no fields or scalars with a truth")
@@ -101,8 +128,13 @@ def score_predictions(pred_dir, truth_dir, outputs: str | None, fields: list[str
         mesh = Mesh(mesh.points[:, :2].contiguous(), mesh.cells, mesh.cell_type)
 
         err = err.norm(dim=1) if err.dim() == 2 else err
-        plot_field_2d(mesh, err, out_dir / "worst_error.png", title=f"{f}: error (truth - mean) of the worst sample {sid}",
-                      cmap="RdBu_r" if err.dim() == 1 and bool((err < 0).any()) else "viridis")
+        plot_field_2d(
+            mesh,
+            err,
+            out_dir / "worst_error.png",
+            title=f"{f}: error (truth - mean) of the worst sample {sid}",
+            cmap="RdBu_r" if err.dim() == 1 and bool((err < 0).any()) else "viridis",
+        )
         notes.append(f"worst sample for {f}: {sid} (RRMSE {worst[0]:.2e})")
     return rows, notes
 

@@ -13,13 +13,14 @@ scikit-learn's splitters index X sample by sample, so MMGP's data travel as a li
 ``cross_validate_grid`` does the same without scikit-learn (``geomsci mmgp cv``): K interleaved
 folds, every setting of a small grid, RRMSE and 95% coverage per output.
 """
+
 from __future__ import annotations
 
 import itertools
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -69,7 +70,10 @@ def as_samples(meshes: Sequence[Mesh], inputs, outputs: Mapping | None = None, i
     """Zip meshes, inputs ((n, p) array or {name: (n,)}) and outputs ({name: n fields or (n,) scalars}) into ``Samples``."""
     n = len(meshes)
     if isinstance(inputs, Mapping):
-        names, cols = list(inputs), [np.asarray(torch.as_tensor(v).cpu() if isinstance(v, torch.Tensor) else v, float) for v in inputs.values()]
+        names, cols = (
+            list(inputs),
+            [np.asarray(torch.as_tensor(v).cpu() if isinstance(v, torch.Tensor) else v, float) for v in inputs.values()],
+        )
     else:
         arr = np.asarray(inputs.cpu() if isinstance(inputs, torch.Tensor) else inputs, float).reshape(n, -1)
         names, cols = [f"x{j}" for j in range(arr.shape[1])], list(arr.T)
@@ -78,7 +82,9 @@ def as_samples(meshes: Sequence[Mesh], inputs, outputs: Mapping | None = None, i
         o = {}
         for k, v in (outputs or {}).items():
             o[k] = v[i] if isinstance(v, (list, tuple)) else float(np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v)[i])
-        out.append(Sample(meshes[i], {k: float(c[i]) for k, c in zip(names, cols)}, o, str(ids[i]) if ids is not None else str(i)))
+        out.append(
+            Sample(meshes[i], {k: float(c[i]) for k, c in zip(names, cols)}, o, str(ids[i]) if ids is not None else str(i))
+        )
     return out
 
 
@@ -134,7 +140,9 @@ def cross_validate_grid(estimator, samples: Samples, grid: Mapping[str, Sequence
 
     n = len(samples)
     if not 2 <= folds <= n // 2:
-        raise ValueError(f"cross_validate_grid: folds must lie in [2, {n // 2}] for {n} samples (each fold keeps >= 2), got {folds}")
+        raise ValueError(
+            f"cross_validate_grid: folds must lie in [2, {n // 2}] for {n} samples (each fold keeps >= 2), got {folds}"
+        )
     for k in grid:
         if k not in estimator.get_params():
             raise ValueError(f"cross_validate_grid: {k!r} is not a parameter of MMGPRegressor")

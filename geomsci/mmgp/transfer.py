@@ -12,6 +12,7 @@ expected here, so the core's warning about outside points is silenced (the mask 
     to_common(sample, support)      T (N_c, N_i): sample field -> common-mesh nodes
     to_sample(support_mesh, sample) Q (N_i, N_c): common-mesh field -> the sample's morphed nodes
 """
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """The file-based workflow end to end, and one-line errors with exit code 2."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,26 @@ def _main(args) -> int:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     d = tmp_path_factory.mktemp("mmgp_cli")
-    assert _main(["mmgp", "make-dataset", str(d), "--n-train", "10", "--n-test", "2", "--n-ood", "1", "--h-min", "0.09", "--h-max", "0.11"]) == 0
+    assert (
+        _main(
+            [
+                "mmgp",
+                "make-dataset",
+                str(d),
+                "--n-train",
+                "10",
+                "--n-test",
+                "2",
+                "--n-ood",
+                "1",
+                "--h-min",
+                "0.09",
+                "--h-max",
+                "0.11",
+            ]
+        )
+        == 0
+    )
     return d
 
 
@@ -28,9 +48,34 @@ def test_make_fit_predict(dataset, tmp_path):
     assert len(list((dataset / "train").glob("*.vtu"))) == 10
     assert (dataset / "ood_wedge" / "inputs.csv").exists()
     model = tmp_path / "model.pt"
-    assert _main(["mmgp", "fit", str(dataset / "train"), "--inputs", "inputs.csv", "--outputs", "outputs.csv",
-                  "--fields", "u1,u2", "-o", str(model), "--iters", "15", "--polish", "10", "--restarts", "1", "--shape-modes", "3",
-                  "--amplitude-shape-modes", "1"]) == 0
+    assert (
+        _main(
+            [
+                "mmgp",
+                "fit",
+                str(dataset / "train"),
+                "--inputs",
+                "inputs.csv",
+                "--outputs",
+                "outputs.csv",
+                "--fields",
+                "u1,u2",
+                "-o",
+                str(model),
+                "--iters",
+                "15",
+                "--polish",
+                "10",
+                "--restarts",
+                "1",
+                "--shape-modes",
+                "3",
+                "--amplitude-shape-modes",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert model.exists()
     out = tmp_path / "pred"
     assert _main(["mmgp", "predict", str(model), str(dataset / "test"), "--inputs", "inputs.csv", "-o", str(out)]) == 0
@@ -43,8 +88,12 @@ def test_make_fit_predict(dataset, tmp_path):
 
 def test_error_exit_code_via_subprocess(dataset):
     exe = Path(sys.executable).with_name("geomsci")
-    r = subprocess.run([str(exe), "mmgp", "fit", str(dataset / "train"), "--inputs", "nope.csv", "--fields", "u1"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [str(exe), "mmgp", "fit", str(dataset / "train"), "--inputs", "nope.csv", "--fields", "u1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "nope.csv" in r.stderr
 

@@ -1,5 +1,6 @@
 """Generated plates: valid disk meshes of good quality, varying node counts, reproducible; FE solve
 against the exact uniaxial solution."""
+
 import numpy as np
 import pytest
 import torch
@@ -42,8 +43,14 @@ def test_uniaxial_strain_exact():
     u2 = p y / E, u1 = 0 and von Mises = p (sigma_zz = 0). P1 reproduces the linear field exactly."""
     xs = np.linspace(0, 1, 11)[:-1]
     ys = np.linspace(0, 1.5, 16)[:-1]
-    boundary = np.concatenate([np.stack([xs, 0 * xs], 1), np.stack([1 + 0 * ys, ys], 1),
-                               np.stack([1 - xs, 1.5 + 0 * xs], 1), np.stack([0 * ys, 1.5 - ys], 1)])
+    boundary = np.concatenate(
+        [
+            np.stack([xs, 0 * xs], 1),
+            np.stack([1 + 0 * ys, ys], 1),
+            np.stack([1 - xs, 1.5 + 0 * xs], 1),
+            np.stack([0 * ys, 1.5 - ys], 1),
+        ]
+    )
     points, faces = mesh_polygon(boundary, 0.1, np.random.default_rng(0))
     labels = np.zeros(len(points), dtype=np.int64)
     labels[np.isclose(points[:, 1], 0)] = 1

@@ -1,4 +1,5 @@
 """The metrics follow the PLAID benchmark definitions (see geomsci/mmgp/metrics.py), on hand-computed cases."""
+
 import math
 
 import pytest

@@ -1,5 +1,6 @@
 """Floater disk map (bijective, boundary by arc length), RBF morphing (exact landmarks and affine
 motions), boundary correspondences for multi-loop 3-D surfaces."""
+
 import math
 
 import numpy as np
@@ -8,8 +9,14 @@ import torch
 
 from geomsci.core.geometry import boundary_loops
 from geomsci.core.mesh import Mesh
-from geomsci.mmgp.morphing import (boundary_correspondence, disk_map, flipped_triangles, rbf_boundary_morph, rbf_morph,
-                                   signed_areas_2d)
+from geomsci.mmgp.morphing import (
+    boundary_correspondence,
+    disk_map,
+    flipped_triangles,
+    rbf_boundary_morph,
+    rbf_morph,
+    signed_areas_2d,
+)
 from geomsci.mmgp.plates import random_plate_mesh
 
 
@@ -89,8 +96,9 @@ def test_rbf_exact_at_landmarks_and_affine():
 def _cylinder(radius, height, n_around=24, n_height=6):
     th = torch.arange(n_around, dtype=torch.float64) * 2 * math.pi / n_around
     z = torch.linspace(0, height, n_height, dtype=torch.float64)
-    pts = torch.stack([radius * torch.cos(th).repeat(n_height), radius * torch.sin(th).repeat(n_height),
-                       z.repeat_interleave(n_around)], 1)
+    pts = torch.stack(
+        [radius * torch.cos(th).repeat(n_height), radius * torch.sin(th).repeat(n_height), z.repeat_interleave(n_around)], 1
+    )
     faces = []
     for j in range(n_height - 1):
         for i in range(n_around):
@@ -106,7 +114,9 @@ def test_rbf_boundary_morph_two_loop_surface():
     idx, tgt = boundary_correspondence(mesh, ref)
     assert len(idx) == 48
     top = tgt[:, 2] > 1.5
-    assert torch.allclose(tgt[top, 2], torch.tensor(3.0, dtype=tgt.dtype)) and torch.allclose(tgt[~top, 2], torch.tensor(0.0, dtype=tgt.dtype))
+    assert torch.allclose(tgt[top, 2], torch.tensor(3.0, dtype=tgt.dtype)) and torch.allclose(
+        tgt[~top, 2], torch.tensor(0.0, dtype=tgt.dtype)
+    )
     moved = rbf_boundary_morph(mesh, ref)
     assert torch.allclose(moved.points[idx], tgt, atol=1e-9)
     r = moved.points[idx, :2].norm(dim=1)

@@ -1,5 +1,6 @@
 """MMGPRegressor: fits and predicts, analytic variance = Monte-Carlo variance, save/load, validation
 errors that name the sample, dask executor gives the serial result."""
+
 import numpy as np
 import pytest
 import torch
@@ -102,8 +103,10 @@ def test_errors_name_the_sample(small_data, small_model):
     out["u2"][2] = out["u2"][2][:-1]
     with pytest.raises(ValueError, match=r"field 'u2' of sample 'c' \(index 2\) has \d+ values, its mesh has"):
         MMGPRegressor().fit(mtr[:4], xtr[:4], out, ids=["a", "b", "c", "d"])
-    annulus = Mesh(torch.tensor([[0, 0], [3, 0], [3, 3], [0, 3], [1, 1], [2, 1], [2, 2], [1, 2]], dtype=torch.float64),
-                   torch.tensor([[0, 1, 5], [0, 5, 4], [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]]))
+    annulus = Mesh(
+        torch.tensor([[0, 0], [3, 0], [3, 3], [0, 3], [1, 1], [2, 1], [2, 2], [1, 2]], dtype=torch.float64),
+        torch.tensor([[0, 1, 5], [0, 5, 4], [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]]),
+    )
     with pytest.raises(ValueError, match=r"sample '1' \(index 1\) has 2 boundary loops"):
         small_model.predict([mte[0], annulus], xte[:2])
     bad = xte.copy()
@@ -170,8 +173,14 @@ def test_power_law_field_scaling_finds_p_over_e(small_data):
     (mtr, xtr, _), _ = small_data
     mesh, g = mtr[0], mtr[0].point_data["u2"].double()
     gen = torch.Generator().manual_seed(1)
-    x = torch.stack([1 + 4 * torch.rand(24, generator=gen, dtype=torch.float64), 70 + 60 * torch.rand(24, generator=gen, dtype=torch.float64),
-                     0.2 + 0.2 * torch.rand(24, generator=gen, dtype=torch.float64)], 1)
+    x = torch.stack(
+        [
+            1 + 4 * torch.rand(24, generator=gen, dtype=torch.float64),
+            70 + 60 * torch.rand(24, generator=gen, dtype=torch.float64),
+            0.2 + 0.2 * torch.rand(24, generator=gen, dtype=torch.float64),
+        ],
+        1,
+    )
     u = [(xi[0] / xi[1]) * g * (1 + (xi[2] - 0.3) / 4) for xi in x]
     err = {}
     for scaling in ("power", "none"):

@@ -1,5 +1,6 @@
 """P1 transfer reproduces linear fields exactly (both ways through the disk); mass-weighted POD
 reconstructs its training snapshots to the energy threshold."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,8 +15,14 @@ from geomsci.mmgp.transfer import apply, transfer_operator
 
 def _square_mesh(seed, h=0.1):
     xs = np.linspace(0, 1, 11)[:-1]
-    boundary = np.concatenate([np.stack([xs, 0 * xs], 1), np.stack([1 + 0 * xs, xs], 1),
-                               np.stack([1 - xs, 1 + 0 * xs], 1), np.stack([0 * xs, 1 - xs], 1)])
+    boundary = np.concatenate(
+        [
+            np.stack([xs, 0 * xs], 1),
+            np.stack([1 + 0 * xs, xs], 1),
+            np.stack([1 - xs, 1 + 0 * xs], 1),
+            np.stack([0 * xs, 1 - xs], 1),
+        ]
+    )
     p, f = mesh_polygon(boundary, h * (1 + 0.3 * seed), np.random.default_rng(seed))
     return Mesh(torch.as_tensor(p), torch.as_tensor(f), "triangle")
 

@@ -1,5 +1,6 @@
 """The command line gives the API's model on three shape families, degrades loudly, and the
 model-selection, scoring and table-driven workflows run end to end (small data, fast settings)."""
+
 import warnings
 
 import numpy as np
@@ -30,8 +31,12 @@ def _family(family, n, split="train"):
         meshes, x, y = make_split(n, split, seed=5, h_range=H)
         return meshes, x, y, {"u2": [m.point_data["u2"] for m in meshes], "max_top_u2": y[:, 1]}
     meshes, x, y = make_family_split(n, family, split, h_range=H)
-    return meshes, x, y, {"u": [m.point_data["u"] for m in meshes], "flux": [m.point_data["flux"] for m in meshes],
-                          "u_max": y[:, 0]}
+    return (
+        meshes,
+        x,
+        y,
+        {"u": [m.point_data["u"] for m in meshes], "flux": [m.point_data["flux"] for m in meshes], "u_max": y[:, 0]},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +60,25 @@ def test_cli_options_default_to_the_api_defaults(folders, tmp_path):
     equal MMGPRegressor()'s (apart from the GP budget given here and the progress bar)."""
     d, _ = folders["blob"]
     model = tmp_path / "m.pt"
-    assert _main(["mmgp", "fit", str(d / "train"), "--inputs", "samples.csv", "--input-columns", "q,kappa,c",
-                  "--fields", "u", "-o", str(model), *FAST_CLI]) == 0
+    assert (
+        _main(
+            [
+                "mmgp",
+                "fit",
+                str(d / "train"),
+                "--inputs",
+                "samples.csv",
+                "--input-columns",
+                "q,kappa,c",
+                "--fields",
+                "u",
+                "-o",
+                str(model),
+                *FAST_CLI,
+            ]
+        )
+        == 0
+    )
     params = MMGPRegressor.load(model).get_params()
     expected = {**MMGPRegressor().get_params(), **FAST}
     assert params == expected
@@ -74,7 +96,16 @@ def test_cli_and_api_give_the_same_model(folders, tmp_path, capsys, family, morp
     if family == "plate":
         table = ["--inputs", "inputs.csv", "--outputs", "outputs.csv", "--output-columns", "max_top_u2"]
     else:
-        table = ["--inputs", "samples.csv", "--input-columns", "q,kappa,c", "--outputs", "samples.csv", "--output-columns", "u_max"]
+        table = [
+            "--inputs",
+            "samples.csv",
+            "--input-columns",
+            "q,kappa,c",
+            "--outputs",
+            "samples.csv",
+            "--output-columns",
+            "u_max",
+        ]
     model_path = tmp_path / "m.pt"
     assert _main(["mmgp", "fit", str(d / "train"), *table, "--fields", ",".join(fields), "-o", str(model_path), *FAST_CLI]) == 0
     said = capsys.readouterr().out
@@ -89,7 +120,9 @@ def test_cli_and_api_give_the_same_model(folders, tmp_path, capsys, family, morp
     for j in range(len(tmeshes)):
         written = load(sorted(pred.glob("*.vtu"))[j])
         for f in fields:
-            assert torch.allclose(written.point_data[f"{f}_mean"], mean[f][j], rtol=1e-8, atol=1e-12 * float(mean[f][j].abs().max()))
+            assert torch.allclose(
+                written.point_data[f"{f}_mean"], mean[f][j], rtol=1e-8, atol=1e-12 * float(mean[f][j].abs().max())
+            )
             assert torch.allclose(written.point_data[f"{f}_std"], std[f][j], rtol=1e-8, atol=1e-12 * float(std[f][j].abs().max()))
     scalar = [k for k in outputs if k not in fields][0]
     table_out = read_table(pred / "predictions.csv")
@@ -162,13 +195,51 @@ def test_cv_and_score_commands(folders, tmp_path, capsys):
     d, data = folders["blob"]
     table = ["--inputs", "samples.csv", "--input-columns", "q,kappa,c"]
     csv = tmp_path / "cv.csv"
-    assert _main(["mmgp", "cv", str(d / "train"), *table, "--fields", "u", "--kernels", "matern52,rbf", "--shape-modes", "2",
-                  "--folds", "2", *FAST_CLI, "-o", str(csv)]) == 0
+    assert (
+        _main(
+            [
+                "mmgp",
+                "cv",
+                str(d / "train"),
+                *table,
+                "--fields",
+                "u",
+                "--kernels",
+                "matern52,rbf",
+                "--shape-modes",
+                "2",
+                "--folds",
+                "2",
+                *FAST_CLI,
+                "-o",
+                str(csv),
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     assert "chosen: --kernel" in said and len(read_table(csv)["kernel"]) == 2
     model, pred, rep = tmp_path / "m.pt", tmp_path / "pred", tmp_path / "report"
-    assert _main(["mmgp", "fit", str(d / "train"), *table, "--outputs", "samples.csv", "--output-columns", "u_max",
-                  "--fields", "u", "-o", str(model), *FAST_CLI]) == 0
+    assert (
+        _main(
+            [
+                "mmgp",
+                "fit",
+                str(d / "train"),
+                *table,
+                "--outputs",
+                "samples.csv",
+                "--output-columns",
+                "u_max",
+                "--fields",
+                "u",
+                "-o",
+                str(model),
+                *FAST_CLI,
+            ]
+        )
+        == 0
+    )
     assert _main(["mmgp", "predict", str(model), str(d / "test"), *table[:2], "-o", str(pred)]) == 0
     assert _main(["mmgp", "score", str(pred), str(d / "test"), "--outputs", "samples.csv", "-o", str(rep)]) == 0
     scores = read_table(rep / "scores.csv")
@@ -177,8 +248,9 @@ def test_cv_and_score_commands(folders, tmp_path, capsys):
     written = [load(sorted(pred.glob("*.vtu"))[j]) for j in range(len(tm))]
     truth = [m.point_data["u"] for m in tm]
     assert np.isclose(scores["rrmse"][0], rrmse_field(truth, [w.point_data["u_mean"] for w in written]))
-    assert np.isclose(scores["cover95"][0], coverage(truth, [w.point_data["u_mean"] for w in written],
-                                                     [w.point_data["u_std"] for w in written]))
+    assert np.isclose(
+        scores["cover95"][0], coverage(truth, [w.point_data["u_mean"] for w in written], [w.point_data["u_std"] for w in written])
+    )
     assert (rep / "parity.png").stat().st_size > 1000 and (rep / "worst_error.png").stat().st_size > 1000
 
 
@@ -191,12 +263,28 @@ def test_table_driven_samples_and_their_errors(folders, tmp_path, capsys):
     ids = list(rows["id"])
     lines = ["name,pressure,young,poisson,fold,file"]
     for i, sid in enumerate(ids):
-        lines.append(f"{sid},{float(rows['pressure'][i])!r},{float(rows['young'][i])!r},{float(rows['poisson'][i])!r},"
-                     f"{'a' if i < 5 else 'b'},{sid}.vtu")
+        lines.append(
+            f"{sid},{float(rows['pressure'][i])!r},{float(rows['young'][i])!r},{float(rows['poisson'][i])!r},"
+            f"{'a' if i < 5 else 'b'},{sid}.vtu"
+        )
     table = tmp_path / "table.csv"
     table.write_text("\n".join(lines) + "\n")
-    base = ["mmgp", "fit", str(train), "--inputs", str(table), "--id-column", "name", "--fields", "u2", *FAST_CLI,
-            "--shape-modes", "2", "--input-columns", "pressure,young,poisson"]
+    base = [
+        "mmgp",
+        "fit",
+        str(train),
+        "--inputs",
+        str(table),
+        "--id-column",
+        "name",
+        "--fields",
+        "u2",
+        *FAST_CLI,
+        "--shape-modes",
+        "2",
+        "--input-columns",
+        "pressure,young,poisson",
+    ]
     assert _main([*base, "--split", "fold=a", "-o", str(tmp_path / "a.pt")]) == 0
     assert "read 5 samples" in capsys.readouterr().out
     assert MMGPRegressor.load(tmp_path / "a.pt").shape_pod_.mean_.shape[0] > 0
@@ -209,11 +297,17 @@ def test_table_driven_samples_and_their_errors(folders, tmp_path, capsys):
         ([*base[:4], str(sub), *base[5:], "-o", str(tmp_path / "d.pt")], "has no row in", "give --subset"),
         ([*base, "--split", "fold=z", "-o", str(tmp_path / "e.pt")], "no row has fold = 'z'", "['a', 'b']"),
         ([*base, "--split", "fold", "-o", str(tmp_path / "e.pt")], "--split must look like COLUMN=VALUE", ""),
-        (["mmgp", "fit", str(train), "--inputs", str(table), "--fields", "u2", "-o", str(tmp_path / "f.pt")], "needs a 'id' column", "--id-column"),
+        (
+            ["mmgp", "fit", str(train), "--inputs", str(table), "--fields", "u2", "-o", str(tmp_path / "f.pt")],
+            "needs a 'id' column",
+            "--id-column",
+        ),
     ]
     missing = tmp_path / "missing.csv"
     missing.write_text(lines[0] + "\n" + lines[1].replace(ids[0], "ghost") + "\n")
-    cases.append(([*base[:4], str(missing), *base[5:], "--subset", "-o", str(tmp_path / "g.pt")], "sample 'ghost' has no mesh file", ""))
+    cases.append(
+        ([*base[:4], str(missing), *base[5:], "--subset", "-o", str(tmp_path / "g.pt")], "sample 'ghost' has no mesh file", "")
+    )
     for args, needle, more in cases:
         capsys.readouterr()
         assert _main(args) == 2, args
@@ -276,7 +370,7 @@ def test_scalar_loo_interval_factor_equals_brute_force_leave_one_out():
     for i in range(25):
         keep = torch.arange(25) != i
         other = BatchedGP.from_state({**gp.state(), "x": x[keep], "y": gp.y_train_[:, keep]})
-        m, v = other.predict(x[i:i + 1])
+        m, v = other.predict(x[i : i + 1])
         z.append(float((y[i, 0] - m[0, 0]).abs() / v[0, 0].sqrt()))
     brute = _q95(torch.tensor(z)) / Z95
     assert abs(float(scalar_interval_scales(gp, torch.tensor([False]))[0]) - brute) < 1e-6
