@@ -48,7 +48,8 @@ class Element:
     """One ``element`` of the header: name, row count and properties [(name, dtype, count dtype or None)]."""
 
     def __init__(self, name: str, count: int):
-        self.name, self.count, self.properties = name, count, []
+        self.name, self.count = name, count
+        self.properties: list[tuple[str, str, str | None]] = []
 
     @property
     def has_lists(self) -> bool:
@@ -127,7 +128,7 @@ def read(buf: bytes) -> tuple[list[Element], dict[str, dict[str, np.ndarray | li
 
 
 def _row_size(props, order, k=None) -> np.dtype:
-    fields = []
+    fields: list[tuple] = []
     for name, dt, count in props:
         if count is None:
             fields.append((name, order + dt))
@@ -240,23 +241,23 @@ def _read_ascii(e: Element, tokens: list[bytes], pos: int):
         if ok:
             return out, pos + need
     # row by row: lists of varying length
-    out = {name: [] for name, _, _ in e.properties}
+    rows: dict[str, list] = {name: [] for name, _, _ in e.properties}
     try:
         for _ in range(e.count):
             for name, dt, count in e.properties:
                 if count is None:
-                    out[name].append(float(tokens[pos]))
+                    rows[name].append(float(tokens[pos]))
                     pos += 1
                 else:
                     k = int(tokens[pos])
                     if k < 0 or pos + 1 + k > len(tokens):
                         raise IndexError
-                    out[name].append(_cast(_numbers(tokens[pos + 1 : pos + 1 + k], e.name), dt, e.name, name))
+                    rows[name].append(_cast(_numbers(tokens[pos + 1 : pos + 1 + k], e.name), dt, e.name, name))
                     pos += 1 + k
     except (IndexError, ValueError):
         raise ValueError(f"truncated or corrupt: element {e.name!r} ends before its {e.count} rows") from None
     return {
-        name: (_cast(np.array(out[name]), dt, e.name, name) if count is None else out[name]) for name, dt, count in e.properties
+        name: (_cast(np.array(rows[name]), dt, e.name, name) if count is None else rows[name]) for name, dt, count in e.properties
     }, pos
 
 
@@ -325,7 +326,8 @@ def write(
 
 def _rows(props, header: list[str]) -> np.ndarray:
     """Fill one structured array with the properties (declaring them in ``header``)."""
-    fields, fill = [], []
+    fields: list[tuple] = []
+    fill: list[tuple] = []
     for name, values in props:
         values = np.asarray(values)
         code = values.dtype.str[1:]

@@ -9,6 +9,7 @@ Exit codes: 0 written; 3 VTK reported an error (message on stderr); 4 unusable d
 """
 
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -19,10 +20,16 @@ def main(src: str, dst: str, kind: str) -> int:
 
     vtkObject.GlobalWarningDisplayOff()
     vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_OFF)
+    # Any: the two reader classes share no stub base with the legacy reader's ReadAll*On methods
+    reader_class: Any
     if kind == "vtp":
-        from vtkmodules.vtkIOXML import vtkXMLPolyDataReader as Reader
+        from vtkmodules.vtkIOXML import vtkXMLPolyDataReader
+
+        reader_class = vtkXMLPolyDataReader
     else:
-        from vtkmodules.vtkIOLegacy import vtkDataSetReader as Reader
+        from vtkmodules.vtkIOLegacy import vtkDataSetReader
+
+        reader_class = vtkDataSetReader
     messages = []
 
     def collect(obj, event, message=None):
@@ -30,8 +37,8 @@ def main(src: str, dst: str, kind: str) -> int:
         text = text.split("): ", 1)[-1]  # drop VTK's "Class (0x...): " prefix
         messages.append(f"{obj.GetClassName()}: {text}"[:200])
 
-    collect.CallDataType = VTK_STRING
-    reader = Reader()
+    collect.CallDataType = VTK_STRING  # type: ignore[attr-defined]  # VTK reads this function attribute
+    reader = reader_class()
     for obj in (reader, reader.GetExecutive()):
         obj.AddObserver("ErrorEvent", collect)
         obj.AddObserver("WarningEvent", collect)

@@ -669,8 +669,8 @@ def is_manifold(faces: torch.Tensor) -> bool:
     a = torch.cat([s1, e1])
     b = torch.cat([torch.where(flipped, e2, s2), torch.where(flipped, s2, e2)])
     nc = 3 * faces.shape[0]
-    a, b = a.cpu().numpy(), b.cpu().numpy()
-    g = sp.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(nc, nc))
+    a_np, b_np = a.cpu().numpy(), b.cpu().numpy()
+    g = sp.coo_matrix((np.ones(len(a_np), dtype=np.int8), (a_np, b_np)), shape=(nc, nc))
     _, lab = cc(g, directed=False)
     vert = faces.reshape(-1).cpu().numpy()
     pairs = np.unique(np.stack([vert, lab], 1), axis=0)  # distinct (vertex, corner group)

@@ -121,7 +121,7 @@ class Grid:
         i0 = torch.minimum(u.detach().floor().long(), n - 2).clamp_min(0)
         t = u - i0.to(u)  # (P, 3) in [0, 1]
         v = self.values
-        out = 0.0
+        out: torch.Tensor | float = 0.0
         for dx in (0, 1):
             wx = t[:, 0] if dx else 1 - t[:, 0]
             for dy in (0, 1):
@@ -131,6 +131,7 @@ class Grid:
                     w = wx * wy * wz
                     corner = v[i0[:, 0] + dx, i0[:, 1] + dy, i0[:, 2] + dz]
                     out = out + (w.unsqueeze(-1) * corner if corner.dim() == 2 else w * corner)
+        assert isinstance(out, torch.Tensor)  # the 8 corners were added
         return out
 
     def __repr__(self) -> str:

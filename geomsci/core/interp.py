@@ -127,6 +127,7 @@ def _closest_on_triangle(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor):
         w = torch.zeros_like(bary)
         w = w.index_copy(1, torch.tensor([a, b], device=q.device), torch.stack([1 - t, t], 1))
         best_w, best_d = _keep_nearer(best_w, best_d, w, d)
+    assert best_w is not None  # set by the loop's first pass
     return torch.where((bary >= 0).all(1, keepdim=True), bary, best_w)
 
 
@@ -144,6 +145,7 @@ def _closest_bary(v: torch.Tensor, q: torch.Tensor, bary: torch.Tensor) -> torch
         d = (((w3.unsqueeze(-1) * fv).sum(1) - q) ** 2).sum(-1)
         w = torch.zeros_like(bary).index_copy(1, idx, w3)
         best_w, best_d = _keep_nearer(best_w, best_d, w, d)
+    assert best_w is not None  # set by the loop's first pass
     return torch.where((bary >= 0).all(1, keepdim=True), bary, best_w)
 
 
@@ -425,6 +427,7 @@ def locate_points(mesh: Mesh, query: torch.Tensor, *, tol: float | None = None):
         for s in range(0, todo.numel(), _CHUNK):
             rows = todo[s : s + _CHUNK]
             q = query[rows].detach()  # (c, D)
+            assert bins is not None  # built whenever todo is non-empty
             qi, ci = bins.candidates(q)
             c_cell, c_score, c_in = _best(bins, pts, cells, q, qi, ci, q.shape[0], tol, surface)
             miss = (~c_in).nonzero().flatten()  # queries no cell contains

@@ -36,6 +36,7 @@ import io as _io
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -456,8 +457,8 @@ def _load_trimesh(path: Path, fmt: str, dtype, device) -> Mesh:
             else next(iter(loaded.geometry.values()))
         )
     if isinstance(loaded, trimesh.PointCloud):
-        own = np.float32 if fmt in ("GLB",) else np.float64
-        return Mesh(_points_tensor(np.asarray(loaded.vertices, dtype=own), dtype, device))
+        cloud_dtype = np.float32 if fmt in ("GLB",) else np.float64
+        return Mesh(_points_tensor(np.asarray(loaded.vertices, dtype=cloud_dtype), dtype, device))
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.vertices) == 0:
         raise ValueError(f"{path}: the {fmt} file holds no triangle mesh; check that it is a valid {fmt} file")
     # the file's own precision: GLB and binary STL hold float32, OBJ/OFF/ASCII STL are text (float64)
@@ -766,17 +767,17 @@ def _save_trimesh(mesh: Mesh, path: Path, fmt: str) -> None:
         _warn_dropped(path, "GLB", [f"{k} (cell)" for k in mesh.cell_data])
         for k, v in mesh.point_data.items():
             tm.vertex_attributes[k] = _np(v).astype(np.float32)
-        path.write_bytes(tm.export(file_type="glb"))
+        path.write_bytes(cast(bytes, tm.export(file_type="glb")))  # export's stub: dict | bytes | str
         return
     _warn_dropped(path, fmt, list(mesh.point_data) + [f"{k} (cell)" for k in mesh.cell_data])
     if fmt == "OBJ":
         digits = 17 if mesh.dtype == torch.float64 else 9
-        path.write_text(tm.export(file_type="obj", digits=digits, include_normals=False, include_texture=False))
+        path.write_text(cast(str, tm.export(file_type="obj", digits=digits, include_normals=False, include_texture=False)))
     elif fmt == "OFF":
         digits = 17 if mesh.dtype == torch.float64 else 9
-        path.write_text(tm.export(file_type="off", digits=digits))
+        path.write_text(cast(str, tm.export(file_type="off", digits=digits)))
     elif fmt == "STL":
-        path.write_bytes(tm.export(file_type="stl"))
+        path.write_bytes(cast(bytes, tm.export(file_type="stl")))
 
 
 # PLY property names that the reader groups into 'normals' / 'colors' or uses for geometry
@@ -813,6 +814,7 @@ def _save_meshio(mesh: Mesh, path: Path, fmt: str) -> None:
     points = _np(mesh.points)
     if mesh.dim == 2:  # VTK-family writers want 3-D points; pad here instead of letting meshio warn
         points = np.concatenate([points, np.zeros((len(points), 1), points.dtype)], axis=1)
+    cells: list[tuple[str | None, np.ndarray]]
     if mesh.cells is None or mesh.n_cells == 0:  # a point set: one 'vertex' cell per point (readers choke on no cells)
         cells = [("vertex", np.arange(mesh.n_points, dtype=np.int64)[:, None])]
     else:
@@ -910,7 +912,7 @@ def save_grid(grid: Grid, path, channels=None) -> Path:
     origin = grid.origin.detach().cpu().numpy().astype(np.float64)
     spacing = grid.spacing.detach().cpu().numpy().astype(np.float64)
     if ext == ".npz":
-        extra = {"channels": np.array(channels)} if channels is not None else {}
+        extra: dict[str, Any] = {"channels": np.array(channels)} if channels is not None else {}
         with open(path, "wb") as fh:  # an open file: numpy would otherwise append .npz to other names
             np.savez(fh, values=values, origin=origin, spacing=spacing, **extra)
         return path

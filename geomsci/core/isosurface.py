@@ -124,6 +124,7 @@ def parse_resolution(resolution, who: str = "resolution", minimum: int = 1) -> t
         raise ValueError(msg)
     if isinstance(resolution, torch.Tensor) and resolution.dim() == 0:
         resolution = resolution.item()
+    res: tuple[int, ...]
     if isinstance(resolution, numbers.Integral):
         res = (int(resolution),) * 3
     else:
@@ -470,7 +471,7 @@ def marching_cubes(
 
     with torch.no_grad():
         override = inside is not None
-        if override:
+        if inside is not None:
             if inside.shape != shape or inside.dtype != torch.bool:
                 raise ValueError(
                     f"marching_cubes: inside must be a bool tensor of shape {shape}, got {inside.dtype} {tuple(inside.shape)}"
@@ -843,12 +844,12 @@ def marching_tetrahedra(
         case = (occ_v.long() * torch.tensor([1, 2, 4, 8], device=device)).sum(1)  # (Tv,)
         table = torch.tensor(_TRI_TABLE, dtype=torch.long, device=device)  # (16, 2, 3)
         ntri = torch.tensor(_NUM_TRI, dtype=torch.long, device=device)[case]  # (Tv,)
-        faces = []
+        face_parts = []
         for t in (0, 1):
             has = ntri > t
             loc = table[case[has], t]  # (n, 3) local edge ids
-            faces.append(torch.gather(edge_of_tet[has], 1, loc))  # (n, 3)
-        faces = torch.cat(faces, 0)  # (F, 3)
+            face_parts.append(torch.gather(edge_of_tet[has], 1, loc))  # (n, 3)
+        faces = torch.cat(face_parts, 0)  # (F, 3)
 
     # -- geometry (differentiable) --------------------------------------------------------------
     sa, sb = s[edges[:, 0]], s[edges[:, 1]]  # (K,)

@@ -67,11 +67,11 @@ def _face_edges(face_corners):
 _DIST = np.linalg.norm(_MID[:, None] - _MID[None], axis=-1).tolist()  # (12, 12) midpoint distances
 _FACE_EDGES = [_face_edges(fc) for fc, _ in FACES]
 # two edges "share a face" when some cube face contains both
-_SAME_FACE = np.zeros((12, 12), dtype=bool)
+_same_face_array = np.zeros((12, 12), dtype=bool)
 for _fe in _FACE_EDGES:
     for _a, _b in itertools.permutations(_fe, 2):
-        _SAME_FACE[_a, _b] = True
-_SAME_FACE = _SAME_FACE.tolist()
+        _same_face_array[_a, _b] = True
+_SAME_FACE = _same_face_array.tolist()
 
 
 def _face_segments(case: int, face_index: int):

@@ -65,7 +65,7 @@ def _warn_dropped_blocks(blocks, chosen) -> None:
     of a surface, say) are dropped quietly, as documented in `Mesh.from_meshio`."""
     kept = {i for i, _ in chosen or []}
     top = _ORDER[chosen[0][1].type] if chosen else 0
-    lost = {}
+    lost: dict[str, int] = {}
     for i, b in enumerate(blocks):
         if i in kept or b.type == "vertex" or len(b.data) == 0:
             continue
@@ -91,7 +91,8 @@ def meshio_from_vtk_cells(points, types, offsets, conn, point_data: dict, cell_d
     import meshio
 
     sizes = np.diff(offsets)
-    blocks, owners, unknown = [], [], {}
+    blocks, owners = [], []
+    unknown: dict[int, int] = {}
     for t, k in sorted({(int(t), int(k)) for t, k in zip(types, sizes)}):
         rows = np.nonzero((types == t) & (sizes == k))[0]
         if t not in _VTK_CELL_NAMES:  # VTK types a Mesh does not hold (hexahedra, wedges, ...)
@@ -399,6 +400,7 @@ class Mesh:
         if cell_type is None:
             _warn_dropped_blocks(m.cells, chosen)
         pdata = {k: torch.as_tensor(np.asarray(v), device=device) for k, v in m.point_data.items()}
+        cdata: dict[str, torch.Tensor]
         if chosen is None:
             cells, ctype, cdata = None, None, {}
         else:
@@ -460,6 +462,7 @@ class Mesh:
             elif self.cell_type == "line":
                 out = pv.PolyData(pts, lines=packed)
             else:
+                assert self.cell_type is not None  # a Mesh with cells has a cell type (checked in __init__)
                 vtk_type = {"quad": pv.CellType.QUAD, "tetra": pv.CellType.TETRA}[self.cell_type]
                 out = pv.UnstructuredGrid(packed, np.full(len(cells), vtk_type, dtype=np.uint8), pts)
         for k, v in self.point_data.items():

@@ -137,8 +137,10 @@ class Camera:
         """
         c = self.to_camera(points)  # (N, 3)
         z = c[:, 2]
-        if self.orthographic:
+        if self.ortho_scale is not None:  # orthographic
             return c[:, :2] / self.ortho_scale, z
+        if self.fov is None:
+            raise TypeError("Camera: a pinhole camera needs fov (radians) or an ortho_scale, got neither")
         # points behind the camera get a finite dummy projection; their faces are culled anyway
         zs = torch.where(z > self.znear, z, torch.ones_like(z))
         return c[:, :2] / (zs.unsqueeze(1) * math.tan(self.fov / 2)), z
@@ -434,7 +436,7 @@ def render(
     use_ckpt = torch.is_grad_enabled() and points.requires_grad and len(chunks) > 1
     # between the passes keep the pairs' index lists (16 B a pair) up to 256 MB, else rebuild them
     keep_pairs = sum(n for _, n, _ in chunks) * 16 <= _KEEP_PAIR_BYTES
-    parts = []  # per chunk of tiles: (log_miss, s, acc) over the chunk's pixels, tile-major
+    parts: list[tuple[torch.Tensor, ...]] = []  # per chunk of tiles: (log_miss, s, acc) over the chunk's pixels, tile-major
     xy_values = xy.detach()
 
     def touching(make):

@@ -35,7 +35,7 @@ def sample_faces(points: torch.Tensor, faces: torch.Tensor, n: int, *, generator
     try:
         n = operator.index(n)
     except TypeError:
-        if not (isinstance(n, float) and n.is_integer()):
+        if not (isinstance(n, float) and float(n).is_integer()):  # float(): n is typed int (a whole float is accepted)
             raise TypeError(f"n must be an integer number of samples, got {n!r} ({type(n).__name__})") from None
         n = int(n)
     if n < 0:

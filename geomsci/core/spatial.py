@@ -102,6 +102,7 @@ class SpatialHash:
         self.ustarts = torch.cumsum(self.ucounts, 0) - self.ucounts
         self.dense = n_keys is not None and n_keys * 16 <= dense_bytes
         if self.dense:
+            assert n_keys is not None  # dense implies n_keys was given
             dev = keys.device
             self.cstart = torch.zeros(n_keys, dtype=torch.long, device=dev)
             self.ccount = torch.zeros(n_keys, dtype=torch.long, device=dev)
@@ -246,6 +247,7 @@ class _PointGrid:
         best_j = torch.empty(p, dtype=torch.long, device=dev)
         best_d = torch.empty(p, dtype=x.dtype, device=dev)
         budget = max(1, int(max_memory) // (_PAIR_BYTES + 2 * d * x.element_size()))
+        bounds: list[tuple[int, int, int | None]]
         if n_pairs_all <= budget:
             bounds = [(0, p, n_pairs_all)]
         else:  # too many pairs for one pass: cut the queries where the running count crosses the budget
@@ -275,6 +277,7 @@ class _PointGrid:
                     t = x_t[a, i0:i1].index_select(0, q).sub_(self.ys_t[a].index_select(0, j))
                     t.mul_(t)
                     dd = t if dd is None else dd.add_(t)
+            assert dd is not None  # d >= 1: a 0-D cloud stops before any search (one occupied cell)
             m, arg = _segment_argmin(dd, j, q, i1 - i0, m_pts)
             best_d[i0:i1] = m
             best_j[i0:i1] = arg
