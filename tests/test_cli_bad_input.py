@@ -2,7 +2,7 @@
 and no file in the working folder is lost, changed or half-written.
 
 The table of rows (command, input, message) is written to docs/bad_input.md by this test, so the page always
-shows what the commands answer today. Covers the core, deepmesh, gshell and wing commands.
+shows what the commands answer today. Covers the core, deepmesh, gshell, wing, pig, mmgp and nbody commands.
 """
 
 import hashlib
@@ -73,6 +73,23 @@ ROWS = [
         "output exists",
         "pass --force",
     ),
+    ("pig solve nonsense -o {tmp}/p", "unknown problem", "unknown problem 'nonsense'"),
+    ("pig solve helmholtz --preset huge -o {tmp}/p", "unknown preset", "preset must be one of"),
+    ("pig solve helmholtz --model transformer -o {tmp}/p", "unknown model", "--model must be 'pig' or 'pinn'"),
+    ("pig solve helmholtz --iters -5 -o {tmp}/p", "negative iterations", "--iters must be >= 1"),
+    ("pig solve helmholtz -o {tmp}/precious.obj", "output folder is a file", "is a file; give a folder"),
+    ("pig predict {tmp}/missing.pt grid:5 -o {tmp}/u.csv", "model does not exist", "model file not found"),
+    ("pig predict {tmp}/sphere.vtu grid:5 -o {tmp}/u.csv", "not a model file", "is not a model saved by"),
+    ("pig predict {tmp}/sphere.vtu grid:5 -o {tmp}/precious.obj", "output neither .csv nor .npy", "use a .csv or .npy"),
+    ("mmgp fit {tmp}/used -o {tmp}/m.pt", "nothing to learn", "give --fields and/or --outputs"),
+    ("mmgp fit {tmp}/missing --fields u -o {tmp}/m.pt", "folder does not exist", "no such folder of mesh files"),
+    ("mmgp fit {tmp}/used --fields u -o {tmp}/m.pt", "no samples table", "inputs.csv: no such file"),
+    ("mmgp fit {tmp}/used --fields u --threads 0 -o {tmp}/m.pt", "zero threads", "at least 1"),
+    ("mmgp fit {tmp}/used --fields u --morphing warp -o {tmp}/m.pt", "unknown morphing", "morphing must be one of"),
+    ("mmgp fit {tmp}/used --fields u -o {tmp}/precious.obj", "output exists", "give --force"),
+    ("mmgp predict {tmp}/sphere.vtu {tmp}/used -o {tmp}/pred", "not a model file", "is not a saved MMGP model"),
+    ("mmgp score {tmp}/used {tmp}/used", "not a predictions folder", "no predictions.csv"),
+    ("mmgp cv {tmp}/missing --fields u", "folder does not exist", "no such folder of mesh files"),
 ]
 
 
