@@ -23,11 +23,11 @@ and the committed policy, on the standard and the symmetrized integrator, with 0
     .venv/bin/python benchmarks/nbody.py --quick             # seeds 0-19, 5 yr
     .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -70,8 +70,7 @@ def run_front_row(seeds, method, opts, param, t_end, max_force):
     cpu = time.process_time() - t0
     err = ((energy(st.x, st.v, st.m, st.G) - e0) / e0).abs().numpy()
     err = np.where(np.isfinite(err), err, np.inf)
-    return {"err": err, "nf": st.n_force.numpy().astype(float), "early": err > 0.1, "capped": capped & ~(err > 0.1),
-            "cpu": cpu}
+    return {"err": err, "nf": st.n_force.numpy().astype(float), "early": err > 0.1, "capped": capped & ~(err > 0.1), "cpu": cpu}
 
 
 def ias15_runs(seeds, t_end, eps):
@@ -154,8 +153,12 @@ def throughput(n_it: int, device: str, sizes, wall_cap: float = 60.0, graph: boo
                 base = state_from([paper_triple(s) for s in range(min(B, 100))])
                 rep = -(-B // base.batch)
                 st = base.select(torch.arange(base.batch).repeat(rep)[:B])
-                st = type(st)(**{**st.__dict__, **{k: getattr(st, k).to(device) for k in
-                                                    ("x", "v", "m", "t", "a", "j", "tau", "n_force", "n_steps")}})
+                st = type(st)(
+                    **{
+                        **st.__dict__,
+                        **{k: getattr(st, k).to(device) for k in ("x", "v", "m", "t", "a", "j", "tau", "n_force", "n_steps")},
+                    }
+                )
                 kw = {"cuda_graph": mode == "graph", "graph_steps": 16}
                 evolve(st, 1e9, param=1e-2, max_steps=32, **kw)  # warm-up (CUDA context, kernels, capture)
                 if device != "cpu":
@@ -209,10 +212,13 @@ def rl_section(seeds, t_end, policy_path, max_force, rng):
             r = run_controller(seeds, ctrl, t_end=t_end, max_force=max_force, step_options=integ_opts)
             acts = r["actions"]
             sw = ((acts[1:] != acts[:-1]) & (acts[1:] >= 0)).sum(0)
-            print(f"  {label:>11} {name:>28}: med {np.median(r['final_error']):.2e} p90 "
-                  f"{np.quantile(r['final_error'], 0.9):.2e} med nf {np.median(r['n_force']):7.0f} mean nf "
-                  f"{np.mean(r['n_force']):7.0f} early {int(r['ended_early'].sum())} capped {int(r['stalled'].sum())} "
-                  f"switches/run med {np.median(sw):.0f} max {sw.max()}  [{time.process_time() - t0:.0f} s]", flush=True)
+            print(
+                f"  {label:>11} {name:>28}: med {np.median(r['final_error']):.2e} p90 "
+                f"{np.quantile(r['final_error'], 0.9):.2e} med nf {np.median(r['n_force']):7.0f} mean nf "
+                f"{np.mean(r['n_force']):7.0f} early {int(r['ended_early'].sum())} capped {int(r['stalled'].sum())} "
+                f"switches/run med {np.median(sw):.0f} max {sw.max()}  [{time.process_time() - t0:.0f} s]",
+                flush=True,
+            )
 
 
 def main(argv=None):
@@ -226,8 +232,12 @@ def main(argv=None):
     ap.add_argument("--rl", action="store_true", help="also the hand-written rule and the committed policy")
     ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
-    ap.add_argument("--throughput-only", metavar="DEVICE", default=None,
-                    help="only the throughput table on this device (cpu, cuda); CUDA goes to 1M systems, eager and graph")
+    ap.add_argument(
+        "--throughput-only",
+        metavar="DEVICE",
+        default=None,
+        help="only the throughput table on this device (cpu, cuda); CUDA goes to 1M systems, eager and graph",
+    )
     ap.add_argument("--wall-cap", type=float, default=60.0, help="seconds for the throughput table")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -235,8 +245,9 @@ def main(argv=None):
     if args.throughput_only:
         dev = args.throughput_only
         sizes = (1, 64, 256) if dev == "cpu" else (1, 256, 4096, 65536, 262144, 1048576)
-        throughput(200 if args.quick else 1000, dev, sizes, args.wall_cap, graph=dev != "cpu",
-                   out=args.out / f"throughput_{dev}.json")
+        throughput(
+            200 if args.quick else 1000, dev, sizes, args.wall_cap, graph=dev != "cpu", out=args.out / f"throughput_{dev}.json"
+        )
         ias15_throughput()
         return
     seeds = parse_seeds(args.seeds or ("0-19" if args.quick else "0-199"))
@@ -244,8 +255,11 @@ def main(argv=None):
     max_force = args.max_force or (10_000 if args.quick else 40_000)
     rng = np.random.default_rng(0)
     S = len(seeds)
-    print(f"seeds {args.seeds or f'{seeds[0]}-{seeds[-1]}'} ({S}), {t_end:g} yr, budget {max_force} force evaluations per run, "
-          f"1 thread\n", flush=True)
+    print(
+        f"seeds {args.seeds or f'{seeds[0]}-{seeds[-1]}'} ({S}), {t_end:g} yr, budget {max_force} force evaluations per run, "
+        f"1 thread\n",
+        flush=True,
+    )
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(names) - set(VARIANTS)
     if unknown:
@@ -259,8 +273,11 @@ def main(argv=None):
             r = ias15_runs(seeds, t_end, eps)
             ias[eps] = r
             cpu = r["cpu_each"].sum()
-            print(f"{eps:10.0e} {np.median(r['err']):11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):8.0f} "
-                  f"{r['nf'].mean():8.0f} {cpu:7.2f} {S * t_end / cpu:9.0f}", flush=True)
+            print(
+                f"{eps:10.0e} {np.median(r['err']):11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):8.0f} "
+                f"{r['nf'].mean():8.0f} {cpu:7.2f} {S * t_end / cpu:9.0f}",
+                flush=True,
+            )
         print()
 
     def ias_best(err_target, idx):
@@ -281,9 +298,11 @@ def main(argv=None):
         return len(idx) * t_end / (r["cpu"] * r["nf"][idx].sum() / r["nf"].sum())
 
     results: dict[str, list[dict]] = {}
-    head = (f"{'param':>8} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>8} {'mean nf':>8} {'CPU s':>7} {'yr/CPU-s':>9} "
-            f"{'early':>5} {'capped':>6} | fastest IAS15 at <= this median error: eps, med nf, yr/CPU-s; "
-            "Hermite/IAS15 yr per CPU-s [90%]")
+    head = (
+        f"{'param':>8} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>8} {'mean nf':>8} {'CPU s':>7} {'yr/CPU-s':>9} "
+        f"{'early':>5} {'capped':>6} | fastest IAS15 at <= this median error: eps, med nf, yr/CPU-s; "
+        "Hermite/IAS15 yr per CPU-s [90%]"
+    )
     for name in names:
         method, opts, params = VARIANTS[name]
         pname = "eta" if method == "aarseth" else "mu"
@@ -294,28 +313,42 @@ def main(argv=None):
             r["param"] = prm
             rows.append(r)
             # per-seed arrays as they come, so an interrupted run can still be bootstrapped afterwards
-            np.savez(args.out / f"row_{name.replace(' ', '_')}_{prm:g}.npz", err=r["err"], nf=r["nf"], early=r["early"],
-                     capped=r["capped"], cpu=r["cpu"])
+            np.savez(
+                args.out / f"row_{name.replace(' ', '_')}_{prm:g}.npz",
+                err=r["err"],
+                nf=r["nf"],
+                early=r["early"],
+                capped=r["capped"],
+                cpu=r["cpu"],
+            )
             med = np.median(r["err"])
-            line = (f"{prm:8.2g} {med:11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):8.0f} "
-                    f"{r['nf'].mean():8.0f} {r['cpu']:7.1f} {S * t_end / r['cpu']:9.0f} {int(r['early'].sum()):5d} "
-                    f"{int(r['capped'].sum()):6d}")
+            line = (
+                f"{prm:8.2g} {med:11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):8.0f} "
+                f"{r['nf'].mean():8.0f} {r['cpu']:7.1f} {S * t_end / r['cpu']:9.0f} {int(r['early'].sum()):5d} "
+                f"{int(r['capped'].sum()):6d}"
+            )
             if ias:
                 best = ias_best(med, np.arange(S))
                 if best is None:
                     line += " | IAS15 never this accurate"
                 else:
+
                     def gap(idx, r=r):
                         b = ias_best(np.median(r["err"][idx]), idx)
                         return np.nan if b is None else np.log10(hermite_rate(r, idx) / b[2])
+
                     g = boot(gap, S, rng)
-                    line += (f" | eps {best[0]:.0e} {best[1]:6.0f} {best[2]:9.0f}  "
-                             f"{10 ** g[0]:.3g}x [{10 ** g[1]:.3g}, {10 ** g[2]:.3g}]")
+                    line += (
+                        f" | eps {best[0]:.0e} {best[1]:6.0f} {best[2]:9.0f}  "
+                        f"{10 ** g[0]:.3g}x [{10 ** g[1]:.3g}, {10 ** g[2]:.3g}]"
+                    )
             print(line, flush=True)
         results[name] = rows
         if name != "hermite" and "hermite" in results and method == "hermite":
-            print(f"  gap to the standard Hermite front at equal median force evaluations (dex, + = lower error; "
-                  f"paired-bootstrap 90% interval):")
+            print(
+                "  gap to the standard Hermite front at equal median force evaluations (dex, + = lower error; "
+                "paired-bootstrap 90% interval):"
+            )
             for r in rows:
                 g50 = boot(lambda idx, r=r: front_gap(results["hermite"], r, idx, 50), S, rng)
                 g90 = boot(lambda idx, r=r: front_gap(results["hermite"], r, idx, 90), S, rng)
@@ -327,8 +360,10 @@ def main(argv=None):
                 g90 = boot(lambda idx, r=r: front_gap(results["aarseth"], r, idx, 90), S, rng)
                 print(f"  eta = {r['param']:.2g}: median {fmt_ci(*g50)}   p90 {fmt_ci(*g90)}", flush=True)
         print(flush=True)
-    np.savez(args.out / "fronts.npz", **{f"{n}|{r['param']}|{k}": r[k] for n, rows in results.items() for r in rows
-                                         for k in ("err", "nf", "early", "capped")})
+    np.savez(
+        args.out / "fronts.npz",
+        **{f"{n}|{r['param']}|{k}": r[k] for n, rows in results.items() for r in rows for k in ("err", "nf", "early", "capped")},
+    )
     if args.rl:
         rl_section(seeds, t_end, args.policy, max_force, rng)
     throughput(200 if args.quick else 1000, "cpu", (1, 64, 256), wall_cap=120)

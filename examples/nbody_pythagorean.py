@@ -10,6 +10,7 @@ tolerances 1e-10 ... 1e-6: by t ~ 60 the lightest body (m = 3) escapes while the
 a binary, and the check is that Hermite's body 0 lies within IAS15's own spread over tolerances.
 Writes the orbits as a PNG. t_end = 70 takes a few minutes on one core.
 """
+
 import argparse
 from pathlib import Path
 
@@ -37,8 +38,10 @@ for t in (1.0, 1.8, 2.0, 3.0, 4.0):
     k = int(np.argmin(np.abs(times - t)))
     print(f"t = {times[k]:5.2f}: max |x_hermite - x_ias15| = {diff[k]:.2e}")
 k20 = int(np.argmin(np.abs(times - 20.0)))
-print(f"Hermite |dE/E0| at t = {times[k20]:.2f}: {tr.relative_energy_error[k20, 0]:.2e}; at t = {times[-1]:.2f}: "
-      f"{tr.relative_energy_error[-1, 0]:.2e} with {int(tr.n_force[-1, 0])} force evaluations (mu = {args.mu:g})")
+print(
+    f"Hermite |dE/E0| at t = {times[k20]:.2f}: {tr.relative_energy_error[k20, 0]:.2e}; at t = {times[-1]:.2f}: "
+    f"{tr.relative_energy_error[-1, 0]:.2e} with {int(tr.n_force[-1, 0])} force evaluations (mu = {args.mu:g})"
+)
 
 ias = []
 for eps in (1e-10, 1e-9, 1e-8, 1e-7, 1e-6):
@@ -53,8 +56,14 @@ x0, v0 = tr.x[-1, 0, 0].numpy(), tr.v[-1, 0, 0].numpy()
 spread = max(np.linalg.norm(a - b) for a in ias for b in ias)
 dist = np.linalg.norm(ias - x0, axis=1).min()
 print(f"Hermite:         body 0 at ({x0[0]:8.4f}, {x0[1]:8.4f}), v = ({v0[0]:.4f}, {v0[1]:.4f})")
-print(f"distance to the nearest IAS15 run {dist:.3g}; IAS15's own spread over tolerances {spread:.3g}: "
-      f"{'within' if dist <= spread else 'OUTSIDE'} the spread")
-png = plot_orbits(np.concatenate([p.points[None].numpy(), tr.x[:, 0].numpy()]), out / "pythagorean.png",
-                  title=f"Pythagorean problem, t = 0..{args.t_end:g}", labels=["m=3", "m=4", "m=5"])
+print(
+    f"distance to the nearest IAS15 run {dist:.3g}; IAS15's own spread over tolerances {spread:.3g}: "
+    f"{'within' if dist <= spread else 'OUTSIDE'} the spread"
+)
+png = plot_orbits(
+    np.concatenate([p.points[None].numpy(), tr.x[:, 0].numpy()]),
+    out / "pythagorean.png",
+    title=f"Pythagorean problem, t = 0..{args.t_end:g}",
+    labels=["m=3", "m=4", "m=5"],
+)
 print(f"wrote {png}")

@@ -48,9 +48,9 @@ from geomsci.nbody.units import G_AU
 CAP = 40_000  # force evaluations per run, as in benchmarks/nbody.py
 
 
-def fixed_runs(seeds, t_end, idxs=range(len(ACTIONS))):
+def fixed_runs(seeds, t_end, idxs=None):
     """Constant mu = ACTIONS[idxs], all in one batch, straight to t_end -> (error, evals, capped), each (K, S)."""
-    S, idxs = len(seeds), list(idxs)
+    S, idxs = len(seeds), list(range(len(ACTIONS)) if idxs is None else idxs)
     st = state_from([paper_triple(s) for s in seeds] * len(idxs))
     e0 = energy(st.x, st.v, st.m, st.G)
     capped = evolve(st, t_end, param=torch.as_tensor(np.repeat(ACTIONS[idxs], S)), max_steps=CAP - 1).numpy()
@@ -350,7 +350,7 @@ def main(argv=None):
     front = fixed_front(seeds, args.t_end)
     print(f"seeds {args.seeds}, {args.t_end:g} yr, Hermite; fixed-mu front:")
     for mu, e, n in front:
-        print(f"{'mu = %.2g' % mu:>44}: median |dE/E0| {e:9.2e}  median evals {n:7.0f}")
+        print(f"{f'mu = {mu:.2g}':>44}: median |dE/E0| {e:9.2e}  median evals {n:7.0f}")
     print()
     if args.only == "oracle":
         return per_run_oracle(seeds, args.t_end, front)

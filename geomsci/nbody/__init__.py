@@ -3,6 +3,7 @@
 `TimeStepEnv` (a ``gymnasium.Env``) is imported on first use, since gymnasium is an optional extra;
 when gymnasium is installed, importing this package registers it as ``geomsci/TimeStep-v0``.
 """
+
 from importlib.util import find_spec as _find_spec
 
 from .diagnostics import angular_momentum, center_of_mass, energy, pair_orbit
@@ -13,11 +14,26 @@ from .integrators import NBodyState, evolve, make_state
 from .units import G_AU, KM_S_IN_AU_YR
 
 __all__ = [
-    "integrate", "Trajectory", "state_from", "NBodyState", "evolve", "make_state",
-    "integrate_ensemble", "load_ensemble",
-    "energy", "angular_momentum", "center_of_mass", "pair_orbit",
-    "paper_triple", "pythagorean", "figure_eight", "plummer", "kepler_orbit",
-    "G_AU", "KM_S_IN_AU_YR", "TimeStepEnv",
+    "integrate",
+    "Trajectory",
+    "state_from",
+    "NBodyState",
+    "evolve",
+    "make_state",
+    "integrate_ensemble",
+    "load_ensemble",
+    "energy",
+    "angular_momentum",
+    "center_of_mass",
+    "pair_orbit",
+    "paper_triple",
+    "pythagorean",
+    "figure_eight",
+    "plummer",
+    "kepler_orbit",
+    "G_AU",
+    "KM_S_IN_AU_YR",
+    "TimeStepEnv",
 ]
 
 ENV_ID = "geomsci/TimeStep-v0"

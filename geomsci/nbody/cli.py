@@ -3,6 +3,7 @@
 Every command checks its input and its output paths before it starts work (bad input: one line,
 exit 2), never overwrites a file without ``--force``, and runs under `limit_threads` (``--threads``).
 """
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,7 @@ from geomsci.core.threads import limit_threads
 
 from .demo import demo  # noqa: F401  (the `geomsci demo` step)
 
-app = typer.Typer(help="N-body integrators and learned time-step control (AU, yr, Msun; G = 4 pi^2).",
-                  no_args_is_help=True)
+app = typer.Typer(help="N-body integrators and learned time-step control (AU, yr, Msun; G = 4 pi^2).", no_args_is_help=True)
 
 IC_CHOICES = ("pythagorean", "figure_eight", "kepler", "paper", "plummer")
 THREADS_HELP = "torch threads (default: $GEOMSCI_THREADS, else half the cores, 1 on a 2-core machine)"
@@ -96,8 +96,19 @@ def run(
     times = torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:]
     with limit_threads(threads):
         t0 = time.perf_counter()
-        tr = integrate(system, times, method=method, mu=mu, eta=eta, G=G, symmetric=symmetric, corrector=corrector,
-                       compensated=compensated, max_wall_time=max_wall_time, progress=True)
+        tr = integrate(
+            system,
+            times,
+            method=method,
+            mu=mu,
+            eta=eta,
+            G=G,
+            symmetric=symmetric,
+            corrector=corrector,
+            compensated=compensated,
+            max_wall_time=max_wall_time,
+            progress=True,
+        )
         wall = time.perf_counter() - t0
     T, N = tr.x.shape[0], tr.x.shape[2]
     x, v = tr.x[:, 0].reshape(T * N, -1).numpy(), tr.v[:, 0].reshape(T * N, -1).numpy()
@@ -112,9 +123,11 @@ def run(
     if plot is not None:
         plot_orbits(torch.cat([system.points[None], tr.x[:, 0]]).numpy(), plot, title=f"{ic}, {method}")
     err = tr.relative_energy_error[-1, 0].item()
-    typer.echo(f"wrote {out}: {T} outputs x {N} bodies; |dE/E0| = {err:.2e}, "
-               f"{int(tr.n_force[-1, 0])} force evaluations, {wall:.2f} s"
-               + (" (stopped early: see the warning)" if bool(tr.stalled[0]) else ""))
+    typer.echo(
+        f"wrote {out}: {T} outputs x {N} bodies; |dE/E0| = {err:.2e}, "
+        f"{int(tr.n_force[-1, 0])} force evaluations, {wall:.2f} s"
+        + (" (stopped early: see the warning)" if bool(tr.stalled[0]) else "")
+    )
 
 
 @app.command()
@@ -143,14 +156,15 @@ def ensemble(
         raise ValueError(f"--t-end must be > 0 and --n-out >= 1, got {t_end} and {n_out}")
     _check_method(method)
     times = torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:].tolist()
-    opts = {"method": method, "mu": mu, "eta": eta, "symmetric": symmetric, "corrector": corrector,
-            "compensated": compensated}
+    opts = {"method": method, "mu": mu, "eta": eta, "symmetric": symmetric, "corrector": corrector, "compensated": compensated}
     with limit_threads(threads):
         t0 = time.perf_counter()
-        path = integrate_ensemble(paper_triple, n_systems, times, out, chunk_size=chunk_size, scheduler=scheduler,
-                                  device=device, force=force, **opts)
-    typer.echo(f"wrote {n_systems} systems to {path} in {time.perf_counter() - t0:.1f} s "
-               "(geomsci.nbody.load_ensemble reads them back)")
+        path = integrate_ensemble(
+            paper_triple, n_systems, times, out, chunk_size=chunk_size, scheduler=scheduler, device=device, force=force, **opts
+        )
+    typer.echo(
+        f"wrote {n_systems} systems to {path} in {time.perf_counter() - t0:.1f} s (geomsci.nbody.load_ensemble reads them back)"
+    )
 
 
 @app.command()
@@ -178,9 +192,18 @@ def train(
     if observation not in OBSERVATIONS:
         raise ValueError(f"--observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
     out = _output_file(out, "-o/--out", force)
-    cfg = DQNConfig(episodes=episodes, parallel=parallel, n_checks=n_checks, reward=reward, lam=lam, seed=seed,
-                    eps_decay=max(episodes / 4, 1.0), observation=observation, c_switch=c_switch,
-                    stall_charge=stall_charge)
+    cfg = DQNConfig(
+        episodes=episodes,
+        parallel=parallel,
+        n_checks=n_checks,
+        reward=reward,
+        lam=lam,
+        seed=seed,
+        eps_decay=max(episodes / 4, 1.0),
+        observation=observation,
+        c_switch=c_switch,
+        stall_charge=stall_charge,
+    )
     with limit_threads(threads):
         t0 = time.perf_counter()
         pol = train_dqn(cfg)
@@ -217,8 +240,9 @@ def evaluate(
     opts = {"symmetric": symmetric} if symmetric else None
     rows = []
     with limit_threads(threads):
-        res = run_controller(s, pol, integrator=integrator, t_end=t_end, max_substeps=max_substeps, progress=True,
-                             step_options=opts)
+        res = run_controller(
+            s, pol, integrator=integrator, t_end=t_end, max_substeps=max_substeps, progress=True, step_options=opts
+        )
         rows.append({"name": "policy", **summarize(res)})
         if compare:
             for k, mu in enumerate(ACTIONS):
@@ -226,8 +250,10 @@ def evaluate(
                 rows.append({"name": f"mu={mu:.2g}", "group": "fixed", **summarize(r)})
     typer.echo(f"{'controller':>12} {'med |dE/E0|':>12} {'p90 |dE/E0|':>12} {'med n_force':>12} {'early':>6} {'stalled':>8}")
     for r in rows:
-        typer.echo(f"{r['name']:>12} {r['median_error']:12.2e} {r['p90_error']:12.2e} {r['median_n_force']:12.0f} "
-                   f"{r['ended_early']:6d} {r['stalled']:8d}")
+        typer.echo(
+            f"{r['name']:>12} {r['median_error']:12.2e} {r['p90_error']:12.2e} {r['median_n_force']:12.0f} "
+            f"{r['ended_early']:6d} {r['stalled']:8d}"
+        )
     if plot is not None:
         plot_front(rows, plot, title=f"{integrator}, seeds {seeds}, {t_end:g} yr")
         typer.echo(f"wrote {plot}")

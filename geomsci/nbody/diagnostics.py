@@ -2,6 +2,7 @@
 
 All sums use `ordered_sum`, so a system's numbers do not depend on the batch it sits in.
 """
+
 from __future__ import annotations
 
 import torch

@@ -11,6 +11,7 @@ Exploration decays across episodes and is never reset: after e finished episodes
 (the paper's code restarted the decay every episode). Training systems come from
 `TRAIN_SEEDS`, disjoint from the test seeds 0-99.
 """
+
 from __future__ import annotations
 
 import math
@@ -121,19 +122,23 @@ class Policy:
         return path
 
     @classmethod
-    def load(cls, path) -> "Policy":
+    def load(cls, path) -> Policy:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"policy file {path} does not exist")
         try:  # weights_only: a policy file holds tensors and plain containers, nothing to execute
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise ValueError(f"{path} is not a policy file from `geomsci nbody train` (torch.load: "
-                             f"{type(e).__name__}: {str(e).splitlines()[0][:100]})") from None
+            raise ValueError(
+                f"{path} is not a policy file from `geomsci nbody train` (torch.load: "
+                f"{type(e).__name__}: {str(e).splitlines()[0][:100]})"
+            ) from None
         if not isinstance(blob, dict) or not {"state_dict", "config"} <= set(blob):
             keys = sorted(blob)[:6] if isinstance(blob, dict) else type(blob).__name__
-            raise ValueError(f"{path} is not a policy file from `geomsci nbody train`: it holds {keys}, "
-                             "a policy holds 'state_dict' and 'config'")
+            raise ValueError(
+                f"{path} is not a policy file from `geomsci nbody train`: it holds {keys}, "
+                "a policy holds 'state_dict' and 'config'"
+            )
         # files from before these fields existed: paper observation, no stall charge
         cfg = DQNConfig(**{"observation": "paper", "stall_charge": False, **blob["config"]})
         net = QNetwork(obs_dim=OBSERVATIONS[cfg.observation], hidden=cfg.hidden, layers=cfg.layers)
@@ -146,8 +151,9 @@ def epsilon(episode: int, cfg: DQNConfig) -> float:
     return cfg.eps_end + (cfg.eps_start - cfg.eps_end) * math.exp(-episode / cfg.eps_decay)
 
 
-def train_dqn(cfg: DQNConfig = DQNConfig(), progress: bool = True) -> Policy:
-    """Train a DQN on `TimeStepEnv`-equivalent rollouts of ``cfg.parallel`` systems at a time."""
+def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
+    """Train a DQN on `TimeStepEnv`-equivalent rollouts of ``cfg.parallel`` systems at a time (default: ``DQNConfig()``)."""
+    cfg = DQNConfig() if cfg is None else cfg
     if cfg.episodes < 1 or cfg.parallel < 1:
         raise ValueError(f"train_dqn: episodes and parallel must be >= 1, got {cfg.episodes}, {cfg.parallel}")
     if cfg.observation not in OBSERVATIONS:

@@ -14,12 +14,13 @@ result is the same for any chunk size, any scheduler and any resume pattern.
 a dask.distributed address ('tcp://host:8786') or a ``distributed.Client``. On a cluster the
 workers write the chunk files themselves, so ``out_dir`` must be on a filesystem they share.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -36,8 +37,17 @@ def _chunk_path(out_dir: Path, k: int) -> Path:
     return out_dir / f"chunk_{k:06d}.pt"
 
 
-def _run_chunk(out_dir: str, k: int, lo: int, hi: int, make_system: Callable[[int], Mesh], times: list[float],
-               G: float, device: str | None, options: dict) -> str:
+def _run_chunk(
+    out_dir: str,
+    k: int,
+    lo: int,
+    hi: int,
+    make_system: Callable[[int], Mesh],
+    times: list[float],
+    G: float,
+    device: str | None,
+    options: dict,
+) -> str:
     """Integrate systems lo..hi-1 and write chunk k (atomically). Module-level so dask can ship it."""
     from .integrate import integrate
 
@@ -48,8 +58,16 @@ def _run_chunk(out_dir: str, k: int, lo: int, hi: int, make_system: Callable[[in
     if device is not None:
         systems = [s.to(device) for s in systems]
     tr = integrate(systems, times, G=G, progress=False, **options)
-    blob = {"first": lo, "x": tr.x.cpu(), "v": tr.v.cpu(), "energy": tr.energy.cpu(), "energy0": tr.energy0.cpu(),
-            "n_force": tr.n_force.cpu(), "stalled": tr.stalled.cpu(), "t_final": tr.state.t.cpu()}
+    blob = {
+        "first": lo,
+        "x": tr.x.cpu(),
+        "v": tr.v.cpu(),
+        "energy": tr.energy.cpu(),
+        "energy0": tr.energy0.cpu(),
+        "n_force": tr.n_force.cpu(),
+        "stalled": tr.stalled.cpu(),
+        "t_final": tr.state.t.cpu(),
+    }
     tmp = path.with_name(path.name + f".part{os.getpid()}")
     torch.save(blob, tmp)
     os.replace(tmp, path)
@@ -60,9 +78,20 @@ def _describe(make_system) -> str:
     return f"{getattr(make_system, '__module__', '?')}.{getattr(make_system, '__qualname__', repr(make_system))}"
 
 
-def integrate_ensemble(make_system: Callable[[int], Mesh], n_systems: int, times, out_dir, *, chunk_size: int = 4096,
-                       scheduler=None, G: float = G_AU, device: str | None = None, force: bool = False,
-                       progress: bool = True, **options) -> Path:
+def integrate_ensemble(
+    make_system: Callable[[int], Mesh],
+    n_systems: int,
+    times,
+    out_dir,
+    *,
+    chunk_size: int = 4096,
+    scheduler=None,
+    G: float = G_AU,
+    device: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    **options,
+) -> Path:
     """Integrate systems ``make_system(0) ... make_system(n_systems - 1)`` to ``times``, chunk by chunk, onto disk.
 
     Parameters
@@ -99,23 +128,33 @@ def integrate_ensemble(make_system: Callable[[int], Mesh], n_systems: int, times
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"integrate_ensemble: out_dir {out_dir} is a file; give a folder")
-    manifest = {"n_systems": n_systems, "chunk_size": chunk_size, "times": times, "G": G,
-                "make_system": _describe(make_system), "options": {k: options[k] for k in sorted(options)},
-                "arrays": "x, v (T, B, N, D); energy, n_force (T, B); energy0, stalled, t_final (B,); first: index of "
-                          "the chunk's first system"}
+    manifest = {
+        "n_systems": n_systems,
+        "chunk_size": chunk_size,
+        "times": times,
+        "G": G,
+        "make_system": _describe(make_system),
+        "options": {k: options[k] for k in sorted(options)},
+        "arrays": "x, v (T, B, N, D); energy, n_force (T, B); energy0, stalled, t_final (B,); first: index of "
+        "the chunk's first system",
+    }
     mpath = out_dir / MANIFEST
     if mpath.exists():
         old = json.loads(mpath.read_text())
         if old != json.loads(json.dumps(manifest, default=str)):
             if not force:
                 diff = sorted(k for k in manifest if old.get(k) != json.loads(json.dumps(manifest[k], default=str)))
-                raise ValueError(f"integrate_ensemble: {out_dir} holds a different ensemble (differs in {diff}); "
-                                 "use another folder, or force=True (--force) to start over")
+                raise ValueError(
+                    f"integrate_ensemble: {out_dir} holds a different ensemble (differs in {diff}); "
+                    "use another folder, or force=True (--force) to start over"
+                )
             for f in out_dir.glob("chunk_*.pt"):
                 f.unlink()
     elif out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise ValueError(f"integrate_ensemble: {out_dir} is not empty and is not an ensemble folder; use an empty or new "
-                         "folder, or force=True (--force)")
+        raise ValueError(
+            f"integrate_ensemble: {out_dir} is not empty and is not an ensemble folder; use an empty or new "
+            "folder, or force=True (--force)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     mpath.write_text(json.dumps(manifest, indent=1, default=str))
     for stale in out_dir.glob("chunk_*.pt.part*"):  # left by an interrupted run
@@ -123,8 +162,7 @@ def integrate_ensemble(make_system: Callable[[int], Mesh], n_systems: int, times
 
     tasks = [(k, lo, min(lo + chunk_size, n_systems)) for k, lo in enumerate(range(0, n_systems, chunk_size))]
     todo = [t for t in tasks if not _chunk_path(out_dir, t[0]).exists()]
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, desc="nbody ensemble",
-               unit="chunk")
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, desc="nbody ensemble", unit="chunk")
     args = (str(out_dir),)
     rest = (make_system, times, G, device, options)
     if scheduler is None:
@@ -168,8 +206,10 @@ def load_ensemble(out_dir, *, batch_dim: bool = True) -> dict:
     n_chunks = -(-man["n_systems"] // man["chunk_size"])
     missing = [k for k in range(n_chunks) if not _chunk_path(out_dir, k).exists()]
     if missing:
-        raise ValueError(f"load_ensemble: {len(missing)} of {n_chunks} chunks missing (first {missing[:5]}); rerun the "
-                         "same integrate_ensemble call to finish them")
+        raise ValueError(
+            f"load_ensemble: {len(missing)} of {n_chunks} chunks missing (first {missing[:5]}); rerun the "
+            "same integrate_ensemble call to finish them"
+        )
     blobs = [torch.load(_chunk_path(out_dir, k), weights_only=True) for k in range(n_chunks)]
     out = {"t": torch.tensor(man["times"], dtype=torch.float64)}
     for key in ARRAYS:

@@ -28,6 +28,7 @@ An episode ends early (terminated) when |dE/E0| > ``max_error`` (0.1); it is tru
 `SystemBatch` runs B systems at once (training and the batched evaluator use it); `TimeStepEnv` is
 the single-system `gymnasium.Env`, registered as ``geomsci/TimeStep-v0``.
 """
+
 from __future__ import annotations
 
 import gymnasium as gym
@@ -64,8 +65,18 @@ class SystemBatch:
         the integrator the shipped policy was trained on)
     """
 
-    def __init__(self, seeds, *, integrator: str = "hermite", check_step: float = 0.1, max_error: float = 0.1,
-                 max_substeps: int = 20000, actions=ACTIONS, device=None, step_options: dict | None = None):
+    def __init__(
+        self,
+        seeds,
+        *,
+        integrator: str = "hermite",
+        check_step: float = 0.1,
+        max_error: float = 0.1,
+        max_substeps: int = 20000,
+        actions=ACTIONS,
+        device=None,
+        step_options: dict | None = None,
+    ):
         if integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
         if check_step <= 0:
@@ -109,8 +120,11 @@ class SystemBatch:
         cols = [pos, vel, self._neg_log_err()[:, None]]  # (B, 4N + 1)
         if kind == "extended":
             tc = collision_timescale(st.x, st.v, st.m, G_AU)  # (B,) yr
-            cols += [torch.log10(tc / self.check_step).clamp(-8.0, 8.0)[:, None],
-                     self.dlog_err.clamp(-16.0, 16.0)[:, None], torch.log10(self.mu_prev)[:, None]]
+            cols += [
+                torch.log10(tc / self.check_step).clamp(-8.0, 8.0)[:, None],
+                self.dlog_err.clamp(-16.0, 16.0)[:, None],
+                torch.log10(self.mu_prev)[:, None],
+            ]
         obs = torch.cat(cols, dim=1).cpu().numpy().astype(np.float32)
         return np.clip(np.nan_to_num(obs, nan=0.0), -OBS_BOUND, OBS_BOUND)
 
@@ -146,15 +160,22 @@ class SystemBatch:
         self.stalled |= stalled
         self.done |= early | stalled
         self.k += 1
-        return {"E": self.E.cpu().numpy(), "E_prev": E_prev.cpu().numpy(), "E0": self.E0.cpu().numpy(),
-                "n_force": (st.n_force - nf0).cpu().numpy(), "mu": self.actions[a],
-                "mu_prev": mu_prev.cpu().numpy(),
-                "ended_early": early.cpu().numpy(), "stalled": stalled.cpu().numpy(),
-                "active": active.cpu().numpy()}
+        return {
+            "E": self.E.cpu().numpy(),
+            "E_prev": E_prev.cpu().numpy(),
+            "E0": self.E0.cpu().numpy(),
+            "n_force": (st.n_force - nf0).cpu().numpy(),
+            "mu": self.actions[a],
+            "mu_prev": mu_prev.cpu().numpy(),
+            "ended_early": early.cpu().numpy(),
+            "stalled": stalled.cpu().numpy(),
+            "active": active.cpu().numpy(),
+        }
 
 
-def compute_reward(kind: str, out: dict, weights=PAPER_WEIGHTS, lam: float = 1.0, e_lim: float = E_LIM,
-                   c_switch: float = 0.5) -> np.ndarray:
+def compute_reward(
+    kind: str, out: dict, weights=PAPER_WEIGHTS, lam: float = 1.0, e_lim: float = E_LIM, c_switch: float = 0.5
+) -> np.ndarray:
     """Reward (B,) of one `SystemBatch.step` output for reward ``kind`` (one of `REWARDS`)."""
     if kind == "paper":
         dE = (out["E"] - out["E0"]) / out["E0"]
@@ -199,10 +220,22 @@ class TimeStepEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, seeds=TRAIN_SEEDS, *, integrator: str = "hermite", reward: str = "steady", n_checks: int = 200,
-                 check_step: float = 0.1, max_error: float = 0.1, max_substeps: int = 20000, lam: float = 1.0,
-                 weights=PAPER_WEIGHTS, observation: str = "extended", c_switch: float = 0.5,
-                 step_options: dict | None = None):
+    def __init__(
+        self,
+        seeds=TRAIN_SEEDS,
+        *,
+        integrator: str = "hermite",
+        reward: str = "steady",
+        n_checks: int = 200,
+        check_step: float = 0.1,
+        max_error: float = 0.1,
+        max_substeps: int = 20000,
+        lam: float = 1.0,
+        weights=PAPER_WEIGHTS,
+        observation: str = "extended",
+        c_switch: float = 0.5,
+        step_options: dict | None = None,
+    ):
         if observation not in OBSERVATIONS:
             raise ValueError(f"TimeStepEnv: observation must be one of {tuple(OBSERVATIONS)}, got {observation!r}")
         if reward not in REWARDS:
@@ -215,8 +248,7 @@ class TimeStepEnv(gym.Env):
         self.lam, self.weights, self.observation, self.c_switch = lam, weights, observation, c_switch
         self.step_options = dict(step_options or {})
         self.action_space = gym.spaces.Discrete(len(ACTIONS))
-        self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(OBSERVATIONS[observation],),
-                                                dtype=np.float32)
+        self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(OBSERVATIONS[observation],), dtype=np.float32)
         self._batch: SystemBatch | None = None
 
     def reset(self, *, seed=None, options=None):
@@ -226,8 +258,14 @@ class TimeStepEnv(gym.Env):
             k = int(options["system_seed"])
         else:
             k = int(self.seeds[int(self.np_random.integers(len(self.seeds)))])
-        self._batch = SystemBatch([k], integrator=self.integrator, check_step=self.check_step,
-                                  max_error=self.max_error, max_substeps=self.max_substeps, step_options=self.step_options)
+        self._batch = SystemBatch(
+            [k],
+            integrator=self.integrator,
+            check_step=self.check_step,
+            max_error=self.max_error,
+            max_substeps=self.max_substeps,
+            step_options=self.step_options,
+        )
         return self._batch.observe(self.observation)[0], {"system_seed": k}
 
     def step(self, action):
@@ -240,8 +278,12 @@ class TimeStepEnv(gym.Env):
         obs = self._batch.observe(self.observation)[0]
         terminated = bool(out["ended_early"][0])
         truncated = bool(out["stalled"][0]) or (self._batch.k >= self.n_checks and not terminated)
-        info = {"energy_error": float(self._batch.rel_error[0]), "n_force": int(out["n_force"][0]),
-                "mu": float(out["mu"][0]), "t": float(self._batch.state.t[0])}
+        info = {
+            "energy_error": float(self._batch.rel_error[0]),
+            "n_force": int(out["n_force"][0]),
+            "mu": float(out["mu"][0]),
+            "t": float(self._batch.state.t[0]),
+        }
         return obs, reward, terminated, truncated, info
 
 

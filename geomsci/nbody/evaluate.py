@@ -5,6 +5,7 @@ observations (B, obs_dim) to action indices (B,), e.g. a trained `Policy`; its `
 attribute ('paper' or 'extended', default 'paper') picks the observation it is given. All B systems advance
 together in one `SystemBatch`; each keeps its own time step.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,9 +35,18 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
-def run_controller(seeds, controller, *, integrator: str = "hermite", t_end: float = 30.0, check_step: float = 0.1,
-                   max_substeps: int = 20000, max_force: int | None = None, progress: bool = False,
-                   step_options: dict | None = None) -> dict:
+def run_controller(
+    seeds,
+    controller,
+    *,
+    integrator: str = "hermite",
+    t_end: float = 30.0,
+    check_step: float = 0.1,
+    max_substeps: int = 20000,
+    max_force: int | None = None,
+    progress: bool = False,
+    step_options: dict | None = None,
+) -> dict:
     """Run ``controller`` on the paper systems ``seeds`` up to ``t_end`` yr.
 
     Returns a dict of numpy arrays over systems (B,): 'final_error' |dE/E0| at the end (or where the
@@ -45,8 +55,7 @@ def run_controller(seeds, controller, *, integrator: str = "hermite", t_end: flo
     error is then the one where it stopped), and 'actions' (K, B) the chosen indices (-1 once stopped).
     ``step_options`` go to `evolve` (e.g. ``{'symmetric': 1}``).
     """
-    sysb = SystemBatch(seeds, integrator=integrator, check_step=check_step, max_substeps=max_substeps,
-                       step_options=step_options)
+    sysb = SystemBatch(seeds, integrator=integrator, check_step=check_step, max_substeps=max_substeps, step_options=step_options)
     n_checks = int(round(t_end / check_step))
     if n_checks < 1:
         raise ValueError(f"t_end must be at least one check_step ({check_step} yr), got {t_end}")
@@ -70,13 +79,22 @@ def run_controller(seeds, controller, *, integrator: str = "hermite", t_end: flo
         sysb.step(act, max_steps=cap)
         if sysb.done.all():
             break
-    return {"final_error": sysb.rel_error.cpu().numpy(), "n_force": sysb.state.n_force.cpu().numpy(),
-            "ended_early": sysb.ended_early.cpu().numpy(), "stalled": sysb.stalled.cpu().numpy(), "actions": actions}
+    return {
+        "final_error": sysb.rel_error.cpu().numpy(),
+        "n_force": sysb.state.n_force.cpu().numpy(),
+        "ended_early": sysb.ended_early.cpu().numpy(),
+        "stalled": sysb.stalled.cpu().numpy(),
+        "actions": actions,
+    }
 
 
 def summarize(res: dict) -> dict:
     """Median and 90th-percentile final |dE/E0|, median force evaluations, runs ended early / stalled."""
     e = res["final_error"]
-    return {"median_error": float(np.median(e)), "p90_error": float(np.quantile(e, 0.9)),
-            "median_n_force": float(np.median(res["n_force"])), "ended_early": int(res["ended_early"].sum()),
-            "stalled": int(res["stalled"].sum())}
+    return {
+        "median_error": float(np.median(e)),
+        "p90_error": float(np.quantile(e, 0.9)),
+        "median_n_force": float(np.median(res["n_force"])),
+        "ended_early": int(res["ended_early"].sum()),
+        "stalled": int(res["stalled"].sum()),
+    }

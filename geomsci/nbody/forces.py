@@ -11,6 +11,7 @@ result for one system then does not depend on how many other systems share the b
 thread count, or on how torch would have split a reduction kernel. Only correctly rounded
 operations (+, -, *, /, sqrt) are used, so vectorized and scalar code paths agree too.
 """
+
 from __future__ import annotations
 
 import torch

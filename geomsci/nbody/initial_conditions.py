@@ -13,6 +13,7 @@
 - `kepler_orbit(e)`: a two-body orbit (G = 1, total mass 1, a = 1, period 2 pi) starting at pericentre.
 All are 3-D (planar problems have z = 0) and float64 unless ``dtype`` says otherwise.
 """
+
 from __future__ import annotations
 
 import math

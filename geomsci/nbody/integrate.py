@@ -7,6 +7,7 @@
 Accepts a point-set `Mesh` (positions; 'velocities' and 'masses' point fields), a list of them
 (one batch, all with the same number of bodies) or an `NBodyState`. Output times are hit exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,9 +76,22 @@ def state_from(system, G: float = G_AU) -> NBodyState:
     return make_state(x, v, m, G)
 
 
-def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: float = G_AU,
-              max_steps: int | None = None, symmetric: int = 0, corrector: int = 1, compensated: bool = False,
-              cuda_graph: bool = False, max_wall_time: float | None = None, progress: bool | None = None) -> Trajectory:
+def integrate(
+    system,
+    times,
+    *,
+    method: str = "hermite",
+    mu=1e-2,
+    eta=0.02,
+    G: float = G_AU,
+    max_steps: int | None = None,
+    symmetric: int = 0,
+    corrector: int = 1,
+    compensated: bool = False,
+    cuda_graph: bool = False,
+    max_wall_time: float | None = None,
+    progress: bool | None = None,
+) -> Trajectory:
     """Integrate one system or a batch and record it at ``times``.
 
     Parameters
@@ -111,8 +125,9 @@ def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: f
         raise ValueError(f"integrate: times must be a non-empty, finite, increasing sequence, got {times.tolist()[:5]}...")
     param = eta if method == "aarseth" else mu
     # say so before the progress bar starts (evolve checks again, per call)
-    check_step_parameter(torch.as_tensor(param, dtype=state.x.dtype).reshape(-1),
-                         f"integrate: {'eta' if method == 'aarseth' else 'mu'}")
+    check_step_parameter(
+        torch.as_tensor(param, dtype=state.x.dtype).reshape(-1), f"integrate: {'eta' if method == 'aarseth' else 'mu'}"
+    )
     step_options = {"symmetric": symmetric, "corrector": corrector, "compensated": compensated}
     StepRule(method, **step_options).check()
     _warn_if_units_look_wrong(state)
@@ -120,8 +135,14 @@ def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: f
     xs, vs, es, ls, nf = [], [], [], [], []
     stalled = torch.zeros(state.batch, dtype=torch.bool, device=state.x.device)
     t_start, t_span = state.t.min().item(), max(times[-1].item() - state.t.min().item(), 1e-300)
-    bar = tqdm(total=100.0, disable=progress is False, delay=0 if progress else 5.0, desc=f"nbody {method}",
-               unit="%", bar_format="{l_bar}{bar}| {n:.0f}/100% [{elapsed}<{remaining}]")
+    bar = tqdm(
+        total=100.0,
+        disable=progress is False,
+        delay=0 if progress else 5.0,
+        desc=f"nbody {method}",
+        unit="%",
+        bar_format="{l_bar}{bar}| {n:.0f}/100% [{elapsed}<{remaining}]",
+    )
     wall0, out_of_time = time.perf_counter(), False
 
     def on_sync(t_running: torch.Tensor) -> bool:
@@ -132,8 +153,9 @@ def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: f
 
     for t in times:
         if not out_of_time:
-            stalled |= evolve(state, t, method=method, param=param, max_steps=max_steps, cuda_graph=cuda_graph,
-                              on_sync=on_sync, **step_options)
+            stalled |= evolve(
+                state, t, method=method, param=param, max_steps=max_steps, cuda_graph=cuda_graph, on_sync=on_sync, **step_options
+            )
         else:
             stalled |= state.t < t
         xs.append(state.x.clone())
@@ -145,18 +167,35 @@ def integrate(system, times, *, method: str = "hermite", mu=1e-2, eta=0.02, G: f
     bar.close()
     if out_of_time:
         idx = torch.nonzero(stalled).flatten().tolist()
-        warnings.warn(f"integrate: max_wall_time = {max_wall_time:g} s reached; system(s) {idx[:10]} stopped at "
-                      f"t = {state.t[idx[0]].item():.6g} (Trajectory.stalled marks them; their later outputs repeat "
-                      "the last state). Continue from Trajectory.state, or raise max_wall_time.", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"integrate: max_wall_time = {max_wall_time:g} s reached; system(s) {idx[:10]} stopped at "
+            f"t = {state.t[idx[0]].item():.6g} (Trajectory.stalled marks them; their later outputs repeat "
+            "the last state). Continue from Trajectory.state, or raise max_wall_time.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     elif max_steps is None and bool(stalled.any()):
         idx = torch.nonzero(stalled).flatten().tolist()
-        warnings.warn(f"integrate: system(s) {idx[:10]} collapsed: point masses collided, the step fell to zero "
-                      f"and time stopped at t = {state.t[idx[0]].item():.6g}; their outputs from there repeat the "
-                      "last state (Trajectory.stalled marks them). Point masses have no collision handling here: "
-                      "change the initial conditions or use a regularized code.", RuntimeWarning, stacklevel=2)
-    return Trajectory(t=times, x=torch.stack(xs), v=torch.stack(vs), m=state.m, energy=torch.stack(es), energy0=e0,
-                      angular_momentum=torch.stack(ls), n_force=torch.stack(nf), stalled=stalled, state=state)
+        warnings.warn(
+            f"integrate: system(s) {idx[:10]} collapsed: point masses collided, the step fell to zero "
+            f"and time stopped at t = {state.t[idx[0]].item():.6g}; their outputs from there repeat the "
+            "last state (Trajectory.stalled marks them). Point masses have no collision handling here: "
+            "change the initial conditions or use a regularized code.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return Trajectory(
+        t=times,
+        x=torch.stack(xs),
+        v=torch.stack(vs),
+        m=state.m,
+        energy=torch.stack(es),
+        energy0=e0,
+        angular_momentum=torch.stack(ls),
+        n_force=torch.stack(nf),
+        stalled=stalled,
+        state=state,
+    )
 
 
 def _warn_if_units_look_wrong(state: NBodyState) -> None:
@@ -175,12 +214,19 @@ def _warn_if_units_look_wrong(state: NBodyState) -> None:
     ratio = q / state.G
     if 0.05 <= ratio <= 20:
         return
-    fits = [name for name, g in (("G = 1 (N-body units)", 1.0), ("G = 4 pi^2 (AU, yr, Msun)", G_AU))
-            if 0.1 <= q / g <= 10 and not math.isclose(g, state.G)]
+    fits = [
+        name
+        for name, g in (("G = 1 (N-body units)", 1.0), ("G = 4 pi^2 (AU, yr, Msun)", G_AU))
+        if 0.1 <= q / g <= 10 and not math.isclose(g, state.G)
+    ]
     hint = f"; the speeds fit {fits[0]}: pass G accordingly" if fits else ""
-    warnings.warn(f"integrate: the kinetic energy does not fit G = {state.G:g}: virial ratio 2K/|W| = {ratio:.3g} "
-                  f"(a bound or mildly unbound system has ~0.1-10){hint}. With the wrong G a bound orbit collapses "
-                  "into close encounters that take many tiny steps.", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"integrate: the kinetic energy does not fit G = {state.G:g}: virial ratio 2K/|W| = {ratio:.3g} "
+        f"(a bound or mildly unbound system has ~0.1-10){hint}. With the wrong G a bound orbit collapses "
+        "into close encounters that take many tiny steps.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _advance(bar, fraction: float) -> None:

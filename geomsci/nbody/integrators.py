@@ -35,12 +35,13 @@ Options of `evolve` (all off by default, so the defaults give the bits they alwa
 `evolve` lands every system exactly on its requested end time: the last step is clipped to the
 remaining interval and the clock is then set to the end time itself (no round-off drift).
 """
+
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import torch
 
@@ -82,7 +83,7 @@ class NBodyState:
     def batch(self) -> int:
         return int(self.x.shape[0])
 
-    def select(self, idx) -> "NBodyState":
+    def select(self, idx) -> NBodyState:
         """Sub-batch ``idx`` (slice, index list or bool mask) as a new state."""
         if isinstance(idx, int):
             idx = slice(idx, idx + 1)
@@ -110,11 +111,23 @@ def make_state(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float, t: t
     bad = ~(torch.isfinite(a).all(-1) & torch.isfinite(j).all(-1))  # (B, N)
     if bad.any():
         b, i = torch.nonzero(bad)[0].tolist()
-        raise ValueError(f"make_state: system {b}, body {i} shares its position with another body (infinite force); "
-                         "point masses must start apart")
+        raise ValueError(
+            f"make_state: system {b}, body {i} shares its position with another body (infinite force); "
+            "point masses must start apart"
+        )
     ones = torch.ones(B, dtype=torch.long, device=x.device)
-    return NBodyState(x=x, v=v, m=m, t=t, a=a, j=j, tau=initial_aarseth_timescale(a, j),
-                      n_force=ones, n_steps=torch.zeros_like(ones), G=float(G))
+    return NBodyState(
+        x=x,
+        v=v,
+        m=m,
+        t=t,
+        a=a,
+        j=j,
+        tau=initial_aarseth_timescale(a, j),
+        n_force=ones,
+        n_steps=torch.zeros_like(ones),
+        G=float(G),
+    )
 
 
 def hermite_step(x, v, a, j, m, h: torch.Tensor, G: float):
@@ -177,7 +190,7 @@ class StepRule:
     corrector: int = 1
     compensated: bool = False
 
-    def check(self) -> "StepRule":
+    def check(self) -> StepRule:
         if self.method not in METHODS:
             raise ValueError(f"evolve: method must be one of {METHODS}, got {self.method!r}")
         for name, lo in (("symmetric", 0), ("corrector", 1)):
@@ -185,12 +198,16 @@ class StepRule:
             if isinstance(val, bool) or not isinstance(val, int) or val < lo:
                 raise ValueError(f"evolve: {name} must be an integer >= {lo}, got {val!r}")
         if self.symmetric and self.method == "aarseth":
-            raise ValueError("evolve: symmetric needs the collision-time criterion (method 'hermite' or 'leapfrog'); "
-                             "Aarseth's criterion needs the force derivatives at the step's end, which a prediction does "
-                             "not have; use symmetric=0 with method='aarseth'")
+            raise ValueError(
+                "evolve: symmetric needs the collision-time criterion (method 'hermite' or 'leapfrog'); "
+                "Aarseth's criterion needs the force derivatives at the step's end, which a prediction does "
+                "not have; use symmetric=0 with method='aarseth'"
+            )
         if self.corrector > 1 and self.method == "leapfrog":
-            raise ValueError(f"evolve: corrector={self.corrector} applies to Hermite ('hermite', 'aarseth'); leapfrog "
-                             "has no corrector, use corrector=1")
+            raise ValueError(
+                f"evolve: corrector={self.corrector} applies to Hermite ('hermite', 'aarseth'); leapfrog "
+                "has no corrector, use corrector=1"
+            )
         return self
 
 
@@ -310,9 +327,21 @@ class _GraphStepper:
         return self.static
 
 
-def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max_steps=None, symmetric: int = 0,
-           corrector: int = 1, compensated: bool = False, compact: bool = True, cuda_graph: bool = False,
-           graph_steps: int = 16, on_sync: Callable[[torch.Tensor], bool] | None = None) -> torch.Tensor:
+def evolve(
+    state: NBodyState,
+    t_end,
+    *,
+    method: str = "hermite",
+    param=1e-2,
+    max_steps=None,
+    symmetric: int = 0,
+    corrector: int = 1,
+    compensated: bool = False,
+    compact: bool = True,
+    cuda_graph: bool = False,
+    graph_steps: int = 16,
+    on_sync: Callable[[torch.Tensor], bool] | None = None,
+) -> torch.Tensor:
     """Advance every system of ``state`` (in place) to exactly ``t_end``.
 
     Parameters
@@ -373,8 +402,9 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
 
     use_graph = cuda_graph and dev.type == "cuda"
     if cuda_graph and not use_graph:
-        warnings.warn(f"evolve: cuda_graph needs a CUDA state (this one is on {dev}); stepping eagerly", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"evolve: cuda_graph needs a CUDA state (this one is on {dev}); stepping eagerly", RuntimeWarning, stacklevel=2
+        )
     per_sync = graph_steps if cuda_graph else 1
     s, c = working(idx), constants(idx)
     stepper, n_iter = None, 0
@@ -384,8 +414,9 @@ def evolve(state: NBodyState, t_end, *, method: str = "hermite", param=1e-2, max
                 stepper = _GraphStepper(s, c, rule, state.G, graph_steps)
                 s = stepper.static
             except Exception as e:  # capture is an optimisation: never fail the run for it
-                warnings.warn(f"evolve: CUDA graph capture failed ({type(e).__name__}: {e}); stepping eagerly",
-                              RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"evolve: CUDA graph capture failed ({type(e).__name__}: {e}); stepping eagerly", RuntimeWarning, stacklevel=2
+                )
                 use_graph = False
         if stepper is not None:
             s = stepper()

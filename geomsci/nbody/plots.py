@@ -1,4 +1,5 @@
 """PNG plots: orbits of a trajectory, and the error-versus-cost front of step controllers."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +24,7 @@ def plot_orbits(x, path, *, title: str | None = None, labels=None) -> Path:
         raise ValueError(f"plot_orbits: x must have shape (T, N, D), got {x.shape}")
     fig, ax = _figure((5, 5))
     for i in range(x.shape[1]):
-        line, = ax.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=labels[i] if labels else f"body {i}")
+        (line,) = ax.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=labels[i] if labels else f"body {i}")
         ax.plot(x[-1, i, 0], x[-1, i, 1], "o", color=line.get_color())
     ax.set_aspect("equal")
     ax.set_xlabel("x")
@@ -53,8 +54,15 @@ def plot_front(rows: list[dict], path, *, title: str = "energy error vs cost") -
         ax.plot(c, e, style, ms=6 if len(rs) > 1 else 14, label=g)
         capped = [r for r in rs if r.get("stalled", 0) > 0.1 * r.get("n_runs", float("inf"))]
         if capped:  # medians biased by the step budget: drawn hollow
-            ax.plot([r["median_n_force"] for r in capped], [r["median_error"] for r in capped], "o", mfc="white",
-                    color="gray", ms=7, label=f"{g}: >10% runs capped" if len(rs) > 1 else None)
+            ax.plot(
+                [r["median_n_force"] for r in capped],
+                [r["median_error"] for r in capped],
+                "o",
+                mfc="white",
+                color="gray",
+                ms=7,
+                label=f"{g}: >10% runs capped" if len(rs) > 1 else None,
+            )
         for r in rs:
             if "p90_error" in r:
                 ax.plot([r["median_n_force"]] * 2, [r["median_error"], r["p90_error"]], color="gray", lw=0.5)

@@ -5,6 +5,7 @@ The rebound simulation is driven through its public API: ``sim.add``, ``sim.inte
 exact_finish_time=1)``, ``sim.energy()``; its ``steps_done`` counts IAS15 steps (each step costs
 several force evaluations, see rebound's documentation).
 """
+
 from __future__ import annotations
 
 import numpy as np

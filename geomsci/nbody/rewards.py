@@ -33,6 +33,7 @@ of large, mostly cancelling excursions, and a run that alternates two mu values 
 coarser one while paying for the finer one (docs/nbody.md: 1.1 dex below the fixed-mu front at
 equal cost), a delayed and noisy effect the charge makes visible at once.
 """
+
 from __future__ import annotations
 
 import numpy as np

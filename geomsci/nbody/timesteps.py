@@ -13,6 +13,7 @@ a2 and crackle a3 of each body at the end of a Hermite step:
 We store tau = min over bodies of sqrt((|a||a2| + |j|^2) / (|j||a3| + |a2|^2)), so that the step
 is dt = sqrt(eta) tau and a controller may change eta between steps.
 """
+
 from __future__ import annotations
 
 import torch

@@ -7,6 +7,7 @@ P[yr]^2 = a[AU]^3 / M[Msun], i.e. G = 4 pi^2 AU^3 Msun^-1 yr^-2.
 N-body units used for the reinforcement-learning observation follow the paper's converter:
 mass unit = total mass, length unit = 1 AU, G = 1, so the velocity unit is sqrt(G M / L).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """The `geomsci nbody` commands and the demo step."""
+
 import pytest
 
 from geomsci.cli import main
@@ -7,8 +8,24 @@ from geomsci.core.io import read_table
 
 def test_run_writes_csv_and_plot(tmp_path, capsys):
     out, png = tmp_path / "traj.csv", tmp_path / "orbits.png"
-    main(["nbody", "run", "--ic", "pythagorean", "--mu", "0.01", "--t-end", "0.5", "--n-out", "5",
-          "-o", str(out), "--plot", str(png)])
+    main(
+        [
+            "nbody",
+            "run",
+            "--ic",
+            "pythagorean",
+            "--mu",
+            "0.01",
+            "--t-end",
+            "0.5",
+            "--n-out",
+            "5",
+            "-o",
+            str(out),
+            "--plot",
+            str(png),
+        ]
+    )
     t = read_table(out)
     assert len(t["t"]) == 15 and set(t["body"].tolist()) == {0, 1, 2}
     assert t["t"][-1] == 0.5 and png.stat().st_size > 1000
@@ -59,10 +76,29 @@ def test_bad_files_and_outputs_are_one_line_exit_2(tmp_path, capsys):
     _one_line_exit_2(capsys, ["nbody", "run", "-o", str(existing), "--t-end", "0.1"], "--force")
     assert existing.read_text() == "keep me"
     _one_line_exit_2(capsys, ["nbody", "run", "--method", "rk4", "-o", str(tmp_path / "a.csv")], "--method")
-    _one_line_exit_2(capsys, ["nbody", "run", "--method", "aarseth", "--symmetric", "1", "-o", str(tmp_path / "a.csv")],
-                     "symmetric")
-    main(["nbody", "run", "--t-end", "0.05", "--n-out", "2", "-o", str(existing), "--force", "--threads", "1",
-          "--symmetric", "1", "--corrector", "2", "--compensated"])
+    _one_line_exit_2(
+        capsys, ["nbody", "run", "--method", "aarseth", "--symmetric", "1", "-o", str(tmp_path / "a.csv")], "symmetric"
+    )
+    main(
+        [
+            "nbody",
+            "run",
+            "--t-end",
+            "0.05",
+            "--n-out",
+            "2",
+            "-o",
+            str(existing),
+            "--force",
+            "--threads",
+            "1",
+            "--symmetric",
+            "1",
+            "--corrector",
+            "2",
+            "--compensated",
+        ]
+    )
     assert read_table(existing)["t"][-1] == 0.05
 
 
@@ -78,7 +114,23 @@ def test_ensemble_command(tmp_path, capsys):
     from geomsci.nbody import load_ensemble
 
     out = tmp_path / "ens"
-    main(["nbody", "ensemble", "-o", str(out), "--n-systems", "3", "--t-end", "0.1", "--chunk-size", "2",
-          "--mu", "0.05", "--threads", "1"])
+    main(
+        [
+            "nbody",
+            "ensemble",
+            "-o",
+            str(out),
+            "--n-systems",
+            "3",
+            "--t-end",
+            "0.1",
+            "--chunk-size",
+            "2",
+            "--mu",
+            "0.05",
+            "--threads",
+            "1",
+        ]
+    )
     assert "wrote 3 systems" in capsys.readouterr().out
     assert load_ensemble(out)["x"].shape == (1, 3, 3, 3)

@@ -1,4 +1,5 @@
 """Ensembles streamed to disk: the same bits serially, resumed, or over a dask cluster."""
+
 import pytest
 import torch
 
@@ -44,12 +45,12 @@ def test_ensemble_refuses_a_different_ensemble_in_the_folder(tmp_path):
 
 def test_dask_local_cluster_gives_the_serial_result(tmp_path):
     distributed = pytest.importorskip("distributed")
-    serial = load_ensemble(integrate_ensemble(paper_triple, 6, TIMES, tmp_path / "serial", chunk_size=2,
-                                              progress=False, **OPTS))
+    serial = load_ensemble(integrate_ensemble(paper_triple, 6, TIMES, tmp_path / "serial", chunk_size=2, progress=False, **OPTS))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
-            path = integrate_ensemble(paper_triple, 6, TIMES, tmp_path / "dask", chunk_size=2, scheduler=client,
-                                      progress=False, **OPTS)
+            path = integrate_ensemble(
+                paper_triple, 6, TIMES, tmp_path / "dask", chunk_size=2, scheduler=client, progress=False, **OPTS
+            )
             workers = len(client.scheduler_info()["workers"])
     assert workers == 2
     spread = load_ensemble(path)

@@ -1,10 +1,11 @@
 """The time-step environment, rewards, the DQN pieces and the batched evaluator."""
+
 import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-from geomsci.nbody.dqn import DQNConfig, Policy, QNetwork, epsilon, train_dqn
+from geomsci.nbody.dqn import DQNConfig, Policy, epsilon, train_dqn
 from geomsci.nbody.env import ACTIONS, TEST_SEEDS, TRAIN_SEEDS, SystemBatch, TimeStepEnv
 from geomsci.nbody.evaluate import parse_seeds, run_controller, summarize
 from geomsci.nbody.rewards import cost_reward, paper_reward, steady_reward
@@ -20,8 +21,10 @@ def test_train_and_test_seeds_are_disjoint():
     assert TRAIN_SEEDS.start > max(TEST_SEEDS)
 
 
-@pytest.mark.parametrize("reward,integrator,observation", [("cost", "hermite", "paper"), ("paper", "aarseth", "paper"),
-                                                            ("steady", "hermite", "extended")])
+@pytest.mark.parametrize(
+    "reward,integrator,observation",
+    [("cost", "hermite", "paper"), ("paper", "aarseth", "paper"), ("steady", "hermite", "extended")],
+)
 def test_env_passes_gymnasium_checker(reward, integrator, observation):
     env = TimeStepEnv(reward=reward, integrator=integrator, n_checks=5, observation=observation)
     check_env(env, skip_render_check=True)
@@ -47,7 +50,7 @@ def test_env_episode_and_observation():
     obs, info = env.reset(options={"system_seed": 4})
     assert obs.shape == (13,) and obs.dtype == np.float32 and obs[-1] == 16.0  # no error yet
     total = 0
-    for k in range(3):
+    for _ in range(3):
         obs, r, term, trunc, info = env.step(9)
         total += info["n_force"]
         assert not term
@@ -65,13 +68,16 @@ def test_env_ends_early_on_large_error():
 
 def test_rewards():
     # paper: more error -> less reward; larger mu -> more reward
-    assert paper_reward(np.array([1e-6]), np.array([1e-6]), np.array([1e-2]))[0] < \
-        paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-2]))[0]
-    assert paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-1]))[0] > \
-        paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-3]))[0]
+    assert (
+        paper_reward(np.array([1e-6]), np.array([1e-6]), np.array([1e-2]))[0]
+        < paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-2]))[0]
+    )
+    assert (
+        paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-1]))[0]
+        > paper_reward(np.array([1e-9]), np.array([1e-9]), np.array([1e-3]))[0]
+    )
     # cost: error below the limit is free, each dex above costs 1, each 1000 evaluations cost lam
-    r = cost_reward(np.array([1.0 + 1e-12, 1.0 + 1e-7]), np.array([1.0, 1.0]), np.array([1.0, 1.0]),
-                    np.array([500, 0]), lam=2.0)
+    r = cost_reward(np.array([1.0 + 1e-12, 1.0 + 1e-7]), np.array([1.0, 1.0]), np.array([1.0, 1.0]), np.array([500, 0]), lam=2.0)
     np.testing.assert_allclose(r, [-1.0, -3.0], atol=1e-6)
     # steady: each notch (1/3 dex) that mu moves costs c_switch; the first decision (mu_prev = 1) is free
     dE = np.array([1e-9, 1e-9, 1e-9])
@@ -87,7 +93,7 @@ def test_system_batch_matches_single_system_runs():
     for _ in range(3):
         batch.step(acts)
         for i, s in enumerate(singles):
-            s.step(acts[i:i + 1])
+            s.step(acts[i : i + 1])
     for i, s in enumerate(singles):
         assert torch.equal(s.state.x[0], batch.state.x[i]) and torch.equal(s.E[0], batch.E[i])
 
@@ -112,8 +118,17 @@ def test_train_save_load_evaluate(tmp_path):
     with pytest.raises(FileNotFoundError):
         Policy.load(tmp_path / "missing.pt")
     # the extended observation and the steady reward train, save and evaluate the same way
-    cfg = DQNConfig(episodes=2, parallel=2, n_checks=3, batch_size=4, max_substeps=300, seed=0,
-                    observation="extended", reward="steady", lam=0.3)
+    cfg = DQNConfig(
+        episodes=2,
+        parallel=2,
+        n_checks=3,
+        batch_size=4,
+        max_substeps=300,
+        seed=0,
+        observation="extended",
+        reward="steady",
+        lam=0.3,
+    )
     pol = Policy.load(train_dqn(cfg, progress=False).save(tmp_path / "e.pt"))
     assert pol.observation == "extended" and pol.net.net[0].in_features == 16
     assert run_controller([0, 1], pol, t_end=0.2)["actions"].shape == (2, 2)

@@ -1,7 +1,5 @@
 """Initial conditions: the paper's generator, classic problems, Plummer spheres."""
-import math
 
-import numpy as np
 import pytest
 import torch
 

@@ -1,11 +1,22 @@
 """The integrators against analytic orbits, an independent library, and themselves."""
+
 import math
 
 import pytest
 import torch
 
-from geomsci.nbody import (angular_momentum, center_of_mass, energy, evolve, figure_eight, integrate,
-                           kepler_orbit, paper_triple, pythagorean, state_from)
+from geomsci.nbody import (
+    angular_momentum,
+    center_of_mass,
+    energy,
+    evolve,
+    figure_eight,
+    integrate,
+    kepler_orbit,
+    paper_triple,
+    pythagorean,
+    state_from,
+)
 from geomsci.nbody.initial_conditions import FIGURE_EIGHT_PERIOD
 
 
@@ -24,8 +35,9 @@ def test_hermite_is_fourth_order_on_kepler():
 
 def test_leapfrog_is_second_order_on_kepler():
     k = kepler_orbit(0.5)
-    errs = [(integrate(k, [2 * math.pi], mu=mu, G=1.0, method="leapfrog").x[-1, 0] - k.points).norm().item()
-            for mu in (4e-3, 2e-3)]
+    errs = [
+        (integrate(k, [2 * math.pi], mu=mu, G=1.0, method="leapfrog").x[-1, 0] - k.points).norm().item() for mu in (4e-3, 2e-3)
+    ]
     assert 3.5 < errs[0] / errs[1] < 4.5, errs
 
 
@@ -116,14 +128,18 @@ def test_bad_input_is_reported():
             evolve(state_from(figure_eight(), 1.0), 1.0, param=torch.tensor([bad]))
     with pytest.raises(ValueError, match="velocities"):
         from geomsci.core.mesh import Mesh
+
         integrate(Mesh(torch.zeros(3, 3)), [1.0])
 
 
 def test_collision_stops_with_a_warning_instead_of_hanging():
     """Two bodies falling head-on collide at t ~ 0.125 yr: dt -> 0. The run must stop, say so, keep finite data."""
     from geomsci.core.mesh import Mesh
-    pair = Mesh(torch.tensor([[0.0, 0, 0], [1.0, 0, 0]], dtype=torch.float64),
-                point_data={"velocities": torch.zeros(2, 3, dtype=torch.float64), "masses": torch.ones(2, dtype=torch.float64)})
+
+    pair = Mesh(
+        torch.tensor([[0.0, 0, 0], [1.0, 0, 0]], dtype=torch.float64),
+        point_data={"velocities": torch.zeros(2, 3, dtype=torch.float64), "masses": torch.ones(2, dtype=torch.float64)},
+    )
     with pytest.warns(RuntimeWarning, match="collapsed"):
         tr = integrate(pair, [0.1, 0.2, 0.3])
     assert tr.stalled.tolist() == [True]
@@ -131,8 +147,13 @@ def test_collision_stops_with_a_warning_instead_of_hanging():
     assert 0.1 < tr.state.t.item() < 0.2  # stopped at the collision, not at an output time
     assert tr.n_force[-1, 0] < 100_000
     with pytest.raises(ValueError, match="shares its position"):
-        integrate(Mesh(torch.zeros(2, 3, dtype=torch.float64), point_data={
-            "velocities": torch.zeros(2, 3, dtype=torch.float64), "masses": torch.ones(2, dtype=torch.float64)}), [1.0])
+        integrate(
+            Mesh(
+                torch.zeros(2, 3, dtype=torch.float64),
+                point_data={"velocities": torch.zeros(2, 3, dtype=torch.float64), "masses": torch.ones(2, dtype=torch.float64)},
+            ),
+            [1.0],
+        )
 
 
 @pytest.mark.gpu
@@ -146,8 +167,12 @@ def test_cuda_matches_cpu():
 
 # ---- step options: time-symmetrized step, P(EC)^n, compensated sums, compaction, CUDA-graph fallback ----
 
-VARIANTS = [("hermite", {"symmetric": 1}), ("hermite", {"symmetric": 2, "corrector": 2, "compensated": True}),
-            ("aarseth", {"corrector": 2, "compensated": True}), ("leapfrog", {"symmetric": 1, "compensated": True})]
+VARIANTS = [
+    ("hermite", {"symmetric": 1}),
+    ("hermite", {"symmetric": 2, "corrector": 2, "compensated": True}),
+    ("aarseth", {"corrector": 2, "compensated": True}),
+    ("leapfrog", {"symmetric": 1, "compensated": True}),
+]
 
 
 @pytest.mark.parametrize("method,opts", VARIANTS)

@@ -1,4 +1,5 @@
 """Two-body elements of a pair against the analytic Kepler orbit."""
+
 import math
 
 import pytest
