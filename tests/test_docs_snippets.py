@@ -18,17 +18,21 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # (pattern, replacement): the same code at sizes that run in about a second
 SMALL = [
-    (r"resolution=48", "resolution=16"),
+    (r"resolution=47", "resolution=15"),
     (r"tet_grid\(64\)", "tet_grid(16)"),
     (r"resolution=32, steps=150", "resolution=8, steps=2"),
     (r"make_split\(60,", "make_split(5,"),
     (r"make_split\(10,", "make_split(2,"),
-    (r"MMGPRegressor\(n_corners=4\)", "MMGPRegressor(n_corners=4, n_restarts=1, n_iter=20, n_polish=0)"),
+    (r"make_split\(40, \"train\"\)", 'make_split(6, "train")'),
+    (r"cv=5,", "cv=2,"),
+    (r"MMGPRegressor\(\)", "MMGPRegressor(n_restarts=1, n_iter=20, n_polish=0, interval_calibration='none')"),
     (r"budget=20,", "budget=0.5,"),
     (r"n_collocation=1000, lbfgs_points=4000", "n_collocation=100, lbfgs_points=200"),
     (r"n_gaussians=100", "n_gaussians=16"),
     (r"range\(64\)\], \[1.0, 2.0\], mu=1e-2", "range(2)], [0.05, 0.1], mu=1e-1"),
     (r"\[FIGURE_EIGHT_PERIOD\], mu=3e-3", "[0.1 * FIGURE_EIGHT_PERIOD], mu=3e-2"),
+    (r"\[FIGURE_EIGHT_PERIOD\], mu=6e-3", "[0.1 * FIGURE_EIGHT_PERIOD], mu=3e-2"),
+    (r"paper_triple, 100_000, \[30.0\], \"runs/paper\", chunk_size=8192", 'paper_triple, 6, [0.05], "runs/paper", chunk_size=4'),
     (r"n_chord=20, n_span=10", "n_chord=8, n_span=4"),
 ]
 
