@@ -90,6 +90,10 @@ ROWS = [
     ("mmgp predict {tmp}/sphere.vtu {tmp}/used -o {tmp}/pred", "not a model file", "is not a saved MMGP model"),
     ("mmgp score {tmp}/used {tmp}/used", "not a predictions folder", "no predictions.csv"),
     ("mmgp cv {tmp}/missing --fields u", "folder does not exist", "no such folder of mesh files"),
+    ("nbody evaluate {tmp}/sphere.vtu", "a mesh given as the policy", "is not a policy file"),
+    ("nbody run -o {tmp}/used", "output is a folder", "is a folder; give a file name"),
+    ("nbody run -o {tmp}/precious.obj", "output exists", "pass --force"),
+    ("nbody train -o {tmp}/precious.obj", "output exists", "pass --force"),
 ]
 
 

@@ -130,8 +130,8 @@ class Policy:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
             raise ValueError(
-                f"{path} is not a policy file from `geomsci nbody train` (torch.load: "
-                f"{type(e).__name__}: {str(e).splitlines()[0][:100]})"
+                f"{path} is not a policy file from `geomsci nbody train` (torch.load could not read it as a "
+                f"checkpoint of tensors: {type(e).__name__})"
             ) from None
         if not isinstance(blob, dict) or not {"state_dict", "config"} <= set(blob):
             keys = sorted(blob)[:6] if isinstance(blob, dict) else type(blob).__name__
