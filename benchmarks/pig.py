@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geomsci.pig import PIG, PINN, plot_history, train  # noqa: E402
 from geomsci.pig.configs import PAPER, model_kwargs, paper_iters, train_kwargs  # noqa: E402
-from geomsci.pig.lbfgs import LBFGS_INNER  # noqa: E402
+from geomsci.pig.lbfgs import LBFGS_INNER, make_lbfgs  # noqa: E402
 from geomsci.pig.loss import draw_batch, physics_loss  # noqa: E402
 from geomsci.pig.problems import PROBLEMS, get_problem  # noqa: E402
 from geomsci.pig.step import AdamStep  # noqa: E402
@@ -257,15 +257,7 @@ def lbfgs_rate(name, preset, device, seconds, smoke=False, model="pig") -> dict:
     gen = torch.Generator(device=device).manual_seed(0)
     n_points = tk.get("lbfgs_points") or 2 * tk["n_collocation"]
     xi, cons = draw_batch(problem, n_points, tk["n_data"], gen, torch.float64)
-    opt = torch.optim.LBFGS(
-        list(net.parameters()),
-        lr=1.0,
-        max_iter=LBFGS_INNER,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=0.0,
-        tolerance_change=0.0,
-    )
+    opt = make_lbfgs(list(net.parameters()))
     evals = [0]
 
     def closure():

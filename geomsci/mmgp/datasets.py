@@ -77,13 +77,20 @@ def make_split(n: int, split: str = "train", seed: int = 0, h_range=(0.025, 0.04
     return meshes, np.asarray(ins, dtype=float).reshape(n, 3), np.asarray(outs, dtype=float).reshape(n, 2)
 
 
-def write_split(out_dir, meshes, inputs, outputs, prefix: str = "sample") -> list[str]:
-    """Write meshes as ``<prefix>_<i>.vtu`` plus ``inputs.csv`` / ``outputs.csv``; returns the ids."""
+def write_meshes(out_dir, meshes, prefix: str) -> list[str]:
+    """Create ``out_dir`` and write each mesh as ``<prefix>_<i>.vtu`` (i zero-padded to 4 digits); returns the ids."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ids = [f"{prefix}_{i:04d}" for i in range(len(meshes))]
     for sid, mesh in zip(ids, meshes):
         save(mesh, out_dir / f"{sid}.vtu")
+    return ids
+
+
+def write_split(out_dir, meshes, inputs, outputs, prefix: str = "sample") -> list[str]:
+    """Write meshes as ``<prefix>_<i>.vtu`` plus ``inputs.csv`` / ``outputs.csv``; returns the ids."""
+    out_dir = Path(out_dir)
+    ids = write_meshes(out_dir, meshes, prefix)
     write_table(out_dir / "inputs.csv", {"id": ids, **{k: inputs[:, j] for j, k in enumerate(INPUT_NAMES)}})
     write_table(out_dir / "outputs.csv", {"id": ids, **{k: outputs[:, j] for j, k in enumerate(SCALAR_NAMES)}})
     return ids

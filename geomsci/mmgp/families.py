@@ -30,8 +30,9 @@ from matplotlib.path import Path as _PolyPath
 from scipy.spatial import Delaunay, cKDTree
 from tqdm.auto import tqdm
 
-from geomsci.core.io import save, write_table
+from geomsci.core.io import write_table
 from geomsci.core.mesh import Mesh
+from geomsci.mmgp.datasets import write_meshes
 
 FAMILIES = ("blob", "holed")
 INPUT_RANGES = {"q": (1.0, 5.0), "kappa": (0.5, 2.0), "c": (0.5, 20.0)}
@@ -206,10 +207,7 @@ def make_family_split(
 def write_family_split(out_dir, meshes, inputs, outputs, prefix: str = "s") -> list[str]:
     """Write ``<prefix>_<i>.vtu`` and one ``samples.csv`` (id, inputs, scalar outputs) under ``out_dir``."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ids = [f"{prefix}_{i:04d}" for i in range(len(meshes))]
-    for sid, mesh in zip(ids, meshes):
-        save(mesh, out_dir / f"{sid}.vtu")
+    ids = write_meshes(out_dir, meshes, prefix)
     write_table(
         out_dir / "samples.csv",
         {

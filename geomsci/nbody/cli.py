@@ -36,6 +36,13 @@ def _output_file(path: Path | None, option: str, force: bool) -> Path | None:
     return path
 
 
+def _output_times(t_end: float, n_out: int) -> torch.Tensor:
+    """The n_out output times t_end/n_out .. t_end (float64), after checking --t-end and --n-out."""
+    if not (t_end > 0) or n_out < 1:
+        raise ValueError(f"--t-end must be > 0 and --n-out >= 1, got {t_end} and {n_out}")
+    return torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:]
+
+
 def _check_method(method: str) -> None:
     from .integrators import METHODS
 
@@ -86,14 +93,12 @@ def run(
     from .integrators import StepRule
     from .plots import plot_orbits
 
-    if not (t_end > 0) or n_out < 1:
-        raise ValueError(f"--t-end must be > 0 and --n-out >= 1, got {t_end} and {n_out}")
+    times = _output_times(t_end, n_out)
     _check_method(method)
     StepRule(method, symmetric, corrector, compensated).check()
     system, G = _initial_condition(ic, seed, n)
     out = _output_file(out, "-o/--out", force)
     plot = _output_file(plot, "--plot", force)
-    times = torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:]
     with limit_threads(threads):
         t0 = time.perf_counter()
         tr = integrate(
@@ -152,10 +157,8 @@ def ensemble(
     from .ensemble import integrate_ensemble
     from .initial_conditions import paper_triple
 
-    if not (t_end > 0) or n_out < 1:
-        raise ValueError(f"--t-end must be > 0 and --n-out >= 1, got {t_end} and {n_out}")
+    times = _output_times(t_end, n_out).tolist()
     _check_method(method)
-    times = torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:].tolist()
     opts = {"method": method, "mu": mu, "eta": eta, "symmetric": symmetric, "corrector": corrector, "compensated": compensated}
     with limit_threads(threads):
         t0 = time.perf_counter()

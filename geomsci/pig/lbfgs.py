@@ -18,6 +18,20 @@ import torch
 LBFGS_INNER = 10  # L-BFGS iterations per optimiser call; each counts as one step
 
 
+def make_lbfgs(params: list) -> torch.optim.LBFGS:
+    """The training's L-BFGS: ``LBFGS_INNER`` iterations per call, history 50, strong-Wolfe line search,
+    no tolerance stop (the step count or the time budget ends the phase)."""
+    return torch.optim.LBFGS(
+        params,
+        lr=1.0,
+        max_iter=LBFGS_INNER,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+    )
+
+
 def run_lbfgs(
     model,
     params: list,
@@ -39,16 +53,7 @@ def run_lbfgs(
     (history, evaluation every ``eval_every`` steps); position(step, time): the progress-bar value.
     """
     batch = draw()
-    make = lambda: torch.optim.LBFGS(
-        params,
-        lr=1.0,
-        max_iter=LBFGS_INNER,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=0.0,
-        tolerance_change=0.0,
-    )
-    lbfgs = make()
+    lbfgs = make_lbfgs(params)
 
     def closure():
         lbfgs.zero_grad(set_to_none=True)
@@ -63,13 +68,13 @@ def run_lbfgs(
         t0 = now()
         if resample_every and step - phase_start >= resample_every:
             batch = draw()
-            lbfgs, phase_start = make(), step
+            lbfgs, phase_start = make_lbfgs(params), step
         loss_value = float(lbfgs.step(closure).detach())
         ok = math.isfinite(loss_value) and all(bool(torch.isfinite(p).all()) for p in params)
         if not ok:  # restore the last good state and restart the quasi-Newton memory from it
             model.load_state_dict(good_state)
             restores += 1
-            lbfgs = make()
+            lbfgs = make_lbfgs(params)
         train_time += now() - t0
         step += LBFGS_INNER
         monitor.log_steps([step], [train_time], [loss_value])

@@ -6,16 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from geomsci.cli import main
 from geomsci.core.io import load, read_table
-
-
-def _main(args) -> int:
-    try:
-        main(args)
-    except SystemExit as e:
-        return e.code or 0
-    return 0
+from tests.mmgp.cli_run import run_cli as _main
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from geomsci.core.geometry import boundary_loops
 from geomsci.mmgp.datasets import make_sample, make_split
 from geomsci.mmgp.elasticity import solve_plate
 from geomsci.mmgp.plates import mesh_polygon, random_plate_mesh, triangle_quality
+from tests.mmgp.polygons import rectangle_boundary
 
 
 @pytest.mark.parametrize("shape", ["plate", "ellipse", "wedge"])
@@ -41,16 +42,7 @@ def test_reproducible_and_splits_disjoint():
 def test_uniaxial_strain_exact():
     """nu -> 0 on a rectangle clamped at the bottom and pulled by p on top: sigma_yy = p everywhere,
     u2 = p y / E, u1 = 0 and von Mises = p (sigma_zz = 0). P1 reproduces the linear field exactly."""
-    xs = np.linspace(0, 1, 11)[:-1]
-    ys = np.linspace(0, 1.5, 16)[:-1]
-    boundary = np.concatenate(
-        [
-            np.stack([xs, 0 * xs], 1),
-            np.stack([1 + 0 * ys, ys], 1),
-            np.stack([1 - xs, 1.5 + 0 * xs], 1),
-            np.stack([0 * ys, 1.5 - ys], 1),
-        ]
-    )
+    boundary = rectangle_boundary(1.0, 1.5, 10, 15)
     points, faces = mesh_polygon(boundary, 0.1, np.random.default_rng(0))
     labels = np.zeros(len(points), dtype=np.int64)
     labels[np.isclose(points[:, 1], 0)] = 1

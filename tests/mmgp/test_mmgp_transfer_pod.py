@@ -11,18 +11,11 @@ from geomsci.mmgp.morphing import disk_map
 from geomsci.mmgp.plates import mesh_polygon, random_plate_mesh
 from geomsci.mmgp.pod import WeightedPOD
 from geomsci.mmgp.transfer import apply, transfer_operator
+from tests.mmgp.polygons import rectangle_boundary
 
 
 def _square_mesh(seed, h=0.1):
-    xs = np.linspace(0, 1, 11)[:-1]
-    boundary = np.concatenate(
-        [
-            np.stack([xs, 0 * xs], 1),
-            np.stack([1 + 0 * xs, xs], 1),
-            np.stack([1 - xs, 1 + 0 * xs], 1),
-            np.stack([0 * xs, 1 - xs], 1),
-        ]
-    )
+    boundary = rectangle_boundary(1.0, 1.0, 10, 10)
     p, f = mesh_polygon(boundary, h * (1 + 0.3 * seed), np.random.default_rng(seed))
     return Mesh(torch.as_tensor(p), torch.as_tensor(f), "triangle")
 

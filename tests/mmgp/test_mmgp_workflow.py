@@ -7,23 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from geomsci.cli import main
 from geomsci.core.io import load, read_table
 from geomsci.mmgp.datasets import make_split, write_split
 from geomsci.mmgp.families import make_family_split, write_family_split
 from geomsci.mmgp.regressor import MMGPRegressor
+from tests.mmgp.cli_run import run_cli as _main
 
 FAST = dict(n_restarts=1, n_iter=15, n_polish=3)
 FAST_CLI = ["--restarts", "1", "--iters", "15", "--polish", "3"]
 H = (0.09, 0.12)
-
-
-def _main(args) -> int:
-    try:
-        main(args)
-    except SystemExit as e:
-        return e.code or 0
-    return 0
 
 
 def _family(family, n, split="train"):
