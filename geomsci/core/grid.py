@@ -10,6 +10,23 @@ from __future__ import annotations
 import torch
 
 
+def real_values(values, who: str, expected: str) -> torch.Tensor:
+    """``values`` as a real floating tensor (arrays converted, integer and bool cast to the default dtype).
+
+    A TypeError starting ``"{who}: {expected}"`` when it is not numeric; one naming the dtype when it is complex.
+    """
+    if not isinstance(values, torch.Tensor):
+        try:
+            values = torch.as_tensor(values)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"{who}: {expected}, got {type(values).__name__} ({e})") from None
+    if values.is_complex():
+        raise TypeError(f"{who}: values must be real, got dtype {values.dtype}; pass values.real (or .abs()) explicitly")
+    if not values.is_floating_point():
+        values = values.to(torch.get_default_dtype())
+    return values
+
+
 class Grid:
     """Field values on a regular lattice.
 
@@ -21,17 +38,7 @@ class Grid:
     """
 
     def __init__(self, values, origin=(0.0, 0.0, 0.0), spacing=1.0):
-        if not isinstance(values, torch.Tensor):
-            try:
-                values = torch.as_tensor(values)
-            except (TypeError, ValueError, RuntimeError) as e:
-                raise TypeError(
-                    f"Grid: values must be a numeric array of shape (X, Y, Z) or (X, Y, Z, C), got {type(values).__name__} ({e})"
-                ) from None
-        if values.is_complex():
-            raise TypeError(f"Grid: values must be real, got dtype {values.dtype}")
-        if not values.is_floating_point():
-            values = values.to(torch.get_default_dtype())
+        values = real_values(values, "Grid", "values must be a numeric array of shape (X, Y, Z) or (X, Y, Z, C)")
         if values.dim() not in (3, 4):
             raise ValueError(f"Grid: values must have shape (X, Y, Z) or (X, Y, Z, C), got {tuple(values.shape)}")
         if min(values.shape[:3]) < 2:

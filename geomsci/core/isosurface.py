@@ -66,7 +66,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import mc_tables as tables
-from .grid import Grid
+from .grid import Grid, real_values
 from .mesh import Mesh
 
 __all__ = [
@@ -358,19 +358,9 @@ def _as_grid(grid_or_tensor, spacing, origin) -> tuple[torch.Tensor, torch.Tenso
             )
         values = grid_or_tensor.values
         return values, grid_or_tensor.origin, grid_or_tensor.spacing
-    values = grid_or_tensor
-    if not isinstance(values, torch.Tensor):
-        try:
-            values = torch.as_tensor(values)
-        except (TypeError, RuntimeError, ValueError) as e:
-            raise TypeError(
-                f"marching_cubes: grid_or_tensor must be a Grid or a real tensor/array of shape (X, Y, Z), "
-                f"got {type(grid_or_tensor).__name__}"
-            ) from e
-    if values.is_complex():
-        raise TypeError(f"marching_cubes: values must be real, got {values.dtype}; pass values.real (or .abs()) explicitly")
-    if not values.is_floating_point():
-        values = values.to(torch.get_default_dtype())
+    values = real_values(
+        grid_or_tensor, "marching_cubes", "grid_or_tensor must be a Grid or a real tensor/array of shape (X, Y, Z)"
+    )
     if values.dim() != 3:
         raise ValueError(f"marching_cubes: values must have shape (X, Y, Z), got {tuple(values.shape)}")
     if min(values.shape) < 2:

@@ -325,6 +325,12 @@ class Mesh:
             {k: v.detach() for k, v in self.cell_data.items()},
         )
 
+    def _numpy_fields(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(point fields, cell fields) as detached CPU numpy arrays, for the exporters."""
+        point_arrays = {k: v.detach().cpu().numpy() for k, v in self.point_data.items()}
+        cell_arrays = {k: v.detach().cpu().numpy() for k, v in self.cell_data.items()}
+        return point_arrays, cell_arrays
+
     def to_trimesh(self):
         """A ``trimesh.Trimesh`` (triangles only); point fields go to ``vertex_attributes``."""
         import trimesh
@@ -336,10 +342,9 @@ class Mesh:
             faces=self.cells.cpu().numpy(),
             process=False,
         )
-        for k, v in self.point_data.items():
-            tm.vertex_attributes[k] = v.detach().cpu().numpy()
-        for k, v in self.cell_data.items():
-            tm.face_attributes[k] = v.detach().cpu().numpy()
+        point_arrays, cell_arrays = self._numpy_fields()
+        tm.vertex_attributes.update(point_arrays)
+        tm.face_attributes.update(cell_arrays)
         return tm
 
     @classmethod
@@ -365,11 +370,12 @@ class Mesh:
         import meshio
 
         cells = [] if self.cells is None else [(self.cell_type, self.cells.cpu().numpy())]
+        point_arrays, cell_arrays = self._numpy_fields()
         return meshio.Mesh(
             self.points.detach().cpu().numpy(),
             cells,
-            point_data={k: v.detach().cpu().numpy() for k, v in self.point_data.items()},
-            cell_data={k: [v.detach().cpu().numpy()] for k, v in self.cell_data.items()},
+            point_data=point_arrays,
+            cell_data={k: [a] for k, a in cell_arrays.items()},
         )
 
     @classmethod
@@ -465,10 +471,11 @@ class Mesh:
                 assert self.cell_type is not None  # a Mesh with cells has a cell type (checked in __init__)
                 vtk_type = {"quad": pv.CellType.QUAD, "tetra": pv.CellType.TETRA}[self.cell_type]
                 out = pv.UnstructuredGrid(packed, np.full(len(cells), vtk_type, dtype=np.uint8), pts)
-        for k, v in self.point_data.items():
-            out.point_data[k] = v.detach().cpu().numpy()
-        for k, v in self.cell_data.items():
-            out.cell_data[k] = v.detach().cpu().numpy()
+        point_arrays, cell_arrays = self._numpy_fields()
+        for k, a in point_arrays.items():
+            out.point_data[k] = a
+        for k, a in cell_arrays.items():
+            out.cell_data[k] = a
         return out
 
     @classmethod

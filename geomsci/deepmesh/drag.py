@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from geomsci.core.geometry import face_areas, face_normals, signed_volume
 
+from ._surface_loop import extract_nonempty, loop_setup, uniform_in_box
 from .extract import extract_surface
 from .sdf_net import eikonal_loss
 
@@ -73,10 +74,7 @@ def optimize_drag(
     dict with ``drag0``, ``volume0`` (initial), ``drag``, ``volume`` (final), ``drag_equal_volume``
     (final drag rescaled to volume0), ``reduction`` (1 - drag_equal_volume / drag0) and ``history``.
     """
-    p0 = next(net.parameters())
-    g = torch.Generator(device=p0.device).manual_seed(seed)
-    b = torch.as_tensor(bounds, dtype=p0.dtype, device=p0.device)
-    lo, hi = (-b, b) if b.numel() == 1 else (b[0], b[1])
+    p0, g, lo, hi = loop_setup(net, bounds, seed)
     with torch.no_grad():
         m0 = extract_surface(net, bounds, resolution)
         drag0 = float(newtonian_drag(m0.points, m0.cells, flow))
@@ -84,12 +82,10 @@ def optimize_drag(
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history = []
     for step in tqdm(range(steps), desc="optimize_drag", disable=not progress, leave=False):
-        mesh = extract_surface(net, bounds, resolution)
-        if mesh.n_cells == 0:
-            raise RuntimeError(f"optimize_drag: the surface vanished at step {step}; lower the learning rate")
+        mesh = extract_nonempty(net, bounds, resolution, "optimize_drag", step, hint="; lower the learning rate")
         drag = newtonian_drag(mesh.points, mesh.cells, flow)
         vol = signed_volume(mesh.points, mesh.cells)
-        uni = lo + (hi - lo) * torch.rand(2000, 3, generator=g, dtype=p0.dtype, device=p0.device)
+        uni = uniform_in_box(lo, hi, 2000, g)
         loss = drag / drag0 + volume_weight * (vol / vol0 - 1) ** 2 + eikonal_weight * eikonal_loss(net, uni)
         opt.zero_grad()
         loss.backward()

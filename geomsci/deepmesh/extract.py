@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 import torch
 
+from geomsci.core.grid import Grid
 from geomsci.core.isosurface import marching_cubes, parse_bounds, sample_field
 from geomsci.core.mesh import Mesh
 
@@ -75,6 +76,22 @@ def _field_dtype_device(field, dtype, device):
     return dtype or torch.get_default_dtype(), torch.device(device or "cpu")
 
 
+def _sample_lattice(field, bounds, resolution, chunk_size, narrow_band, level, dtype, device, progress) -> Grid:
+    """``sample_field`` on a resolved dtype/device (see ``_field_dtype_device``), errors named for extract_surface."""
+    return sample_field(
+        field,
+        bounds,
+        resolution,
+        chunk_size=chunk_size,
+        narrow_band=narrow_band,
+        level=level,
+        dtype=dtype,
+        device=device,
+        progress=progress,
+        who="extract_surface",
+    )
+
+
 def sample_grid(
     field: Callable,
     bounds,
@@ -95,18 +112,7 @@ def sample_grid(
     before geomsci 0.2: pass ``nodes - 1`` for the lattice of an older call.
     """
     dtype, device = _field_dtype_device(field, dtype, device)
-    return sample_field(
-        field,
-        bounds,
-        resolution,
-        chunk_size=chunk_size,
-        narrow_band=narrow_band,
-        level=level,
-        dtype=dtype,
-        device=device,
-        progress=progress,
-        who="extract_surface",
-    ).values
+    return _sample_lattice(field, bounds, resolution, chunk_size, narrow_band, level, dtype, device, progress).values
 
 
 def extract_surface(
@@ -151,18 +157,7 @@ def extract_surface(
         gradient was NaN/inf and was zeroed (filled in during ``backward``); ``dv_ds`` (V, 3).
     """
     dtype, device = _field_dtype_device(field, dtype, device)
-    grid = sample_field(
-        field,
-        bounds,
-        resolution,
-        chunk_size=chunk_size,
-        narrow_band=narrow_band,
-        level=level,
-        dtype=dtype,
-        device=device,
-        progress=progress,
-        who="extract_surface",
-    )
+    grid = _sample_lattice(field, bounds, resolution, chunk_size, narrow_band, level, dtype, device, progress)
     mesh = marching_cubes(grid, level)
     v = mesh.points.detach()  # (V, 3)
     info = {"values": grid.values, "grid": grid, "n_degenerate": 0, "n_nonfinite_grad": 0, "dv_ds": None}

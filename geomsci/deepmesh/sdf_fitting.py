@@ -21,7 +21,7 @@ from geomsci.core.mesh import Mesh
 from geomsci.core.metrics import chamfer_distance
 from geomsci.core.sampling import sample_points
 
-from .extract import extract_surface
+from ._surface_loop import extract_nonempty, loop_setup, uniform_in_box
 from .sdf_net import eikonal_loss
 
 
@@ -54,21 +54,16 @@ def fit_to_target(
     -------
     history : list of dicts (step, loss, chamfer, n_faces) per step
     """
-    p0 = next(net.parameters())
-    g = torch.Generator(device=p0.device).manual_seed(seed)
+    p0, g, lo, hi = loop_setup(net, bounds, seed)
     tgt_pts = target.points.detach().to(p0)
-    b = torch.as_tensor(bounds, dtype=p0.dtype, device=p0.device)
-    lo, hi = (-b, b) if b.numel() == 1 else (b[0], b[1])
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history = []
     for step in tqdm(range(steps), desc="fit_to_target", disable=not progress, leave=False):
-        mesh = extract_surface(net, bounds, resolution)
-        if mesh.n_cells == 0:
-            raise RuntimeError(f"fit_to_target: the surface vanished at step {step}; lower the learning rate")
+        mesh = extract_nonempty(net, bounds, resolution, "fit_to_target", step, hint="; lower the learning rate")
         x, nx = sample_points(mesh.points, mesh.cells, n_points, generator=g, return_normals=True)
         y, ny = sample_points(tgt_pts, target.cells, n_points, generator=g, return_normals=True)
         cd, nl = chamfer_distance(x, y, x_normals=nx, y_normals=ny)
-        uni = lo + (hi - lo) * torch.rand(n_points // 2, 3, generator=g, dtype=p0.dtype, device=p0.device)
+        uni = uniform_in_box(lo, hi, n_points // 2, g)
         loss = cd + normal_weight * nl + eikonal_weight * eikonal_loss(net, uni)
         opt.zero_grad()
         loss.backward()

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from geomsci.core.render import Camera, render
 
-from .extract import extract_surface
+from ._surface_loop import extract_nonempty, loop_setup, uniform_in_box
 from .sdf_net import eikonal_loss
 
 
@@ -59,10 +59,7 @@ def reconstruct_from_view(
     -------
     history : list of dicts (step, loss, iou) per step
     """
-    p0 = next(net.parameters())
-    g = torch.Generator(device=p0.device).manual_seed(seed)
-    b = torch.as_tensor(bounds, dtype=p0.dtype, device=p0.device)
-    lo, hi = (-b, b) if b.numel() == 1 else (b[0], b[1])
+    p0, g, lo, hi = loop_setup(net, bounds, seed)
     sil_t = target_images["silhouette"].to(p0)
     use_depth = depth_weight > 0 and "depth" in target_images
     depth_t = target_images["depth"].to(p0) if use_depth else None
@@ -70,14 +67,12 @@ def reconstruct_from_view(
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history = []
     for step in tqdm(range(steps), desc="reconstruct_from_view", disable=not progress, leave=False):
-        mesh = extract_surface(net, bounds, resolution)
-        if mesh.n_cells == 0:
-            raise RuntimeError(f"reconstruct_from_view: the surface vanished at step {step}")
+        mesh = extract_nonempty(net, bounds, resolution, "reconstruct_from_view", step)
         img = render(mesh.points, mesh.cells, camera, sigma=sigma, channels=channels)
         loss = ((img["silhouette"] - sil_t) ** 2).mean()
         if use_depth:
             loss = loss + depth_weight * ((img["depth"] - depth_t) ** 2).mean()
-        uni = lo + (hi - lo) * torch.rand(2000, 3, generator=g, dtype=p0.dtype, device=p0.device)
+        uni = uniform_in_box(lo, hi, 2000, g)
         loss = loss + eikonal_weight * eikonal_loss(net, uni)
         opt.zero_grad()
         loss.backward()

@@ -8,6 +8,7 @@ from geomsci.wing.models import AttentionCpNet, PointMLP
 from geomsci.wing.panel import panel_to_points, solve_panels
 from geomsci.wing.planform import wing_grid
 from geomsci.wing.train import cp_mse, feature_columns, predict_cp, train_cp_model
+from tests.wing.cli_runner import run_wing_cli
 
 
 @pytest.fixture(scope="module")
@@ -62,33 +63,21 @@ def test_training_reduces_error_and_groups_select_columns(tiny, model):
     assert predict_cp(net, norm, d).shape == d.cp.shape
 
 
-def _cli(capsys, *args):
-    from geomsci.cli import main
-
-    try:
-        main(["wing", *args])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_cli_features_train_and_errors(tiny, tmp_path, capsys):
     import geomsci
 
     out = tmp_path / "f.vtu"
-    code, stdout, err = _cli(capsys, "features", str(tiny / "wing_000.vtu"), "-o", str(out))
+    code, stdout, err = run_wing_cli(capsys, "features", str(tiny / "wing_000.vtu"), "-o", str(out))
     assert code == 0, err
     m = geomsci.load(out)
     assert {"K", "H", "Gamma1_12", "det_g"} <= set(m.point_data)
-    code, stdout, err = _cli(
+    code, stdout, err = run_wing_cli(
         capsys, "train", str(tiny), "--model", "mlp", "--features", "curvature", "--epochs", "2", "-o", str(tmp_path / "m.pt")
     )
     assert code == 0 and "held-out Cp MSE" in stdout, err
-    code, _, err = _cli(capsys, "features", str(tmp_path / "missing.vtu"), "-o", str(out))
+    code, _, err = run_wing_cli(capsys, "features", str(tmp_path / "missing.vtu"), "-o", str(out))
     assert code == 2 and "geomsci: error" in err
-    code, _, err = _cli(capsys, "train", str(tiny), "--features", "torsion")
+    code, _, err = run_wing_cli(capsys, "train", str(tiny), "--features", "torsion")
     assert code == 2 and "unknown group" in err
 
 
@@ -163,5 +152,5 @@ def test_make_dataset_checks_grid_sizes_before_solving(tmp_path):
 
 def test_cli_train_creates_the_output_folder(tiny, tmp_path, capsys):
     out = tmp_path / "new" / "m.pt"
-    code, stdout, err = _cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(out))
+    code, stdout, err = run_wing_cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(out))
     assert code == 0 and out.exists(), err

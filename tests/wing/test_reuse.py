@@ -8,6 +8,7 @@ import geomsci
 from geomsci.wing import Wing, wing_grid
 from geomsci.wing.dataset import FEATURE_NAMES, load_dataset, make_dataset
 from geomsci.wing.train import _flip_curvature_sign, load_cp_model, predict_cp, save_cp_model, train_cp_model
+from tests.wing.cli_runner import run_wing_cli
 
 
 @pytest.fixture(scope="module")
@@ -15,18 +16,6 @@ def tiny(tmp_path_factory):
     folder = tmp_path_factory.mktemp("wingdata")
     make_dataset(folder, n_wings=3, n_test=1, n_mach=1, n_alpha=1, n_chord=6, n_span=3, seed=5, progress=False)
     return folder
-
-
-def _cli(capsys, *args):
-    from geomsci.cli import main
-
-    try:
-        main(["wing", *args])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_conditions_rows_rebuild_their_wings(tiny):
@@ -101,13 +90,13 @@ def test_shipped_model_is_package_data():
 
 def test_predict_command_and_no_overwrite(tiny, tmp_path, capsys):
     model = tmp_path / "cp.pt"
-    code, out, err = _cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(model), "--threads", "1")
+    code, out, err = run_wing_cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(model), "--threads", "1")
     assert code == 0 and model.exists(), err
     before = model.read_bytes()
-    code, _, err = _cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(model))
+    code, _, err = run_wing_cli(capsys, "train", str(tiny), "--epochs", "1", "-o", str(model))
     assert code == 2 and "--force" in err and model.read_bytes() == before  # refused before training
     pred = tmp_path / "pred.vtu"
-    code, out, err = _cli(
+    code, out, err = run_wing_cli(
         capsys, "predict", str(model), str(tiny / "wing_000.vtu"), "--alpha", "4", "--mach", "0.3", "-o", str(pred)
     )
     assert code == 0 and "Cp predicted" in out, err
@@ -126,9 +115,9 @@ def test_predict_command_and_no_overwrite(tiny, tmp_path, capsys):
         (["--alpha", "4", "--mach", "1.5"], "--mach must be in [0, 1)"),
         (["--alpha", "4", "--mach", "0.3"], "exists; pass --force"),
     ):
-        code, _, err = _cli(capsys, "predict", str(model), str(tiny / "wing_000.vtu"), *args, "-o", str(pred))
+        code, _, err = run_wing_cli(capsys, "predict", str(model), str(tiny / "wing_000.vtu"), *args, "-o", str(pred))
         assert code == 2 and msg in err and err.count("\n") == 1
-    code, _, err = _cli(
+    code, _, err = run_wing_cli(
         capsys,
         "predict",
         str(tiny / "wing_000.vtu"),
@@ -145,9 +134,9 @@ def test_predict_command_and_no_overwrite(tiny, tmp_path, capsys):
 
 def test_make_dataset_refuses_a_used_folder_before_work(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
-    code, _, err = _cli(capsys, "make-dataset", "-o", str(tmp_path), "--wings", "2", "--test", "1")
+    code, _, err = run_wing_cli(capsys, "make-dataset", "-o", str(tmp_path), "--wings", "2", "--test", "1")
     assert code == 2 and "--force" in err and not (tmp_path / "conditions.csv").exists()
     f = tmp_path / "file"
     f.write_text("x")
-    code, _, err = _cli(capsys, "make-dataset", "-o", str(f), "--wings", "2", "--test", "1")
+    code, _, err = run_wing_cli(capsys, "make-dataset", "-o", str(f), "--wings", "2", "--test", "1")
     assert code == 2 and "is a file" in err and f.read_text() == "x"
