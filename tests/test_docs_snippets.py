@@ -59,6 +59,7 @@ def test_every_substitution_is_used():
         assert any(re.search(pattern, p.values[1]) for p in SNIPPETS), f"no snippet matches {pattern!r} any more"
 
 
+@pytest.mark.filterwarnings("ignore:MMGPRegressor.*exceeds the .* modes")  # the small settings above, not the docs'
 @pytest.mark.parametrize("page, code", SNIPPETS)
 def test_snippet_runs(page, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
