@@ -55,9 +55,10 @@ def features(
     with limit_threads(threads):
         f = riemannian_features(m, periodic_u=periodic_u, periodic_v=periodic_v, rings=rings)
         mesh_io.save(f, out)
-    names = [k for k in f.point_data if k not in m.point_data]
+    new = [k for k in f.point_data if k not in m.point_data]
+    detail = f"new: {', '.join(new)}" if new else "the features MESH already held were recomputed"
     typer.echo(
-        f"wrote {out}: {len(names)} fields ({', '.join(names)}) on {f.n_points} points in {time.perf_counter() - t0:.2f} s"
+        f"wrote {out}: {len(f.point_data)} point fields ({detail}) on {f.n_points} points in {time.perf_counter() - t0:.2f} s"
     )
 
 
