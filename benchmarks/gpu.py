@@ -130,7 +130,7 @@ def blob_values(n: int, device, dtype=torch.float32) -> torch.Tensor:
     return (r - 0.7 - 0.05 * torch.sin(6 * X) * torch.sin(5 * Y) * torch.sin(4 * Z)).contiguous()
 
 
-def build_marching_cubes(n: int, device, backward: bool):
+def build_marching_cubes(n: int, backward: bool, *, device):
     from geomsci.deepmesh import marching_cubes
 
     values = blob_values(n, device)
@@ -170,7 +170,7 @@ class _MLPField(torch.nn.Module):
         return p.norm(dim=-1) - 0.6 + 0.05 * self.net(p).squeeze(-1)
 
 
-def build_extract_surface(n: int, device):
+def build_extract_surface(n: int, *, device):
     from geomsci.deepmesh import extract_surface
 
     field = _MLPField().to(device)
@@ -184,7 +184,7 @@ def build_extract_surface(n: int, device):
     return run, n**3, {}
 
 
-def build_gshell(n: int, device):
+def build_gshell(n: int, *, device):
     from geomsci.core.tetgrid import tet_grid
     from geomsci.gshell import extract_gshell
 
@@ -208,7 +208,7 @@ def _sphere_points(n: int, radius: float, seed: int, device) -> torch.Tensor:
     return (radius * p / p.norm(dim=1, keepdim=True)).to(device)
 
 
-def build_chamfer(n: int, device, backward: bool):
+def build_chamfer(n: int, backward: bool, *, device):
     from geomsci.core.losses import chamfer_distance
 
     x = _sphere_points(n, 1.0, 0, device).requires_grad_(backward)
@@ -231,7 +231,7 @@ def _brute_nn_sq(a: torch.Tensor, b: torch.Tensor, max_bytes: int) -> torch.Tens
     return torch.cat([torch.cdist(a[i : i + chunk], b).amin(dim=1) for i in range(0, a.shape[0], chunk)]).square()
 
 
-def build_chamfer_brute(n: int, device):
+def build_chamfer_brute(n: int, *, device):
     x = _sphere_points(n, 1.0, 0, device)
     y = _sphere_points(n, 1.02, 1, device)
     max_bytes = 2**31 if device.type == "cuda" else 2**27
@@ -250,7 +250,7 @@ def _sphere_mesh(n_faces: int, device):
     return uv_sphere(n_lat, 2 * n_lat, radius=0.8, dtype=torch.float32, device=device)
 
 
-def build_render(size: int, n_faces: int, device):
+def build_render(size: int, n_faces: int, *, device):
     from geomsci.core.render import Camera, render
 
     mesh = _sphere_mesh(n_faces, device)
@@ -267,7 +267,7 @@ def build_render(size: int, n_faces: int, device):
     return run, size * size, {"faces": int(faces.shape[0])}
 
 
-def build_hermite(n_systems: int, device, steps: int):
+def build_hermite(n_systems: int, steps: int, *, device):
     from geomsci.nbody import paper_triple
     from geomsci.nbody.integrators import evolve, make_state
     from geomsci.nbody.units import G_AU
@@ -286,7 +286,7 @@ def build_hermite(n_systems: int, device, steps: int):
     return run, n_systems * steps, {"steps": steps}
 
 
-def build_gp(n: int, device, n_iter: int = 150, n_polish: int = 100):
+def build_gp(n: int, n_iter: int, n_polish: int, *, device):
     from geomsci.mmgp import BatchedGP
 
     g = torch.Generator().manual_seed(0)
@@ -302,7 +302,7 @@ def build_gp(n: int, device, n_iter: int = 150, n_polish: int = 100):
     return run, n_iter + n_polish, {}
 
 
-def build_panels(n_chord: int, n_span: int, device):
+def build_panels(n_chord: int, n_span: int, *, device):
     from geomsci.wing import Wing, solve_panels, wing_grid
 
     X = wing_grid(Wing("naca0012", span=6.0, root_chord=1.0), n_chord, n_span, 2, device=device)
@@ -317,141 +317,113 @@ def build_panels(n_chord: int, n_span: int, device):
 # -- the rows -------------------------------------------------------------------------------------------
 
 
-def row_specs(quick: bool) -> list[dict]:
-    """Each row: name, what, GPU size label and builder args, CPU size label and builder args, goal.
+def _row(path: str, case: str, build, label, gpu: tuple, cpu: tuple, goal=None, **extra) -> dict:
+    """One row: ``build(*args, device=d)`` and its size label ``label(*args)`` at the GPU sizes ``gpu`` and the
+    CPU reference sizes ``cpu``; ``extra`` keys (repeats, warmup, unit, work_note, bandwidth) pass through."""
+    return dict(
+        path=path,
+        case=case,
+        size=label(*gpu),
+        build=lambda d: build(*gpu, device=d),
+        cpu_size=label(*cpu),
+        cpu_build=lambda d: build(*cpu, device=d),
+        goal=goal,
+        **extra,
+    )
 
-    Sizes: (GPU, CPU); ``--quick`` shrinks both to CI sizes.
-    """
+
+# size labels of the rows, from the builders' arguments
+def _cube(n, *_):
+    return f"{n}^3"
+
+
+def _nodes(n, *_):
+    return f"{n}^3 nodes"
+
+
+def _cells(n):
+    return f"{n}^3 cells"
+
+
+def _pairs(n, *_):
+    return f"{n:,} x {n:,}"
+
+
+def _pixels(size, faces):
+    return f"{size}^2 px, {faces / 1000:g}k faces"
+
+
+def _systems(n, steps):
+    return f"{n:,} systems x {steps} steps"
+
+
+def _gp_size(n, n_iter, n_polish):
+    return f"{n} samples, {n_iter}+{n_polish} it"
+
+
+def _panel_grid(n_chord, n_span):
+    return f"wing_grid({n_chord}, {n_span})"
+
+
+def row_specs(quick: bool) -> list[dict]:
+    """The table's rows (see :func:`_row`); ``--quick`` shrinks GPU and CPU sizes to CI sizes."""
     q = quick
     specs = []
     for n in (16, 24) if q else (128, 256, 512):
         cpu_n = n if q or n <= 256 else 256
         for bwd in (False, True):
             goal = {"ms": 5.0} if (n == 256 and not bwd) else None
-            specs.append(
-                dict(
-                    path="marching cubes",
-                    case=("fwd+bwd" if bwd else "fwd"),
-                    size=f"{n}^3 nodes",
-                    build=lambda d, n=n, b=bwd: build_marching_cubes(n, d, b),
-                    cpu_size=f"{cpu_n}^3 nodes",
-                    cpu_build=lambda d, n=cpu_n, b=bwd: build_marching_cubes(n, d, b),
-                    goal=goal,
-                    bandwidth=True,
-                )
-            )
+            case = "fwd+bwd" if bwd else "fwd"
+            specs.append(_row("marching cubes", case, build_marching_cubes, _nodes, (n, bwd), (cpu_n, bwd), goal, bandwidth=True))
     n, cpu_n = (16, 16) if q else (256, 128)
-    specs.append(
-        dict(
-            path="extract_surface (MLP 3-64-64-1)",
-            case="fwd+bwd",
-            size=f"{n}^3",
-            build=lambda d, n=n: build_extract_surface(n, d),
-            cpu_size=f"{cpu_n}^3",
-            cpu_build=lambda d, n=cpu_n: build_extract_surface(n, d),
-            goal=None,
-        )
-    )
+    specs.append(_row("extract_surface (MLP 3-64-64-1)", "fwd+bwd", build_extract_surface, _cube, (n,), (cpu_n,)))
     for n in (6, 8) if q else (64, 128):
-        cpu_n = n if q else 48
         goal = {"ms": 30.0} if n == 128 else None
-        specs.append(
-            dict(
-                path="G-Shell extract_gshell",
-                case="fwd+bwd",
-                size=f"{n}^3 cells",
-                build=lambda d, n=n: build_gshell(n, d),
-                cpu_size=f"{cpu_n}^3 cells",
-                cpu_build=lambda d, n=cpu_n: build_gshell(n, d),
-                goal=goal,
-            )
-        )
+        specs.append(_row("G-Shell extract_gshell", "fwd+bwd", build_gshell, _cells, (n,), (n if q else 48,), goal))
     for n in (1_000, 3_000) if q else (100_000, 1_000_000):
         cpu_n = n if q else 100_000
         for bwd in (False, True):
             goal = {"ms": 50.0} if (n == 1_000_000 and not bwd) else None
-            specs.append(
-                dict(
-                    path="Chamfer chamfer_distance",
-                    case=("fwd+bwd" if bwd else "fwd"),
-                    size=f"{n:,} x {n:,}",
-                    build=lambda d, n=n, b=bwd: build_chamfer(n, d, b),
-                    cpu_size=f"{cpu_n:,} x {cpu_n:,}",
-                    cpu_build=lambda d, n=cpu_n, b=bwd: build_chamfer(n, d, b),
-                    goal=goal,
-                )
-            )
-        cpu_b = n if q else 10_000
-        specs.append(
-            dict(
-                path="Chamfer reference: chunked torch.cdist",
-                case="fwd",
-                size=f"{n:,} x {n:,}",
-                build=lambda d, n=n: build_chamfer_brute(n, d),
-                cpu_size=f"{cpu_b:,} x {cpu_b:,}",
-                cpu_build=lambda d, n=cpu_b: build_chamfer_brute(n, d),
-                goal=None,
-                repeats=3,
-            )
-        )
+            case = "fwd+bwd" if bwd else "fwd"
+            specs.append(_row("Chamfer chamfer_distance", case, build_chamfer, _pairs, (n, bwd), (cpu_n, bwd), goal))
+        brute = (n if q else 10_000,)
+        specs.append(_row("Chamfer reference: chunked torch.cdist", "fwd", build_chamfer_brute, _pairs, (n,), brute, repeats=3))
     for size, faces in ((32, 200), (48, 800)) if q else ((256, 20_000), (256, 100_000), (512, 20_000), (512, 100_000)):
-        cpu_size, cpu_faces = (size, faces) if q else (256, 20_000)
+        cpu = (size, faces) if q else (256, 20_000)
         goal = {"ms": 50.0, "peak_mb": 2048.0} if (size, faces) == (512, 100_000) else None
         specs.append(
-            dict(
-                path="soft render (3 channels)",
-                case="fwd+bwd",
-                size=f"{size}^2 px, {faces / 1000:g}k faces",
-                build=lambda d, s=size, f=faces: build_render(s, f, d),
-                cpu_size=f"{cpu_size}^2 px, {cpu_faces / 1000:g}k faces",
-                cpu_build=lambda d, s=cpu_size, f=cpu_faces: build_render(s, f, d),
-                goal=goal,
+            _row(
+                "soft render (3 channels)",
+                "fwd+bwd",
+                build_render,
+                _pixels,
+                (size, faces),
+                cpu,
+                goal,
                 work_note="ratio per pixel",
             )
         )
     for n, steps in ((256, 4), (1024, 4)) if q else ((65_536, 40), (1_048_576, 20)):
-        cpu_n, cpu_steps = (n, steps) if q else (65_536, 4)
+        cpu = (n, steps) if q else (65_536, 4)
         goal = {"throughput": 1e8} if n == 1_048_576 else None
-        specs.append(
-            dict(
-                path="batched Hermite evolve (3 bodies)",
-                case="step",
-                size=f"{n:,} systems x {steps} steps",
-                build=lambda d, n=n, s=steps: build_hermite(n, d, s),
-                cpu_size=f"{cpu_n:,} systems x {cpu_steps} steps",
-                cpu_build=lambda d, n=cpu_n, s=cpu_steps: build_hermite(n, d, s),
-                goal=goal,
-                unit="system-steps/s",
-            )
-        )
+        hermite = "batched Hermite evolve (3 bodies)"
+        specs.append(_row(hermite, "step", build_hermite, _systems, (n, steps), cpu, goal, unit="system-steps/s"))
     # full: BatchedGP's defaults (3 restarts, 150 Adam + 100 L-BFGS iterations); one CPU thread takes ~1 min
     # for that, so the CPU reference runs 30 Adam iterations and the ratio is per iteration
     n, it, pol, cpu_it, cpu_pol = (40, 10, 5, 10, 5) if q else (300, 150, 100, 30, 0)
+    gp = "MMGP BatchedGP.fit (3 outputs, 6-D)"
+    extra = dict(repeats=1, warmup=q, work_note="ratio per iteration")
+    specs.append(_row(gp, "fit", build_gp, _gp_size, (n, it, pol), (n, cpu_it, cpu_pol), **extra))
+    grid = (6, 3) if q else (60, 40)  # 5,040 panels
+    cpu_grid = (6, 3) if q else (20, 12)  # 560 panels
     specs.append(
-        dict(
-            path="MMGP BatchedGP.fit (3 outputs, 6-D)",
-            case="fit",
-            size=f"{n} samples, {it}+{pol} it",
-            build=lambda d, n=n: build_gp(n, d, it, pol),
-            cpu_size=f"{n} samples, {cpu_it}+{cpu_pol} it",
-            cpu_build=lambda d, n=n: build_gp(n, d, cpu_it, cpu_pol),
-            goal=None,
-            repeats=1,
-            warmup=q,
-            work_note="ratio per iteration",
-        )
-    )
-    nc, ns = (6, 3) if q else (60, 40)  # 5,040 panels
-    cnc, cns = (6, 3) if q else (20, 12)  # 560 panels
-    specs.append(
-        dict(
-            path="wing solve_panels (2 angles)",
-            case="solve",
-            size=f"wing_grid({nc}, {ns})",
-            build=lambda d, a=nc, b=ns: build_panels(a, b, d),
-            cpu_size=f"wing_grid({cnc}, {cns})",
-            cpu_build=lambda d, a=cnc, b=cns: build_panels(a, b, d),
-            goal=None,
+        _row(
+            "wing solve_panels (2 angles)",
+            "solve",
+            build_panels,
+            _panel_grid,
+            grid,
+            cpu_grid,
             repeats=2,
             work_note="ratio per panel^2",
         )

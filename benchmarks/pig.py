@@ -81,8 +81,8 @@ def derivative_table(quick: bool) -> list[dict]:
                 out[method] = _time(step, 3 if quick else 5)
             a, b = m.jet(x[:200], 2), m.jet(x[:200], 2, method="autograd")
             diff = max(
-                float((a.hess - b.hess).abs().max() / b.hess.abs().max()),
-                float((a.grad - b.grad).abs().max() / b.grad.abs().max()),
+                float((a.hess - b.hess).abs().max().detach() / b.hess.abs().max().detach()),
+                float((a.grad - b.grad).abs().max().detach() / b.grad.abs().max().detach()),
             )  # relative to the largest entry
             rows.append(
                 {
@@ -536,6 +536,16 @@ def _at(r, t):
     return errs[-1] if errs else r.history["rel_l2"][0]
 
 
+def print_table(title: str, columns: list[tuple[str, str, str]], rows: list[dict]) -> None:
+    """Print ``rows`` under ``title``, right-aligned; ``columns`` are (header, row key, format spec).
+    The ``speedup`` column gets an 'x'."""
+    cells = [[format(r[key], fmt) + ("x" if key == "speedup" else "") for _, key, fmt in columns] for r in rows]
+    widths = [max([len(h)] + [len(c[j]) for c in cells]) for j, (h, _, _) in enumerate(columns)]
+    print("\n" + title)
+    for line in [[h for h, _, _ in columns]] + cells:
+        print(" ".join(f"{c:>{w}}" for c, w in zip(line, widths, strict=True)))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budget", type=float, default=30.0, help="training seconds per run (default 30)")
@@ -617,26 +627,22 @@ def main(argv=None):
     if not args.skip_derivatives:
         rows = derivative_table(args.quick)
         report["derivatives"] = rows
-        print("\nClosed-form jet (u, grad, d2u/dx_j^2 for all j) + backward of a residual loss, vs autograd double backward")
-        print(
-            f"{'dtype':>8} {'d':>2} {'Gaussians':>9} {'points':>6} {'closed ms':>10} {'autograd ms':>12} {'speed-up':>9} {'max rel diff':>12}"
+        print_table(
+            "Closed-form jet (u, grad, d2u/dx_j^2 for all j) + backward of a residual loss, vs autograd double backward",
+            [("dtype", "dtype", "8"), ("d", "d", "2"), ("Gaussians", "gaussians", "9"), ("points", "points", "6")]
+            + [("closed ms", "closed_ms", "10.1f"), ("autograd ms", "autograd_ms", "12.1f")]
+            + [("speed-up", "speedup", "8.2f"), ("max rel diff", "max_diff", "12.1e")],
+            rows,
         )
-        for r in rows:
-            print(
-                f"{r['dtype']:>8} {r['d']:>2} {r['gaussians']:>9} {r['points']:>6} {r['closed_ms']:>10.1f} "
-                f"{r['autograd_ms']:>12.1f} {r['speedup']:>8.2f}x {r['max_diff']:>12.1e}"
-            )
         trows = truncation_table(args.quick)
         report["truncation"] = trows
-        print("\nClosed-form jet + backward, all Gaussians vs truncate_tol = 1e-6 (chunks of 256 points sorted into grid cells)")
-        print(
-            f"{'Gaussians':>9} {'sigma':>6} {'points':>6} {'dense ms':>9} {'truncated ms':>12} {'speed-up':>9} {'max rel diff':>12}"
+        print_table(
+            "Closed-form jet + backward, all Gaussians vs truncate_tol = 1e-6 (chunks of 256 points sorted into grid cells)",
+            [("Gaussians", "gaussians", "9"), ("sigma", "sigma", "6"), ("points", "points", "6")]
+            + [("dense ms", "dense_ms", "9.1f"), ("truncated ms", "truncated_ms", "12.1f")]
+            + [("speed-up", "speedup", "8.2f"), ("max rel diff", "max_rel_diff", "12.1e")],
+            trows,
         )
-        for r in trows:
-            print(
-                f"{r['gaussians']:>9} {r['sigma']:>6} {r['points']:>6} {r['dense_ms']:>9.1f} {r['truncated_ms']:>12.1f} "
-                f"{r['speedup']:>8.2f}x {r['max_rel_diff']:>12.1e}"
-            )
 
     if not args.skip_comparison and args.pig_only:
         print(f"\nPIG alone on {args.device}, {args.budget:g} s ({args.clock} clock) per run, seeds {report['seeds']}")

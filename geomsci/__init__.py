@@ -30,14 +30,10 @@ def save(mesh: Mesh, path, **kwargs):
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Mesh":
-        from .core.mesh import Mesh
+    if name in ("Mesh", "Grid"):  # geomsci.core loads them on first use
+        from . import core
 
-        return Mesh
-    if name == "Grid":
-        from .core.grid import Grid
-
-        return Grid
+        return getattr(core, name)
     raise AttributeError(f"module 'geomsci' has no attribute {name!r}")
 
 

@@ -94,11 +94,6 @@ def _root(
 _THREADS_HELP = "torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"
 
 
-def _refuse_existing(path: Path, force: bool, what: str = "output") -> None:
-    if path.exists() and not force:
-        raise InputError(f"{what} {path} exists; pass --force to overwrite it or choose another path")
-
-
 @app.command()
 def info(
     path: Path = typer.Argument(..., help="mesh file to describe"),
@@ -123,10 +118,11 @@ def convert(
     threads: int = typer.Option(None, "--threads", help=_THREADS_HELP),
 ):
     """Convert a mesh file to another format (the extension picks it), keeping fields the format can hold."""
+    from geomsci.core.cli_checks import output_file
     from geomsci.core.io import load, save
     from geomsci.core.threads import limit_threads
 
-    _refuse_existing(dst, force)
+    output_file(dst, force, "DST", example=src.name)
     with limit_threads(threads):
         mesh = load(src)
         save(mesh, dst)
@@ -156,6 +152,7 @@ def demo(
     threads: int = typer.Option(None, "--threads", help=_THREADS_HELP),
 ):
     """Run the showcase: one short step per subpackage, writing meshes and PNGs under OUT."""
+    from geomsci.core.cli_checks import output_folder
     from geomsci.core.threads import limit_threads, resolve_threads
 
     chosen = [s.strip() for s in only.split(",") if s.strip()] or DEMO_STEPS
@@ -164,10 +161,7 @@ def demo(
         raise InputError(f"--only: unknown demo step(s) {unknown}; choose from {','.join(DEMO_STEPS)}")
     n_threads = resolve_threads(threads)
     out = out.resolve()
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise InputError(f"--out {out} already holds files; pass --force to write into it (files of the same name are replaced)")
+    output_folder(out, force)
     out.mkdir(parents=True, exist_ok=True)
     typer.echo(f"geomsci demo: writing outputs to {out} ({n_threads} thread{'s' * (n_threads > 1)})")
     t_all = time.perf_counter()

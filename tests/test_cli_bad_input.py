@@ -77,7 +77,7 @@ ROWS = [
     ("pig solve helmholtz --preset huge -o {tmp}/p", "unknown preset", "preset must be one of"),
     ("pig solve helmholtz --model transformer -o {tmp}/p", "unknown model", "--model must be 'pig' or 'pinn'"),
     ("pig solve helmholtz --iters -5 -o {tmp}/p", "negative iterations", "--iters must be >= 1"),
-    ("pig solve helmholtz -o {tmp}/precious.obj", "output folder is a file", "is a file; give a folder"),
+    ("pig solve helmholtz -o {tmp}/precious.obj", "output folder is a file", "is a file, not a folder"),
     ("pig predict {tmp}/missing.pt grid:5 -o {tmp}/u.csv", "model does not exist", "model file not found"),
     ("pig predict {tmp}/sphere.vtu grid:5 -o {tmp}/u.csv", "not a model file", "is not a model saved by"),
     ("pig predict {tmp}/sphere.vtu grid:5 -o {tmp}/precious.obj", "output neither .csv nor .npy", "use a .csv or .npy"),

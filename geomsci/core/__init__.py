@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,20 +14,17 @@ if TYPE_CHECKING:
     from .mesh import Mesh
 
 
+_LAZY = {"Mesh": ".mesh", "Grid": ".grid"}  # name -> module that defines it
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Mesh":
-        from .mesh import Mesh
-
-        return Mesh
-    if name == "Grid":
-        from .grid import Grid
-
-        return Grid
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'geomsci.core' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"Mesh", "Grid"})
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = ["Mesh", "Grid"]

@@ -27,6 +27,7 @@ def extract(
     """Extract the LEVEL iso-surface of VOLUME with marching cubes and write it to OUT."""
     from geomsci.core import geometry
     from geomsci.core import io as mesh_io
+    from geomsci.core.cli_checks import output_file
     from geomsci.core.errors import InputError
     from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
@@ -38,8 +39,7 @@ def extract(
         raise InputError(
             f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
         )
-    if out.exists() and not force:
-        raise InputError(f"--out {out} exists; pass --force to overwrite it or choose another path")
+    output_file(out, force, example="surface.ply")
     values, origin, sp = read_volume(volume, key)
     values = values.astype(np.float64)
     if not np.isfinite(values).all():

@@ -27,7 +27,7 @@ def fit(
     """Fit a G-Shell to TARGET and write the open surface to OUT (and OUT's stem + '_watertight')."""
     from geomsci.core import geometry
     from geomsci.core import io as mesh_io
-    from geomsci.core.errors import InputError
+    from geomsci.core.cli_checks import at_least, output_files
     from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
 
@@ -42,13 +42,9 @@ def fit(
         )
     wt_path = out.with_name(out.stem + "_watertight" + out.suffix)
     outputs = [out, wt_path] + ([out.with_suffix(".png")] if png else [])
-    existing = [str(p) for p in outputs if p.exists()]
-    if existing and not force:
-        raise InputError(f"output(s) {', '.join(existing)} exist; pass --force to overwrite them or choose another --out")
-    if resolution < 4:
-        raise ValueError(f"--resolution must be at least 4, got {resolution}")
-    if steps < 0:
-        raise ValueError(f"--steps must be >= 0, got {steps}")
+    output_files(outputs, force)
+    at_least("--resolution", resolution, 4)
+    at_least("--steps", steps, 0)
     mesh = mesh_io.load(target)
     if mesh.dim != 3:
         raise ValueError(f"target {target.name} has {mesh.dim}-D points; a 3-D mesh or point cloud is needed")

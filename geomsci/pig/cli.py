@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from geomsci.core.cli_checks import at_least, output_file, output_files, output_folder
+
 from .demo import demo  # noqa: F401  (the root CLI's `geomsci demo` finds it here)
 
 app = typer.Typer(help="Physics-Informed Gaussians: solve PDE problems with PIG or a PINN baseline.", no_args_is_help=True)
@@ -25,12 +27,6 @@ def _atomic(path: Path, write) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def _refuse_existing(paths, force: bool) -> None:
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not force:
-        raise ValueError(f"output exists: {', '.join(existing)}; pass --force to overwrite or choose another -o")
 
 
 def _build(problem_name: str, model: str, gaussians: int, seed: int, preset: str, device: str):
@@ -153,21 +149,20 @@ def solve(
         raise ValueError(f"unknown problem {problem!r}; choose from {sorted(PROBLEMS)}")
     if iters < 0:
         raise ValueError(f"--iters must be >= 1 (or 0: the preset's count), got {iters}")
-    if budget < 0:
-        raise ValueError(f"--budget must be >= 0 seconds, got {budget}")
+    at_least("--budget", budget, 0, " seconds")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise ValueError(f"--device must be cpu or cuda, got {device!r}")
     if device != "cpu" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device here; use --device cpu")
     train_kw = train_kwargs(problem, model, preset)  # checks the preset
     iters = iters or (paper_iters(problem) if preset == "paper" else 1000)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"-o {out} is a file; give a folder")
+    if out.exists() and not out.is_dir():  # existing files inside are checked once their names are known
+        output_folder(out, force=True)
     label = f"{problem}_{model}"
     with limit_threads(threads):
         prob, net, kw = _build(problem, model, gaussians, seed, preset, device)
         paths = _outputs(out, label, prob.dim)
-        _refuse_existing(paths, force)  # before training: never train and then fail to write
+        output_files(paths, force)  # before training: never train and then fail to write
         out.mkdir(parents=True, exist_ok=True)
         res = train(prob, net, iters=iters, budget=budget or None, seed=seed, **train_kw)
         final = _model_file(net, model, kw, prob, "final", res.final_rel_l2, res.steps, net.state_dict())
@@ -240,7 +235,7 @@ def predict(
 
     if out.suffix not in (".csv", ".npy"):
         raise ValueError(f"-o {out}: use a .csv or .npy file name")
-    _refuse_existing([out], force)
+    output_file(out, force, example="u.csv")
     with limit_threads(threads):
         net, saved = load_model(model_file)
         x, counts = _read_points(points, saved)

@@ -8,16 +8,11 @@ from pathlib import Path
 
 import typer
 
+from geomsci.core.cli_checks import output_file, output_folder
+
 app = typer.Typer(help="Riemannian surface features, wing panel-method Cp data and Cp learning.", no_args_is_help=True)
 
 THREADS_HELP = "torch threads (default: $GEOMSCI_THREADS, else half the cores, at most 8)"
-
-
-def _refuse_existing(path: Path, force: bool) -> None:
-    from geomsci.core.errors import InputError
-
-    if path.exists() and not force:
-        raise InputError(f"--out {path} exists; pass --force to overwrite it or choose another path")
 
 
 @app.command()
@@ -44,7 +39,7 @@ def features(
         raise ValueError(
             f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
         )
-    _refuse_existing(out, force)
+    output_file(out, force, example="features.vtu")
     m = mesh_io.load(mesh)
     if m.cell_type != "triangle" or m.dim != 3:
         raise ValueError(f"{mesh}: features need a 3-D triangle mesh, got cell_type={m.cell_type!r}, dim={m.dim}")
@@ -81,10 +76,7 @@ def make_dataset_cmd(
     from geomsci.wing.dataset import make_dataset
 
     # checked before any wing is solved
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise InputError(f"--out {out} already holds files; pass --force to write into it or choose an empty folder")
+    output_folder(out, force)
     if not 0 < test < wings:
         raise InputError(f"--test must be between 1 and --wings - 1 = {wings - 1}, got {test}")
     t0 = time.perf_counter()
@@ -114,7 +106,7 @@ def train(
     if out is not None:  # before training, so a bad path does not cost the run
         if out.suffix != ".pt":
             raise ValueError(f"--out {out}: the model file must end in .pt")
-        _refuse_existing(out, force)
+        output_file(out, force, example="model.pt")
     if features_ == "none":
         groups = ()
     elif features_ == "all":
@@ -171,7 +163,7 @@ def predict(
         raise ValueError(
             f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
         )
-    _refuse_existing(out, force)
+    output_file(out, force, example="cp.vtu")
     with limit_threads(threads):
         net, norm, _ = load_cp_model(model_file)
         m = mesh_io.load(mesh)

@@ -11,6 +11,7 @@ from geomsci.cli import main
 from geomsci.core import shapes
 from geomsci.core.mesh import Mesh
 from geomsci.core.summary import describe
+from tests.fresh_python import run_fresh_python
 
 
 def _run(argv):
@@ -135,16 +136,20 @@ def test_version_and_bare_command_exit_0():
 
 def test_help_lists_groups_without_importing_them():
     # `geomsci --help` must not pay for torch or any subpackage: help lists the groups from a static table
-    code = (
-        "import sys; from geomsci.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-        "heavy = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('geomsci.wing', 'geomsci.pig', 'geomsci.mmgp')))\n"
-        "assert not heavy, heavy"
+    stdout = run_fresh_python(
+        """
+        import sys
+        from geomsci.cli import main
+        try:
+            main(['--help'])
+        except SystemExit as e:
+            assert e.code == 0
+        heavy = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('geomsci.wing', 'geomsci.pig', 'geomsci.mmgp')))
+        assert not heavy, heavy
+        """
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
     for name in ("deepmesh", "mmgp", "pig", "gshell", "nbody", "wing"):
-        assert name in res.stdout
+        assert name in stdout
 
 
 @pytest.mark.parametrize("name", ["deepmesh", "mmgp", "pig", "gshell", "nbody", "wing"])

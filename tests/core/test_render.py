@@ -1,14 +1,13 @@
 """Soft rasterizer: analytic silhouettes, exact depth of planes, z-buffer order, gradients, memory."""
 
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from geomsci.core import shapes
 from geomsci.core.render import Camera, render
+from tests.fresh_python import run_fresh_python
 
 TET = torch.tensor([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1.0]], dtype=torch.float64) * 0.8 - 0.25
 TET_FACES = torch.tensor([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
@@ -171,23 +170,24 @@ def test_follows_dtype_and_rejects_bad_input():
 def test_128px_20k_faces_with_backward_fits_in_2gb():
     """Peak resident memory of a fresh process rendering all channels of a 20 480-face sphere at
     128 x 128 (float32) and back-propagating, above the process's baseline after imports."""
-    code = (
-        "import resource, torch\n"
-        "torch.set_num_threads(1)\n"
-        "from geomsci.core.render import Camera, render\n"
-        "from geomsci.core.shapes import icosphere\n"
-        "m = icosphere(5)\n"
-        "cam = Camera.look_at((2.5, 1.0, 1.5), fov=45, image_size=128)\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "p = m.points.clone().requires_grad_()\n"
-        "out = render(p, m.cells, cam)\n"
-        "sum(v.mean() for v in out.values()).backward()\n"
-        "assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)\n"
+    stdout = run_fresh_python(
+        """
+        import resource, torch
+        torch.set_num_threads(1)
+        from geomsci.core.render import Camera, render
+        from geomsci.core.shapes import icosphere
+        m = icosphere(5)
+        cam = Camera.look_at((2.5, 1.0, 1.5), fov=45, image_size=128)
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        p = m.points.clone().requires_grad_()
+        out = render(p, m.cells, cam)
+        sum(v.mean() for v in out.values()).backward()
+        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+        """,
+        timeout=300,
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    peak_mb = float(res.stdout.strip().splitlines()[-1])
+    peak_mb = float(stdout.strip().splitlines()[-1])
     assert peak_mb < 2048, peak_mb
 
 

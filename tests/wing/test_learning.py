@@ -11,13 +11,6 @@ from geomsci.wing.train import cp_mse, feature_columns, predict_cp, train_cp_mod
 from tests.wing.cli_runner import run_wing_cli
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("wingdata")
-    make_dataset(folder, n_wings=4, n_test=1, n_mach=1, n_alpha=2, n_chord=6, n_span=3, seed=3, progress=False)
-    return folder
-
-
 def test_dataset_files_and_cp_match_a_direct_solve(tiny):
     from geomsci.core.io import read_table
 

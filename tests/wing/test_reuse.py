@@ -6,16 +6,9 @@ import torch
 
 import geomsci
 from geomsci.wing import Wing, wing_grid
-from geomsci.wing.dataset import FEATURE_NAMES, load_dataset, make_dataset
+from geomsci.wing.dataset import FEATURE_NAMES, load_dataset
 from geomsci.wing.train import _flip_curvature_sign, load_cp_model, predict_cp, save_cp_model, train_cp_model
 from tests.wing.cli_runner import run_wing_cli
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("wingdata")
-    make_dataset(folder, n_wings=3, n_test=1, n_mach=1, n_alpha=1, n_chord=6, n_span=3, seed=5, progress=False)
-    return folder
 
 
 def test_conditions_rows_rebuild_their_wings(tiny):
