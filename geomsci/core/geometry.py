@@ -301,14 +301,15 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
         import numpy as np
 
         f = faces.numpy()
-        i, j = np.roll(f, -1, axis=1).reshape(-1), np.roll(f, -2, axis=1).reshape(-1)  # (3F,) edge opposite each corner
+        i, j = f[:, [1, 2, 0]].reshape(-1), f[:, [2, 0, 1]].reshape(-1)  # (3F,) edge opposite each corner
         valid = i != j
-        i, j = i[valid], j[valid]
-        m, key_bits = i.size, max(int(n) * int(n), 1).bit_length()
-        shift = max(m, 2 * m + n).bit_length()  # room for the positions of both sorts
-        if key_bits + shift > 62:
+        if not valid.all():
+            i, j = i[valid], j[valid]
+        m, b = i.size, max(int(n - 1).bit_length(), 1)  # a vertex id takes b bits: keys are bit-packed pairs
+        mask, shift = (1 << b) - 1, max(m, 2 * m + n).bit_length()  # room for the positions of both sorts
+        if 2 * b + shift > 62:
             return None
-        key = np.minimum(i, j) * n + np.maximum(i, j)  # (M,) undirected edge key
+        key = (np.minimum(i, j) << b) | np.maximum(i, j)  # (M,) undirected edge key
         packed = np.sort((key << shift) | np.arange(m))
         order, skey = packed & ((1 << shift) - 1), packed >> shift
         first = np.empty(m, dtype=bool)
@@ -317,14 +318,14 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
         inv = np.empty(m, dtype=np.int64)
         inv[order] = np.cumsum(first) - 1  # (M,) edge of each valid corner
         ukeys = skey[first]
-        lo, hi = ukeys // n, ukeys % n  # (E,) sorted by (lo, hi)
+        lo, hi = ukeys >> b, ukeys & mask  # (E,) sorted by (lo, hi)
         e, diag_ids = ukeys.size, np.arange(n)
         # coalesced (row, col) order of the upper, lower and diagonal entries
-        key2 = np.concatenate([ukeys, hi * n + lo, diag_ids * n + diag_ids])  # (2E + N,)
+        key2 = np.concatenate([ukeys, (hi << b) | lo, (diag_ids << b) | diag_ids])  # (2E + N,)
         packed2 = np.sort((key2 << shift) | np.arange(key2.size))
         src = np.concatenate([np.arange(e), np.arange(e), e + diag_ids])[packed2 & ((1 << shift) - 1)]
         key2 = packed2 >> shift
-        index = np.stack([key2 // n, key2 % n])
+        index = np.stack([key2 >> b, key2 & mask])
         return [torch.from_numpy(a) for a in (index, src, inv, valid, lo, hi)]
 
     layout = cpu_layout() if faces.device.type == "cpu" and faces.numel() and n > 0 else None
