@@ -294,46 +294,46 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     n = points.shape[0]
     w = cotangent_weights(points, faces).reshape(-1)  # (3F,)
 
-    def cpu_layout():
-        """The layout of ``_symmetric_layout`` from numpy's sort on packed (key, position) integers:
-        on the CPU torch's sort of int64 is ~8x slower than numpy's (AVX-512) and the two sorts are
-        most of the assembly. Same layout; None when the packed keys would not fit 63 bits."""
-        import numpy as np
-
-        f = faces.numpy()
-        i, j = f[:, [1, 2, 0]].reshape(-1), f[:, [2, 0, 1]].reshape(-1)  # (3F,) edge opposite each corner
-        valid = i != j
-        if not valid.all():
-            i, j = i[valid], j[valid]
-        m, b = i.size, max(int(n - 1).bit_length(), 1)  # a vertex id takes b bits: keys are bit-packed pairs
-        mask, shift = (1 << b) - 1, max(m, 2 * m + n).bit_length()  # room for the positions of both sorts
-        if 2 * b + shift > 62:
-            return None
-        key = (np.minimum(i, j) << b) | np.maximum(i, j)  # (M,) undirected edge key
-        packed = np.sort((key << shift) | np.arange(m))
-        order, skey = packed & ((1 << shift) - 1), packed >> shift
-        first = np.empty(m, dtype=bool)
-        first[:1] = True
-        np.not_equal(skey[1:], skey[:-1], out=first[1:])
-        inv = np.empty(m, dtype=np.int64)
-        inv[order] = np.cumsum(first) - 1  # (M,) edge of each valid corner
-        ukeys = skey[first]
-        lo, hi = ukeys >> b, ukeys & mask  # (E,) sorted by (lo, hi)
-        e, diag_ids = ukeys.size, np.arange(n)
-        # coalesced (row, col) order of the upper, lower and diagonal entries
-        key2 = np.concatenate([ukeys, (hi << b) | lo, (diag_ids << b) | diag_ids])  # (2E + N,)
-        packed2 = np.sort((key2 << shift) | np.arange(key2.size))
-        src = np.concatenate([np.arange(e), np.arange(e), e + diag_ids])[packed2 & ((1 << shift) - 1)]
-        key2 = packed2 >> shift
-        index = np.stack([key2 >> b, key2 & mask])
-        return [torch.from_numpy(a) for a in (index, src, inv, valid, lo, hi)]
-
-    layout = cpu_layout() if faces.device.type == "cpu" and faces.numel() and n > 0 else None
+    layout = _symmetric_layout_numpy(faces, n) if faces.device.type == "cpu" and faces.numel() and n > 0 else None
     index, src, inv, valid, lo, hi = layout if layout is not None else _symmetric_layout(faces, n)
     w_e = torch.zeros(lo.numel(), dtype=w.dtype, device=w.device).index_add(0, inv, w[valid])  # (E,)
     diag = torch.zeros(n, dtype=w.dtype, device=w.device).index_add(0, lo, -w_e).index_add(0, hi, -w_e)
     vals = torch.cat([w_e, diag])[src]  # (2E + N,) in coalesced order
     return torch.sparse_coo_tensor(index, vals, (n, n), is_coalesced=True, check_invariants=False)
+
+
+@torch.no_grad()
+def _symmetric_layout_numpy(faces: torch.Tensor, n: int):
+    """The layout of ``_symmetric_layout`` from numpy's sort on packed (key, position) integers:
+    on the CPU torch's sort of int64 is ~8x slower than numpy's (AVX-512) and the two sorts are
+    most of the assembly. Same layout; None when the packed keys would not fit 63 bits."""
+    f = faces.numpy()
+    i, j = f[:, [1, 2, 0]].reshape(-1), f[:, [2, 0, 1]].reshape(-1)  # (3F,) edge opposite each corner
+    valid = i != j
+    if not valid.all():
+        i, j = i[valid], j[valid]
+    m, b = i.size, max(int(n - 1).bit_length(), 1)  # a vertex id takes b bits: keys are bit-packed pairs
+    mask, shift = (1 << b) - 1, max(m, 2 * m + n).bit_length()  # room for the positions of both sorts
+    if 2 * b + shift > 62:
+        return None
+    key = (np.minimum(i, j) << b) | np.maximum(i, j)  # (M,) undirected edge key
+    packed = np.sort((key << shift) | np.arange(m))
+    order, skey = packed & ((1 << shift) - 1), packed >> shift
+    first = np.empty(m, dtype=bool)
+    first[:1] = True
+    np.not_equal(skey[1:], skey[:-1], out=first[1:])
+    inv = np.empty(m, dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1  # (M,) edge of each valid corner
+    ukeys = skey[first]
+    lo, hi = ukeys >> b, ukeys & mask  # (E,) sorted by (lo, hi)
+    e, diag_ids = ukeys.size, np.arange(n)
+    # coalesced (row, col) order of the upper, lower and diagonal entries
+    key2 = np.concatenate([ukeys, (hi << b) | lo, (diag_ids << b) | diag_ids])  # (2E + N,)
+    packed2 = np.sort((key2 << shift) | np.arange(key2.size))
+    src = np.concatenate([np.arange(e), np.arange(e), e + diag_ids])[packed2 & ((1 << shift) - 1)]
+    key2 = packed2 >> shift
+    index = np.stack([key2 >> b, key2 & mask])
+    return [torch.from_numpy(a) for a in (index, src, inv, valid, lo, hi)]
 
 
 @torch.no_grad()

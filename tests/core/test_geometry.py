@@ -347,3 +347,18 @@ def test_numpy_input_and_planar_points_refused_where_meaningless():
     assert float(G.face_areas(flat, tri).sum()) == 0.5  # planar areas stay available
     with pytest.raises(ValueError, match="must be a float tensor, got dtype torch.int64"):
         G.surface_area(torch.zeros(3, 3, dtype=torch.long), tri)
+
+
+def test_cpu_and_generic_laplacian_layouts_agree():
+    """The numpy layout (CPU fast path) and the torch layout (every other device) are the same arrays,
+    also with a collapsed face (a corner whose opposite edge is a point) and an unused vertex."""
+    from geomsci.core.geometry import _symmetric_layout, _symmetric_layout_numpy
+
+    g = torch.Generator().manual_seed(0)
+    faces = torch.randint(0, 40, (120, 3), generator=g)
+    faces[5] = torch.tensor([3, 3, 7])
+    for n in (40, 41):
+        fast, generic = _symmetric_layout_numpy(faces, n), _symmetric_layout(faces, n)
+        assert len(fast) == len(generic) == 6
+        for a, b in zip(fast, generic, strict=True):
+            assert torch.equal(a, b.to(a.dtype))
