@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 __all__ = [
     "face_normals",
@@ -289,17 +290,37 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     symmetric negative semi-definite (``igl.cotmatrix``'s convention). The Laplace-Beltrami
     operator is ``M^-1 L`` with ``M = mass_matrix(points, faces)``. Differentiable in ``points``
     through the sparse values. Works for planar (N, 2) meshes too (the P1 stiffness matrix is -L).
+
+    The sparsity layout (which depends on ``faces`` only) is kept with the ``faces`` tensor and reused
+    while it is alive and unmodified, so a loop that moves the points pays for it once.
     """
     points, faces = _check(points, faces, dims=(2, 3))
     n = points.shape[0]
     w = cotangent_weights(points, faces).reshape(-1)  # (3F,)
 
-    layout = _symmetric_layout_numpy(faces, n) if faces.device.type == "cpu" and faces.numel() and n > 0 else None
-    index, src, inv, valid, lo, hi = layout if layout is not None else _symmetric_layout(faces, n)
+    index, src, inv, valid, lo, hi = _laplacian_layout(faces, n)
     w_e = torch.zeros(lo.numel(), dtype=w.dtype, device=w.device).index_add(0, inv, w[valid])  # (E,)
     diag = torch.zeros(n, dtype=w.dtype, device=w.device).index_add(0, lo, -w_e).index_add(0, hi, -w_e)
     vals = torch.cat([w_e, diag])[src]  # (2E + N,) in coalesced order
     return torch.sparse_coo_tensor(index, vals, (n, n), is_coalesced=True, check_invariants=False)
+
+
+# The sparsity layout depends on the faces only, and an optimisation loop passes the same faces tensor every
+# step: it is kept for as long as that tensor lives, and rebuilt when the tensor is modified in place
+# (torch bumps its version counter) or the vertex count changes.
+_LAYOUTS = WeakIdKeyDictionary()  # keyed by identity: a tensor's == is element-wise
+
+
+def _laplacian_layout(faces: torch.Tensor, n: int):
+    """``_symmetric_layout(faces, n)``, from numpy on the CPU, cached per faces tensor (see ``_LAYOUTS``)."""
+    key = (faces._version, n)
+    hit = _LAYOUTS.get(faces)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    layout = _symmetric_layout_numpy(faces, n) if faces.device.type == "cpu" and faces.numel() and n > 0 else None
+    layout = layout if layout is not None else _symmetric_layout(faces, n)
+    _LAYOUTS[faces] = (key, layout)
+    return layout
 
 
 @torch.no_grad()

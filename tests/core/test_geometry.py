@@ -362,3 +362,21 @@ def test_cpu_and_generic_laplacian_layouts_agree():
         assert len(fast) == len(generic) == 6
         for a, b in zip(fast, generic, strict=True):
             assert torch.equal(a, b.to(a.dtype))
+
+
+def test_laplacian_layout_is_reused_only_for_unchanged_faces():
+    """The cached layout follows the faces tensor: modified in place, or a new vertex count, means a new layout."""
+    from geomsci.core.geometry import cotangent_laplacian
+    from geomsci.core.shapes import icosphere
+
+    m = icosphere(2, dtype=torch.float64)
+    faces = m.faces.clone()
+    first = cotangent_laplacian(m.points, faces).to_dense()
+    assert torch.equal(cotangent_laplacian(m.points, faces).to_dense(), first)
+    faces[:, [1, 2]] = faces[:, [2, 1]].clone()  # same edges, flipped orientation: same matrix
+    assert torch.allclose(cotangent_laplacian(m.points, faces).to_dense(), first, atol=1e-12)
+    faces[:] = faces.roll(1, dims=0) % 40  # other connectivity, in place
+    fresh = cotangent_laplacian(m.points, faces.clone()).to_dense()
+    assert torch.equal(cotangent_laplacian(m.points, faces).to_dense(), fresh)
+    extra = torch.cat([m.points, torch.zeros(1, 3, dtype=torch.float64)])  # one more (unused) vertex
+    assert cotangent_laplacian(extra, faces).shape == (m.n_points + 1, m.n_points + 1)
