@@ -329,7 +329,10 @@ def _symmetric_layout_numpy(faces: torch.Tensor, n: int):
     on the CPU torch's sort of int64 is ~8x slower than numpy's (AVX-512) and the two sorts are
     most of the assembly. Same layout; None when the packed keys would not fit 63 bits."""
     f = faces.numpy()
-    i, j = f[:, [1, 2, 0]].reshape(-1), f[:, [2, 0, 1]].reshape(-1)  # (3F,) edge opposite each corner
+    i, j = np.empty_like(f), np.empty_like(f)  # (F, 3): corner k's opposite edge is (f[:, k+1], f[:, k+2])
+    i[:, 0], i[:, 1], i[:, 2] = f[:, 1], f[:, 2], f[:, 0]  # column copies: ~2x faster than fancy indexing
+    j[:, 0], j[:, 1], j[:, 2] = f[:, 2], f[:, 0], f[:, 1]
+    i, j = i.reshape(-1), j.reshape(-1)  # (3F,)
     valid = i != j
     if not valid.all():
         i, j = i[valid], j[valid]
