@@ -1,0 +1,24 @@
+"""Each package's ``__all__`` names exactly what it offers: every listed name resolves, and every public
+class or function the package defines or re-exports is listed."""
+
+import importlib
+import inspect
+
+import pytest
+
+PACKAGES = ["geomsci", "geomsci.core", "geomsci.deepmesh", "geomsci.gshell", "geomsci.pig", "geomsci.mmgp"]
+PACKAGES += ["geomsci.wing", "geomsci.nbody"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_complete(name):
+    module = importlib.import_module(name)
+    listed = set(module.__all__)
+    assert len(listed) == len(module.__all__), f"{name}.__all__ lists a name twice"
+    assert not [n for n in listed if not hasattr(module, n)], f"{name}.__all__ names what the package lacks"
+    offered = {
+        k
+        for k, v in vars(module).items()
+        if not k.startswith("_") and not inspect.ismodule(v) and getattr(v, "__module__", "").startswith("geomsci")
+    }
+    assert offered <= listed, f"{name} offers {sorted(offered - listed)} without listing them in __all__"
