@@ -16,11 +16,17 @@ a separate run) and CPU time. Beside every Hermite row: IAS15 at equal median er
 over epsilon), its force evaluations, and the ratio of simulated years per CPU second, with a
 paired-bootstrap interval.
 
-Hand-written rule and RL (``--rl``): the rule 'mu = 4.6e-2, switch to 1e-2 once |dE/E0| > 1e-4'
-and the committed policy, on the standard and the symmetrized integrator, with 0.1-yr decisions.
+Controllers (``--rl``, or ``--rl-only`` for this section alone), on the symmetrized and the standard step, all
+with 0.1-yr decisions through the same evaluator: constant mu (`RL_MUS`, beyond the paper's 1e-1 set where
+useful), hand-written rules (`RULES`) and the committed policies (`--policies`, default the shipped
+policy.pt and policy_symmetric.pt). Per controller: error, mean and median cost, early ends, switch
+counts and the share of each mu; with paired-bootstrap 90% intervals the median gap to the constant-mu
+front of the same step at equal median cost, and the mean cost relative to the cheapest constant mu
+with no early ends.
 
     .venv/bin/python benchmarks/nbody.py                     # seeds 0-199, 30 yr (see docs/nbody.md for time)
     .venv/bin/python benchmarks/nbody.py --quick             # seeds 0-19, 5 yr
+    .venv/bin/python benchmarks/nbody.py --rl-only           # the controllers only (seeds 0-199, ~20 min on 1 thread)
     .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
 
@@ -57,7 +63,7 @@ VARIANTS = {
 DEFAULT_VARIANTS = "hermite,hermite sym1,hermite sym1 pec2 comp,aarseth,aarseth pec2 comp"
 IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)
 # --rl: constant mu values of the controllers' front (beyond the paper's 1e-1: the symmetrized step is safe further out)
-RL_MUS = (1e-2, 2.2e-2, 4.6e-2, 6.8e-2, 0.1, 0.15, 0.22)
+RL_MUS = (2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1)
 DEFAULT_POLICIES = (ROOT / "assets" / "nbody" / "policy.pt", ROOT / "assets" / "nbody" / "policy_symmetric.pt")
 N_BOOT = 1000
 
@@ -206,8 +212,25 @@ class ThresholdRule:
         return np.where(obs[:, 12] < self.neg_log_threshold, 0, 1)
 
 
-# the issue's rule, and (TBD) the best rule for the symmetrized step found on training seeds 1000-1199
-RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4),)
+class EncounterRule:
+    """Hand-written controller: mu = ``lo`` while the collision time is below ``10**threshold`` decision
+    intervals (an encounter is due within the interval), else ``hi`` (extended observation, feature 13)."""
+
+    observation = "extended"
+
+    def __init__(self, hi: float, lo: float, threshold: float):
+        self.actions = np.array([lo, hi])
+        self.name = f"rule {hi:.2g}, {lo:.2g} if t_coll < {10**threshold:.2g} dt"
+        self.threshold = threshold
+
+    def __call__(self, obs):  # obs[:, 13] = log10(t_coll / check_step)
+        return np.where(obs[:, 13] < self.threshold, 0, 1)
+
+
+# the issue's rule, and the cheapest rule for the symmetrized step among those tried on seeds 1000-1199 (p90 <= 1e-3;
+# tried: 0.1 -> 4.6e-2 at 1e-4, 6.8e-2 -> 3.2e-2 at 1e-4, 6.8e-2 -> 2.2e-2 at 1e-4, 0.1 -> 2.2e-2 at 1e-5, and
+# EncounterRule 0.1 or 0.15 with 1e-2 / 2.2e-2 when t_coll < 1.6-2 decision intervals, all dearer or with more early ends)
+RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4), ThresholdRule(0.1, 4.6e-2, 1e-4))
 
 
 def controller_rows(seeds, controllers, t_end, max_force, step_options):
@@ -228,6 +251,9 @@ def controller_rows(seeds, controllers, t_end, max_force, step_options):
                 "early": r["ended_early"],
                 "capped": r["stalled"],
                 "switches": sw,
+                "mu_share": {
+                    f"{mu:.2g}": float((acts == k).sum() / max((acts >= 0).sum(), 1)) for k, mu in enumerate(r["action_values"])
+                },
                 "cpu": time.process_time() - t0,
             }
         )
@@ -272,6 +298,7 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path):
                 if ref is not None:
                     c = boot(lambda idx, r=r: r["nf"][idx].mean() / ref["nf"][idx].mean(), S, rng)
                     line += f" | {c[0]:.2f}x [{c[1]:.2f}, {c[2]:.2f}]"
+                line += " | mu used: " + ", ".join(f"{k} {v:.0%}" for k, v in r["mu_share"].items() if v >= 0.005)
             print(line, flush=True)
         np.savez(
             out / f"rl_{label}.npz",

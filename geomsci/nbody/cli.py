@@ -295,6 +295,7 @@ def evaluate(
                     s, k, integrator=integrator, t_end=t_end, max_substeps=max_substeps, step_options=opts, actions=pol.actions
                 )
                 rows.append({"name": f"mu={mu:.2g}", "group": "fixed", **summarize(r)})
+    typer.echo(f"{integrator}, step options {opts or 'none (the standard step)'}, mu from {np.round(pol.actions, 4).tolist()}")
     typer.echo(f"{'controller':>12} {'med |dE/E0|':>12} {'p90 |dE/E0|':>12} {'med n_force':>12} {'early':>6} {'stalled':>8}")
     for r in rows:
         typer.echo(

@@ -53,7 +53,8 @@ def run_controller(
     Returns a dict of numpy arrays over systems (B,): 'final_error' |dE/E0| at the end (or where the
     run stopped), 'n_force' force evaluations, 'ended_early' (|dE/E0| > 0.1), 'stalled' (hit
     ``max_substeps`` in one interval or spent more than ``max_force`` evaluations in all; the
-    error is then the one where it stopped), and 'actions' (K, B) the chosen indices (-1 once stopped).
+    error is then the one where it stopped), 'actions' (K, B) the chosen indices (-1 once stopped) and
+    'action_values' (n_actions,) the step parameter of each index.
     ``step_options`` go to `evolve` (e.g. ``{'symmetric': 1}``). ``actions``: the step parameter of
     each index (default: the controller's own ``actions`` attribute if it has one, else `ACTIONS`).
     """
@@ -96,6 +97,7 @@ def run_controller(
         "ended_early": sysb.ended_early.cpu().numpy(),
         "stalled": sysb.stalled.cpu().numpy(),
         "actions": actions,
+        "action_values": sysb.actions,
     }
 
 
