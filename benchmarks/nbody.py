@@ -286,18 +286,24 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path):
             f"{'switches med/max':>16} | median gap to the constant-mu front (dex, 90%) | mean cost / "
             f"{ref['name'] if ref else 'no safe constant mu'} (90%)"
         )
-        for r in consts + others:
+        n_rules = len(RULES)
+        fit = [r for r in others[:n_rules] if not r["early"].any() and np.quantile(r["err"], 0.9) <= 1e-3]
+        best_rule = min(fit, key=lambda r: r["nf"].mean()) if fit else None
+        for i, r in enumerate(consts + others):  # rows: constants, then rules, then policies
             line = (
                 f"{r['name']:>34} {np.median(r['err']):11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):7.0f} "
                 f"{r['nf'].mean():7.0f} {int(r['early'].sum()):5d} {int(r['capped'].sum()):6d} "
                 f"{np.median(r['switches']):7.0f} / {r['switches'].max():<6d}"
             )
-            if r in others:
+            if i >= len(consts):
                 g = boot(lambda idx, r=r: front_gap(consts, r, idx, 50), S, rng)
                 line += f" | {fmt_ci(*g):>24}"
                 if ref is not None:
                     c = boot(lambda idx, r=r: r["nf"][idx].mean() / ref["nf"][idx].mean(), S, rng)
                     line += f" | {c[0]:.2f}x [{c[1]:.2f}, {c[2]:.2f}]"
+                if ref is not None and best_rule is not None and i >= len(consts) + n_rules:
+                    d = boot(lambda idx, r=r: (r["nf"][idx].mean() - best_rule["nf"][idx].mean()) / ref["nf"][idx].mean(), S, rng)
+                    line += f" | minus the best rule ({best_rule['name']}): {d[0]:+.2f}x [{d[1]:+.2f}, {d[2]:+.2f}]"
                 line += " | mu used: " + ", ".join(f"{k} {v:.0%}" for k, v in r["mu_share"].items() if v >= 0.005)
             print(line, flush=True)
         np.savez(
