@@ -16,11 +16,17 @@ a separate run) and CPU time. Beside every Hermite row: IAS15 at equal median er
 over epsilon), its force evaluations, and the ratio of simulated years per CPU second, with a
 paired-bootstrap interval.
 
-Hand-written rule and RL (``--rl``): the rule 'mu = 4.6e-2, switch to 1e-2 once |dE/E0| > 1e-4'
-and the committed policy, on the standard and the symmetrized integrator, with 0.1-yr decisions.
+Controllers (``--rl``, or ``--rl-only`` for this section alone), on the symmetrized and the standard step, all
+with 0.1-yr decisions through the same evaluator: constant mu (`RL_MUS`, beyond the paper's 1e-1 set where
+useful), hand-written rules (`RULES`) and the committed policies (`--policies`, default the shipped
+policy.pt and policy_symmetric.pt). Per controller: error, mean and median cost, early ends, switch
+counts and the share of each mu; with paired-bootstrap 90% intervals the median gap to the constant-mu
+front of the same step at equal median cost, and the mean cost relative to the cheapest constant mu
+with no early ends.
 
     .venv/bin/python benchmarks/nbody.py                     # seeds 0-199, 30 yr (see docs/nbody.md for time)
     .venv/bin/python benchmarks/nbody.py --quick             # seeds 0-19, 5 yr
+    .venv/bin/python benchmarks/nbody.py --rl-only           # the controllers only (seeds 0-199, ~20 min on 1 thread)
     .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
 
@@ -40,7 +46,6 @@ from geomsci.nbody.integrate import state_from
 from geomsci.nbody.integrators import evolve
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POLICY = ROOT / "assets" / "nbody" / "policy.pt"
 
 MUS = (4.6e-3, 1e-2, 2.2e-2, 4.6e-2, 1e-1)
 ETAS = (2.2e-4, 1e-3, 4.6e-3, 2.2e-2)
@@ -57,6 +62,9 @@ VARIANTS = {
 }
 DEFAULT_VARIANTS = "hermite,hermite sym1,hermite sym1 pec2 comp,aarseth,aarseth pec2 comp"
 IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)
+# --rl: constant mu values of the controllers' front (beyond the paper's 1e-1: the symmetrized step is safe further out)
+RL_MUS = (2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1)
+DEFAULT_POLICIES = (ROOT / "assets" / "nbody" / "policy.pt", ROOT / "assets" / "nbody" / "policy_symmetric.pt")
 N_BOOT = 1000
 
 
@@ -190,35 +198,119 @@ def ias15_throughput(t_end=30.0):
     print(f"  IAS15 (1 system, CPU): {sim.steps_done / dt:14,.0f} steps/s ({sim.steps_done} steps to {t_end:g} yr)")
 
 
-def rl_section(seeds, t_end, policy_path, max_force, rng):
-    """The hand-written rule and the committed policy, on the standard and the symmetrized integrator."""
-    from geomsci.nbody.dqn import Policy
-    from geomsci.nbody.env import ACTIONS
+class ThresholdRule:
+    """Hand-written controller: mu = ``hi`` while |dE/E0| <= ``threshold``, then ``lo`` (paper observation)."""
+
+    observation = "paper"
+
+    def __init__(self, hi: float, lo: float, threshold: float):
+        self.actions = np.array([lo, hi])
+        self.name = f"rule {hi:.2g} -> {lo:.2g} at {threshold:.0e}"
+        self.neg_log_threshold = -np.log10(threshold)
+
+    def __call__(self, obs):  # obs[:, 12] = -log10 |dE/E0|
+        return np.where(obs[:, 12] < self.neg_log_threshold, 0, 1)
+
+
+class EncounterRule:
+    """Hand-written controller: mu = ``lo`` while the collision time is below ``10**threshold`` decision
+    intervals (an encounter is due within the interval), else ``hi`` (extended observation, feature 13)."""
+
+    observation = "extended"
+
+    def __init__(self, hi: float, lo: float, threshold: float):
+        self.actions = np.array([lo, hi])
+        self.name = f"rule {hi:.2g}, {lo:.2g} if t_coll < {10**threshold:.2g} dt"
+        self.threshold = threshold
+
+    def __call__(self, obs):  # obs[:, 13] = log10(t_coll / check_step)
+        return np.where(obs[:, 13] < self.threshold, 0, 1)
+
+
+# the issue's rule, and the cheapest rule for the symmetrized step among those tried on seeds 1000-1199 (p90 <= 1e-3;
+# tried: 0.1 -> 4.6e-2 at 1e-4, 6.8e-2 -> 3.2e-2 at 1e-4, 6.8e-2 -> 2.2e-2 at 1e-4, 0.1 -> 2.2e-2 at 1e-5, and
+# EncounterRule 0.1 or 0.15 with 1e-2 / 2.2e-2 when t_coll < 1.6-2 decision intervals, all dearer or with more early ends)
+RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4), ThresholdRule(0.1, 4.6e-2, 1e-4))
+
+
+def controller_rows(seeds, controllers, t_end, max_force, step_options):
+    """Run each (name, controller, actions) on ``seeds``; per-seed arrays in the front-row format plus switch counts."""
     from geomsci.nbody.evaluate import run_controller
 
-    i46, i10 = int(np.argmin(abs(ACTIONS - 4.6e-2))), int(np.argmin(abs(ACTIONS - 1e-2)))
+    rows = []
+    for name, ctrl, actions in controllers:
+        t0 = time.process_time()
+        r = run_controller(seeds, ctrl, t_end=t_end, max_force=max_force, step_options=step_options, actions=actions)
+        acts = r["actions"]
+        sw = ((acts[1:] != acts[:-1]) & (acts[1:] >= 0)).sum(0)
+        rows.append(
+            {
+                "name": name,
+                "err": np.where(np.isfinite(r["final_error"]), r["final_error"], np.inf),
+                "nf": r["n_force"].astype(float),
+                "early": r["ended_early"],
+                "capped": r["stalled"],
+                "switches": sw,
+                "mu_share": {
+                    f"{mu:.2g}": float((acts == k).sum() / max((acts >= 0).sum(), 1)) for k, mu in enumerate(r["action_values"])
+                },
+                "cpu": time.process_time() - t0,
+            }
+        )
+    return rows
 
-    class Rule:
-        observation = "paper"
 
-        def __call__(self, obs):  # obs[:, 12] = -log10 |dE/E0|
-            return np.where(obs[:, 12] < 4.0, i10, i46)
+def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path):
+    """Constant mu, hand-written rules and policies on the standard and the symmetrized step (0.1-yr decisions).
 
-    pol = Policy.load(policy_path)
-    print(f"== hand-written rule and RL policy ({policy_path.name}), decisions every 0.1 yr ==")
-    for integ_opts, label in (({}, "standard"), ({"symmetric": 1}, "symmetrized")):
-        for name, ctrl in (("rule 4.6e-2 -> 1e-2 at 1e-4", Rule()), ("RL policy", pol)):
-            t0 = time.process_time()
-            r = run_controller(seeds, ctrl, t_end=t_end, max_force=max_force, step_options=integ_opts)
-            acts = r["actions"]
-            sw = ((acts[1:] != acts[:-1]) & (acts[1:] >= 0)).sum(0)
-            print(
-                f"  {label:>11} {name:>28}: med {np.median(r['final_error']):.2e} p90 "
-                f"{np.quantile(r['final_error'], 0.9):.2e} med nf {np.median(r['n_force']):7.0f} mean nf "
-                f"{np.mean(r['n_force']):7.0f} early {int(r['ended_early'].sum())} capped {int(r['stalled'].sum())} "
-                f"switches/run med {np.median(sw):.0f} max {sw.max()}  [{time.process_time() - t0:.0f} s]",
-                flush=True,
+    Per controller: error and cost, switch counts, and with paired-bootstrap 90% intervals: the median gap
+    to the constant-mu front of the same step at equal median force evaluations, and the mean cost relative
+    to the cheapest constant mu with no early ends (the issue's RL goal: <= 0.7x at p90 <= 1e-3).
+    """
+    from geomsci.nbody.dqn import Policy
+
+    S = len(seeds)
+    policies = [(f"RL {p.stem}", Policy.load(p)) for p in policy_paths if p.is_file()]
+    for label, opts in (("symmetrized", {"symmetric": 1}), ("standard", {})):
+        print(f"== {label} step: constant mu, hand-written rules and RL policies, decisions every 0.1 yr ==", flush=True)
+        consts = controller_rows(seeds, [(f"mu = {mu:.2g}", 0, [mu, 2 * mu]) for mu in RL_MUS], t_end, max_force, opts)
+        for r, mu in zip(consts, RL_MUS):
+            r["mu"] = mu
+        safe = [r for r in consts if not r["early"].any()]
+        ref = max(safe, key=lambda r: r["mu"]) if safe else None
+        ctrls = [(rule.name, rule, None) for rule in RULES]
+        ctrls += [(name, pol, None) for name, pol in policies]
+        others = controller_rows(seeds, ctrls, t_end, max_force, opts)
+        print(
+            f"{'controller':>34} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>7} {'mean nf':>7} {'early':>5} {'capped':>6} "
+            f"{'switches med/max':>16} | median gap to the constant-mu front (dex, 90%) | mean cost / "
+            f"{ref['name'] if ref else 'no safe constant mu'} (90%)"
+        )
+        n_rules = len(RULES)
+        fit = [r for r in others[:n_rules] if not r["early"].any() and np.quantile(r["err"], 0.9) <= 1e-3]
+        best_rule = min(fit, key=lambda r: r["nf"].mean()) if fit else None
+        for i, r in enumerate(consts + others):  # rows: constants, then rules, then policies
+            line = (
+                f"{r['name']:>34} {np.median(r['err']):11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):7.0f} "
+                f"{r['nf'].mean():7.0f} {int(r['early'].sum()):5d} {int(r['capped'].sum()):6d} "
+                f"{np.median(r['switches']):7.0f} / {r['switches'].max():<6d}"
             )
+            if i >= len(consts):
+                g = boot(lambda idx, r=r: front_gap(consts, r, idx, 50), S, rng)
+                line += f" | {fmt_ci(*g):>24}"
+                if ref is not None:
+                    c = boot(lambda idx, r=r: r["nf"][idx].mean() / ref["nf"][idx].mean(), S, rng)
+                    line += f" | {c[0]:.2f}x [{c[1]:.2f}, {c[2]:.2f}]"
+                if ref is not None and best_rule is not None and i >= len(consts) + n_rules:
+                    d = boot(lambda idx, r=r: (r["nf"][idx].mean() - best_rule["nf"][idx].mean()) / ref["nf"][idx].mean(), S, rng)
+                    line += f" | minus the best rule ({best_rule['name']}): {d[0]:+.2f}x [{d[1]:+.2f}, {d[2]:+.2f}]"
+                line += " | mu used: " + ", ".join(f"{k} {v:.0%}" for k, v in r["mu_share"].items() if v >= 0.005)
+            print(line, flush=True)
+        np.savez(
+            out / f"rl_{label}.npz",
+            **{f"{r['name']}|{k}": r[k] for r in consts + others for k in ("err", "nf", "early", "capped", "switches")},
+        )
+        print(flush=True)
 
 
 def main(argv=None):
@@ -229,8 +321,9 @@ def main(argv=None):
     ap.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated subset of " + ", ".join(VARIANTS))
     ap.add_argument("--max-force", type=int, default=None, help="force-evaluation budget per run")
     ap.add_argument("--no-ias15", action="store_true")
-    ap.add_argument("--rl", action="store_true", help="also the hand-written rule and the committed policy")
-    ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    ap.add_argument("--rl", action="store_true", help="also constant mu, hand-written rules and the committed policies")
+    ap.add_argument("--rl-only", action="store_true", help="only the --rl section (no fronts, no IAS15, no throughput)")
+    ap.add_argument("--policies", type=Path, nargs="+", default=list(DEFAULT_POLICIES), help="policy files for --rl")
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
     ap.add_argument(
         "--throughput-only",
@@ -260,6 +353,9 @@ def main(argv=None):
         f"1 thread\n",
         flush=True,
     )
+    if args.rl_only:
+        rl_section(seeds, t_end, args.policies, max_force, rng, args.out)
+        return
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(names) - set(VARIANTS)
     if unknown:
@@ -365,7 +461,7 @@ def main(argv=None):
         **{f"{n}|{r['param']}|{k}": r[k] for n, rows in results.items() for r in rows for k in ("err", "nf", "early", "capped")},
     )
     if args.rl:
-        rl_section(seeds, t_end, args.policy, max_force, rng)
+        rl_section(seeds, t_end, args.policies, max_force, rng, args.out)
     throughput(200 if args.quick else 1000, "cpu", (1, 64, 256), wall_cap=120)
     ias15_throughput(t_end)
 

@@ -50,6 +50,25 @@ def _check_method(method: str) -> None:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
 
 
+def _parse_actions(spec: str | None) -> list | None:
+    """'1e-2,4.6e-2,0.1' -> [0.01, 0.046, 0.1] (checked); None -> None (the paper's ten)."""
+    if spec is None:
+        return None
+    from .env import check_actions
+
+    try:
+        values = [float(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--actions: expected comma-separated step parameters like '1e-2,4.6e-2,0.1', got {spec!r}") from None
+    return check_actions(values).tolist()
+
+
+def _non_default_step_options(**opts) -> dict:
+    """The `evolve` options that differ from the standard step (so the standard step passes none)."""
+    standard = {"symmetric": 0, "corrector": 1, "compensated": False}
+    return {k: v for k, v in opts.items() if v != standard[k]}
+
+
 def _initial_condition(name: str, seed: int, n: int):
     from . import initial_conditions as ic
     from .units import G_AU
@@ -179,8 +198,17 @@ def train(
     reward: str = typer.Option("steady", help="steady | final | cost | paper (see geomsci.nbody.rewards)"),
     lam: float = typer.Option(1.0, help="cost weight (per 1000 force evaluations) of the cost/final/steady rewards"),
     c_switch: float = typer.Option(0.5, help="charge per notch that mu moves (steady reward)"),
+    e_lim: float = typer.Option(
+        None, help="|dE/E0| below which accuracy earns nothing (default: 1e-12 steady/final, 1e-10 cost/paper)"
+    ),
     observation: str = typer.Option("extended", help="extended (16 numbers) | paper (13)"),
     stall_charge: bool = typer.Option(True, help="charge a system stopped by the step cap for the intervals it skips"),
+    actions: str = typer.Option(
+        None, help="step parameters to choose from, e.g. '1e-2,2.2e-2,4.6e-2,0.1,0.22' (default: the paper's ten)"
+    ),
+    symmetric: int = typer.Option(0, help="train on the time-symmetrized step with this many iterations (0 = standard)"),
+    corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector in training rollouts"),
+    compensated: bool = typer.Option(False, help="compensated (TwoSum) updates in training rollouts"),
     seed: int = typer.Option(1, help="training seed (systems are drawn from seeds >= 1000)"),
     force: bool = typer.Option(False, help="overwrite an existing policy file"),
     threads: int = typer.Option(1, help="torch threads (1 reproduces the shipped policy bit for bit)"),
@@ -194,6 +222,10 @@ def train(
         raise ValueError(f"--reward must be one of {', '.join(REWARDS)}, got {reward!r}")
     if observation not in OBSERVATIONS:
         raise ValueError(f"--observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
+    from .integrators import StepRule
+
+    StepRule("hermite", symmetric, corrector, compensated).check()
+    step_options = _non_default_step_options(symmetric=symmetric, corrector=corrector, compensated=compensated)
     out = _output_file(out, "-o/--out", force)
     cfg = DQNConfig(
         episodes=episodes,
@@ -206,6 +238,9 @@ def train(
         observation=observation,
         c_switch=c_switch,
         stall_charge=stall_charge,
+        e_lim=e_lim,
+        actions=_parse_actions(actions),
+        step_options=step_options or None,
     )
     with limit_threads(threads):
         t0 = time.perf_counter()
@@ -220,7 +255,11 @@ def evaluate(
     seeds: str = typer.Option("0-99", help="test seeds, e.g. 0-99"),
     t_end: float = typer.Option(30.0, help="yr"),
     integrator: str = typer.Option("hermite", help="hermite (mu) | aarseth (eta = mu)"),
-    symmetric: int = typer.Option(0, help="run the policy on the time-symmetrized step (hermite only)"),
+    symmetric: int = typer.Option(
+        None, help="time-symmetrized step iterations (default: as the policy was trained; 0 = standard)"
+    ),
+    corrector: int = typer.Option(None, help="n of the P(EC)^n corrector (default: as the policy was trained)"),
+    compensated: bool = typer.Option(None, "--compensated/--no-compensated", help="TwoSum updates (default: as trained)"),
     compare: bool = typer.Option(False, help="also run every fixed mu and plot the front"),
     plot: Path = typer.Option(None, help="PNG of error vs cost (with --compare)"),
     max_substeps: int = typer.Option(20000, help="per-interval step cap"),
@@ -229,18 +268,21 @@ def evaluate(
 ):
     """Run a trained policy on many systems at once; print error and cost statistics."""
     from .dqn import Policy
-    from .env import ACTIONS, INTEGRATORS
+    from .env import INTEGRATORS
     from .evaluate import parse_seeds, run_controller, summarize
     from .integrators import StepRule
     from .plots import plot_front
 
     if integrator not in INTEGRATORS:
         raise ValueError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
-    StepRule(integrator, symmetric).check()
     pol = Policy.load(policy)
+    trained = pol.config.step_options or {}
+    given = {"symmetric": symmetric, "corrector": corrector, "compensated": compensated}
+    opts = {k: (trained.get(k) if v is None else v) for k, v in given.items()}
+    opts = _non_default_step_options(**{k: v for k, v in opts.items() if v is not None})
+    StepRule(integrator, **opts).check()
     s = parse_seeds(seeds)
     plot = _output_file(plot, "--plot", force)
-    opts = {"symmetric": symmetric} if symmetric else None
     rows = []
     with limit_threads(threads):
         res = run_controller(
@@ -248,9 +290,12 @@ def evaluate(
         )
         rows.append({"name": "policy", **summarize(res)})
         if compare:
-            for k, mu in enumerate(ACTIONS):
-                r = run_controller(s, k, integrator=integrator, t_end=t_end, max_substeps=max_substeps, step_options=opts)
+            for k, mu in enumerate(pol.actions):
+                r = run_controller(
+                    s, k, integrator=integrator, t_end=t_end, max_substeps=max_substeps, step_options=opts, actions=pol.actions
+                )
                 rows.append({"name": f"mu={mu:.2g}", "group": "fixed", **summarize(r)})
+    typer.echo(f"{integrator}, step options {opts or 'none (the standard step)'}, mu from {np.round(pol.actions, 4).tolist()}")
     typer.echo(f"{'controller':>12} {'med |dE/E0|':>12} {'p90 |dE/E0|':>12} {'med n_force':>12} {'early':>6} {'stalled':>8}")
     for r in rows:
         typer.echo(

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .env import ACTIONS, OBSERVATIONS, TRAIN_SEEDS, SystemBatch, compute_reward
+from .env import ACTIONS, OBSERVATIONS, TRAIN_SEEDS, SystemBatch, check_actions, compute_reward
+from .integrators import StepRule
 
 OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
 ERR_INDEX = 12  # position of the -log10 |dE/E0| feature in both observation kinds
@@ -98,6 +99,13 @@ class DQNConfig:
     eps_decay: float = 40.0  # in episodes
     max_substeps: int = 1000  # per 0.1-yr interval; a system needing more ends its episode
     seed: int = 0
+    e_lim: float | None = None  # error below which accuracy earns nothing (None: the reward's own, see compute_reward)
+    actions: list | None = None  # step parameters to choose from (None: the paper's ten, `env.ACTIONS`)
+    step_options: dict | None = None  # options of `evolve` for training rollouts, e.g. {'symmetric': 1}
+
+    def action_values(self) -> np.ndarray:
+        """The step parameters the policy chooses from, float64 (n_actions,)."""
+        return ACTIONS if self.actions is None else check_actions(self.actions)
 
 
 class Policy:
@@ -109,6 +117,7 @@ class Policy:
     def __init__(self, net: QNetwork, config: DQNConfig | None = None, history: dict | None = None):
         self.net, self.config, self.history = net.eval(), config or DQNConfig(), history or {}
         self.observation = self.config.observation
+        self.actions = self.config.action_values()  # the step parameter of each action index
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray) -> np.ndarray:
@@ -141,7 +150,9 @@ class Policy:
             )
         # files from before these fields existed: paper observation, no stall charge
         cfg = DQNConfig(**{"observation": "paper", "stall_charge": False, **blob["config"]})
-        net = QNetwork(obs_dim=OBSERVATIONS[cfg.observation], hidden=cfg.hidden, layers=cfg.layers)
+        net = QNetwork(
+            obs_dim=OBSERVATIONS[cfg.observation], n_actions=len(cfg.action_values()), hidden=cfg.hidden, layers=cfg.layers
+        )
         net.load_state_dict(blob["state_dict"])
         return cls(net, cfg, blob.get("history"))
 
@@ -159,11 +170,13 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
     if cfg.observation not in OBSERVATIONS:
         raise ValueError(f"train_dqn: observation must be one of {tuple(OBSERVATIONS)}, got {cfg.observation!r}")
     obs_dim = OBSERVATIONS[cfg.observation]
+    actions = cfg.action_values()
+    StepRule(cfg.integrator, **(cfg.step_options or {})).check()  # a bad option fails before any training
     torch.manual_seed(cfg.seed)  # network initialisation
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    net = QNetwork(obs_dim=obs_dim, hidden=cfg.hidden, layers=cfg.layers)
-    target = QNetwork(obs_dim=obs_dim, hidden=cfg.hidden, layers=cfg.layers)
+    net = QNetwork(obs_dim=obs_dim, n_actions=len(actions), hidden=cfg.hidden, layers=cfg.layers)
+    target = QNetwork(obs_dim=obs_dim, n_actions=len(actions), hidden=cfg.hidden, layers=cfg.layers)
     target.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     buf = ReplayBuffer(cfg.buffer, obs_dim, gen)
@@ -172,7 +185,9 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
     bar = tqdm(total=cfg.episodes, disable=not progress, desc="dqn episodes")
     while done_episodes < cfg.episodes:
         seeds = rng.choice(len(TRAIN_SEEDS), size=cfg.parallel, replace=False) + TRAIN_SEEDS.start
-        sysb = SystemBatch(seeds, integrator=cfg.integrator, max_substeps=cfg.max_substeps)
+        sysb = SystemBatch(
+            seeds, integrator=cfg.integrator, max_substeps=cfg.max_substeps, actions=actions, step_options=cfg.step_options
+        )
         eps = epsilon(done_episodes, cfg)
         obs = sysb.observe(cfg.observation)
         ret = np.zeros(cfg.parallel)
@@ -181,9 +196,9 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
             with torch.no_grad():
                 greedy = net(torch.as_tensor(obs)).argmax(1).numpy()
             explore = rng.random(cfg.parallel) < eps
-            act = np.where(explore, rng.integers(len(ACTIONS), size=cfg.parallel), greedy)
+            act = np.where(explore, rng.integers(len(actions), size=cfg.parallel), greedy)
             out = sysb.step(act)
-            rew = compute_reward(cfg.reward, out, lam=cfg.lam, c_switch=cfg.c_switch)
+            rew = compute_reward(cfg.reward, out, lam=cfg.lam, e_lim=cfg.e_lim, c_switch=cfg.c_switch)
             # a system that hits the per-interval step cap stops; without a charge that stop would be a
             # way to escape all further cost (small mu -> stall -> free), so it is terminal and is
             # charged the cap for every interval it skips (at most 100, like an early end)

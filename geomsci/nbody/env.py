@@ -1,7 +1,7 @@
 """The time-step control problem as an environment: a batched core and a gymnasium wrapper.
 
 Every ``check_step`` (0.1 yr) the agent picks mu (an index into `ACTIONS`, 10 values log-spaced
-from 1e-4 to 1e-1); the integrator then advances the three-body system to the next check time
+from 1e-4 to 1e-1, or into another set given as ``actions``); the integrator then advances the three-body system to the next check time
 with that parameter ('hermite': dt = mu * collision time; 'aarseth': Hermite with Aarseth's
 criterion and eta = mu, the same action values driving another integrator without retraining).
 
@@ -39,7 +39,7 @@ from .diagnostics import energy
 from .initial_conditions import paper_triple
 from .integrate import state_from
 from .integrators import evolve
-from .rewards import E_LIM, PAPER_WEIGHTS, REWARDS, cost_reward, final_reward, paper_reward, steady_reward
+from .rewards import E_LIM, FINAL_E_LIM, PAPER_WEIGHTS, REWARDS, cost_reward, final_reward, paper_reward, steady_reward
 from .timesteps import collision_timescale
 from .units import G_AU, nbody_velocity_unit
 
@@ -49,6 +49,16 @@ TRAIN_SEEDS = range(1000, 1_000_000)
 INTEGRATORS = ("hermite", "aarseth")
 OBSERVATIONS = {"paper": 13, "extended": 16}  # observation kind -> length (three bodies)
 OBS_BOUND = 1e3  # observations are clipped to [-1e3, 1e3] (a body ejected to 10^4 AU)
+
+
+def check_actions(actions) -> np.ndarray:
+    """``actions`` as a float64 array (K,), or a ValueError unless they are K >= 2 positive, finite, increasing values."""
+    arr = np.asarray(actions, dtype=np.float64).reshape(-1)
+    if arr.size < 2 or not np.all(np.isfinite(arr) & (arr > 0)) or not np.all(np.diff(arr) > 0):
+        raise ValueError(
+            f"actions must be at least two positive, finite step parameters in increasing order, got {np.asarray(actions).tolist()}"
+        )
+    return arr
 
 
 class SystemBatch:
@@ -61,6 +71,7 @@ class SystemBatch:
     check_step : interval between decisions, yr
     max_error : |dE/E0| above which a system's run ends early
     max_substeps : per-interval step cap (a system exceeding it is stopped: 'stalled')
+    actions : the step parameter of each action index (default `ACTIONS`, the paper's ten)
     step_options : options of `evolve` for every interval, e.g. ``{'symmetric': 1}`` (default: none,
         the integrator the shipped policy was trained on)
     """
@@ -84,7 +95,7 @@ class SystemBatch:
         self.seeds = [int(s) for s in seeds]
         self.step_options = dict(step_options or {})
         self.integrator, self.check_step, self.max_error = integrator, float(check_step), float(max_error)
-        self.max_substeps, self.actions = int(max_substeps), np.asarray(actions, dtype=np.float64)
+        self.max_substeps, self.actions = int(max_substeps), check_actions(actions)
         self.state = state_from([paper_triple(s, device=device) for s in self.seeds], G=G_AU)
         st = self.state
         self.E0 = energy(st.x, st.v, st.m, G_AU)  # (B,)
@@ -174,9 +185,17 @@ class SystemBatch:
 
 
 def compute_reward(
-    kind: str, out: dict, weights=PAPER_WEIGHTS, lam: float = 1.0, e_lim: float = E_LIM, c_switch: float = 0.5
+    kind: str, out: dict, weights=PAPER_WEIGHTS, lam: float = 1.0, e_lim: float | None = None, c_switch: float = 0.5
 ) -> np.ndarray:
-    """Reward (B,) of one `SystemBatch.step` output for reward ``kind`` (one of `REWARDS`)."""
+    """Reward (B,) of one `SystemBatch.step` output for reward ``kind`` (one of `REWARDS`).
+
+    ``e_lim``: the error below which accuracy earns nothing (default: each reward's own, 1e-10 for
+    'paper' and 'cost', 1e-12 for 'final' and 'steady').
+    """
+    if e_lim is not None and not (np.isfinite(e_lim) and 0 < e_lim < 1):
+        raise ValueError(f"e_lim must be in (0, 1), got {e_lim}")
+    floor = FINAL_E_LIM if e_lim is None else e_lim
+    e_lim = E_LIM if e_lim is None else e_lim
     if kind == "paper":
         dE = (out["E"] - out["E0"]) / out["E0"]
         dEp = (out["E_prev"] - out["E0"]) / out["E0"]
@@ -186,11 +205,11 @@ def compute_reward(
     elif kind == "final":
         dE = (out["E"] - out["E0"]) / out["E0"]
         dEp = (out["E_prev"] - out["E0"]) / out["E0"]
-        r = final_reward(dE, dEp, out["n_force"], lam)
+        r = final_reward(dE, dEp, out["n_force"], lam, floor)
     elif kind == "steady":
         dE = (out["E"] - out["E0"]) / out["E0"]
         dEp = (out["E_prev"] - out["E0"]) / out["E0"]
-        r = steady_reward(dE, dEp, out["n_force"], out["mu"], out["mu_prev"], lam, c_switch)
+        r = steady_reward(dE, dEp, out["n_force"], out["mu"], out["mu_prev"], lam, c_switch, floor)
     else:
         raise ValueError(f"reward must be one of {REWARDS}, got {kind!r}")
     r = np.where(np.isfinite(r), r, -100.0)
@@ -210,6 +229,8 @@ class TimeStepEnv(gym.Env):
     lam : cost weight (per 1000 force evaluations) of the 'cost', 'final' and 'steady' rewards
     c_switch : charge per notch that mu moves ('steady')
     step_options : options of `evolve`, e.g. ``{'symmetric': 1}``
+    actions : the step parameter of each action index (default `ACTIONS`, the paper's ten)
+    e_lim : |dE/E0| below which accuracy earns nothing (default: the reward's own, see `compute_reward`)
 
     The defaults are those of ``geomsci nbody train`` (reward 'steady', lam 1, c_switch 0.5, the
     extended observation, 20-yr episodes). Registered with gymnasium as ``geomsci/TimeStep-v0``
@@ -235,6 +256,8 @@ class TimeStepEnv(gym.Env):
         observation: str = "extended",
         c_switch: float = 0.5,
         step_options: dict | None = None,
+        actions=ACTIONS,
+        e_lim: float | None = None,
     ):
         if observation not in OBSERVATIONS:
             raise ValueError(f"TimeStepEnv: observation must be one of {tuple(OBSERVATIONS)}, got {observation!r}")
@@ -247,7 +270,8 @@ class TimeStepEnv(gym.Env):
         self.check_step, self.max_error, self.max_substeps = check_step, max_error, max_substeps
         self.lam, self.weights, self.observation, self.c_switch = lam, weights, observation, c_switch
         self.step_options = dict(step_options or {})
-        self.action_space = gym.spaces.Discrete(len(ACTIONS))
+        self.actions, self.e_lim = check_actions(actions), e_lim
+        self.action_space = gym.spaces.Discrete(len(self.actions))
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(OBSERVATIONS[observation],), dtype=np.float32)
         self._batch: SystemBatch | None = None
 
@@ -264,6 +288,7 @@ class TimeStepEnv(gym.Env):
             check_step=self.check_step,
             max_error=self.max_error,
             max_substeps=self.max_substeps,
+            actions=self.actions,
             step_options=self.step_options,
         )
         return self._batch.observe(self.observation)[0], {"system_seed": k}
@@ -274,7 +299,7 @@ class TimeStepEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"TimeStepEnv: action must be an int in [0, {self.action_space.n}), got {action!r}")
         out = self._batch.step([int(action)])
-        reward = float(compute_reward(self.reward_kind, out, self.weights, self.lam, c_switch=self.c_switch)[0])
+        reward = float(compute_reward(self.reward_kind, out, self.weights, self.lam, self.e_lim, self.c_switch)[0])
         obs = self._batch.observe(self.observation)[0]
         terminated = bool(out["ended_early"][0])
         truncated = bool(out["stalled"][0]) or (self._batch.k >= self.n_checks and not terminated)

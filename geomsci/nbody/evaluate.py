@@ -46,16 +46,28 @@ def run_controller(
     max_force: int | None = None,
     progress: bool = False,
     step_options: dict | None = None,
+    actions=None,
 ) -> dict:
     """Run ``controller`` on the paper systems ``seeds`` up to ``t_end`` yr.
 
     Returns a dict of numpy arrays over systems (B,): 'final_error' |dE/E0| at the end (or where the
     run stopped), 'n_force' force evaluations, 'ended_early' (|dE/E0| > 0.1), 'stalled' (hit
     ``max_substeps`` in one interval or spent more than ``max_force`` evaluations in all; the
-    error is then the one where it stopped), and 'actions' (K, B) the chosen indices (-1 once stopped).
-    ``step_options`` go to `evolve` (e.g. ``{'symmetric': 1}``).
+    error is then the one where it stopped), 'actions' (K, B) the chosen indices (-1 once stopped) and
+    'action_values' (n_actions,) the step parameter of each index.
+    ``step_options`` go to `evolve` (e.g. ``{'symmetric': 1}``). ``actions``: the step parameter of
+    each index (default: the controller's own ``actions`` attribute if it has one, else `ACTIONS`).
     """
-    sysb = SystemBatch(seeds, integrator=integrator, check_step=check_step, max_substeps=max_substeps, step_options=step_options)
+    if actions is None:
+        actions = getattr(controller, "actions", ACTIONS)
+    sysb = SystemBatch(
+        seeds,
+        integrator=integrator,
+        check_step=check_step,
+        max_substeps=max_substeps,
+        actions=actions,
+        step_options=step_options,
+    )
     n_checks = int(round(t_end / check_step))
     if n_checks < 1:
         raise ValueError(f"t_end must be at least one check_step ({check_step} yr), got {t_end}")
@@ -67,8 +79,8 @@ def run_controller(
             act = np.asarray(controller(obs), dtype=np.int64)
         else:
             idx = int(controller)
-            if not 0 <= idx < len(ACTIONS):
-                raise ValueError(f"controller: action index must be in [0, {len(ACTIONS)}), got {idx}")
+            if not 0 <= idx < len(sysb.actions):
+                raise ValueError(f"controller: action index must be in [0, {len(sysb.actions)}), got {idx}")
             act = np.full(sysb.batch, idx, dtype=np.int64)
         running = ~sysb.done.cpu().numpy()
         actions[k] = np.where(running, act, -1)
@@ -85,6 +97,7 @@ def run_controller(
         "ended_early": sysb.ended_early.cpu().numpy(),
         "stalled": sysb.stalled.cpu().numpy(),
         "actions": actions,
+        "action_values": sysb.actions,
     }
 
 

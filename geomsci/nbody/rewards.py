@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 E_LIM = 1e-10
+FINAL_E_LIM = 1e-12  # the default floor of `final_reward` and `steady_reward`
 PAPER_WEIGHTS = (1.0, 10.0, 4.0)
 
 
@@ -59,14 +60,14 @@ def cost_reward(E, E_prev, E0, n_force, lam: float = 1.0, e_lim: float = E_LIM):
     return -np.log10(np.maximum(local, e_lim) / e_lim) - lam * np.asarray(n_force) / 1000.0
 
 
-def final_reward(dE, dE_prev, n_force, lam: float = 0.3, e_lim: float = 1e-12):
+def final_reward(dE, dE_prev, n_force, lam: float = 0.3, e_lim: float = FINAL_E_LIM):
     """Telescoping reward on the accumulated error. dE, dE_prev, n_force: arrays (B,) -> (B,)."""
     le = np.maximum(_log10_abs(dE), np.log10(e_lim))
     lp = np.maximum(_log10_abs(dE_prev), np.log10(e_lim))
     return -(le - lp) - lam * np.asarray(n_force) / 1000.0
 
 
-def steady_reward(dE, dE_prev, n_force, mu, mu_prev, lam: float = 0.3, c_switch: float = 0.5, e_lim: float = 1e-12):
+def steady_reward(dE, dE_prev, n_force, mu, mu_prev, lam: float = 0.3, c_switch: float = 0.5, e_lim: float = FINAL_E_LIM):
     """`final_reward` minus ``c_switch`` per notch that mu moved. All arrays (B,); mu_prev >= 1 means 'no previous'."""
     mu, mu_prev = np.asarray(mu, dtype=np.float64), np.asarray(mu_prev, dtype=np.float64)
     notches = np.where(mu_prev < 1.0, 3.0 * np.abs(np.log10(mu) - np.log10(np.minimum(mu_prev, 1.0))), 0.0)

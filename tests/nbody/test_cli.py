@@ -134,3 +134,18 @@ def test_ensemble_command(tmp_path, capsys):
     )
     assert "wrote 3 systems" in capsys.readouterr().out
     assert load_ensemble(out)["x"].shape == (1, 3, 3, 3)
+
+
+def test_train_on_the_symmetrized_step_and_evaluate_on_either(tmp_path, capsys):
+    pol = tmp_path / "sym.pt"
+    small = ["--episodes", "2", "--parallel", "2", "--n-checks", "2", "--threads", "1"]
+    main(["nbody", "train", "-o", str(pol), "--symmetric", "1", "--actions", "2.2e-2,0.1,0.22", "--e-lim", "1e-6", *small])
+    capsys.readouterr()
+    main(["nbody", "evaluate", str(pol), "--seeds", "0-1", "--t-end", "0.2", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert "{'symmetric': 1}" in out and "0.22" in out  # the step and the action set it was trained with
+    main(["nbody", "evaluate", str(pol), "--seeds", "0-1", "--t-end", "0.2", "--symmetric", "0", "--threads", "1"])
+    assert "the standard step" in capsys.readouterr().out  # transfer without retraining
+    _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--actions", "0.1,1e-2"], "increasing")
+    _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--actions", "0.1,fast"], "--actions")
+    _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--symmetric", "-1"], "symmetric")

@@ -1,12 +1,14 @@
 """The time-step environment, rewards, the DQN pieces and the batched evaluator."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
 from geomsci.nbody.dqn import DQNConfig, Policy, epsilon, train_dqn
-from geomsci.nbody.env import ACTIONS, TEST_SEEDS, TRAIN_SEEDS, SystemBatch, TimeStepEnv
+from geomsci.nbody.env import ACTIONS, TEST_SEEDS, TRAIN_SEEDS, SystemBatch, TimeStepEnv, compute_reward
 from geomsci.nbody.evaluate import parse_seeds, run_controller, summarize
 from geomsci.nbody.rewards import cost_reward, paper_reward, steady_reward
 
@@ -83,6 +85,13 @@ def test_rewards():
     dE = np.array([1e-9, 1e-9, 1e-9])
     r = steady_reward(dE, dE, np.zeros(3), ACTIONS[[5, 5, 5]], np.array([ACTIONS[5], ACTIONS[7], 1.0]), c_switch=0.5)
     np.testing.assert_allclose(r, [0.0, -1.0, 0.0], atol=1e-9)
+    # e_lim: error growth below it earns and costs nothing; above it, each dex costs 1
+    out = {"E": np.array([1 + 1e-7, 1 + 1e-3]), "E_prev": np.array([1 + 1e-8, 1 + 1e-4]), "E0": np.ones(2)}
+    out.update(n_force=np.zeros(2), mu=np.full(2, 0.1), mu_prev=np.full(2, 0.1), ended_early=np.zeros(2, bool))
+    np.testing.assert_allclose(compute_reward("steady", out, e_lim=1e-6), [0.0, -1.0], atol=1e-9)
+    np.testing.assert_allclose(compute_reward("steady", out), [-1.0, -1.0], atol=1e-9)  # default floor 1e-12
+    with pytest.raises(ValueError, match="e_lim"):
+        compute_reward("steady", out, e_lim=0.0)
 
 
 def test_system_batch_matches_single_system_runs():
@@ -161,7 +170,7 @@ def test_env_is_exported_registered_and_has_the_cli_defaults():
     assert obs.shape == (16,)  # the extended observation, as `geomsci nbody train` uses
     cli = {k: p.default.default for k, p in inspect.signature(train).parameters.items() if hasattr(p.default, "default")}
     envd = {k: p.default for k, p in inspect.signature(TimeStepEnv).parameters.items()}
-    for key in ("n_checks", "reward", "lam", "c_switch", "observation"):
+    for key in ("n_checks", "reward", "lam", "c_switch", "observation", "e_lim"):
         assert envd[key] == cli[key], key
 
 
@@ -171,3 +180,53 @@ def test_symmetrized_step_options_reach_the_env():
     a.step(np.array([7]))
     b.step(np.array([7]))
     assert not np.array_equal(a.state.x.numpy(), b.state.x.numpy())
+
+
+def test_symmetrized_env_is_the_integrators_own_run_bit_for_bit():
+    from geomsci.nbody import paper_triple
+    from geomsci.nbody.integrate import state_from
+    from geomsci.nbody.integrators import evolve
+    from geomsci.nbody.units import G_AU
+
+    opts = {"symmetric": 1, "corrector": 2, "compensated": True}
+    env = TimeStepEnv(n_checks=3, step_options=opts, actions=[1e-2, 4.6e-2, 0.2])
+    env.reset(options={"system_seed": 7})
+    st = state_from([paper_triple(7)], G=G_AU)
+    for k, a in enumerate([2, 0, 1]):
+        _, _, _, _, info = env.step(a)
+        evolve(st, 0.1 * (k + 1), param=env.actions[a], max_steps=env.max_substeps, **opts)
+        assert info["mu"] == env.actions[a]
+    ours = env.unwrapped._batch.state
+    assert torch.equal(ours.x, st.x) and torch.equal(ours.v, st.v) and torch.equal(ours.x_err, st.x_err)
+    assert torch.equal(ours.n_force, st.n_force)
+
+
+def test_custom_action_sets_are_checked_and_used():
+    env = TimeStepEnv(n_checks=2, actions=[1e-2, 0.1, 0.22])
+    assert env.action_space.n == 3
+    check_env(env, skip_render_check=True)
+    with pytest.raises(ValueError, match="increasing"):
+        TimeStepEnv(actions=[0.1, 1e-2])
+    with pytest.raises(ValueError, match="positive"):
+        SystemBatch([0], actions=[0.0, 0.1])
+    # a fixed index means the set's value: index 1 of [1e-2, 0.1] is the paper's index 9 (mu = 0.1)
+    a = run_controller([3], 1, t_end=0.2, actions=[1e-2, 0.1])
+    b = run_controller([3], 9, t_end=0.2)
+    assert np.array_equal(a["final_error"], b["final_error"]) and np.array_equal(a["n_force"], b["n_force"])
+
+
+def test_policy_trained_on_another_action_set_and_step_keeps_them(tmp_path):
+    cfg = DQNConfig(
+        episodes=2, parallel=2, n_checks=2, batch_size=2, max_substeps=300, seed=0, observation="extended", reward="steady",
+        actions=[2.2e-2, 4.6e-2, 0.1, 0.22], step_options={"symmetric": 1},
+    )  # fmt: skip
+    pol = Policy.load(train_dqn(cfg, progress=False).save(tmp_path / "s.pt"))
+    assert pol.net.net[-1].out_features == 4 and np.allclose(pol.actions, [2.2e-2, 4.6e-2, 0.1, 0.22])
+    assert pol.config.step_options == {"symmetric": 1}
+    res = run_controller([0, 1], pol, t_end=0.2, step_options=pol.config.step_options)
+    assert res["actions"].max() < 4
+    with pytest.raises(ValueError, match="symmetric"):
+        train_dqn(DQNConfig(episodes=1, integrator="aarseth", step_options={"symmetric": 1}), progress=False)
+    # the shipped policy (trained before these fields existed) keeps the paper's ten actions
+    shipped = Policy.load(Path(__file__).resolve().parents[2] / "assets" / "nbody" / "policy.pt")
+    assert np.array_equal(shipped.actions, ACTIONS) and shipped.config.step_options is None
