@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import typer
 
+from geomsci.core.cli_checks import output_file
 from geomsci.core.threads import limit_threads
 
 from .demo import demo  # noqa: F401  (the `geomsci demo` step)
@@ -23,15 +24,11 @@ IC_CHOICES = ("pythagorean", "figure_eight", "kepler", "paper", "plummer")
 THREADS_HELP = "torch threads (default: $GEOMSCI_THREADS, else half the cores, 1 on a 2-core machine)"
 
 
-def _output_file(path: Path | None, option: str, force: bool) -> Path | None:
-    """``path`` if it can be written: not a folder, not an existing file unless ``force``; parents made."""
+def _output_file(path: Path | None, option: str, force: bool, example: str) -> Path | None:
+    """``path`` if it may be written (``core.cli_checks.output_file``), its folder made; None stays None."""
     if path is None:
         return None
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out'}{path.suffix or ''}")
-    if path.exists() and not force:
-        raise ValueError(f"{option} {path} exists; pass --force to overwrite it")
+    path = output_file(path, force, option, example=example)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -116,8 +113,8 @@ def run(
     _check_method(method)
     StepRule(method, symmetric, corrector, compensated).check()
     system, G = _initial_condition(ic, seed, n)
-    out = _output_file(out, "-o/--out", force)
-    plot = _output_file(plot, "--plot", force)
+    out = _output_file(out, "-o/--out", force, "trajectory.csv")
+    plot = _output_file(plot, "--plot", force, "orbits.png")
     with limit_threads(threads):
         t0 = time.perf_counter()
         tr = integrate(
@@ -226,7 +223,7 @@ def train(
 
     StepRule("hermite", symmetric, corrector, compensated).check()
     step_options = _non_default_step_options(symmetric=symmetric, corrector=corrector, compensated=compensated)
-    out = _output_file(out, "-o/--out", force)
+    out = _output_file(out, "-o/--out", force, "policy.pt")
     cfg = DQNConfig(
         episodes=episodes,
         parallel=parallel,
@@ -282,7 +279,7 @@ def evaluate(
     opts = _non_default_step_options(**{k: v for k, v in opts.items() if v is not None})
     StepRule(integrator, **opts).check()
     s = parse_seeds(seeds)
-    plot = _output_file(plot, "--plot", force)
+    plot = _output_file(plot, "--plot", force, "front.png")
     rows = []
     with limit_threads(threads):
         res = run_controller(
