@@ -530,7 +530,8 @@ class MMGPRegressor:
             if self.interval_calibration == "none":
                 sc = torch.ones(y.shape[1])
             elif n <= MAX_REFIT_CV:
-                sc = cal.scalar_interval_scales_cv(lambda: BatchedGP(**gkw), xs, y, self.log_outputs_)
+                features = cal.fold_gp_inputs(coords, w_coords, self.shape_pod_.n_components_, self._log_inputs(x))
+                sc = cal.scalar_interval_scales_cv(lambda: BatchedGP(**gkw), features, y, self.log_outputs_)
             else:
                 sc = cal.scalar_interval_scales(self.scalar_gp_, self.log_outputs_)
             self.std_scale_.update({k: float(sc[c]) for c, k in enumerate(self.scalar_names_)})
