@@ -448,4 +448,4 @@ def test_scalar_cv_interval_factor_restores_95_percent_coverage():
             cal[r, k] = ((truth - mean).abs() <= Z95 * c[k] * std).double().mean()
     assert bool((raw.mean(0) < 0.72).all()), raw.mean(0)
     assert bool(((cal.mean(0) >= 0.94) & (cal.mean(0) <= 0.97)).all()), cal.mean(0)
-    assert bool((cal.min(0).values >= 0.9).all()), cal  # every single draw stays near the nominal level
+    assert bool((cal.min(0).values >= 0.92).all()), cal  # every single draw stays near the nominal level
