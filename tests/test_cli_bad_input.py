@@ -86,7 +86,7 @@ ROWS = [
     ("mmgp fit {tmp}/used --fields u -o {tmp}/m.pt", "no samples table", "inputs.csv: no such file"),
     ("mmgp fit {tmp}/used --fields u --threads 0 -o {tmp}/m.pt", "zero threads", "at least 1"),
     ("mmgp fit {tmp}/used --fields u --morphing warp -o {tmp}/m.pt", "unknown morphing", "morphing must be one of"),
-    ("mmgp fit {tmp}/used --fields u -o {tmp}/precious.obj", "output exists", "give --force"),
+    ("mmgp fit {tmp}/used --fields u -o {tmp}/precious.obj", "output exists", "pass --force"),
     ("mmgp predict {tmp}/sphere.vtu {tmp}/used -o {tmp}/pred", "not a model file", "is not a saved MMGP model"),
     ("mmgp score {tmp}/used {tmp}/used", "not a predictions folder", "no predictions.csv"),
     ("mmgp cv {tmp}/missing --fields u", "folder does not exist", "no such folder of mesh files"),

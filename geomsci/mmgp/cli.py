@@ -24,6 +24,7 @@ from pathlib import Path
 
 import typer
 
+from geomsci.core.cli_checks import output_file, output_folder
 from geomsci.mmgp.demo import demo  # noqa: F401  (the `geomsci demo` step)
 
 app = typer.Typer(
@@ -57,7 +58,7 @@ def make_dataset_cmd(
         raise ValueError(f"sample counts must be >= 0, got n_train={n_train}, n_test={n_test}, n_ood={n_ood}")
     if not 0 < h_min <= h_max:
         raise ValueError(f"need 0 < h_min <= h_max, got h_min={h_min}, h_max={h_max}")
-    _check_new_folder(out, force)
+    output_folder(out, force)
     with limit_threads(threads), _staging(out) as tmp:
         t0 = time.perf_counter()
         counts = make_dataset(tmp, n_train, n_test, n_ood, seed=seed, h_range=(h_min, h_max), progress=True)
@@ -69,20 +70,6 @@ def make_dataset_cmd(
 
 def _names(text: str | None) -> list[str]:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
-
-
-def _check_new_file(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder; give a file name such as {path / 'model.pt'}")
-    if path.exists() and not force:
-        raise ValueError(f"{path} exists; give --force to replace it, or another -o")
-
-
-def _check_new_folder(path: Path, force: bool) -> None:
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{path} is a file; give a folder for -o")
-    if path.is_dir() and any(path.iterdir()) and not force:
-        raise ValueError(f"{path} exists and is not empty; give --force to write into it, or another -o")
 
 
 class _staging:
@@ -200,7 +187,7 @@ def fit(
     field_names = _names(fields)
     if not field_names and not outputs:
         raise ValueError("nothing to learn: give --fields and/or --outputs")
-    _check_new_file(out, force)
+    output_file(out, force, example="model.pt")
     n_threads = resolve_threads(threads)
     model = MMGPRegressor(
         **_model_kwargs(
@@ -270,7 +257,7 @@ def predict(
     from geomsci.core.threads import limit_threads
     from geomsci.mmgp.regressor import Z95, MMGPRegressor
 
-    _check_new_folder(out, force)
+    output_folder(out, force)
     t0 = time.perf_counter()
     with limit_threads(threads):
         model = MMGPRegressor.load(model_path)
@@ -316,7 +303,7 @@ def score(
     """RRMSE, Q2 and 95% coverage per output against the truth: a table, scores.csv, a parity plot, the worst sample's error."""
     from geomsci.mmgp.report import score_predictions
 
-    _check_new_folder(out, force)
+    output_folder(out, force)
     with _staging(out) as tmp:
         rows, notes = score_predictions(predictions, truth, outputs, _names(fields), id_column, tmp)
     typer.echo(f"| {'output':<16} | {'RRMSE':>9} | {'Q2':>8} | {'cover95':>7} | samples |")
@@ -377,7 +364,7 @@ def cv(
     if any(not v for v in grid.values()):
         raise ValueError("--kernels, --shape-modes and --amplitude-shape-modes each need at least one value")
     if out is not None:
-        _check_new_file(out, force)
+        output_file(out, force, example="cv.csv")
     base = MMGPRegressor(
         **_model_kwargs(morphing=morphing, n_corners=n_corners, n_restarts=restarts, n_iter=iters, n_polish=polish)
     )

@@ -313,7 +313,7 @@ def test_outputs_are_never_overwritten_or_half_written(folders, tmp_path, capsys
     fit = ["mmgp", "fit", str(d / "train"), "--fields", "u2", "--shape-modes", "2", *FAST_CLI, "-o", str(model)]
     assert _main(fit) == 0
     stamp = model.stat().st_mtime_ns
-    assert _main(fit) == 2 and "exists; give --force" in capsys.readouterr().err
+    assert _main(fit) == 2 and "exists; pass --force" in capsys.readouterr().err
     assert model.stat().st_mtime_ns == stamp
     out = tmp_path / "pred"
     out.mkdir()
