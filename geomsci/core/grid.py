@@ -79,14 +79,17 @@ class Grid:
 
     @property
     def shape(self) -> tuple[int, int, int]:
+        """Nodes per axis (X, Y, Z); a vector field's channel axis is not counted."""
         return tuple(self.values.shape[:3])
 
     @property
     def device(self) -> torch.device:
+        """Device of the values (origin and spacing live on the same one)."""
         return self.values.device
 
     @property
     def dtype(self) -> torch.dtype:
+        """Floating dtype of the values (origin and spacing share it)."""
         return self.values.dtype
 
     @property
