@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["output_file", "output_files", "output_folder", "at_least"]
+__all__ = ["output_file", "mesh_output_file", "output_files", "output_folder", "at_least"]
 
 
 def output_files(paths: Iterable[Path], force: bool, option: str = "-o/--out") -> None:
@@ -43,6 +43,18 @@ def output_file(path: Path, force: bool, option: str = "-o/--out", example: str 
         raise InputError(f"{option} {path} is a folder; give a file name, e.g. {path / example}")
     output_files([path], force, option)
     return path
+
+
+def mesh_output_file(path: Path, force: bool, option: str = "-o/--out", example: str = "mesh.vtu") -> Path:
+    """``output_file`` for a mesh: also refuses an extension ``geomsci.core.io.save`` cannot write, before any work."""
+    from .io import MESH_EXTENSIONS  # here, not at the top: this module stays free of torch
+
+    path = Path(path)
+    if path.suffix.lower() not in MESH_EXTENSIONS:
+        raise InputError(
+            f"{option} {path}: unknown mesh format {path.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
+        )
+    return output_file(path, force, option, example)
 
 
 def output_folder(path: Path, force: bool, option: str = "-o/--out") -> Path:

@@ -27,19 +27,13 @@ def extract(
     """Extract the LEVEL iso-surface of VOLUME with marching cubes and write it to OUT."""
     from geomsci.core import geometry
     from geomsci.core import io as mesh_io
-    from geomsci.core.cli_checks import output_file
-    from geomsci.core.errors import InputError
-    from geomsci.core.io import MESH_EXTENSIONS
+    from geomsci.core.cli_checks import mesh_output_file
     from geomsci.core.threads import limit_threads
 
     from .marching_cubes import marching_cubes
     from .volume_io import read_volume
 
-    if out.suffix.lower() not in MESH_EXTENSIONS:  # before the extraction, not after it
-        raise InputError(
-            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
-        )
-    output_file(out, force, example="surface.ply")
+    mesh_output_file(out, force, example="surface.ply")
     values, origin, sp = read_volume(volume, key)
     values = values.astype(np.float64)
     if not np.isfinite(values).all():

@@ -27,8 +27,7 @@ def fit(
     """Fit a G-Shell to TARGET and write the open surface to OUT (and OUT's stem + '_watertight')."""
     from geomsci.core import geometry
     from geomsci.core import io as mesh_io
-    from geomsci.core.cli_checks import at_least, output_files
-    from geomsci.core.io import MESH_EXTENSIONS
+    from geomsci.core.cli_checks import at_least, mesh_output_file, output_files
     from geomsci.core.threads import limit_threads
 
     from .fit import evaluate
@@ -36,12 +35,9 @@ def fit(
 
     if not target.exists():
         raise FileNotFoundError(f"target file {target} does not exist")
-    if out.suffix.lower() not in MESH_EXTENSIONS:  # checked before the fit, not after minutes of it
-        raise ValueError(
-            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
-        )
     wt_path = out.with_name(out.stem + "_watertight" + out.suffix)
     outputs = [out, wt_path] + ([out.with_suffix(".png")] if png else [])
+    mesh_output_file(out, force)  # the format, before the fit
     output_files(outputs, force)
     at_least("--resolution", resolution, 4)
     at_least("--steps", steps, 0)

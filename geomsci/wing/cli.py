@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from geomsci.core.cli_checks import output_file, output_folder
+from geomsci.core.cli_checks import mesh_output_file, output_file, output_folder
 
 app = typer.Typer(help="Riemannian surface features, wing panel-method Cp data and Cp learning.", no_args_is_help=True)
 
@@ -29,17 +29,12 @@ def features(
     import torch
 
     from geomsci.core import io as mesh_io
-    from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
     from geomsci.wing.features import riemannian_features
 
     if not mesh.exists():
         raise FileNotFoundError(f"{mesh}: no such file")
-    if out.suffix.lower() not in MESH_EXTENSIONS:
-        raise ValueError(
-            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
-        )
-    output_file(out, force, example="features.vtu")
+    mesh_output_file(out, force, example="features.vtu")
     m = mesh_io.load(mesh)
     if m.cell_type != "triangle" or m.dim != 3:
         raise ValueError(f"{mesh}: features need a 3-D triangle mesh, got cell_type={m.cell_type!r}, dim={m.dim}")
@@ -149,7 +144,6 @@ def predict(
     import torch
 
     from geomsci.core import io as mesh_io
-    from geomsci.core.io import MESH_EXTENSIONS
     from geomsci.core.threads import limit_threads
     from geomsci.wing.dataset import FEATURE_NAMES, WingData
     from geomsci.wing.features import riemannian_features
@@ -159,11 +153,7 @@ def predict(
         raise ValueError(f"--alpha must be an angle in degrees within +-30, got {alpha}")
     if not (math.isfinite(mach) and 0 <= mach < 1):
         raise ValueError(f"--mach must be in [0, 1) (the panel data are subsonic), got {mach}")
-    if out.suffix.lower() not in MESH_EXTENSIONS:
-        raise ValueError(
-            f"--out {out}: unknown mesh format {out.suffix or '(no extension)'!r}; use one of {', '.join(MESH_EXTENSIONS)}"
-        )
-    output_file(out, force, example="cp.vtu")
+    mesh_output_file(out, force, example="cp.vtu")
     with limit_threads(threads):
         net, norm, _ = load_cp_model(model_file)
         m = mesh_io.load(mesh)
