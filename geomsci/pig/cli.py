@@ -156,8 +156,7 @@ def solve(
         raise ValueError(f"--device {device}: no CUDA device here; use --device cpu")
     train_kw = train_kwargs(problem, model, preset)  # checks the preset
     iters = iters or (paper_iters(problem) if preset == "paper" else 1000)
-    if out.exists() and not out.is_dir():  # existing files inside are checked once their names are known
-        output_folder(out, force=True)
+    output_folder(out, force=True)  # refuses a file; the files inside are checked once their names are known
     label = f"{problem}_{model}"
     with limit_threads(threads):
         prob, net, kw = _build(problem, model, gaussians, seed, preset, device)
