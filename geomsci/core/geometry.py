@@ -93,10 +93,10 @@ def _check(points, faces, dims=(3,)) -> tuple[torch.Tensor, torch.Tensor]:
             )
         raise ValueError(f"points must have shape {want}, got {tuple(points.shape)}{hint}")
     faces = _check_faces(faces, nonnegative=False).to(points.device)  # range checked below, in one pass
-    if faces.numel() and (int(faces.max()) >= points.shape[0] or int(faces.min()) < 0):
-        raise ValueError(
-            f"faces index out of range: indices span [{int(faces.min())}, {int(faces.max())}] for {points.shape[0]} points"
-        )
+    if faces.numel():
+        lo, hi = (int(v) for v in torch.aminmax(faces))
+        if hi >= points.shape[0] or lo < 0:
+            raise ValueError(f"faces index out of range: indices span [{lo}, {hi}] for {points.shape[0]} points")
     return points, faces
 
 
@@ -248,6 +248,11 @@ def cotangent_weights(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor
     Degenerate faces (zero area) get zero weight.
     """
     points, faces = _check(points, faces, dims=(2, 3))
+    return _cotangent_weights(points, faces)
+
+
+def _cotangent_weights(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """`cotangent_weights` on checked tensors."""
     # coordinate-major layout: every op below runs on contiguous (F,) rows
     pt = points.T.contiguous()  # (D, N)
     ft = faces.T.contiguous()  # (3, F)
@@ -296,10 +301,10 @@ def cotangent_laplacian(points: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     """
     points, faces = _check(points, faces, dims=(2, 3))
     n = points.shape[0]
-    w = cotangent_weights(points, faces).reshape(-1)  # (3F,)
+    w = _cotangent_weights(points, faces).reshape(-1)  # (3F,)
 
-    index, src, inv, valid, lo, hi = _laplacian_layout(faces, n)
-    w_e = torch.zeros(lo.numel(), dtype=w.dtype, device=w.device).index_add(0, inv, w[valid])  # (E,)
+    (index, src, inv, valid, lo, hi), all_valid = _laplacian_layout(faces, n)
+    w_e = torch.zeros(lo.numel(), dtype=w.dtype, device=w.device).index_add(0, inv, w if all_valid else w[valid])  # (E,)
     diag = torch.zeros(n, dtype=w.dtype, device=w.device).index_add(0, lo, -w_e).index_add(0, hi, -w_e)
     vals = torch.cat([w_e, diag])[src]  # (2E + N,) in coalesced order
     return torch.sparse_coo_tensor(index, vals, (n, n), is_coalesced=True, check_invariants=False)
@@ -312,15 +317,17 @@ _LAYOUTS = WeakIdKeyDictionary()  # keyed by identity: a tensor's == is element-
 
 
 def _laplacian_layout(faces: torch.Tensor, n: int):
-    """``_symmetric_layout(faces, n)``, from numpy on the CPU, cached per faces tensor (see ``_LAYOUTS``)."""
+    """``(_symmetric_layout(faces, n), every corner valid)``, the layout from numpy on the CPU, cached per faces
+    tensor (see ``_LAYOUTS``). The flag lets the caller skip masking the weights (the common case)."""
     key = (faces._version, n)
     hit = _LAYOUTS.get(faces)
     if hit is not None and hit[0] == key:
         return hit[1]
     layout = _symmetric_layout_numpy(faces, n) if faces.device.type == "cpu" and faces.numel() and n > 0 else None
     layout = layout if layout is not None else _symmetric_layout(faces, n)
-    _LAYOUTS[faces] = (key, layout)
-    return layout
+    entry = (layout, bool(layout[3].all()))  # one host sync, at build time only
+    _LAYOUTS[faces] = (key, entry)
+    return entry
 
 
 @torch.no_grad()
@@ -340,9 +347,17 @@ def _symmetric_layout_numpy(faces: torch.Tensor, n: int):
     mask, shift = (1 << b) - 1, max(m, 2 * m + n).bit_length()  # room for the positions of both sorts
     if 2 * b + shift > 62:
         return None
-    key = (np.minimum(i, j) << b) | np.maximum(i, j)  # (M,) undirected edge key
-    packed = np.sort((key << shift) | np.arange(m))
-    order, skey = packed & ((1 << shift) - 1), packed >> shift
+    # (M,) undirected edge key (min << b | max), packed with the position; built in place (fewer large allocations)
+    packed = np.minimum(i, j)
+    np.maximum(i, j, out=i)
+    packed <<= b
+    packed |= i
+    packed <<= shift
+    packed |= np.arange(m)
+    packed.sort()
+    order = packed & ((1 << shift) - 1)
+    packed >>= shift
+    skey = packed
     first = np.empty(m, dtype=bool)
     first[:1] = True
     np.not_equal(skey[1:], skey[:-1], out=first[1:])
@@ -353,10 +368,14 @@ def _symmetric_layout_numpy(faces: torch.Tensor, n: int):
     e, diag_ids = ukeys.size, np.arange(n)
     # coalesced (row, col) order of the upper, lower and diagonal entries
     key2 = np.concatenate([ukeys, (hi << b) | lo, (diag_ids << b) | diag_ids])  # (2E + N,)
-    packed2 = np.sort((key2 << shift) | np.arange(key2.size))
-    src = np.concatenate([np.arange(e), np.arange(e), e + diag_ids])[packed2 & ((1 << shift) - 1)]
-    key2 = packed2 >> shift
-    index = np.stack([key2 >> b, key2 & mask])
+    key2 <<= shift
+    key2 |= np.arange(key2.size)
+    key2.sort()
+    src = np.concatenate([np.arange(e), np.arange(e), e + diag_ids])[key2 & ((1 << shift) - 1)]
+    key2 >>= shift
+    index = np.empty((2, key2.size), dtype=key2.dtype)
+    np.right_shift(key2, b, out=index[0])
+    np.bitwise_and(key2, mask, out=index[1])
     return [torch.from_numpy(a) for a in (index, src, inv, valid, lo, hi)]
 
 
