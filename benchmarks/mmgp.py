@@ -10,6 +10,7 @@
     python benchmarks/mmgp.py --families blob,holed --n-train 100 --n-test 100 --train-seeds 0,1,2,3 --test-seeds 0,1 \
         --scalars-only                                  # the scalars' coverage over 4 training x 2 test draws
     python benchmarks/mmgp.py --mmgp-only --test-draws 1  # also score a second, independent test draw of 100 plates
+    python benchmarks/mmgp.py --oracle 100:100,500:500  # a perfectly calibrated model's per-draw coverage spread
     python benchmarks/mmgp.py --scaling-generate 2020   # blob samples of 3k-20k nodes for the scaling table
     python benchmarks/mmgp.py --scaling                 # fit/predict time and peak memory, 100/500/2000 samples,
                                                         # serial and on a local dask cluster (GP on GPU when present)
@@ -492,6 +493,32 @@ def run_families(args) -> None:
             print(f"| {family} | {name} | {len(v)} | {np.mean(v):.1%} | {min(v):.0%} | {max(v):.0%} |")
 
 
+def oracle_coverage(sizes: str, reps: int = 200_000, seed: int = 0) -> None:
+    """How far a *perfectly* calibrated model's coverage strays from 95% on one draw, by simulation.
+
+    The model's normalised errors are exactly N(0, 1); its interval is the split-conformal rank
+    ceil(0.95 (n_cal + 1)) of n_cal CV scores (the rule `MMGPRegressor` uses), and it is scored on
+    n_test fresh samples. What is left is pure sampling noise: the spread that any per-draw
+    coverage band has to allow for. ``sizes``: "n_cal:n_test,..."."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    print("| n_cal | n_test | mean cover95 | sd | P(93-97%) one output | P(< 90%) | P(4 outputs all in 93-97%) |")
+    print("|---|---|---|---|---|---|---|")
+    for pair in sizes.split(","):
+        n_cal, n_test = (int(v) for v in pair.split(":"))
+        k = int(np.ceil(0.95 * (n_cal + 1)))
+        q = np.empty(reps)
+        for lo in range(0, reps, 20_000):  # chunks keep memory small at large n_cal
+            cal = np.abs(rng.standard_normal((min(20_000, reps - lo), n_cal)))
+            q[lo : lo + len(cal)] = np.partition(cal, k - 1, axis=1)[:, k - 1]
+        cov = rng.binomial(n_test, 2 * norm.cdf(q) - 1) / n_test  # coverage of n_test samples given the calibration
+        band = float(((cov >= 0.93) & (cov <= 0.97)).mean())
+        print(
+            f"| {n_cal} | {n_test} | {cov.mean():.1%} | {cov.std():.1%} | {band:.2f} | {(cov < 0.90).mean():.3f} | {band**4:.2f} |"
+        )
+
+
 def scaling_worker(cache: Path, n: int, mode: str, out: Path, n_test: int = 20, workers: int = 2, params: str = "") -> None:
     """Fit on the first ``n`` cached samples and predict samples 2000-2019; one JSON line to ``out``.
 
@@ -662,7 +689,13 @@ def main():
     ap.add_argument("--train-seeds", default="0", help="--families: seeds of the training draws, comma-separated")
     ap.add_argument("--scalars-only", action="store_true", help="--families: fit and score the scalar outputs only")
     ap.add_argument("--test-seeds", default="0", help="--families: seeds of the test draws, comma-separated")
+    ap.add_argument(
+        "--oracle", default="", help='only simulate a perfectly calibrated model\'s per-draw coverage, "n_cal:n_test,..."'
+    )
     args = ap.parse_args()
+    if args.oracle:
+        oracle_coverage(args.oracle)
+        return
     if args.families:
         torch.set_num_threads(args.threads)
         if args.quick:
