@@ -22,3 +22,16 @@ def test_all_is_complete(name):
         if not k.startswith("_") and not inspect.ismodule(v) and getattr(v, "__module__", "").startswith("geomsci")
     }
     assert offered <= listed, f"{name} offers {sorted(offered - listed)} without listing them in __all__"
+
+
+@pytest.mark.parametrize("name", [p for p in PACKAGES if p.count(".") == 1 and p != "geomsci.core"])
+def test_stub_lists_what_the_package_loads(name):
+    """A method subpackage loads its names on first use from the imports of its ``__init__.pyi``; the stub's
+    ``__all__`` (what type checkers and IDEs read) must name the same set."""
+    import ast
+    from pathlib import Path
+
+    module = importlib.import_module(name)
+    stub = ast.parse(Path(module.__file__).with_suffix(".pyi").read_text())
+    listed = next(n.value for n in stub.body if isinstance(n, ast.Assign) and n.targets[0].id == "__all__")
+    assert set(ast.literal_eval(listed)) == set(module.__all__)

@@ -1,24 +1,8 @@
-"""DeepMesh: differentiable iso-surface extraction (marching cubes) and its applications."""
+"""DeepMesh: differentiable iso-surface extraction (marching cubes) and its applications.
 
-from .drag import newtonian_drag, optimize_drag
-from .extract import extract_surface, sample_grid
-from .marching_cubes import marching_cubes
-from .sdf_net import SDFNet, eikonal_loss, fit_sdf, mesh_sdf
-from .single_view import reconstruct_from_view, silhouette_iou
-from .topology import fit_to_target, surface_metrics
+Its public names load on first use (they are listed in ``__init__.pyi``), so that ``import geomsci.deepmesh`` and
+``geomsci deepmesh --help`` do not pay for torch."""
 
-__all__ = [
-    "marching_cubes",
-    "extract_surface",
-    "sample_grid",
-    "SDFNet",
-    "fit_sdf",
-    "mesh_sdf",
-    "eikonal_loss",
-    "fit_to_target",
-    "surface_metrics",
-    "reconstruct_from_view",
-    "silhouette_iou",
-    "newtonian_drag",
-    "optimize_drag",
-]
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 import typer
 
 app = typer.Typer(help="Differentiable iso-surface extraction (marching cubes, DeepMesh).", no_args_is_help=True)
@@ -25,6 +23,9 @@ def extract(
     ),
 ):
     """Extract the LEVEL iso-surface of VOLUME with marching cubes and write it to OUT."""
+    import numpy as np
+    import torch
+
     from geomsci.core import geometry
     from geomsci.core import io as mesh_io
     from geomsci.core.cli_checks import mesh_output_file

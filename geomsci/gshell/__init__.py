@@ -1,51 +1,9 @@
 """geomsci.gshell: Ghost-on-the-Shell (Liu et al., ICLR 2024), watertight and open meshes from an SDF
-and a manifold SDF on a deformable tetrahedral grid, with fitting, multiview reconstruction and a small generative model of open surfaces."""
+and a manifold SDF on a deformable tetrahedral grid, with fitting, multiview reconstruction and a small generative model of open surfaces.
 
-from .extract import GShellSurface, cut_open, extract_gshell
-from .fit import FitResult, clean_surface, evaluate, fit, remove_small_components, template_sdf, winding_number
-from .generative import GridVAE, generation_metrics, grids_to_meshes, open_shape_family, sample_grids, train_vae
-from .model import GShell
-from .multiview import MultiviewResult, backproject, carving_targets, fit_multiview, render_views, ring_cameras
-from .regularizers import (
-    distance_targets,
-    nu_close_loss,
-    nu_open_loss,
-    nu_smoothness_loss,
-    nu_target_loss,
-    sdf_sign_loss,
-)
-from .turntable import turntable, turntable_views
+Its public names load on first use (they are listed in ``__init__.pyi``), so that ``import geomsci.gshell`` and
+``geomsci gshell --help`` do not pay for torch."""
 
-__all__ = [
-    "GShell",
-    "GShellSurface",
-    "extract_gshell",
-    "cut_open",
-    "fit",
-    "FitResult",
-    "evaluate",
-    "remove_small_components",
-    "clean_surface",
-    "template_sdf",
-    "winding_number",
-    "GridVAE",
-    "open_shape_family",
-    "train_vae",
-    "sample_grids",
-    "grids_to_meshes",
-    "generation_metrics",
-    "fit_multiview",
-    "MultiviewResult",
-    "backproject",
-    "carving_targets",
-    "render_views",
-    "ring_cameras",
-    "sdf_sign_loss",
-    "nu_open_loss",
-    "nu_close_loss",
-    "nu_target_loss",
-    "nu_smoothness_loss",
-    "distance_targets",
-    "turntable",
-    "turntable_views",
-]
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

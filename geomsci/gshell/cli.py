@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
 import typer
 
 app = typer.Typer(help="Ghost-on-the-Shell: open and watertight surfaces from an SDF and a manifold SDF.", no_args_is_help=True)
@@ -25,6 +24,8 @@ def fit(
     ),
 ):
     """Fit a G-Shell to TARGET and write the open surface to OUT (and OUT's stem + '_watertight')."""
+    import torch
+
     from geomsci.core import geometry
     from geomsci.core import io as mesh_io
     from geomsci.core.cli_checks import at_least, mesh_output_file, output_files

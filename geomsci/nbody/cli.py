@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 import typer
 
 from geomsci.core.cli_checks import output_file
@@ -33,8 +31,10 @@ def _output_file(path: Path | None, option: str, force: bool, example: str) -> P
     return path
 
 
-def _output_times(t_end: float, n_out: int) -> torch.Tensor:
-    """The n_out output times t_end/n_out .. t_end (float64), after checking --t-end and --n-out."""
+def _output_times(t_end: float, n_out: int):
+    """The n_out output times t_end/n_out .. t_end, a float64 tensor, after checking --t-end and --n-out."""
+    import torch
+
     if not (t_end > 0) or n_out < 1:
         raise ValueError(f"--t-end must be > 0 and --n-out >= 1, got {t_end} and {n_out}")
     return torch.linspace(0, t_end, n_out + 1, dtype=torch.float64)[1:]
@@ -103,6 +103,9 @@ def run(
     threads: int = typer.Option(None, help=THREADS_HELP),
 ):
     """Integrate one system and write its trajectory as CSV (one row per body and output time)."""
+    import numpy as np
+    import torch
+
     from geomsci.core.io import write_table
 
     from .integrate import integrate
@@ -264,6 +267,8 @@ def evaluate(
     threads: int = typer.Option(None, help=THREADS_HELP),
 ):
     """Run a trained policy on many systems at once; print error and cost statistics."""
+    import numpy as np
+
     from .dqn import Policy
     from .env import INTEGRATORS
     from .evaluate import parse_seeds, run_controller, summarize

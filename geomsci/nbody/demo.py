@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
-
 from geomsci.core.threads import limit_threads
 
 
@@ -16,6 +14,8 @@ def demo(out_dir: Path) -> str:
     The figure-eight runs one period with the time-symmetrized, compensated Hermite step; 64 paper
     systems run as one batch to show the batched throughput.
     """
+    import torch
+
     from .initial_conditions import FIGURE_EIGHT_PERIOD, figure_eight, paper_triple, pythagorean
     from .integrate import integrate
     from .plots import plot_orbits

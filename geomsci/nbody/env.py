@@ -232,6 +232,8 @@ class TimeStepEnv(gym.Env):
     actions : the step parameter of each action index (default `ACTIONS`, the paper's ten)
     e_lim : |dE/E0| below which accuracy earns nothing (default: the reward's own, see `compute_reward`)
 
+    Notes
+    -----
     The defaults are those of ``geomsci nbody train`` (reward 'steady', lam 1, c_switch 0.5, the
     extended observation, 20-yr episodes). Registered with gymnasium as ``geomsci/TimeStep-v0``
     (``gymnasium.make("geomsci/TimeStep-v0")`` after ``import geomsci.nbody``).

@@ -1,49 +1,8 @@
-"""Riemannian surface features, wing geometry, a 3-D panel method and Cp learning."""
+"""Riemannian surface features, wing geometry, a 3-D panel method and Cp learning.
 
-from geomsci.wing.dataset import FEATURE_NAMES, WingData, load_dataset, make_dataset, random_wing
-from geomsci.wing.features import grid_features, grid_to_mesh, mesh_features, parametric_features, riemannian_features
-from geomsci.wing.fundamental_forms import FEATURE_GROUPS, fundamental_forms
-from geomsci.wing.lifting_line import lifting_line_slope
-from geomsci.wing.models import MODELS, AttentionCpNet, PointMLP
-from geomsci.wing.panel import PanelSolution, panel_to_points, solve_panels
-from geomsci.wing.planform import Wing, mirror_mesh, parse_cst_spec, wing_grid, wing_mesh
-from geomsci.wing.sections import cosine_stations, cst, naca4, naca5, section
-from geomsci.wing.train import Normalizer, cp_mse, load_cp_model, predict_cp, save_cp_model, train_cp_model
+Its public names load on first use (they are listed in ``__init__.pyi``), so that ``import geomsci.wing`` and
+``geomsci wing --help`` do not pay for torch."""
 
-__all__ = [
-    "FEATURE_GROUPS",
-    "FEATURE_NAMES",
-    "MODELS",
-    "AttentionCpNet",
-    "Normalizer",
-    "PanelSolution",
-    "PointMLP",
-    "Wing",
-    "WingData",
-    "cosine_stations",
-    "cp_mse",
-    "cst",
-    "fundamental_forms",
-    "grid_features",
-    "grid_to_mesh",
-    "lifting_line_slope",
-    "load_cp_model",
-    "load_dataset",
-    "make_dataset",
-    "mesh_features",
-    "mirror_mesh",
-    "naca4",
-    "naca5",
-    "panel_to_points",
-    "parametric_features",
-    "parse_cst_spec",
-    "predict_cp",
-    "random_wing",
-    "riemannian_features",
-    "save_cp_model",
-    "section",
-    "solve_panels",
-    "train_cp_model",
-    "wing_grid",
-    "wing_mesh",
-]
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

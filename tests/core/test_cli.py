@@ -152,6 +152,32 @@ def test_help_lists_groups_without_importing_them():
         assert name in stdout
 
 
+def test_group_and_command_help_do_not_import_torch():
+    """`geomsci <group> --help` and `geomsci <group> <command> --help` answer in a fraction of a second:
+    the subpackages load their names on first use and the command modules import torch inside commands."""
+    stdout = run_fresh_python(
+        """
+        import importlib, sys
+        from geomsci.cli import SUBPACKAGES, main
+        # every group's help, then every command's help, in this one process
+        for args in [[name, '--help'] for name in SUBPACKAGES]:
+            try:
+                main(args)
+            except SystemExit as e:
+                assert e.code == 0, args
+        for name in SUBPACKAGES:
+            for command in importlib.import_module(f'geomsci.{name}.cli').app.registered_commands:
+                cmd = command.name or command.callback.__name__.replace('_', '-')
+                try:
+                    main([name, cmd, '--help'])
+                except SystemExit as e:
+                    assert e.code == 0, (name, cmd)
+        print('torch' in sys.modules)
+        """
+    )
+    assert stdout.strip().splitlines()[-1] == "False"
+
+
 @pytest.mark.parametrize("name", ["deepmesh", "mmgp", "pig", "gshell", "nbody", "wing"])
 def test_static_group_help_matches_the_group(name):
     import importlib
