@@ -41,7 +41,7 @@ from geomsci.mmgp.checks import check_inputs, check_meshes, split_outputs
 from geomsci.mmgp.executor import map_samples
 from geomsci.mmgp.gp import KERNELS, BatchedGP, SharedGP, gp_from_state
 from geomsci.mmgp.metrics import q2
-from geomsci.mmgp.morphing import count_corners, disk_map, rbf_boundary_morph
+from geomsci.mmgp.morphing import count_corners, disk_map, flipped_triangles, least_folding_reference, rbf_boundary_morph
 from geomsci.mmgp.pod import WeightedPOD, cv_residual_variance
 from geomsci.mmgp.transfer import apply, transfer_operator
 
@@ -77,6 +77,8 @@ def _prepare_sample(task: dict) -> dict:
         morphed = rbf_boundary_morph(Mesh(pts, faces, "triangle"), ref).points
     P, _ = transfer_operator(Mesh(morphed, faces, "triangle"), task["support"])  # (N_c, N)
     out = {"coords": apply(P, pts), "fields": {k: apply(P, v) for k, v in task["fields"].items()}}
+    # the Floater disk map is a bijection (convex boundary); the RBF morph may turn triangles over
+    out["folded"] = 0 if task["morphing"] == "disk" else int(flipped_triangles(morphed, faces, reference=pts).numel())
     if task["back"]:
         Q, _ = transfer_operator(Mesh(task["support"], task["support_faces"], "triangle"), morphed)  # (N, N_c)
         out["back"] = _sparse_parts(Q)
@@ -99,8 +101,11 @@ class MMGPRegressor:
         to what every boundary has (pinning arbitrary nodes of a smooth boundary spoils the model).
         Resolved value: ``n_corners_``
     corner_angle : turning angle (degrees) above which a boundary node counts as a corner (30)
-    common_mesh : index of the training mesh used as common mesh, or ``None`` for the one with most
-        nodes, or a ``Mesh`` (in physical space) to use instead
+    common_mesh : index of the training mesh used as common mesh, or a ``Mesh`` (in physical space) to
+        use instead, or ``None``: for ``'disk'`` the training mesh with most nodes; for ``'rbf'``, whose
+        morph may turn triangles over, the mesh of the finer half onto which the fewest training samples
+        fold (`geomsci.mmgp.morphing.least_folding_reference`). Resolved index: ``common_mesh_index_``;
+        training samples that fold: ``n_folded_`` (a warning names them, in ``fit`` and ``predict``)
     n_shape_modes : POD modes of the coordinates used as GP inputs (clipped, with a warning, to the
         n - 1 that n training samples support)
     field_energy : POD energy threshold for each output field (ignored when ``field_modes`` given)
@@ -350,6 +355,24 @@ class MMGPRegressor:
             )
         return map_samples(_prepare_sample, tasks, scheduler=self.scheduler, desc=desc, progress=self.progress)
 
+    def _warn_folded(self, prep, ids, what: str, where: str) -> int:
+        """Warn about samples whose morph onto the common mesh turned triangles over; return their number."""
+        folded = [(sid, p["folded"]) for sid, p in zip(ids, prep) if p.get("folded", 0)]
+        if folded:
+            fix = (
+                "pass common_mesh= the index of another training mesh (fit chooses the one onto which fewest fold "
+                "when common_mesh is None)"
+                if where == "fit" or self.common_mesh is not None
+                else "refit with more samples like these"
+            )
+            warnings.warn(
+                f"MMGPRegressor.{where}: {len(folded)} of {len(ids)} {what} fold when morphed onto the common mesh "
+                f"(e.g. {folded[0][0]!r}: {folded[0][1]} triangles turned over); their fields transfer with large "
+                f"errors. To fix: {fix}",
+                stacklevel=3,
+            )
+        return len(folded)
+
     def _log_inputs(self, x: torch.Tensor) -> torch.Tensor:
         if not bool(self.log_inputs_.any()):
             return x
@@ -441,8 +464,16 @@ class MMGPRegressor:
         self.field_names_, self.scalar_names_, self.field_components_ = list(fields), list(scalars), comps
         n_shape = self._clip_modes("n_shape_modes", self.n_shape_modes, n)
         n_field = self._clip_modes("field_modes", self.field_modes, n)
-        # Common mesh: a training mesh (most nodes by default) or a given one; its morphed image is the support.
-        common = cm if isinstance(cm, Mesh) else meshes[int(np.argmax([m.n_points for m in meshes])) if cm is None else int(cm)]
+        # Common mesh: a training mesh or a given one; its morphed image is the support. By default the one with
+        # most nodes for 'disk' (every sample lands on the unit disk), and for 'rbf', whose morph onto it may
+        # fold, the finer mesh onto which the fewest training samples fold (`least_folding_reference`).
+        if cm is None:
+            by_nodes = int(np.argmax([m.n_points for m in meshes]))
+            cm_index = least_folding_reference(meshes)[0] if self.morphing_ == "rbf" else by_nodes
+        else:
+            cm_index = None if isinstance(cm, Mesh) else int(cm) % n
+        self.common_mesh_index_ = cm_index
+        common = cm if isinstance(cm, Mesh) else meshes[cm_index]
         self.n_corners_ = self._resolve_corners(meshes, ids, common)
         self.common_points_ = common.points.detach().to(self.device_, self.dtype_)
         self.common_faces_ = common.cells.to(self.device_)
@@ -458,6 +489,7 @@ class MMGPRegressor:
         calib = sorted(set(np.linspace(0, n - 1, min(n, MAX_CALIBRATION)).round().astype(int).tolist()))
         need_back = set(calib) if self.field_names_ and self.interval_calibration == "cv" else set()
         prep = self._prepare(meshes, fields, back=need_back, desc="mmgp: morph+transfer (fit)")
+        self.n_folded_ = self._warn_folded(prep, ids, "training samples", "fit")
         coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)  # (n, N_c D)
         w_coords = w.repeat_interleave(self.dim_)
         self.shape_pod_ = WeightedPOD(n_modes=n_shape).fit(coords, w_coords)
@@ -558,6 +590,7 @@ class MMGPRegressor:
         ids = self._check_new_meshes(meshes, ids)
         x = self._inputs(inputs, len(meshes), ids)
         prep = self._prepare(meshes, {}, back=True, desc="mmgp: morph+transfer (predict)")
+        self._warn_folded(prep, ids, "samples", "predict")
         coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)
         Qs = [_sparse(p["back"], self.device_, self.dtype_) for p in prep]
         return ids, x.to(coords), coords, Qs
