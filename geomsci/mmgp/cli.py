@@ -224,6 +224,16 @@ def fit(
         f"morphing: {model.morphing_} ({why}: the meshes have {loops}); corners pinned: {model.n_corners_}"
         + (f" (turning angle > {model.corner_angle:g} deg)" if model.morphing_ == "disk" else "")
     )
+    if model.common_mesh_index_ is not None:
+        how = (
+            "as asked"
+            if model.common_mesh is not None
+            else ("most nodes" if model.morphing_ == "disk" else "the finer mesh onto which fewest samples fold")
+        )
+        typer.echo(
+            f"common mesh: sample {data['ids'][model.common_mesh_index_]!r} ({how}); "
+            f"training samples that fold onto it: {model.n_folded_}"
+        )
     modes = ", ".join(f"{k}: {p.n_components_} modes" for k, p in model.field_pods_.items())
     factors = ", ".join(f"{k} {v:.2f}" for k, v in model.std_scale_.items())
     typer.echo(
