@@ -10,6 +10,7 @@
     python benchmarks/mmgp.py --families blob,holed --n-train 100 --n-test 100 --train-seeds 0,1,2,3 --test-seeds 0,1 \
         --scalars-only                                  # the scalars' coverage over 4 training x 2 test draws
     python benchmarks/mmgp.py --mmgp-only --test-draws 1  # also score a second, independent test draw of 100 plates
+    python benchmarks/mmgp.py --common-mesh-check --families holed --n-train 100 --n-test 200 --train-seeds 0,1,2,3
     python benchmarks/mmgp.py --oracle 100:100,500:500  # a perfectly calibrated model's per-draw coverage spread
     python benchmarks/mmgp.py --scaling-generate 2020   # blob samples of 3k-20k nodes for the scaling table
     python benchmarks/mmgp.py --scaling                 # fit/predict time and peak memory, 100/500/2000 samples,
@@ -493,6 +494,36 @@ def run_families(args) -> None:
             print(f"| {family} | {name} | {len(v)} | {np.mean(v):.1%} | {min(v):.0%} | {max(v):.0%} |")
 
 
+def common_mesh_check(args) -> None:
+    """Field RRMSE of ``u`` with the common mesh of most nodes against the default (for 'rbf': the finer
+    mesh onto which fewest training samples fold), on ``--n-test`` test samples of test draw 0, for every
+    training draw of ``--train-seeds`` at ``--n-train``; and how many test samples fold onto each."""
+    from geomsci.mmgp.families import make_family_split
+    from geomsci.mmgp.morphing import folds
+
+    family = args.families or "holed"
+    mte, xte, _ = make_family_split(args.n_test, family, "test", seed=0)
+    truth = [m.point_data["u"] for m in mte]
+    print(f"| {family} train draw | n train | common mesh | nodes | u RRMSE | test samples that fold |")
+    print("|---|---|---|---|---|---|")
+    for seed in [int(v) for v in args.train_seeds.split(",")]:
+        mtr, xtr, _ = make_family_split(args.n_train, family, "train", seed=seed)
+        largest = int(np.argmax([m.n_points for m in mtr]))
+        for label, cm in (("most nodes (before)", largest), ("default (now)", None)):
+            model = MMGPRegressor(interval_calibration="none", common_mesh=cm)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                model.fit(mtr, xtr, {"u": [m.point_data["u"] for m in mtr]})
+                mean = model.predict(mte, xte)
+            ref = mtr[model.common_mesh_index_]
+            n_fold = sum(folds(m, ref) > 0 for m in mte)
+            print(
+                f"| {seed} | {args.n_train} | {label}: {model.common_mesh_index_} | {ref.n_points} | "
+                f"{rrmse_field(truth, mean['u']):.2e} | {n_fold} / {len(mte)} |",
+                flush=True,
+            )
+
+
 def oracle_coverage(sizes: str, reps: int = 200_000, seed: int = 0) -> None:
     """How far a *perfectly* calibrated model's coverage strays from 95% on one draw, by simulation.
 
@@ -690,11 +721,18 @@ def main():
     ap.add_argument("--scalars-only", action="store_true", help="--families: fit and score the scalar outputs only")
     ap.add_argument("--test-seeds", default="0", help="--families: seeds of the test draws, comma-separated")
     ap.add_argument(
+        "--common-mesh-check", action="store_true", help="only compare the rbf common mesh of most nodes with the default"
+    )
+    ap.add_argument(
         "--oracle", default="", help='only simulate a perfectly calibrated model\'s per-draw coverage, "n_cal:n_test,..."'
     )
     args = ap.parse_args()
     if args.oracle:
         oracle_coverage(args.oracle)
+        return
+    if args.common_mesh_check:
+        torch.set_num_threads(args.threads)
+        common_mesh_check(args)
         return
     if args.families:
         torch.set_num_threads(args.threads)

@@ -288,7 +288,7 @@ def least_folding_reference(meshes, n_candidates: int = 8, n_check: int = 100) -
 
     Why: the RBF morph is not guaranteed bijective. On the unit square with a circular hole of random
     centre and radius, the previous default (the mesh with most nodes, i.e. the smallest hole) folded
-    up to half of the held-out samples and made the field error 1.2-4.8x larger (docs/mmgp.md).
+    up to half of the held-out samples and made the field error 1.4-4.2x larger (docs/mmgp.md).
     """
     n = len(meshes)
     by_nodes = np.argsort([m.n_points for m in meshes], kind="stable")
