@@ -35,3 +35,31 @@ def test_stub_lists_what_the_package_loads(name):
     stub = ast.parse(Path(module.__file__).with_suffix(".pyi").read_text())
     listed = next(n.value for n in stub.body if isinstance(n, ast.Assign) and n.targets[0].id == "__all__")
     assert set(ast.literal_eval(listed)) == set(module.__all__)
+
+
+def test_lazy_names_stay_what_they_are():
+    """A function that shares its module's name (``geomsci.pig.train``, ``geomsci.gshell.fit``) is the function,
+    also when its module was imported first (the import system then sets the package attribute to the
+    module; lazy_loader >= 0.6 guards against it). In a fresh process, submodules first."""
+    from tests.fresh_python import run_fresh_python
+
+    out = run_fresh_python(
+        """
+        import importlib, inspect, pkgutil
+        bad = []
+        for pkg in ("deepmesh", "gshell", "pig", "wing", "mmgp", "nbody"):
+            name = "geomsci." + pkg
+            module = importlib.import_module(name)
+            for info in pkgutil.iter_modules(module.__path__):
+                if info.name not in ("env", "dqn"):  # gymnasium-only modules may be absent
+                    importlib.import_module(name + "." + info.name)
+            for attr in module.__all__:
+                value = getattr(module, attr)
+                if inspect.ismodule(value) and value.__name__ != name + "." + attr:
+                    bad.append(name + "." + attr)
+                if inspect.ismodule(value) and attr != "problems":
+                    bad.append(name + "." + attr)
+        print(bad)
+        """
+    )
+    assert out.strip() == "[]", out
