@@ -286,7 +286,8 @@ def predict(
                     mu, sd = mean[f][j], std[f][j]
                     pd.update({f"{f}_mean": mu, f"{f}_std": sd, f"{f}_lo95": mu - Z95 * sd, f"{f}_hi95": mu + Z95 * sd})
                 save(Mesh(m.points, m.cells, "triangle", pd), tmp / f"{sid}.vtu")
-            cols: dict = {id_column: data["ids"], "ood_score": ood.cpu()}
+            folded = model.fold_counts(data["meshes"])  # triangles the morph turns over (0 for 'disk')
+            cols: dict = {id_column: data["ids"], "ood_score": ood.cpu(), "folded_triangles": folded}
             for s in model.scalar_names_:
                 mu, sd = mean[s].cpu(), std[s].cpu()
                 cols.update({s: mu, f"{s}_std": sd, f"{s}_lo95": mu - Z95 * sd, f"{s}_hi95": mu + Z95 * sd})
@@ -294,7 +295,8 @@ def predict(
     far = int((ood > model.ood_threshold).sum())
     typer.echo(
         f"predicted {len(data['ids'])} samples in {time.perf_counter() - t0:.1f} s ({far} with OOD score > "
-        f"{model.ood_threshold:g}); wrote {out}/<id>.vtu and {out}/predictions.csv"
+        f"{model.ood_threshold:g}, {int((folded > 0).sum())} folded by the morph); wrote {out}/<id>.vtu and "
+        f"{out}/predictions.csv"
     )
 
 

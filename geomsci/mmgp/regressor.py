@@ -41,7 +41,7 @@ from geomsci.mmgp.checks import check_inputs, check_meshes, split_outputs
 from geomsci.mmgp.executor import map_samples
 from geomsci.mmgp.gp import KERNELS, BatchedGP, SharedGP, gp_from_state
 from geomsci.mmgp.metrics import q2
-from geomsci.mmgp.morphing import count_corners, disk_map, flipped_triangles, least_folding_reference, rbf_boundary_morph
+from geomsci.mmgp.morphing import count_corners, disk_map, flipped_triangles, folds, least_folding_reference, rbf_boundary_morph
 from geomsci.mmgp.pod import WeightedPOD, cv_residual_variance
 from geomsci.mmgp.transfer import apply, transfer_operator
 
@@ -354,6 +354,18 @@ class MMGPRegressor:
                 }
             )
         return map_samples(_prepare_sample, tasks, scheduler=self.scheduler, desc=desc, progress=self.progress)
+
+    def fold_counts(self, meshes) -> torch.Tensor:
+        """Triangles of each mesh that the morph onto the common mesh turns over, (n,) long.
+
+        0 means the morph is a bijection on that mesh; always 0 for ``'disk'`` (Floater's map). A sample
+        with folds gets its fields transferred with large errors (``predict`` warns about it)."""
+        self._check_fitted()
+        if self.morphing_ == "disk":
+            return torch.zeros(len(meshes), dtype=torch.long)
+        ref = Mesh(self.common_points_.cpu(), self.common_faces_.cpu(), "triangle")
+        counts = [folds(Mesh(m.points.detach().cpu().to(self.dtype_), m.cells.cpu(), "triangle"), ref) for m in meshes]
+        return torch.tensor(counts, dtype=torch.long)
 
     def _warn_folded(self, prep, ids, what: str, where: str) -> int:
         """Warn about samples whose morph onto the common mesh turned triangles over; return their number."""

@@ -162,9 +162,10 @@ def test_default_rbf_common_mesh_is_the_one_onto_which_fewest_samples_fold():
     kw = dict(interval_calibration="none", n_restarts=1, n_iter=20, n_polish=0)
     model = MMGPRegressor(**kw).fit(meshes, x, {"u_max": y[:, 0]})
     assert model.morphing_ == "rbf" and model.common_mesh_index_ == best and model.n_folded_ == 0
+    assert not model.fold_counts(meshes).any()
     with pytest.warns(UserWarning, match=r"11 of 24 training samples fold when morphed onto the common mesh"):
         model = MMGPRegressor(common_mesh=largest, **kw).fit(meshes, x, {"u_max": y[:, 0]})
-    assert model.n_folded_ == 11
+    assert model.n_folded_ == 11 and int((model.fold_counts(meshes) > 0).sum()) == 11
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default model's new samples of the family do not fold either
         MMGPRegressor(**kw).fit(meshes, x, {"u_max": y[:, 0]}).predict(meshes[:3], x[:3])

@@ -120,6 +120,7 @@ def test_cli_and_api_give_the_same_model(folders, tmp_path, capsys, family, morp
     table_out = read_table(pred / "predictions.csv")
     assert np.allclose(table_out[scalar], mean[scalar].numpy(), rtol=1e-8)
     assert "ood_score" in table_out
+    assert np.array_equal(table_out["folded_triangles"], api.fold_counts(tmeshes).numpy())
 
 
 def test_corners_asked_for_but_absent_warn_and_are_clipped():
