@@ -80,12 +80,12 @@ def pair_orbit(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float, i: i
     return {"r": r, "energy": eps, "a": a, "e": e, "q": q, "t_peri": mean_anom / n}
 
 
-def coming_pericentres(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float):
-    """Pericentre distance and time to the next pericentre passage of every pair, from `pair_orbit`.
 
-    Each pair is treated as an isolated two-body orbit: an approaching pair (t_peri < 0) reaches
-    pericentre after -t_peri; a receding bound pair one period 2 pi sqrt(a^3 / (G M)) after its last
-    passage; a receding unbound pair, or one whose elements are not finite (exactly parabolic), never (+inf).
+def nearest_pericentres(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float):
+    """Pericentre distance and signed time to the nearest pericentre passage of every pair, from `pair_orbit`.
+
+    Each pair is treated as an isolated two-body orbit; the nearest passage is the coming one of an
+    approaching pair and the last one of a receding pair (for a bound pair: within half a period).
 
     Parameters
     ----------
@@ -94,16 +94,9 @@ def coming_pericentres(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: flo
     Returns
     -------
     q : (B, P) pericentre distances of the P = N (N - 1) / 2 pairs (i < j, in row order)
-    t_next : (B, P) time to the next pericentre passage (>= 0, +inf if none)
+    t_to : (B, P) time to the nearest pericentre passage (-t_peri: > 0 ahead, < 0 passed); NaN where the
+        elements are not finite (an exactly parabolic pair)
     """
     n = x.shape[1]
-    qs, ts = [], []
-    for i in range(n):
-        for j in range(i + 1, n):
-            el = pair_orbit(x, v, m, G, i, j)
-            period = 2 * torch.pi * torch.sqrt(el["a"] ** 3 / (G * (m[:, i] + m[:, j])))
-            t_next = torch.where(el["t_peri"] < 0, -el["t_peri"], torch.where(el["energy"] < 0, period - el["t_peri"], torch.inf))
-            t_next = torch.where(torch.isfinite(t_next) & torch.isfinite(el["q"]), t_next, torch.inf)
-            qs.append(el["q"])
-            ts.append(t_next)
-    return torch.stack(qs, dim=1), torch.stack(ts, dim=1)
+    els = [pair_orbit(x, v, m, G, i, j) for i in range(n) for j in range(i + 1, n)]
+    return torch.stack([el["q"] for el in els], dim=1), torch.stack([-el["t_peri"] for el in els], dim=1)

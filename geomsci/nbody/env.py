@@ -22,14 +22,17 @@ changing mu is not free here: in these three-body runs the final error is the sm
 mostly cancelling energy excursions during encounters, and a run that mixes two mu values ends
 with about the error of the coarser one while paying for the finer one (docs/nbody.md measures it).
 
-``observation='encounter'`` appends two more (18 numbers): how deep the coming encounter is and when
+``observation='encounter'`` appends two more (18 numbers): how deep the nearby encounter is and when
 
-    [..., log10(q / 1 AU),  t_next / check_step]
+    [..., log10(q / 1 AU),  t_to / check_step]
 
-of the deepest pericentre passage (smallest q) due within the next ``ENCOUNTER_WINDOW`` = 2 decision
-intervals, with q and t_next from each pair's osculating two-body orbit (`coming_pericentres`); when
-none is due: [3, 2] (q = 1000 AU). t_coll says that an encounter is near, not how deep it gets; the
-energy at stake in a passage is G m_i m_j / q, so the error a fixed mu makes there grows as 1/q.
+of the deepest pericentre passage (smallest q) within ``ENCOUNTER_WINDOW`` = 2 decision intervals of
+now, ahead (t_to > 0) or just passed (t_to < 0), with q and t_to from each pair's osculating
+two-body orbit (`nearest_pericentres`); when there is none: [3, 2] (q = 1000 AU). t_coll says that an
+encounter is near, not how deep it gets; the energy at stake in a passage is G m_i m_j / q, so the
+error a fixed mu makes there grows as 1/q. A passage just behind matters as much as one ahead: the
+energy error of a passage is a large excursion that cancels on the way out only if the outbound
+leg is integrated with the step parameter of the inbound one.
 
 An episode ends early (terminated) when |dE/E0| > ``max_error`` (0.1); it is truncated after
 ``n_checks`` intervals or when a system needs more than ``max_substeps`` steps in one interval.
@@ -44,7 +47,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from .diagnostics import coming_pericentres, energy
+from .diagnostics import energy, nearest_pericentres
 from .initial_conditions import paper_triple
 from .integrate import state_from
 from .integrators import evolve
@@ -148,19 +151,20 @@ class SystemBatch:
                 torch.log10(self.mu_prev)[:, None],
             ]
         if kind == "encounter":
-            cols.append(self.coming_encounter())  # (B, 2)
+            cols.append(self.nearby_encounter())  # (B, 2)
         obs = torch.cat(cols, dim=1).cpu().numpy().astype(np.float32)
         return np.clip(np.nan_to_num(obs, nan=0.0), -OBS_BOUND, OBS_BOUND)
 
-    def coming_encounter(self) -> torch.Tensor:
-        """(B, 2): log10(q / 1 AU) in [-8, 3] and t_next / check_step in [0, ENCOUNTER_WINDOW] of the deepest
-        pericentre passage due within ``ENCOUNTER_WINDOW`` intervals; [3, ENCOUNTER_WINDOW] when none is."""
+    def nearby_encounter(self) -> torch.Tensor:
+        """(B, 2): log10(q / 1 AU) in [-8, 3] and t_to / check_step in [-ENCOUNTER_WINDOW, ENCOUNTER_WINDOW] of the
+        deepest pericentre passage within ``ENCOUNTER_WINDOW`` intervals of now (t_to > 0: ahead, < 0: passed);
+        [3, ENCOUNTER_WINDOW] when there is none."""
         st = self.state
-        q, t_next = coming_pericentres(st.x, st.v, st.m, G_AU)  # (B, 3) AU, yr
-        t_rel = t_next / self.check_step
-        due = t_rel <= ENCOUNTER_WINDOW
-        log_q = torch.log10(torch.where(due, q, 10.0**NO_ENCOUNTER_LOG_Q).clamp(1e-8, 10.0**NO_ENCOUNTER_LOG_Q))  # (B, 3)
-        k = log_q.argmin(dim=1, keepdim=True)  # the deepest due passage (first pair on ties)
+        q, t_to = nearest_pericentres(st.x, st.v, st.m, G_AU)  # (B, 3) AU, yr
+        t_rel = t_to / self.check_step
+        near = t_rel.abs() <= ENCOUNTER_WINDOW  # False for NaN
+        log_q = torch.log10(torch.where(near, q, 10.0**NO_ENCOUNTER_LOG_Q).clamp(1e-8, 10.0**NO_ENCOUNTER_LOG_Q))  # (B, 3)
+        k = log_q.argmin(dim=1, keepdim=True)  # the deepest passage near now (first pair on ties)
         log_q = log_q.gather(1, k)[:, 0]
         t_rel = torch.where(log_q < NO_ENCOUNTER_LOG_Q, t_rel.gather(1, k)[:, 0], torch.full_like(log_q, ENCOUNTER_WINDOW))
         return torch.stack([log_q, t_rel], dim=1)

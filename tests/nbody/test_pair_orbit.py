@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from geomsci.nbody import integrate, kepler_orbit, pair_orbit
-from geomsci.nbody.diagnostics import coming_pericentres
+from geomsci.nbody.diagnostics import nearest_pericentres
 from geomsci.nbody.initial_conditions import to_mesh
 
 
@@ -64,18 +64,23 @@ def hyperbolic_pair(q: float, e: float, t_to_peri: float, gm: float = 1.0):
     return [a * (e - math.cosh(F)), b * math.sinh(F), 0.0], [-a * math.sinh(F) * dF, b * math.cosh(F) * dF, 0.0]
 
 
-def test_coming_pericentres_of_a_fly_by_a_binary_and_a_receding_body():
+def test_nearest_pericentres_of_a_fly_by_a_binary_and_a_receding_body():
     # bodies 0-1: a hyperbolic fly-by 0.3 before its pericentre q = 0.01; bodies 0 and 1 are far (1e3) from body 2,
-    # which recedes from them fast (no pericentre ahead); G M = 1 for the pair (masses 0.5 each, body 2 massless)
+    # which recedes from them fast (its passages with them are behind); G M = 1 for the pair (masses 0.5, body 2 massless)
     r, w = hyperbolic_pair(q=0.01, e=1.5, t_to_peri=0.3)
     x = torch.tensor([[[0.0, 0, 0], r, [1e3, 0, 0]]], dtype=torch.float64)
     v = torch.tensor([[[0.0, 0, 0], w, [50.0, 0, 0]]], dtype=torch.float64)
     m = torch.tensor([[0.5, 0.5, 0.0]], dtype=torch.float64)
-    q, t_next = coming_pericentres(x, v, m, 1.0)  # pairs (0,1), (0,2), (1,2)
-    assert q.shape == t_next.shape == (1, 3)
-    assert q[0, 0].item() == pytest.approx(0.01, rel=1e-9) and t_next[0, 0].item() == pytest.approx(0.3, rel=1e-9)
-    assert torch.isinf(t_next[0, 1:]).all()
-    # a bound pair 1.0 after pericentre (a = 1, e = 0.6, period 2 pi): the next passage is 2 pi - 1 ahead
-    tr = integrate(kepler_orbit(0.6), [1.0], mu=1e-3, G=1.0)
-    q, t_next = coming_pericentres(tr.x[0], tr.v[0], torch.tensor([[0.5, 0.5]], dtype=torch.float64), 1.0)
-    assert q.item() == pytest.approx(0.4, abs=1e-9) and t_next.item() == pytest.approx(2 * math.pi - 1.0, abs=1e-7)
+    q, t_to = nearest_pericentres(x, v, m, 1.0)  # pairs (0,1), (0,2), (1,2)
+    assert q.shape == t_to.shape == (1, 3)
+    assert q[0, 0].item() == pytest.approx(0.01, rel=1e-9) and t_to[0, 0].item() == pytest.approx(0.3, rel=1e-9)
+    assert (t_to[0, 1:] < 0).all()
+    # time-reversed, the fly-by is 0.3 past its pericentre
+    q, t_to = nearest_pericentres(x, -v, m, 1.0)
+    assert q[0, 0].item() == pytest.approx(0.01, rel=1e-9) and t_to[0, 0].item() == pytest.approx(-0.3, rel=1e-9)
+    # a bound pair (a = 1, e = 0.6, period 2 pi): 1.0 after pericentre the last passage is nearest, 4.0 after the next
+    tr = integrate(kepler_orbit(0.6), [1.0, 4.0], mu=1e-3, G=1.0)
+    m = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    for k, expected in ((0, -1.0), (1, 2 * math.pi - 4.0)):
+        q, t_to = nearest_pericentres(tr.x[k], tr.v[k], m, 1.0)
+        assert q.item() == pytest.approx(0.4, abs=1e-9) and t_to.item() == pytest.approx(expected, abs=1e-7)
