@@ -446,6 +446,39 @@ def rule_grid(seeds, t_end, max_force, check_step=0.1, rules=RULE_GRID):
         print(line(controller_rows(seeds, [(rule.name, rule, None)], t_end, max_force, opts, check_step)[0]), flush=True)
 
 
+def passage_law(seeds, t_end, mus=(3.2e-2, 4.6e-2, 6.8e-2, 0.1), q_max=1e-2):
+    """Fit log10 |d(dE/E0)| = c + a log10(q / AU) + p log10 mu over the 0.1-yr intervals that contain a pericentre passage
+    closer than ``q_max`` (from the encounter observation at the interval's start), at constant mu on the symmetrized
+    step; prints the fit (PASSAGE_C = 10^c, PASSAGE_P = p) and, per depth, the median change and evaluations."""
+    from geomsci.nbody.env import SystemBatch
+
+    rows = []  # (log q, log mu, log |change|, evaluations)
+    for mu in mus:
+        sb = SystemBatch(seeds, actions=[mu, 2 * mu], step_options={"symmetric": 1})
+        for _ in range(int(round(t_end / sb.check_step))):
+            enc = sb.nearby_encounter().cpu().numpy()  # (B, 2)
+            err0 = sb.rel_error.cpu().numpy()
+            out = sb.step(np.zeros(sb.batch, dtype=np.int64))
+            change = np.abs(sb.rel_error.cpu().numpy() - err0)
+            passing = out["active"] & (enc[:, 0] < np.log10(q_max)) & (enc[:, 1] >= 0) & (enc[:, 1] <= 1) & np.isfinite(change)
+            for b in np.nonzero(passing)[0]:
+                rows.append((enc[b, 0], np.log10(mu), np.log10(max(change[b], 1e-16)), out["n_force"][b]))
+            if sb.done.all():
+                break
+    d = np.array(rows)
+    coef = np.linalg.lstsq(np.c_[np.ones(len(d)), d[:, 0], d[:, 1]], d[:, 2], rcond=None)[0]
+    print(f"== error added by one pericentre passage (q < {q_max:g} AU), {len(d)} intervals, constant mu, symmetrized step ==")
+    print(f"log10 |change of dE/E0| = {coef[0]:+.2f} {coef[1]:+.2f} log10(q / AU) {coef[2]:+.2f} log10 mu")
+    for mu in mus:
+        for lo, hi in ((-9, -5), (-5, -4), (-4, -3), (-3, -2)):
+            sel = (d[:, 1] == np.log10(mu)) & (d[:, 0] >= lo) & (d[:, 0] < hi)
+            if sel.any():
+                print(
+                    f"  mu {mu:.2g}, log10 q in [{lo}, {hi}): {sel.sum():3d} intervals, median log10 change "
+                    f"{np.median(d[sel, 2]):+.2f}, median evaluations {np.median(d[sel, 3]):.0f}"
+                )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="seeds 0-19 over 5 yr")
@@ -460,6 +493,9 @@ def main(argv=None):
     ap.add_argument("--check-step", type=float, default=0.1, help="yr between the controllers' decisions (--rl, --rule-grid)")
     ap.add_argument(
         "--rule-grid", action="store_true", help="only the tuning table of the encounter rules (default seeds 1000-1199)"
+    )
+    ap.add_argument(
+        "--passage-law", action="store_true", help="only the fit of the error one passage adds (default seeds 1000-1199)"
     )
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
     ap.add_argument(
@@ -480,7 +516,7 @@ def main(argv=None):
         )
         ias15_throughput()
         return
-    default_seeds = "1000-1199" if args.rule_grid else "0-199"
+    default_seeds = "1000-1199" if args.rule_grid or args.passage_law else "0-199"
     seeds = parse_seeds(args.seeds or ("0-19" if args.quick else default_seeds))
     t_end = args.t_end or (5.0 if args.quick else 30.0)
     max_force = args.max_force or (10_000 if args.quick else 40_000)
@@ -491,6 +527,9 @@ def main(argv=None):
         f"1 thread\n",
         flush=True,
     )
+    if args.passage_law:
+        passage_law(seeds, t_end)
+        return
     if args.rule_grid:
         rule_grid(seeds, t_end, max_force, args.check_step)
         return
