@@ -17,16 +17,18 @@ over epsilon), its force evaluations, and the ratio of simulated years per CPU s
 paired-bootstrap interval.
 
 Controllers (``--rl``, or ``--rl-only`` for this section alone), on the symmetrized and the standard step, all
-with 0.1-yr decisions through the same evaluator: constant mu (`RL_MUS`, beyond the paper's 1e-1 set where
-useful), hand-written rules (`RULES`) and the committed policies (`--policies`, default the shipped
-policy.pt and policy_symmetric.pt). Per controller: error, mean and median cost, early ends, switch
-counts and the share of each mu; with paired-bootstrap 90% intervals the median gap to the constant-mu
-front of the same step at equal median cost, and the mean cost relative to the cheapest constant mu
-with no early ends.
+with 0.1-yr decisions (``--check-step``) through the same evaluator: constant mu (`RL_MUS`, beyond the paper's
+1e-1 set where useful), hand-written rules (`RULES`: on |dE/E0|, and `DepthRule` on the nearby pericentre
+passage) and the committed policies (`--policies`, default the shipped policy.pt and policy_symmetric.pt).
+Per controller: error, mean and median cost, early ends, switch counts and the share of each mu; with
+paired-bootstrap 90% intervals the median gap to the constant-mu front of the same step at equal median cost,
+and the mean cost relative to the cheapest constant mu with no early ends.
 
     .venv/bin/python benchmarks/nbody.py                     # seeds 0-199, 30 yr (see docs/nbody.md for time)
     .venv/bin/python benchmarks/nbody.py --quick             # seeds 0-19, 5 yr
-    .venv/bin/python benchmarks/nbody.py --rl-only           # the controllers only (seeds 0-199, ~20 min on 1 thread)
+    .venv/bin/python benchmarks/nbody.py --rl-only           # the controllers only (seeds 0-199, ~15-20 min on 1 thread)
+    .venv/bin/python benchmarks/nbody.py --rule-grid         # tuning table of the encounter rules (seeds 1000-1199, ~20 min)
+    .venv/bin/python benchmarks/nbody.py --passage-law       # fit of the error one pericentre passage adds (seeds 1000-1199)
     .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
 
