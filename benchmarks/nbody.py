@@ -282,7 +282,8 @@ class DepthRule:
         near_passage(np.zeros((0, 18)), horizon, hold)
         self.actions = np.array([a for a in actions if a <= hi])
         self.log_budget, self.horizon, self.hold = np.log10(budget), horizon, hold
-        self.name = f"rule mu(q) <= {hi:.2g} for |dE/E0| {budget:.0e} a passage in -{hold:g}..{horizon:g} dt"
+        floor = "" if self.actions[0] == min(HALF_NOTCHES) else f", mu >= {self.actions[0]:.2g}"
+        self.name = f"rule mu(q) <= {hi:.2g}{floor} for |dE/E0| {budget:.0e} a passage in -{hold:g}..{horizon:g} dt"
 
     def __call__(self, obs):
         log_mu = (self.log_budget + obs[:, 16] - np.log10(PASSAGE_C)) / PASSAGE_P
