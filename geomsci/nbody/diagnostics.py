@@ -80,7 +80,6 @@ def pair_orbit(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float, i: i
     return {"r": r, "energy": eps, "a": a, "e": e, "q": q, "t_peri": mean_anom / n}
 
 
-
 def nearest_pericentres(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float):
     """Pericentre distance and signed time to the nearest pericentre passage of every pair, from `pair_orbit`.
 
