@@ -17,16 +17,18 @@ over epsilon), its force evaluations, and the ratio of simulated years per CPU s
 paired-bootstrap interval.
 
 Controllers (``--rl``, or ``--rl-only`` for this section alone), on the symmetrized and the standard step, all
-with 0.1-yr decisions through the same evaluator: constant mu (`RL_MUS`, beyond the paper's 1e-1 set where
-useful), hand-written rules (`RULES`) and the committed policies (`--policies`, default the shipped
-policy.pt and policy_symmetric.pt). Per controller: error, mean and median cost, early ends, switch
-counts and the share of each mu; with paired-bootstrap 90% intervals the median gap to the constant-mu
-front of the same step at equal median cost, and the mean cost relative to the cheapest constant mu
-with no early ends.
+with 0.1-yr decisions (``--check-step``) through the same evaluator: constant mu (`RL_MUS`, beyond the paper's
+1e-1 set where useful), hand-written rules (`RULES`: on |dE/E0|, and `DepthRule` on the nearby pericentre
+passage) and the committed policies (`--policies`, default the shipped policy.pt and policy_symmetric.pt).
+Per controller: error, mean and median cost, early ends, switch counts and the share of each mu; with
+paired-bootstrap 90% intervals the median gap to the constant-mu front of the same step at equal median cost,
+and the mean cost relative to the cheapest constant mu with no early ends.
 
     .venv/bin/python benchmarks/nbody.py                     # seeds 0-199, 30 yr (see docs/nbody.md for time)
     .venv/bin/python benchmarks/nbody.py --quick             # seeds 0-19, 5 yr
-    .venv/bin/python benchmarks/nbody.py --rl-only           # the controllers only (seeds 0-199, ~20 min on 1 thread)
+    .venv/bin/python benchmarks/nbody.py --rl-only           # the controllers only (seeds 0-199, ~15-20 min on 1 thread)
+    .venv/bin/python benchmarks/nbody.py --rule-grid         # tuning table of the encounter rules (seeds 1000-1199, ~20 min)
+    .venv/bin/python benchmarks/nbody.py --passage-law       # fit of the error one pericentre passage adds (seeds 1000-1199)
     .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
 
@@ -41,6 +43,7 @@ import numpy as np
 import torch
 
 from geomsci.nbody import energy, paper_triple
+from geomsci.nbody.env import ENCOUNTER_WINDOW, NO_ENCOUNTER_LOG_Q
 from geomsci.nbody.evaluate import parse_seeds
 from geomsci.nbody.integrate import state_from
 from geomsci.nbody.integrators import evolve
@@ -227,20 +230,85 @@ class EncounterRule:
         return np.where(obs[:, 13] < self.threshold, 0, 1)
 
 
-# the issue's rule, and the cheapest rule for the symmetrized step among those tried on seeds 1000-1199 (p90 <= 1e-3;
+def near_passage(obs, horizon: float, hold: float):
+    """(B,) bool: the deepest passage of the encounter observation (features 16, 17) is due within ``horizon`` decision
+    intervals or was passed at most ``hold`` intervals ago (so that its outbound leg gets the inbound leg's mu)."""
+    if not (0 < horizon <= ENCOUNTER_WINDOW and 0 <= hold <= ENCOUNTER_WINDOW):
+        raise ValueError(
+            f"horizon must be in (0, {ENCOUNTER_WINDOW}] and hold in [0, {ENCOUNTER_WINDOW}] intervals, got {horizon}, {hold}"
+        )
+    return (obs[:, 17] <= horizon) & (obs[:, 17] >= -hold) & (obs[:, 16] < NO_ENCOUNTER_LOG_Q)
+
+
+class PericentreRule:
+    """Hand-written controller on the nearby encounter (encounter observation): mu = ``hi``, except for an interval
+    near a pericentre passage closer than ``q_crit`` AU (see `near_passage`): then mu = ``lo``, or the ``mu`` of the
+    deepest ``(q, mu)`` in ``deeper`` that the passage goes below (the error a passage adds grows as 1/q)."""
+
+    observation = "encounter"
+
+    def __init__(self, hi: float, lo: float, q_crit: float, horizon: float = 1.5, hold: float = 1.0, deeper=()):
+        near_passage(np.zeros((0, 18)), horizon, hold)  # checks the arguments
+        levels = sorted([(q_crit, lo), *deeper], reverse=True)  # (q, mu), deepest last
+        if any(q1 <= q2 or m1 <= m2 for (q1, m1), (q2, m2) in zip(levels, levels[1:])) or not hi > lo:
+            raise ValueError(f"PericentreRule: deeper passages need smaller mu below {lo} and q below {q_crit}, got {deeper}")
+        self.actions = np.array([mu for _, mu in levels[::-1]] + [hi])  # increasing
+        self.log_q = np.log10([q for q, _ in levels[::-1]])  # (L,) increasing, paired with actions[:L]
+        self.horizon, self.hold = horizon, hold
+        deep = "".join(f", {mu:.2g} if q < {q:.2g}" for q, mu in levels[1:])
+        self.name = f"rule {hi:.2g}, {lo:.2g} if q < {q_crit:.2g} AU{deep} in -{hold:g}..{horizon:g} dt"
+
+    def __call__(self, obs):
+        level = np.searchsorted(self.log_q, obs[:, 16], side="right")  # the first threshold above log q; L = none
+        return np.where(near_passage(obs, self.horizon, self.hold), level, len(self.log_q))
+
+
+# the |dE/E0| one pericentre passage adds at constant mu on the symmetrized step: ~ PASSAGE_C mu^PASSAGE_P / (q / AU)
+# (least-squares fit over the 0.1-yr intervals with a pericentre q < 1e-2 AU due, at mu = 3.2e-2 ... 0.1 on the
+# validation seeds 1000-1199; docs/nbody.md)
+PASSAGE_C, PASSAGE_P = 0.63, 4.9
+HALF_NOTCHES = (4.6e-3, 6.8e-3, 1e-2, 1.5e-2, 2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1, 0.15)
+
+
+class DepthRule:
+    """Hand-written controller on the nearby encounter (encounter observation): for an interval near a pericentre
+    passage q (see `near_passage`), the largest mu in ``actions`` at or below (``budget`` q / PASSAGE_C)^(1 / PASSAGE_P),
+    the mu at which the passage adds about ``budget`` to |dE/E0|; ``hi`` (at most) otherwise. Deeper passages get a
+    smaller mu, as the error they add grows as 1/q."""
+
+    observation = "encounter"
+
+    def __init__(self, hi: float, budget: float, horizon: float = 1.5, hold: float = 1.0, actions=HALF_NOTCHES):
+        near_passage(np.zeros((0, 18)), horizon, hold)
+        self.actions = np.array([a for a in actions if a <= hi])
+        self.log_budget, self.horizon, self.hold = np.log10(budget), horizon, hold
+        floor = "" if self.actions[0] == min(HALF_NOTCHES) else f", mu >= {self.actions[0]:.2g}"
+        self.name = f"rule mu(q) <= {hi:.2g}{floor} for |dE/E0| {budget:.0e} a passage in -{hold:g}..{horizon:g} dt"
+
+    def __call__(self, obs):
+        log_mu = (self.log_budget + obs[:, 16] - np.log10(PASSAGE_C)) / PASSAGE_P
+        log_mu = np.where(near_passage(obs, self.horizon, self.hold), log_mu, np.inf)
+        idx = np.searchsorted(np.log10(self.actions), log_mu + 1e-9, side="right") - 1
+        return np.clip(idx, 0, len(self.actions) - 1)
+
+
+# the issue's rule; the cheapest threshold rule for the symmetrized step among those tried on seeds 1000-1199 (p90 <= 1e-3;
 # tried: 0.1 -> 4.6e-2 at 1e-4, 6.8e-2 -> 3.2e-2 at 1e-4, 6.8e-2 -> 2.2e-2 at 1e-4, 0.1 -> 2.2e-2 at 1e-5, and
-# EncounterRule 0.1 or 0.15 with 1e-2 / 2.2e-2 when t_coll < 1.6-2 decision intervals, all dearer or with more early ends)
-RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4), ThresholdRule(0.1, 4.6e-2, 1e-4))
+# EncounterRule 0.1 or 0.15 with 1e-2 / 2.2e-2 when t_coll < 1.6-2 decision intervals, all dearer or with more early ends);
+# and the encounter rule chosen on the same seeds from RULE_GRID (0 early ends, then p90 <= 1e-3, then the lowest mean cost)
+RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4), ThresholdRule(0.1, 4.6e-2, 1e-4), DepthRule(0.1, 3e-4))
 
 
-def controller_rows(seeds, controllers, t_end, max_force, step_options):
+def controller_rows(seeds, controllers, t_end, max_force, step_options, check_step=0.1):
     """Run each (name, controller, actions) on ``seeds``; per-seed arrays in the front-row format plus switch counts."""
     from geomsci.nbody.evaluate import run_controller
 
     rows = []
     for name, ctrl, actions in controllers:
         t0 = time.process_time()
-        r = run_controller(seeds, ctrl, t_end=t_end, max_force=max_force, step_options=step_options, actions=actions)
+        r = run_controller(
+            seeds, ctrl, t_end=t_end, max_force=max_force, step_options=step_options, actions=actions, check_step=check_step
+        )
         acts = r["actions"]
         sw = ((acts[1:] != acts[:-1]) & (acts[1:] >= 0)).sum(0)
         rows.append(
@@ -260,8 +328,8 @@ def controller_rows(seeds, controllers, t_end, max_force, step_options):
     return rows
 
 
-def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path):
-    """Constant mu, hand-written rules and policies on the standard and the symmetrized step (0.1-yr decisions).
+def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path, check_step=0.1):
+    """Constant mu, hand-written rules and policies on the standard and the symmetrized step (decisions every ``check_step``).
 
     Per controller: error and cost, switch counts, and with paired-bootstrap 90% intervals: the median gap
     to the constant-mu front of the same step at equal median force evaluations, and the mean cost relative
@@ -272,15 +340,18 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path):
     S = len(seeds)
     policies = [(f"RL {p.stem}", Policy.load(p)) for p in policy_paths if p.is_file()]
     for label, opts in (("symmetrized", {"symmetric": 1}), ("standard", {})):
-        print(f"== {label} step: constant mu, hand-written rules and RL policies, decisions every 0.1 yr ==", flush=True)
-        consts = controller_rows(seeds, [(f"mu = {mu:.2g}", 0, [mu, 2 * mu]) for mu in RL_MUS], t_end, max_force, opts)
+        print(
+            f"== {label} step: constant mu, hand-written rules and RL policies, decisions every {check_step:g} yr ==", flush=True
+        )
+        constant_ctrls = [(f"mu = {mu:.2g}", 0, [mu, 2 * mu]) for mu in RL_MUS]
+        consts = controller_rows(seeds, constant_ctrls, t_end, max_force, opts, check_step)
         for r, mu in zip(consts, RL_MUS):
             r["mu"] = mu
         safe = [r for r in consts if not r["early"].any()]
         ref = max(safe, key=lambda r: r["mu"]) if safe else None
         ctrls = [(rule.name, rule, None) for rule in RULES]
         ctrls += [(name, pol, None) for name, pol in policies]
-        others = controller_rows(seeds, ctrls, t_end, max_force, opts)
+        others = controller_rows(seeds, ctrls, t_end, max_force, opts, check_step)
         print(
             f"{'controller':>34} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>7} {'mean nf':>7} {'early':>5} {'capped':>6} "
             f"{'switches med/max':>16} | median gap to the constant-mu front (dex, 90%) | mean cost / "
@@ -301,7 +372,7 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path):
                 if ref is not None:
                     c = boot(lambda idx, r=r: r["nf"][idx].mean() / ref["nf"][idx].mean(), S, rng)
                     line += f" | {c[0]:.2f}x [{c[1]:.2f}, {c[2]:.2f}]"
-                if ref is not None and best_rule is not None and i >= len(consts) + n_rules:
+                if ref is not None and best_rule is not None and r is not best_rule:
                     d = boot(lambda idx, r=r: (r["nf"][idx].mean() - best_rule["nf"][idx].mean()) / ref["nf"][idx].mean(), S, rng)
                     line += f" | minus the best rule ({best_rule['name']}): {d[0]:+.2f}x [{d[1]:+.2f}, {d[2]:+.2f}]"
                 line += " | mu used: " + ", ".join(f"{k} {v:.0%}" for k, v in r["mu_share"].items() if v >= 0.005)
@@ -311,6 +382,104 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path):
             **{f"{r['name']}|{k}": r[k] for r in consts + others for k in ("err", "nf", "early", "capped", "switches")},
         )
         print(flush=True)
+
+
+# every encounter rule tried on the validation seeds 1000-1199 (symmetrized step), in the order tried (docs/nbody.md)
+_DEEP = [(1e-4, 1e-2), (1e-5, 4.6e-3)]
+RULE_GRID = (
+    PericentreRule(6.8e-2, 2.2e-2, 3e-3, hold=0),
+    PericentreRule(6.8e-2, 1e-2, 3e-3, hold=0),
+    PericentreRule(0.1, 2.2e-2, 3e-3, hold=0),
+    PericentreRule(6.8e-2, 2.2e-2, 3e-3, hold=0, deeper=_DEEP[:1]),
+    PericentreRule(6.8e-2, 2.2e-2, 3e-3, hold=0, deeper=_DEEP),
+    PericentreRule(6.8e-2, 2.2e-2, 3e-3, horizon=1.0, hold=0, deeper=_DEEP),
+    PericentreRule(6.8e-2, 3.2e-2, 3e-3, hold=0, deeper=_DEEP),
+    PericentreRule(6.8e-2, 2.2e-2, 1e-2, hold=0, deeper=_DEEP),
+    PericentreRule(6.8e-2, 2.2e-2, 1e-3, hold=0, deeper=_DEEP),
+    PericentreRule(6.8e-2, 2.2e-2, 3e-3, hold=0, deeper=[(1e-4, 1e-2), (1e-6, 4.6e-3)]),
+    PericentreRule(6.8e-2, 2.2e-2, 3e-3, hold=0, deeper=[(3e-5, 1e-2), (3e-6, 4.6e-3)]),
+    PericentreRule(6.8e-2, 3.2e-2, 3e-3, hold=0, deeper=[(3e-4, 2.2e-2), *_DEEP]),
+    PericentreRule(0.1, 2.2e-2, 1e-2, hold=0, deeper=_DEEP),
+    PericentreRule(0.1, 3.2e-2, 3e-2, hold=0, deeper=_DEEP),
+    PericentreRule(6.8e-2, 2.2e-2, 3e-3, horizon=2.0, hold=0, deeper=_DEEP),
+    DepthRule(0.1, 1e-4, hold=0),
+    DepthRule(0.1, 1e-5, hold=0),
+    DepthRule(6.8e-2, 1e-4, hold=0),
+    DepthRule(0.1, 1e-3, hold=0),
+    DepthRule(6.8e-2, 1e-5, hold=0),
+    DepthRule(0.1, 1e-4),
+    DepthRule(0.1, 1e-3),
+    DepthRule(0.1, 3e-4),
+    DepthRule(0.15, 1e-4),
+    DepthRule(0.1, 1e-4, horizon=1.0),
+    DepthRule(0.1, 1e-4, hold=0.5),
+    DepthRule(0.1, 1e-4, actions=HALF_NOTCHES[2:]),
+    DepthRule(0.1, 2e-4),
+    DepthRule(0.1, 5e-4),
+    DepthRule(0.1, 3e-4, horizon=2.0, hold=1.5),
+    DepthRule(0.1, 3e-4, actions=HALF_NOTCHES[2:]),
+    DepthRule(0.15, 3e-4),
+)
+
+
+def rule_grid(seeds, t_end, max_force, check_step=0.1, rules=RULE_GRID):
+    """The tuning table: constant mu and ``rules`` on ``seeds`` (the validation seeds), symmetrized step, one line each,
+    with the mean cost relative to the cheapest constant mu with no early end and to mu = 4.6e-2 (the cheapest safe
+    constant on the test seeds)."""
+    opts = {"symmetric": 1}
+    print(f"== rule grid: symmetrized step, decisions every {check_step:g} yr ==", flush=True)
+    print(f"{'controller':>70} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>7} {'mean nf':>7} {'early':>5} {'sw med/max':>10} cost")
+    consts = controller_rows(
+        seeds, [(f"mu = {mu:.2g}", 0, [mu, 2 * mu]) for mu in (3.2e-2, *RL_MUS[2:])], t_end, max_force, opts, check_step
+    )
+    safe = [r for r in consts if not r["early"].any()]
+    ref = safe[-1]["nf"].mean() if safe else np.nan  # the constants run in increasing mu: the last safe one is the cheapest
+    ref46 = consts[1]["nf"].mean()
+
+    def line(r):
+        return (
+            f"{r['name']:>70} {np.median(r['err']):11.2e} {np.quantile(r['err'], 0.9):9.2e} {np.median(r['nf']):7.0f} "
+            f"{r['nf'].mean():7.0f} {int(r['early'].sum()):5d} {np.median(r['switches']):5.0f}/{r['switches'].max():<4d} "
+            f"{r['nf'].mean() / ref:.2f}x safe, {r['nf'].mean() / ref46:.2f}x mu = 4.6e-2"
+        )
+
+    for r in consts:
+        print(line(r), flush=True)
+    for rule in rules:
+        print(line(controller_rows(seeds, [(rule.name, rule, None)], t_end, max_force, opts, check_step)[0]), flush=True)
+
+
+def passage_law(seeds, t_end, mus=(3.2e-2, 4.6e-2, 6.8e-2, 0.1), q_max=1e-2):
+    """Fit log10 |d(dE/E0)| = c + a log10(q / AU) + p log10 mu over the 0.1-yr intervals that contain a pericentre passage
+    closer than ``q_max`` (from the encounter observation at the interval's start), at constant mu on the symmetrized
+    step; prints the fit (PASSAGE_C = 10^c, PASSAGE_P = p) and, per depth, the median change and evaluations."""
+    from geomsci.nbody.env import SystemBatch
+
+    rows = []  # (log q, log mu, log |change|, evaluations)
+    for mu in mus:
+        sb = SystemBatch(seeds, actions=[mu, 2 * mu], step_options={"symmetric": 1})
+        for _ in range(int(round(t_end / sb.check_step))):
+            enc = sb.nearby_encounter().cpu().numpy()  # (B, 2)
+            err0 = sb.rel_error.cpu().numpy()
+            out = sb.step(np.zeros(sb.batch, dtype=np.int64))
+            change = np.abs(sb.rel_error.cpu().numpy() - err0)
+            passing = out["active"] & (enc[:, 0] < np.log10(q_max)) & (enc[:, 1] >= 0) & (enc[:, 1] <= 1) & np.isfinite(change)
+            for b in np.nonzero(passing)[0]:
+                rows.append((enc[b, 0], np.log10(mu), np.log10(max(change[b], 1e-16)), out["n_force"][b]))
+            if sb.done.all():
+                break
+    d = np.array(rows)
+    coef = np.linalg.lstsq(np.c_[np.ones(len(d)), d[:, 0], d[:, 1]], d[:, 2], rcond=None)[0]
+    print(f"== error added by one pericentre passage (q < {q_max:g} AU), {len(d)} intervals, constant mu, symmetrized step ==")
+    print(f"log10 |change of dE/E0| = {coef[0]:+.2f} {coef[1]:+.2f} log10(q / AU) {coef[2]:+.2f} log10 mu")
+    for mu in mus:
+        for lo, hi in ((-9, -5), (-5, -4), (-4, -3), (-3, -2)):
+            sel = (d[:, 1] == np.log10(mu)) & (d[:, 0] >= lo) & (d[:, 0] < hi)
+            if sel.any():
+                print(
+                    f"  mu {mu:.2g}, log10 q in [{lo}, {hi}): {sel.sum():3d} intervals, median log10 change "
+                    f"{np.median(d[sel, 2]):+.2f}, median evaluations {np.median(d[sel, 3]):.0f}"
+                )
 
 
 def main(argv=None):
@@ -324,6 +493,13 @@ def main(argv=None):
     ap.add_argument("--rl", action="store_true", help="also constant mu, hand-written rules and the committed policies")
     ap.add_argument("--rl-only", action="store_true", help="only the --rl section (no fronts, no IAS15, no throughput)")
     ap.add_argument("--policies", type=Path, nargs="+", default=list(DEFAULT_POLICIES), help="policy files for --rl")
+    ap.add_argument("--check-step", type=float, default=0.1, help="yr between the controllers' decisions (--rl, --rule-grid)")
+    ap.add_argument(
+        "--rule-grid", action="store_true", help="only the tuning table of the encounter rules (default seeds 1000-1199)"
+    )
+    ap.add_argument(
+        "--passage-law", action="store_true", help="only the fit of the error one passage adds (default seeds 1000-1199)"
+    )
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
     ap.add_argument(
         "--throughput-only",
@@ -343,7 +519,8 @@ def main(argv=None):
         )
         ias15_throughput()
         return
-    seeds = parse_seeds(args.seeds or ("0-19" if args.quick else "0-199"))
+    default_seeds = "1000-1199" if args.rule_grid or args.passage_law else "0-199"
+    seeds = parse_seeds(args.seeds or ("0-19" if args.quick else default_seeds))
     t_end = args.t_end or (5.0 if args.quick else 30.0)
     max_force = args.max_force or (10_000 if args.quick else 40_000)
     rng = np.random.default_rng(0)
@@ -353,8 +530,14 @@ def main(argv=None):
         f"1 thread\n",
         flush=True,
     )
+    if args.passage_law:
+        passage_law(seeds, t_end)
+        return
+    if args.rule_grid:
+        rule_grid(seeds, t_end, max_force, args.check_step)
+        return
     if args.rl_only:
-        rl_section(seeds, t_end, args.policies, max_force, rng, args.out)
+        rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step)
         return
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(names) - set(VARIANTS)
@@ -461,7 +644,7 @@ def main(argv=None):
         **{f"{n}|{r['param']}|{k}": r[k] for n, rows in results.items() for r in rows for k in ("err", "nf", "early", "capped")},
     )
     if args.rl:
-        rl_section(seeds, t_end, args.policies, max_force, rng, args.out)
+        rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step)
     throughput(200 if args.quick else 1000, "cpu", (1, 64, 256), wall_cap=120)
     ias15_throughput(t_end)
 

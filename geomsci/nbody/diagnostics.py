@@ -78,3 +78,24 @@ def pair_orbit(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float, i: i
     hyp_anom = torch.acosh(((1 + r / a) / e).clamp_min(1)) * approach
     mean_anom = torch.where(eps < 0, ecc_anom - e * torch.sin(ecc_anom), e * torch.sinh(hyp_anom) - hyp_anom)
     return {"r": r, "energy": eps, "a": a, "e": e, "q": q, "t_peri": mean_anom / n}
+
+
+def nearest_pericentres(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor, G: float):
+    """Pericentre distance and signed time to the nearest pericentre passage of every pair, from `pair_orbit`.
+
+    Each pair is treated as an isolated two-body orbit; the nearest passage is the coming one of an
+    approaching pair and the last one of a receding pair (for a bound pair: within half a period).
+
+    Parameters
+    ----------
+    x, v : (B, N, 3) positions and velocities;  m : (B, N) masses;  G : gravitational constant
+
+    Returns
+    -------
+    q : (B, P) pericentre distances of the P = N (N - 1) / 2 pairs (i < j, in row order)
+    t_to : (B, P) time to the nearest pericentre passage (-t_peri: > 0 ahead, < 0 passed); NaN where the
+        elements are not finite (an exactly parabolic pair)
+    """
+    n = x.shape[1]
+    els = [pair_orbit(x, v, m, G, i, j) for i in range(n) for j in range(i + 1, n)]
+    return torch.stack([el["q"] for el in els], dim=1), torch.stack([-el["t_peri"] for el in els], dim=1)

@@ -22,6 +22,18 @@ changing mu is not free here: in these three-body runs the final error is the sm
 mostly cancelling energy excursions during encounters, and a run that mixes two mu values ends
 with about the error of the coarser one while paying for the finer one (docs/nbody.md measures it).
 
+``observation='encounter'`` appends two more (18 numbers): how deep the nearby encounter is and when
+
+    [..., log10(q / 1 AU),  t_to / check_step]
+
+of the deepest pericentre passage (smallest q) within ``ENCOUNTER_WINDOW`` = 2 decision intervals of
+now, ahead (t_to > 0) or just passed (t_to < 0), with q and t_to from each pair's osculating
+two-body orbit (`nearest_pericentres`); when there is none: [3, 2] (q = 1000 AU). t_coll says that an
+encounter is near, not how deep it gets; the energy at stake in a passage is G m_i m_j / q, so the
+error a fixed mu makes there grows as 1/q. A passage just behind matters as much as one ahead: the
+energy error of a passage is a large excursion that cancels on the way out only if the outbound
+leg is integrated with the step parameter of the inbound one.
+
 An episode ends early (terminated) when |dE/E0| > ``max_error`` (0.1); it is truncated after
 ``n_checks`` intervals or when a system needs more than ``max_substeps`` steps in one interval.
 
@@ -35,7 +47,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from .diagnostics import energy
+from .diagnostics import energy, nearest_pericentres
 from .initial_conditions import paper_triple
 from .integrate import state_from
 from .integrators import evolve
@@ -47,7 +59,9 @@ ACTIONS = np.logspace(-4, -1, 10)
 TEST_SEEDS = range(0, 100)
 TRAIN_SEEDS = range(1000, 1_000_000)
 INTEGRATORS = ("hermite", "aarseth")
-OBSERVATIONS = {"paper": 13, "extended": 16}  # observation kind -> length (three bodies)
+OBSERVATIONS = {"paper": 13, "extended": 16, "encounter": 18}  # observation kind -> length (three bodies)
+ENCOUNTER_WINDOW = 2.0  # 'encounter' observation: pericentre passages due within this many decision intervals
+NO_ENCOUNTER_LOG_Q = 3.0  # its log10(q / AU) when none is due (1000 AU: no encounter)
 OBS_BOUND = 1e3  # observations are clipped to [-1e3, 1e3] (a body ejected to 10^4 AU)
 
 
@@ -122,22 +136,38 @@ class SystemBatch:
         return -torch.log10(self.rel_error.clamp_min(1e-16))  # (B,)
 
     def observe(self, kind: str = "paper") -> np.ndarray:
-        """Observation (B, 13) for 'paper' or (B, 16) for 'extended', float32 (see module docstring)."""
+        """Observation (B, 13) for 'paper', (B, 16) for 'extended', (B, 18) for 'encounter', float32 (module docstring)."""
         if kind not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {tuple(OBSERVATIONS)}, got {kind!r}")
         st = self.state
         pos = (st.x[..., :2] / 10.0).reshape(st.batch, -1)  # (B, 2N), length unit 1 AU, /10 as the paper
         vel = (st.v[..., :2] / self.v_unit).reshape(st.batch, -1)  # (B, 2N)
         cols = [pos, vel, self._neg_log_err()[:, None]]  # (B, 4N + 1)
-        if kind == "extended":
+        if kind in ("extended", "encounter"):
             tc = collision_timescale(st.x, st.v, st.m, G_AU)  # (B,) yr
             cols += [
                 torch.log10(tc / self.check_step).clamp(-8.0, 8.0)[:, None],
                 self.dlog_err.clamp(-16.0, 16.0)[:, None],
                 torch.log10(self.mu_prev)[:, None],
             ]
+        if kind == "encounter":
+            cols.append(self.nearby_encounter())  # (B, 2)
         obs = torch.cat(cols, dim=1).cpu().numpy().astype(np.float32)
         return np.clip(np.nan_to_num(obs, nan=0.0), -OBS_BOUND, OBS_BOUND)
+
+    def nearby_encounter(self) -> torch.Tensor:
+        """(B, 2): log10(q / 1 AU) in [-8, 3] and t_to / check_step in [-ENCOUNTER_WINDOW, ENCOUNTER_WINDOW] of the
+        deepest pericentre passage within ``ENCOUNTER_WINDOW`` intervals of now (t_to > 0: ahead, < 0: passed);
+        [3, ENCOUNTER_WINDOW] when there is none."""
+        st = self.state
+        q, t_to = nearest_pericentres(st.x, st.v, st.m, G_AU)  # (B, 3) AU, yr
+        t_rel = t_to / self.check_step
+        near = t_rel.abs() <= ENCOUNTER_WINDOW  # False for NaN
+        log_q = torch.log10(torch.where(near, q, 10.0**NO_ENCOUNTER_LOG_Q).clamp(1e-8, 10.0**NO_ENCOUNTER_LOG_Q))  # (B, 3)
+        k = log_q.argmin(dim=1, keepdim=True)  # the deepest passage near now (first pair on ties)
+        log_q = log_q.gather(1, k)[:, 0]
+        t_rel = torch.where(log_q < NO_ENCOUNTER_LOG_Q, t_rel.gather(1, k)[:, 0], torch.full_like(log_q, ENCOUNTER_WINDOW))
+        return torch.stack([log_q, t_rel], dim=1)
 
     def step(self, action_idx, max_steps=None) -> dict:
         """Advance every running system one interval with ``ACTIONS[action_idx[b]]``.
@@ -224,7 +254,7 @@ class TimeStepEnv(gym.Env):
     seeds : systems to draw from on `reset` (default: the training seeds, disjoint from TEST_SEEDS)
     integrator : 'hermite' (mu) or 'aarseth' (eta = mu)
     reward : 'paper', 'cost', 'final' or 'steady' (see `geomsci.nbody.rewards`)
-    observation : 'paper' (13 numbers) or 'extended' (16; see the module docstring)
+    observation : 'paper' (13 numbers), 'extended' (16) or 'encounter' (18; see the module docstring)
     n_checks : intervals per episode (200 x 0.1 yr = 20 yr)
     lam : cost weight (per 1000 force evaluations) of the 'cost', 'final' and 'steady' rewards
     c_switch : charge per notch that mu moves ('steady')

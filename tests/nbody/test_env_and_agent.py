@@ -25,7 +25,12 @@ def test_train_and_test_seeds_are_disjoint():
 
 @pytest.mark.parametrize(
     "reward,integrator,observation",
-    [("cost", "hermite", "paper"), ("paper", "aarseth", "paper"), ("steady", "hermite", "extended")],
+    [
+        ("cost", "hermite", "paper"),
+        ("paper", "aarseth", "paper"),
+        ("steady", "hermite", "extended"),
+        ("final", "hermite", "encounter"),
+    ],
 )
 def test_env_passes_gymnasium_checker(reward, integrator, observation):
     env = TimeStepEnv(reward=reward, integrator=integrator, n_checks=5, observation=observation)
@@ -45,6 +50,31 @@ def test_extended_observation_features():
     assert np.all(np.isfinite(o1[:, 13])) and np.all(np.abs(o1[:, 13]) < 8)
     with pytest.raises(ValueError, match="observation"):
         sb.observe("raw")
+
+
+def test_encounter_observation_sees_a_deep_fly_by():
+    from geomsci.nbody.units import G_AU
+
+    from .test_pair_orbit import hyperbolic_pair
+
+    sb = SystemBatch([4, 5, 6])
+    o = sb.observe("encounter")
+    assert o.shape == (3, 18) and np.array_equal(o[:, :16], sb.observe("extended"))
+    np.testing.assert_array_equal(o[:, 16:], [[3.0, 2.0]] * 3)  # wide triples at t = 0: no pericentre within 0.2 yr
+    # made by hand: bodies 0 and 1 on a fly-by with q = 1e-3 AU, 0.05 yr (half an interval), 0.15 yr and 0.3 yr
+    # before pericentre; body 2 at 50 AU receding at 20 AU/yr (unbound)
+    for b, t_to_peri in enumerate((0.05, 0.15, 0.3)):
+        r, w = hyperbolic_pair(q=1e-3, e=1.2, t_to_peri=t_to_peri, gm=2 * G_AU)
+        x = torch.tensor([[0.0, 0, 0], r, [50.0, 0, 0]], dtype=torch.float64)
+        sb.state.x[b] = x - x.mean(0)
+        sb.state.v[b] = torch.tensor([[0.0, 0, 0], w, [20.0, 0, 0]], dtype=torch.float64)
+    o = sb.observe("encounter")
+    np.testing.assert_allclose(o[:2, 16], -3.0, atol=1e-5)  # log10(q / AU)
+    np.testing.assert_allclose(o[:2, 17], [0.5, 1.5], rtol=1e-5)  # time to pericentre / check_step
+    assert np.array_equal(o[2, 16:], [3.0, 2.0])  # 3 intervals ahead: outside the 2-interval window
+    sb.state.v[:, :2] *= -1  # the pairs reversed: the passages are now 0.5 and 1.5 intervals behind
+    o = sb.observe("encounter")
+    np.testing.assert_allclose(o[:2, 16:], [[-3.0, -0.5], [-3.0, -1.5]], rtol=1e-5)
 
 
 def test_env_episode_and_observation():
