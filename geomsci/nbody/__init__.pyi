@@ -1,5 +1,5 @@
 # The names `geomsci.nbody` offers; `__init__.py` imports each on first use (lazy_loader reads this file).
-from .diagnostics import angular_momentum, center_of_mass, energy, pair_orbit
+from .diagnostics import angular_momentum, center_of_mass, energy, nearest_pericentres, pair_orbit
 from .ensemble import integrate_ensemble, load_ensemble
 from .env import TimeStepEnv
 from .initial_conditions import figure_eight, kepler_orbit, paper_triple, plummer, pythagorean
@@ -22,6 +22,7 @@ __all__ = [
     "angular_momentum",
     "center_of_mass",
     "pair_orbit",
+    "nearest_pericentres",
     "paper_triple",
     "pythagorean",
     "figure_eight",
