@@ -11,6 +11,7 @@
         --scalars-only                                  # the scalars' coverage over 4 training x 2 test draws
     python benchmarks/mmgp.py --mmgp-only --test-draws 1  # also score a second, independent test draw of 100 plates
     python benchmarks/mmgp.py --common-mesh-check --families holed --n-train 100 --n-test 200 --train-seeds 0,1,2,3
+    python benchmarks/mmgp.py --gmsh-holes              # rbf folds on gmsh rectangles with an elliptical hole
     python benchmarks/mmgp.py --oracle 100:100,500:500  # a perfectly calibrated model's per-draw coverage spread
     python benchmarks/mmgp.py --scaling-generate 2020   # blob samples of 3k-20k nodes for the scaling table
     python benchmarks/mmgp.py --scaling                 # fit/predict time and peak memory, 100/500/2000 samples,
@@ -524,6 +525,52 @@ def common_mesh_check(args) -> None:
             )
 
 
+def gmsh_hole_plates(n: int = 60):
+    """Foreign shapes for the rbf morph: ``n`` gmsh-meshed rectangles (width 1.6-2.4, height 1) with an
+    elliptical hole of random size, aspect and position; how many fold onto the mesh of most nodes and onto
+    the default common mesh (`least_folding_reference`). Needs gmsh (the 'test' extra)."""
+    import gmsh
+
+    from geomsci.mmgp.morphing import folds, least_folding_reference
+
+    def plate(seed):
+        rng = np.random.default_rng(seed)
+        width, a, b = rng.uniform(1.6, 2.4), rng.uniform(0.1, 0.3), rng.uniform(0.08, 0.3)
+        cx = rng.uniform(0.35 + a, width - 0.35 - a)
+        cy = rng.uniform(0.3 + b, 0.7 - b) if b < 0.2 else 0.5
+        gmsh.initialize()
+        gmsh.option.setNumber("General.Terminal", 0)
+        occ = gmsh.model.occ
+        rect, hole = occ.addRectangle(0, 0, 0, width, 1.0), occ.addDisk(cx, cy, 0, max(a, b), min(a, b))
+        if b > a:
+            occ.rotate([(2, hole)], cx, cy, 0, 0, 0, 1, np.pi / 2)
+        occ.cut([(2, rect)], [(2, hole)])
+        occ.synchronize()
+        gmsh.option.setNumber("Mesh.MeshSizeMax", rng.uniform(0.045, 0.06))
+        gmsh.model.mesh.generate(2)
+        tags, xyz, _ = gmsh.model.mesh.getNodes()
+        _, _, nodes = gmsh.model.mesh.getElements(2)
+        gmsh.finalize()
+        index = {int(t): i for i, t in enumerate(tags)}
+        tri = np.array([index[int(t)] for t in nodes[0]]).reshape(-1, 3)
+        used = np.unique(tri)
+        remap = np.full(len(tags), -1)
+        remap[used] = np.arange(len(used))
+        pts, tri = xyz.reshape(-1, 3)[used, :2], remap[tri]
+        e1, e2 = pts[tri[:, 1]] - pts[tri[:, 0]], pts[tri[:, 2]] - pts[tri[:, 0]]
+        cw = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0] < 0
+        tri[cw] = tri[cw][:, [0, 2, 1]]
+        return Mesh(torch.tensor(pts), torch.tensor(tri), "triangle")
+
+    meshes = [plate(s) for s in range(n)]
+    largest = int(np.argmax([m.n_points for m in meshes]))
+    best, scores = least_folding_reference(meshes)
+    for label, ref in (("most nodes", largest), ("default", best)):
+        k = sum(folds(m, meshes[ref]) > 0 for i, m in enumerate(meshes) if i != ref)
+        print(f"common mesh {label} ({ref}, {meshes[ref].n_points} nodes): {k} of {n - 1} samples fold")
+    print(f"candidates (index: samples that fold among up to 100): {scores}")
+
+
 def oracle_coverage(sizes: str, reps: int = 200_000, seed: int = 0) -> None:
     """How far a *perfectly* calibrated model's coverage strays from 95% on one draw, by simulation.
 
@@ -720,6 +767,7 @@ def main():
     ap.add_argument("--train-seeds", default="0", help="--families: seeds of the training draws, comma-separated")
     ap.add_argument("--scalars-only", action="store_true", help="--families: fit and score the scalar outputs only")
     ap.add_argument("--test-seeds", default="0", help="--families: seeds of the test draws, comma-separated")
+    ap.add_argument("--gmsh-holes", action="store_true", help="only count rbf folds on gmsh rectangles with an elliptical hole")
     ap.add_argument(
         "--common-mesh-check", action="store_true", help="only compare the rbf common mesh of most nodes with the default"
     )
@@ -729,6 +777,9 @@ def main():
     args = ap.parse_args()
     if args.oracle:
         oracle_coverage(args.oracle)
+        return
+    if args.gmsh_holes:
+        gmsh_hole_plates()
         return
     if args.common_mesh_check:
         torch.set_num_threads(args.threads)

@@ -55,6 +55,13 @@ def _turning_angles(points: torch.Tensor, loop: torch.Tensor) -> torch.Tensor:
     return torch.arccos(cos.clamp(-1, 1))
 
 
+def _corners(points: torch.Tensor, loop: torch.Tensor, angle: float | None) -> torch.Tensor:
+    """Positions (sorted) in ``loop`` of the nodes turning by more than ``angle`` degrees; none for None."""
+    if angle is None:
+        return loop.new_zeros(0)
+    return torch.nonzero(_turning_angles(points, loop) > math.radians(angle)).flatten()
+
+
 def count_corners(points: torch.Tensor, faces: torch.Tensor, angle: float = 30.0) -> int:
     """Boundary nodes of a one-loop mesh whose turning angle exceeds ``angle`` degrees (0 for other meshes).
 
@@ -224,12 +231,19 @@ def rbf_morph(points: torch.Tensor, source: torch.Tensor, target: torch.Tensor, 
     return points + torch.cdist(points, source) ** 3 @ c + Pq @ a
 
 
-def boundary_correspondence(mesh: Mesh, reference: Mesh) -> tuple[torch.Tensor, torch.Tensor]:
+def boundary_correspondence(
+    mesh: Mesh, reference: Mesh, *, corner_angle: float | None = 30.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pair every boundary node of ``mesh`` with a point on the matching boundary loop of ``reference``.
 
     Loops are matched by nearest centroid (each reference loop used once); within a pair the mesh
     loop starts at its node nearest the reference loop's lowest-left node and both are walked in face
     orientation; a node at arc-length fraction t goes to the reference loop's point at fraction t.
+    When both loops have the same number k >= 1 of corners (nodes turning by more than
+    ``corner_angle`` degrees; None: ignore corners), corners go to corners (the mesh loop starts at its
+    corner nearest the reference's first one) and arc length is matched between consecutive corners:
+    rectangles of different widths otherwise send a corner to the middle of an edge, and the morph
+    folds the triangles there.
 
     Returns ``(index (L,), target (L, D))``: mesh node indices and their target positions.
     """
@@ -247,9 +261,23 @@ def boundary_correspondence(mesh: Mesh, reference: Mesh) -> tuple[torch.Tensor, 
         free.remove(r)
         rl = ref_loops[r]
         rl = torch.roll(rl, -int(y[rl].sum(1).argmin()))
-        loop = torch.roll(loop, -int((x[loop] - y[rl[0]]).norm(dim=1).argmin()))
+        ck, ckr = _corners(x, loop, corner_angle), _corners(y, rl, corner_angle)
+        if len(ck) and len(ck) == len(ckr):
+            rl = torch.roll(rl, -int(ckr[0]))  # the reference starts at its corner nearest its lowest-left node
+            ckr = (ckr - ckr[0]) % len(rl)
+            loop = torch.roll(loop, -int(ck[(x[loop[ck]] - y[rl[0]]).norm(dim=1).argmin()]))
+            ck = _corners(x, loop, corner_angle)
+        else:
+            loop = torch.roll(loop, -int((x[loop] - y[rl[0]]).norm(dim=1).argmin()))
+            ck = ckr = loop.new_zeros(0)
         s, sr = _loop_arclength(x, loop), _loop_arclength(y, rl)
-        t = (s[:-1] / s[-1]) * sr[-1]  # target arc length on the reference loop
+        if len(ck):  # piecewise: the arc between corners j and j+1 onto the reference's arc between its corners
+            knots, knots_r = torch.cat([s[ck], s[-1:]]), torch.cat([sr[ckr], sr[-1:]])
+            j = torch.searchsorted(knots, s[:-1].contiguous(), right=True).clamp(1, len(knots) - 1) - 1
+            frac = (s[:-1] - knots[j]) / (knots[j + 1] - knots[j]).clamp_min(1e-30)
+            t = knots_r[j] + frac * (knots_r[j + 1] - knots_r[j])
+        else:
+            t = (s[:-1] / s[-1]) * sr[-1]  # target arc length on the reference loop
         ring = torch.cat([y[rl], y[rl[:1]]])  # closed polyline (B_r+1, D)
         k = torch.searchsorted(sr, t.contiguous(), right=True).clamp(1, len(sr) - 1) - 1
         w = ((t - sr[k]) / (sr[k + 1] - sr[k]).clamp_min(1e-30)).unsqueeze(1)
@@ -258,13 +286,14 @@ def boundary_correspondence(mesh: Mesh, reference: Mesh) -> tuple[torch.Tensor, 
     return torch.cat(idx), torch.cat(tgt)
 
 
-def rbf_boundary_morph(mesh: Mesh, reference: Mesh, *, max_landmarks: int = 400) -> Mesh:
+def rbf_boundary_morph(mesh: Mesh, reference: Mesh, *, max_landmarks: int = 400, corner_angle: float | None = 30.0) -> Mesh:
     """Morph ``mesh`` so its boundary loops land on those of ``reference`` (RBF driven by the loops).
 
-    At most ``max_landmarks`` evenly spread boundary nodes drive the RBF (the others follow it).
+    At most ``max_landmarks`` evenly spread boundary nodes drive the RBF (the others follow it);
+    corners go to corners when the loops have as many (`boundary_correspondence`, ``corner_angle``).
     Returns a new ``Mesh`` with the morphed points, same cells and fields.
     """
-    idx, tgt = boundary_correspondence(mesh, reference)
+    idx, tgt = boundary_correspondence(mesh, reference, corner_angle=corner_angle)
     if len(idx) > max_landmarks:
         keep = torch.linspace(0, len(idx) - 1, max_landmarks, device=idx.device).round().long()
         idx, tgt = idx[keep], tgt[keep]
@@ -272,14 +301,16 @@ def rbf_boundary_morph(mesh: Mesh, reference: Mesh, *, max_landmarks: int = 400)
     return Mesh(moved, mesh.cells, mesh.cell_type, dict(mesh.point_data), dict(mesh.cell_data))
 
 
-def folds(mesh: Mesh, reference: Mesh) -> int:
+def folds(mesh: Mesh, reference: Mesh, corner_angle: float | None = 30.0) -> int:
     """Triangles of ``mesh`` that `rbf_boundary_morph` onto ``reference`` turns over (0: the morph is a
     bijection on this mesh). A folded sample's fields transfer to the common mesh with large errors."""
-    morphed = rbf_boundary_morph(mesh, reference).points
+    morphed = rbf_boundary_morph(mesh, reference, corner_angle=corner_angle).points
     return int(flipped_triangles(morphed, mesh.cells, reference=mesh.points).numel())
 
 
-def least_folding_reference(meshes, n_candidates: int = 8, n_check: int = 100) -> tuple[int, dict[int, int]]:
+def least_folding_reference(
+    meshes, n_candidates: int = 8, n_check: int = 100, corner_angle: float | None = 30.0
+) -> tuple[int, dict[int, int]]:
     """Index of the mesh of ``meshes`` onto which the fewest of them fold under `rbf_boundary_morph`.
 
     Candidates: ``n_candidates`` meshes spread evenly over the finer half by node count (a coarse
@@ -295,6 +326,6 @@ def least_folding_reference(meshes, n_candidates: int = 8, n_check: int = 100) -
     finer = by_nodes[n // 2 :]
     cands = sorted(set(finer[np.linspace(0, len(finer) - 1, min(n_candidates, len(finer))).round().astype(int)].tolist()))
     check = sorted(set(np.linspace(0, n - 1, min(n_check, n)).round().astype(int).tolist()))
-    scores = {c: sum(folds(meshes[i], meshes[c]) > 0 for i in check if i != c) for c in cands}
+    scores = {c: sum(folds(meshes[i], meshes[c], corner_angle) > 0 for i in check if i != c) for c in cands}
     best = min(cands, key=lambda c: (scores[c], -meshes[c].n_points))  # ties: the finer mesh
     return best, scores

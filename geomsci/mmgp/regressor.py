@@ -74,7 +74,7 @@ def _prepare_sample(task: dict) -> dict:
         morphed = disk_map(pts, faces, n_corners=task["n_corners"])
     else:
         ref = Mesh(task["support_ref"], task["support_faces"], "triangle")
-        morphed = rbf_boundary_morph(Mesh(pts, faces, "triangle"), ref).points
+        morphed = rbf_boundary_morph(Mesh(pts, faces, "triangle"), ref, corner_angle=task["corner_angle"]).points
     P, _ = transfer_operator(Mesh(morphed, faces, "triangle"), task["support"])  # (N_c, N)
     out = {"coords": apply(P, pts), "fields": {k: apply(P, v) for k, v in task["fields"].items()}}
     # the Floater disk map is a bijection (convex boundary); the RBF morph may turn triangles over
@@ -100,7 +100,8 @@ class MMGPRegressor:
         many; if a training boundary has fewer corners, a warning says so and the number is clipped
         to what every boundary has (pinning arbitrary nodes of a smooth boundary spoils the model).
         Resolved value: ``n_corners_``
-    corner_angle : turning angle (degrees) above which a boundary node counts as a corner (30)
+    corner_angle : turning angle (degrees) above which a boundary node counts as a corner (30); for
+        ``'rbf'``, paired boundary loops with as many corners map corner to corner
     common_mesh : index of the training mesh used as common mesh, or a ``Mesh`` (in physical space) to
         use instead, or ``None``: for ``'disk'`` the training mesh with most nodes; for ``'rbf'``, whose
         morph may turn triangles over, the mesh of the finer half onto which the fewest training samples
@@ -350,6 +351,7 @@ class MMGPRegressor:
                     "support_ref": None if self.morphing_ == "disk" else self.common_points_.cpu(),
                     "morphing": self.morphing_,
                     "n_corners": self.n_corners_,
+                    "corner_angle": float(self.corner_angle),
                     "back": back if isinstance(back, bool) else i in back,
                 }
             )
@@ -364,7 +366,10 @@ class MMGPRegressor:
         if self.morphing_ == "disk":
             return torch.zeros(len(meshes), dtype=torch.long)
         ref = Mesh(self.common_points_.cpu(), self.common_faces_.cpu(), "triangle")
-        counts = [folds(Mesh(m.points.detach().cpu().to(self.dtype_), m.cells.cpu(), "triangle"), ref) for m in meshes]
+        counts = [
+            folds(Mesh(m.points.detach().cpu().to(self.dtype_), m.cells.cpu(), "triangle"), ref, self.corner_angle)
+            for m in meshes
+        ]
         return torch.tensor(counts, dtype=torch.long)
 
     def _warn_folded(self, prep, ids, what: str, where: str) -> int:
@@ -481,7 +486,7 @@ class MMGPRegressor:
         # fold, the finer mesh onto which the fewest training samples fold (`least_folding_reference`).
         if cm is None:
             by_nodes = int(np.argmax([m.n_points for m in meshes]))
-            cm_index = least_folding_reference(meshes)[0] if self.morphing_ == "rbf" else by_nodes
+            cm_index = least_folding_reference(meshes, corner_angle=self.corner_angle)[0] if self.morphing_ == "rbf" else by_nodes
         else:
             cm_index = None if isinstance(cm, Mesh) else int(cm) % n
         self.common_mesh_index_ = cm_index

@@ -169,3 +169,28 @@ def test_default_rbf_common_mesh_is_the_one_onto_which_fewest_samples_fold():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default model's new samples of the family do not fold either
         MMGPRegressor(**kw).fit(meshes, x, {"u_max": y[:, 0]}).predict(meshes[:3], x[:3])
+
+
+def test_rbf_correspondence_sends_corners_to_corners():
+    """Rectangles 2 x 1 and 1 x 1 with the same number of nodes per side: by arc length alone the 2 x 1's
+    corner (2, 0) lands a third of the way along the square's perimeter, mid-edge; with the corners matched
+    every corner lands on a corner, and the morph is the affine stretch (no triangle turned over)."""
+    from geomsci.mmgp.families import mesh_loops
+    from geomsci.mmgp.morphing import boundary_correspondence
+    from tests.mmgp.polygons import rectangle_boundary
+
+    rng = np.random.default_rng(0)
+    wide, square = (
+        Mesh(*(torch.as_tensor(a) for a in mesh_loops([rectangle_boundary(w, 1.0, 16, 8)], 0.1, rng)), "triangle")
+        for w in (2.0, 1.0)
+    )
+    corners = torch.tensor([[0.0, 0.0], [2.0, 0.0], [2.0, 1.0], [0.0, 1.0]], dtype=wide.points.dtype)
+    square_corners = corners * torch.tensor([0.5, 1.0], dtype=corners.dtype)
+    for angle, expect_corners in ((30.0, True), (None, False)):
+        idx, tgt = boundary_correspondence(wide, square, corner_angle=angle)
+        at = {tuple(wide.points[i].tolist()): t for i, t in zip(idx, tgt)}
+        landed = torch.stack([at[tuple(c.tolist())] for c in corners])
+        assert torch.allclose(landed, square_corners, atol=1e-12) == expect_corners
+    morphed = rbf_boundary_morph(wide, square).points
+    assert len(flipped_triangles(morphed, wide.cells, reference=wide.points)) == 0
+    assert torch.allclose(morphed, wide.points * torch.tensor([0.5, 1.0], dtype=corners.dtype), atol=1e-9)
