@@ -277,7 +277,9 @@ def predict(
         data = _read(directory, inputs, None, (), id_column, split, path_column, subset, input_columns)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            mean, std, ood = model.predict(data["meshes"], data["inputs"], return_std=True, ids=data["ids"], return_ood=True)
+            mean, std, ood, folded = model.predict(
+                data["meshes"], data["inputs"], return_std=True, ids=data["ids"], return_ood=True, return_folds=True
+            )
         _echo_warnings(caught)
         with _staging(out) as tmp:
             for j, (sid, m) in enumerate(zip(data["ids"], data["meshes"])):
@@ -286,7 +288,6 @@ def predict(
                     mu, sd = mean[f][j], std[f][j]
                     pd.update({f"{f}_mean": mu, f"{f}_std": sd, f"{f}_lo95": mu - Z95 * sd, f"{f}_hi95": mu + Z95 * sd})
                 save(Mesh(m.points, m.cells, "triangle", pd), tmp / f"{sid}.vtu")
-            folded = model.fold_counts(data["meshes"])  # triangles the morph turns over (0 for 'disk')
             cols: dict = {id_column: data["ids"], "ood_score": ood.cpu(), "folded_triangles": folded}
             for s in model.scalar_names_:
                 mu, sd = mean[s].cpu(), std[s].cpu()

@@ -484,9 +484,10 @@ class MMGPRegressor:
         # Common mesh: a training mesh or a given one; its morphed image is the support. By default the one with
         # most nodes for 'disk' (every sample lands on the unit disk), and for 'rbf', whose morph onto it may
         # fold, the finer mesh onto which the fewest training samples fold (`least_folding_reference`).
-        if cm is None:
-            by_nodes = int(np.argmax([m.n_points for m in meshes]))
-            cm_index = least_folding_reference(meshes, corner_angle=self.corner_angle)[0] if self.morphing_ == "rbf" else by_nodes
+        if cm is None and self.morphing_ == "rbf":
+            cm_index = least_folding_reference(meshes, corner_angle=self.corner_angle)[0]
+        elif cm is None:
+            cm_index = int(np.argmax([m.n_points for m in meshes]))
         else:
             cm_index = None if isinstance(cm, Mesh) else int(cm) % n
         self.common_mesh_index_ = cm_index
@@ -610,11 +611,12 @@ class MMGPRegressor:
         self._warn_folded(prep, ids, "samples", "predict")
         coords = torch.stack([p["coords"].reshape(-1) for p in prep]).to(self.device_)
         Qs = [_sparse(p["back"], self.device_, self.dtype_) for p in prep]
-        return ids, x.to(coords), coords, Qs
+        folded = torch.tensor([p["folded"] for p in prep], dtype=torch.long)  # (n,) triangles turned over
+        return ids, x.to(coords), coords, Qs, folded
 
     def predict_coefficients(self, meshes, inputs, ids=None):
         """GP inputs and per-sample back-transfer operators: ``(x (n, d) standardised, [Q_j sparse (N_j, N_c)])``."""
-        _, x, coords, Qs = self._morph_new(meshes, inputs, ids)
+        _, x, coords, Qs, _ = self._morph_new(meshes, inputs, ids)
         return self._gp_inputs(coords, x), Qs
 
     def reconstruct(self, name: str, Q: torch.Tensor, coeffs: torch.Tensor, scale=1.0) -> torch.Tensor:
@@ -645,12 +647,22 @@ class MMGPRegressor:
         shape = cal.shape_residual_norms(self.shape_pod_, coords) / self.ood_shape_ref_
         return torch.maximum(dist, shape)
 
-    def predict(self, meshes, inputs=None, return_std: bool = False, ids: Sequence[str] | None = None, return_ood: bool = False):
+    def predict(
+        self,
+        meshes,
+        inputs=None,
+        return_std: bool = False,
+        ids: Sequence[str] | None = None,
+        return_ood: bool = False,
+        return_folds: bool = False,
+    ):
         """Predict every fitted output.
 
         Returns ``mean`` (or ``(mean, std)`` with ``return_std``; ``ood`` (n,) appended with
-        ``return_ood``): dicts mapping each field name to a list of (N_j,) tensors ((N_j, C) for a
-        C-component field) on the given meshes and each scalar name to an (n,) tensor. The 95%
+        ``return_ood``; then ``folds`` (n,), the triangles each mesh's morph turned over as in
+        `fold_counts`, with ``return_folds``): dicts mapping each field name to a list of (N_j,)
+        tensors ((N_j, C) for a C-component field) on the given meshes and each scalar name to an
+        (n,) tensor. The 95%
         interval is mean +- 1.96 std (``Z95``). With ``interval_calibration='cv'`` the std includes
         each output's cross-validated factor ``std_scale_``. Samples whose OOD score exceeds
         ``ood_threshold`` trigger a warning.
@@ -659,7 +671,7 @@ class MMGPRegressor:
 
         if (samples := to_samples(meshes)) is not None:
             meshes, inputs, ids = samples.meshes, samples.inputs, samples.ids
-        ids, x, coords, Qs = self._morph_new(meshes, inputs, ids)
+        ids, x, coords, Qs, folded = self._morph_new(meshes, inputs, ids)
         xs = self._gp_inputs(coords, x)
         scales = self._field_scales(x, xs)
         mean, std = {}, {}
@@ -705,6 +717,7 @@ class MMGPRegressor:
             )
         out = (mean, std) if return_std else (mean,)
         out = out + (ood,) if return_ood else out
+        out = out + (folded,) if return_folds else out
         return out if len(out) > 1 else out[0]
 
     def score(self, meshes, inputs=None, outputs: Mapping | None = None, ids=None) -> float:
