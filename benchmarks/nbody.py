@@ -43,10 +43,10 @@ import numpy as np
 import torch
 
 from geomsci.nbody import energy, paper_triple
-from geomsci.nbody.env import ENCOUNTER_WINDOW, NO_ENCOUNTER_LOG_Q
 from geomsci.nbody.evaluate import parse_seeds
 from geomsci.nbody.integrate import state_from
 from geomsci.nbody.integrators import evolve
+from geomsci.nbody.rules import HALF_NOTCHES, DepthRule, ThresholdRule, near_passage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -201,20 +201,6 @@ def ias15_throughput(t_end=30.0):
     print(f"  IAS15 (1 system, CPU): {sim.steps_done / dt:14,.0f} steps/s ({sim.steps_done} steps to {t_end:g} yr)")
 
 
-class ThresholdRule:
-    """Hand-written controller: mu = ``hi`` while |dE/E0| <= ``threshold``, then ``lo`` (paper observation)."""
-
-    observation = "paper"
-
-    def __init__(self, hi: float, lo: float, threshold: float):
-        self.actions = np.array([lo, hi])
-        self.name = f"rule {hi:.2g} -> {lo:.2g} at {threshold:.0e}"
-        self.neg_log_threshold = -np.log10(threshold)
-
-    def __call__(self, obs):  # obs[:, 12] = -log10 |dE/E0|
-        return np.where(obs[:, 12] < self.neg_log_threshold, 0, 1)
-
-
 class EncounterRule:
     """Hand-written controller: mu = ``lo`` while the collision time is below ``10**threshold`` decision
     intervals (an encounter is due within the interval), else ``hi`` (extended observation, feature 13)."""
@@ -228,16 +214,6 @@ class EncounterRule:
 
     def __call__(self, obs):  # obs[:, 13] = log10(t_coll / check_step)
         return np.where(obs[:, 13] < self.threshold, 0, 1)
-
-
-def near_passage(obs, horizon: float, hold: float):
-    """(B,) bool: the deepest passage of the encounter observation (features 16, 17) is due within ``horizon`` decision
-    intervals or was passed at most ``hold`` intervals ago (so that its outbound leg gets the inbound leg's mu)."""
-    if not (0 < horizon <= ENCOUNTER_WINDOW and 0 <= hold <= ENCOUNTER_WINDOW):
-        raise ValueError(
-            f"horizon must be in (0, {ENCOUNTER_WINDOW}] and hold in [0, {ENCOUNTER_WINDOW}] intervals, got {horizon}, {hold}"
-        )
-    return (obs[:, 17] <= horizon) & (obs[:, 17] >= -hold) & (obs[:, 16] < NO_ENCOUNTER_LOG_Q)
 
 
 class PericentreRule:
@@ -261,35 +237,6 @@ class PericentreRule:
     def __call__(self, obs):
         level = np.searchsorted(self.log_q, obs[:, 16], side="right")  # the first threshold above log q; L = none
         return np.where(near_passage(obs, self.horizon, self.hold), level, len(self.log_q))
-
-
-# the |dE/E0| one pericentre passage adds at constant mu on the symmetrized step: ~ PASSAGE_C mu^PASSAGE_P / (q / AU)
-# (least-squares fit over the 0.1-yr intervals with a pericentre q < 1e-2 AU due, at mu = 3.2e-2 ... 0.1 on the
-# validation seeds 1000-1199; docs/nbody.md)
-PASSAGE_C, PASSAGE_P = 0.63, 4.9
-HALF_NOTCHES = (4.6e-3, 6.8e-3, 1e-2, 1.5e-2, 2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1, 0.15)
-
-
-class DepthRule:
-    """Hand-written controller on the nearby encounter (encounter observation): for an interval near a pericentre
-    passage q (see `near_passage`), the largest mu in ``actions`` at or below (``budget`` q / PASSAGE_C)^(1 / PASSAGE_P),
-    the mu at which the passage adds about ``budget`` to |dE/E0|; ``hi`` (at most) otherwise. Deeper passages get a
-    smaller mu, as the error they add grows as 1/q."""
-
-    observation = "encounter"
-
-    def __init__(self, hi: float, budget: float, horizon: float = 1.5, hold: float = 1.0, actions=HALF_NOTCHES):
-        near_passage(np.zeros((0, 18)), horizon, hold)
-        self.actions = np.array([a for a in actions if a <= hi])
-        self.log_budget, self.horizon, self.hold = np.log10(budget), horizon, hold
-        floor = "" if self.actions[0] == min(HALF_NOTCHES) else f", mu >= {self.actions[0]:.2g}"
-        self.name = f"rule mu(q) <= {hi:.2g}{floor} for |dE/E0| {budget:.0e} a passage in -{hold:g}..{horizon:g} dt"
-
-    def __call__(self, obs):
-        log_mu = (self.log_budget + obs[:, 16] - np.log10(PASSAGE_C)) / PASSAGE_P
-        log_mu = np.where(near_passage(obs, self.horizon, self.hold), log_mu, np.inf)
-        idx = np.searchsorted(np.log10(self.actions), log_mu + 1e-9, side="right") - 1
-        return np.clip(idx, 0, len(self.actions) - 1)
 
 
 # the issue's rule; the cheapest threshold rule for the symmetrized step among those tried on seeds 1000-1199 (p90 <= 1e-3;

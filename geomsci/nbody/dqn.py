@@ -4,6 +4,13 @@ Pieces: `QNetwork` (MLP observation -> one Q value per action), `ReplayBuffer` (
 sampling), `train_dqn` (epsilon-greedy rollouts of B systems at once, Huber TD loss, soft target
 update), `Policy` (greedy, batched, save/load).
 
+A *residual* agent (``DQNConfig.base_rule``) starts from a hand-written rule instead of from nothing
+(residual policy learning: Silver et al. 2018, Johannink et al. 2019): `DepthRule` proposes an action
+index, the network sees the observation plus the rule's log10 mu and picks an offset from ``offsets``
+(half notches of `HALF_NOTCHES` by default), and the action is the rule's index plus the offset. Its
+last layer starts at zero with a small bias towards offset 0, so the untrained agent *is* the rule and
+exploration happens around it; the agent only has to learn where the rule is wasteful or unsafe.
+
 Exploration decays across episodes and is never reset: after e finished episodes,
 
     eps(e) = eps_end + (eps_start - eps_end) * exp(-e / eps_decay)
@@ -25,9 +32,11 @@ from tqdm.auto import tqdm
 
 from .env import ACTIONS, OBSERVATIONS, TRAIN_SEEDS, SystemBatch, check_actions, compute_reward
 from .integrators import StepRule
+from .rules import HALF_NOTCHES, DepthRule
 
 OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
 ERR_INDEX = 12  # position of the -log10 |dE/E0| feature in both observation kinds
+DEFAULT_OFFSETS = (-2, -1, 0, 1)  # a residual agent's choices, in action indices relative to the base rule's
 
 
 class QNetwork(nn.Module):
@@ -102,10 +111,70 @@ class DQNConfig:
     e_lim: float | None = None  # error below which accuracy earns nothing (None: the reward's own, see compute_reward)
     actions: list | None = None  # step parameters to choose from (None: the paper's ten, `env.ACTIONS`)
     step_options: dict | None = None  # options of `evolve` for training rollouts, e.g. {'symmetric': 1}
+    base_rule: dict | None = None  # residual agent: the `DepthRule` arguments (e.g. {'hi': 0.1, 'budget': 3e-4})
+    offsets: list | None = None  # residual agent: its choices relative to the rule's index (default DEFAULT_OFFSETS)
 
     def action_values(self) -> np.ndarray:
         """The step parameters the policy chooses from, float64 (n_actions,)."""
-        return ACTIONS if self.actions is None else check_actions(self.actions)
+        if self.actions is None:
+            return check_actions(HALF_NOTCHES) if self.base_rule is not None else ACTIONS
+        return check_actions(self.actions)
+
+
+class AgentView:
+    """How a network's outputs become actions: directly, or as offsets from a base rule's choice (residual).
+
+    ``inputs(obs)`` -> (network input (B, n_in) float32, base index (B,) or None); ``act(k, base)`` -> action
+    indices (B,) for network choices k (B,); ``n_in`` / ``n_out``: the network's input and output sizes.
+    """
+
+    def __init__(self, cfg: DQNConfig):
+        self.actions = cfg.action_values()
+        self.n_in = OBSERVATIONS[cfg.observation]
+        self.rule = None
+        if cfg.base_rule is None:
+            if cfg.offsets is not None:
+                raise ValueError("offsets are the choices of a residual agent: give base_rule too")
+            self.n_out = len(self.actions)
+            return
+        if cfg.observation != "encounter":
+            raise ValueError(f"a residual agent on DepthRule reads the 'encounter' observation, got {cfg.observation!r}")
+        self.rule = DepthRule(**{"actions": self.actions, **cfg.base_rule})
+        missing = [a for a in self.rule.actions if not np.isclose(self.actions, a, rtol=1e-9).any()]
+        if missing:
+            raise ValueError(
+                f"the base rule's step parameters {missing} are not among the agent's actions {self.actions.tolist()}"
+            )
+        self.rule_to_action = np.array([int(np.argmin(np.abs(self.actions - a))) for a in self.rule.actions])
+        self.offsets = np.asarray(DEFAULT_OFFSETS if cfg.offsets is None else cfg.offsets, dtype=np.int64)
+        if self.offsets.size < 2 or len(set(self.offsets.tolist())) != self.offsets.size or 0 not in self.offsets:
+            raise ValueError(
+                f"offsets must be distinct integers including 0 (the rule's own choice), got {self.offsets.tolist()}"
+            )
+        self.n_in, self.n_out = self.n_in + 1, self.offsets.size
+
+    def inputs(self, obs: np.ndarray):
+        obs = np.asarray(obs, dtype=np.float32)
+        if self.rule is None:
+            return obs, None
+        base = self.rule_to_action[self.rule(obs)]  # (B,) index into self.actions
+        feat = np.log10(self.actions[base]).astype(np.float32)[:, None]
+        return np.concatenate([obs, feat], axis=1), base
+
+    def act(self, k: np.ndarray, base) -> np.ndarray:
+        if base is None:
+            return np.asarray(k, dtype=np.int64)
+        return np.clip(base + self.offsets[np.asarray(k)], 0, len(self.actions) - 1)
+
+    def network(self, cfg: DQNConfig) -> QNetwork:
+        net = QNetwork(obs_dim=self.n_in, n_actions=self.n_out, hidden=cfg.hidden, layers=cfg.layers)
+        if self.rule is not None:  # start as the rule: equal zero Q values but for a nudge towards offset 0
+            last = net.net[-1]
+            with torch.no_grad():
+                last.weight.zero_()
+                last.bias.zero_()
+                last.bias[int(np.flatnonzero(self.offsets == 0)[0])] = 1e-3
+        return net
 
 
 class Policy:
@@ -117,12 +186,14 @@ class Policy:
     def __init__(self, net: QNetwork, config: DQNConfig | None = None, history: dict | None = None):
         self.net, self.config, self.history = net.eval(), config or DQNConfig(), history or {}
         self.observation = self.config.observation
-        self.actions = self.config.action_values()  # the step parameter of each action index
+        self.view = AgentView(self.config)
+        self.actions = self.view.actions  # the step parameter of each action index
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        q = self.net(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
-        return q.argmax(dim=1).cpu().numpy()
+        x, base = self.view.inputs(obs)
+        q = self.net(torch.as_tensor(x))
+        return self.view.act(q.argmax(dim=1).cpu().numpy(), base)
 
     def save(self, path) -> Path:
         path = Path(path)
@@ -150,9 +221,7 @@ class Policy:
             )
         # files from before these fields existed: paper observation, no stall charge
         cfg = DQNConfig(**{"observation": "paper", "stall_charge": False, **blob["config"]})
-        net = QNetwork(
-            obs_dim=OBSERVATIONS[cfg.observation], n_actions=len(cfg.action_values()), hidden=cfg.hidden, layers=cfg.layers
-        )
+        net = AgentView(cfg).network(cfg)
         net.load_state_dict(blob["state_dict"])
         return cls(net, cfg, blob.get("history"))
 
@@ -169,17 +238,16 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
         raise ValueError(f"train_dqn: episodes and parallel must be >= 1, got {cfg.episodes}, {cfg.parallel}")
     if cfg.observation not in OBSERVATIONS:
         raise ValueError(f"train_dqn: observation must be one of {tuple(OBSERVATIONS)}, got {cfg.observation!r}")
-    obs_dim = OBSERVATIONS[cfg.observation]
-    actions = cfg.action_values()
+    view = AgentView(cfg)
+    actions = view.actions
     StepRule(cfg.integrator, **(cfg.step_options or {})).check()  # a bad option fails before any training
     torch.manual_seed(cfg.seed)  # network initialisation
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    net = QNetwork(obs_dim=obs_dim, n_actions=len(actions), hidden=cfg.hidden, layers=cfg.layers)
-    target = QNetwork(obs_dim=obs_dim, n_actions=len(actions), hidden=cfg.hidden, layers=cfg.layers)
+    net, target = view.network(cfg), view.network(cfg)
     target.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    buf = ReplayBuffer(cfg.buffer, obs_dim, gen)
+    buf = ReplayBuffer(cfg.buffer, view.n_in, gen)
     history = {"episode_return": [], "final_error": [], "n_force": [], "epsilon": []}
     done_episodes = 0
     bar = tqdm(total=cfg.episodes, disable=not progress, desc="dqn episodes")
@@ -189,15 +257,15 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
             seeds, integrator=cfg.integrator, max_substeps=cfg.max_substeps, actions=actions, step_options=cfg.step_options
         )
         eps = epsilon(done_episodes, cfg)
-        obs = sysb.observe(cfg.observation)
+        obs, base = view.inputs(sysb.observe(cfg.observation))
         ret = np.zeros(cfg.parallel)
         for k in range(cfg.n_checks):
             running = ~sysb.done.numpy()
             with torch.no_grad():
                 greedy = net(torch.as_tensor(obs)).argmax(1).numpy()
             explore = rng.random(cfg.parallel) < eps
-            act = np.where(explore, rng.integers(len(actions), size=cfg.parallel), greedy)
-            out = sysb.step(act)
+            choice = np.where(explore, rng.integers(view.n_out, size=cfg.parallel), greedy)
+            out = sysb.step(view.act(choice, base))
             rew = compute_reward(cfg.reward, out, lam=cfg.lam, e_lim=cfg.e_lim, c_switch=cfg.c_switch)
             # a system that hits the per-interval step cap stops; without a charge that stop would be a
             # way to escape all further cost (small mu -> stall -> free), so it is terminal and is
@@ -207,9 +275,9 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
                 stall_cost = cfg.lam * cfg.max_substeps / 1000.0 * (cfg.n_checks - k - 1)
                 rew = rew - np.where(out["stalled"], min(stall_cost, 100.0), 0.0)
                 term = term | out["stalled"]
-            nobs = sysb.observe(cfg.observation)
+            nobs, base = view.inputs(sysb.observe(cfg.observation))
             m = running
-            buf.add(obs[m], act[m], rew[m], nobs[m], term[m])
+            buf.add(obs[m], choice[m], rew[m], nobs[m], term[m])
             ret += np.where(m, rew, 0.0)
             obs = nobs
             if buf.size >= cfg.batch_size:

@@ -1,0 +1,104 @@
+"""Hand-written controllers (`geomsci.nbody.rules`) and the residual agent that starts from one."""
+
+import numpy as np
+import pytest
+
+from geomsci.nbody.dqn import AgentView, DQNConfig, Policy, train_dqn
+from geomsci.nbody.env import SystemBatch
+from geomsci.nbody.evaluate import run_controller
+from geomsci.nbody.rules import HALF_NOTCHES, PASSAGE_C, PASSAGE_P, DepthRule, ThresholdRule, near_passage
+
+
+def encounter_obs(log_q, t_to, neg_log_err=8.0):
+    """(B, 18) encounter observations with only the columns the rules read set."""
+    log_q, t_to = np.atleast_1d(log_q).astype(float), np.atleast_1d(t_to).astype(float)
+    obs = np.zeros((log_q.size, 18), dtype=np.float32)
+    obs[:, 12], obs[:, 16], obs[:, 17] = neg_log_err, log_q, t_to
+    return obs
+
+
+def test_depth_rule_inverts_the_passage_law():
+    rule = DepthRule(0.1, 3e-4)
+    assert rule.actions.max() == 0.1 and rule.observation == "encounter"
+    log_q = np.array([-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -8.0])
+    mu = rule.actions[rule(encounter_obs(log_q, 0.5))]
+    # the chosen mu keeps the predicted error at or below the budget, and the next half notch up would not
+    predicted = PASSAGE_C * mu**PASSAGE_P / 10.0**log_q
+    assert np.all((predicted <= 3e-4 * (1 + 1e-6)) | (mu == rule.actions[0]))
+    up = np.minimum(np.searchsorted(rule.actions, mu) + 1, len(rule.actions) - 1)
+    over = PASSAGE_C * rule.actions[up] ** PASSAGE_P / 10.0**log_q > 3e-4
+    assert np.all(over | (mu == 0.1))
+    assert np.all(np.diff(mu) <= 0) and mu[0] == 0.1 and mu[-1] < 1e-2  # deeper passages, smaller mu
+    # no passage near (q = 1000 AU), or one too far ahead or too long passed: mu = hi
+    far = rule(encounter_obs([3.0, -5.0, -5.0, -5.0], [2.0, 1.6, -1.1, 1.5]))
+    assert rule.actions[far].tolist() == [0.1, 0.1, 0.1, rule.actions[far[3]]] and rule.actions[far[3]] < 2.2e-2
+
+
+def test_rules_check_their_arguments():
+    with pytest.raises(ValueError, match="horizon"):
+        DepthRule(0.1, 3e-4, horizon=5.0)
+    with pytest.raises(ValueError, match="budget"):
+        DepthRule(0.1, 3.0)
+    with pytest.raises(ValueError, match="no action"):
+        DepthRule(1e-3, 3e-4)
+    with pytest.raises(ValueError, match="lo < hi"):
+        ThresholdRule(1e-2, 4.6e-2, 1e-4)
+    assert near_passage(encounter_obs([-3.0, -3.0], [0.5, -0.5]), 1.5, 0.0).tolist() == [True, False]
+
+
+def test_threshold_rule_switches_on_the_accumulated_error():
+    rule = ThresholdRule(4.6e-2, 1e-2, 1e-4)
+    obs = encounter_obs([3.0, 3.0], [2.0, 2.0])
+    obs[:, 12] = [5.0, 3.0]  # -log10 |dE/E0|: 1e-5 (below the threshold), 1e-3 (above)
+    assert rule.actions[rule(obs)].tolist() == [4.6e-2, 1e-2]
+
+
+def residual_config(**kw):
+    kw = {"observation": "encounter", "base_rule": {"hi": 0.1, "budget": 3e-4}, "step_options": {"symmetric": 1}, **kw}
+    return DQNConfig(**kw)
+
+
+def test_untrained_residual_agent_is_its_rule():
+    cfg = residual_config()
+    view = AgentView(cfg)
+    pol = Policy(view.network(cfg), cfg)
+    assert np.allclose(pol.actions, HALF_NOTCHES) and view.n_in == 19 and view.n_out == 4
+    seeds = [1008, 1009, 1010, 1011]
+    a = run_controller(seeds, pol, t_end=3.0, step_options={"symmetric": 1})
+    b = run_controller(seeds, DepthRule(0.1, 3e-4), t_end=3.0, step_options={"symmetric": 1}, actions=HALF_NOTCHES)
+    assert np.array_equal(a["actions"], b["actions"]) and np.array_equal(a["final_error"], b["final_error"])
+    assert len(np.unique(a["actions"])) >= 2  # the rule did lower mu near a passage in these runs
+
+
+def test_residual_agent_maps_offsets_to_actions_and_clips():
+    cfg = residual_config(offsets=[-2, 0, 1])
+    view = AgentView(cfg)
+    x, base = view.inputs(encounter_obs([3.0, -8.0], [2.0, 0.5]))
+    assert x.shape == (2, 19) and np.isclose(x[0, 18], -1.0)  # the rule's log10 mu is the last input
+    assert HALF_NOTCHES[base[0]] == 0.1 and HALF_NOTCHES[base[1]] < 1e-2
+    acts = view.act(np.array([2, 0]), base)  # offsets +1 and -2
+    assert HALF_NOTCHES[acts[0]] == 0.15 and acts[1] == max(base[1] - 2, 0)
+    assert view.act(np.array([0]), np.array([0]))[0] == 0  # clipped at the smallest mu
+
+
+def test_residual_config_errors_say_what_to_change():
+    with pytest.raises(ValueError, match="encounter"):
+        AgentView(DQNConfig(observation="extended", base_rule={"hi": 0.1, "budget": 3e-4}))
+    with pytest.raises(ValueError, match="including 0"):
+        AgentView(residual_config(offsets=[-1, 1]))
+    with pytest.raises(ValueError, match="base_rule"):
+        AgentView(DQNConfig(observation="encounter", offsets=[-1, 0, 1]))
+    with pytest.raises(ValueError, match="not among"):
+        AgentView(residual_config(actions=[1e-2, 0.1], base_rule={"hi": 0.1, "budget": 3e-4, "actions": [4.6e-2, 0.1]}))
+
+
+def test_residual_agent_trains_saves_and_loads(tmp_path):
+    cfg = residual_config(episodes=2, parallel=2, n_checks=3, batch_size=4, max_substeps=300, seed=0, reward="final")
+    pol = train_dqn(cfg, progress=False)
+    pol2 = Policy.load(pol.save(tmp_path / "r.pt"))
+    assert pol2.config.base_rule == {"hi": 0.1, "budget": 3e-4} and pol2.net.net[0].in_features == 19
+    sysb = SystemBatch([0, 1, 2], actions=HALF_NOTCHES)
+    obs = sysb.observe("encounter")
+    assert np.array_equal(pol(obs), pol2(obs))
+    res = run_controller([0, 1], pol2, t_end=0.3, step_options={"symmetric": 1})
+    assert res["actions"].shape == (3, 2) and np.allclose(res["action_values"], HALF_NOTCHES)
