@@ -60,6 +60,29 @@ def _parse_actions(spec: str | None) -> list | None:
     return check_actions(values).tolist()
 
 
+def _parse_base_rule(spec: str | None) -> dict | None:
+    """'0.1,3e-4' -> {'hi': 0.1, 'budget': 3e-4}; None -> None (no base rule)."""
+    if spec is None:
+        return None
+    try:
+        hi, budget = (float(v) for v in spec.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--base-rule: expected 'HI,BUDGET' like '0.1,3e-4' (DepthRule's mu and |dE/E0| budget), got {spec!r}"
+        ) from None
+    return {"hi": hi, "budget": budget}
+
+
+def _parse_offsets(spec: str | None) -> list | None:
+    """'-2,-1,0,1' -> [-2, -1, 0, 1]; None -> None (the default offsets)."""
+    if spec is None:
+        return None
+    try:
+        return [int(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--offsets: expected comma-separated integers like '-2,-1,0,1', got {spec!r}") from None
+
+
 def _non_default_step_options(**opts) -> dict:
     """The `evolve` options that differ from the standard step (so the standard step passes none)."""
     standard = {"symmetric": 0, "corrector": 1, "compensated": False}
@@ -209,12 +232,19 @@ def train(
     symmetric: int = typer.Option(0, help="train on the time-symmetrized step with this many iterations (0 = standard)"),
     corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector in training rollouts"),
     compensated: bool = typer.Option(False, help="compensated (TwoSum) updates in training rollouts"),
+    base_rule: str = typer.Option(
+        None,
+        help="residual agent: start from DepthRule(HI, BUDGET), given as 'HI,BUDGET' (e.g. '0.1,3e-4'; needs "
+        "--observation encounter; actions default to the half notches 4.6e-3 ... 0.15)",
+    ),
+    offsets: str = typer.Option(None, help="residual agent: its choices in action indices from the rule's (default '-2,-1,0,1')"),
+    c_offset: float = typer.Option(0.0, help="residual agent: training charge per index its action is away from the rule's"),
     seed: int = typer.Option(1, help="training seed (systems are drawn from seeds >= 1000)"),
     force: bool = typer.Option(False, help="overwrite an existing policy file"),
     threads: int = typer.Option(1, help="torch threads (1 reproduces the shipped policy bit for bit)"),
 ):
     """Train the DQN time-step agent on seeds disjoint from the test seeds."""
-    from .dqn import DQNConfig, train_dqn
+    from .dqn import AgentView, DQNConfig, train_dqn
     from .env import OBSERVATIONS
     from .rewards import REWARDS
 
@@ -241,7 +271,11 @@ def train(
         e_lim=e_lim,
         actions=_parse_actions(actions),
         step_options=step_options or None,
+        base_rule=_parse_base_rule(base_rule),
+        offsets=_parse_offsets(offsets),
+        c_offset=c_offset,
     )
+    AgentView(cfg)  # a bad residual set-up fails before any training
     with limit_threads(threads):
         t0 = time.perf_counter()
         pol = train_dqn(cfg)

@@ -113,6 +113,7 @@ class DQNConfig:
     step_options: dict | None = None  # options of `evolve` for training rollouts, e.g. {'symmetric': 1}
     base_rule: dict | None = None  # residual agent: the `DepthRule` arguments (e.g. {'hi': 0.1, 'budget': 3e-4})
     offsets: list | None = None  # residual agent: its choices relative to the rule's index (default DEFAULT_OFFSETS)
+    c_offset: float = 0.0  # residual agent, training only: charge per index its action is away from the rule's
 
     def action_values(self) -> np.ndarray:
         """The step parameters the policy chooses from, float64 (n_actions,)."""
@@ -132,9 +133,15 @@ class AgentView:
         self.actions = cfg.action_values()
         self.n_in = OBSERVATIONS[cfg.observation]
         self.rule = None
+        if not (np.isfinite(cfg.c_offset) and cfg.c_offset >= 0):
+            raise ValueError(f"c_offset is a charge per index away from the rule, >= 0, got {cfg.c_offset}")
         if cfg.base_rule is None:
+            if cfg.c_offset:
+                raise ValueError("c_offset charges a residual agent for leaving its rule: give base_rule too (--base-rule)")
             if cfg.offsets is not None:
-                raise ValueError("offsets are the choices of a residual agent: give base_rule too")
+                raise ValueError(
+                    "offsets are the choices of a residual agent: give base_rule too (--base-rule on the command line)"
+                )
             self.n_out = len(self.actions)
             return
         if cfg.observation != "encounter":
@@ -267,6 +274,8 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
             choice = np.where(explore, rng.integers(view.n_out, size=cfg.parallel), greedy)
             out = sysb.step(view.act(choice, base))
             rew = compute_reward(cfg.reward, out, lam=cfg.lam, e_lim=cfg.e_lim, c_switch=cfg.c_switch)
+            if base is not None and cfg.c_offset:  # keeps the agent at the rule unless leaving it clearly pays
+                rew = rew - cfg.c_offset * np.abs(view.offsets[choice])
             # a system that hits the per-interval step cap stops; without a charge that stop would be a
             # way to escape all further cost (small mu -> stall -> free), so it is terminal and is
             # charged the cap for every interval it skips (at most 100, like an early end)

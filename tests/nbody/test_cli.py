@@ -149,3 +149,21 @@ def test_train_on_the_symmetrized_step_and_evaluate_on_either(tmp_path, capsys):
     _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--actions", "0.1,1e-2"], "increasing")
     _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--actions", "0.1,fast"], "--actions")
     _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--symmetric", "-1"], "symmetric")
+
+
+def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):
+    from geomsci.nbody.dqn import Policy
+
+    pol = tmp_path / "res.pt"
+    small = ["--episodes", "2", "--parallel", "2", "--n-checks", "2", "--threads", "1", "--symmetric", "1"]
+    main(["nbody", "train", "-o", str(pol), "--observation", "encounter", "--base-rule", "0.1,3e-4", "--offsets=-1,0,1", *small])
+    loaded = Policy.load(pol)
+    assert loaded.config.base_rule == {"hi": 0.1, "budget": 3e-4} and loaded.config.offsets == [-1, 0, 1]
+    capsys.readouterr()
+    main(["nbody", "evaluate", str(pol), "--seeds", "0-1", "--t-end", "0.2", "--threads", "1"])
+    assert "0.15" in capsys.readouterr().out  # the half-notch action set
+    bad = ["nbody", "train", "-o", str(tmp_path / "b.pt")]
+    _one_line_exit_2(capsys, [*bad, "--base-rule", "0.1"], "--base-rule")
+    _one_line_exit_2(capsys, [*bad, "--base-rule", "0.1,3e-4"], "encounter")  # the default observation is 'extended'
+    _one_line_exit_2(capsys, [*bad, "--observation", "encounter", "--base-rule", "0.1,3e-4", "--offsets=1,2"], "including 0")
+    _one_line_exit_2(capsys, [*bad, "--offsets=-1,0,1"], "base_rule")

@@ -88,6 +88,10 @@ def test_residual_config_errors_say_what_to_change():
         AgentView(residual_config(offsets=[-1, 1]))
     with pytest.raises(ValueError, match="base_rule"):
         AgentView(DQNConfig(observation="encounter", offsets=[-1, 0, 1]))
+    with pytest.raises(ValueError, match="c_offset"):
+        AgentView(residual_config(c_offset=-1.0))
+    with pytest.raises(ValueError, match="base_rule"):
+        AgentView(DQNConfig(c_offset=0.1))
     with pytest.raises(ValueError, match="not among"):
         AgentView(residual_config(actions=[1e-2, 0.1], base_rule={"hi": 0.1, "budget": 3e-4, "actions": [4.6e-2, 0.1]}))
 
