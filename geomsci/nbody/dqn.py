@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from .env import ACTIONS, OBSERVATIONS, TRAIN_SEEDS, SystemBatch, check_actions, compute_reward
 from .integrators import StepRule
-from .rules import HALF_NOTCHES, DepthRule
+from .rules import HALF_NOTCHES, DepthRule, near_passage
 
 OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
 ERR_INDEX = 12  # position of the -log10 |dE/E0| feature in both observation kinds
@@ -114,6 +114,7 @@ class DQNConfig:
     base_rule: dict | None = None  # residual agent: the `DepthRule` arguments (e.g. {'hi': 0.1, 'budget': 3e-4})
     offsets: list | None = None  # residual agent: its choices relative to the rule's index (default DEFAULT_OFFSETS)
     c_offset: float = 0.0  # residual agent, training only: charge per index its action is away from the rule's
+    keep_passages: bool = False  # residual agent: near a passage (as the rule sees one) the rule's choice stands
 
     def action_values(self) -> np.ndarray:
         """The step parameters the policy chooses from, float64 (n_actions,)."""
@@ -132,7 +133,7 @@ class AgentView:
     def __init__(self, cfg: DQNConfig):
         self.actions = cfg.action_values()
         self.n_in = OBSERVATIONS[cfg.observation]
-        self.rule = None
+        self.rule, self.keep_passages = None, bool(cfg.keep_passages)
         if not (np.isfinite(cfg.c_offset) and cfg.c_offset >= 0):
             raise ValueError(f"c_offset is a charge per index away from the rule, >= 0, got {cfg.c_offset}")
         if cfg.base_rule is None:
@@ -165,13 +166,24 @@ class AgentView:
         if self.rule is None:
             return obs, None
         base = self.rule_to_action[self.rule(obs)]  # (B,) index into self.actions
-        feat = np.log10(self.actions[base]).astype(np.float32)[:, None]
+        if self.keep_passages:  # near a passage the rule's choice stands: -1 - base marks it
+            base = np.where(near_passage(obs, self.rule.horizon, self.rule.hold), -1 - base, base)
+        feat = np.log10(self.actions[self.rule_index(base)]).astype(np.float32)[:, None]
         return np.concatenate([obs, feat], axis=1), base
+
+    def offset(self, k: np.ndarray, base) -> np.ndarray:
+        """(B,) the offsets the choices k make, 0 where the rule's choice stands."""
+        return np.where(base < 0, 0, self.offsets[np.asarray(k)])
 
     def act(self, k: np.ndarray, base) -> np.ndarray:
         if base is None:
             return np.asarray(k, dtype=np.int64)
-        return np.clip(base + self.offsets[np.asarray(k)], 0, len(self.actions) - 1)
+        return np.clip(self.rule_index(base) + self.offset(k, base), 0, len(self.actions) - 1)
+
+    @staticmethod
+    def rule_index(base: np.ndarray) -> np.ndarray:
+        """(B,) the rule's action index, whether or not its choice is marked as standing."""
+        return np.where(base < 0, -1 - base, base)
 
     def network(self, cfg: DQNConfig) -> QNetwork:
         net = QNetwork(obs_dim=self.n_in, n_actions=self.n_out, hidden=cfg.hidden, layers=cfg.layers)
@@ -275,7 +287,7 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
             out = sysb.step(view.act(choice, base))
             rew = compute_reward(cfg.reward, out, lam=cfg.lam, e_lim=cfg.e_lim, c_switch=cfg.c_switch)
             if base is not None and cfg.c_offset:  # keeps the agent at the rule unless leaving it clearly pays
-                rew = rew - cfg.c_offset * np.abs(view.offsets[choice])
+                rew = rew - cfg.c_offset * np.abs(view.offset(choice, base))
             # a system that hits the per-interval step cap stops; without a charge that stop would be a
             # way to escape all further cost (small mu -> stall -> free), so it is terminal and is
             # charged the cap for every interval it skips (at most 100, like an early end)

@@ -156,9 +156,24 @@ def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):
 
     pol = tmp_path / "res.pt"
     small = ["--episodes", "2", "--parallel", "2", "--n-checks", "2", "--threads", "1", "--symmetric", "1"]
-    main(["nbody", "train", "-o", str(pol), "--observation", "encounter", "--base-rule", "0.1,3e-4", "--offsets=-1,0,1", *small])
+    main(
+        [
+            "nbody",
+            "train",
+            "-o",
+            str(pol),
+            "--observation",
+            "encounter",
+            "--base-rule",
+            "0.1,3e-4",
+            "--offsets=-1,0,1",
+            "--keep-passages",
+            *small,
+        ]
+    )
     loaded = Policy.load(pol)
     assert loaded.config.base_rule == {"hi": 0.1, "budget": 3e-4} and loaded.config.offsets == [-1, 0, 1]
+    assert loaded.config.keep_passages
     capsys.readouterr()
     main(["nbody", "evaluate", str(pol), "--seeds", "0-1", "--t-end", "0.2", "--threads", "1"])
     assert "0.15" in capsys.readouterr().out  # the half-notch action set

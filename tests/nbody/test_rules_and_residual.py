@@ -81,6 +81,17 @@ def test_residual_agent_maps_offsets_to_actions_and_clips():
     assert view.act(np.array([0]), np.array([0]))[0] == 0  # clipped at the smallest mu
 
 
+def test_residual_agent_can_leave_the_rules_passages_alone():
+    view = AgentView(residual_config(offsets=[-1, 0, 1], keep_passages=True))
+    obs = encounter_obs([3.0, -4.0, -4.0], [2.0, 0.5, -1.5])  # no passage; one due; one passed too long ago
+    x, base = view.inputs(obs)
+    rule = DepthRule(0.1, 3e-4)
+    assert np.allclose(10.0 ** x[:, 18], rule.actions[rule(obs)])  # the input is the rule's mu either way
+    up = view.act(np.array([2, 2, 2]), base)  # offset +1 everywhere: taken but at the passage due
+    assert HALF_NOTCHES[up[0]] == 0.15 and HALF_NOTCHES[up[2]] == 0.15 and up[1] == rule(obs)[1]
+    assert view.offset(np.array([0, 0, 0]), base).tolist() == [-1, 0, -1]
+
+
 def test_residual_config_errors_say_what_to_change():
     with pytest.raises(ValueError, match="encounter"):
         AgentView(DQNConfig(observation="extended", base_rule={"hi": 0.1, "budget": 3e-4}))
