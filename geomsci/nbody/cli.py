@@ -239,7 +239,9 @@ def train(
     ),
     offsets: str = typer.Option(None, help="residual agent: its choices in action indices from the rule's (default '-2,-1,0,1')"),
     c_offset: float = typer.Option(0.0, help="residual agent: training charge per index its action is away from the rule's"),
-    keep_passages: bool = typer.Option(False, help="residual agent: near a passage the rule's choice stands"),
+    keep: str = typer.Option(
+        None, help="residual agent: where the rule's choice stands: 'dips' (where it lowers mu) or 'passages' (near any)"
+    ),
     seed: int = typer.Option(1, help="training seed (systems are drawn from seeds >= 1000)"),
     force: bool = typer.Option(False, help="overwrite an existing policy file"),
     threads: int = typer.Option(1, help="torch threads (1 reproduces the shipped policy bit for bit)"),
@@ -275,7 +277,7 @@ def train(
         base_rule=_parse_base_rule(base_rule),
         offsets=_parse_offsets(offsets),
         c_offset=c_offset,
-        keep_passages=keep_passages,
+        keep=keep,
     )
     AgentView(cfg)  # a bad residual set-up fails before any training
     with limit_threads(threads):

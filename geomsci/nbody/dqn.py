@@ -37,6 +37,7 @@ from .rules import HALF_NOTCHES, DepthRule, near_passage
 OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
 ERR_INDEX = 12  # position of the -log10 |dE/E0| feature in both observation kinds
 DEFAULT_OFFSETS = (-2, -1, 0, 1)  # a residual agent's choices, in action indices relative to the base rule's
+KEEP = (None, "dips", "passages")  # where a residual agent leaves the rule's choice alone (see DQNConfig.keep)
 
 
 class QNetwork(nn.Module):
@@ -114,7 +115,7 @@ class DQNConfig:
     base_rule: dict | None = None  # residual agent: the `DepthRule` arguments (e.g. {'hi': 0.1, 'budget': 3e-4})
     offsets: list | None = None  # residual agent: its choices relative to the rule's index (default DEFAULT_OFFSETS)
     c_offset: float = 0.0  # residual agent, training only: charge per index its action is away from the rule's
-    keep_passages: bool = False  # residual agent: near a passage (as the rule sees one) the rule's choice stands
+    keep: str | None = None  # residual agent: where the rule's choice stands, None (nowhere), 'dips' or 'passages'
 
     def action_values(self) -> np.ndarray:
         """The step parameters the policy chooses from, float64 (n_actions,)."""
@@ -133,7 +134,9 @@ class AgentView:
     def __init__(self, cfg: DQNConfig):
         self.actions = cfg.action_values()
         self.n_in = OBSERVATIONS[cfg.observation]
-        self.rule, self.keep_passages = None, bool(cfg.keep_passages)
+        self.rule, self.keep = None, cfg.keep
+        if self.keep not in KEEP:
+            raise ValueError(f"keep must be one of {KEEP}, got {self.keep!r}")
         if not (np.isfinite(cfg.c_offset) and cfg.c_offset >= 0):
             raise ValueError(f"c_offset is a charge per index away from the rule, >= 0, got {cfg.c_offset}")
         if cfg.base_rule is None:
@@ -166,8 +169,12 @@ class AgentView:
         if self.rule is None:
             return obs, None
         base = self.rule_to_action[self.rule(obs)]  # (B,) index into self.actions
-        if self.keep_passages:  # near a passage the rule's choice stands: -1 - base marks it
-            base = np.where(near_passage(obs, self.rule.horizon, self.rule.hold), -1 - base, base)
+        if self.keep is not None:  # where the rule's choice stands, -1 - base marks it
+            if self.keep == "passages":  # every interval near a passage, as the rule sees one
+                stands = near_passage(obs, self.rule.horizon, self.rule.hold)
+            else:  # 'dips': where the rule lowers mu below its largest
+                stands = self.actions[base] < self.rule.actions[-1]
+            base = np.where(stands, -1 - base, base)
         feat = np.log10(self.actions[self.rule_index(base)]).astype(np.float32)[:, None]
         return np.concatenate([obs, feat], axis=1), base
 

@@ -167,13 +167,14 @@ def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):
             "--base-rule",
             "0.1,3e-4",
             "--offsets=-1,0,1",
-            "--keep-passages",
+            "--keep",
+            "dips",
             *small,
         ]
     )
     loaded = Policy.load(pol)
     assert loaded.config.base_rule == {"hi": 0.1, "budget": 3e-4} and loaded.config.offsets == [-1, 0, 1]
-    assert loaded.config.keep_passages
+    assert loaded.config.keep == "dips"
     capsys.readouterr()
     main(["nbody", "evaluate", str(pol), "--seeds", "0-1", "--t-end", "0.2", "--threads", "1"])
     assert "0.15" in capsys.readouterr().out  # the half-notch action set
@@ -182,3 +183,4 @@ def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):
     _one_line_exit_2(capsys, [*bad, "--base-rule", "0.1,3e-4"], "encounter")  # the default observation is 'extended'
     _one_line_exit_2(capsys, [*bad, "--observation", "encounter", "--base-rule", "0.1,3e-4", "--offsets=1,2"], "including 0")
     _one_line_exit_2(capsys, [*bad, "--offsets=-1,0,1"], "base_rule")
+    _one_line_exit_2(capsys, [*bad, "--observation", "encounter", "--base-rule", "0.1,3e-4", "--keep", "all"], "keep")

@@ -82,14 +82,19 @@ def test_residual_agent_maps_offsets_to_actions_and_clips():
 
 
 def test_residual_agent_can_leave_the_rules_passages_alone():
-    view = AgentView(residual_config(offsets=[-1, 0, 1], keep_passages=True))
-    obs = encounter_obs([3.0, -4.0, -4.0], [2.0, 0.5, -1.5])  # no passage; one due; one passed too long ago
-    x, base = view.inputs(obs)
+    # no passage; a deep one due; one passed too long ago; a shallow one due (the rule keeps mu = 0.1)
+    obs = encounter_obs([3.0, -4.0, -4.0, -1.0], [2.0, 0.5, -1.5, 0.5])
     rule = DepthRule(0.1, 3e-4)
-    assert np.allclose(10.0 ** x[:, 18], rule.actions[rule(obs)])  # the input is the rule's mu either way
-    up = view.act(np.array([2, 2, 2]), base)  # offset +1 everywhere: taken but at the passage due
-    assert HALF_NOTCHES[up[0]] == 0.15 and HALF_NOTCHES[up[2]] == 0.15 and up[1] == rule(obs)[1]
-    assert view.offset(np.array([0, 0, 0]), base).tolist() == [-1, 0, -1]
+    assert rule.actions[rule(obs)][[0, 2, 3]].tolist() == [0.1, 0.1, 0.1] and rule.actions[rule(obs)][1] < 0.1
+    for keep, free in (("passages", [1, 0, 1, 0]), ("dips", [1, 0, 1, 1])):
+        view = AgentView(residual_config(offsets=[-1, 0, 1], keep=keep))
+        x, base = view.inputs(obs)
+        assert np.allclose(10.0 ** x[:, 18], rule.actions[rule(obs)])  # the input is the rule's mu either way
+        up = view.act(np.array([2, 2, 2, 2]), base)  # offset +1 everywhere: taken where the agent is free
+        assert np.array_equal(np.where(free, up - 1, up), rule(obs)), keep
+        assert view.offset(np.array([0, 0, 0, 0]), base).tolist() == [-f for f in free]
+    with pytest.raises(ValueError, match="keep"):
+        AgentView(residual_config(keep="all"))
 
 
 def test_residual_config_errors_say_what_to_change():
