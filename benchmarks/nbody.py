@@ -28,6 +28,7 @@ and the mean cost relative to the cheapest constant mu with no early ends.
     .venv/bin/python benchmarks/nbody.py --quick             # seeds 0-19, 5 yr
     .venv/bin/python benchmarks/nbody.py --rl-only           # the controllers only (seeds 0-199, ~15-20 min on 1 thread)
     .venv/bin/python benchmarks/nbody.py --rule-grid         # tuning table of the encounter rules (seeds 1000-1199, ~20 min)
+    .venv/bin/python benchmarks/nbody.py --residual-grid     # trains and runs the residual agents (seeds 1000-1199)
     .venv/bin/python benchmarks/nbody.py --passage-law       # fit of the error one pericentre passage adds (seeds 1000-1199)
     .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
@@ -369,12 +370,10 @@ RULE_GRID = (
 )
 
 
-def rule_grid(seeds, t_end, max_force, check_step=0.1, rules=RULE_GRID):
-    """The tuning table: constant mu and ``rules`` on ``seeds`` (the validation seeds), symmetrized step, one line each,
-    with the mean cost relative to the cheapest constant mu with no early end and to mu = 4.6e-2 (the cheapest safe
-    constant on the test seeds)."""
+def _grid_header(seeds, t_end, max_force, check_step, title):
+    """Print the grid's header and constant-mu rows (symmetrized step); return the line formatter of a controller row."""
     opts = {"symmetric": 1}
-    print(f"== rule grid: symmetrized step, decisions every {check_step:g} yr ==", flush=True)
+    print(f"== {title}: symmetrized step, decisions every {check_step:g} yr ==", flush=True)
     print(f"{'controller':>70} {'med|dE/E0|':>11} {'p90':>9} {'med nf':>7} {'mean nf':>7} {'early':>5} {'sw med/max':>10} cost")
     consts = controller_rows(
         seeds, [(f"mu = {mu:.2g}", 0, [mu, 2 * mu]) for mu in (3.2e-2, *RL_MUS[2:])], t_end, max_force, opts, check_step
@@ -392,8 +391,43 @@ def rule_grid(seeds, t_end, max_force, check_step=0.1, rules=RULE_GRID):
 
     for r in consts:
         print(line(r), flush=True)
+    return line
+
+
+def rule_grid(seeds, t_end, max_force, check_step=0.1, rules=RULE_GRID):
+    """The tuning table: constant mu and ``rules`` on ``seeds`` (the validation seeds), symmetrized step, one line each,
+    with the mean cost relative to the cheapest constant mu with no early end and to mu = 4.6e-2 (the cheapest safe
+    constant on the test seeds)."""
+    line = _grid_header(seeds, t_end, max_force, check_step, "rule grid")
     for rule in rules:
-        print(line(controller_rows(seeds, [(rule.name, rule, None)], t_end, max_force, opts, check_step)[0]), flush=True)
+        print(
+            line(controller_rows(seeds, [(rule.name, rule, None)], t_end, max_force, {"symmetric": 1}, check_step)[0]), flush=True
+        )
+
+
+# residual agents on DepthRule: settings common to every row, and each row's own (label, DQNConfig overrides);
+# every row trains on seeds >= 1000 drawn by its training seed (320 episodes of 20 yr, 16 at a time) on one thread
+RESIDUAL_BASE = {
+    "episodes": 320, "parallel": 16, "n_checks": 200, "reward": "final", "eps_decay": 80.0, "eps_start": 0.3,
+    "eps_end": 0.02, "observation": "encounter", "step_options": {"symmetric": 1}, "seed": 1,
+}  # fmt: skip
+RESIDUAL_GRID = ()  # filled below
+
+
+def residual_grid(seeds, t_end, max_force, check_step=0.1, grid=None, save_dir: Path | None = None):
+    """Train each residual agent of ``grid`` (default `RESIDUAL_GRID`) and run it on ``seeds`` (the validation seeds),
+    one line each after the constant-mu rows; ``save_dir``: keep each trained policy there as <label>.pt."""
+    from geomsci.nbody.dqn import DQNConfig, train_dqn
+
+    line = _grid_header(seeds, t_end, max_force, check_step, "residual agents on DepthRule")
+    for label, overrides in RESIDUAL_GRID if grid is None else grid:
+        t0 = time.perf_counter()
+        pol = train_dqn(DQNConfig(**{**RESIDUAL_BASE, **overrides}), progress=False)
+        if save_dir is not None:
+            pol.save(Path(save_dir) / f"{label}.pt")
+        row = controller_rows(seeds, [(label, pol, None)], t_end, max_force, {"symmetric": 1}, check_step)[0]
+        share = ", ".join(f"{k} {v:.0%}" for k, v in row["mu_share"].items() if v >= 0.01)
+        print(f"{line(row)}  [{share}; {time.perf_counter() - t0:.0f} s]", flush=True)
 
 
 def passage_law(seeds, t_end, mus=(3.2e-2, 4.6e-2, 6.8e-2, 0.1), q_max=1e-2):
@@ -445,6 +479,12 @@ def main(argv=None):
         "--rule-grid", action="store_true", help="only the tuning table of the encounter rules (default seeds 1000-1199)"
     )
     ap.add_argument(
+        "--residual-grid",
+        action="store_true",
+        help="only the tuning table of the residual agents on DepthRule (trains each; default seeds 1000-1199)",
+    )
+    ap.add_argument("--save-policies", type=Path, default=None, help="--residual-grid: keep each trained policy in this folder")
+    ap.add_argument(
         "--passage-law", action="store_true", help="only the fit of the error one passage adds (default seeds 1000-1199)"
     )
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
@@ -466,7 +506,7 @@ def main(argv=None):
         )
         ias15_throughput()
         return
-    default_seeds = "1000-1199" if args.rule_grid or args.passage_law else "0-199"
+    default_seeds = "1000-1199" if args.rule_grid or args.passage_law or args.residual_grid else "0-199"
     seeds = parse_seeds(args.seeds or ("0-19" if args.quick else default_seeds))
     t_end = args.t_end or (5.0 if args.quick else 30.0)
     max_force = args.max_force or (10_000 if args.quick else 40_000)
@@ -482,6 +522,9 @@ def main(argv=None):
         return
     if args.rule_grid:
         rule_grid(seeds, t_end, max_force, args.check_step)
+        return
+    if args.residual_grid:
+        residual_grid(seeds, t_end, max_force, args.check_step, save_dir=args.save_policies)
         return
     if args.rl_only:
         rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step)

@@ -239,6 +239,8 @@ def train(
     ),
     offsets: str = typer.Option(None, help="residual agent: its choices in action indices from the rule's (default '-2,-1,0,1')"),
     c_offset: float = typer.Option(0.0, help="residual agent: training charge per index its action is away from the rule's"),
+    eps_start: float = typer.Option(1.0, help="exploration rate at the start (0.3 suits a residual agent: it starts good)"),
+    eps_end: float = typer.Option(0.05, help="exploration rate it decays to"),
     keep: str = typer.Option(
         None, help="residual agent: where the rule's choice stands: 'dips' (where it lowers mu) or 'passages' (near any)"
     ),
@@ -278,6 +280,8 @@ def train(
         offsets=_parse_offsets(offsets),
         c_offset=c_offset,
         keep=keep,
+        eps_start=eps_start,
+        eps_end=eps_end,
     )
     AgentView(cfg)  # a bad residual set-up fails before any training
     with limit_threads(threads):

@@ -262,6 +262,8 @@ def train_dqn(cfg: DQNConfig | None = None, progress: bool = True) -> Policy:
     cfg = DQNConfig() if cfg is None else cfg
     if cfg.episodes < 1 or cfg.parallel < 1:
         raise ValueError(f"train_dqn: episodes and parallel must be >= 1, got {cfg.episodes}, {cfg.parallel}")
+    if not 0 <= cfg.eps_end <= cfg.eps_start <= 1:
+        raise ValueError(f"train_dqn: need 0 <= eps_end <= eps_start <= 1, got eps_start={cfg.eps_start}, eps_end={cfg.eps_end}")
     if cfg.observation not in OBSERVATIONS:
         raise ValueError(f"train_dqn: observation must be one of {tuple(OBSERVATIONS)}, got {cfg.observation!r}")
     view = AgentView(cfg)

@@ -183,4 +183,5 @@ def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):
     _one_line_exit_2(capsys, [*bad, "--base-rule", "0.1,3e-4"], "encounter")  # the default observation is 'extended'
     _one_line_exit_2(capsys, [*bad, "--observation", "encounter", "--base-rule", "0.1,3e-4", "--offsets=1,2"], "including 0")
     _one_line_exit_2(capsys, [*bad, "--offsets=-1,0,1"], "base_rule")
+    _one_line_exit_2(capsys, [*bad, "--eps-start", "0.3", "--eps-end", "0.5", "--episodes", "1"], "eps_end")
     _one_line_exit_2(capsys, [*bad, "--observation", "encounter", "--base-rule", "0.1,3e-4", "--keep", "all"], "keep")
