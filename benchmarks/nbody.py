@@ -408,26 +408,116 @@ def rule_grid(seeds, t_end, max_force, check_step=0.1, rules=RULE_GRID):
 # residual agents on DepthRule: settings common to every row, and each row's own (label, DQNConfig overrides);
 # every row trains on seeds >= 1000 drawn by its training seed (320 episodes of 20 yr, 16 at a time) on one thread
 RESIDUAL_BASE = {
-    "episodes": 320, "parallel": 16, "n_checks": 200, "reward": "final", "eps_decay": 80.0, "eps_start": 0.3,
-    "eps_end": 0.02, "observation": "encounter", "step_options": {"symmetric": 1}, "seed": 1,
+    "episodes": 320, "parallel": 16, "n_checks": 200, "reward": "final", "lam": 1.0, "e_lim": 3e-4, "eps_decay": 80.0,
+    "eps_start": 0.3, "eps_end": 0.02, "observation": "encounter", "step_options": {"symmetric": 1}, "seed": 1,
+    "base_rule": {"hi": 0.1, "budget": 3e-4},
 }  # fmt: skip
-RESIDUAL_GRID = ()  # filled below
+RESIDUAL_GRID = (  # every agent tried for the residual table in docs/nbody.md, in the order tried
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 1, e_lim 3e-04', {}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 1, e_lim 1e-04', {'e_lim': 0.0001}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 3, e_lim 3e-04', {'lam': 3.0}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 3, e_lim 1e-03', {'lam': 3.0, 'e_lim': 0.001, 'offsets': [-1, 0, 1]}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 2, e_lim 1e-04', {'lam': 2.0, 'e_lim': 0.0001}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 3, e_lim 1e-04', {'lam': 3.0, 'e_lim': 0.0001}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 2, e_lim 3e-05', {'lam': 2.0, 'e_lim': 3e-05}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 3, e_lim 1e-04', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1]}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 3, e_lim 3e-05', {'lam': 3.0, 'e_lim': 3e-05}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 2, e_lim 1e-04', {'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1]}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 2, e_lim 1e-04, seed 2', {'lam': 2.0, 'e_lim': 0.0001, 'seed': 2}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], final, lam 3, e_lim 1e-04, 640 episodes', {'lam': 3.0, 'e_lim': 0.0001, 'episodes': 640, 'eps_decay': 160.0}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 3, e_lim 1e-04, c_offset 0.005', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'c_offset': 0.005}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 3, e_lim 1e-04, c_offset 0.02', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'c_offset': 0.02}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 2, e_lim 3e-05, c_offset 0.01', {'lam': 2.0, 'e_lim': 3e-05, 'offsets': [-1, 0, 1], 'c_offset': 0.01}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 2, e_lim 1e-04, c_offset 0.005', {'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'c_offset': 0.005}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 2, e_lim 1e-04, c_offset 0.02', {'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'c_offset': 0.02}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], final, lam 3, e_lim 3e-05, c_offset 0.01', {'lam': 3.0, 'e_lim': 3e-05, 'offsets': [-1, 0, 1], 'c_offset': 0.01}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 1e-04', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 2, e_lim 3e-05', {'lam': 2.0, 'e_lim': 3e-05, 'offsets': [-1, 0, 1], 'keep': 'passages'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 1e-04, c_offset 0.005', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'c_offset': 0.005, 'keep': 'passages'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 2, e_lim 1e-04', {'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 3e-05', {'lam': 3.0, 'e_lim': 3e-05, 'offsets': [-1, 0, 1], 'keep': 'passages'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 2, e_lim 1e-04, c_offset 0.005', {'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'c_offset': 0.005, 'keep': 'passages'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep dips, final, lam 3, e_lim 1e-04', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'dips'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep dips, final, lam 2, e_lim 1e-04', {'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'dips'}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 3, e_lim 1e-04', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0]}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 3, e_lim 3e-05', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 3.0, 'e_lim': 3e-05, 'offsets': [-1, 0]}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 2, e_lim 1e-04', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0]}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 3, e_lim 1e-04, c_offset 0.005', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0], 'c_offset': 0.005}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], steady c_switch 0.02, lam 2, e_lim 1e-04', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'reward': 'steady', 'c_switch': 0.02, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0]}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], steady c_switch 0.05, lam 3, e_lim 1e-04', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'reward': 'steady', 'c_switch': 0.05, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0]}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, steady c_switch 0.02, lam 3, e_lim 1e-04', {'base_rule': {'hi': 0.1, 'budget': 0.0003}, 'reward': 'steady', 'c_switch': 0.02, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages'}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], steady c_switch 0.05, lam 2, e_lim 1e-04', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'reward': 'steady', 'c_switch': 0.05, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0]}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], steady c_switch 0.02, lam 3, e_lim 1e-04', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'reward': 'steady', 'c_switch': 0.02, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0]}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, steady c_switch 0.05, lam 3, e_lim 1e-04', {'base_rule': {'hi': 0.1, 'budget': 0.0003}, 'reward': 'steady', 'c_switch': 0.05, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 1e-04, c_offset 0.005, seed 2', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages', 'c_offset': 0.005, 'seed': 2}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 1e-04, c_offset 0.005, seed 3', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages', 'c_offset': 0.005, 'seed': 3}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 2, e_lim 1e-04, seed 2', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0], 'seed': 2}),
+    ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 2, e_lim 1e-04, seed 3', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0], 'seed': 3}),
+)  # fmt: skip
 
 
-def residual_grid(seeds, t_end, max_force, check_step=0.1, grid=None, save_dir: Path | None = None):
-    """Train each residual agent of ``grid`` (default `RESIDUAL_GRID`) and run it on ``seeds`` (the validation seeds),
-    one line each after the constant-mu rows; ``save_dir``: keep each trained policy there as <label>.pt."""
+RESIDUAL_RULE_BUDGETS = (2e-4, 3e-4, 5e-4, 1e-3)
+
+
+def residual_grid(seeds, t_end, max_force, check_step=0.1, rows=None, save_dir: Path | None = None, out: Path | None = None):
+    """Train the residual agents of `RESIDUAL_GRID` (``rows``: their 1-based numbers, default all) and run each on
+    ``seeds`` (the validation seeds), one line each after the constant-mu rows and DepthRule(0.1, budget) for `RESIDUAL_RULE_BUDGETS`;
+    ``save_dir``: keep each trained policy there as residual_<row>.pt; ``out``: write residual_grid.json and .png there."""
     from geomsci.nbody.dqn import DQNConfig, train_dqn
 
     line = _grid_header(seeds, t_end, max_force, check_step, "residual agents on DepthRule")
-    for label, overrides in RESIDUAL_GRID if grid is None else grid:
+    points = {"rule": [], "agent": []}  # (mean evaluations, p90, early ends) for the plot
+
+    def keep(kind, row):
+        points[kind].append((float(row["nf"].mean()), float(np.quantile(row["err"], 0.9)), int(row["early"].sum())))
+
+    for budget in RESIDUAL_RULE_BUDGETS:  # the rule's own cost / p90 trade-off, the front an agent has to get below
+        rule = DepthRule(0.1, budget)
+        row = controller_rows(seeds, [(rule.name, rule, None)], t_end, max_force, {"symmetric": 1}, check_step)[0]
+        keep("rule", row)
+        print(line(row), flush=True)
+    for row_no in rows or range(1, len(RESIDUAL_GRID) + 1):
+        label, overrides = RESIDUAL_GRID[row_no - 1]
+        label = f"{row_no}. {label}"
         t0 = time.perf_counter()
         pol = train_dqn(DQNConfig(**{**RESIDUAL_BASE, **overrides}), progress=False)
         if save_dir is not None:
-            pol.save(Path(save_dir) / f"{label}.pt")
+            pol.save(Path(save_dir) / f"residual_{row_no}.pt")
         row = controller_rows(seeds, [(label, pol, None)], t_end, max_force, {"symmetric": 1}, check_step)[0]
         share = ", ".join(f"{k} {v:.0%}" for k, v in row["mu_share"].items() if v >= 0.01)
         print(f"{line(row)}  [{share}; {time.perf_counter() - t0:.0f} s]", flush=True)
+        keep("agent", row)
+    if out is not None:
+        (Path(out) / "residual_grid.json").write_text(json.dumps(points))
+        print("wrote", plot_residual_grid(points, Path(out) / "residual_grid.png"))
+
+
+def plot_residual_grid(points: dict, path: Path) -> Path:
+    """Mean force evaluations against p90 |dE/E0| (validation seeds) of the residual agents and of DepthRule(0.1, budget):
+    an agent better than the rule would sit below and left of the rule's line; crosses mark runs with early ends."""
+    from geomsci.nbody.plots import _figure
+
+    fig, ax = _figure((6, 4.2))
+    rule = np.array(sorted(points["rule"]))
+    ax.plot(
+        rule[:, 0],
+        rule[:, 1],
+        "k-o",
+        ms=4,
+        label="DepthRule(0.1, budget), budget " + ", ".join(f"{b:.0e}" for b in RESIDUAL_RULE_BUDGETS),
+    )
+    agent = np.array(points["agent"]).reshape(-1, 3)
+    for safe, style, text in ((True, "o", "residual agents, 0 early ends"), (False, "x", "residual agents with early ends")):
+        sel = (agent[:, 2] == 0) == safe
+        ax.plot(agent[sel, 0], agent[sel, 1], style, color="C1" if safe else "C3", ms=5, ls="none", label=text)
+    ax.axhline(1e-3, color="0.6", lw=0.8, ls="--", label="p90 goal 1e-3")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean force evaluations per 30-yr run")
+    ax.set_ylabel("p90 final |dE/E0|")
+    ax.set_title("residual DQN agents vs the rule they start from (seeds 1000-1199)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
 
 
 def passage_law(seeds, t_end, mus=(3.2e-2, 4.6e-2, 6.8e-2, 0.1), q_max=1e-2):
@@ -483,6 +573,7 @@ def main(argv=None):
         action="store_true",
         help="only the tuning table of the residual agents on DepthRule (trains each; default seeds 1000-1199)",
     )
+    ap.add_argument("--rows", default=None, help="--residual-grid: only these rows (1-based numbers, e.g. '21' or '1-4,21')")
     ap.add_argument("--save-policies", type=Path, default=None, help="--residual-grid: keep each trained policy in this folder")
     ap.add_argument(
         "--passage-law", action="store_true", help="only the fit of the error one passage adds (default seeds 1000-1199)"
@@ -524,7 +615,8 @@ def main(argv=None):
         rule_grid(seeds, t_end, max_force, args.check_step)
         return
     if args.residual_grid:
-        residual_grid(seeds, t_end, max_force, args.check_step, save_dir=args.save_policies)
+        rows = parse_seeds(args.rows) if args.rows else None  # same spec syntax as the seeds
+        residual_grid(seeds, t_end, max_force, args.check_step, rows=rows, save_dir=args.save_policies, out=args.out)
         return
     if args.rl_only:
         rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step)
