@@ -340,6 +340,10 @@ def evaluate(
                 )
                 rows.append({"name": f"mu={mu:.2g}", "group": "fixed", **summarize(r)})
     typer.echo(f"{integrator}, step options {opts or 'none (the standard step)'}, mu from {np.round(pol.actions, 4).tolist()}")
+    if pol.view.rule is not None:
+        typer.echo(
+            f"residual agent on {pol.view.rule.name}, offsets {pol.view.offsets.tolist()}, the rule stands: {pol.config.keep}"
+        )
     typer.echo(f"{'controller':>12} {'med |dE/E0|':>12} {'p90 |dE/E0|':>12} {'med n_force':>12} {'early':>6} {'stalled':>8}")
     for r in rows:
         typer.echo(

@@ -177,7 +177,8 @@ def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):
     assert loaded.config.keep == "dips"
     capsys.readouterr()
     main(["nbody", "evaluate", str(pol), "--seeds", "0-1", "--t-end", "0.2", "--threads", "1"])
-    assert "0.15" in capsys.readouterr().out  # the half-notch action set
+    out = capsys.readouterr().out
+    assert "0.15" in out and "residual agent on rule mu(q) <= 0.1" in out  # the half-notch action set and the base rule
     bad = ["nbody", "train", "-o", str(tmp_path / "b.pt")]
     _one_line_exit_2(capsys, [*bad, "--base-rule", "0.1"], "--base-rule")
     _one_line_exit_2(capsys, [*bad, "--base-rule", "0.1,3e-4"], "encounter")  # the default observation is 'extended'
