@@ -242,7 +242,8 @@ def train(
     eps_start: float = typer.Option(1.0, help="exploration rate at the start (0.3 suits a residual agent: it starts good)"),
     eps_end: float = typer.Option(0.05, help="exploration rate it decays to"),
     keep: str = typer.Option(
-        None, help="residual agent: where the rule's choice stands: 'dips' (where it lowers mu) or 'passages' (near any)"
+        None,
+        help="residual agent: where the rule's choice stands: 'dips' (where it lowers mu), 'passages' (near any) or 'ordinary' (away from them)",
     ),
     seed: int = typer.Option(1, help="training seed (systems are drawn from seeds >= 1000)"),
     force: bool = typer.Option(False, help="overwrite an existing policy file"),

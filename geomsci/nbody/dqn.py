@@ -37,7 +37,7 @@ from .rules import HALF_NOTCHES, DepthRule, near_passage
 OBS_SCALE = 0.1  # the -log10 error feature (0..16) is scaled to O(1); positions/velocities already are
 ERR_INDEX = 12  # position of the -log10 |dE/E0| feature in both observation kinds
 DEFAULT_OFFSETS = (-2, -1, 0, 1)  # a residual agent's choices, in action indices relative to the base rule's
-KEEP = (None, "dips", "passages")  # where a residual agent leaves the rule's choice alone (see DQNConfig.keep)
+KEEP = (None, "dips", "passages", "ordinary")  # where a residual agent leaves the rule's choice alone (see DQNConfig.keep)
 
 
 class QNetwork(nn.Module):
@@ -115,7 +115,7 @@ class DQNConfig:
     base_rule: dict | None = None  # residual agent: the `DepthRule` arguments (e.g. {'hi': 0.1, 'budget': 3e-4})
     offsets: list | None = None  # residual agent: its choices relative to the rule's index (default DEFAULT_OFFSETS)
     c_offset: float = 0.0  # residual agent, training only: charge per index its action is away from the rule's
-    keep: str | None = None  # residual agent: where the rule's choice stands, None (nowhere), 'dips' or 'passages'
+    keep: str | None = None  # residual agent: where the rule's choice stands: None (nowhere), 'dips', 'passages', 'ordinary'
 
     def action_values(self) -> np.ndarray:
         """The step parameters the policy chooses from, float64 (n_actions,)."""
@@ -172,6 +172,8 @@ class AgentView:
         if self.keep is not None:  # where the rule's choice stands, -1 - base marks it
             if self.keep == "passages":  # every interval near a passage, as the rule sees one
                 stands = near_passage(obs, self.rule.horizon, self.rule.hold)
+            elif self.keep == "ordinary":  # every interval away from passages: the agent only acts near one
+                stands = ~near_passage(obs, self.rule.horizon, self.rule.hold)
             else:  # 'dips': where the rule lowers mu below its largest
                 stands = self.actions[base] < self.rule.actions[-1]
             base = np.where(stands, -1 - base, base)

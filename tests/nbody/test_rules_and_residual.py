@@ -86,7 +86,7 @@ def test_residual_agent_can_leave_the_rules_passages_alone():
     obs = encounter_obs([3.0, -4.0, -4.0, -1.0], [2.0, 0.5, -1.5, 0.5])
     rule = DepthRule(0.1, 3e-4)
     assert rule.actions[rule(obs)][[0, 2, 3]].tolist() == [0.1, 0.1, 0.1] and rule.actions[rule(obs)][1] < 0.1
-    for keep, free in (("passages", [1, 0, 1, 0]), ("dips", [1, 0, 1, 1])):
+    for keep, free in (("passages", [1, 0, 1, 0]), ("dips", [1, 0, 1, 1]), ("ordinary", [0, 1, 0, 1])):
         view = AgentView(residual_config(offsets=[-1, 0, 1], keep=keep))
         x, base = view.inputs(obs)
         assert np.allclose(10.0 ** x[:, 18], rule.actions[rule(obs)])  # the input is the rule's mu either way
