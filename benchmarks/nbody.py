@@ -453,6 +453,13 @@ RESIDUAL_GRID = (  # every agent tried for the residual table in docs/nbody.md, 
     ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 1e-04, c_offset 0.005, seed 3', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages', 'c_offset': 0.005, 'seed': 3}),
     ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 2, e_lim 1e-04, seed 2', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0], 'seed': 2}),
     ('DepthRule(0.15, 3e-04), offsets [-1, 0], final, lam 2, e_lim 1e-04, seed 3', {'base_rule': {'hi': 0.15, 'budget': 0.0003}, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0], 'seed': 3}),
+    ('DepthRule(0.1, 2e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 1e-04, c_offset 0.005', {'base_rule': {'hi': 0.1, 'budget': 0.0002}, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages', 'c_offset': 0.005}),
+    ('DepthRule(0.15, 2e-04), offsets [-1, 0], final, lam 2, e_lim 1e-04', {'base_rule': {'hi': 0.15, 'budget': 0.0002}, 'lam': 2.0, 'e_lim': 0.0001, 'offsets': [-1, 0]}),
+    ('DepthRule(0.1, 2e-04), offsets [-1, 0, 1], keep passages, final, lam 3, e_lim 1e-04, c_offset 0.005, seed 2', {'base_rule': {'hi': 0.1, 'budget': 0.0002}, 'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'passages', 'c_offset': 0.005, 'seed': 2}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep ordinary, final, lam 3, e_lim 1e-04', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-1, 0, 1], 'keep': 'ordinary'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep ordinary, final, lam 2, e_lim 3e-05', {'lam': 2.0, 'e_lim': 3e-05, 'offsets': [-1, 0, 1], 'keep': 'ordinary'}),
+    ('DepthRule(0.1, 3e-04), offsets [-1, 0, 1], keep ordinary, final, lam 3, e_lim 3e-04', {'lam': 3.0, 'e_lim': 0.0003, 'offsets': [-1, 0, 1], 'keep': 'ordinary'}),
+    ('DepthRule(0.1, 3e-04), offsets [-2, -1, 0, 1], keep ordinary, final, lam 3, e_lim 1e-04', {'lam': 3.0, 'e_lim': 0.0001, 'offsets': [-2, -1, 0, 1], 'keep': 'ordinary'}),
 )  # fmt: skip
 
 
