@@ -1,8 +1,8 @@
 """geomsci.nbody: batched N-body integrators and learned time-step control for three-body systems.
 
 Its public names load on first use (they are listed in ``__init__.pyi``), so that ``import geomsci.nbody``
-and ``geomsci nbody --help`` do not pay for torch. `TimeStepEnv` (a ``gymnasium.Env``) needs gymnasium,
-an optional extra; when gymnasium is installed, importing this package registers it as
+and ``geomsci nbody --help`` do not pay for torch. `TimeStepEnv` (a ``gymnasium.Env``) and the hand-written
+controllers `DepthRule` and `ThresholdRule` (which read its observations) need gymnasium, an optional extra; when gymnasium is installed, importing this package registers it as
 ``geomsci/TimeStep-v0``.
 """
 
@@ -19,8 +19,8 @@ def __getattr__(name):
     try:
         return _lazy_getattr(name)
     except ModuleNotFoundError as e:
-        if name == "TimeStepEnv" and e.name == "gymnasium":
-            raise ImportError("geomsci.nbody.TimeStepEnv needs gymnasium: pip install 'geomsci[rl]'") from None
+        if e.name == "gymnasium":  # TimeStepEnv and the rules that read its observations
+            raise ImportError(f"geomsci.nbody.{name} needs gymnasium: pip install 'geomsci[rl]'") from None
         raise
 
 

@@ -5,6 +5,7 @@ from .env import TimeStepEnv
 from .initial_conditions import figure_eight, kepler_orbit, paper_triple, plummer, pythagorean
 from .integrate import Trajectory, integrate, state_from
 from .integrators import NBodyState, evolve, make_state
+from .rules import DepthRule, ThresholdRule
 from .units import G_AU, KM_S_IN_AU_YR
 
 ENV_ID: str
@@ -31,4 +32,6 @@ __all__ = [
     "G_AU",
     "KM_S_IN_AU_YR",
     "TimeStepEnv",
+    "DepthRule",
+    "ThresholdRule",
 ]

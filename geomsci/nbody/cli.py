@@ -60,7 +60,7 @@ def _parse_actions(spec: str | None) -> list | None:
     return check_actions(values).tolist()
 
 
-def _parse_base_rule(spec: str | None) -> dict | None:
+def _parse_base_rule(spec: str | None, option: str = "--base-rule") -> dict | None:
     """'0.1,3e-4' -> {'hi': 0.1, 'budget': 3e-4}; None -> None (no base rule)."""
     if spec is None:
         return None
@@ -68,7 +68,7 @@ def _parse_base_rule(spec: str | None) -> dict | None:
         hi, budget = (float(v) for v in spec.split(","))
     except ValueError:
         raise ValueError(
-            f"--base-rule: expected 'HI,BUDGET' like '0.1,3e-4' (DepthRule's mu and |dE/E0| budget), got {spec!r}"
+            f"{option}: expected 'HI,BUDGET' like '0.1,3e-4' (DepthRule's mu and |dE/E0| budget), got {spec!r}"
         ) from None
     return {"hi": hi, "budget": budget}
 
@@ -294,7 +294,12 @@ def train(
 
 @app.command()
 def evaluate(
-    policy: Path = typer.Argument(..., help="policy file from `geomsci nbody train`"),
+    policy: Path = typer.Argument(None, help="policy file from `geomsci nbody train` (or give --rule)"),
+    rule: str = typer.Option(
+        None,
+        help="evaluate the hand-written DepthRule(HI, BUDGET) instead of a policy, as 'HI,BUDGET' (e.g. '0.1,3e-4', "
+        "the rule that meets the cost goal; its default step is the symmetrized one its law was fitted on)",
+    ),
     seeds: str = typer.Option("0-99", help="test seeds, e.g. 0-99"),
     t_end: float = typer.Option(30.0, help="yr"),
     integrator: str = typer.Option("hermite", help="hermite (mu) | aarseth (eta = mu)"),
@@ -309,7 +314,7 @@ def evaluate(
     force: bool = typer.Option(False, help="overwrite an existing --plot file"),
     threads: int = typer.Option(None, help=THREADS_HELP),
 ):
-    """Run a trained policy on many systems at once; print error and cost statistics."""
+    """Run a trained policy, or a hand-written rule, on many systems at once; print error and cost statistics."""
     import numpy as np
 
     from .dqn import Policy
@@ -320,8 +325,15 @@ def evaluate(
 
     if integrator not in INTEGRATORS:
         raise ValueError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
-    pol = Policy.load(policy)
-    trained = pol.config.step_options or {}
+    if (policy is None) == (rule is None):
+        raise ValueError("give a policy file or --rule HI,BUDGET (one of them)")
+    if rule is not None:
+        from .rules import DepthRule
+
+        pol, trained, name = DepthRule(**_parse_base_rule(rule, "--rule")), {"symmetric": 1}, "rule"
+    else:
+        pol, name = Policy.load(policy), "policy"
+        trained = pol.config.step_options or {}
     given = {"symmetric": symmetric, "corrector": corrector, "compensated": compensated}
     opts = {k: (trained.get(k) if v is None else v) for k, v in given.items()}
     opts = _non_default_step_options(**{k: v for k, v in opts.items() if v is not None})
@@ -333,7 +345,7 @@ def evaluate(
         res = run_controller(
             s, pol, integrator=integrator, t_end=t_end, max_substeps=max_substeps, progress=True, step_options=opts
         )
-        rows.append({"name": "policy", **summarize(res)})
+        rows.append({"name": name, **summarize(res)})
         if compare:
             for k, mu in enumerate(pol.actions):
                 r = run_controller(
@@ -341,15 +353,20 @@ def evaluate(
                 )
                 rows.append({"name": f"mu={mu:.2g}", "group": "fixed", **summarize(r)})
     typer.echo(f"{integrator}, step options {opts or 'none (the standard step)'}, mu from {np.round(pol.actions, 4).tolist()}")
-    if pol.view.rule is not None:
+    if rule is not None:
+        typer.echo(pol.name)
+    elif pol.view.rule is not None:
         typer.echo(
             f"residual agent on {pol.view.rule.name}, offsets {pol.view.offsets.tolist()}, the rule stands: {pol.config.keep}"
         )
-    typer.echo(f"{'controller':>12} {'med |dE/E0|':>12} {'p90 |dE/E0|':>12} {'med n_force':>12} {'early':>6} {'stalled':>8}")
+    typer.echo(
+        f"{'controller':>12} {'med |dE/E0|':>12} {'p90 |dE/E0|':>12} {'med n_force':>12} {'mean n_force':>12} {'early':>6} "
+        f"{'stalled':>8}"
+    )
     for r in rows:
         typer.echo(
             f"{r['name']:>12} {r['median_error']:12.2e} {r['p90_error']:12.2e} {r['median_n_force']:12.0f} "
-            f"{r['ended_early']:6d} {r['stalled']:8d}"
+            f"{r['mean_n_force']:12.0f} {r['ended_early']:6d} {r['stalled']:8d}"
         )
     if plot is not None:
         plot_front(rows, plot, title=f"{integrator}, seeds {seeds}, {t_end:g} yr")

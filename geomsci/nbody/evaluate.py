@@ -102,12 +102,13 @@ def run_controller(
 
 
 def summarize(res: dict) -> dict:
-    """Median and 90th-percentile final |dE/E0|, median force evaluations, runs ended early / stalled."""
+    """Median and 90th-percentile final |dE/E0|, median and mean force evaluations, runs ended early / stalled."""
     e = res["final_error"]
     return {
         "median_error": float(np.median(e)),
         "p90_error": float(np.quantile(e, 0.9)),
         "median_n_force": float(np.median(res["n_force"])),
+        "mean_n_force": float(np.mean(res["n_force"])),
         "ended_early": int(res["ended_early"].sum()),
         "stalled": int(res["stalled"].sum()),
     }

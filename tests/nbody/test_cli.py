@@ -186,3 +186,14 @@ def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):
     _one_line_exit_2(capsys, [*bad, "--offsets=-1,0,1"], "base_rule")
     _one_line_exit_2(capsys, [*bad, "--eps-start", "0.3", "--eps-end", "0.5", "--episodes", "1"], "eps_end")
     _one_line_exit_2(capsys, [*bad, "--observation", "encounter", "--base-rule", "0.1,3e-4", "--keep", "all"], "keep")
+
+
+def test_evaluate_the_hand_written_rule(tmp_path, capsys):
+    main(["nbody", "evaluate", "--rule", "0.1,3e-4", "--seeds", "1008-1011", "--t-end", "3", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert "{'symmetric': 1}" in out and "rule mu(q) <= 0.1" in out and "mean n_force" in out
+    line = next(row for row in out.splitlines() if row.split()[:1] == ["rule"] and len(row.split()) == 7)
+    assert int(line.split()[5]) == 0  # no early end
+    _one_line_exit_2(capsys, ["nbody", "evaluate"], "--rule")
+    _one_line_exit_2(capsys, ["nbody", "evaluate", "--rule", "fast"], "--rule")
+    _one_line_exit_2(capsys, ["nbody", "evaluate", "--rule", "0.1,30"], "budget")
