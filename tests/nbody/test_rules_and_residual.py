@@ -122,3 +122,13 @@ def test_residual_agent_trains_saves_and_loads(tmp_path):
     assert np.array_equal(pol(obs), pol2(obs))
     res = run_controller([0, 1], pol2, t_end=0.3, step_options={"symmetric": 1})
     assert res["actions"].shape == (3, 2) and np.allclose(res["action_values"], HALF_NOTCHES)
+
+
+@pytest.mark.parametrize("name", ["policy_residual.pt", "policy_residual_cem.pt"])
+def test_committed_residual_policies_load_and_run(name):
+    from pathlib import Path
+
+    pol = Policy.load(Path(__file__).resolve().parents[2] / "assets" / "nbody" / name)
+    assert pol.view.rule is not None and pol.config.keep == "passages" and np.allclose(pol.actions, HALF_NOTCHES)
+    res = run_controller([1008, 1009], pol, t_end=0.5, step_options=pol.config.step_options)
+    assert res["actions"].shape == (5, 2) and not res["ended_early"].any()
