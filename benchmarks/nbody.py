@@ -68,7 +68,7 @@ VARIANTS = {
 DEFAULT_VARIANTS = "hermite,hermite sym1,hermite sym1 pec2 comp,aarseth,aarseth pec2 comp"
 IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)
 # --rl: constant mu values of the controllers' front (beyond the paper's 1e-1: the symmetrized step is safe further out)
-RL_MUS = (2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1)
+RL_MUS = (2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1, 0.15)
 DEFAULT_POLICIES = tuple(ROOT / "assets" / "nbody" / f for f in ("policy.pt", "policy_symmetric.pt", "policy_residual.pt"))
 N_BOOT = 1000
 
