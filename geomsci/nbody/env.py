@@ -47,6 +47,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from geomsci.core.mesh import Mesh
+
 from .diagnostics import energy, nearest_pericentres
 from .initial_conditions import paper_triple
 from .integrate import state_from
@@ -80,7 +82,9 @@ class SystemBatch:
 
     Parameters
     ----------
-    seeds : sequence of int, the `paper_triple` seeds (B = len(seeds))
+    seeds : sequence (B,) of `paper_triple` seeds (int) or of three-body systems as point-set `Mesh`es with
+        'velocities' and 'masses' in AU, AU/yr and Msun (G = 4 pi^2, the paper's units: a policy's observation
+        scales them as the paper does, positions / 10 AU and velocities in the N-body unit of 3 Msun at 1 AU)
     integrator : 'hermite' or 'aarseth'
     check_step : interval between decisions, yr
     max_error : |dE/E0| above which a system's run ends early
@@ -106,11 +110,16 @@ class SystemBatch:
             raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
         if check_step <= 0:
             raise ValueError(f"check_step must be > 0 yr, got {check_step}")
-        self.seeds = [int(s) for s in seeds]
+        systems = [s if isinstance(s, Mesh) else paper_triple(int(s), device=device) for s in seeds]
+        if not systems or any(m.n_points != 3 for m in systems):
+            raise ValueError(
+                f"SystemBatch: needs paper seeds or three-body systems, got {[m.n_points for m in systems][:8]} bodies"
+            )
+        self.seeds = [-1 if isinstance(s, Mesh) else int(s) for s in seeds]  # -1: a system given as a Mesh
         self.step_options = dict(step_options or {})
         self.integrator, self.check_step, self.max_error = integrator, float(check_step), float(max_error)
         self.max_substeps, self.actions = int(max_substeps), check_actions(actions)
-        self.state = state_from([paper_triple(s, device=device) for s in self.seeds], G=G_AU)
+        self.state = state_from([m.to(device) if device is not None else m for m in systems], G=G_AU)
         st = self.state
         self.E0 = energy(st.x, st.v, st.m, G_AU)  # (B,)
         self.E = self.E0.clone()

@@ -50,6 +50,9 @@ def run_controller(
 ) -> dict:
     """Run ``controller`` on the paper systems ``seeds`` up to ``t_end`` yr.
 
+    ``seeds`` may also hold three-body systems of your own (point-set `Mesh`es with 'velocities' and 'masses' in
+    AU, AU/yr and Msun), e.g. to run `geomsci.nbody.DepthRule` on them.
+
     Returns a dict of numpy arrays over systems (B,): 'final_error' |dE/E0| at the end (or where the
     run stopped), 'n_force' force evaluations, 'ended_early' (|dE/E0| > 0.1), 'stalled' (hit
     ``max_substeps`` in one interval or spent more than ``max_force`` evaluations in all; the

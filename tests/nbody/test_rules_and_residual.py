@@ -132,3 +132,20 @@ def test_committed_residual_policies_load_and_run(name):
     assert pol.view.rule is not None and pol.config.keep == "passages" and np.allclose(pol.actions, HALF_NOTCHES)
     res = run_controller([1008, 1009], pol, t_end=0.5, step_options=pol.config.step_options)
     assert res["actions"].shape == (5, 2) and not res["ended_early"].any()
+
+
+def test_rules_run_on_systems_given_as_meshes():
+    from geomsci.nbody import paper_triple
+    from geomsci.nbody.initial_conditions import to_mesh
+
+    rule, opts = DepthRule(0.1, 3e-4), {"symmetric": 1}
+    a = run_controller([1008, 1009], rule, t_end=3.0, step_options=opts)
+    b = run_controller([paper_triple(1008), paper_triple(1009)], rule, t_end=3.0, step_options=opts)
+    assert np.array_equal(a["actions"], b["actions"]) and np.array_equal(a["final_error"], b["final_error"])
+    # a system of our own: the same triple with heavier bodies (2, 1, 1.5 Msun) runs and stays bounded in error
+    m = paper_triple(1008)
+    own = to_mesh(m.points.numpy(), m.point_data["velocities"].numpy(), np.array([2.0, 1.0, 1.5]), m.points.dtype, None)
+    c = run_controller([own], rule, t_end=3.0, step_options=opts)
+    assert c["final_error"][0] < 1e-3 and not c["ended_early"].any()
+    with pytest.raises(ValueError, match="three-body"):
+        run_controller([to_mesh(np.zeros((2, 3)), np.zeros((2, 3)), np.ones(2), m.points.dtype, None)], rule, t_end=0.1)
