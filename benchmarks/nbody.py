@@ -19,7 +19,7 @@ paired-bootstrap interval.
 Controllers (``--rl``, or ``--rl-only`` for this section alone), on the symmetrized and the standard step, all
 with 0.1-yr decisions (``--check-step``) through the same evaluator: constant mu (`RL_MUS`, beyond the paper's
 1e-1 set where useful), hand-written rules (`RULES`: on |dE/E0|, and `DepthRule` on the nearby pericentre
-passage) and the committed policies (`--policies`, default the shipped policy.pt, policy_symmetric.pt and policy_residual.pt).
+passage) and the committed policies (`--policies`, default the shipped policy.pt, policy_symmetric.pt, policy_residual.pt and policy_residual_cem.pt).
 Per controller: error, mean and median cost, early ends, switch counts and the share of each mu; with
 paired-bootstrap 90% intervals the median gap to the constant-mu front of the same step at equal median cost,
 and the mean cost relative to the cheapest constant mu with no early ends.
@@ -69,7 +69,9 @@ DEFAULT_VARIANTS = "hermite,hermite sym1,hermite sym1 pec2 comp,aarseth,aarseth 
 IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)
 # --rl: constant mu values of the controllers' front (beyond the paper's 1e-1: the symmetrized step is safe further out)
 RL_MUS = (2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1, 0.15)
-DEFAULT_POLICIES = tuple(ROOT / "assets" / "nbody" / f for f in ("policy.pt", "policy_symmetric.pt", "policy_residual.pt"))
+DEFAULT_POLICIES = tuple(
+    ROOT / "assets" / "nbody" / f for f in ("policy.pt", "policy_symmetric.pt", "policy_residual.pt", "policy_residual_cem.pt")
+)
 N_BOOT = 1000
 
 
