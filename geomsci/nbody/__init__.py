@@ -2,8 +2,8 @@
 
 Its public names load on first use (they are listed in ``__init__.pyi``), so that ``import geomsci.nbody``
 and ``geomsci nbody --help`` do not pay for torch. `TimeStepEnv` (a ``gymnasium.Env``) and the hand-written
-controllers `DepthRule` and `ThresholdRule` (which read its observations) need gymnasium, an optional extra; when gymnasium is installed, importing this package registers it as
-``geomsci/TimeStep-v0``.
+controllers `DepthRule` and `ThresholdRule` (which read its observations) need gymnasium, an optional extra;
+when gymnasium is installed, importing this package registers `TimeStepEnv` as ``geomsci/TimeStep-v0``.
 """
 
 from importlib.util import find_spec as _find_spec

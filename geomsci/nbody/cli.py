@@ -250,7 +250,7 @@ def train(
     threads: int = typer.Option(1, help="torch threads (1 reproduces the shipped policy bit for bit)"),
 ):
     """Train the DQN time-step agent on seeds disjoint from the test seeds."""
-    from .dqn import AgentView, DQNConfig, train_dqn
+    from .dqn import DQNConfig, train_dqn
     from .env import OBSERVATIONS
     from .rewards import REWARDS
 
@@ -284,7 +284,6 @@ def train(
         eps_start=eps_start,
         eps_end=eps_end,
     )
-    AgentView(cfg)  # a bad residual set-up fails before any training
     with limit_threads(threads):
         t0 = time.perf_counter()
         pol = train_dqn(cfg)
