@@ -309,8 +309,11 @@ def evaluate(
     compensated: bool = typer.Option(None, "--compensated/--no-compensated", help="TwoSum updates (default: as trained)"),
     compare: bool = typer.Option(False, help="also run every fixed mu and plot the front"),
     plot: Path = typer.Option(None, help="PNG of error vs cost (with --compare)"),
+    run_plot: Path = typer.Option(
+        None, help="PNG of the first system's run: its orbits, the mu chosen in each interval and |dE/E0| over time"
+    ),
     max_substeps: int = typer.Option(20000, help="per-interval step cap"),
-    force: bool = typer.Option(False, help="overwrite an existing --plot file"),
+    force: bool = typer.Option(False, help="overwrite an existing --plot / --run-plot file"),
     threads: int = typer.Option(None, help=THREADS_HELP),
 ):
     """Run a trained policy, or a hand-written rule, on many systems at once; print error and cost statistics."""
@@ -320,7 +323,7 @@ def evaluate(
     from .env import INTEGRATORS
     from .evaluate import parse_seeds, run_controller, summarize
     from .integrators import StepRule
-    from .plots import plot_front
+    from .plots import plot_controlled_run, plot_front
 
     if integrator not in INTEGRATORS:
         raise ValueError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
@@ -339,11 +342,13 @@ def evaluate(
     StepRule(integrator, **opts).check()
     s = parse_seeds(seeds)
     plot = _output_file(plot, "--plot", force, "front.png")
+    run_plot = _output_file(run_plot, "--run-plot", force, "run.png")
     rows = []
     with limit_threads(threads):
         res = run_controller(
-            s, pol, integrator=integrator, t_end=t_end, max_substeps=max_substeps, progress=True, step_options=opts
-        )
+            s, pol, integrator=integrator, t_end=t_end, max_substeps=max_substeps, progress=True, step_options=opts,
+            record=run_plot is not None,
+        )  # fmt: skip
         rows.append({"name": name, **summarize(res)})
         if compare:
             for k, mu in enumerate(pol.actions):
@@ -370,3 +375,6 @@ def evaluate(
     if plot is not None:
         plot_front(rows, plot, title=f"{integrator}, seeds {seeds}, {t_end:g} yr")
         typer.echo(f"wrote {plot}")
+    if run_plot is not None:
+        title = f"{name} on seed {s[0]}: {res['n_force'][0]} force evaluations, final |dE/E0| {res['final_error'][0]:.2g}"
+        typer.echo(f"wrote {plot_controlled_run(res, run_plot, title=title)}")

@@ -47,6 +47,7 @@ def run_controller(
     progress: bool = False,
     step_options: dict | None = None,
     actions=None,
+    record: bool = False,
 ) -> dict:
     """Run ``controller`` on the paper systems ``seeds`` up to ``t_end`` yr.
 
@@ -60,6 +61,9 @@ def run_controller(
     'action_values' (n_actions,) the step parameter of each index.
     ``step_options`` go to `evolve` (e.g. ``{'symmetric': 1}``). ``actions``: the step parameter of
     each index (default: the controller's own ``actions`` attribute if it has one, else `ACTIONS`).
+    ``record=True`` also returns the run as it went, at the start and after every interval: 't' (K + 1,) yr, 'x' and
+    'v' (K + 1, B, 3, 3) positions (AU) and velocities (AU/yr), 'rel_error' (K + 1, B); a system that stopped repeats
+    its last state (K is smaller than t_end / check_step when every system stopped before the end).
     """
     if actions is None:
         actions = getattr(controller, "actions", ACTIONS)
@@ -76,6 +80,13 @@ def run_controller(
         raise ValueError(f"t_end must be at least one check_step ({check_step} yr), got {t_end}")
     actions = np.full((n_checks, sysb.batch), -1, dtype=np.int64)
     kind = getattr(controller, "observation", "paper")
+    track = []  # (x, v, rel_error) at every decision, with record=True
+
+    def snapshot():
+        if record:
+            track.append((sysb.state.x.clone(), sysb.state.v.clone(), sysb.rel_error.clone()))
+
+    snapshot()
     for k in tqdm(range(n_checks), disable=not progress, desc="evaluate"):
         if callable(controller):
             obs = sysb.observe(kind)
@@ -92,9 +103,15 @@ def run_controller(
             left = (max_force - sysb.state.n_force).clamp_min(0)
             cap = torch.minimum(left, torch.full_like(left, sysb.max_substeps))
         sysb.step(act, max_steps=cap)
+        snapshot()
         if sysb.done.all():
             break
+    recorded = {}
+    if record:
+        recorded = {key: torch.stack(val).cpu().numpy() for key, val in zip(("x", "v", "rel_error"), zip(*track))}
+        recorded["t"] = np.arange(len(track)) * check_step
     return {
+        **recorded,
         "final_error": sysb.rel_error.cpu().numpy(),
         "n_force": sysb.state.n_force.cpu().numpy(),
         "ended_early": sysb.ended_early.cpu().numpy(),

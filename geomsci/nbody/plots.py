@@ -76,3 +76,36 @@ def plot_front(rows: list[dict], path, *, title: str = "energy error vs cost") -
     path = Path(path)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
+
+
+def plot_controlled_run(run: dict, path, *, system: int = 0, title: str | None = None) -> Path:
+    """One system of a recorded controller run (`run_controller(..., record=True)`): its orbits in the x-y plane
+    (AU) beside the step parameter chosen in each interval and |dE/E0| over time (yr)."""
+    if "x" not in run:
+        raise ValueError("plot_controlled_run: the run has no trajectory; call run_controller(..., record=True)")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4.2))
+    FigureCanvasAgg(fig)
+    ax_orbit, ax_mu = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    x, t = run["x"][:, system], run["t"]  # (K + 1, 3, 3), (K + 1,)
+    for i in range(x.shape[1]):
+        (line,) = ax_orbit.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=f"body {i}")
+        ax_orbit.plot(x[-1, i, 0], x[-1, i, 1], "o", color=line.get_color())
+    ax_orbit.set_aspect("equal", adjustable="datalim")
+    ax_orbit.set(xlabel="x (AU)", ylabel="y (AU)")
+    ax_orbit.legend(fontsize=8)
+    idx = run["actions"][: len(t) - 1, system]  # (K,) chosen indices, -1 once stopped
+    mu = np.where(idx >= 0, np.asarray(run["action_values"])[np.maximum(idx, 0)], np.nan)
+    ax_mu.step(t[:-1], mu, where="post", color="C0", lw=1.0)
+    ax_mu.set(xlabel="t (yr)", ylabel="step parameter mu", yscale="log")
+    ax_err = ax_mu.twinx()
+    ax_err.plot(t, np.maximum(run["rel_error"][:, system], 1e-17), color="C3", lw=1.0)
+    ax_err.set_yscale("log")
+    ax_err.set_ylabel("|dE/E0|", color="C3")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path

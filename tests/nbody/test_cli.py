@@ -197,3 +197,19 @@ def test_evaluate_the_hand_written_rule(tmp_path, capsys):
     _one_line_exit_2(capsys, ["nbody", "evaluate"], "--rule")
     _one_line_exit_2(capsys, ["nbody", "evaluate", "--rule", "fast"], "--rule")
     _one_line_exit_2(capsys, ["nbody", "evaluate", "--rule", "0.1,30"], "budget")
+
+
+def test_evaluate_draws_the_first_systems_run(tmp_path, capsys):
+    png = tmp_path / "run.png"
+    args = ["nbody", "evaluate", "--rule", "0.1,3e-4", "--seeds", "1088-1089", "--t-end", "1", "--threads", "1"]
+    main([*args, "--run-plot", str(png)])
+    assert f"wrote {png}" in capsys.readouterr().out and png.stat().st_size > 10_000
+    _one_line_exit_2(capsys, [*args, "--run-plot", str(png)], "--force")  # never overwrites without --force
+
+
+def test_run_plot_needs_a_recorded_run(tmp_path):
+    from geomsci.nbody.evaluate import run_controller
+    from geomsci.nbody.plots import plot_controlled_run
+
+    with pytest.raises(ValueError, match="record=True"):
+        plot_controlled_run(run_controller([3], 0, t_end=0.1), tmp_path / "x.png")

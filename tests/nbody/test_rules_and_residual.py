@@ -149,3 +149,19 @@ def test_rules_run_on_systems_given_as_meshes():
     assert c["final_error"][0] < 1e-3 and not c["ended_early"].any()
     with pytest.raises(ValueError, match="three-body"):
         run_controller([to_mesh(np.zeros((2, 3)), np.zeros((2, 3)), np.ones(2), m.points.dtype, None)], rule, t_end=0.1)
+
+
+def test_recorded_run_is_the_integrators_trajectory():
+    """record=True: at a constant mu the recorded states are those `integrate` gives at the decision times, bit for
+    bit, and the last recorded error is the run's final error."""
+    from geomsci.nbody import integrate, paper_triple
+
+    seeds = [1008, 1009]
+    res = run_controller(seeds, 0, t_end=0.5, actions=[4.6e-2, 0.1], step_options={"symmetric": 1}, record=True)
+    assert res["x"].shape == (6, 2, 3, 3) and res["v"].shape == (6, 2, 3, 3) and res["rel_error"].shape == (6, 2)
+    assert np.allclose(res["t"], [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert np.array_equal(res["rel_error"][-1], res["final_error"]) and np.all(res["rel_error"][0] == 0)
+    times = [(k + 1) * 0.1 for k in range(5)]  # the decision times as the evaluator computes them (0.30000000000000004)
+    traj = integrate([paper_triple(s) for s in seeds], times, mu=4.6e-2, symmetric=1, progress=False)
+    assert np.array_equal(res["x"][1:], traj.x.numpy()) and np.array_equal(res["v"][1:], traj.v.numpy())
+    assert "x" not in run_controller(seeds, 0, t_end=0.1, actions=[4.6e-2, 0.1])
