@@ -43,13 +43,15 @@ the single-system `gymnasium.Env`, registered as ``geomsci/TimeStep-v0``.
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import torch
 
 from geomsci.core.mesh import Mesh
 
-from .diagnostics import energy, nearest_pericentres
+from .diagnostics import energy, nearest_pericentres, potential_energy
 from .initial_conditions import paper_triple
 from .integrate import state_from
 from .integrators import evolve
@@ -75,6 +77,24 @@ def check_actions(actions) -> np.ndarray:
             f"actions must be at least two positive, finite step parameters in increasing order, got {np.asarray(actions).tolist()}"
         )
     return arr
+
+
+NEAR_ZERO_ENERGY = 0.05  # |E0| / |U0| below which |dE/E0| is no measure of accuracy
+
+
+def _warn_if_energy_near_zero(E0: torch.Tensor, U0: torch.Tensor) -> None:
+    """Warn about systems whose total energy is nearly zero: |dE/E0| divides by it, so there a tiny absolute error
+    reads as a large relative one (and ends the run early). The paper's triples have |E0| >= 0.4 |U0|."""
+    ratio = (E0 / U0).abs()  # (B,)
+    near = torch.nonzero(ratio < NEAR_ZERO_ENERGY).flatten().tolist()
+    if near:
+        which = ", ".join(f"number {i} (|E0| = {ratio[i].item():.1e} |U0|)" for i in near[:5]) + (" ..." if len(near) > 5 else "")
+        warnings.warn(
+            f"SystemBatch: {len(near)} system(s) have a total energy near zero: {which}. Their |dE/E0| is amplified by "
+            f"|U0| / |E0| and an early end there (|dE/E0| above max_error) may mean little; judge them by |dE| / |U0|.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 class SystemBatch:
@@ -122,6 +142,7 @@ class SystemBatch:
         self.state = state_from([m.to(device) if device is not None else m for m in systems], G=G_AU)
         st = self.state
         self.E0 = energy(st.x, st.v, st.m, G_AU)  # (B,)
+        _warn_if_energy_near_zero(self.E0, potential_energy(st.x, st.m, G_AU))
         self.E = self.E0.clone()
         self.k = 0  # intervals done
         B = st.batch

@@ -165,3 +165,22 @@ def test_recorded_run_is_the_integrators_trajectory():
     traj = integrate([paper_triple(s) for s in seeds], times, mu=4.6e-2, symmetric=1, progress=False)
     assert np.array_equal(res["x"][1:], traj.x.numpy()) and np.array_equal(res["v"][1:], traj.v.numpy())
     assert "x" not in run_controller(seeds, 0, t_end=0.1, actions=[4.6e-2, 0.1])
+
+
+def test_a_system_with_nearly_zero_energy_is_flagged():
+    """|dE/E0| divides by E0: a triple with E0 ~ 0 (here: light bodies, E0 = -0.0016 |U0|) would end 'early' on a
+    tiny absolute error, so SystemBatch says so; the paper's triples (|E0| >= 0.4 |U0|) are never flagged."""
+    from geomsci.nbody import paper_triple
+    from geomsci.nbody.initial_conditions import to_mesh
+
+    m = paper_triple(174 + 500_000)
+    light = np.array([0.50644499, 0.82149097, 0.31868024])
+    x, v = m.points.numpy(), m.point_data["velocities"].numpy()
+    x, v = x - (light[:, None] * x).sum(0) / light.sum(), v - (light[:, None] * v).sum(0) / light.sum()
+    with pytest.warns(RuntimeWarning, match=r"number 1 \(\|E0\| = 1.6e-03 \|U0\|\)"):
+        SystemBatch([0, to_mesh(x, v, light, m.points.dtype, None)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SystemBatch(list(range(64)))
