@@ -19,7 +19,8 @@ paired-bootstrap interval.
 Controllers (``--rl``, or ``--rl-only`` for this section alone), on the symmetrized and the standard step, all
 with 0.1-yr decisions (``--check-step``) through the same evaluator: constant mu (`RL_MUS`, beyond the paper's
 1e-1 set where useful), hand-written rules (`RULES`: on |dE/E0|, and `DepthRule` on the nearby pericentre
-passage) and the committed policies (`--policies`, default the shipped policy.pt, policy_symmetric.pt, policy_residual.pt and policy_residual_cem.pt).
+passage) and the committed policies (`--policies`, default the shipped policy.pt, policy_symmetric.pt, policy_residual.pt,
+policy_residual_cem.pt and policy_residual_cem_b05.pt).
 Per controller: error, mean and median cost, early ends, switch counts and the share of each mu; with
 paired-bootstrap 90% intervals the median gap to the constant-mu front of the same step at equal median cost,
 and the mean cost relative to the cheapest constant mu with no early ends.
@@ -30,6 +31,7 @@ and the mean cost relative to the cheapest constant mu with no early ends.
     .venv/bin/python benchmarks/nbody.py --rule-grid         # tuning table of the encounter rules (seeds 1000-1199, ~20 min)
     .venv/bin/python benchmarks/nbody.py --residual-grid     # trains and runs the residual agents (seeds 1000-1199)
     .venv/bin/python benchmarks/nbody.py --residual-cem --keep passages   # the agent found by the cross-entropy method
+    .venv/bin/python benchmarks/nbody.py --residual-cem --keep passages --cem-beta 0.5   # ... with a price on the median
     .venv/bin/python benchmarks/nbody.py --passage-law       # fit of the error one pericentre passage adds (seeds 1000-1199)
     .venv/bin/python benchmarks/nbody.py --throughput-only cuda   # system-steps/s up to 1M systems (<= ~60 s)
 """
@@ -70,7 +72,8 @@ IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)
 # --rl: constant mu values of the controllers' front (beyond the paper's 1e-1: the symmetrized step is safe further out)
 RL_MUS = (2.2e-2, 3.2e-2, 4.6e-2, 6.8e-2, 0.1, 0.15)
 DEFAULT_POLICIES = tuple(
-    ROOT / "assets" / "nbody" / f for f in ("policy.pt", "policy_symmetric.pt", "policy_residual.pt", "policy_residual_cem.pt")
+    ROOT / "assets" / "nbody" / f
+    for f in ("policy.pt", "policy_symmetric.pt", "policy_residual.pt", "policy_residual_cem.pt", "policy_residual_cem_b05.pt")
 )
 N_BOOT = 1000
 
@@ -280,7 +283,10 @@ def controller_rows(seeds, controllers, t_end, max_force, step_options, check_st
     return rows
 
 
-def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path, check_step=0.1):
+def rl_section(
+    seeds, t_end, policy_paths, max_force, rng, out: Path, check_step=0.1, steps=("symmetrized", "standard"), rules=RULES,
+    prefix="rl", mus=RL_MUS,
+):  # fmt: skip
     """Constant mu, hand-written rules and policies on the standard and the symmetrized step (decisions every ``check_step``).
 
     Per controller: error and cost, switch counts, and with paired-bootstrap 90% intervals: the median gap
@@ -291,17 +297,19 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path, check_step
 
     S = len(seeds)
     policies = [(f"RL {p.stem}", Policy.load(p)) for p in policy_paths if p.is_file()]
-    for label, opts in (("symmetrized", {"symmetric": 1}), ("standard", {})):
+    step_kinds = {"symmetrized": {"symmetric": 1}, "standard": {}}
+    for label in steps:
+        opts = step_kinds[label]
         print(
             f"== {label} step: constant mu, hand-written rules and RL policies, decisions every {check_step:g} yr ==", flush=True
         )
-        constant_ctrls = [(f"mu = {mu:.2g}", 0, [mu, 2 * mu]) for mu in RL_MUS]
+        constant_ctrls = [(f"mu = {mu:.2g}", 0, [mu, 2 * mu]) for mu in mus]
         consts = controller_rows(seeds, constant_ctrls, t_end, max_force, opts, check_step)
-        for r, mu in zip(consts, RL_MUS):
+        for r, mu in zip(consts, mus):
             r["mu"] = mu
         safe = [r for r in consts if not r["early"].any()]
         ref = max(safe, key=lambda r: r["mu"]) if safe else None
-        ctrls = [(rule.name, rule, None) for rule in RULES]
+        ctrls = [(rule.name, rule, None) for rule in rules]
         ctrls += [(name, pol, None) for name, pol in policies]
         others = controller_rows(seeds, ctrls, t_end, max_force, opts, check_step)
         print(
@@ -309,7 +317,7 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path, check_step
             f"{'switches med/max':>16} | median gap to the constant-mu front (dex, 90%) | mean cost / "
             f"{ref['name'] if ref else 'no safe constant mu'} (90%)"
         )
-        n_rules = len(RULES)
+        n_rules = len(rules)
         fit = [r for r in others[:n_rules] if not r["early"].any() and np.quantile(r["err"], 0.9) <= 1e-3]
         best_rule = min(fit, key=lambda r: r["nf"].mean()) if fit else None
         for i, r in enumerate(consts + others):  # rows: constants, then rules, then policies
@@ -330,7 +338,7 @@ def rl_section(seeds, t_end, policy_paths, max_force, rng, out: Path, check_step
                 line += " | mu used: " + ", ".join(f"{k} {v:.0%}" for k, v in r["mu_share"].items() if v >= 0.005)
             print(line, flush=True)
         np.savez(
-            out / f"rl_{label}.npz",
+            out / f"{prefix}_{label}.npz",
             **{f"{r['name']}|{k}": r[k] for r in consts + others for k in ("err", "nf", "early", "capped", "switches")},
         )
         print(flush=True)
@@ -533,14 +541,16 @@ def plot_residual_grid(points: dict, path: Path) -> Path:
 
 def residual_es(
     iters: int = 12, pop: int = 12, n_systems: int = 64, t_end: float = 20.0, lam: float = 3.0, e_lim: float = 1e-4,
-    seed: int = 0, keep=None, offsets=(-1, 0, 1), sigma0: float = 0.1, out: Path | None = None,
+    seed: int = 0, keep=None, offsets=(-1, 0, 1), sigma0: float = 0.1, out: Path | None = None, beta: float = 0.0,
 ):  # fmt: skip
     """A residual agent on DepthRule(0.1, 3e-4) found by the cross-entropy method instead of Q-learning: a linear
     map from the agent's input (the encounter observation and the rule's log10 mu) to one score per offset, whose
     parameters are drawn from a Gaussian that moves towards the best quarter of each population. Each candidate runs
     the same ``n_systems`` training systems (seeds >= 2000, new ones every iteration) for ``t_end`` yr and is scored on
     the whole run, the issue's objective made smooth: mean of lam * evaluations / 1000 + max(0, log10(|dE/E0| /
-    e_lim)) + 30 per early end. It starts at the rule (zero weights, a nudge towards offset 0). Returns the policy."""
+    e_lim)) + 30 per early end, plus ``beta`` * log10 |dE/E0| (floored at 1e-12) when ``beta`` > 0: a price on the
+    error below e_lim too, so that the median error counts and not only the tail. It starts at the rule (zero weights,
+    a nudge towards offset 0). Returns the policy."""
     from geomsci.nbody.dqn import AgentView, DQNConfig, Policy
     from geomsci.nbody.evaluate import run_controller
 
@@ -561,6 +571,8 @@ def residual_es(
         r = run_controller(seeds, Policy(net, cfg), t_end=t_end, max_force=40_000, step_options={"symmetric": 1})
         err = np.where(np.isfinite(r["final_error"]), r["final_error"], 1.0)
         per_run = lam * r["n_force"] / 1000 + np.maximum(0.0, np.log10(np.maximum(err, 1e-16) / e_lim)) + 30 * r["ended_early"]
+        if beta:
+            per_run = per_run + beta * np.maximum(np.log10(np.maximum(err, 1e-16)), -12)
         return float(per_run.mean())
 
     print(f"== residual agent by the cross-entropy method: {iters} x {pop} candidates, {n_systems} systems of {t_end:g} yr ==")
@@ -641,6 +653,9 @@ def main(argv=None):
         help="only the residual agent found by the cross-entropy method (writes policy_residual_cem.pt to --out; ~15 min)",
     )
     ap.add_argument("--keep", default=None, help="--residual-cem: where the rule's choice stands (passages, dips, ordinary)")
+    ap.add_argument(
+        "--cem-beta", type=float, default=0.0, help="--residual-cem: weight of log10 |dE/E0| in the objective (0: none)"
+    )
     ap.add_argument("--rows", default=None, help="--residual-grid: only these rows (1-based numbers, e.g. '21' or '1-4,21')")
     ap.add_argument("--save-policies", type=Path, default=None, help="--residual-grid: keep each trained policy in this folder")
     ap.add_argument(
@@ -683,7 +698,7 @@ def main(argv=None):
         rule_grid(seeds, t_end, max_force, args.check_step)
         return
     if args.residual_cem:
-        residual_es(keep=args.keep, out=args.out)
+        residual_es(keep=args.keep, out=args.out, beta=args.cem_beta)
         return
     if args.residual_grid:
         rows = parse_seeds(args.rows) if args.rows else None  # same spec syntax as the seeds

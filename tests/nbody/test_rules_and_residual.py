@@ -124,7 +124,7 @@ def test_residual_agent_trains_saves_and_loads(tmp_path):
     assert res["actions"].shape == (3, 2) and np.allclose(res["action_values"], HALF_NOTCHES)
 
 
-@pytest.mark.parametrize("name", ["policy_residual.pt", "policy_residual_cem.pt"])
+@pytest.mark.parametrize("name", ["policy_residual.pt", "policy_residual_cem.pt", "policy_residual_cem_b05.pt"])
 def test_committed_residual_policies_load_and_run(name):
     from pathlib import Path
 
