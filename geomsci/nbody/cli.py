@@ -89,6 +89,34 @@ def _non_default_step_options(**opts) -> dict:
     return {k: v for k, v in opts.items() if v != standard[k]}
 
 
+def _system_from_file(path: Path, index: int, G: float | None):
+    """System ``index`` of a CSV or rebound file (`geomsci.nbody.files`) and the G to run it with."""
+    from .files import read_systems
+    from .units import G_AU
+
+    systems, G_file = read_systems(path)
+    if not 0 <= index < len(systems):
+        raise ValueError(f"--system: {path} holds {len(systems)} system(s), numbered 0-{len(systems) - 1}; got {index}")
+    return systems[index], G if G is not None else (G_file if G_file is not None else G_AU)
+
+
+def _triples_in_au(path: Path) -> list:
+    """The three-body systems of a file, checked to be in the controllers' units (AU, yr, Msun)."""
+    from .files import read_systems
+    from .units import G_AU
+
+    found, G_file = read_systems(path)
+    if G_file is not None and abs(G_file / G_AU - 1) > 1e-3:
+        raise ValueError(
+            f"--systems: {path} has G = {G_file:g}; the controllers run in AU, yr and Msun (G = 4 pi^2 = {G_AU:.4f}): "
+            "convert the file first (rebound: sim.units = ('yr', 'AU', 'Msun') before adding the bodies)"
+        )
+    sizes = sorted({m.n_points for m in found})
+    if sizes != [3]:
+        raise ValueError(f"--systems: the controllers run three-body systems; {path} holds systems of {sizes} bodies")
+    return found
+
+
 def _initial_condition(name: str, seed: int, n: int):
     from . import initial_conditions as ic
     from .units import G_AU
@@ -103,12 +131,22 @@ def _initial_condition(name: str, seed: int, n: int):
         return ic.kepler_orbit(0.5), 1.0
     if name == "plummer":
         return ic.plummer(n, seed), 1.0
-    raise ValueError(f"--ic must be one of {IC_CHOICES}, got {name!r}")
+    raise ValueError(f"--ic must be one of {IC_CHOICES} or a .csv / rebound .bin file of bodies, got {name!r}")
 
 
 @app.command()
 def run(
-    ic: str = typer.Option("pythagorean", help=f"initial condition: {', '.join(IC_CHOICES)}"),
+    ic: str = typer.Option(
+        "pythagorean",
+        help=f"initial condition: {', '.join(IC_CHOICES)}, or a file of bodies: a .csv (columns x, y, [z], vx, vy, [vz], m; "
+        "optional 'system') or a rebound .bin",
+    ),
+    system: int = typer.Option(0, help="which system of an --ic file (0 = the first row group / snapshot)"),
+    g: float = typer.Option(
+        None,
+        "--g",
+        help="gravitational constant for an --ic file (default: the rebound file's own; 4 pi^2, AU/yr/Msun, for a CSV)",
+    ),
     seed: int = typer.Option(0, help="system seed (paper, plummer)"),
     n: int = typer.Option(32, help="bodies (plummer)"),
     method: str = typer.Option("hermite", help="hermite | aarseth | leapfrog"),
@@ -138,13 +176,18 @@ def run(
     times = _output_times(t_end, n_out)
     _check_method(method)
     StepRule(method, symmetric, corrector, compensated).check()
-    system, G = _initial_condition(ic, seed, n)
+    if ic.lower().endswith((".csv", ".bin")):
+        bodies, G = _system_from_file(Path(ic), system, g)
+    else:
+        if g is not None:
+            raise ValueError(f"--g is for an --ic file; {ic!r} has its own units")
+        bodies, G = _initial_condition(ic, seed, n)
     out = _output_file(out, "-o/--out", force, "trajectory.csv")
     plot = _output_file(plot, "--plot", force, "orbits.png")
     with limit_threads(threads):
         t0 = time.perf_counter()
         tr = integrate(
-            system,
+            bodies,
             times,
             method=method,
             mu=mu,
@@ -168,7 +211,7 @@ def run(
     cols["n_force"] = np.repeat(tr.n_force[:, 0].numpy(), N)
     write_table(out, cols)
     if plot is not None:
-        plot_orbits(torch.cat([system.points[None], tr.x[:, 0]]).numpy(), plot, title=f"{ic}, {method}")
+        plot_orbits(torch.cat([bodies.points[None], tr.x[:, 0]]).numpy(), plot, title=f"{Path(ic).name}, {method}")
     err = tr.relative_energy_error[-1, 0].item()
     typer.echo(
         f"wrote {out}: {T} outputs x {N} bodies; |dE/E0| = {err:.2e}, "
@@ -300,6 +343,11 @@ def evaluate(
         "the rule that meets the cost goal; its default step is the symmetrized one its law was fitted on)",
     ),
     seeds: str = typer.Option("0-99", help="test seeds, e.g. 0-99"),
+    systems: Path = typer.Option(
+        None,
+        help="run on the three-body systems of this file instead of seeds (a .csv of bodies or a rebound .bin, "
+        "in AU, yr, Msun; see geomsci.nbody.files)",
+    ),
     t_end: float = typer.Option(30.0, help="yr"),
     integrator: str = typer.Option("hermite", help="hermite (mu) | aarseth (eta = mu)"),
     symmetric: int = typer.Option(
@@ -340,7 +388,8 @@ def evaluate(
     opts = {k: (trained.get(k) if v is None else v) for k, v in given.items()}
     opts = _non_default_step_options(**{k: v for k, v in opts.items() if v is not None})
     StepRule(integrator, **opts).check()
-    s = parse_seeds(seeds)
+    s = parse_seeds(seeds) if systems is None else _triples_in_au(systems)
+    where = f"seeds {seeds}" if systems is None else f"{len(s)} system(s) of {systems.name}"
     plot = _output_file(plot, "--plot", force, "front.png")
     run_plot = _output_file(run_plot, "--run-plot", force, "run.png")
     rows = []
@@ -373,8 +422,9 @@ def evaluate(
             f"{r['mean_n_force']:12.0f} {r['ended_early']:6d} {r['stalled']:8d}"
         )
     if plot is not None:
-        plot_front(rows, plot, title=f"{integrator}, seeds {seeds}, {t_end:g} yr")
+        plot_front(rows, plot, title=f"{integrator}, {where}, {t_end:g} yr")
         typer.echo(f"wrote {plot}")
     if run_plot is not None:
-        title = f"{name} on seed {s[0]}: {res['n_force'][0]} force evaluations, final |dE/E0| {res['final_error'][0]:.2g}"
+        first = f"seed {s[0]}" if systems is None else f"system 0 of {systems.name}"
+        title = f"{name} on {first}: {res['n_force'][0]} force evaluations, final |dE/E0| {res['final_error'][0]:.2g}"
         typer.echo(f"wrote {plot_controlled_run(res, run_plot, title=title)}")
