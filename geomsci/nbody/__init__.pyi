@@ -1,6 +1,7 @@
 # The names `geomsci.nbody` offers; `__init__.py` imports each on first use (lazy_loader reads this file).
 from .diagnostics import angular_momentum, center_of_mass, energy, nearest_pericentres, pair_orbit
 from .ensemble import integrate_ensemble, load_ensemble
+from .files import read_systems
 from .env import TimeStepEnv
 from .initial_conditions import figure_eight, kepler_orbit, paper_triple, plummer, pythagorean
 from .integrate import Trajectory, integrate, state_from
@@ -29,6 +30,7 @@ __all__ = [
     "figure_eight",
     "plummer",
     "kepler_orbit",
+    "read_systems",
     "G_AU",
     "KM_S_IN_AU_YR",
     "TimeStepEnv",

@@ -111,6 +111,8 @@ def _triples_in_au(path: Path) -> list:
             f"--systems: {path} has G = {G_file:g}; the controllers run in AU, yr and Msun (G = 4 pi^2 = {G_AU:.4f}): "
             "convert the file first (rebound: sim.units = ('yr', 'AU', 'Msun') before adding the bodies)"
         )
+    if G_file is not None and G_file != G_AU:  # e.g. rebound's ('yr', 'AU', 'Msun') units: G = 39.4769
+        typer.echo(f"note: {path.name} has G = {G_file:.6g}; the controllers run with 4 pi^2 = {G_AU:.6g}", err=True)
     sizes = sorted({m.n_points for m in found})
     if sizes != [3]:
         raise ValueError(f"--systems: the controllers run three-body systems; {path} holds systems of {sizes} bodies")

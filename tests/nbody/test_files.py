@@ -6,7 +6,7 @@ import torch
 
 from geomsci.cli import main
 from geomsci.nbody import integrate
-from geomsci.nbody.files import read_systems
+from geomsci.nbody import read_systems
 from geomsci.nbody.units import G_AU
 
 TWO_TRIPLES = """system,name,x,y,vx,vy,mass
@@ -127,3 +127,15 @@ def test_evaluate_refuses_systems_in_other_units_or_sizes(tmp_path, capsys):
             main(["nbody", "evaluate", "--rule", "0.1,3e-4", "--systems", str(path)])
         assert e.value.code == 2 and message in capsys.readouterr().err
     assert G_AU == pytest.approx(4 * np.pi**2)
+
+
+def test_the_shipped_example_files():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "assets" / "nbody"
+    triples, G = read_systems(folder / "example_triples.csv")
+    assert G is None and [m.n_points for m in triples] == [3, 3, 3]
+    assert triples[2].point_data["velocities"].abs().max() == 0  # the free-fall triple starts at rest
+    pytest.importorskip("rebound")
+    (triple,), G = read_systems(folder / "example_triple_rebound.bin")
+    assert triple.n_points == 3 and G == pytest.approx(G_AU, rel=1e-4) and G != G_AU  # rebound's own AU/yr/Msun G
