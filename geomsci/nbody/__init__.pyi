@@ -1,8 +1,8 @@
 # The names `geomsci.nbody` offers; `__init__.py` imports each on first use (lazy_loader reads this file).
 from .diagnostics import angular_momentum, center_of_mass, energy, nearest_pericentres, pair_orbit
 from .ensemble import integrate_ensemble, load_ensemble
-from .files import read_systems
 from .env import TimeStepEnv
+from .files import read_systems
 from .initial_conditions import figure_eight, kepler_orbit, paper_triple, plummer, pythagorean
 from .integrate import Trajectory, integrate, state_from
 from .integrators import NBodyState, evolve, make_state

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from geomsci.cli import main
-from geomsci.nbody import integrate
-from geomsci.nbody import read_systems
+from geomsci.nbody import integrate, read_systems
 from geomsci.nbody.units import G_AU
 
 TWO_TRIPLES = """system,name,x,y,vx,vy,mass
