@@ -97,6 +97,26 @@ def _warn_if_energy_near_zero(E0: torch.Tensor, U0: torch.Tensor) -> None:
         )
 
 
+def _warn_if_not_centre_of_mass_frame(x: torch.Tensor, v: torch.Tensor, m: torch.Tensor) -> None:
+    """Warn about systems that drift or sit off the origin: the policies read positions and velocities as the paper's
+    centre-of-mass-frame triples show them, and a bulk motion's kinetic energy enters E0 and so |dE/E0|."""
+    M = m.sum(-1, keepdim=True)  # (B, 1)
+    x_com, v_com = (m[..., None] * x).sum(-2) / M, (m[..., None] * v).sum(-2) / M  # (B, D)
+    size = (x - x_com[:, None]).norm(dim=-1).amax(-1)  # (B,) extent about the centre of mass
+    speed = (v - v_com[:, None]).norm(dim=-1).amax(-1)
+    off = (x_com.norm(dim=-1) > 1e-6 * size) | (v_com.norm(dim=-1) > 1e-6 * speed.clamp_min(1e-300))
+    idx = torch.nonzero(off).flatten().tolist()
+    if idx:
+        warnings.warn(
+            f"SystemBatch: system(s) {idx[:5]}{' ...' if len(idx) > 5 else ''} are not in the centre-of-mass frame "
+            "(their centre of mass is off the origin or moving). Policies read positions and velocities as the "
+            "paper's triples show them, and the bulk motion's kinetic energy enters E0: shift each system by its "
+            "centre of mass (geomsci.nbody.center_of_mass) first.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 class SystemBatch:
     """B paper three-body systems advanced together, one step parameter per system per interval.
 
@@ -143,6 +163,7 @@ class SystemBatch:
         st = self.state
         self.E0 = energy(st.x, st.v, st.m, G_AU)  # (B,)
         _warn_if_energy_near_zero(self.E0, potential_energy(st.x, st.m, G_AU))
+        _warn_if_not_centre_of_mass_frame(st.x, st.v, st.m)
         self.E = self.E0.clone()
         self.k = 0  # intervals done
         B = st.batch
