@@ -16,6 +16,7 @@ step, 0.1-yr decisions, paired-bootstrap 90% intervals) on three other families,
     .venv/bin/python benchmarks/nbody_other_triples.py                      # all three, 200 systems each, 30 yr
     .venv/bin/python benchmarks/nbody_other_triples.py --family masses --n 20 --t-end 5   # a quick look
     .venv/bin/python benchmarks/nbody_other_triples.py --recount DIR/other_free-fall_symmetrized.npz   # from a saved run
+    .venv/bin/python benchmarks/nbody_other_triples.py --passage-law --family masses   # one passage's error vs the masses
 
 After each family's table: the same controllers without the systems that end early under every one of them.
 """
@@ -84,7 +85,7 @@ def free_fall(seed: int):
 
 FAMILIES = {"masses": unequal_masses, "hierarchical": hierarchical, "free-fall": free_fall}
 RULES = (DepthRule(0.1, 3e-4), DepthRule(0.15, 3e-4))
-POLICIES = [p for p in DEFAULT_POLICIES if p.stem in ("policy_residual", "policy_residual_cem")]
+POLICIES = [p for p in DEFAULT_POLICIES if p.stem in ("policy_residual", "policy_residual_cem", "policy_residual_cem_b05")]
 # the families run further down in mu than the paper's front: some of them have no safe constant at 2.2e-2
 MUS = (4.6e-3, 1e-2) + RL_MUS
 
@@ -106,6 +107,56 @@ def recount_without_unavoidable(npz_path: Path) -> None:
     print(flush=True)
 
 
+def passage_law_with_masses(systems, t_end: float = 30.0, mus=(3.2e-2, 4.6e-2, 6.8e-2, 0.1), q_max: float = 1e-2) -> None:
+    """Does one passage's error go as m_i m_j / (q |E0|), as a scaling argument says, rather than DepthRule's 1/q?
+    Over the 0.1-yr intervals with a passage closer than ``q_max`` due (constant mu, symmetrized step, as
+    ``benchmarks/nbody.py --passage-law``), fit log10 |d(dE/E0)| on log10 q and log10 mu, then also on log10(m_i m_j)
+    and log10 |E0| of the passing pair, and print the coefficients and the residual spread of each fit."""
+    from geomsci.nbody.diagnostics import nearest_pericentres
+    from geomsci.nbody.env import SystemBatch
+
+    pairs = [(0, 1), (0, 2), (1, 2)]  # the pair order of nearest_pericentres
+    rows = []  # (log q, log mu, log m_i m_j, log |E0|, log |change|)
+    for mu in mus:
+        sb = SystemBatch(systems, actions=[mu, 2 * mu], step_options={"symmetric": 1})
+        log_e0, m = np.log10(sb.E0.abs().numpy()), sb.state.m.numpy()
+        for _ in range(int(round(t_end / sb.check_step))):
+            q, t_to = nearest_pericentres(sb.state.x, sb.state.v, sb.state.m, G_AU)  # (B, 3)
+            q, t_rel = q.numpy(), (t_to / sb.check_step).numpy()
+            q = np.where((np.abs(t_rel) <= 2) & np.isfinite(t_rel), q, np.inf)
+            k = q.argmin(1)  # the deepest passage near now, as the encounter observation picks it
+            b_all = np.arange(len(k))
+            err0 = sb.rel_error.numpy()
+            out = sb.step(np.zeros(sb.batch, dtype=np.int64))
+            change = np.abs(sb.rel_error.numpy() - err0)
+            due = (t_rel[b_all, k] >= 0) & (t_rel[b_all, k] <= 1)
+            for b in np.nonzero(out["active"] & (q[b_all, k] < q_max) & due & np.isfinite(change))[0]:
+                i, j = pairs[k[b]]
+                rows.append(
+                    (np.log10(q[b, k[b]]), np.log10(mu), np.log10(m[b, i] * m[b, j]), log_e0[b], np.log10(max(change[b], 1e-16)))
+                )
+            if sb.done.all():
+                break
+    d = np.array(rows)
+    y, one = d[:, 4], np.ones(len(d))
+    print(f"== error added by one passage (q < {q_max:g} AU): {len(d)} intervals, constant mu, symmetrized step ==")
+    for label, X, names in (
+        ("DepthRule's form", np.c_[one, d[:, 0], d[:, 1]], ("c", "log q", "log mu")),
+        (
+            "with the masses and E0",
+            np.c_[one, d[:, 0], d[:, 1], d[:, 2], d[:, 3]],
+            ("c", "log q", "log mu", "log mi mj", "log|E0|"),
+        ),
+    ):
+        coef = np.linalg.lstsq(X, y, rcond=None)[0]
+        res = y - X @ coef
+        terms = ", ".join(f"{n} {c:+.2f}" for n, c in zip(names, coef))
+        print(
+            f"  {label:>24}: {terms}; residual std {res.std():.2f} dex, 90% of |residual| below {np.quantile(np.abs(res), 0.9):.2f}"
+        )
+    print(flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", default=",".join(FAMILIES), help="comma-separated subset of " + ", ".join(FAMILIES))
@@ -114,6 +165,7 @@ def main(argv=None):
     ap.add_argument("--max-force", type=int, default=40_000, help="force-evaluation budget per run")
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
     ap.add_argument("--recount", type=Path, default=None, help="only the recount of a saved family run (.npz)")
+    ap.add_argument("--passage-law", action="store_true", help="only the fit of one passage's error with and without the masses")
     args = ap.parse_args(argv)
     if args.recount is not None:
         recount_without_unavoidable(args.recount)
@@ -126,6 +178,10 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     for name in names:
         systems = [FAMILIES[name](SEED0 + k) for k in range(args.n)]
+        if args.passage_law:
+            print(f"#### family {name}: {args.n} systems, {args.t_end:g} yr")
+            passage_law_with_masses(systems, args.t_end)
+            continue
         print(f"#### family {name}: {args.n} systems, {args.t_end:g} yr, budget {args.max_force} force evaluations\n", flush=True)
         rl_section(
             systems, args.t_end, POLICIES, args.max_force, np.random.default_rng(0), args.out,
