@@ -137,9 +137,17 @@ def passage_law_with_masses(systems, t_end: float = 30.0, mus=(3.2e-2, 4.6e-2, 6
                 )
             if sb.done.all():
                 break
-    d = np.array(rows)
+    d = np.array(rows).reshape(-1, 5)
+    finite = np.isfinite(d).all(axis=1)  # a head-on pair (bodies starting at rest) has q = 0 exactly
+    d = d[finite]
+    if len(d) < 10:
+        print(f"== too few passages closer than {q_max:g} AU with a finite q to fit ({len(d)}) ==\n")
+        return
     y, one = d[:, 4], np.ones(len(d))
-    print(f"== error added by one passage (q < {q_max:g} AU): {len(d)} intervals, constant mu, symmetrized step ==")
+    print(
+        f"== error added by one passage (q < {q_max:g} AU): {len(d)} intervals ({int((~finite).sum())} with q = 0 left out), "
+        "constant mu, symmetrized step =="
+    )
     for label, X, names in (
         ("DepthRule's form", np.c_[one, d[:, 0], d[:, 1]], ("c", "log q", "log mu")),
         (

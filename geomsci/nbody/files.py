@@ -69,6 +69,13 @@ def _read_csv(path: Path) -> list[Mesh]:
         raise ValueError(f"{path}: masses must be positive; line(s) {(np.nonzero(m <= 0)[0] + 2).tolist()[:5]} are not")
     dim = 3 if z is not None else 2
     groups = table.get("system", np.zeros(len(data), dtype=np.int64))
+    empty = (
+        (groups == "")
+        if groups.dtype.kind in "US"
+        else (np.isnan(groups) if groups.dtype.kind == "f" else np.zeros(len(groups), bool))
+    )
+    if empty.any():
+        raise ValueError(f"{path}: the 'system' column is empty on line(s) {(np.nonzero(empty)[0] + 2).tolist()[:5]}")
     systems = []
     for g in dict.fromkeys(groups.tolist()):
         rows = data[groups == g]

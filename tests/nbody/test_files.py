@@ -46,6 +46,8 @@ def test_csv_of_planar_triples_grouped_by_system(tmp_path):
         ("x,y,z,vx,vy,m\n0,0,0,0,0,1\n1,0,0,0,1,1\n", "both z and vz"),
         ("x,y,vx,vy,m\n0,0,0,zero,1\n1,0,0,1,1\n", "'vy' must hold numbers"),
         ("x,y,vx,vy,m\n", "no bodies"),
+        ("system,x,y,vx,vy,m\n1,0,0,0,0,1\n1,1,0,0,6,1\n,2,0,0,1,1\n", r"'system' column is empty on line\(s\) \[4\]"),
+        ("system,x,y,vx,vy,m\na,0,0,0,0,1\na,1,0,0,6,1\n,2,0,0,1,1\n", r"'system' column is empty"),
     ],
 )
 def test_bad_csv_files_say_what_is_wrong(tmp_path, text, message):
