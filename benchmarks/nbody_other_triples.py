@@ -84,7 +84,7 @@ def free_fall(seed: int):
 
 
 FAMILIES = {"masses": unequal_masses, "hierarchical": hierarchical, "free-fall": free_fall}
-RULES = (DepthRule(0.1, 3e-4), DepthRule(0.15, 3e-4))
+RULES = (DepthRule(0.1, 3e-4), DepthRule(0.15, 3e-4), DepthRule(0.1, 3e-4, mass_aware=True))
 POLICIES = [p for p in DEFAULT_POLICIES if p.stem in ("policy_residual", "policy_residual_cem", "policy_residual_cem_b05")]
 # the families run further down in mu than the paper's front: some of them have no safe constant at 2.2e-2
 MUS = (4.6e-3, 1e-2) + RL_MUS

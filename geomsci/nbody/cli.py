@@ -344,6 +344,9 @@ def evaluate(
         help="evaluate the hand-written DepthRule(HI, BUDGET) instead of a policy, as 'HI,BUDGET' (e.g. '0.1,3e-4', "
         "the rule that meets the cost goal; its default step is the symmetrized one its law was fitted on)",
     ),
+    mass_aware: bool = typer.Option(
+        False, help="with --rule: measure a passage's depth against the energy at stake, q |E0| / (m_i m_j 5.38) (other masses)"
+    ),
     seeds: str = typer.Option("0-99", help="test seeds, e.g. 0-99"),
     systems: Path = typer.Option(
         None,
@@ -379,10 +382,12 @@ def evaluate(
         raise ValueError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
     if (policy is None) == (rule is None):
         raise ValueError("give a policy file or --rule HI,BUDGET (one of them)")
+    if mass_aware and rule is None:
+        raise ValueError("--mass-aware is an option of --rule (a policy reads the observation it was trained on)")
     if rule is not None:
         from .rules import DepthRule
 
-        pol, trained, name = DepthRule(**_parse_base_rule(rule, "--rule")), {"symmetric": 1}, "rule"
+        pol, trained, name = DepthRule(**_parse_base_rule(rule, "--rule"), mass_aware=mass_aware), {"symmetric": 1}, "rule"
     else:
         pol, name = Policy.load(policy), "policy"
         trained = pol.config.step_options or {}

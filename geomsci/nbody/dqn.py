@@ -148,9 +148,11 @@ class AgentView:
                 )
             self.n_out = len(self.actions)
             return
-        if cfg.observation != "encounter":
-            raise ValueError(f"a residual agent on DepthRule reads the 'encounter' observation, got {cfg.observation!r}")
         self.rule = DepthRule(**{"actions": self.actions, **cfg.base_rule})
+        if cfg.observation != self.rule.observation:
+            raise ValueError(
+                f"a residual agent on DepthRule reads the rule's observation {self.rule.observation!r}, got {cfg.observation!r}"
+            )
         missing = [a for a in self.rule.actions if not np.isclose(self.actions, a, rtol=1e-9).any()]
         if missing:
             raise ValueError(

@@ -34,6 +34,12 @@ error a fixed mu makes there grows as 1/q. A passage just behind matters as much
 energy error of a passage is a large excursion that cancels on the way out only if the outbound
 leg is integrated with the step parameter of the inbound one.
 
+``observation='encounter_mass'`` is the same 18 numbers with the depth measured against the energy at stake
+instead of in AU: log10(q_eff / 1 AU) with q_eff = q |E0| / (m_i m_j PAPER_ENERGY), PAPER_ENERGY = 5.38 Msun AU^2
+yr^-2 the median |E0| of the paper's triples, so that a passage's share of |dE/E0|, which goes as
+m_i m_j / (q |E0|), reads the same for any masses (on the paper's triples it shifts log q by log10(|E0| / 5.38),
+-0.3 ... +0.3). `DepthRule(..., mass_aware=True)` reads it.
+
 An episode ends early (terminated) when |dE/E0| > ``max_error`` (0.1); it is truncated after
 ``n_checks`` intervals or when a system needs more than ``max_substeps`` steps in one interval.
 
@@ -63,7 +69,9 @@ ACTIONS = np.logspace(-4, -1, 10)
 TEST_SEEDS = range(0, 100)
 TRAIN_SEEDS = range(1000, 1_000_000)
 INTEGRATORS = ("hermite", "aarseth")
-OBSERVATIONS = {"paper": 13, "extended": 16, "encounter": 18}  # observation kind -> length (three bodies)
+OBSERVATIONS = {"paper": 13, "extended": 16, "encounter": 18, "encounter_mass": 18}  # observation kind -> length
+PAPER_ENERGY = 5.38  # Msun AU^2 / yr^2: median |E0| of the paper's triples (seeds 1000-1199), the 'encounter_mass' unit
+ENCOUNTER_PAIRS = ((0, 1), (0, 2), (1, 2))  # the pair order of nearest_pericentres for three bodies
 ENCOUNTER_WINDOW = 2.0  # 'encounter' observation: pericentre passages due within this many decision intervals
 NO_ENCOUNTER_LOG_Q = 3.0  # its log10(q / AU) when none is due (1000 AU: no encounter)
 OBS_BOUND = 1e3  # observations are clipped to [-1e3, 1e3] (a body ejected to 10^4 AU)
@@ -194,24 +202,29 @@ class SystemBatch:
         pos = (st.x[..., :2] / 10.0).reshape(st.batch, -1)  # (B, 2N), length unit 1 AU, /10 as the paper
         vel = (st.v[..., :2] / self.v_unit).reshape(st.batch, -1)  # (B, 2N)
         cols = [pos, vel, self._neg_log_err()[:, None]]  # (B, 4N + 1)
-        if kind in ("extended", "encounter"):
+        if kind != "paper":
             tc = collision_timescale(st.x, st.v, st.m, G_AU)  # (B,) yr
             cols += [
                 torch.log10(tc / self.check_step).clamp(-8.0, 8.0)[:, None],
                 self.dlog_err.clamp(-16.0, 16.0)[:, None],
                 torch.log10(self.mu_prev)[:, None],
             ]
-        if kind == "encounter":
-            cols.append(self.nearby_encounter())  # (B, 2)
+        if kind.startswith("encounter"):
+            cols.append(self.nearby_encounter(mass_aware=kind == "encounter_mass"))  # (B, 2)
         obs = torch.cat(cols, dim=1).cpu().numpy().astype(np.float32)
         return np.clip(np.nan_to_num(obs, nan=0.0), -OBS_BOUND, OBS_BOUND)
 
-    def nearby_encounter(self) -> torch.Tensor:
+    def nearby_encounter(self, mass_aware: bool = False) -> torch.Tensor:
         """(B, 2): log10(q / 1 AU) in [-8, 3] and t_to / check_step in [-ENCOUNTER_WINDOW, ENCOUNTER_WINDOW] of the
         deepest pericentre passage within ``ENCOUNTER_WINDOW`` intervals of now (t_to > 0: ahead, < 0: passed);
-        [3, ENCOUNTER_WINDOW] when there is none."""
+        [3, ENCOUNTER_WINDOW] when there is none. ``mass_aware``: q_eff = q |E0| / (m_i m_j PAPER_ENERGY) in
+        place of q, and 'deepest' by q_eff (the module docstring)."""
         st = self.state
         q, t_to = nearest_pericentres(st.x, st.v, st.m, G_AU)  # (B, 3) AU, yr
+        if mass_aware:
+            i, j = zip(*ENCOUNTER_PAIRS)
+            at_stake = st.m[:, list(i)] * st.m[:, list(j)] * PAPER_ENERGY / self.E0.abs()[:, None]  # (B, 3)
+            q = q / at_stake
         t_rel = t_to / self.check_step
         near = t_rel.abs() <= ENCOUNTER_WINDOW  # False for NaN
         log_q = torch.log10(torch.where(near, q, 10.0**NO_ENCOUNTER_LOG_Q).clamp(1e-8, 10.0**NO_ENCOUNTER_LOG_Q))  # (B, 3)

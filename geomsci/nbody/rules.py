@@ -79,10 +79,12 @@ class DepthRule:
     ``geomsci nbody evaluate --rule 0.1,3e-4`` runs it from the command line.
     """
 
-    observation = "encounter"
-
-    def __init__(self, hi: float, budget: float, horizon: float = 1.5, hold: float = 1.0, actions=HALF_NOTCHES):
+    def __init__(
+        self, hi: float, budget: float, horizon: float = 1.5, hold: float = 1.0, actions=HALF_NOTCHES, mass_aware: bool = False
+    ):
         near_passage(np.zeros((0, 18)), horizon, hold)  # checks the arguments
+        self.mass_aware = bool(mass_aware)
+        self.observation = "encounter_mass" if self.mass_aware else "encounter"
         if not 0 < budget < 1:
             raise ValueError(f"DepthRule: budget is a |dE/E0| in (0, 1), got {budget}")
         self.actions = np.array([a for a in actions if a <= hi], dtype=np.float64)
@@ -91,7 +93,8 @@ class DepthRule:
         self.hi, self.budget, self.horizon, self.hold = float(hi), float(budget), float(horizon), float(hold)
         self.log_budget = np.log10(budget)
         floor = "" if self.actions[0] == min(HALF_NOTCHES) else f", mu >= {self.actions[0]:.2g}"
-        self.name = f"rule mu(q) <= {hi:.2g}{floor} for |dE/E0| {budget:.0e} a passage in -{hold:g}..{horizon:g} dt"
+        depth = "mu(q m_i m_j / |E0|)" if self.mass_aware else "mu(q)"
+        self.name = f"rule {depth} <= {hi:.2g}{floor} for |dE/E0| {budget:.0e} a passage in -{hold:g}..{horizon:g} dt"
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs)
@@ -108,4 +111,5 @@ class DepthRule:
             "horizon": self.horizon,
             "hold": self.hold,
             "actions": self.actions.tolist(),
+            **({"mass_aware": True} if self.mass_aware else {}),
         }

@@ -213,3 +213,13 @@ def test_run_plot_needs_a_recorded_run(tmp_path):
 
     with pytest.raises(ValueError, match="record=True"):
         plot_controlled_run(run_controller([3], 0, t_end=0.1), tmp_path / "x.png")
+
+
+def test_evaluate_the_mass_aware_rule_on_a_file(capsys):
+    from pathlib import Path
+
+    triples = Path(__file__).resolve().parents[2] / "assets" / "nbody" / "example_triples.csv"
+    args = ["nbody", "evaluate", "--rule", "0.1,3e-4", "--mass-aware", "--systems", str(triples), "--t-end", "1"]
+    main([*args, "--threads", "1"])
+    assert "rule mu(q m_i m_j / |E0|) <= 0.1" in capsys.readouterr().out
+    _one_line_exit_2(capsys, ["nbody", "evaluate", "assets/nbody/policy.pt", "--mass-aware"], "--mass-aware is an option of --rule")

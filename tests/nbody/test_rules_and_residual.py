@@ -185,3 +185,51 @@ def test_a_system_with_nearly_zero_energy_is_flagged():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SystemBatch(list(range(64)))
+
+
+def test_mass_aware_depth_is_the_energy_at_stake():
+    """'encounter_mass': log10 q_eff = log10 q + log10(|E0| / (m_i m_j PAPER_ENERGY)). With equal masses the deepest
+    pair is the same and the shift is that of |E0| alone; heavier bodies or a smaller |E0| make a passage deeper."""
+    from geomsci.nbody import nearest_pericentres, paper_triple
+    from geomsci.nbody.env import NO_ENCOUNTER_LOG_Q, PAPER_ENERGY
+    from geomsci.nbody.initial_conditions import to_mesh
+    from geomsci.nbody.units import G_AU
+
+    sysb = SystemBatch(list(range(1000, 1032)), actions=[4.6e-2, 0.1], step_options={"symmetric": 1})
+    shift = np.log10(sysb.E0.abs().numpy() / PAPER_ENERGY)  # (B,)
+    assert np.all(np.abs(shift) < 0.4)  # the paper triples' |E0| lie near 5.4
+    n_seen = 0
+    for _ in range(40):  # 4 yr: passages come
+        plain, aware = sysb.nearby_encounter().numpy(), sysb.nearby_encounter(mass_aware=True).numpy()
+        seen = (plain[:, 0] < NO_ENCOUNTER_LOG_Q - 1) & (aware[:, 0] < NO_ENCOUNTER_LOG_Q - 1) & (plain[:, 0] > -7)
+        assert np.allclose(aware[seen, 0] - plain[seen, 0], shift[seen], atol=1e-6)
+        assert np.array_equal(aware[seen, 1], plain[seen, 1])
+        assert np.array_equal(sysb.observe("encounter_mass")[:, 16:], aware.astype(np.float32))
+        n_seen += int(seen.sum())
+        sysb.step(np.zeros(sysb.batch, dtype=np.int64))
+    assert n_seen >= 10
+    # masses x4 and velocities x2 keep every pair's orbit (q) while m_i m_j and |E0| both grow 16x: q_eff is the same,
+    # and the plain depth too; masses x4 alone deepen q_eff by log10 16 minus the change of |E0| (not a pure scaling)
+    m = paper_triple(1008)
+    x, v = m.points.numpy(), m.point_data["velocities"].numpy()
+    systems = [m, to_mesh(x, 2 * v, np.full(3, 4.0), m.points.dtype, None), to_mesh(x, v, np.full(3, 4.0), m.points.dtype, None)]
+    trio = SystemBatch(systems, check_step=1000.0)  # a window of 2000 yr: every pair's next passage counts
+    assert np.isclose(trio.E0[1].item(), 16 * trio.E0[0].item(), rtol=1e-12)
+    a = trio.nearby_encounter(mass_aware=True).numpy()
+    q, _ = nearest_pericentres(trio.state.x, trio.state.v, trio.state.m, G_AU)  # (3, 3) AU
+    q = q.numpy()
+    assert np.allclose(q[1], q[0], rtol=1e-9) and np.isclose(a[1, 0], a[0, 0], atol=1e-9)
+    q_eff = q * trio.E0.abs().numpy()[:, None] / (16.0 * PAPER_ENERGY)  # equal masses of 4: m_i m_j = 16
+    assert np.allclose(a[1:, 0], np.log10(q_eff[1:].min(axis=1)), atol=1e-9) and a[2, 0] < a[0, 0] - 0.4  # heavier: deeper
+
+
+def test_mass_aware_rule_reads_its_own_observation():
+    rule, plain = DepthRule(0.1, 3e-4, mass_aware=True), DepthRule(0.1, 3e-4)
+    assert rule.observation == "encounter_mass" and "m_i m_j" in rule.name and rule.params()["mass_aware"] is True
+    assert "mass_aware" not in plain.params()  # policy files written before the option read the same
+    obs = encounter_obs([-2.0, -4.0, -6.0], 0.5)
+    assert np.array_equal(rule(obs), plain(obs))  # the same law, on the column it is given
+    res = run_controller([1008, 1009], rule, t_end=1.0, step_options={"symmetric": 1})
+    assert not res["ended_early"].any()
+    with pytest.raises(ValueError, match="reads the rule's observation 'encounter_mass'"):
+        AgentView(DQNConfig(observation="encounter", base_rule={"hi": 0.1, "budget": 3e-4, "mass_aware": True}))
