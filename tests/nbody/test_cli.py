@@ -222,4 +222,6 @@ def test_evaluate_the_mass_aware_rule_on_a_file(capsys):
     args = ["nbody", "evaluate", "--rule", "0.1,3e-4", "--mass-aware", "--systems", str(triples), "--t-end", "1"]
     main([*args, "--threads", "1"])
     assert "rule mu(q m_i m_j / |E0|) <= 0.1" in capsys.readouterr().out
-    _one_line_exit_2(capsys, ["nbody", "evaluate", "assets/nbody/policy.pt", "--mass-aware"], "--mass-aware is an option of --rule")
+    _one_line_exit_2(
+        capsys, ["nbody", "evaluate", "assets/nbody/policy.pt", "--mass-aware"], "--mass-aware is an option of --rule"
+    )
