@@ -30,6 +30,7 @@ def test_train_and_test_seeds_are_disjoint():
         ("paper", "aarseth", "paper"),
         ("steady", "hermite", "extended"),
         ("final", "hermite", "encounter"),
+        ("final", "hermite", "encounter_mass"),
     ],
 )
 def test_env_passes_gymnasium_checker(reward, integrator, observation):
