@@ -269,7 +269,10 @@ def train(
     e_lim: float = typer.Option(
         None, help="|dE/E0| below which accuracy earns nothing (default: 1e-12 steady/final, 1e-10 cost/paper)"
     ),
-    observation: str = typer.Option("extended", help="extended (16 numbers) | paper (13) | encounter (18)"),
+    observation: str = typer.Option(
+        "extended",
+        help="extended (16 numbers) | paper (13) | encounter (18) | encounter_mass (18, depth against the energy at stake)",
+    ),
     stall_charge: bool = typer.Option(True, help="charge a system stopped by the step cap for the intervals it skips"),
     actions: str = typer.Option(
         None, help="step parameters to choose from, e.g. '1e-2,2.2e-2,4.6e-2,0.1,0.22' (default: the paper's ten)"

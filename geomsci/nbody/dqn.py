@@ -93,7 +93,7 @@ class DQNConfig:
     integrator: str = "hermite"
     reward: str = "cost"
     lam: float = 4.0
-    observation: str = "paper"  # 'paper' (13 numbers), 'extended' (16) or 'encounter' (18; see env.py)
+    observation: str = "paper"  # 'paper' (13 numbers), 'extended' (16), 'encounter' or 'encounter_mass' (18; see env.py)
     c_switch: float = 0.5  # per-notch charge of the 'steady' reward
     stall_charge: bool = True  # a system stopped by max_substeps is terminal and pays the cap for skipped intervals
     hidden: int = 64

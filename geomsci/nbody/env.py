@@ -195,7 +195,7 @@ class SystemBatch:
         return -torch.log10(self.rel_error.clamp_min(1e-16))  # (B,)
 
     def observe(self, kind: str = "paper") -> np.ndarray:
-        """Observation (B, 13) for 'paper', (B, 16) for 'extended', (B, 18) for 'encounter', float32 (module docstring)."""
+        """Observation (B, 13) for 'paper', (B, 16) for 'extended', (B, 18) for 'encounter' and 'encounter_mass', float32 (module docstring)."""
         if kind not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {tuple(OBSERVATIONS)}, got {kind!r}")
         st = self.state
@@ -318,7 +318,7 @@ class TimeStepEnv(gym.Env):
     seeds : systems to draw from on `reset` (default: the training seeds, disjoint from TEST_SEEDS)
     integrator : 'hermite' (mu) or 'aarseth' (eta = mu)
     reward : 'paper', 'cost', 'final' or 'steady' (see `geomsci.nbody.rewards`)
-    observation : 'paper' (13 numbers), 'extended' (16) or 'encounter' (18; see the module docstring)
+    observation : 'paper' (13 numbers), 'extended' (16), 'encounter' or 'encounter_mass' (18; see the module docstring)
     n_checks : intervals per episode (200 x 0.1 yr = 20 yr)
     lam : cost weight (per 1000 force evaluations) of the 'cost', 'final' and 'steady' rewards
     c_switch : charge per notch that mu moves ('steady')
