@@ -71,6 +71,9 @@ class DepthRule:
     budget : the |dE/E0| one passage may add
     horizon, hold : decision intervals ahead / behind in which a passage counts
     actions : the step parameters to choose from; those above ``hi`` are left out (``self.actions``)
+    mass_aware : measure a passage's depth against the energy at stake, q |E0| / (m_i m_j 5.38), instead of q in AU
+        (reads the 'encounter_mass' observation): level with the default on the paper's triples, better on triples
+        of other masses (docs/nbody.md, "On triples the paper's generator does not make")
 
     Notes
     -----
