@@ -141,3 +141,15 @@ def test_the_shipped_example_files():
     pytest.importorskip("rebound")
     (triple,), G = read_systems(folder / "example_triple_rebound.bin")
     assert triple.n_points == 3 and G == pytest.approx(G_AU, rel=1e-4) and G != G_AU  # rebound's own AU/yr/Msun G
+
+
+def test_run_from_a_csv_in_nbody_units_matches_the_builtin_problem(tmp_path, capsys):
+    burrau = _csv(tmp_path, "x,y,vx,vy,m\n1,3,0,0,3\n-2,-1,0,0,4\n1,-1,0,0,5\n", "burrau.csv")
+    ours, builtin = tmp_path / "ours.csv", tmp_path / "builtin.csv"
+    main(["nbody", "run", "--ic", str(burrau), "--g", "1", "--t-end", "2", "--n-out", "3", "-o", str(ours)])
+    main(["nbody", "run", "--ic", "pythagorean", "--t-end", "2", "--n-out", "3", "-o", str(builtin)])
+    capsys.readouterr()
+    from geomsci.core.io import read_table
+
+    a, b = read_table(ours), read_table(builtin)
+    assert all(np.array_equal(a[k], b[k]) for k in ("x", "y", "vx", "vy", "energy", "n_force"))
