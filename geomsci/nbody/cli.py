@@ -225,7 +225,11 @@ def run(
 @app.command()
 def ensemble(
     out: Path = typer.Option(..., "-o", "--out", help="folder for manifest.json and the chunk files"),
-    n_systems: int = typer.Option(..., help="number of paper systems (seeds 0 .. n-1)"),
+    n_systems: int = typer.Option(None, help="number of paper systems (seeds 0 .. n-1); with --systems: the first n"),
+    systems: Path = typer.Option(
+        None, help="integrate the systems of this file instead (a .csv of bodies or a rebound .bin; geomsci.nbody.files)"
+    ),
+    g: float = typer.Option(None, "--g", help="gravitational constant for --systems (default: the file's own; 4 pi^2 for a CSV)"),
     t_end: float = typer.Option(30.0, help="yr"),
     n_out: int = typer.Option(1, help="output times, evenly spaced up to --t-end"),
     chunk_size: int = typer.Option(4096, help="systems per batch and per file"),
@@ -240,17 +244,35 @@ def ensemble(
     force: bool = typer.Option(False, help="start over if the folder holds a different ensemble"),
     threads: int = typer.Option(None, help=THREADS_HELP),
 ):
-    """Integrate many paper systems in chunks streamed to disk; rerun the same command to resume."""
+    """Integrate many systems (the paper's, or those of a file) in chunks streamed to disk; rerun to resume."""
     from .ensemble import integrate_ensemble
     from .initial_conditions import paper_triple
+    from .units import G_AU
 
     times = _output_times(t_end, n_out).tolist()
     _check_method(method)
+    if systems is None:
+        if n_systems is None:
+            raise ValueError("give --n-systems N (paper systems 0 .. N-1) or --systems FILE")
+        if g is not None:
+            raise ValueError("--g is for --systems; the paper systems are in AU, yr, Msun")
+        make, G = paper_triple, G_AU
+    else:
+        from .files import SystemsFile
+
+        make = SystemsFile(systems)
+        sizes = sorted({m.n_points for m in make.systems})
+        if len(sizes) > 1:
+            raise ValueError(f"--systems: {systems} mixes systems of {sizes} bodies; an ensemble needs one size")
+        n_systems = len(make) if n_systems is None else n_systems
+        if not 1 <= n_systems <= len(make):
+            raise ValueError(f"--n-systems: {systems} holds {len(make)} system(s), got {n_systems}")
+        G = g if g is not None else (make.G if make.G is not None else G_AU)
     opts = {"method": method, "mu": mu, "eta": eta, "symmetric": symmetric, "corrector": corrector, "compensated": compensated}
     with limit_threads(threads):
         t0 = time.perf_counter()
         path = integrate_ensemble(
-            paper_triple, n_systems, times, out, chunk_size=chunk_size, scheduler=scheduler, device=device, force=force, **opts
+            make, n_systems, times, out, chunk_size=chunk_size, scheduler=scheduler, G=G, device=device, force=force, **opts
         )
     typer.echo(
         f"wrote {n_systems} systems to {path} in {time.perf_counter() - t0:.1f} s (geomsci.nbody.load_ensemble reads them back)"

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,27 @@ def _read_rebound(path: Path) -> tuple[list[Mesh], float]:
             raise ValueError(f"{path}: test particles (m = 0) are not supported: every body needs a positive mass")
         systems.append(to_mesh(pos, vel, m))
     return systems, Gs.pop()
+
+
+class SystemsFile:
+    """The systems of a file as a ``make_system`` for `integrate_ensemble`: ``SystemsFile(path)(k)`` is system k.
+
+    ``len()`` is the number of systems and ``G`` the file's gravitational constant (None for a CSV). Its ``repr``
+    names the file and a hash of its bytes, which `integrate_ensemble` records in the manifest, so an ensemble
+    resumed on an edited file is refused instead of mixing the two. Pickles with its systems (dask workers need no
+    access to the file).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path).resolve()
+        self.systems, self.G = read_systems(self.path)
+        self.digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+
+    def __len__(self) -> int:
+        return len(self.systems)
+
+    def __call__(self, k: int) -> Mesh:
+        return self.systems[k]
+
+    def __repr__(self) -> str:
+        return f"SystemsFile({str(self.path)!r}, sha256 {self.digest})"

@@ -153,3 +153,40 @@ def test_run_from_a_csv_in_nbody_units_matches_the_builtin_problem(tmp_path, cap
 
     a, b = read_table(ours), read_table(builtin)
     assert all(np.array_equal(a[k], b[k]) for k in ("x", "y", "vx", "vy", "energy", "n_force"))
+
+
+def test_an_ensemble_of_a_files_systems_resumes_only_on_the_same_file(tmp_path, capsys):
+    import pickle
+
+    from geomsci.nbody import load_ensemble
+    from geomsci.nbody.files import SystemsFile
+
+    bodies = _csv(tmp_path, TWO_TRIPLES)
+    out = tmp_path / "ens"
+    args = ["nbody", "ensemble", "-o", str(out), "--systems", str(bodies), "--t-end", "0.5", "--chunk-size", "1"]
+    main(args)
+    assert "wrote 2 systems" in capsys.readouterr().out
+    ens = load_ensemble(out)
+    (first, _), _ = read_systems(bodies)
+    direct = integrate(first, [0.5], mu=1e-2, symmetric=1, progress=False)
+    assert torch.equal(ens["x"][:, :1], direct.x) and ens["x"].shape[1] == 2
+    bodies.write_text(TWO_TRIPLES.replace("1.5", "1.4"))  # an edited file: the ensemble on disk is not its run
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2 and "differs in ['make_system']" in capsys.readouterr().err
+    again = pickle.loads(pickle.dumps(SystemsFile(bodies)))  # what a dask worker receives
+    assert len(again) == 2 and again(1).point_data["masses"].tolist() == [1.4, 1.0, 0.7]
+
+
+def test_ensemble_command_checks_its_systems_options(tmp_path, capsys):
+    mixed = _csv(tmp_path, TWO_TRIPLES + "9,x,0,0,0,0,1\n9,y,1,0,0,6,1\n", "mixed.csv")
+    out = str(tmp_path / "ens")
+    for extra, message in (
+        (["--systems", str(mixed)], "mixes systems of [2, 3] bodies"),
+        (["--systems", str(_csv(tmp_path, TWO_TRIPLES)), "--n-systems", "3"], "holds 2 system(s), got 3"),
+        (["--n-systems", "2", "--g", "1"], "--g is for --systems"),
+        ([], "give --n-systems N"),
+    ):
+        with pytest.raises(SystemExit) as e:
+            main(["nbody", "ensemble", "-o", out, *extra])
+        assert e.value.code == 2 and message in capsys.readouterr().err
