@@ -66,8 +66,6 @@ VARIANTS = {
     "aarseth pec2 comp": ("aarseth", {"corrector": 2, "compensated": True}, ETAS[1:]),
     "hermite sym2": ("hermite", {"symmetric": 2}, MUS),
     "hermite sym1 pec2": ("hermite", {"symmetric": 1, "corrector": 2}, MUS),
-    # the two ends joined by their minimum instead of their mean (dt = mu min(t_coll(now), t_coll(end)))
-    "hermite sym1 min": ("hermite", {"symmetric": 1, "symmetrize": "min"}, MUS),
 }
 DEFAULT_VARIANTS = "hermite,hermite sym1,hermite sym1 pec2 comp,aarseth,aarseth pec2 comp"
 IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)

@@ -155,9 +155,6 @@ def run(
     mu: float = typer.Option(1e-2, help="step parameter mu (hermite, leapfrog)"),
     eta: float = typer.Option(0.02, help="Aarseth's eta (aarseth)"),
     symmetric: int = typer.Option(0, help="iterations of the time-symmetrized step (0 = off; hermite, leapfrog)"),
-    symmetrize: str = typer.Option(
-        "mean", help="how the symmetrized step joins t_coll at its two ends: mean | min (min: more accurate at small mu)"
-    ),
     corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector (force evaluations per step)"),
     compensated: bool = typer.Option(False, help="compensated (TwoSum) position/velocity updates"),
     t_end: float = typer.Option(10.0, help="end time (yr for 'paper', N-body units otherwise)"),
@@ -180,7 +177,7 @@ def run(
 
     times = _output_times(t_end, n_out)
     _check_method(method)
-    StepRule(method, symmetric, corrector, compensated, symmetrize).check()
+    StepRule(method, symmetric, corrector, compensated).check()
     if ic.lower().endswith((".csv", ".bin")):
         bodies, G = _system_from_file(Path(ic), system, g)
     else:
@@ -201,7 +198,6 @@ def run(
             symmetric=symmetric,
             corrector=corrector,
             compensated=compensated,
-            symmetrize=symmetrize,
             max_wall_time=max_wall_time,
             progress=True,
         )

@@ -88,7 +88,6 @@ def integrate(
     symmetric: int = 0,
     corrector: int = 1,
     compensated: bool = False,
-    symmetrize: str = "mean",
     cuda_graph: bool = False,
     max_wall_time: float | None = None,
     progress: bool | None = None,
@@ -104,7 +103,7 @@ def integrate(
     mu, eta : step parameters (float or per-system (B,) tensors)
     G : gravitational constant; default 4 pi^2 (AU, yr, Msun). Use G=1 for N-body-unit problems.
     max_steps : cap on steps per output interval per system (stalled systems stop)
-    symmetric, corrector, compensated, symmetrize, cuda_graph : step options of `evolve` (all off by default).
+    symmetric, corrector, compensated, cuda_graph : step options of `evolve` (all off by default).
         ``symmetric=1, corrector=2, compensated=True`` is the most accurate per force evaluation
         (docs/nbody.md); 'aarseth' takes ``corrector`` and ``compensated``.
     max_wall_time : seconds; past it every system stops where it is (marked stalled, with a warning)
@@ -129,7 +128,7 @@ def integrate(
     check_step_parameter(
         torch.as_tensor(param, dtype=state.x.dtype).reshape(-1), f"integrate: {'eta' if method == 'aarseth' else 'mu'}"
     )
-    step_options = {"symmetric": symmetric, "corrector": corrector, "compensated": compensated, "symmetrize": symmetrize}
+    step_options = {"symmetric": symmetric, "corrector": corrector, "compensated": compensated}
     StepRule(method, **step_options).check()
     _warn_if_units_look_wrong(state)
     e0 = energy(state.x, state.v, state.m, state.G)

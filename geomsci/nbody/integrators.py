@@ -20,8 +20,6 @@ Options of `evolve` (all off by default, so the defaults give the bits they alwa
   dt = mu (t_coll(now) + t_coll(predicted end)) / 2, iterated k times from dt = mu t_coll(now).
   The end state is the Hermite *predictor* at dt, so no force is evaluated; t_coll needs only
   positions and velocities. A step that sees an encounter coming shrinks before it, not after.
-  ``symmetrize='min'`` joins the two ends by their minimum, dt = mu min(t_coll(now), t_coll(end)),
-  also symmetric in the two ends: the step into an approach is set by where it lands.
 - ``corrector=n``: P(EC)^n, the corrector iterated n times, re-evaluating the force at the last
   corrected state (n force evaluations per step; n = 2 makes Hermite close to time-reversible).
 - ``compensated=True``: positions and velocities carry their rounding error (an error term per
@@ -50,7 +48,6 @@ import torch
 from .forces import accelerations, accelerations_and_jerks
 from .timesteps import aarseth_timescale, collision_timescale, initial_aarseth_timescale
 
-SYMMETRIZE = ("mean", "min")  # how the time-symmetrized step joins the collision times at its two ends
 METHODS = ("hermite", "aarseth", "leapfrog")
 _BATCHED = ("x", "v", "m", "t", "a", "j", "tau", "n_force", "n_steps")
 
@@ -192,18 +189,10 @@ class StepRule:
     symmetric: int = 0
     corrector: int = 1
     compensated: bool = False
-    symmetrize: str = "mean"
 
     def check(self) -> StepRule:
         if self.method not in METHODS:
             raise ValueError(f"evolve: method must be one of {METHODS}, got {self.method!r}")
-        if self.symmetrize not in SYMMETRIZE:
-            raise ValueError(f"evolve: symmetrize must be one of {SYMMETRIZE}, got {self.symmetrize!r}")
-        if self.symmetrize != "mean" and not self.symmetric:
-            raise ValueError(
-                f"evolve: symmetrize={self.symmetrize!r} says how the symmetrized step joins its two ends; "
-                "it needs symmetric >= 1"
-            )
         for name, lo in (("symmetric", 0), ("corrector", 1)):
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, int) or val < lo:
@@ -255,10 +244,9 @@ def _step(s: dict, c: dict, rule: StepRule, G: float) -> dict:
     else:
         tc = collision_timescale(x, v, m, G)  # (B,)
         dt = c["p"] * tc
-        for _ in range(rule.symmetric):  # time-symmetrized: t_coll from both ends of the step (a symmetric function)
+        for _ in range(rule.symmetric):  # time-symmetrized: average t_coll over the step's two ends
             xp, vp = _predict(x, v, a, j, dt[:, None, None], x_err, v_err, rule.method != "leapfrog")
-            tc_end = collision_timescale(xp, vp, m, G)
-            dt = c["p"] * (torch.minimum(tc, tc_end) if rule.symmetrize == "min" else (tc + tc_end) / 2.0)
+            dt = c["p"] * ((tc + collision_timescale(xp, vp, m, G)) / 2.0)
     last = dt >= remaining
     # a collision of point masses drives dt to 0 (or NaN): stop that system instead of looping forever
     stuck = active & ~last & ~(t + dt > t)
@@ -349,7 +337,6 @@ def evolve(
     symmetric: int = 0,
     corrector: int = 1,
     compensated: bool = False,
-    symmetrize: str = "mean",
     compact: bool = True,
     cuda_graph: bool = False,
     graph_steps: int = 16,
@@ -368,9 +355,6 @@ def evolve(
         then 'stalled')
     symmetric : prediction-only iterations of the time-symmetrized step (0: dt = mu t_coll(now));
         'hermite' and 'leapfrog' only
-    symmetrize : how the symmetrized step joins t_coll at its two ends: 'mean' (dt = mu (t_coll(now) +
-        t_coll(end)) / 2, the default) or 'min' (dt = mu min(t_coll(now), t_coll(end)): shorter steps into an
-        approach, more accurate per force evaluation at small mu; docs/nbody.md)
     corrector : n of P(EC)^n, force evaluations per Hermite step (1: the classic Hermite step)
     compensated : carry the rounding error of x and v (TwoSum); kept in ``state.x_err/v_err``
     compact : drop systems that are done from the working batch (same bits, less work)
@@ -384,7 +368,7 @@ def evolve(
         collapsed (a collision of point masses shrank its step until time no longer advanced, or
         made it non-finite), or ``on_sync`` stopped it; such a system keeps its last finite state.
     """
-    rule = StepRule(method, symmetric, corrector, bool(compensated), symmetrize).check()
+    rule = StepRule(method, symmetric, corrector, bool(compensated)).check()
     t_end = _as_batch(t_end, state, "t_end")
     p = check_step_parameter(_as_batch(param, state, "param"), "evolve: param")
     if (t_end < state.t).any():

@@ -225,10 +225,3 @@ def test_evaluate_the_mass_aware_rule_on_a_file(capsys):
     _one_line_exit_2(
         capsys, ["nbody", "evaluate", "assets/nbody/policy.pt", "--mass-aware"], "--mass-aware is an option of --rule"
     )
-
-
-def test_run_with_the_min_symmetrized_step(tmp_path, capsys):
-    out = tmp_path / "p.csv"
-    main(["nbody", "run", "--ic", "pythagorean", "--t-end", "0.5", "--symmetric", "1", "--symmetrize", "min", "-o", str(out)])
-    assert "force evaluations" in capsys.readouterr().out
-    _one_line_exit_2(capsys, ["nbody", "run", "--symmetrize", "min", "-o", str(tmp_path / "q.csv")], "symmetric >= 1")

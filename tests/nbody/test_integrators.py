@@ -320,20 +320,3 @@ def test_pythagorean_escape_at_t70_within_ias15_tolerance_spread():
     x0 = tr.x[-1, 0, 0].numpy()
     assert np.linalg.norm(ias - x0, axis=1).min() <= spread, (x0, ias)
     assert np.linalg.norm(x0) > 20  # escaped
-
-
-def test_min_symmetrization_checks_and_batches_bit_for_bit():
-    seeds = [3, 1008, 42]
-    batch = state_from([paper_triple(s) for s in seeds])
-    evolve(batch, 2.0, param=2e-2, symmetric=1, symmetrize="min")
-    for b, s in enumerate(seeds):  # a system's bits do not depend on its batch-mates
-        one = state_from([paper_triple(s)])
-        evolve(one, 2.0, param=2e-2, symmetric=1, symmetrize="min")
-        assert torch.equal(one.x[0], batch.x[b]) and torch.equal(one.n_force[0], batch.n_force[b])
-    mean = state_from([paper_triple(s) for s in seeds])
-    evolve(mean, 2.0, param=2e-2, symmetric=1)
-    assert not torch.equal(mean.x, batch.x)  # a different step, not a renamed one
-    with pytest.raises(ValueError, match="symmetrize must be one of"):
-        evolve(state_from(figure_eight(), 1.0), 1.0, symmetric=1, symmetrize="max")
-    with pytest.raises(ValueError, match="it needs symmetric >= 1"):
-        integrate(figure_eight(), [1.0], symmetrize="min", G=1.0)
