@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nbody import DEFAULT_POLICIES, RL_MUS, rl_section  # noqa: E402
 
 from geomsci.nbody import DepthRule, paper_triple  # noqa: E402
-from geomsci.nbody.initial_conditions import to_mesh  # noqa: E402
+from geomsci.nbody.initial_conditions import _com_frame, to_mesh  # noqa: E402
 from geomsci.nbody.units import G_AU  # noqa: E402
 
 # the families draw from seeds far from the paper's training (>= 2000), validation (1000-1399) and test (0-199) seeds
@@ -47,10 +47,7 @@ def unequal_masses(seed: int):
     """The paper's triple ``seed`` with masses 10**U(log10 0.3, log10 3) Msun, moved to its centre-of-mass frame."""
     p = paper_triple(seed)
     m = 10 ** np.random.default_rng([seed, 1]).uniform(math.log10(0.3), math.log10(3.0), 3)
-    x = p.points.numpy()
-    v = p.point_data["velocities"].numpy()
-    x, v = x - (m[:, None] * x).sum(0) / m.sum(), v - (m[:, None] * v).sum(0) / m.sum()
-    return to_mesh(x, v, m)
+    return to_mesh(*_com_frame(p.points.numpy(), p.point_data["velocities"].numpy(), m), m)
 
 
 def hierarchical(seed: int):

@@ -89,15 +89,21 @@ def _non_default_step_options(**opts) -> dict:
     return {k: v for k, v in opts.items() if v != standard[k]}
 
 
+def _file_G(given: float | None, from_file: float | None) -> float:
+    """The G to run a file's systems with: --g if given, else the file's own, else 4 pi^2 (AU, yr, Msun)."""
+    from .units import G_AU
+
+    return given if given is not None else (from_file if from_file is not None else G_AU)
+
+
 def _system_from_file(path: Path, index: int, G: float | None):
     """System ``index`` of a CSV or rebound file (`geomsci.nbody.files`) and the G to run it with."""
     from .files import read_systems
-    from .units import G_AU
 
     systems, G_file = read_systems(path)
     if not 0 <= index < len(systems):
         raise ValueError(f"--system: {path} holds {len(systems)} system(s), numbered 0-{len(systems) - 1}; got {index}")
-    return systems[index], G if G is not None else (G_file if G_file is not None else G_AU)
+    return systems[index], _file_G(G, G_file)
 
 
 def _triples_in_au(path: Path) -> list:
@@ -267,7 +273,7 @@ def ensemble(
         n_systems = len(make) if n_systems is None else n_systems
         if not 1 <= n_systems <= len(make):
             raise ValueError(f"--n-systems: {systems} holds {len(make)} system(s), got {n_systems}")
-        G = g if g is not None else (make.G if make.G is not None else G_AU)
+        G = _file_G(g, make.G)
     opts = {"method": method, "mu": mu, "eta": eta, "symmetric": symmetric, "corrector": corrector, "compensated": compensated}
     with limit_threads(threads):
         t0 = time.perf_counter()

@@ -17,19 +17,24 @@ def _figure(figsize):
     return fig, fig.add_subplot()
 
 
+def _draw_orbits(ax, x: np.ndarray, labels=None) -> None:
+    """Each body's path in the x-y plane, x: (T, N, D), with a dot where it ends, and a legend."""
+    for i in range(x.shape[1]):
+        (line,) = ax.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=labels[i] if labels else f"body {i}")
+        ax.plot(x[-1, i, 0], x[-1, i, 1], "o", color=line.get_color())
+    ax.legend(fontsize=8)
+
+
 def plot_orbits(x, path, *, title: str | None = None, labels=None) -> Path:
     """Orbits in the x-y plane. x: (T, N, D) positions of one system."""
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"plot_orbits: x must have shape (T, N, D), got {x.shape}")
     fig, ax = _figure((5, 5))
-    for i in range(x.shape[1]):
-        (line,) = ax.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=labels[i] if labels else f"body {i}")
-        ax.plot(x[-1, i, 0], x[-1, i, 1], "o", color=line.get_color())
+    _draw_orbits(ax, x, labels)
     ax.set_aspect("equal")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
     path = Path(path)
@@ -90,12 +95,9 @@ def plot_controlled_run(run: dict, path, *, system: int = 0, title: str | None =
     FigureCanvasAgg(fig)
     ax_orbit, ax_mu = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     x, t = run["x"][:, system], run["t"]  # (K + 1, 3, 3), (K + 1,)
-    for i in range(x.shape[1]):
-        (line,) = ax_orbit.plot(x[:, i, 0], x[:, i, 1], lw=0.8, label=f"body {i}")
-        ax_orbit.plot(x[-1, i, 0], x[-1, i, 1], "o", color=line.get_color())
+    _draw_orbits(ax_orbit, x)
     ax_orbit.set_aspect("equal", adjustable="datalim")
     ax_orbit.set(xlabel="x (AU)", ylabel="y (AU)")
-    ax_orbit.legend(fontsize=8)
     idx = run["actions"][: len(t) - 1, system]  # (K,) chosen indices, -1 once stopped
     mu = np.where(idx >= 0, np.asarray(run["action_values"])[np.maximum(idx, 0)], np.nan)
     ax_mu.step(t[:-1], mu, where="post", color="C0", lw=1.0)
