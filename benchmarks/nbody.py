@@ -66,6 +66,11 @@ VARIANTS = {
     "aarseth pec2 comp": ("aarseth", {"corrector": 2, "compensated": True}, ETAS[1:]),
     "hermite sym2": ("hermite", {"symmetric": 2}, MUS),
     "hermite sym1 pec2": ("hermite", {"symmetric": 1, "corrector": 2}, MUS),
+    # the fifth-order predictor: snap and crackle from the last step, still one evaluation per step
+    "hermite p5": ("hermite", {"predictor_order": 5}, MUS),
+    "hermite sym1 p5": ("hermite", {"symmetric": 1, "predictor_order": 5}, MUS),
+    "hermite sym1 p5 comp": ("hermite", {"symmetric": 1, "predictor_order": 5, "compensated": True}, MUS),
+    "aarseth p5": ("aarseth", {"predictor_order": 5}, ETAS),
 }
 DEFAULT_VARIANTS = "hermite,hermite sym1,hermite sym1 pec2 comp,aarseth,aarseth pec2 comp"
 IAS15_EPS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2)
