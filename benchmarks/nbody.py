@@ -256,6 +256,8 @@ class PericentreRule:
 # EncounterRule 0.1 or 0.15 with 1e-2 / 2.2e-2 when t_coll < 1.6-2 decision intervals, all dearer or with more early ends);
 # and the encounter rule chosen on the same seeds from RULE_GRID (0 early ends, then p90 <= 1e-3, then the lowest mean cost)
 # and DepthRule(0.15, 3e-4), rejected there for one early end (seed 1088), as the fair bar of the CEM agent with that ceiling
+# --rl-steps: the steps the controllers run on (the policies were trained on the symmetrized one)
+RL_STEPS = {"symmetrized": {"symmetric": 1}, "standard": {}, "symmetrized p5": {"symmetric": 1, "predictor_order": 5}}
 RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4), ThresholdRule(0.1, 4.6e-2, 1e-4), DepthRule(0.1, 3e-4), DepthRule(0.15, 3e-4))
 
 
@@ -302,9 +304,8 @@ def rl_section(
 
     S = len(seeds)
     policies = [(f"RL {p.stem}", Policy.load(p)) for p in policy_paths if p.is_file()]
-    step_kinds = {"symmetrized": {"symmetric": 1}, "standard": {}}
     for label in steps:
-        opts = step_kinds[label]
+        opts = RL_STEPS[label]
         print(
             f"== {label} step: constant mu, hand-written rules and RL policies, decisions every {check_step:g} yr ==", flush=True
         )
@@ -668,6 +669,11 @@ def main(argv=None):
     )
     ap.add_argument("--out", type=Path, default=Path("bench_nbody"))
     ap.add_argument(
+        "--rl-steps",
+        default="symmetrized,standard",
+        help="with --rl/--rl-only: comma-separated steps, from " + ", ".join(RL_STEPS),
+    )
+    ap.add_argument(
         "--throughput-only",
         metavar="DEVICE",
         default=None,
@@ -709,8 +715,11 @@ def main(argv=None):
         rows = parse_seeds(args.rows) if args.rows else None  # same spec syntax as the seeds
         residual_grid(seeds, t_end, max_force, args.check_step, rows=rows, save_dir=args.save_policies, out=args.out)
         return
+    rl_steps = tuple(v.strip() for v in args.rl_steps.split(",") if v.strip())
+    if set(rl_steps) - set(RL_STEPS):
+        raise SystemExit(f"--rl-steps: unknown {sorted(set(rl_steps) - set(RL_STEPS))}; choose from {list(RL_STEPS)}")
     if args.rl_only:
-        rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step)
+        rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step, steps=rl_steps)
         return
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(names) - set(VARIANTS)
@@ -817,7 +826,7 @@ def main(argv=None):
         **{f"{n}|{r['param']}|{k}": r[k] for n, rows in results.items() for r in rows for k in ("err", "nf", "early", "capped")},
     )
     if args.rl:
-        rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step)
+        rl_section(seeds, t_end, args.policies, max_force, rng, args.out, args.check_step, steps=rl_steps)
     throughput(200 if args.quick else 1000, "cpu", (1, 64, 256), wall_cap=120)
     ias15_throughput(t_end)
 

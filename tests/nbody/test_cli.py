@@ -97,9 +97,15 @@ def test_bad_files_and_outputs_are_one_line_exit_2(tmp_path, capsys):
             "--corrector",
             "2",
             "--compensated",
+            "--predictor-order",
+            "5",
         ]
     )
     assert read_table(existing)["t"][-1] == 0.05
+    capsys.readouterr()  # the run's progress bar
+    _one_line_exit_2(
+        capsys, ["nbody", "run", "--predictor-order", "4", "-o", str(tmp_path / "b.csv")], "predictor_order must be 3"
+    )
 
 
 def test_threads_are_restored(tmp_path):
@@ -194,6 +200,8 @@ def test_evaluate_the_hand_written_rule(tmp_path, capsys):
     assert "{'symmetric': 1}" in out and "rule mu(q) <= 0.1" in out and "mean n_force" in out
     line = next(row for row in out.splitlines() if row.split()[:1] == ["rule"] and len(row.split()) == 7)
     assert int(line.split()[5]) == 0  # no early end
+    main(["nbody", "evaluate", "--rule", "0.1,3e-4", "--seeds", "1008", "--t-end", "0.3", "--predictor-order", "5"])
+    assert "'predictor_order': 5" in capsys.readouterr().out  # the step it ran on, as printed
     _one_line_exit_2(capsys, ["nbody", "evaluate"], "--rule")
     _one_line_exit_2(capsys, ["nbody", "evaluate", "--rule", "fast"], "--rule")
     _one_line_exit_2(capsys, ["nbody", "evaluate", "--rule", "0.1,30"], "budget")
