@@ -321,12 +321,14 @@ def test_units_warning_and_wall_time_guard():
 
 
 @pytest.mark.slow
-def test_pythagorean_energy_at_t20_below_1e10_for_mu_3e4_to_3e3():
+@pytest.mark.parametrize("opts", [{"corrector": 2}, {"predictor_order": 5}])
+def test_pythagorean_energy_at_t20_below_1e10_for_mu_3e4_to_3e3(opts):
     # Burrau's problem to t = 20 (several close approaches down to r ~ 4e-4): the time-symmetrized,
-    # P(EC)^2, compensated Hermite keeps |dE/E0| < 1e-10 at every mu in 3e-4 .. 3e-3 (plain Hermite:
-    # 4e-9 at 3e-3 and round-off growth below 2e-3). All mu in one batch (minutes on one core).
+    # compensated Hermite with P(EC)^2 or with the fifth-order predictor (half the evaluations) keeps
+    # |dE/E0| < 1e-10 at every mu in 3e-4 .. 3e-3 (plain Hermite: 4e-9 at 3e-3 and round-off growth
+    # below 2e-3). All mu in one batch (minutes on one core).
     mus = torch.tensor([3e-4, 5e-4, 1e-3, 2e-3, 3e-3], dtype=torch.float64)
-    tr = integrate([pythagorean()] * len(mus), [20.0], mu=mus, G=1.0, symmetric=1, corrector=2, compensated=True)
+    tr = integrate([pythagorean()] * len(mus), [20.0], mu=mus, G=1.0, symmetric=1, compensated=True, **opts)
     errs = tr.relative_energy_error[-1]
     assert (errs < 1e-10).all(), errs.tolist()
 
@@ -349,11 +351,12 @@ def test_cuda_graph_replays_the_eager_bits():
 
 
 @pytest.mark.slow
-def test_pythagorean_escape_at_t70_within_ias15_tolerance_spread():
+@pytest.mark.parametrize("opts", [{"corrector": 2}, {"predictor_order": 5}])
+def test_pythagorean_escape_at_t70_within_ias15_tolerance_spread(opts):
     # By t ~ 60 the lightest body (m = 3) escapes; at t = 70 IAS15 puts it near (6.93, 20.26) with a
     # spread of ~0.03 over tolerances 1e-10 .. 1e-6 (the problem is chaotic: every integrator error is
-    # amplified through the close approaches). Hermite (symmetrized, P(EC)^2, compensated, mu = 3e-3)
-    # must land inside that spread. Minutes on one core.
+    # amplified through the close approaches). Hermite (symmetrized, compensated, mu = 3e-3, with P(EC)^2
+    # or with the fifth-order predictor) must land inside that spread. Minutes on one core.
     pytest.importorskip("rebound")
     import numpy as np
 
@@ -368,7 +371,7 @@ def test_pythagorean_escape_at_t70_within_ias15_tolerance_spread():
         ias.append([sim.particles[0].x, sim.particles[0].y, sim.particles[0].z])
     ias = np.array(ias)
     spread = max(np.linalg.norm(a - b) for a in ias for b in ias)
-    tr = integrate(p, [70.0], mu=3e-3, G=1.0, symmetric=1, corrector=2, compensated=True)
+    tr = integrate(p, [70.0], mu=3e-3, G=1.0, symmetric=1, compensated=True, **opts)
     x0 = tr.x[-1, 0, 0].numpy()
     assert np.linalg.norm(ias - x0, axis=1).min() <= spread, (x0, ias)
     assert np.linalg.norm(x0) > 20  # escaped
