@@ -316,6 +316,7 @@ def train(
     symmetric: int = typer.Option(0, help="train on the time-symmetrized step with this many iterations (0 = standard)"),
     corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector in training rollouts"),
     compensated: bool = typer.Option(False, help="compensated (TwoSum) updates in training rollouts"),
+    predictor_order: int = typer.Option(3, help="Hermite predictor order in training rollouts: 3 or 5"),
     base_rule: str = typer.Option(
         None,
         help="residual agent: start from DepthRule(HI, BUDGET), given as 'HI,BUDGET' (e.g. '0.1,3e-4'; needs "
@@ -344,8 +345,10 @@ def train(
         raise ValueError(f"--observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
     from .integrators import StepRule
 
-    StepRule("hermite", symmetric, corrector, compensated).check()
-    step_options = _non_default_step_options(symmetric=symmetric, corrector=corrector, compensated=compensated)
+    StepRule("hermite", symmetric, corrector, compensated, predictor_order).check()
+    step_options = _non_default_step_options(
+        symmetric=symmetric, corrector=corrector, compensated=compensated, predictor_order=predictor_order
+    )
     out = _output_file(out, "-o/--out", force, "policy.pt")
     cfg = DQNConfig(
         episodes=episodes,

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from .forces import accelerations, accelerations_and_jerks
-from .timesteps import aarseth_timescale, collision_timescale, initial_aarseth_timescale
+from .timesteps import aarseth_timescale, collision_timescale, end_snap_crackle, initial_aarseth_timescale
 
 METHODS = ("hermite", "aarseth", "leapfrog")
 _BATCHED = ("x", "v", "m", "t", "a", "j", "tau", "n_force", "n_steps")
@@ -259,10 +259,7 @@ def _end_derivatives(a0, j0, a1, j1, h1, snap, crackle, full):
     """Snap and crackle at the end of a Hermite step of size h1 (B,1,1), from the cubic through
     (a0, j0) and (a1, j1); where ``full`` (B,1,1) is False (a step clipped to an end time so short
     that the differences lose their digits) the old ones are carried forward by Taylor instead."""
-    h = torch.where(full, h1, torch.ones_like(h1))
-    da = a0 - a1
-    c = (12.0 * da + 6.0 * h * (j0 + j1)) / (h * h * h)
-    s = (-6.0 * da - h * (4.0 * j0 + 2.0 * j1)) / (h * h) + h * c
+    s, c = end_snap_crackle(a0, j0, a1, j1, torch.where(full, h1, torch.ones_like(h1)))
     return torch.where(full, s, snap + h1 * crackle), torch.where(full, c, crackle)
 
 

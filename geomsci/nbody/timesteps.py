@@ -43,18 +43,23 @@ def _norm(t: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(dot3(t, t))
 
 
-def aarseth_timescale(a0, j0, a1, j1, dt: torch.Tensor) -> torch.Tensor:
-    """tau at the end of a Hermite step of size ``dt (B,)`` from (a, j) at its start and end (B,N,D).
+def end_snap_crackle(a0, j0, a1, j1, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Snap and crackle (B,N,D) at the end of a Hermite step of size ``h (B,1,1) > 0`` from (a, j) at
+    its start and end, by the cubic Hermite interpolant of the acceleration:
+    a3 = (12 (a0 - a1) + 6 h (j0 + j1)) / h^3,  a2(h) = (-6 (a0 - a1) - h (4 j0 + 2 j1)) / h^2 + h a3.
+    """
+    da = a0 - a1
+    a3 = (12.0 * da + 6.0 * h * (j0 + j1)) / (h * h * h)
+    return (-6.0 * da - h * (4.0 * j0 + 2.0 * j1)) / (h * h) + h * a3, a3
 
-    Snap and crackle come from the cubic Hermite interpolant of the acceleration:
-    a2(0) = (-6 (a0 - a1) - dt (4 j0 + 2 j1)) / dt^2,  a3 = (12 (a0 - a1) + 6 dt (j0 + j1)) / dt^3,
-    a2(dt) = a2(0) + dt a3.  Returns (B,); systems with dt == 0 get +inf.
+
+def aarseth_timescale(a0, j0, a1, j1, dt: torch.Tensor) -> torch.Tensor:
+    """tau at the end of a Hermite step of size ``dt (B,)`` from (a, j) at its start and end (B,N,D),
+    with snap and crackle from `end_snap_crackle`.  Returns (B,); systems with dt == 0 get +inf.
     """
     ok = dt > 0
     h = torch.where(ok, dt, torch.ones_like(dt))[:, None, None]  # (B, 1, 1)
-    da = a0 - a1
-    a3 = (12.0 * da + 6.0 * h * (j0 + j1)) / (h * h * h)
-    a2 = (-6.0 * da - h * (4.0 * j0 + 2.0 * j1)) / (h * h) + h * a3
+    a2, a3 = end_snap_crackle(a0, j0, a1, j1, h)
     na, nj, na2, na3 = _norm(a1), _norm(j1), _norm(a2), _norm(a3)  # (B, N)
     tau = torch.sqrt((na * na2 + nj * nj) / (nj * na3 + na2 * na2))
     tau = _min_last(tau)

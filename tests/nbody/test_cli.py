@@ -155,6 +155,11 @@ def test_train_on_the_symmetrized_step_and_evaluate_on_either(tmp_path, capsys):
     _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--actions", "0.1,1e-2"], "increasing")
     _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--actions", "0.1,fast"], "--actions")
     _one_line_exit_2(capsys, ["nbody", "train", "-o", str(tmp_path / "b.pt"), "--symmetric", "-1"], "symmetric")
+    p5 = tmp_path / "p5.pt"  # trained on the fifth-order predictor: evaluate runs on it unless told otherwise
+    main(["nbody", "train", "-o", str(p5), "--symmetric", "1", "--predictor-order", "5", "--actions", "2.2e-2,0.1", *small])
+    capsys.readouterr()
+    main(["nbody", "evaluate", str(p5), "--seeds", "0", "--t-end", "0.2", "--threads", "1"])
+    assert "'predictor_order': 5" in capsys.readouterr().out
 
 
 def test_train_a_residual_agent_on_the_depth_rule(tmp_path, capsys):

@@ -157,10 +157,11 @@ def test_collision_stops_with_a_warning_instead_of_hanging():
 
 
 @pytest.mark.gpu
-def test_cuda_matches_cpu():
+@pytest.mark.parametrize("opts", [{}, {"symmetric": 1, "predictor_order": 5}])
+def test_cuda_matches_cpu(opts):
     systems = [paper_triple(s) for s in range(4)]
-    cpu = integrate(systems, [1.0], mu=0.02)
-    gpu = integrate([s.to("cuda") for s in systems], [1.0], mu=0.02)
+    cpu = integrate(systems, [1.0], mu=0.02, **opts)
+    gpu = integrate([s.to("cuda") for s in systems], [1.0], mu=0.02, **opts)
     assert gpu.x.device.type == "cuda"
     torch.testing.assert_close(gpu.x.cpu(), cpu.x, rtol=0, atol=1e-9)
 
@@ -334,7 +335,8 @@ def test_pythagorean_energy_at_t20_below_1e10_for_mu_3e4_to_3e3(opts):
 
 
 @pytest.mark.gpu
-def test_cuda_graph_replays_the_eager_bits():
+@pytest.mark.parametrize("opts", [{"symmetric": 1}, {"symmetric": 1, "predictor_order": 5}])
+def test_cuda_graph_replays_the_eager_bits(opts):
     import warnings as _w
 
     systems = [paper_triple(s).to("cuda") for s in range(6)]
@@ -344,7 +346,7 @@ def test_cuda_graph_replays_the_eager_bits():
         st = state_from(systems)
         with _w.catch_warnings():
             _w.simplefilter("error")  # a capture failure would warn: it must not happen on CUDA
-            evolve(st, 1.0, param=params, symmetric=1, cuda_graph=graph, graph_steps=8)
+            evolve(st, 1.0, param=params, cuda_graph=graph, graph_steps=8, **opts)
         runs.append(st)
     assert torch.equal(runs[0].x, runs[1].x) and torch.equal(runs[0].n_steps, runs[1].n_steps)
     assert runs[1].t.tolist() == [1.0] * 6
