@@ -431,6 +431,8 @@ def evolve(
         state.x_err, state.v_err = torch.zeros_like(state.x), torch.zeros_like(state.v)
     if rule.predictor_order == 5 and state.snap is None:
         state.snap, state.crackle = torch.zeros_like(state.a), torch.zeros_like(state.a)
+    elif rule.predictor_order == 3:  # steps without them would leave them stale for a later fifth-order call
+        state.snap = state.crackle = None
     keys = ["x", "v", "a", "j", "t", "tau", "n_force", "n_steps"] + (["x_err", "v_err"] if rule.compensated else [])
     keys += ["snap", "crackle"] if rule.predictor_order == 5 else []
     collapsed = torch.zeros(B, dtype=torch.bool, device=dev)

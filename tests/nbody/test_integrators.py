@@ -259,6 +259,20 @@ def test_fifth_order_predictor_derivatives_match_the_orbit():
     torch.testing.assert_close(st.crackle, crackle_fd, rtol=2e-2, atol=2e-2 * crackle_fd.abs().max().item())
 
 
+def test_a_classic_step_drops_the_fifth_order_history():
+    # snap and crackle belong to the state's time: after a call with the classic predictor they would
+    # be stale, so that call drops them and the next fifth-order call starts afresh (classic first step)
+    st = state_from(kepler_orbit(0.5), 1.0)
+    evolve(st, 1.0, param=0.02, predictor_order=5)
+    assert st.snap is not None and torch.isfinite(st.crackle).all() and st.snap.abs().max() > 0
+    evolve(st, 2.0, param=0.02)
+    assert st.snap is None and st.crackle is None
+    copy = st.select([0])  # the same state (an index list copies)
+    for s in (st, copy):
+        evolve(s, 3.0, param=0.02, predictor_order=5)
+    assert torch.equal(st.x, copy.x) and torch.equal(st.snap, copy.snap)
+
+
 def test_fifth_order_predictor_survives_output_times_denser_than_its_steps():
     # Every output time clips a step; a clipped step too short to difference carries the old snap and
     # crackle on instead of replacing them with round-off. With 2000 outputs (more than the ~1000
