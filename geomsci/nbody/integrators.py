@@ -28,7 +28,8 @@ Options of `evolve` (all off by default, so the defaults give the bits they alwa
   evaluated for them, and the corrector is unchanged, so the step stays 4th order; but the force is
   now evaluated where the implicit (time-symmetric) Hermite step would put it, and the error drops
   by about an order of magnitude (docs/nbody.md). The first step, before there is a history, is the
-  classic one; s and c live in ``state.snap/crackle`` between calls.
+  classic one; s and c live in ``state.snap/crackle`` between calls (a call with the classic
+  predictor drops them, so they are never stale).
 - ``compensated=True``: positions and velocities carry their rounding error (an error term per
   coordinate, updated with the error-free TwoSum), so tiny increments during a deep close approach
   are not lost against O(1) coordinates.
