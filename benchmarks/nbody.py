@@ -256,9 +256,11 @@ class PericentreRule:
 # EncounterRule 0.1 or 0.15 with 1e-2 / 2.2e-2 when t_coll < 1.6-2 decision intervals, all dearer or with more early ends);
 # and the encounter rule chosen on the same seeds from RULE_GRID (0 early ends, then p90 <= 1e-3, then the lowest mean cost)
 # and DepthRule(0.15, 3e-4), rejected there for one early end (seed 1088), as the fair bar of the CEM agent with that ceiling
+RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4), ThresholdRule(0.1, 4.6e-2, 1e-4), DepthRule(0.1, 3e-4), DepthRule(0.15, 3e-4))
+
+
 # --rl-steps: the steps the controllers run on (the policies were trained on the symmetrized one)
 RL_STEPS = {"symmetrized": {"symmetric": 1}, "standard": {}, "symmetrized p5": {"symmetric": 1, "predictor_order": 5}}
-RULES = (ThresholdRule(4.6e-2, 1e-2, 1e-4), ThresholdRule(0.1, 4.6e-2, 1e-4), DepthRule(0.1, 3e-4), DepthRule(0.15, 3e-4))
 
 
 def controller_rows(seeds, controllers, t_end, max_force, step_options, check_step=0.1):

@@ -3,9 +3,9 @@
     .venv/bin/python examples/nbody_pythagorean.py [out_dir] [--t-end 70] [--mu 3e-3] [--predictor-order 5]
 
 N-body units, G = 1. Integrates with the time-symmetrized, P(EC)^2, compensated Hermite step
-(``symmetric=1, corrector=2, compensated=True``; with ``--predictor-order 5`` the one-evaluation step
-with the fifth-order predictor instead, ``symmetric=1, predictor_order=5, compensated=True``), prints the position difference from IAS15 at a
-few times (small until the first close encounter at t ~ 1.88, then growing: the problem is
+(``symmetric=1, corrector=2, compensated=True``; with ``--predictor-order 5``, the one-evaluation step
+with the fifth-order predictor instead: ``symmetric=1, predictor_order=5, compensated=True``), prints
+the position difference from IAS15 at a few times (small until the first close encounter at t ~ 1.88, then growing: the problem is
 chaotic), |dE/E0| at t = 20, and at the end body 0's position and velocity beside IAS15's at
 tolerances 1e-10 ... 1e-6: by t ~ 60 the lightest body (m = 3) escapes while the other two leave as
 a binary, and the check is that Hermite's body 0 lies within IAS15's own spread over tolerances.

@@ -20,6 +20,9 @@ app = typer.Typer(help="N-body integrators and learned time-step control (AU, yr
 
 IC_CHOICES = ("pythagorean", "figure_eight", "kepler", "paper", "plummer")
 THREADS_HELP = "torch threads (default: $GEOMSCI_THREADS, else half the cores, 1 on a 2-core machine)"
+PREDICTOR_HELP = (
+    "Hermite predictor order: 3 (classic) or 5 (snap and crackle from the last step; more accurate, same evaluations)"
+)
 
 
 def _output_file(path: Path | None, option: str, force: bool, example: str) -> Path | None:
@@ -163,9 +166,7 @@ def run(
     symmetric: int = typer.Option(0, help="iterations of the time-symmetrized step (0 = off; hermite, leapfrog)"),
     corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector (force evaluations per step)"),
     compensated: bool = typer.Option(False, help="compensated (TwoSum) position/velocity updates"),
-    predictor_order: int = typer.Option(
-        3, help="Hermite predictor order: 3 (classic) or 5 (snap and crackle from the last step; more accurate, same evaluations)"
-    ),
+    predictor_order: int = typer.Option(3, help=PREDICTOR_HELP),
     t_end: float = typer.Option(10.0, help="end time (yr for 'paper', N-body units otherwise)"),
     n_out: int = typer.Option(200, help="number of output times"),
     max_wall_time: float = typer.Option(None, help="stop after this many seconds (the trajectory so far is written)"),
@@ -249,9 +250,7 @@ def ensemble(
     symmetric: int = typer.Option(1, help="iterations of the time-symmetrized step (0 = off)"),
     corrector: int = typer.Option(1, help="n of the P(EC)^n Hermite corrector"),
     compensated: bool = typer.Option(False, help="compensated (TwoSum) updates"),
-    predictor_order: int = typer.Option(
-        3, help="Hermite predictor order: 3 (classic) or 5 (snap and crackle from the last step; more accurate, same evaluations)"
-    ),
+    predictor_order: int = typer.Option(3, help=PREDICTOR_HELP),
     device: str = typer.Option(None, help="torch device of the integration, e.g. cuda"),
     scheduler: str = typer.Option(None, help="dask scheduler: threads | processes | tcp://host:port (default: this process)"),
     force: bool = typer.Option(False, help="start over if the folder holds a different ensemble"),
@@ -281,8 +280,15 @@ def ensemble(
         if not 1 <= n_systems <= len(make):
             raise ValueError(f"--n-systems: {systems} holds {len(make)} system(s), got {n_systems}")
         G = _file_G(g, make.G)
-    opts = {"method": method, "mu": mu, "eta": eta, "symmetric": symmetric, "corrector": corrector, "compensated": compensated}
-    opts["predictor_order"] = predictor_order
+    opts = {
+        "method": method,
+        "mu": mu,
+        "eta": eta,
+        "symmetric": symmetric,
+        "corrector": corrector,
+        "compensated": compensated,
+        "predictor_order": predictor_order,
+    }
     with limit_threads(threads):
         t0 = time.perf_counter()
         path = integrate_ensemble(

@@ -236,23 +236,22 @@ def _predict(x, v, a, j, h1, x_err, v_err, with_jerk: bool, snap=None, crackle=N
     """Taylor prediction to step h1 (B,1,1): Hermite's predictor (or leapfrog's drift without j),
     with the snap and crackle terms when they are given (``predictor_order=5``)."""
     h2 = h1 * h1
+    if snap is not None:  # the fifth-order terms, added last in either branch
+        x45 = (h2 * h2 / 24.0) * (snap + (h1 / 5.0) * crackle)
+        v34 = (h2 * h1 / 6.0) * (snap + (h1 / 4.0) * crackle)
     if x_err is None:
         if not with_jerk:
             return x + h1 * v + (h2 / 2.0) * a, v + h1 * a
         xp = x + h1 * v + (h2 / 2.0) * a + (h2 * h1 / 6.0) * j
         vp = v + h1 * a + (h2 / 2.0) * j
-        if snap is not None:
-            xp = xp + (h2 * h2 / 24.0) * (snap + (h1 / 5.0) * crackle)
-            vp = vp + (h2 * h1 / 6.0) * (snap + (h1 / 4.0) * crackle)
-        return xp, vp
+        return (xp, vp) if snap is None else (xp + x45, vp + v34)
     # small terms first, then the O(1) coordinate once
     dxp = x_err + h1 * (v + v_err) + (h2 / 2.0) * a
     dvp = v_err + h1 * a
     if with_jerk:
         dxp, dvp = dxp + (h2 * h1 / 6.0) * j, dvp + (h2 / 2.0) * j
     if snap is not None:
-        dxp = dxp + (h2 * h2 / 24.0) * (snap + (h1 / 5.0) * crackle)
-        dvp = dvp + (h2 * h1 / 6.0) * (snap + (h1 / 4.0) * crackle)
+        dxp, dvp = dxp + x45, dvp + v34
     return x + dxp, v + dvp
 
 
